@@ -1,0 +1,177 @@
+/**
+ * The on-disk record: one JSON object per line, payload last so that replay can re-log an
+ * item by splicing the payload's original bytes instead of parsing and re-encoding it.
+ *
+ *   {"ts":1732252800000,"attempt":1,"reason":"timeout","id":"ord-42","firstTs":…,"dueTs":…,
+ *    "errorName":"TypeError","errorCode":"ECONNRESET","final":"exhausted","payload":{…}}
+ */
+import { ByteSink } from './sink.js'
+
+/** Why an item ended in the permanent log. */
+export type FinalReason = 'exhausted' | 'permanent' | 'expired' | 'manual'
+
+export interface Envelope<T = unknown> {
+  /** When this failure was recorded (epoch ms). */
+  ts: number
+  /** Attempts made so far, including the original failure (1 = the first failure). */
+  attempt: number
+  /** The last error's message; null when none was given. */
+  reason: string | null
+  /** Caller-supplied stable id, for idempotent consumers. */
+  id?: string
+  /** When the item first failed (epoch ms); kept across re-logs, used by `ttl`. */
+  firstTs?: number
+  /** When the next attempt is due (epoch ms); replay defers the item until then. */
+  dueTs?: number
+  errorName?: string
+  errorCode?: string
+  /** Set on permanent-log records: why the item ended there. */
+  final?: FinalReason
+  payload: T
+}
+
+/** Envelope fields other than the payload, as written by the encoder. */
+export interface EnvelopeHeader {
+  ts: number
+  attempt: number
+  reason: string | null
+  id?: string
+  firstTs?: number
+  dueTs?: number
+  errorName?: string
+  errorCode?: string
+  final?: FinalReason
+}
+
+/** Writes everything up to and including `"payload":`; the caller appends the payload and `}\n`. */
+export function encodeHeader(
+  sink: ByteSink,
+  ts: number,
+  attempt: number,
+  reason: string | null,
+  id: string | undefined,
+  extra: EnvelopeHeader | undefined,
+): void {
+  sink.ascii('{"ts":')
+  sink.number(ts)
+  sink.ascii(',"attempt":')
+  sink.uint(attempt)
+  sink.ascii(',"reason":')
+  if (reason === null) sink.ascii('null')
+  else sink.jsonString(reason)
+  if (id !== undefined) {
+    sink.ascii(',"id":')
+    sink.jsonString(id)
+  }
+  if (extra !== undefined) {
+    if (extra.firstTs !== undefined) {
+      sink.ascii(',"firstTs":')
+      sink.number(extra.firstTs)
+    }
+    if (extra.dueTs !== undefined) {
+      sink.ascii(',"dueTs":')
+      sink.number(extra.dueTs)
+    }
+    if (extra.errorName !== undefined) {
+      sink.ascii(',"errorName":')
+      sink.jsonString(extra.errorName)
+    }
+    if (extra.errorCode !== undefined) {
+      sink.ascii(',"errorCode":')
+      sink.jsonString(extra.errorCode)
+    }
+    if (extra.final !== undefined) {
+      sink.ascii(',"final":')
+      sink.jsonString(extra.final)
+    }
+  }
+  sink.ascii(',"payload":')
+}
+
+export function encodeTrailer(sink: ByteSink): void {
+  sink.byte(0x7d) // }
+  sink.byte(0x0a) // \n
+}
+
+export class EnvelopeParseError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'EnvelopeParseError'
+  }
+}
+
+const FINALS = new Set(['exhausted', 'permanent', 'expired', 'manual'])
+
+/**
+ * Parse and validate one line. Throws EnvelopeParseError describing the first problem;
+ * replay quarantines such lines instead of stopping.
+ */
+export function parseEnvelope(line: string): Envelope {
+  let obj: unknown
+  try {
+    obj = JSON.parse(line)
+  } catch (err) {
+    throw new EnvelopeParseError(`invalid JSON: ${(err as Error).message}`)
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new EnvelopeParseError('not a JSON object')
+  const e = obj as Record<string, unknown>
+  if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) throw new EnvelopeParseError('missing or invalid "ts"')
+  if (typeof e.attempt !== 'number' || !Number.isInteger(e.attempt) || e.attempt < 0) {
+    throw new EnvelopeParseError('missing or invalid "attempt"')
+  }
+  if (!('reason' in e) || (e.reason !== null && typeof e.reason !== 'string')) {
+    throw new EnvelopeParseError('missing or invalid "reason"')
+  }
+  if (!('payload' in e)) throw new EnvelopeParseError('missing "payload"')
+  if (e.id !== undefined && typeof e.id !== 'string') throw new EnvelopeParseError('invalid "id"')
+  if (e.firstTs !== undefined && (typeof e.firstTs !== 'number' || !Number.isFinite(e.firstTs))) {
+    throw new EnvelopeParseError('invalid "firstTs"')
+  }
+  if (e.dueTs !== undefined && (typeof e.dueTs !== 'number' || !Number.isFinite(e.dueTs))) {
+    throw new EnvelopeParseError('invalid "dueTs"')
+  }
+  if (e.final !== undefined && !FINALS.has(e.final as string)) throw new EnvelopeParseError('invalid "final"')
+  return e as unknown as Envelope
+}
+
+/**
+ * The payload's original JSON text, when the line was written by us (payload is the last
+ * key). Falls back to re-encoding for lines edited by hand or other tools.
+ */
+export function rawPayloadOf(line: string, env: Envelope): string {
+  const i = line.indexOf(',"payload":')
+  // Only our header precedes the payload and none of its values is an object, so the first
+  // unescaped `,"payload":` is the key; the rest up to the closing brace is the value.
+  if (i > 0) {
+    let end = line.length - 1
+    while (end > i && (line.charCodeAt(end) === 0x20 || line.charCodeAt(end) === 0x0d || line.charCodeAt(end) === 0x09)) end--
+    if (line.charCodeAt(end) === 0x7d) {
+      const raw = line.slice(i + 11, end)
+      if (isOurHeader(line, i) && lastKeyIsPayload(env)) return raw
+    }
+  }
+  return JSON.stringify(env.payload) ?? 'null'
+}
+
+function lastKeyIsPayload(env: Envelope): boolean {
+  let last: string | undefined
+  for (const k in env) last = k
+  return last === 'payload'
+}
+
+function isOurHeader(line: string, payloadKeyAt: number): boolean {
+  // Our header never contains '{' or '[' outside strings; a quick structural check that the
+  // prefix has no nested values is enough to trust the splice.
+  const head = line.slice(0, payloadKeyAt)
+  if (!head.startsWith('{"ts":')) return false
+  let inStr = false
+  for (let k = 1; k < head.length; k++) {
+    const c = head.charCodeAt(k)
+    if (inStr) {
+      if (c === 0x5c) k++
+      else if (c === 0x22) inStr = false
+    } else if (c === 0x22) inStr = true
+    else if (c === 0x7b || c === 0x5b) return false
+  }
+  return !inStr
+}

@@ -1,0 +1,122 @@
+/**
+ * Small durable-file primitives shared by segments, checkpoints, locks and the writer.
+ * Everything we open is opened with O_NOFOLLOW: a symlink planted at one of our paths
+ * must not redirect our writes (payloads often hold personal data).
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { ioError } from './errors.js'
+
+export const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
+
+/** Flags for an append-only data file we create if needed. */
+export const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND | O_NOFOLLOW
+export const CREATE_EXCL_FLAGS =
+  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW
+
+/** fsync a directory so a rename or unlink inside it survives power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(dir, fs.constants.O_RDONLY)
+    await fh.sync()
+  } catch (err) {
+    // Some file systems refuse fsync on directories; the rename itself is still atomic.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && (err as NodeJS.ErrnoException).code !== 'EISDIR') {
+      throw err
+    }
+  } finally {
+    await fh?.close()
+  }
+}
+
+export function fsyncDirSync(dir: string): void {
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY)
+    fs.fsyncSync(fd)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'EISDIR') throw err
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+let tmpCounter = 0
+
+/**
+ * Replace `file` atomically: write a temp file, fsync it, rename over the target, fsync the
+ * directory. A reader sees the old content or the new one, never a mix, even after power loss.
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
+    await fh.writeFile(data)
+    await fh.sync()
+    await fh.close()
+    fh = undefined
+    await fsp.rename(tmp, file)
+  } catch (err) {
+    await fh?.close().catch(() => {})
+    await fsp.unlink(tmp).catch(() => {})
+    throw err
+  }
+  await fsyncDir(path.dirname(file))
+}
+
+export function writeFileAtomicSync(file: string, data: string | Buffer, mode: number): void {
+  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(tmp, CREATE_EXCL_FLAGS, mode)
+    fs.writeFileSync(fd, data)
+    fs.fsyncSync(fd)
+    fs.closeSync(fd)
+    fd = undefined
+    fs.renameSync(tmp, file)
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd)
+    try {
+      fs.unlinkSync(tmp)
+    } catch {}
+    throw err
+  }
+  fsyncDirSync(path.dirname(file))
+}
+
+/** Read a small file without following a symlink; undefined when it does not exist. */
+export async function readSmallFile(file: string): Promise<string | undefined> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    return await fh.readFile('utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw ioError(`read ${file}`, err)
+  } finally {
+    await fh?.close()
+  }
+}
+
+export async function unlinkIfExists(file: string): Promise<boolean> {
+  try {
+    await fsp.unlink(file)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
+
+export async function statIfExists(file: string): Promise<fs.Stats | undefined> {
+  try {
+    return await fsp.lstat(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Streaming line reader for segments (plain or gzip). Memory stays bounded by the read
+ * chunk plus one record, whatever the segment size: a line longer than `maxRecordSize` is
+ * reported as oversized with only its head kept, and skipped, so one huge record never
+ * blocks the lines after it (the Go original's 64 KiB scanner limit did exactly that).
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import zlib from 'node:zlib'
+import { O_NOFOLLOW } from './fs-safe.js'
+
+export interface LineHandler {
+  /**
+   * A complete line, `buf[start..end)` without its newline, starting at byte `offset` of the
+   * uncompressed stream; the next line starts at `next`. `torn` is true for bytes after the
+   * last newline at end of file. Return a promise to pause reading until it settles.
+   */
+  line(buf: Buffer, start: number, end: number, offset: number, next: number, torn: boolean): void | Promise<void>
+  /** A line over the size limit: `head` is its first bytes, `length` its full length. */
+  oversized(head: Buffer, offset: number, next: number, length: number): void | Promise<void>
+}
+
+export interface ReadResult {
+  /** Offset after the last byte delivered. */
+  end: number
+  /** Set when the stream failed (corrupt or truncated gzip, I/O error) after `end`. */
+  error?: Error
+  /** True when reading stopped because `shouldStop()` said so. */
+  stopped: boolean
+}
+
+const HEAD_BYTES = 64 * 1024
+const CHUNK = 1024 * 1024
+
+export async function readLines(
+  file: string,
+  gz: boolean,
+  startOffset: number,
+  maxRecordSize: number,
+  handler: LineHandler,
+  shouldStop: () => boolean,
+): Promise<ReadResult> {
+  const fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+  let stream: NodeJS.ReadableStream & { destroy(): void }
+  const raw = fh.createReadStream({ start: gz ? 0 : startOffset, highWaterMark: CHUNK })
+  if (gz) {
+    const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 })
+    raw.on('error', (err) => gunzip.destroy(err))
+    stream = raw.pipe(gunzip)
+  } else {
+    stream = raw
+  }
+
+  // Bytes of the uncompressed stream seen so far (absolute offset of the next byte).
+  let pos = gz ? 0 : startOffset
+  // The current line's start offset and its bytes so far (across chunks).
+  let lineStart = startOffset
+  let parts: Buffer[] = []
+  let partLen = 0
+  let oversized = false
+  let oversizeHead: Buffer | undefined
+  let stopped = false
+
+  try {
+    for await (const chunk0 of stream as AsyncIterable<Buffer>) {
+      let chunk = chunk0
+      if (pos < startOffset) {
+        // gzip: discard the already-checkpointed prefix.
+        const skip = Math.min(chunk.length, startOffset - pos)
+        pos += skip
+        if (skip === chunk.length) continue
+        chunk = chunk.subarray(skip)
+      }
+      const base = pos
+      pos += chunk.length
+      let i = 0
+      while (i < chunk.length) {
+        if (shouldStop()) {
+          stopped = true
+          return { end: lineStart, stopped }
+        }
+        const nl = chunk.indexOf(0x0a, i)
+        if (nl === -1) {
+          appendPart(chunk, i, chunk.length)
+          break
+        }
+        const next = base + nl + 1
+        if (oversized) {
+          const length = next - 1 - lineStart
+          const r = handler.oversized(oversizeHead!, lineStart, next, length)
+          if (r) await r
+          oversized = false
+          oversizeHead = undefined
+        } else if (partLen === 0) {
+          const r =
+            nl - i > maxRecordSize
+              ? handler.oversized(Buffer.from(chunk.subarray(i, i + HEAD_BYTES)), lineStart, next, nl - i)
+              : handler.line(chunk, i, nl, lineStart, next, false)
+          if (r) await r
+        } else {
+          appendPart(chunk, i, nl)
+          if (oversized) {
+            const r = handler.oversized(oversizeHead!, lineStart, next, next - 1 - lineStart)
+            if (r) await r
+            oversized = false
+            oversizeHead = undefined
+          } else {
+            const whole = Buffer.concat(parts, partLen)
+            const r = handler.line(whole, 0, whole.length, lineStart, next, false)
+            if (r) await r
+          }
+        }
+        parts = []
+        partLen = 0
+        lineStart = next
+        i = nl + 1
+      }
+    }
+  } catch (err) {
+    return { end: lineStart, error: err as Error, stopped }
+  } finally {
+    ;(stream as { destroy(): void }).destroy()
+    raw.destroy()
+    await fh.close().catch(() => {})
+  }
+  // Bytes after the last newline: a torn record.
+  if (oversized) {
+    const r = handler.oversized(oversizeHead!, lineStart, pos, pos - lineStart)
+    if (r) await r
+    lineStart = pos
+  } else if (partLen > 0) {
+    const whole = Buffer.concat(parts, partLen)
+    const r = handler.line(whole, 0, whole.length, lineStart, pos, true)
+    if (r) await r
+    lineStart = pos
+  }
+  return { end: lineStart, stopped }
+
+  function appendPart(chunk: Buffer, from: number, to: number): void {
+    if (oversized) return
+    const len = to - from
+    if (partLen + len > maxRecordSize) {
+      // Keep only the head for the quarantine record; drop the rest as it streams past.
+      const head = Buffer.concat([...parts, chunk.subarray(from, to)], Math.min(partLen + len, HEAD_BYTES))
+      oversizeHead = Buffer.from(head.subarray(0, Math.min(head.length, HEAD_BYTES)))
+      oversized = true
+      parts = []
+      partLen = 0
+      return
+    }
+    // Copy: the stream may reuse the chunk's memory.
+    parts.push(Buffer.from(chunk.subarray(from, to)))
+    partLen += len
+  }
+}

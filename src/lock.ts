@@ -1,0 +1,150 @@
+/**
+ * Cross-process ownership: one writer per log path and one replayer per log path.
+ *
+ * A lock is a file created with O_EXCL holding the owner's pid, host and a random token.
+ * A lock whose pid is gone on this host (or that predates the last boot, so its pid may have
+ * been reused) is stale and reclaimed. Node has no flock(), so this is the portable option;
+ * the only race left is two processes reclaiming the same stale lock in the same
+ * microseconds, which the re-read before unlinking narrows to near zero.
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import os from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { DeadLetterError, ioError } from './errors.js'
+import { CREATE_EXCL_FLAGS, readSmallFile } from './fs-safe.js'
+
+export interface LockInfo {
+  pid: number
+  host: string
+  token: string
+  since: number
+  kind: string
+}
+
+export type LockKind = 'writer' | 'replay'
+
+/** A lock file without valid content younger than this is assumed to be mid-creation. */
+const UNWRITTEN_GRACE_MS = 10_000
+
+export class FileLock {
+  readonly file: string
+  readonly info: LockInfo
+  private released = false
+
+  private constructor(file: string, info: LockInfo) {
+    this.file = file
+    this.info = info
+  }
+
+  /** Take the lock or throw DLQ_LOCKED / DLQ_REPLAY_LOCKED naming the holder. */
+  static async acquire(file: string, kind: LockKind, mode: number): Promise<FileLock> {
+    const info: LockInfo = {
+      pid: process.pid,
+      host: os.hostname(),
+      token: randomBytes(8).toString('hex'),
+      since: Date.now(),
+      kind,
+    }
+    for (let tries = 0; tries < 5; tries++) {
+      try {
+        const fh = await fsp.open(file, CREATE_EXCL_FLAGS, mode)
+        try {
+          await fh.writeFile(JSON.stringify(info) + '\n')
+        } finally {
+          await fh.close()
+        }
+        return new FileLock(file, info)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code !== 'EEXIST') throw ioError(`create lock ${file}`, err)
+      }
+      const holder = await inspectLock(file)
+      if (holder.state === 'gone') continue
+      if (holder.state === 'alive') throw lockedError(file, kind, holder.info)
+      // Stale: remove it only if it still holds what we judged stale.
+      const again = await readSmallFile(file)
+      if (again === holder.raw) {
+        await fsp.unlink(file).catch((err) => {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove stale lock ${file}`, err)
+        })
+      }
+    }
+    throw new DeadLetterError(kind === 'writer' ? 'DLQ_LOCKED' : 'DLQ_REPLAY_LOCKED', `dlq: could not take ${file} (contended)`)
+  }
+
+  /** Only removes the file while it is still ours. */
+  async release(): Promise<void> {
+    if (this.released) return
+    this.released = true
+    const raw = await readSmallFile(this.file).catch(() => undefined)
+    if (raw !== undefined && raw.includes(this.info.token)) await fsp.unlink(this.file).catch(() => {})
+  }
+
+  releaseSync(): void {
+    if (this.released) return
+    this.released = true
+    try {
+      const raw = fs.readFileSync(this.file, 'utf8')
+      if (raw.includes(this.info.token)) fs.unlinkSync(this.file)
+    } catch {}
+  }
+}
+
+export type LockState =
+  | { state: 'gone' }
+  | { state: 'alive'; info: LockInfo | undefined; raw: string }
+  | { state: 'stale'; info: LockInfo | undefined; raw: string }
+
+/** What a lock file says about its holder, without taking it. */
+export async function inspectLock(file: string): Promise<LockState> {
+  let raw: string | undefined
+  let st: fs.Stats
+  try {
+    st = await fsp.lstat(file)
+    if (st.isSymbolicLink()) {
+      throw new DeadLetterError('DLQ_UNSAFE_PATH', `dlq: lock ${file} is a symbolic link; refusing to follow it`)
+    }
+    raw = await readSmallFile(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'gone' }
+    throw err instanceof DeadLetterError ? err : ioError(`read lock ${file}`, err)
+  }
+  if (raw === undefined) return { state: 'gone' }
+  let info: LockInfo | undefined
+  try {
+    const parsed = JSON.parse(raw) as LockInfo
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') info = parsed
+  } catch {}
+  if (!info) {
+    const young = Date.now() - st.mtimeMs < UNWRITTEN_GRACE_MS
+    return young ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
+  }
+  // A lock from another host (shared volume) cannot be checked: treat it as held.
+  if (info.host !== os.hostname()) return { state: 'alive', info, raw }
+  const bootedAt = Date.now() - os.uptime() * 1000
+  if (st.mtimeMs < bootedAt - 1000) return { state: 'stale', info, raw }
+  return pidAlive(info.pid) ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
+}
+
+export function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function lockedError(file: string, kind: LockKind, info: LockInfo | undefined): DeadLetterError {
+  const who = info ? `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}` : 'another process'
+  const err = new DeadLetterError(
+    kind === 'writer' ? 'DLQ_LOCKED' : 'DLQ_REPLAY_LOCKED',
+    kind === 'writer'
+      ? `dlq: ${file} is held by ${who}; only one writer per log`
+      : `dlq: a replay of this log is already running (${who}, lock ${file})`,
+  )
+  ;(err as DeadLetterError & { pid?: number }).pid = info?.pid
+  return err
+}

@@ -1,0 +1,490 @@
+/**
+ * The public Logger: owns the writer lock, the retry and permanent writers, rotation side
+ * effects (compression, retention) and the answer to seal requests from other processes.
+ */
+import { EventEmitter } from 'node:events'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { DeadLetterError, ioError } from './errors.js'
+import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason } from './envelope.js'
+import { FileLock } from './lock.js'
+import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions } from './options.js'
+import { compileSchema, PayloadSerializer } from './serialize.js'
+import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
+import { serveSealRequest } from './seal-request.js'
+import { SegmentWriter } from './writer.js'
+import type { Handler, ReplaySummary } from './replay.js'
+import { runReplay } from './replay.js'
+import type { ReplayOptions } from './options.js'
+
+export interface LogOptions {
+  /** A stable id for idempotent consumers; kept across re-logs. */
+  id?: string
+}
+
+export type LogKind = 'retry' | 'permanent'
+
+export interface RotatedEvent {
+  kind: LogKind
+  path: string
+}
+
+export interface EvictedEvent {
+  kind: LogKind
+  /** Why: 'drop-oldest' (retry cap), 'maxBackups' or 'maxAge' (permanent retention). */
+  policy: 'drop-oldest' | 'maxBackups' | 'maxAge'
+  files: string[]
+  records: number
+  bytes: number
+}
+
+export interface StartReplayerOptions extends ReplayOptions {
+  /** Time between runs (ms or duration string). Default 30 s. */
+  interval?: number | string
+  /** Called with each run's summary. */
+  onRun?: (summary: ReplaySummary) => void
+}
+
+export interface LoggerEvents {
+  rotated: [RotatedEvent]
+  evicted: [EvictedEvent]
+  warning: [Error]
+  error: [Error]
+}
+
+interface Reason {
+  text: string | null
+  extra: EnvelopeHeader | undefined
+}
+
+/** Split an Error (or string, or nothing) into what the envelope records. */
+function normalizeReason(reason: unknown): Reason {
+  if (reason === null || reason === undefined) return { text: null, extra: undefined }
+  if (typeof reason === 'string') return { text: reason, extra: undefined }
+  if (reason instanceof Error) {
+    const code = (reason as { code?: unknown }).code
+    const named = reason.name && reason.name !== 'Error'
+    if (!named && typeof code !== 'string') return { text: reason.message, extra: undefined }
+    const extra = {} as EnvelopeHeader
+    if (named) extra.errorName = reason.name
+    if (typeof code === 'string') extra.errorCode = code
+    return { text: reason.message, extra }
+  }
+  if (typeof reason === 'object' && typeof (reason as { message?: unknown }).message === 'string') {
+    return { text: (reason as { message: string }).message, extra: undefined }
+  }
+  return { text: String(reason), extra: undefined }
+}
+
+export class Logger extends EventEmitter<LoggerEvents> {
+  readonly path: string
+  readonly paths: LogPaths
+  readonly options: Readonly<ResolvedLoggerOptions>
+
+  private readonly retry: SegmentWriter
+  private readonly permanent: SegmentWriter
+  private readonly serializer: PayloadSerializer
+  private readonly lock: FileLock
+  private closed = false
+  private closing: Promise<void> | undefined
+  private background = new Set<Promise<unknown>>()
+  private sealTimer: NodeJS.Timeout | undefined
+  private sealedRetryBytes = 0
+  private readonly log_: LoggerLike | undefined
+
+  private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
+    super()
+    this.path = paths.active
+    this.paths = paths
+    this.options = options
+    this.lock = lock
+    this.log_ = options.logger
+    this.serializer = new PayloadSerializer(options.schema ? compileSchema(options.schema) : undefined)
+    const cfg = {
+      durability: options.durability,
+      rotateSize: options.rotateSize,
+      rotateInterval: options.rotateInterval,
+      mode: options.mode,
+      dirMode: options.dirMode,
+      maxBufferedBytes: options.maxBufferedBytes,
+    }
+    this.retry = new SegmentWriter(paths.retry, cfg, {
+      onSealed: (p) => this.onSealed('retry', p),
+      onWarning: (m, e) => this.warn(m, e),
+    })
+    this.permanent = new SegmentWriter(paths.permanent, cfg, {
+      onSealed: (p) => this.onSealed('permanent', p),
+      onWarning: (m, e) => this.warn(m, e),
+    })
+  }
+
+  /**
+   * Open (creating directories) and take the writer lock. Rejects with DLQ_LOCKED when
+   * another live process writes this log, DLQ_INVALID_OPTION for bad options, DLQ_IO
+   * (with systemCode EACCES, …) when the directory cannot be written.
+   */
+  static async open(logPath: string, options?: LoggerOptions): Promise<Logger> {
+    if (typeof logPath !== 'string' || logPath.length === 0) {
+      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: Logger.open() needs a log file path')
+    }
+    const opts = resolveLoggerOptions(options)
+    const paths = logPaths(logPath)
+    if (!paths.file || paths.file === '.' || paths.file === '..') {
+      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${logPath} is not a file path`)
+    }
+    try {
+      await fsp.mkdir(paths.dir, { recursive: true, mode: opts.dirMode })
+    } catch (err) {
+      throw ioError(`create directory ${paths.dir}`, err)
+    }
+    const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode)
+    const dlq = new Logger(paths, opts, lock)
+    try {
+      await dlq.retry.open()
+      await dlq.permanent.open()
+    } catch (err) {
+      await dlq.retry.close().catch(() => {})
+      await dlq.permanent.close().catch(() => {})
+      await lock.release()
+      throw err
+    }
+    for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
+      if (opts.compress) dlq.track(dlq.compress(p))
+    }
+    await dlq.refreshRetryBytes()
+    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.applyRetention())
+    if (opts.sealPollInterval > 0) {
+      dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval)
+      dlq.sealTimer.unref()
+    }
+    dlq.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
+    return dlq
+  }
+
+  // ---------------------------------------------------------------------- writing
+
+  /**
+   * Record a failed item. Resolves once the envelope is in the OS (or on stable storage with
+   * `durability: 'fsync'`). Concurrent calls share one write: group commit.
+   */
+  log(data: unknown, reason?: unknown, attempt = 1, opts?: LogOptions): Promise<void> {
+    return this.append(this.retry, data, reason, attempt, opts?.id, undefined)
+  }
+
+  /** Record an item straight into the permanent-failure log. */
+  logPermanent(data: unknown, reason?: unknown, attempt = 1, opts?: LogOptions): Promise<void> {
+    return this.append(this.permanent, data, reason, attempt, opts?.id, 'manual')
+  }
+
+  private append(
+    w: SegmentWriter,
+    data: unknown,
+    reason: unknown,
+    attempt: number,
+    id: string | undefined,
+    final: FinalReason | undefined,
+  ): Promise<void> {
+    if (this.closed) return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
+    if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
+      return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
+    }
+    if (id !== undefined && typeof id !== 'string') {
+      return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: id must be a string, got ${typeof id}`))
+    }
+    if (w.full) return this.appendWhenRoom(w, data, reason, attempt, id, final)
+    const capped = w === this.retry && this.options.maxRetryBytes !== undefined
+    const sink = w.sink
+    const mark = sink.len
+    try {
+      let text: string | null
+      let extra: EnvelopeHeader | undefined
+      if (typeof reason === 'string') {
+        text = reason
+      } else {
+        const r = normalizeReason(reason)
+        text = r.text
+        extra = r.extra
+      }
+      if (final !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), final }
+      encodeHeader(sink, this.options.now(), attempt, text, id, extra)
+      this.serializer.write(sink, data)
+      encodeTrailer(sink)
+    } catch (err) {
+      sink.len = mark
+      return Promise.reject(err)
+    }
+    const size = sink.len - mark
+    if (size > this.options.maxRecordSize) {
+      sink.len = mark
+      return Promise.reject(
+        new DeadLetterError(
+          'DLQ_RECORD_TOO_LARGE',
+          `dlq: record is ${size} bytes, over maxRecordSize (${this.options.maxRecordSize} bytes)`,
+        ),
+      )
+    }
+    if (capped && this.sealedRetryBytes + w.activeSize > this.options.maxRetryBytes!) {
+      sink.len = mark
+      return this.appendWhenFull(data, reason, attempt, id, size)
+    }
+    return w.commit()
+  }
+
+  private async appendWhenRoom(
+    w: SegmentWriter,
+    data: unknown,
+    reason: unknown,
+    attempt: number,
+    id: string | undefined,
+    final: FinalReason | undefined,
+  ): Promise<void> {
+    await w.waitForRoom()
+    return this.append(w, data, reason, attempt, id, final)
+  }
+
+  private async appendWhenFull(data: unknown, reason: unknown, attempt: number, id: string | undefined, size: number): Promise<void> {
+    const cap = this.options.maxRetryBytes!
+    if (this.options.onFull === 'drop-oldest') {
+      await this.refreshRetryBytes()
+      if (this.sealedRetryBytes + this.retry.activeSize + size > cap) await this.evictOldest(size)
+      if (this.sealedRetryBytes + this.retry.activeSize + size <= cap) {
+        return this.append(this.retry, data, reason, attempt, id, undefined)
+      }
+    } else {
+      // The replayer may have drained segments since we last looked.
+      await this.refreshRetryBytes()
+      if (this.sealedRetryBytes + this.retry.activeSize + size <= cap) {
+        return this.append(this.retry, data, reason, attempt, id, undefined)
+      }
+    }
+    throw new DeadLetterError(
+      'DLQ_FULL',
+      `dlq: retry log is at maxRetryBytes (${cap} bytes); replay it or raise the cap (policy: ${this.options.onFull})`,
+    )
+  }
+
+  /** Seal the active retry segment now. Resolves to its path, or null when it was empty. */
+  async rotate(): Promise<string | null> {
+    this.assertOpen()
+    return this.retry.seal()
+  }
+
+  /** Resolves when everything logged before the call has been written. */
+  async flush(): Promise<void> {
+    await Promise.all([this.retry.flush(), this.permanent.flush()])
+  }
+
+  /**
+   * Write what is buffered, finish background compression, release the lock. Idempotent;
+   * later log() calls reject with DLQ_CLOSED.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing
+    this.closed = true
+    this.closing = (async () => {
+      if (this.sealTimer) clearInterval(this.sealTimer)
+      try {
+        await Promise.all([this.retry.close(), this.permanent.close()])
+        while (this.background.size > 0) await Promise.allSettled([...this.background])
+      } finally {
+        await this.lock.release()
+        this.info({ path: this.path }, 'dlq: closed')
+      }
+    })()
+    return this.closing
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  // ---------------------------------------------------------------------- replay
+
+  /**
+   * Replay the retry log through `handler` in this process (see `replay()` for semantics).
+   * Seals the active segment first so items logged up to now are included.
+   */
+  async replay<T = unknown>(handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
+    this.assertOpen()
+    return runReplay(this.path, handler as Handler, options, {
+      sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
+      logger: this.log_,
+      emitter: this,
+    })
+  }
+
+  /**
+   * Run replay every `interval` in the background (a retry worker for long-running services).
+   * Returns a stop function that aborts the current run and resolves when it has finished.
+   */
+  startReplayer<T = unknown>(handler: Handler<T>, options: StartReplayerOptions = {}): () => Promise<void> {
+    this.assertOpen()
+    const { interval = 30_000, onRun, signal: outer, ...rest } = options
+    let every: number
+    try {
+      every = parseDuration(interval)
+    } catch {
+      every = NaN
+    }
+    if (!Number.isFinite(every) || every <= 0) {
+      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`interval\` must be a positive duration, got ${String(interval)}`)
+    }
+    const ac = new AbortController()
+    outer?.addEventListener('abort', () => ac.abort(), { once: true })
+    let timer: NodeJS.Timeout | undefined
+    let running: Promise<void> | undefined
+    const tick = () => {
+      if (ac.signal.aborted || this.closed) return
+      running = this.replay(handler, { ...rest, signal: ac.signal })
+        .then((s) => onRun?.(s))
+        .catch((err: Error) => {
+          if ((err as DeadLetterError).code !== 'DLQ_REPLAY_LOCKED' && (err as DeadLetterError).code !== 'DLQ_CLOSED') {
+            this.emitError(err)
+          }
+        })
+        .finally(() => {
+          running = undefined
+          if (!ac.signal.aborted && !this.closed) {
+            timer = setTimeout(tick, every)
+            timer.unref()
+          }
+        })
+    }
+    timer = setTimeout(tick, every)
+    timer.unref()
+    return async () => {
+      ac.abort()
+      if (timer) clearTimeout(timer)
+      await running
+    }
+  }
+
+  // ---------------------------------------------------------------------- internals
+
+  private assertOpen(): void {
+    if (this.closed) throw new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed')
+  }
+
+  private track(p: Promise<unknown>): void {
+    const t = p.catch((err) => this.emitError(err)).finally(() => this.background.delete(t))
+    this.background.add(t)
+  }
+
+  private onSealed(kind: LogKind, sealed: string): void {
+    this.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
+    this.emit('rotated', { kind, path: sealed })
+    if (this.options.compress) this.track(this.compress(sealed))
+    if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
+      this.track(this.applyRetention())
+    }
+    if (kind === 'retry') this.track(this.refreshRetryBytes())
+  }
+
+  private async compress(file: string): Promise<void> {
+    try {
+      const gz = await compressSegment(file, this.options.mode)
+      this.debug({ path: gz }, `dlq: compressed ${path.basename(file)}`)
+    } catch (err) {
+      // The uncompressed segment is still there and still replayable.
+      this.warn(`could not compress ${file}; it stays uncompressed`, err)
+    }
+  }
+
+  private async refreshRetryBytes(): Promise<void> {
+    if (this.options.maxRetryBytes === undefined) return
+    const segs = await listSegments(this.paths.retry)
+    this.sealedRetryBytes = segs.reduce((n, s) => n + s.size, 0)
+  }
+
+  /** drop-oldest: remove the oldest sealed retry segments until `need` more bytes fit. */
+  private async evictOldest(need: number): Promise<void> {
+    const cap = this.options.maxRetryBytes!
+    let segs = await listSegments(this.paths.retry)
+    if (segs.length === 0 && this.retry.activeSize > 0) {
+      await this.retry.seal()
+      segs = await listSegments(this.paths.retry)
+    }
+    const ev: EvictedEvent = { kind: 'retry', policy: 'drop-oldest', files: [], records: 0, bytes: 0 }
+    let total = segs.reduce((n, s) => n + s.size, 0)
+    for (const s of segs) {
+      if (total + this.retry.activeSize + need <= cap) break
+      ev.records += await countLines(s)
+      await fsp.unlink(s.path).catch(() => {})
+      await fsp.unlink(`${s.key}.state`).catch(() => {})
+      ev.files.push(s.path)
+      ev.bytes += s.size
+      total -= s.size
+    }
+    this.sealedRetryBytes = total
+    if (ev.files.length > 0) {
+      this.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
+      this.emit('evicted', ev)
+    }
+  }
+
+  private async applyRetention(): Promise<void> {
+    const { maxBackups, maxAge, now } = this.options
+    const segs = await listSegments(this.paths.permanent)
+    const doomed = new Map<string, 'maxBackups' | 'maxAge'>()
+    if (maxBackups !== undefined && segs.length > maxBackups) {
+      for (const s of segs.slice(0, segs.length - maxBackups)) doomed.set(s.path, 'maxBackups')
+    }
+    if (maxAge !== undefined) {
+      for (const s of segs) if (now() - s.mtimeMs > maxAge && !doomed.has(s.path)) doomed.set(s.path, 'maxAge')
+    }
+    for (const policy of ['maxBackups', 'maxAge'] as const) {
+      const ev: EvictedEvent = { kind: 'permanent', policy, files: [], records: 0, bytes: 0 }
+      for (const s of segs) {
+        if (doomed.get(s.path) !== policy) continue
+        ev.records += await countLines(s)
+        await fsp.unlink(s.path).catch(() => {})
+        ev.files.push(s.path)
+        ev.bytes += s.size
+      }
+      if (ev.files.length > 0) {
+        this.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
+        this.emit('evicted', ev)
+      }
+    }
+  }
+
+  private sealPolling = false
+  private pollSealRequest(): void {
+    if (this.sealPolling || this.closed) return
+    this.sealPolling = true
+    serveSealRequest(this.paths, this.options.mode, async () => ({
+      retry: await this.retry.seal(),
+      permanent: await this.permanent.seal(),
+    }))
+      .catch((err) => this.warn('could not answer a seal request', err))
+      .finally(() => {
+        this.sealPolling = false
+      })
+  }
+
+  private warn(message: string, cause?: unknown): void {
+    const err = new Error(`dlq: ${message}`, cause === undefined ? undefined : { cause })
+    this.log_?.warn({ err: cause }, err.message)
+    if (this.listenerCount('warning') > 0) this.emit('warning', err)
+  }
+
+  private emitError(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    this.log_?.error({ err: e }, e.message)
+    // An 'error' event with no listener would crash the host process; the library never does that.
+    if (this.listenerCount('error') > 0) this.emit('error', e)
+  }
+
+  private info(obj: object, msg: string): void {
+    this.log_?.info(obj, msg)
+  }
+
+  private debug(obj: object, msg: string): void {
+    this.log_?.debug?.(obj, msg)
+  }
+
+  /** Paths of the family files, for tools. */
+  get families(): { retry: SegmentFamily; permanent: SegmentFamily } {
+    return { retry: this.paths.retry, permanent: this.paths.permanent }
+  }
+}

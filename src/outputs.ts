@@ -1,0 +1,163 @@
+/**
+ * Files a replayer appends to: its own retry and permanent segments (named in the `rN`
+ * namespace, created with O_EXCL so they never collide with anyone's) and the corrupt
+ * quarantine. Bytes are buffered and written in large chunks; `sync()` makes everything
+ * appended so far durable, and replay calls it before every checkpoint.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { ioError } from './errors.js'
+import { APPEND_FLAGS, CREATE_EXCL_FLAGS, fsyncDir } from './fs-safe.js'
+import { ByteSink } from './sink.js'
+import { type SegmentFamily, maxSeq, segmentName } from './segments.js'
+
+const fsyncP = promisify(fs.fsync)
+const FLUSH_AT = 1024 * 1024
+
+export class OutputFile {
+  /** Path once created. */
+  file: string | undefined
+  readonly sink = new ByteSink(256 * 1024)
+  private fd: number | undefined
+  /** Bytes known to be completely written; a failed write is truncated back to this. */
+  private good = 0
+  private dirty = false
+  records = 0
+
+  constructor(
+    private readonly create: () => Promise<{ file: string; fd: number }>,
+    private readonly dir: string,
+  ) {}
+
+  /** For a segment in a family: a fresh `rN` name, created exclusively. */
+  static segment(fam: SegmentFamily, mode: number): OutputFile {
+    return new OutputFile(async () => {
+      let seq = (await maxSeq(fam, 'replayer')) + 1
+      for (;;) {
+        const file = path.join(fam.dir, segmentName(fam, 'replayer', seq))
+        try {
+          return { file, fd: fs.openSync(file, CREATE_EXCL_FLAGS | fs.constants.O_APPEND, mode) }
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`create ${file}`, err)
+          seq++
+        }
+      }
+    }, fam.dir)
+  }
+
+  /** A single shared file appended to by whoever holds the replay lock. */
+  static shared(file: string, mode: number): OutputFile {
+    return new OutputFile(async () => {
+      try {
+        return { file, fd: fs.openSync(file, APPEND_FLAGS, mode) }
+      } catch (err) {
+        throw ioError(`open ${file}`, err)
+      }
+    }, path.dirname(file))
+  }
+
+  /** Buffered append of whole lines; writes through when the buffer is large. */
+  async append(write: (sink: ByteSink) => void): Promise<void> {
+    write(this.sink)
+    this.records++
+    if (this.sink.len >= FLUSH_AT) await this.flush()
+  }
+
+  async flush(): Promise<void> {
+    if (this.sink.len === 0) return
+    if (this.fd === undefined) {
+      const { file, fd } = await this.create()
+      this.file = file
+      this.fd = fd
+      this.good = fs.fstatSync(fd).size
+      await fsyncDir(this.dir)
+    }
+    const buf = this.sink.view()
+    let off = 0
+    try {
+      while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
+    } catch (err) {
+      // Leave no partial line: the items behind it are not checkpointed and will be redone.
+      try {
+        fs.ftruncateSync(this.fd, this.good)
+      } catch {}
+      this.sink.reset()
+      throw ioError(`write ${this.file}`, err)
+    }
+    this.good += buf.length
+    this.sink.reset()
+    this.dirty = true
+  }
+
+  /** Everything appended so far is on stable storage when this resolves. */
+  async sync(): Promise<void> {
+    await this.flush()
+    if (this.fd !== undefined && this.dirty) {
+      try {
+        await fsyncP(this.fd)
+      } catch (err) {
+        throw ioError(`fsync ${this.file}`, err)
+      }
+      this.dirty = false
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.sync()
+    } finally {
+      if (this.fd !== undefined) {
+        fs.closeSync(this.fd)
+        this.fd = undefined
+      }
+    }
+  }
+
+  /** Discard buffered bytes and close without writing (after a failure). */
+  abandon(): void {
+    this.sink.reset()
+    if (this.fd !== undefined) {
+      try {
+        fs.closeSync(this.fd)
+      } catch {}
+      this.fd = undefined
+    }
+  }
+}
+
+/**
+ * A crash while a replayer was appending can leave a partial last line in its own files.
+ * That line belongs to an item that was not checkpointed (it will be redone), so cutting it
+ * off loses nothing and keeps the files clean.
+ */
+export function truncateTornTail(file: string): boolean {
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDWR | (fs.constants.O_NOFOLLOW ?? 0))
+    const size = fs.fstatSync(fd).size
+    if (size === 0) return false
+    const tail = Buffer.alloc(Math.min(size, 64 * 1024))
+    let end = size
+    for (;;) {
+      const start = Math.max(0, end - tail.length)
+      const n = fs.readSync(fd, tail, 0, end - start, start)
+      const idx = tail.subarray(0, n).lastIndexOf(0x0a)
+      if (idx !== -1) {
+        const keep = start + idx + 1
+        if (keep === size) return false
+        fs.ftruncateSync(fd, keep)
+        return true
+      }
+      if (start === 0) {
+        fs.ftruncateSync(fd, 0)
+        return true
+      }
+      end = start
+    }
+  } catch {
+    return false
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}

@@ -1,0 +1,644 @@
+/**
+ * The replay engine: walks sealed retry segments oldest first and feeds each due item to a
+ * handler, at least once, resumable after a crash at any instruction.
+ *
+ * Durability order (the invariant everything else rests on): re-logged, permanent and
+ * quarantined records are appended to files this replayer owns → those files are fsynced →
+ * only then is the segment's checkpoint written (atomically) → only after the final
+ * checkpoint is a finished segment and its state file removed. A crash anywhere therefore
+ * redoes at most the items after the last checkpoint: duplicates, never loss.
+ */
+import { EventEmitter } from 'node:events'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { isUtf8 } from 'node:buffer'
+import pRetry, { AbortError } from 'p-retry'
+import { DeadLetterError, ioError, isPermanentError } from './errors.js'
+import { backoffDelay } from './backoff.js'
+import { readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js'
+import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseError, encodeHeader, encodeTrailer, parseEnvelope, rawPayloadOf } from './envelope.js'
+import { readLines, type LineHandler } from './lines.js'
+import { FileLock } from './lock.js'
+import { type LoggerLike, type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './options.js'
+import { OutputFile, truncateTornTail } from './outputs.js'
+import { sealLog } from './maintenance.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths, statePathOf } from './segments.js'
+import type { ByteSink } from './sink.js'
+
+export type Handler<T = unknown> = (payload: T, envelope: ReplayEnvelope<T>) => unknown | Promise<unknown>
+
+/** The envelope as given to a handler: the record plus where it was read from. */
+export interface ReplayEnvelope<T = unknown> extends Envelope<T> {
+  segment: string
+  offset: number
+}
+
+export interface ReplaySummary {
+  /** Items taken from the log (every outcome below counts once). */
+  handled: number
+  /** The handler was called for this many items (in a dry run: would have been). */
+  due: number
+  delivered: number
+  /** Failed and re-logged with attempt + 1 and a due time. */
+  requeued: number
+  /** Not yet due: carried forward unchanged. */
+  deferred: number
+  /** Moved to the permanent log: attempts exhausted or PermanentError. */
+  permanent: number
+  /** Moved to the permanent log because older than `ttl`. */
+  expired: number
+  /** Lines quarantined to the corrupt log. */
+  corrupt: number
+  /** Segments read (fully or partly). */
+  segments: number
+  /** Segments fully accounted for and removed. */
+  segmentsRemoved: number
+  /** Uncompressed bytes read. */
+  bytes: number
+  durationMs: number
+  /** True when stopped early by the signal (in-flight items finished, checkpoint written). */
+  aborted: boolean
+  /** True when stopped by `limit`. */
+  limited: boolean
+  dryRun: boolean
+  /** Warnings such as "the live writer did not answer the seal request". */
+  warnings: string[]
+}
+
+export interface ReplayProgress {
+  bytesDone: number
+  bytesTotal: number
+  items: number
+  segment: string
+}
+
+export type ReplayOutcome = 'delivered' | 'requeued' | 'deferred' | 'permanent' | 'expired' | 'corrupt'
+
+export interface OutcomeEvent {
+  outcome: ReplayOutcome
+  segment: string
+  offset: number
+  envelope?: Envelope
+  reason?: string | null
+  error?: string
+}
+
+export interface ReplayerEvents {
+  progress: [ReplayProgress]
+  delivered: [OutcomeEvent]
+  requeued: [OutcomeEvent]
+  deferred: [OutcomeEvent]
+  permanent: [OutcomeEvent]
+  expired: [OutcomeEvent]
+  corrupt: [OutcomeEvent]
+  warning: [Error]
+}
+
+/** How the active segment gets sealed: by the in-process writer, or by the cross-process dance. */
+export interface ReplayContext {
+  sealActive?: () => Promise<{ retry: string | null; permanent: string | null }>
+  logger?: LoggerLike
+  emitter?: EventEmitter
+}
+
+const RAW_CAP = 64 * 1024
+
+class Abort extends Error {}
+
+/** Wraps handler failures so p-retry retries every error, not only non-TypeErrors. */
+class AttemptFailed extends Error {
+  constructor(readonly original: unknown) {
+    super('attempt failed')
+  }
+}
+
+interface InFlight {
+  next: number
+  done: boolean
+}
+
+export class Replayer extends EventEmitter<ReplayerEvents> {
+  readonly paths: LogPaths
+  readonly options: ResolvedReplayOptions
+  private readonly handler: Handler
+  private readonly ctx: ReplayContext
+  private readonly summary: ReplaySummary
+  private retryOut!: OutputFile
+  private permOut!: OutputFile
+  private corruptOut!: OutputFile
+  private stopReason: 'abort' | 'limit' | undefined
+  private failure: unknown
+  private bytesTotal = 0
+  private bytesBefore = 0
+  private lastProgress = 0
+
+  constructor(logPath: string, handler: Handler, options?: ReplayOptions, ctx: ReplayContext = {}) {
+    super()
+    if (typeof logPath !== 'string' || logPath.length === 0) {
+      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: replay() needs the log file path')
+    }
+    if (typeof handler !== 'function') {
+      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: replay() needs a handler function, got ${typeof handler}`)
+    }
+    this.paths = logPaths(logPath)
+    this.options = resolveReplayOptions(options)
+    this.handler = handler
+    this.ctx = ctx
+    this.summary = {
+      handled: 0,
+      due: 0,
+      delivered: 0,
+      requeued: 0,
+      deferred: 0,
+      permanent: 0,
+      expired: 0,
+      corrupt: 0,
+      segments: 0,
+      segmentsRemoved: 0,
+      bytes: 0,
+      durationMs: 0,
+      aborted: false,
+      limited: false,
+      dryRun: this.options.dryRun,
+      warnings: [],
+    }
+  }
+
+  async run(): Promise<ReplaySummary> {
+    const started = Date.now()
+    const { options: o, paths } = this
+    const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode)
+    try {
+      if (!o.dryRun) {
+        await this.sealActive()
+        await this.recoverOwnFiles()
+      }
+      this.retryOut = OutputFile.segment(paths.retry, o.mode)
+      this.permOut = OutputFile.segment(paths.permanent, o.mode)
+      this.corruptOut = OutputFile.shared(paths.corrupt, o.mode)
+      const segments = await listSegments(paths.retry)
+      this.bytesTotal = segments.reduce((n, s) => n + s.size, 0)
+      for (const seg of segments) {
+        if (this.shouldStop()) break
+        await this.replaySegment(seg)
+        this.bytesBefore += seg.size
+        if (this.failure !== undefined) break
+      }
+      if (this.failure === undefined && !o.dryRun) {
+        await Promise.all([this.retryOut.close(), this.permOut.close(), this.corruptOut.close()])
+      }
+    } catch (err) {
+      this.failure ??= err
+    } finally {
+      if (this.failure !== undefined) {
+        this.retryOut?.abandon()
+        this.permOut?.abandon()
+        this.corruptOut?.abandon()
+      }
+      await lock?.release()
+    }
+    if (this.failure !== undefined) throw this.failure
+    this.summary.aborted = this.stopReason === 'abort'
+    this.summary.limited = this.stopReason === 'limit'
+    this.summary.durationMs = Date.now() - started
+    this.ctx.logger?.info({ summary: this.summary }, 'dlq: replay finished')
+    return this.summary
+  }
+
+  // ------------------------------------------------------------------ setup
+
+  private async sealActive(): Promise<void> {
+    const { paths, options: o } = this
+    if (this.ctx.sealActive) {
+      await this.ctx.sealActive()
+      return
+    }
+    const res = await sealLog(paths, { timeout: o.sealTimeout, mode: o.mode, signal: o.signal })
+    if (res.by === 'timeout') {
+      this.warn(`the live writer did not answer the seal request within ${o.sealTimeout} ms; replaying sealed segments only`)
+    } else if (res.error) {
+      this.warn(`the live writer could not seal its active segment: ${res.error}`)
+    }
+  }
+
+  /** Our own files may end in a partial line after a crash; see truncateTornTail. */
+  private async recoverOwnFiles(): Promise<void> {
+    const { paths } = this
+    for (const fam of [paths.retry, paths.permanent]) {
+      for (const seg of await listSegments(fam)) {
+        if (seg.owner !== 'replayer' || seg.gz) continue
+        truncateTornTail(seg.path)
+        if ((await fsp.stat(seg.path)).size === 0) await fsp.unlink(seg.path).catch(() => {})
+      }
+    }
+    truncateTornTail(paths.corrupt)
+    // State files whose segment is gone (crash between removing the two).
+    const names = await fsp.readdir(paths.dir)
+    const live = new Set(names)
+    for (const n of names) {
+      if (!n.endsWith('.state')) continue
+      const seg = n.slice(0, -'.state'.length)
+      if (!paths.retry.pattern.test(seg)) continue
+      if (!live.has(seg) && !live.has(seg + '.gz')) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
+    }
+  }
+
+  // ------------------------------------------------------------------ per segment
+
+  private async replaySegment(seg: SegmentInfo): Promise<void> {
+    const { options: o } = this
+    const segName = path.basename(seg.key)
+    const statePath = statePathOf(seg)
+    let start = 0
+    let items = 0
+    const cp = await readCheckpoint(statePath, segName)
+    if (cp.status === 'ok') {
+      start = cp.checkpoint.offset
+      items = cp.checkpoint.items
+      if (!seg.gz && start > seg.size) {
+        this.warn(`checkpoint of ${segName} is past its end; replaying it from the start (duplicates possible)`)
+        start = 0
+        items = 0
+      }
+    } else if (cp.status === 'corrupt') {
+      this.warn(`checkpoint of ${segName} is unreadable (${cp.reason}); replaying it from the start (duplicates possible)`)
+    }
+    this.summary.segments++
+
+    // Items in order of reading; the checkpoint only moves over the finished prefix.
+    const window: InFlight[] = []
+    let windowHead = 0
+    let safeOffset = start
+    let safeItems = items
+    let sinceCheckpoint = 0
+    let lastCheckpointAt = Date.now()
+    const running = new Set<Promise<void>>()
+
+    const advance = () => {
+      while (windowHead < window.length && window[windowHead].done) {
+        safeOffset = window[windowHead].next
+        safeItems++
+        windowHead++
+      }
+      if (windowHead > 1024 && windowHead * 2 > window.length) {
+        window.splice(0, windowHead)
+        windowHead = 0
+      }
+    }
+
+    const checkpoint = async () => {
+      if (o.dryRun) return
+      await Promise.all([this.retryOut.sync(), this.permOut.sync(), this.corruptOut.sync()])
+      const c: Checkpoint = { segment: segName, offset: safeOffset, items: safeItems, updatedAt: Date.now() }
+      await writeCheckpoint(statePath, c, o.mode)
+      sinceCheckpoint = 0
+      lastCheckpointAt = Date.now()
+    }
+
+    const maybeCheckpoint = async () => {
+      if (sinceCheckpoint >= o.checkpointEvery || Date.now() - lastCheckpointAt >= o.checkpointInterval) await checkpoint()
+    }
+
+    const track = (slot: InFlight, p: Promise<void>) => {
+      const t = p
+        .catch((err) => {
+          this.failure ??= err
+        })
+        .finally(() => {
+          slot.done = this.failure === undefined
+          running.delete(t)
+          if (slot.done) {
+            advance()
+            sinceCheckpoint++
+          }
+        })
+      running.add(t)
+    }
+
+    const onItem = async (slot: InFlight, work: () => void | Promise<void>): Promise<void> => {
+      try {
+        await runItem(slot, work)
+      } catch (err) {
+        if (!(err instanceof Abort)) this.failure ??= err
+        throw new Abort()
+      }
+    }
+
+    const runItem = async (slot: InFlight, work: () => void | Promise<void>): Promise<void> => {
+      const r = work()
+      if (r === undefined) {
+        slot.done = true
+        advance()
+        sinceCheckpoint++
+      } else if (o.concurrency === 1) {
+        await r
+        slot.done = true
+        advance()
+        sinceCheckpoint++
+      } else {
+        track(slot, r)
+        while (running.size >= o.concurrency) await Promise.race(running)
+      }
+      if (this.failure !== undefined) throw new Abort()
+      await maybeCheckpoint()
+      this.progress(seg, slot.next - start)
+    }
+
+    const handler: LineHandler = {
+      line: (buf, s, e, offset, next, torn) => {
+        const slot: InFlight = { next, done: false }
+        window.push(slot)
+        this.summary.handled++
+        this.summary.bytes += next - offset
+        if (this.options.limit !== undefined && this.summary.handled >= this.options.limit) this.stopReason ??= 'limit'
+        return onItem(slot, () => this.processLine(buf, s, e, segName, offset, torn))
+      },
+      oversized: (head, offset, next, length) => {
+        const slot: InFlight = { next, done: false }
+        window.push(slot)
+        this.summary.handled++
+        this.summary.bytes += next - offset
+        return onItem(slot, () =>
+          this.quarantine(segName, offset, head, length, `record of ${length} bytes exceeds maxRecordSize (${o.maxRecordSize})`, true),
+        )
+      },
+    }
+
+    const result = await readLines(seg.path, seg.gz, start, o.maxRecordSize, handler, () => this.shouldStop())
+    await Promise.allSettled([...running])
+    advance()
+    // A failed item (e.g. ENOSPC on a re-log): stop without a checkpoint past it.
+    if (this.failure !== undefined) return
+
+    if (result.error && !o.dryRun) {
+      // A corrupt or truncated .gz (or an I/O error mid-file): quarantine the rest of the file
+      // as one item, move the file aside, and go on with the next segment.
+      if (seg.gz || (result.error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
+        const aside = path.join(path.dirname(seg.path), `corrupt-${path.basename(seg.path)}`)
+        await this.quarantine(
+          segName,
+          safeOffset,
+          Buffer.alloc(0),
+          0,
+          `unreadable compressed data after byte ${result.end}: ${result.error.message}; file kept as ${path.basename(aside)}`,
+          false,
+        )
+        await checkpoint()
+        await fsp.rename(seg.path, aside).catch(() => {})
+        await removeCheckpoint(statePath)
+        this.summary.segmentsRemoved++
+        return
+      }
+      throw ioError(`read ${seg.path}`, result.error)
+    }
+    if (o.dryRun) return
+    await checkpoint()
+    if (result.stopped || this.shouldStop()) {
+      if (safeOffset < (seg.gz ? Number.MAX_SAFE_INTEGER : seg.size) || result.stopped) return
+    }
+    // Everything accounted for and durable: the segment can go.
+    await fsp.unlink(seg.path).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove ${seg.path}`, err)
+    })
+    if (seg.gz) await fsp.unlink(seg.key).catch(() => {})
+    await removeCheckpoint(statePath)
+    this.summary.segmentsRemoved++
+  }
+
+  private shouldStop(): boolean {
+    if (this.failure !== undefined) return true
+    if (this.options.signal?.aborted) this.stopReason ??= 'abort'
+    return this.stopReason !== undefined
+  }
+
+  // ------------------------------------------------------------------ per item
+
+  private processLine(buf: Buffer, s: number, e: number, segment: string, offset: number, torn: boolean): void | Promise<void> {
+    const o = this.options
+    // Tolerate CRLF from hand-edited files.
+    if (e > s && buf[e - 1] === 0x0d) e--
+    if (e === s) return this.quarantine(segment, offset, buf.subarray(s, e), 0, 'empty line', false)
+    const bytes = buf.subarray(s, e)
+    if (!isUtf8(bytes)) return this.quarantine(segment, offset, bytes, bytes.length, 'invalid UTF-8', false)
+    const line = bytes.toString('utf8')
+    let env: Envelope
+    try {
+      env = parseEnvelope(line)
+    } catch (err) {
+      const why = err instanceof EnvelopeParseError ? err.message : String(err)
+      return this.quarantine(segment, offset, bytes, bytes.length, torn ? `torn record at end of segment (${why})` : why, false)
+    }
+    const now = o.now()
+    const first = env.firstTs ?? env.ts
+    if (o.ttl !== undefined && now - first > o.ttl) {
+      this.summary.expired++
+      return this.toPermanent(line, env, env.attempt, env.reason, 'expired', segment, offset, undefined)
+    }
+    if (env.attempt >= o.maxAttempts) {
+      this.summary.permanent++
+      return this.toPermanent(line, env, env.attempt, env.reason, 'exhausted', segment, offset, undefined)
+    }
+    if (env.dueTs !== undefined && env.dueTs > now) {
+      this.summary.deferred++
+      this.emitOutcome('deferred', segment, offset, env)
+      if (o.dryRun) return
+      return this.retryOut.append((sink) => {
+        sink.ensure(bytes.length + 1)
+        sink.len += bytes.copy(sink.buf, sink.len)
+        sink.byte(0x0a)
+      })
+    }
+    this.summary.due++
+    if (o.dryRun) return
+    return this.deliver(line, env, segment, offset)
+  }
+
+  private async deliver(line: string, env: Envelope, segment: string, offset: number): Promise<void> {
+    const o = this.options
+    const renv = env as ReplayEnvelope
+    renv.segment = segment
+    renv.offset = offset
+    let error: unknown
+    try {
+      if (o.retries === 0) {
+        await this.handler(env.payload, renv)
+      } else {
+        await pRetry(
+          async () => {
+            try {
+              await this.handler(env.payload, renv)
+            } catch (err) {
+              if (isPermanentError(err)) throw new AbortError(err as Error)
+              throw new AttemptFailed(err)
+            }
+          },
+          {
+            retries: o.retries,
+            minTimeout: o.retryDelay,
+            maxTimeout: Math.max(o.retryDelay, o.maxWait),
+            factor: 2,
+            randomize: false,
+            signal: o.signal,
+          },
+        )
+      }
+    } catch (err) {
+      error = err instanceof AttemptFailed ? err.original : err
+    }
+    delete (renv as Partial<ReplayEnvelope>).segment
+    delete (renv as Partial<ReplayEnvelope>).offset
+    if (error === undefined) {
+      this.summary.delivered++
+      this.emitOutcome('delivered', segment, offset, env)
+      return
+    }
+    const reason = reasonOf(error)
+    const next = env.attempt + 1
+    if (isPermanentError(error) || next >= o.maxAttempts) {
+      this.summary.permanent++
+      return this.toPermanent(line, env, next, reason.text, isPermanentError(error) ? 'permanent' : 'exhausted', segment, offset, reason)
+    }
+    const now = o.now()
+    const header: EnvelopeHeader = {
+      ts: now,
+      attempt: next,
+      reason: reason.text,
+      firstTs: env.firstTs ?? env.ts,
+      dueTs: now + backoffDelay(env.attempt, o.initialWait, o.maxWait, o.random),
+      ...(reason.errorName !== undefined ? { errorName: reason.errorName } : {}),
+      ...(reason.errorCode !== undefined ? { errorCode: reason.errorCode } : {}),
+    }
+    this.summary.requeued++
+    this.emitOutcome('requeued', segment, offset, env, reason.text)
+    await this.retryOut.append((sink) => writeEnvelope(sink, header, env.id, rawPayloadOf(line, env)))
+  }
+
+  private toPermanent(
+    line: string,
+    env: Envelope,
+    attempt: number,
+    reasonText: string | null,
+    final: FinalReason,
+    segment: string,
+    offset: number,
+    reason: ReasonParts | undefined,
+  ): void | Promise<void> {
+    this.emitOutcome(final === 'expired' ? 'expired' : 'permanent', segment, offset, env, reasonText)
+    if (this.options.dryRun) return
+    const header: EnvelopeHeader = {
+      ts: this.options.now(),
+      attempt,
+      reason: reasonText,
+      firstTs: env.firstTs ?? env.ts,
+      final,
+    }
+    const errorName = reason ? reason.errorName : env.errorName
+    const errorCode = reason ? reason.errorCode : env.errorCode
+    if (errorName !== undefined) header.errorName = errorName
+    if (errorCode !== undefined) header.errorCode = errorCode
+    return this.permOut.append((sink) => writeEnvelope(sink, header, env.id, rawPayloadOf(line, env)))
+  }
+
+  private quarantine(segment: string, offset: number, raw: Buffer, length: number, error: string, truncated: boolean): void | Promise<void> {
+    this.summary.corrupt++
+    this.emitOutcome('corrupt', segment, offset, undefined, undefined, error)
+    if (this.options.dryRun) return
+    const capped = raw.subarray(0, RAW_CAP)
+    const utf8 = isUtf8(capped)
+    const rec = {
+      ts: this.options.now(),
+      segment,
+      offset,
+      length,
+      error,
+      rawEncoding: utf8 ? 'utf8' : 'base64',
+      raw: utf8 ? capped.toString('utf8') : capped.toString('base64'),
+      rawTruncated: truncated || raw.length > RAW_CAP,
+    }
+    return this.corruptOut.append((sink) => {
+      sink.utf8(JSON.stringify(rec))
+      sink.byte(0x0a)
+    })
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  private emitOutcome(outcome: ReplayOutcome, segment: string, offset: number, envelope?: Envelope, reason?: string | null, error?: string): void {
+    const targets = [this as EventEmitter, this.ctx.emitter].filter((t): t is EventEmitter => !!t && t.listenerCount(outcome) > 0)
+    if (targets.length === 0) return
+    const ev: OutcomeEvent = { outcome, segment, offset }
+    if (envelope) ev.envelope = envelope
+    if (reason !== undefined) ev.reason = reason
+    if (error !== undefined) ev.error = error
+    for (const t of targets) t.emit(outcome, ev)
+  }
+
+  private progress(seg: SegmentInfo, doneInSeg: number): void {
+    const now = Date.now()
+    if (now - this.lastProgress < 100) return
+    this.lastProgress = now
+    this.emitProgress(seg, doneInSeg)
+  }
+
+  private emitProgress(seg: SegmentInfo, doneInSeg: number): void {
+    const p: ReplayProgress = {
+      bytesDone: this.bytesBefore + Math.min(doneInSeg, seg.size),
+      bytesTotal: this.bytesTotal,
+      items: this.summary.handled,
+      segment: path.basename(seg.path),
+    }
+    if (this.listenerCount('progress') > 0) this.emit('progress', p)
+    if (this.ctx.emitter && this.ctx.emitter.listenerCount('progress') > 0) this.ctx.emitter.emit('progress', p)
+  }
+
+  private warn(message: string): void {
+    this.summary.warnings.push(message)
+    this.ctx.logger?.warn({}, `dlq: ${message}`)
+    const err = new Error(`dlq: ${message}`)
+    if (this.listenerCount('warning') > 0) this.emit('warning', err)
+    if (this.ctx.emitter && this.ctx.emitter.listenerCount('warning') > 0) this.ctx.emitter.emit('warning', err)
+  }
+}
+
+interface ReasonParts {
+  text: string | null
+  errorName?: string
+  errorCode?: string
+}
+
+function reasonOf(err: unknown): ReasonParts {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return {
+      text: err.message,
+      ...(err.name && err.name !== 'Error' ? { errorName: err.name } : {}),
+      ...(typeof code === 'string' ? { errorCode: code } : {}),
+    }
+  }
+  if (err === undefined || err === null) return { text: null }
+  return { text: typeof err === 'string' ? err : String(err) }
+}
+
+function writeEnvelope(sink: ByteSink, h: EnvelopeHeader, id: string | undefined, rawPayload: string): void {
+  encodeHeader(sink, h.ts, h.attempt, h.reason, id, h)
+  sink.utf8(rawPayload)
+  encodeTrailer(sink)
+}
+
+/**
+ * Replay a log from any process, e.g. a cron script. Takes the replay lock (DLQ_REPLAY_LOCKED
+ * if another replay runs), asks a live writer to seal its active segment (or seals it itself
+ * when no writer is alive), and writes re-logs and permanent records to segments it owns.
+ */
+export function replay<T = unknown>(logPath: string, handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
+  try {
+    return new Replayer(logPath, handler as Handler, options).run()
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+/** Used by Logger.replay(): same engine, sealing through the in-process writer. */
+export function runReplay(logPath: string, handler: Handler, options: ReplayOptions | undefined, ctx: ReplayContext): Promise<ReplaySummary> {
+  return new Replayer(logPath, handler, options, ctx).run()
+}
