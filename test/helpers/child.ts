@@ -1,0 +1,23 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const fixturesDir = path.join(here, '..', 'fixtures')
+
+/** Fork a TypeScript fixture under tsx with an IPC channel. */
+export function forkFixture(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return fork(path.join(fixturesDir, name), args, {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
+}
+
+/** Resolves with the exit code or signal once the child is gone. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+}
