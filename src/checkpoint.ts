@@ -15,6 +15,18 @@ export interface Checkpoint {
   /** Items accounted for up to `offset` (informational). */
   items: number
   updatedAt: number
+  /**
+   * Sizes of the replayer's output files when this checkpoint was taken. Bytes past them
+   * belong to items after the checkpoint, which a resumed replay redoes, so recovery cuts
+   * them off instead of leaving a duplicate re-log behind.
+   */
+  outputs?: OutputMark[]
+}
+
+export interface OutputMark {
+  /** File name (same directory as the segment). */
+  file: string
+  size: number
 }
 
 const VERSION = 1
@@ -24,7 +36,14 @@ function crcOf(body: string): number {
 }
 
 export function encodeCheckpoint(cp: Checkpoint): string {
-  const body = JSON.stringify({ v: VERSION, segment: cp.segment, offset: cp.offset, items: cp.items, updatedAt: cp.updatedAt })
+  const body = JSON.stringify({
+    v: VERSION,
+    segment: cp.segment,
+    offset: cp.offset,
+    items: cp.items,
+    updatedAt: cp.updatedAt,
+    ...(cp.outputs ? { outputs: cp.outputs } : {}),
+  })
   return JSON.stringify({ body, crc: crcOf(body) }) + '\n'
 }
 
@@ -51,6 +70,7 @@ export function decodeCheckpoint(text: string, segment: string): CheckpointRead 
         offset: b.offset,
         items: typeof b.items === 'number' ? b.items : 0,
         updatedAt: typeof b.updatedAt === 'number' ? b.updatedAt : 0,
+        ...(Array.isArray(b.outputs) ? { outputs: (b.outputs as OutputMark[]).filter(isMark) } : {}),
       },
     }
   } catch (err) {
@@ -75,4 +95,9 @@ export function writeCheckpoint(file: string, cp: Checkpoint, mode: number): Pro
 
 export async function removeCheckpoint(file: string): Promise<void> {
   await unlinkIfExists(file)
+}
+
+function isMark(m: unknown): m is OutputMark {
+  const x = m as OutputMark
+  return !!x && typeof x.file === 'string' && !x.file.includes('/') && Number.isSafeInteger(x.size) && x.size >= 0
 }

@@ -13,7 +13,7 @@ import { compileSchema, PayloadSerializer } from './serialize.js'
 import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
 import { serveSealRequest } from './seal-request.js'
 import { SegmentWriter } from './writer.js'
-import type { Handler, ReplaySummary } from './replay.js'
+import type { Handler, OutcomeEvent, ReplayProgress, ReplaySummary } from './replay.js'
 import { runReplay } from './replay.js'
 import type { ReplayOptions } from './options.js'
 
@@ -50,6 +50,14 @@ export interface LoggerEvents {
   evicted: [EvictedEvent]
   warning: [Error]
   error: [Error]
+  /** From dlq.replay() / startReplayer(): */
+  progress: [ReplayProgress]
+  delivered: [OutcomeEvent]
+  requeued: [OutcomeEvent]
+  deferred: [OutcomeEvent]
+  permanent: [OutcomeEvent]
+  expired: [OutcomeEvent]
+  corrupt: [OutcomeEvent]
 }
 
 interface Reason {
@@ -138,7 +146,14 @@ export class Logger extends EventEmitter<LoggerEvents> {
       throw ioError(`create directory ${paths.dir}`, err)
     }
     const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode)
-    const dlq = new Logger(paths, opts, lock)
+    let dlq: Logger
+    try {
+      dlq = new Logger(paths, opts, lock)
+    } catch (err) {
+      // An uncompilable schema must not leave this process holding the lock.
+      await lock.release()
+      throw err
+    }
     try {
       await dlq.retry.open()
       await dlq.permanent.open()
@@ -283,6 +298,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.closed = true
     this.closing = (async () => {
       if (this.sealTimer) clearInterval(this.sealTimer)
+      await this.sealPolling
       try {
         await Promise.all([this.retry.close(), this.permanent.close()])
         while (this.background.size > 0) await Promise.allSettled([...this.background])
@@ -448,17 +464,19 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
   }
 
-  private sealPolling = false
+  private sealPolling: Promise<void> | undefined
   private pollSealRequest(): void {
     if (this.sealPolling || this.closed) return
-    this.sealPolling = true
-    serveSealRequest(this.paths, this.options.mode, async () => ({
+    this.sealPolling = serveSealRequest(this.paths, this.options.mode, async () => ({
       retry: await this.retry.seal(),
       permanent: await this.permanent.seal(),
     }))
-      .catch((err) => this.warn('could not answer a seal request', err))
+      .then(
+        () => {},
+        (err) => this.warn('could not answer a seal request', err),
+      )
       .finally(() => {
-        this.sealPolling = false
+        this.sealPolling = undefined
       })
   }
 

@@ -90,6 +90,11 @@ export class OutputFile {
     this.dirty = true
   }
 
+  /** Name and durable size, for the checkpoint; undefined until the file exists. */
+  mark(): { file: string; size: number } | undefined {
+    return this.file === undefined ? undefined : { file: path.basename(this.file), size: this.good }
+  }
+
   /** Everything appended so far is on stable storage when this resolves. */
   async sync(): Promise<void> {
     await this.flush()

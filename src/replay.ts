@@ -15,7 +15,7 @@ import { isUtf8 } from 'node:buffer'
 import pRetry, { AbortError } from 'p-retry'
 import { DeadLetterError, ioError, isPermanentError } from './errors.js'
 import { backoffDelay } from './backoff.js'
-import { readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js'
+import { readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type OutputMark } from './checkpoint.js'
 import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseError, encodeHeader, encodeTrailer, parseEnvelope, rawPayloadOf } from './envelope.js'
 import { readLines, type LineHandler } from './lines.js'
 import { FileLock } from './lock.js'
@@ -183,6 +183,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         await this.replaySegment(seg)
         this.bytesBefore += seg.size
         if (this.failure !== undefined) break
+        this.emitProgress(seg, seg.size)
       }
       if (this.failure === undefined && !o.dryRun) {
         await Promise.all([this.retryOut.close(), this.permOut.close(), this.corruptOut.close()])
@@ -221,9 +222,28 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     }
   }
 
-  /** Our own files may end in a partial line after a crash; see truncateTornTail. */
+  /** Our own files may end in a partial line or un-checkpointed records after a crash. */
   private async recoverOwnFiles(): Promise<void> {
     const { paths } = this
+    // Cut each output file back to the size recorded by the newest checkpoint that names it.
+    const marks = new Map<string, { size: number; at: number }>()
+    for (const seg of await listSegments(paths.retry)) {
+      const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
+      if (cp.status !== 'ok') continue
+      for (const m of cp.checkpoint.outputs ?? []) {
+        const prev = marks.get(m.file)
+        if (!prev || prev.at < cp.checkpoint.updatedAt) marks.set(m.file, { size: m.size, at: cp.checkpoint.updatedAt })
+      }
+    }
+    for (const [file, { size }] of marks) {
+      const full = path.join(paths.dir, file)
+      const isOurs =
+        file === path.basename(paths.corrupt) ||
+        [paths.retry, paths.permanent].some((fam) => fam.pattern.exec(file)?.[1] === 'r' && !file.endsWith('.gz'))
+      if (!isOurs) continue
+      const st = await fsp.lstat(full).catch(() => undefined)
+      if (st?.isFile() && st.size > size) await fsp.truncate(full, size)
+    }
     for (const fam of [paths.retry, paths.permanent]) {
       for (const seg of await listSegments(fam)) {
         if (seg.owner !== 'replayer' || seg.gz) continue
@@ -264,6 +284,9 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.warn(`checkpoint of ${segName} is unreadable (${cp.reason}); replaying it from the start (duplicates possible)`)
     }
     this.summary.segments++
+    // Mark where our outputs stand before the first item of this segment, so a crash before
+    // its first regular checkpoint still lets recovery cut off this segment's partial outputs.
+    const needInitialMark = cp.status !== 'ok' && !o.dryRun
 
     // Items in order of reading; the checkpoint only moves over the finished prefix.
     const window: InFlight[] = []
@@ -289,7 +312,10 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     const checkpoint = async () => {
       if (o.dryRun) return
       await Promise.all([this.retryOut.sync(), this.permOut.sync(), this.corruptOut.sync()])
-      const c: Checkpoint = { segment: segName, offset: safeOffset, items: safeItems, updatedAt: Date.now() }
+      const outputs = [this.retryOut.mark(), this.permOut.mark(), this.corruptOut.mark()].filter(
+        (m): m is OutputMark => m !== undefined,
+      )
+      const c: Checkpoint = { segment: segName, offset: safeOffset, items: safeItems, updatedAt: Date.now(), outputs }
       await writeCheckpoint(statePath, c, o.mode)
       sinceCheckpoint = 0
       lastCheckpointAt = Date.now()
@@ -364,6 +390,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       },
     }
 
+    if (needInitialMark && (this.retryOut.mark() || this.permOut.mark() || this.corruptOut.mark())) await checkpoint()
     const result = await readLines(seg.path, seg.gz, start, o.maxRecordSize, handler, () => this.shouldStop())
     await Promise.allSettled([...running])
     advance()

@@ -35,6 +35,8 @@ const ftruncate = promisify(fs.ftruncate)
 const openFd = promisify(fs.open)
 const closeFd = promisify(fs.close)
 
+const WAKE_PER_WRITE = 1024
+
 export interface WriterConfig {
   durability: Durability
   rotateSize: number
@@ -181,7 +183,12 @@ export class SegmentWriter {
   }
 
   private wakeWaiters(): void {
-    while (this.waiters.length > 0 && this.sink.len < this.cfg.maxBufferedBytes) this.waiters.shift()!()
+    // Woken callers encode later (in their own microtasks), so the buffer cannot tell us how
+    // many fit: admit a bounded number per completed write to keep the buffer near its limit.
+    let n = 0
+    while (this.waiters.length > 0 && this.sink.len < this.cfg.maxBufferedBytes && n++ < WAKE_PER_WRITE) {
+      this.waiters.shift()!()
+    }
     if (this.waiters.length > 0) this.queueWrite()
   }
 
@@ -320,6 +327,7 @@ export class SegmentWriter {
 
   /** Seal the active segment now; resolves to its new path, or null when it was empty. */
   seal(): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null)
     let result: string | null = null
     if (this.sink.len > 0) this.queueWrite()
     const op = this.chain.then(async () => {
