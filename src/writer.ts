@@ -273,19 +273,28 @@ export class SegmentWriter {
 
   /** Seal the active file by renaming it; a no-op when it is empty. Runs inside the chain. */
   private async sealNow(): Promise<string | null> {
-    if (this.size === 0 && this.fd !== undefined) return null
-    this.closeActive()
-    let sealed: string | null
+    // Our rename and rfs's interval rename must never race: stopping rfs clears its timer and
+    // waits for a rotation already under way.
+    const hadRfs = this.rfs !== undefined
+    if (hadRfs) await this.stopRfs()
+    let sealed: string | null = null
     try {
-      sealed = await sealActiveFile(this.fam, async () => {
-        // A replayer holding the writer lock while no writer was alive may have taken names.
-        this.seq = Math.max(this.seq, await maxSeq(this.fam, 'writer')) + 1
-        return this.seq
-      })
+      if (this.fdStale || this.fd === undefined) await this.reopenActive()
+      if (this.size > 0) {
+        this.closeActive()
+        try {
+          sealed = await sealActiveFile(this.fam, async () => {
+            // A replayer holding the writer lock while no writer was alive may have taken names.
+            this.seq = Math.max(this.seq, await maxSeq(this.fam, 'writer')) + 1
+            return this.seq
+          })
+        } finally {
+          this.openActive()
+        }
+      }
     } finally {
-      this.openActive()
+      if (hadRfs && !this.closed) await this.startRfs()
     }
-    if (this.rfs) await this.restartRfs()
     if (sealed) this.hooks.onSealed(sealed)
     return sealed
   }
@@ -383,7 +392,6 @@ export class SegmentWriter {
     if (this.sink.len > 0) this.queueWrite()
     const op = this.chain.then(async () => {
       if (this.rfsRotation) await this.waitForRfsRotation()
-      if (this.fdStale) await this.reopenActive()
       result = await this.sealNow()
     })
     this.chain = op.catch(() => {})
