@@ -9,7 +9,9 @@
  */
 export function backoffDelay(attempt: number, initialWait: number, maxWait: number, random: () => number): number {
   const exp = Math.max(0, attempt - 1)
-  // 2^exp overflows to Infinity for large attempts; min() keeps it at the cap.
-  const base = Math.min(initialWait * Math.pow(2, exp), maxWait)
-  return Math.round(base + base * 0.1 * random())
+  // 2^exp overflows to Infinity for large attempts; min() keeps it at the cap. With
+  // initialWait 0 that would be 0 · ∞ = NaN, written as an unparseable dueTs.
+  const base = initialWait > 0 ? Math.round(Math.min(initialWait * Math.pow(2, exp), maxWait)) : 0
+  // floor, not round: round() reaches exactly +10% when random() is close to 1.
+  return base + Math.floor(base * 0.1 * random())
 }

@@ -6,6 +6,7 @@
  */
 import zlib from 'node:zlib'
 import { readSmallFile, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
+import { ioError } from './errors.js'
 
 export interface Checkpoint {
   /** Name of the segment (without .gz) this state belongs to. */
@@ -90,7 +91,7 @@ export async function readCheckpoint(file: string, segment: string): Promise<Che
 }
 
 export function writeCheckpoint(file: string, cp: Checkpoint, mode: number): Promise<void> {
-  return writeFileAtomic(file, encodeCheckpoint(cp), mode)
+  return writeFileAtomic(file, encodeCheckpoint(cp), mode).catch((err) => Promise.reject(ioError(`write checkpoint ${file}`, err)))
 }
 
 export async function removeCheckpoint(file: string): Promise<void> {

@@ -102,6 +102,24 @@ export async function readSmallFile(file: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * `mkdir -p`, reporting the real reason a level cannot be created: Node's recursive mkdir
+ * answers ENOENT when a missing level fails with EROFS or EACCES.
+ */
+export async function mkdirp(dir: string, mode: number): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    const parent = path.dirname(dir)
+    if (parent === dir) throw err
+    await mkdirp(parent, mode)
+    await fsp.mkdir(dir, { mode }).catch((e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    })
+  }
+}
+
 export async function unlinkIfExists(file: string): Promise<boolean> {
   try {
     await fsp.unlink(file)

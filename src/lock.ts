@@ -51,9 +51,13 @@ export class FileLock {
         const fh = await fsp.open(file, CREATE_EXCL_FLAGS, mode)
         try {
           await fh.writeFile(JSON.stringify(info) + '\n')
-        } finally {
-          await fh.close()
+        } catch (err) {
+          // An empty lock file (disk full) would read as "being created" and block everyone.
+          await fh.close().catch(() => {})
+          await fsp.unlink(file).catch(() => {})
+          throw err
         }
+        await fh.close()
         return new FileLock(file, info)
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code

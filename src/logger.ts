@@ -3,13 +3,15 @@
  * effects (compression, retention) and the answer to seal requests from other processes.
  */
 import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { DeadLetterError, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason } from './envelope.js'
 import { FileLock } from './lock.js'
+import { mkdirp } from './fs-safe.js'
 import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions } from './options.js'
-import { compileSchema, PayloadSerializer } from './serialize.js'
+import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
 import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
 import { serveSealRequest } from './seal-request.js'
 import { SegmentWriter } from './writer.js'
@@ -98,6 +100,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private background = new Set<Promise<unknown>>()
   private sealTimer: NodeJS.Timeout | undefined
   private sealedRetryBytes = 0
+  /** Retry seals so far: a size listing that raced one is stale. */
+  private retrySeals = 0
+  /** One retention job (eviction, maxBackups/maxAge) at a time, or two would count one segment twice. */
+  private retention: Promise<void> = Promise.resolve()
   private readonly log_: LoggerLike | undefined
 
   private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
@@ -136,12 +142,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: Logger.open() needs a log file path')
     }
     const opts = resolveLoggerOptions(options)
+    if (opts.schema) await loadSchemaCompiler()
     const paths = logPaths(logPath)
     if (!paths.file || paths.file === '.' || paths.file === '..') {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${logPath} is not a file path`)
     }
     try {
-      await fsp.mkdir(paths.dir, { recursive: true, mode: opts.dirMode })
+      await mkdirp(paths.dir, opts.dirMode)
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }
@@ -198,6 +205,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     attempt: number,
     id: string | undefined,
     final: FinalReason | undefined,
+    admitted = false,
   ): Promise<void> {
     if (this.closed) return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
     if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
@@ -206,7 +214,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (id !== undefined && typeof id !== 'string') {
       return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: id must be a string, got ${typeof id}`))
     }
-    if (w.full) return this.appendWhenRoom(w, data, reason, attempt, id, final)
+    // A caller the writer just admitted must not queue again behind the waiters still queued
+    // (w.full counts them): with more waiters than one wake-up admits, every admitted caller
+    // would re-queue and none would ever write.
+    if (admitted ? w.sink.len >= this.options.maxBufferedBytes : w.full) {
+      return this.appendWhenRoom(w, data, reason, attempt, id, final)
+    }
     const capped = w === this.retry && this.options.maxRetryBytes !== undefined
     const sink = w.sink
     const mark = sink.len
@@ -254,15 +267,20 @@ export class Logger extends EventEmitter<LoggerEvents> {
     final: FinalReason | undefined,
   ): Promise<void> {
     await w.waitForRoom()
-    return this.append(w, data, reason, attempt, id, final)
+    return this.append(w, data, reason, attempt, id, final, true)
   }
 
   private async appendWhenFull(data: unknown, reason: unknown, attempt: number, id: string | undefined, size: number): Promise<void> {
     const cap = this.options.maxRetryBytes!
     if (this.options.onFull === 'drop-oldest') {
-      await this.refreshRetryBytes()
-      if (this.sealedRetryBytes + this.retry.activeSize + size > cap) await this.evictOldest(size)
-      if (this.sealedRetryBytes + this.retry.activeSize + size <= cap) {
+      if (size <= cap) {
+        const run = this.retention.then(async () => {
+          await this.refreshRetryBytes()
+          if (this.sealedRetryBytes + this.retry.activeSize + size > cap) await this.evictOldest(size)
+        })
+        this.retention = run.catch(() => {})
+        await run
+        // append() checks again: when concurrent callers took the room meanwhile, it evicts again.
         return this.append(this.retry, data, reason, attempt, id, undefined)
       }
     } else {
@@ -393,7 +411,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
       this.track(this.applyRetention())
     }
-    if (kind === 'retry') this.track(this.refreshRetryBytes())
+    if (kind === 'retry' && this.options.maxRetryBytes !== undefined) {
+      // Count it now: the writer's active size already dropped to 0, and until a listing sees
+      // the sealed file the cap would not count these bytes at all.
+      this.retrySeals++
+      this.sealedRetryBytes += fs.statSync(sealed, { throwIfNoEntry: false })?.size ?? 0
+      this.track(this.refreshRetryBytes())
+    }
   }
 
   private async compress(file: string): Promise<void> {
@@ -408,15 +432,22 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private async refreshRetryBytes(): Promise<void> {
     if (this.options.maxRetryBytes === undefined) return
-    const segs = await listSegments(this.paths.retry)
-    this.sealedRetryBytes = segs.reduce((n, s) => n + s.size, 0)
+    for (;;) {
+      const seals = this.retrySeals
+      const segs = await listSegments(this.paths.retry)
+      // A seal during the listing may be missing from it (onSealed counted it already): list again.
+      if (seals !== this.retrySeals) continue
+      this.sealedRetryBytes = segs.reduce((n, s) => n + s.size, 0)
+      return
+    }
   }
 
   /** drop-oldest: remove the oldest sealed retry segments until `need` more bytes fit. */
   private async evictOldest(need: number): Promise<void> {
     const cap = this.options.maxRetryBytes!
     let segs = await listSegments(this.paths.retry)
-    if (segs.length === 0 && this.retry.activeSize > 0) {
+    // When dropping every sealed segment would still not make room, the active one goes too.
+    if (this.retry.activeSize > 0 && this.retry.activeSize + need > cap) {
       await this.retry.seal()
       segs = await listSegments(this.paths.retry)
     }
@@ -438,7 +469,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
   }
 
-  private async applyRetention(): Promise<void> {
+  private applyRetention(): Promise<void> {
+    const run = this.retention.then(() => this.applyRetentionNow())
+    this.retention = run.catch(() => {})
+    return run
+  }
+
+  private async applyRetentionNow(): Promise<void> {
     const { maxBackups, maxAge, now } = this.options
     const segs = await listSegments(this.paths.permanent)
     const doomed = new Map<string, 'maxBackups' | 'maxAge'>()

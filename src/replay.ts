@@ -13,7 +13,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
 import pRetry, { AbortError } from 'p-retry'
-import { DeadLetterError, ioError, isPermanentError } from './errors.js'
+import { DeadLetterError, ioError, isPermanentError, systemCodeOf } from './errors.js'
 import { backoffDelay } from './backoff.js'
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type OutputMark } from './checkpoint.js'
 import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseError, encodeHeader, encodeTrailer, parseEnvelope, rawPayloadOf } from './envelope.js'
@@ -177,13 +177,21 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.permOut = OutputFile.segment(paths.permanent, o.mode)
       this.corruptOut = OutputFile.shared(paths.corrupt, o.mode)
       const segments = await listSegments(paths.retry)
+      if (o.dryRun) {
+        // A dry run may not seal the active file, but a real run would replay it: read it as is.
+        const st = await fsp.lstat(paths.active).catch(() => undefined)
+        if (st?.isFile() && st.size > 0) {
+          segments.push({ path: paths.active, key: paths.active, owner: 'writer', seq: 0, gz: false, size: st.size, mtimeMs: st.mtimeMs })
+        }
+      }
       this.bytesTotal = segments.reduce((n, s) => n + s.size, 0)
       for (const seg of segments) {
         if (this.shouldStop()) break
         await this.replaySegment(seg)
         this.bytesBefore += seg.size
         if (this.failure !== undefined) break
-        this.emitProgress(seg, seg.size)
+        // bytesBefore already counts this segment: passing its size again reported 2× done.
+        this.emitProgress(seg, 0)
       }
       if (this.failure === undefined && !o.dryRun) {
         await Promise.all([this.retryOut.close(), this.permOut.close(), this.corruptOut.close()])
@@ -198,7 +206,13 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       }
       await lock?.release()
     }
-    if (this.failure !== undefined) throw this.failure
+    if (this.failure !== undefined) {
+      // Every error leaving the library is a DeadLetterError; a raw fs error (ENOSPC from a
+      // state file, an unlink…) keeps its code as systemCode.
+      throw this.failure instanceof DeadLetterError || systemCodeOf(this.failure) === undefined
+        ? this.failure
+        : ioError(`replay ${this.paths.active}`, this.failure)
+    }
     this.summary.aborted = this.stopReason === 'abort'
     this.summary.limited = this.stopReason === 'limit'
     this.summary.durationMs = Date.now() - started
@@ -256,6 +270,9 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     const names = await fsp.readdir(paths.dir)
     const live = new Set(names)
     for (const n of names) {
+      // A checkpoint write cut short by a crash; only replay-lock holders write state files.
+      const tmp = /^(.+)\.state\.tmp-\d+-\d+$/.exec(n)
+      if (tmp && paths.retry.pattern.test(tmp[1])) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
       if (!n.endsWith('.state')) continue
       const seg = n.slice(0, -'.state'.length)
       if (!paths.retry.pattern.test(seg)) continue
@@ -302,6 +319,8 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         safeOffset = window[windowHead].next
         safeItems++
         windowHead++
+        // Counts the covered prefix, not completions: an item done out of order is not covered yet.
+        sinceCheckpoint++
       }
       if (windowHead > 1024 && windowHead * 2 > window.length) {
         window.splice(0, windowHead)
@@ -311,18 +330,25 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
 
     const checkpoint = async () => {
       if (o.dryRun) return
+      // Cover only items done before the sync starts: one finishing during it (concurrency > 1)
+      // may still have its re-log in memory, past the synced bytes and the output marks.
+      const offset = safeOffset
+      const doneItems = safeItems
+      const counted = sinceCheckpoint
       await Promise.all([this.retryOut.sync(), this.permOut.sync(), this.corruptOut.sync()])
       const outputs = [this.retryOut.mark(), this.permOut.mark(), this.corruptOut.mark()].filter(
         (m): m is OutputMark => m !== undefined,
       )
-      const c: Checkpoint = { segment: segName, offset: safeOffset, items: safeItems, updatedAt: Date.now(), outputs }
+      const c: Checkpoint = { segment: segName, offset, items: doneItems, updatedAt: Date.now(), outputs }
       await writeCheckpoint(statePath, c, o.mode)
-      sinceCheckpoint = 0
+      sinceCheckpoint -= counted
       lastCheckpointAt = Date.now()
     }
 
+    const checkpointDue = () => sinceCheckpoint >= o.checkpointEvery || Date.now() - lastCheckpointAt >= o.checkpointInterval
+
     const maybeCheckpoint = async () => {
-      if (sinceCheckpoint >= o.checkpointEvery || Date.now() - lastCheckpointAt >= o.checkpointInterval) await checkpoint()
+      if (checkpointDue()) await checkpoint()
     }
 
     const track = (slot: InFlight, p: Promise<void>) => {
@@ -333,37 +359,53 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         .finally(() => {
           slot.done = this.failure === undefined
           running.delete(t)
-          if (slot.done) {
-            advance()
-            sinceCheckpoint++
-          }
+          if (slot.done) advance()
         })
       running.add(t)
     }
 
-    const onItem = async (slot: InFlight, work: () => void | Promise<void>): Promise<void> => {
+    const onItem = (slot: InFlight, work: () => void | Promise<void>): void | Promise<void> => {
+      let r: void | Promise<void>
       try {
-        await runItem(slot, work)
+        r = work()
+      } catch (err) {
+        return guard(Promise.reject(err))
+      }
+      if (r === undefined) {
+        slot.done = true
+        advance()
+        // Settled synchronously (no-op or sync handler) with nothing due: no promise per item.
+        if (this.failure === undefined && !checkpointDue()) {
+          this.progress(seg, slot.next - start)
+          return
+        }
+      }
+      return guard(runItem(slot, r))
+    }
+
+    const guard = async (p: Promise<void>): Promise<void> => {
+      try {
+        await p
       } catch (err) {
         if (!(err instanceof Abort)) this.failure ??= err
         throw new Abort()
       }
     }
 
-    const runItem = async (slot: InFlight, work: () => void | Promise<void>): Promise<void> => {
-      const r = work()
+    const runItem = async (slot: InFlight, r: void | Promise<void>): Promise<void> => {
       if (r === undefined) {
-        slot.done = true
-        advance()
-        sinceCheckpoint++
+        // Already marked done by onItem.
       } else if (o.concurrency === 1) {
         await r
         slot.done = true
         advance()
-        sinceCheckpoint++
       } else {
         track(slot, r)
-        while (running.size >= o.concurrency) await Promise.race(running)
+        // Read no further than `concurrency` items past the done prefix: a slow item must not
+        // let the window (memory, and the items a crash redoes) grow without bound behind it.
+        while (running.size > 0 && (running.size >= o.concurrency || window.length - windowHead >= o.concurrency)) {
+          await Promise.race(running)
+        }
       }
       if (this.failure !== undefined) throw new Abort()
       await maybeCheckpoint()
@@ -391,7 +433,25 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     }
 
     if (needInitialMark && (this.retryOut.mark() || this.permOut.mark() || this.corruptOut.mark())) await checkpoint()
-    const result = await readLines(seg.path, seg.gz, start, o.maxRecordSize, handler, () => this.shouldStop())
+    const read = async (from: number) => {
+      try {
+        return await readLines(seg.path, seg.gz, from, o.maxRecordSize, handler, () => this.shouldStop())
+      } catch (err) {
+        // Compressed by the writer since we listed it: same records, same key and checkpoint.
+        if (seg.gz || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        seg.path += '.gz'
+        seg.gz = true
+        return readLines(seg.path, true, from, o.maxRecordSize, handler, () => this.shouldStop())
+      }
+    }
+    let result = await read(start)
+    if (result.badStart) {
+      // Nothing was delivered; resuming mid-line would quarantine (lose) the cut record.
+      const where = result.badStart === 'past-end' ? 'past its end' : 'not at a line boundary'
+      this.warn(`checkpoint of ${segName} is ${where}; replaying it from the start (duplicates possible)`)
+      start = safeOffset = safeItems = 0
+      result = await read(0)
+    }
     await Promise.allSettled([...running])
     advance()
     // A failed item (e.g. ENOSPC on a re-log): stop without a checkpoint past it.
@@ -428,6 +488,8 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove ${seg.path}`, err)
     })
     if (seg.gz) await fsp.unlink(seg.key).catch(() => {})
+    // A copy the writer's compression finished while we read: the same, already replayed, records.
+    else await fsp.unlink(`${seg.path}.gz`).catch(() => {})
     await removeCheckpoint(statePath)
     this.summary.segmentsRemoved++
   }
@@ -445,15 +507,18 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     // Tolerate CRLF from hand-edited files.
     if (e > s && buf[e - 1] === 0x0d) e--
     if (e === s) return this.quarantine(segment, offset, buf.subarray(s, e), 0, 'empty line', false)
-    const bytes = buf.subarray(s, e)
-    if (!isUtf8(bytes)) return this.quarantine(segment, offset, bytes, bytes.length, 'invalid UTF-8', false)
-    const line = bytes.toString('utf8')
+    // Decoding turns invalid UTF-8 into U+FFFD, so only a line showing one needs the strict
+    // check: the common line costs one native call, not three (subarray, isUtf8, toString).
+    const line = buf.toString('utf8', s, e)
+    if (line.includes('\uFFFD') && !isUtf8(buf.subarray(s, e))) {
+      return this.quarantine(segment, offset, buf.subarray(s, e), e - s, 'invalid UTF-8', false)
+    }
     let env: Envelope
     try {
       env = parseEnvelope(line)
     } catch (err) {
       const why = err instanceof EnvelopeParseError ? err.message : String(err)
-      return this.quarantine(segment, offset, bytes, bytes.length, torn ? `torn record at end of segment (${why})` : why, false)
+      return this.quarantine(segment, offset, buf.subarray(s, e), e - s, torn ? `torn record at end of segment (${why})` : why, false)
     }
     const now = o.now()
     const first = env.firstTs ?? env.ts
@@ -470,31 +535,66 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.emitOutcome('deferred', segment, offset, env)
       if (o.dryRun) return
       return this.retryOut.append((sink) => {
-        sink.ensure(bytes.length + 1)
-        sink.len += bytes.copy(sink.buf, sink.len)
+        sink.ensure(e - s + 1)
+        sink.len += buf.copy(sink.buf, sink.len, s, e)
         sink.byte(0x0a)
       })
     }
     this.summary.due++
     if (o.dryRun) return
+    if (o.retries === 0) return this.deliverNow(line, env, segment, offset)
     return this.deliver(line, env, segment, offset)
   }
 
-  private async deliver(line: string, env: Envelope, segment: string, offset: number): Promise<void> {
+  /**
+   * retries: 0. A handler that returns without a thenable and without throwing settles the
+   * item right here: no promise, no microtask hop per item. Anything else goes on in deliver().
+   */
+  private deliverNow(line: string, env: Envelope, segment: string, offset: number): void | Promise<void> {
+    const renv = env as ReplayEnvelope
+    renv.segment = segment
+    renv.offset = offset
+    try {
+      const r = this.handler(env.payload, renv) as { then?: unknown } | null | undefined
+      if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+        return this.deliver(line, env, segment, offset, r)
+      }
+    } catch (err) {
+      return this.deliver(line, env, segment, offset, Promise.reject(err))
+    }
+    // Newest property first: V8 then just rolls the object's shape back.
+    delete (renv as Partial<ReplayEnvelope>).offset
+    delete (renv as Partial<ReplayEnvelope>).segment
+    this.summary.delivered++
+    this.emitOutcome('delivered', segment, offset, env)
+  }
+
+  /** `started`: the handler's result when deliverNow() already called it (retries: 0). */
+  private async deliver(line: string, env: Envelope, segment: string, offset: number, started?: unknown): Promise<void> {
     const o = this.options
     const renv = env as ReplayEnvelope
     renv.segment = segment
     renv.offset = offset
     let error: unknown
+    // A flag, not `error !== undefined`: `throw undefined` / `Promise.reject()` is a failure too.
+    let failed = false
+    // p-retry checks the signal after a successful attempt too, and rejects with the abort
+    // reason while waiting between attempts: what counts is what the handler itself did.
+    let handled = false
+    let threw = false
+    let lastError: unknown
     try {
       if (o.retries === 0) {
-        await this.handler(env.payload, renv)
+        await (started ?? this.handler(env.payload, renv))
       } else {
         await pRetry(
           async () => {
             try {
               await this.handler(env.payload, renv)
+              handled = true
             } catch (err) {
+              threw = true
+              lastError = err
               if (isPermanentError(err)) throw new AbortError(err as Error)
               throw new AttemptFailed(err)
             }
@@ -510,11 +610,14 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         )
       }
     } catch (err) {
-      error = err instanceof AttemptFailed ? err.original : err
+      if (!handled) {
+        failed = true
+        error = threw ? lastError : err
+      }
     }
     delete (renv as Partial<ReplayEnvelope>).segment
     delete (renv as Partial<ReplayEnvelope>).offset
-    if (error === undefined) {
+    if (!failed) {
       this.summary.delivered++
       this.emitOutcome('delivered', segment, offset, env)
       return

@@ -237,15 +237,23 @@ export async function compressSegment(file: string, mode: number): Promise<strin
   await unlinkIfExists(tmp)
   const src = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
   const out = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
+  const rs = src.createReadStream({ autoClose: false })
+  const ws = out.createWriteStream({ autoClose: false })
   try {
-    await pipeline(src.createReadStream({ autoClose: false }), zlib.createGzip(), out.createWriteStream({ autoClose: false }))
+    await pipeline(rs, zlib.createGzip(), ws)
     await out.sync()
   } catch (err) {
+    rs.destroy()
+    ws.destroy()
     await out.close().catch(() => {})
     await src.close().catch(() => {})
     await unlinkIfExists(tmp).catch(() => {})
     throw ioError(`compress ${file}`, err)
   }
+  // A FileHandle stream with autoClose: false keeps a reference on its handle until it is
+  // destroyed, and FileHandle.close() waits for that reference: without this, close() hangs.
+  rs.destroy()
+  ws.destroy()
   await out.close()
   await src.close()
   // A replayer may have finished and removed the source meanwhile; resurrecting it as .gz
@@ -255,6 +263,12 @@ export async function compressSegment(file: string, mode: number): Promise<strin
     return final
   }
   await fsp.rename(tmp, final)
+  // …and it may have done so between the check above and the rename (replay removes X and
+  // then X.gz, so one of the two sides always sees the other's removal).
+  if (!fs.existsSync(file)) {
+    await unlinkIfExists(final)
+    return final
+  }
   await fsyncDir(path.dirname(file))
   await unlinkIfExists(file)
   await fsyncDir(path.dirname(file))

@@ -5,7 +5,7 @@
  *  3. anything else through JSON.stringify;
  *  4. `RawPayload` carries JSON that is already serialized (replay re-logs with it).
  */
-import fastJson from 'fast-json-stringify'
+import type fastJsonType from 'fast-json-stringify'
 import { DeadLetterError } from './errors.js'
 import { ByteSink, needsEscape } from './sink.js'
 
@@ -73,6 +73,9 @@ class JsonOutImpl implements JsonOut {
   sink!: ByteSink
   // needComma[d] = 1 when the container at depth d already has a member.
   private readonly needComma = new Uint8Array(MAX_DEPTH)
+  // inObject[d] = 1 when the container at depth d is an object (members need a key first).
+  // A misused JsonOut would otherwise write a line that no replay can parse.
+  private readonly inObject = new Uint8Array(MAX_DEPTH)
   private depth = 0
   private afterKey = false
 
@@ -81,6 +84,7 @@ class JsonOutImpl implements JsonOut {
     this.depth = 0
     this.afterKey = false
     this.needComma[0] = 0
+    this.inObject[0] = 0
   }
 
   private sep(): void {
@@ -88,8 +92,11 @@ class JsonOutImpl implements JsonOut {
       this.afterKey = false
       return
     }
-    if (this.needComma[this.depth] === 1) this.sink.byte(0x2c)
-    else this.needComma[this.depth] = 1
+    if (this.inObject[this.depth] === 1) throw new Error('a value inside an object needs key() first')
+    if (this.needComma[this.depth] === 1) {
+      if (this.depth === 0) throw new Error('toDeadLetter() wrote more than one top-level value')
+      this.sink.byte(0x2c)
+    } else this.needComma[this.depth] = 1
   }
 
   beginObject(): JsonOut {
@@ -97,9 +104,13 @@ class JsonOutImpl implements JsonOut {
     this.sink.byte(0x7b)
     if (++this.depth >= MAX_DEPTH) throw new Error('payload nested too deeply')
     this.needComma[this.depth] = 0
+    this.inObject[this.depth] = 1
     return this
   }
   endObject(): JsonOut {
+    if (this.depth === 0 || this.inObject[this.depth] !== 1 || this.afterKey) {
+      throw new Error('endObject() does not close an open object (or a key has no value)')
+    }
     this.sink.byte(0x7d)
     this.depth--
     return this
@@ -109,15 +120,19 @@ class JsonOutImpl implements JsonOut {
     this.sink.byte(0x5b)
     if (++this.depth >= MAX_DEPTH) throw new Error('payload nested too deeply')
     this.needComma[this.depth] = 0
+    this.inObject[this.depth] = 0
     return this
   }
   endArray(): JsonOut {
+    if (this.depth === 0 || this.inObject[this.depth] !== 0) throw new Error('endArray() does not close an open array')
     this.sink.byte(0x5d)
     this.depth--
     return this
   }
   key(name: string): JsonOut {
-    this.sep()
+    if (this.inObject[this.depth] !== 1 || this.afterKey) throw new Error('key() is only valid inside an object, before a value')
+    if (this.needComma[this.depth] === 1) this.sink.byte(0x2c)
+    else this.needComma[this.depth] = 1
     this.sink.jsonString(name)
     this.sink.byte(0x3a)
     this.afterKey = true
@@ -145,6 +160,7 @@ class JsonOutImpl implements JsonOut {
     return this
   }
   raw(json: string): JsonOut {
+    if (json.includes('\n') || json.includes('\r')) throw new Error('raw() JSON must not contain a line break')
     this.sep()
     this.sink.utf8(json)
     return this
@@ -160,13 +176,21 @@ class JsonOutImpl implements JsonOut {
         return this.boolean(value)
       default:
         if (value === null || value === undefined) return this.null()
-        return this.raw(stringifyOrThrow(value))
+        // JSON.stringify never emits a raw line break: skip raw()'s check.
+        this.sep()
+        this.sink.utf8(stringifyOrThrow(value))
+        return this
     }
   }
 
   /** True when every container opened was closed: a Loggable that forgets endObject is a bug. */
   balanced(): boolean {
     return this.depth === 0 && !this.afterKey
+  }
+
+  /** False when toDeadLetter() wrote nothing, which would leave `"payload":}` on disk. */
+  wroteValue(): boolean {
+    return this.needComma[0] === 1
   }
 }
 
@@ -179,9 +203,20 @@ function stringifyOrThrow(value: unknown): string {
 
 export type SchemaStringify = (payload: unknown) => string
 
+// fast-json-stringify brings ajv along, ~11 MB of RSS at import that a logger without a
+// `schema` never needs, so Logger.open() loads it (a plain dynamic import, which bundlers
+// follow) only when a schema is given.
+let fastJson: typeof fastJsonType | undefined
+
+export async function loadSchemaCompiler(): Promise<void> {
+  fastJson ??= (await import('fast-json-stringify')).default
+}
+
+/** Needs loadSchemaCompiler() to have resolved first. */
 export function compileSchema(schema: object): SchemaStringify {
   try {
-    return fastJson(schema as Parameters<typeof fastJson>[0]) as SchemaStringify
+    if (fastJson === undefined) throw new Error('the schema compiler is not loaded yet (loadSchemaCompiler)')
+    return fastJson(schema as Parameters<typeof fastJsonType>[0]) as SchemaStringify
   } catch (err) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`schema\` could not be compiled: ${(err as Error).message}`, {
       cause: err,
@@ -211,6 +246,7 @@ export class PayloadSerializer {
         out.reset(sink)
         payload.toDeadLetter(out)
         if (!out.balanced()) throw new Error('toDeadLetter() left an object or array open')
+        if (!out.wroteValue()) throw new Error('toDeadLetter() wrote no value')
       } else if (this.schema !== undefined) {
         sink.utf8(this.schema(payload))
       } else if (typeof payload === 'string' && !needsEscape(payload)) {
