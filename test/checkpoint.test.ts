@@ -1,0 +1,86 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from '../src/checkpoint.js'
+import { tmpDir } from './helpers/tmp.js'
+
+const SEG = 'orders.000000000001.log'
+const cp = { segment: SEG, offset: 4096, items: 17, updatedAt: 1_700_000_000_000 }
+
+describe('checkpoint state files', () => {
+  it('round-trips through encode/decode and through the file', async () => {
+    expect(decodeCheckpoint(encodeCheckpoint(cp), SEG)).toEqual({ status: 'ok', checkpoint: cp })
+    const file = path.join(tmpDir(), `${SEG}.state`)
+    await writeCheckpoint(file, cp, 0o600)
+    expect(await readCheckpoint(file, SEG)).toEqual({ status: 'ok', checkpoint: cp })
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+  })
+
+  it('reports none when there is no state file', async () => {
+    expect(await readCheckpoint(path.join(tmpDir(), 'nope.state'), SEG)).toEqual({ status: 'none' })
+  })
+
+  it('replaces atomically and leaves no temp file behind', async () => {
+    const dir = tmpDir()
+    const file = path.join(dir, `${SEG}.state`)
+    for (let i = 0; i < 20; i++) await writeCheckpoint(file, { ...cp, offset: i * 10, items: i }, 0o600)
+    expect(fs.readdirSync(dir)).toEqual([`${SEG}.state`])
+    const r = await readCheckpoint(file, SEG)
+    expect(r.status === 'ok' && r.checkpoint.offset).toBe(190)
+  })
+
+  it.each([
+    ['empty file', () => ''],
+    ['garbage', () => 'not json at all'],
+    ['torn write (first half)', (t: string) => t.slice(0, Math.floor(t.length / 2))],
+    ['a flipped digit in the body (CRC mismatch)', (t: string) => t.replace('4096', '4097')],
+    ['a wrong CRC', (t: string) => t.replace(/"crc":\d+/, '"crc":1')],
+    ['missing crc', (t: string) => JSON.stringify({ body: (JSON.parse(t) as { body: string }).body })],
+    ['a body that is not a string', () => JSON.stringify({ body: { offset: 1 }, crc: 0 })],
+  ])('flags %s as corrupt', async (_name, mutate) => {
+    const file = path.join(tmpDir(), `${SEG}.state`)
+    fs.writeFileSync(file, mutate(encodeCheckpoint(cp)))
+    const r = await readCheckpoint(file, SEG)
+    expect(r.status).toBe('corrupt')
+  })
+
+  it('rejects a valid file that belongs to another segment (e.g. copied by hand)', async () => {
+    const file = path.join(tmpDir(), `${SEG}.state`)
+    fs.writeFileSync(file, encodeCheckpoint({ ...cp, segment: 'orders.000000000002.log' }))
+    const r = await readCheckpoint(file, SEG)
+    expect(r).toMatchObject({ status: 'corrupt' })
+    expect(r.status === 'corrupt' && r.reason).toMatch(/000000000002/)
+  })
+
+  it.each([
+    ['a negative offset', -1],
+    ['a fractional offset', 1.5],
+    ['an unsafe offset', 2 ** 60],
+  ])('rejects %s even with a matching CRC', (_name, offset) => {
+    const body = JSON.stringify({ v: 1, segment: SEG, offset, items: 0, updatedAt: 0 })
+    // A correct CRC, so only the offset is wrong.
+    const text = JSON.stringify({ body, crc: zlib.crc32(body) })
+    expect(decodeCheckpoint(text, SEG)).toEqual({ status: 'corrupt', reason: 'bad offset' })
+  })
+
+  it('rejects an unknown version', () => {
+    const body = JSON.stringify({ v: 2, segment: SEG, offset: 0, items: 0, updatedAt: 0 })
+    const text = JSON.stringify({ body, crc: zlib.crc32(body) })
+    expect(decodeCheckpoint(text, SEG).status).toBe('corrupt')
+  })
+
+  it('treats an unreadable state path (a directory) as corrupt, not as a crash', async () => {
+    const file = path.join(tmpDir(), `${SEG}.state`)
+    fs.mkdirSync(file)
+    expect((await readCheckpoint(file, SEG)).status).toBe('corrupt')
+  })
+
+  it('removeCheckpoint is idempotent', async () => {
+    const file = path.join(tmpDir(), `${SEG}.state`)
+    await writeCheckpoint(file, cp, 0o600)
+    await removeCheckpoint(file)
+    await removeCheckpoint(file)
+    expect(fs.existsSync(file)).toBe(false)
+  })
+})

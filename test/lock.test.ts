@@ -1,0 +1,186 @@
+import { spawnSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DeadLetterError, Logger } from '../src/index.js'
+import { exited, forkFixture } from './helpers/child.js'
+import { tmpDir } from './helpers/tmp.js'
+
+const open: Logger[] = []
+const children: ChildProcess[] = []
+
+afterEach(async () => {
+  for (const d of open.splice(0)) await d.close()
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    await exited(c)
+  }
+})
+
+async function openLog(file: string): Promise<Logger> {
+  const dlq = await Logger.open(file, { sealPollInterval: 0 })
+  open.push(dlq)
+  return dlq
+}
+
+function lockOf(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.lock`)
+}
+
+/** The pid of a process that has certainly exited (spawned and waited for). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', ''])
+  expect(r.status).toBe(0)
+  expect(r.pid).toBeGreaterThan(0)
+  return r.pid!
+}
+
+function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = () => reject(new Error('child exited without a message'))
+    child.once('message', (m) => {
+      child.off('exit', onExit)
+      resolve(m as T)
+    })
+    child.once('exit', onExit)
+  })
+}
+
+interface ChildReport {
+  ok: boolean
+  pid?: number
+  code?: string
+  message?: string
+}
+
+describe('writer lock within one process', () => {
+  it('a second open of the same path rejects DLQ_LOCKED naming the holder pid', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    await openLog(file)
+    const err = await Logger.open(file).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DeadLetterError)
+    expect((err as DeadLetterError).code).toBe('DLQ_LOCKED')
+    expect((err as DeadLetterError).message).toContain(`pid ${process.pid}`)
+    expect((err as { pid?: number }).pid).toBe(process.pid)
+  })
+
+  it('the same log reached through another spelling of the path is still locked', async () => {
+    const dir = tmpDir()
+    await openLog(path.join(dir, 'orders.log'))
+    await expect(Logger.open(path.join(dir, 'sub', '..', 'orders.log'))).rejects.toMatchObject({ code: 'DLQ_LOCKED' })
+  })
+
+  it('different logs in one directory do not share a lock', async () => {
+    const dir = tmpDir()
+    await openLog(path.join(dir, 'a.log'))
+    await openLog(path.join(dir, 'b.log'))
+  })
+
+  it('close() releases the lock so a new open works', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const a = await Logger.open(file)
+    expect(fs.existsSync(lockOf(file))).toBe(true)
+    await a.close()
+    expect(fs.existsSync(lockOf(file))).toBe(false)
+    const b = await openLog(file)
+    await b.log(1, 'x')
+  })
+
+  it('the lock file holds our pid, is created 0600 and is left alone by close() once it is not ours', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const dlq = await Logger.open(file)
+    const info = JSON.parse(fs.readFileSync(lockOf(file), 'utf8'))
+    expect(info).toMatchObject({ pid: process.pid, host: os.hostname(), kind: 'writer' })
+    expect(fs.statSync(lockOf(file)).mode & 0o777).toBe(0o600)
+    // Someone replaced it (an operator, a reclaiming process): close must not delete theirs.
+    const theirs = JSON.stringify({ ...info, token: 'someone-else' }) + '\n'
+    fs.writeFileSync(lockOf(file), theirs)
+    await dlq.close()
+    expect(fs.readFileSync(lockOf(file), 'utf8')).toBe(theirs)
+  })
+})
+
+describe('stale locks', () => {
+  it('reclaims a lock left by a dead pid', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const pid = deadPid()
+    fs.writeFileSync(
+      lockOf(file),
+      JSON.stringify({ pid, host: os.hostname(), token: 'dead', since: Date.now(), kind: 'writer' }) + '\n',
+    )
+    const dlq = await openLog(file)
+    expect(JSON.parse(fs.readFileSync(lockOf(file), 'utf8')).pid).toBe(process.pid)
+    await dlq.log({ ok: true }, 'x')
+  })
+
+  it('a lock whose content is unreadable is treated as held while young and reclaimed once old', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    fs.writeFileSync(lockOf(file), '{"pid":')
+    await expect(Logger.open(file)).rejects.toMatchObject({ code: 'DLQ_LOCKED', message: expect.stringContaining('another process') })
+    const old = new Date(Date.now() - 60_000)
+    fs.utimesSync(lockOf(file), old, old)
+    await openLog(file)
+  })
+
+  it('a lock held by a live pid on another host is treated as held', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    fs.writeFileSync(
+      lockOf(file),
+      JSON.stringify({ pid: deadPid(), host: `not-${os.hostname()}`, token: 't', since: Date.now(), kind: 'writer' }),
+    )
+    await expect(Logger.open(file)).rejects.toMatchObject({ code: 'DLQ_LOCKED', message: expect.stringContaining(`on not-${os.hostname()}`) })
+  })
+
+  it('refuses a lock path that is a symbolic link', async () => {
+    const dir = tmpDir()
+    const file = path.join(dir, 'orders.log')
+    fs.writeFileSync(path.join(dir, 'elsewhere'), 'x')
+    fs.symlinkSync(path.join(dir, 'elsewhere'), lockOf(file))
+    await expect(Logger.open(file)).rejects.toMatchObject({ code: 'DLQ_UNSAFE_PATH' })
+    expect(fs.readFileSync(path.join(dir, 'elsewhere'), 'utf8')).toBe('x')
+  })
+})
+
+describe('writer lock across processes', () => {
+  it('a child cannot open the log while this process holds it (DLQ_LOCKED with our pid)', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    await openLog(file)
+    const child = forkFixture('log-hold.ts', [file, 'try'])
+    children.push(child)
+    const report = await nextMessage<ChildReport>(child)
+    expect(report.ok).toBe(false)
+    expect(report.code).toBe('DLQ_LOCKED')
+    expect(report.message).toContain(`pid ${process.pid}`)
+    expect((await exited(child)).code).toBe(0)
+  })
+
+  it('this process cannot open the log while a child holds it, and can once the child closes', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const child = forkFixture('log-hold.ts', [file, 'hold'])
+    children.push(child)
+    const report = await nextMessage<ChildReport>(child)
+    expect(report).toEqual({ ok: true, pid: child.pid })
+    await expect(Logger.open(file)).rejects.toMatchObject({
+      code: 'DLQ_LOCKED',
+      message: expect.stringContaining(`pid ${child.pid}`),
+    })
+    const closed = nextMessage<{ closed: boolean }>(child)
+    child.send('close')
+    expect(await closed).toEqual({ closed: true })
+    await exited(child)
+    await openLog(file)
+  })
+
+  it('a lock left by a SIGKILLed child is reclaimed', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const child = forkFixture('log-hold.ts', [file, 'hold'])
+    children.push(child)
+    expect((await nextMessage<ChildReport>(child)).ok).toBe(true)
+    child.kill('SIGKILL')
+    expect((await exited(child)).signal).toBe('SIGKILL')
+    expect(JSON.parse(fs.readFileSync(lockOf(file), 'utf8')).pid).toBe(child.pid)
+    await openLog(file)
+    expect(JSON.parse(fs.readFileSync(lockOf(file), 'utf8')).pid).toBe(process.pid)
+  })
+})
