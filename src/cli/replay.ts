@@ -1,0 +1,182 @@
+/**
+ * `dletter replay <log> --handler <module>`: the cron entry point. Runs the same engine as
+ * `replay()` (replay lock, seal request to a live writer, per-segment checkpoints) and maps
+ * SIGINT/SIGTERM to its AbortSignal so an interrupted run checkpoints and exits 0.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { type Command, Option } from 'commander'
+import type { ReplayOptions } from '../options.js'
+import { replayDefaults } from '../options.js'
+import { type Handler, Replayer, type ReplaySummary } from '../replay.js'
+import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
+import { parseDurationArg, parseIntArg } from './filters.js'
+import { CliError, EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, guardStdoutPipe, note, padStart, warn } from './output.js'
+import { Progress } from './progress.js'
+import { recoverRewrite, withReplayLock } from './rewrite.js'
+
+interface ReplayFlags extends CommonFlags {
+  handler: string
+  maxAttempts?: number
+  initialWait?: string
+  maxWait?: string
+  retries?: number
+  concurrency?: number
+  ttl?: string
+  limit?: number
+  dryRun?: boolean
+}
+
+const d = replayDefaults
+
+export function registerReplay(program: Command): void {
+  const cmd = program
+    .command('replay')
+    .summary('feed due items of the retry log to a handler (the cron job)')
+    .description(
+      'Feed every due item of the retry log to a handler, oldest first. Items that fail again are re-logged with attempt+1 and a backoff due time; items out of attempts (or failing with PermanentError) move to the permanent log; unparseable lines go to the corrupt quarantine. Safe next to a live writer (it is asked to seal its active segment) and resumable: a killed run continues from the last checkpoint. Only one replay per log runs at a time.',
+    )
+    .argument('<log>', 'path of the log file, as given to Logger.open (e.g. /var/lib/app/dlq/orders.log)')
+    .requiredOption('--handler <module>', 'module whose default export (or export named `handler`) is (payload, envelope) => Promise<void>; path relative to the current directory')
+    .addOption(new Option('--max-attempts <n>', `total attempts including the original failure (default: ${d.maxAttempts})`).argParser(parseIntArg(1)))
+    .addOption(new Option('--initial-wait <duration>', `first backoff before a failed item is due again (default: ${formatDuration(d.initialWait)})`).argParser(parseDurationArg))
+    .addOption(new Option('--max-wait <duration>', `backoff cap (default: ${formatDuration(d.maxWait)})`).argParser(parseDurationArg))
+    .addOption(new Option('--retries <n>', `extra in-place retries of a failing handler call within this run (default: ${d.retries})`).argParser(parseIntArg(0)))
+    .addOption(new Option('--concurrency <n>', `handler calls in flight (default: ${d.concurrency})`).argParser(parseIntArg(1)))
+    .addOption(new Option('--ttl <duration>', 'items that first failed longer ago than this move to the permanent log as expired (default: no limit)').argParser(parseDurationArg))
+    .addOption(new Option('--limit <n>', 'stop after this many items (the rest waits for the next run)').argParser(parseIntArg(1)))
+    .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing'))
+  addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
+  cmd.addHelpText(
+    'after',
+    `
+Durations: 500ms, 30s, 15m, 72h, 30d. Progress goes to stderr: a bar on a terminal, otherwise a
+line every DLETTER_PROGRESS_INTERVAL (default 2s). SIGINT/SIGTERM stop taking new items, let the
+in-flight ones finish, write a checkpoint and exit 0 (summary: aborted: true); a second signal
+exits at once (still safe: the next run redoes at most the items after the last checkpoint).
+
+Examples:
+  $ dletter replay /var/lib/app/dlq/orders.log --handler ./dlq-handler.js
+  $ dletter replay ./dlq/orders.log --handler ./handler.js --max-attempts 8 --max-wait 1h --concurrency 4
+  $ dletter replay ./dlq/orders.log --handler ./handler.js --ttl 72h --json >> replay.jsonl
+  $ dletter replay ./dlq/orders.log --handler ./handler.js --dry-run
+  # crontab: every 5 minutes
+  */5 * * * * cd /srv/app && npx dletter replay /var/lib/app/dlq/orders.log --handler ./dlq-handler.js --json >> /var/log/dlq-replay.jsonl
+
+A TypeScript handler needs a loader: node --import tsx node_modules/dletter/dist/cli/main.js replay …
+
+${EXIT_CODES_HELP}`,
+  )
+  cmd.action(action(run))
+}
+
+async function run(logArg: string, flags: ReplayFlags): Promise<number> {
+  guardStdoutPipe()
+  const log = await resolveLog(logArg)
+  const handler = await loadHandler(flags.handler)
+  const options: ReplayOptions = {
+    maxAttempts: flags.maxAttempts,
+    initialWait: flags.initialWait,
+    maxWait: flags.maxWait,
+    retries: flags.retries,
+    concurrency: flags.concurrency,
+    ttl: flags.ttl,
+    limit: flags.limit,
+    dryRun: flags.dryRun === true,
+  }
+  if (!flags.dryRun) {
+    // Finish (or roll back) a requeue/purge that was killed, so its entries are in exactly one log.
+    const recovered = await withReplayLock(log.paths, () => recoverRewrite(log.paths))
+    if (recovered && !flags.json) note(recovered)
+  }
+  const stop = abortOnSignals((sig) =>
+    note(`${sig} received: finishing in-flight items and writing a checkpoint (send it again to exit at once)`),
+  )
+  options.signal = stop.signal
+  const replayer = new Replayer(log.paths.active, handler, options)
+  const progress = new Progress(flags.dryRun ? 'replay (dry run)' : 'replay', !flags.json && flags.progress !== false)
+  replayer.on('progress', (p) => progress.update({ done: p.bytesDone, total: p.bytesTotal, items: p.items }))
+  if (!flags.json) replayer.on('warning', (err) => warn(err.message))
+  if (flags.verbose && !flags.json) {
+    for (const outcome of ['requeued', 'permanent', 'expired', 'corrupt'] as const) {
+      replayer.on(outcome, (ev) => {
+        const id = ev.envelope?.id !== undefined ? ` id=${ev.envelope.id}` : ''
+        process.stderr.write(`${outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}\n`)
+      })
+    }
+  }
+  let summary: ReplaySummary
+  try {
+    summary = await replayer.run()
+  } finally {
+    progress.stop()
+    stop.dispose()
+  }
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(summary) + '\n')
+  } else {
+    process.stdout.write(formatSummary(log.paths.active, summary))
+  }
+  if (summary.aborted) {
+    note(`replay stopped early by ${stop.received() ?? 'a signal'}; a checkpoint was written, the next run continues from it`)
+  }
+  return EXIT.OK
+}
+
+function formatSummary(file: string, s: ReplaySummary): string {
+  const head = s.dryRun ? `dry run of ${file}: nothing was called or changed` : `replay of ${file}`
+  const status = s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''
+  const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${padStart(n, 8)}  ${what}\n`
+  const wouldOr = (a: string, b: string) => (s.dryRun ? a : b)
+  return (
+    `${head}${status}\n` +
+    `  ${s.handled} items, ${formatBytes(s.bytes)} from ${s.segments} segment(s) in ${formatDuration(s.durationMs)}\n` +
+    row('delivered', s.delivered, wouldOr('(dry run: no handler calls)', 'handler succeeded')) +
+    (s.dryRun ? row('due', s.due, 'would be given to the handler') : '') +
+    row('requeued', s.requeued, 'failed again; re-logged with attempt+1 and a backoff due time') +
+    row('deferred', s.deferred, 'not yet due; carried forward unchanged') +
+    row('permanent', s.permanent, wouldOr('out of attempts; would move to the permanent log', 'out of attempts or PermanentError; moved to the permanent log')) +
+    row('expired', s.expired, 'older than --ttl; moved to the permanent log') +
+    row('corrupt', s.corrupt, 'unreadable lines quarantined to the corrupt log') +
+    (s.dryRun ? '' : `  segments removed: ${s.segmentsRemoved} of ${s.segments}\n`)
+  )
+}
+
+/**
+ * Import a handler module by path (relative to the current directory). The default export
+ * or a function named `handler`; a CommonJS `module.exports = { handler }` works too.
+ */
+export async function loadHandler(spec: string): Promise<Handler> {
+  const abs = path.resolve(spec)
+  let st: fs.Stats
+  try {
+    st = fs.statSync(abs)
+  } catch {
+    throw new CliError(`handler module not found: ${abs}`, EXIT.FAILURE)
+  }
+  if (!st.isFile()) throw new CliError(`handler module ${abs} is not a file`, EXIT.FAILURE)
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const hint =
+      code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(abs)
+        ? ' (a TypeScript handler needs a loader: run the CLI with `node --import tsx`, or compile the handler to .js)'
+        : ''
+    throw new CliError(`cannot load handler module ${spec}: ${(err as Error)?.message ?? String(err)}${hint}`, EXIT.FAILURE, { cause: err })
+  }
+  const def = mod.default as unknown
+  const candidates = [def, mod.handler, (def as Record<string, unknown> | undefined)?.handler]
+  const fn = candidates.find((c) => typeof c === 'function')
+  if (!fn) {
+    const exported = Object.keys(mod).filter((k) => k !== '__esModule')
+    throw new CliError(
+      `handler module ${spec} does not export a function: use \`export default async function (payload, envelope) {…}\` or \`export async function handler(payload, envelope) {…}\`` +
+        ` (it exports: ${exported.length > 0 ? exported.join(', ') : 'nothing'})`,
+      EXIT.FAILURE,
+    )
+  }
+  return fn as Handler
+}

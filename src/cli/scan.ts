@@ -1,0 +1,138 @@
+/**
+ * Read-only, streaming walk over the files of a log (stats, inspect, dry runs). Nothing here
+ * writes, renames or locks: it is safe next to a live writer and a running replay. Files can
+ * vanish under us (a replay finishing a segment), and the active file can be mid-append.
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { isUtf8 } from 'node:buffer'
+import { readCheckpoint } from '../checkpoint.js'
+import { type Envelope, parseEnvelope } from '../envelope.js'
+import { readLines } from '../lines.js'
+import { replayDefaults } from '../options.js'
+import { type SegmentFamily, listSegments, statePathOf } from '../segments.js'
+
+export interface ScanFile {
+  path: string
+  gz: boolean
+  size: number
+  /** The writer's active file: a partial last line there is a record still being written. */
+  active: boolean
+  /** Where reading starts: a retry segment's checkpoint (everything before it is accounted for). */
+  start: number
+  mtimeMs: number
+}
+
+/** The files of a family in replay order: sealed segments oldest first, then the active file. */
+export async function familyFiles(fam: SegmentFamily, opts: { checkpoints: boolean }): Promise<ScanFile[]> {
+  const out: ScanFile[] = []
+  for (const seg of await listSegments(fam)) {
+    let start = 0
+    if (opts.checkpoints) {
+      const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
+      if (cp.status === 'ok' && (seg.gz || cp.checkpoint.offset <= seg.size)) start = cp.checkpoint.offset
+    }
+    out.push({ path: seg.path, gz: seg.gz, size: seg.size, active: false, start, mtimeMs: seg.mtimeMs })
+  }
+  const active = await regularFile(fam.active)
+  if (active) out.push({ path: fam.active, gz: false, size: active.size, active: true, start: 0, mtimeMs: active.mtimeMs })
+  return out
+}
+
+export async function regularFile(file: string): Promise<fs.Stats | undefined> {
+  try {
+    const st = await fsp.lstat(file)
+    return st.isFile() ? st : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export type ScanItem =
+  | { kind: 'record'; file: ScanFile; offset: number; line: string; env: Envelope }
+  /** A line read without envelope parsing (the corrupt quarantine's records differ). */
+  | { kind: 'line'; file: ScanFile; offset: number; line: string }
+  | { kind: 'unparseable'; file: ScanFile; offset: number; line: string | undefined; error: string }
+  /** Bytes after the last newline of the active file: a record being written right now. */
+  | { kind: 'partial'; file: ScanFile; offset: number }
+
+export interface ScanOptions {
+  /** Return false to stop the scan. A returned promise pauses reading (stdout backpressure). */
+  onItem: (item: ScanItem) => boolean | void | Promise<boolean | void>
+  /** Bytes of the file read so far, for progress. */
+  onProgress?: (file: ScanFile, bytesInFile: number) => void
+  shouldStop?: () => boolean
+  /** Parse lines as envelopes (false for the corrupt quarantine, whose records differ). */
+  envelopes?: boolean
+}
+
+export interface ScanResult {
+  stopped: boolean
+  /** Files that failed mid-read (a corrupt .gz): reported, never fatal. */
+  errors: Array<{ file: string; error: string }>
+}
+
+export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<ScanResult> {
+  const errors: ScanResult['errors'] = []
+  let stopped = false
+  const parse = opts.envelopes !== false
+  for (const file of files) {
+    if (stopped || opts.shouldStop?.()) {
+      stopped = true
+      break
+    }
+    let result
+    try {
+      result = await readLines(
+        file.path,
+        file.gz,
+        file.start,
+        replayDefaults.maxRecordSize,
+        {
+          line: (buf, s, e, offset, next, torn) => {
+            opts.onProgress?.(file, next - file.start)
+            if (torn && file.active) return deliver({ kind: 'partial', file, offset })
+            if (e > s && buf[e - 1] === 0x0d) e--
+            const bytes = buf.subarray(s, e)
+            if (!isUtf8(bytes)) return deliver({ kind: 'unparseable', file, offset, line: undefined, error: 'invalid UTF-8' })
+            const line = bytes.toString('utf8')
+            if (!parse) return deliver({ kind: 'line', file, offset, line })
+            let env: Envelope
+            try {
+              env = parseEnvelope(line)
+            } catch (err) {
+              return deliver({ kind: 'unparseable', file, offset, line, error: (err as Error).message })
+            }
+            return deliver({ kind: 'record', file, offset, line, env })
+          },
+          oversized: (_head, offset, next, length) => {
+            opts.onProgress?.(file, next - file.start)
+            return deliver({ kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the 16 MiB line limit` })
+          },
+        },
+        () => stopped || (opts.shouldStop?.() ?? false),
+      )
+    } catch (err) {
+      // Removed by a replay (or rotated away) between listing and opening: nothing to read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
+    if (result.error) errors.push({ file: file.path, error: result.error.message })
+    if (result.stopped) stopped = true
+  }
+  return { stopped, errors }
+
+  function deliver(item: ScanItem): void | Promise<void> {
+    const r = opts.onItem(item)
+    if (r === false) {
+      stopped = true
+      return
+    }
+    if (r instanceof Promise) {
+      return r.then((v) => {
+        if (v === false) stopped = true
+      })
+    }
+  }
+}
