@@ -18,7 +18,7 @@ import { backoffDelay } from './backoff.js'
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type OutputMark } from './checkpoint.js'
 import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseError, encodeHeader, encodeTrailer, parseEnvelope, rawPayloadOf } from './envelope.js'
 import { readLines, type LineHandler } from './lines.js'
-import { FileLock } from './lock.js'
+import { FileLock, inspectLock } from './lock.js'
 import { type LoggerLike, type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './options.js'
 import { OutputFile, truncateTornTail } from './outputs.js'
 import { sealLog } from './maintenance.js'
@@ -178,8 +178,11 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.corruptOut = OutputFile.shared(paths.corrupt, o.mode)
       const segments = await listSegments(paths.retry)
       if (o.dryRun) {
-        // A dry run may not seal the active file, but a real run would replay it: read it as is.
-        const st = await fsp.lstat(paths.active).catch(() => undefined)
+        // A dry run may not seal the active file, but a real run would replay it: read it as
+        // is — unless a writer is alive, whose active file we never read (its last line may
+        // be half-written and would be reported as corrupt).
+        const writer = await inspectLock(paths.writerLock).catch(() => ({ state: 'alive' as const }))
+        const st = writer.state === 'alive' ? undefined : await fsp.lstat(paths.active).catch(() => undefined)
         if (st?.isFile() && st.size > 0) {
           segments.push({ path: paths.active, key: paths.active, owner: 'writer', seq: 0, gz: false, size: st.size, mtimeMs: st.mtimeMs })
         }

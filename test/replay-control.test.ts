@@ -193,6 +193,24 @@ describe('dry run', () => {
     release()
     expect((await real).delivered).toBe(3)
   })
+
+  it("counts the active file when no writer is alive, but never reads a live writer's active file", async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    writeSegment(log, 1, items(2))
+    fs.writeFileSync(log, items(3, 100).join('\n') + '\n') // active file, no writer
+    expect(await replay(log, () => {}, { dryRun: true })).toMatchObject({ due: 5, corrupt: 0 })
+
+    const dlq = await Logger.open(log)
+    try {
+      // A half-written last line, as a live writer may have at any instant.
+      fs.appendFileSync(log, '{"ts":1,"attempt":1,"rea')
+      const s = await replay(log, () => {}, { dryRun: true })
+      expect(s).toMatchObject({ due: 2, corrupt: 0 })
+    } finally {
+      await dlq.close()
+    }
+  })
 })
 
 describe('a re-log that cannot be written', () => {
