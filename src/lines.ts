@@ -35,10 +35,10 @@ export interface ReadResult {
 }
 
 const HEAD_BYTES = 64 * 1024
-// 256 KiB, not more: measured replaying 256 MiB, 512 KiB and 1 MiB read chunks let ~50–70 MB of
-// spent chunks pile up outside the V8 heap before a GC freed them; 256 KiB and below stayed
-// under ~6 MB at the same speed.
-const CHUNK = 256 * 1024
+// Small on purpose: each chunk is a fresh Buffer, and spent ones pile up outside the V8 heap
+// until a GC. Replaying 1 GiB (bench/, peak external memory): 1 MiB chunks ~70 MB, 256 KiB
+// ~16 MB, 64 KiB ~6 MB, at the same speed.
+const CHUNK = 64 * 1024
 const SALVAGE_CHUNK = 16 * 1024
 
 export async function readLines(
