@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { DeadLetterError, ioError } from './errors.js'
-import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason } from './envelope.js'
+import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { FileLock } from './lock.js'
 import { mkdirp } from './fs-safe.js'
 import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions } from './options.js'
@@ -15,7 +15,7 @@ import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serializ
 import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
 import { serveSealRequest } from './seal-request.js'
 import { SegmentWriter } from './writer.js'
-import type { Handler, OutcomeEvent, ReplayProgress, ReplaySummary } from './replay.js'
+import type { Handler, ReplayerEvents, ReplaySummary } from './replay.js'
 import { runReplay } from './replay.js'
 import type { ReplayOptions } from './options.js'
 
@@ -47,43 +47,11 @@ export interface StartReplayerOptions extends ReplayOptions {
   onRun?: (summary: ReplaySummary) => void
 }
 
-export interface LoggerEvents {
+/** Logger events; during dlq.replay() / startReplayer() the replay events are emitted here too. */
+export interface LoggerEvents extends ReplayerEvents {
   rotated: [RotatedEvent]
   evicted: [EvictedEvent]
-  warning: [Error]
   error: [Error]
-  /** From dlq.replay() / startReplayer(): */
-  progress: [ReplayProgress]
-  delivered: [OutcomeEvent]
-  requeued: [OutcomeEvent]
-  deferred: [OutcomeEvent]
-  permanent: [OutcomeEvent]
-  expired: [OutcomeEvent]
-  corrupt: [OutcomeEvent]
-}
-
-interface Reason {
-  text: string | null
-  extra: EnvelopeHeader | undefined
-}
-
-/** Split an Error (or string, or nothing) into what the envelope records. */
-function normalizeReason(reason: unknown): Reason {
-  if (reason === null || reason === undefined) return { text: null, extra: undefined }
-  if (typeof reason === 'string') return { text: reason, extra: undefined }
-  if (reason instanceof Error) {
-    const code = (reason as { code?: unknown }).code
-    const named = reason.name && reason.name !== 'Error'
-    if (!named && typeof code !== 'string') return { text: reason.message, extra: undefined }
-    const extra = {} as EnvelopeHeader
-    if (named) extra.errorName = reason.name
-    if (typeof code === 'string') extra.errorCode = code
-    return { text: reason.message, extra }
-  }
-  if (typeof reason === 'object' && typeof (reason as { message?: unknown }).message === 'string') {
-    return { text: (reason as { message: string }).message, extra: undefined }
-  }
-  return { text: String(reason), extra: undefined }
 }
 
 export class Logger extends EventEmitter<LoggerEvents> {
@@ -229,9 +197,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
       if (typeof reason === 'string') {
         text = reason
       } else {
-        const r = normalizeReason(reason)
+        const r = describeReason(reason)
         text = r.text
-        extra = r.extra
+        if (r.errorName !== undefined || r.errorCode !== undefined) {
+          extra = {} as EnvelopeHeader
+          if (r.errorName !== undefined) extra.errorName = r.errorName
+          if (r.errorCode !== undefined) extra.errorCode = r.errorCode
+        }
       }
       if (final !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), final }
       encodeHeader(sink, this.options.now(), attempt, text, id, extra)

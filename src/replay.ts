@@ -16,7 +16,7 @@ import pRetry, { AbortError } from 'p-retry'
 import { DeadLetterError, ioError, isPermanentError, systemCodeOf } from './errors.js'
 import { backoffDelay } from './backoff.js'
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, type Checkpoint, type OutputMark } from './checkpoint.js'
-import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseError, encodeHeader, encodeTrailer, parseEnvelope, rawPayloadOf } from './envelope.js'
+import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseError, encodeHeader, encodeTrailer, parseEnvelope, rawPayloadOf, describeReason, type ReasonParts } from './envelope.js'
 import { readLines, type LineHandler } from './lines.js'
 import { FileLock, inspectLock } from './lock.js'
 import { type LoggerLike, type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './options.js'
@@ -625,7 +625,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.emitOutcome('delivered', segment, offset, env)
       return
     }
-    const reason = reasonOf(error)
+    const reason = describeReason(error)
     const next = env.attempt + 1
     if (isPermanentError(error) || next >= o.maxAttempts) {
       this.summary.permanent++
@@ -731,25 +731,6 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     if (this.listenerCount('warning') > 0) this.emit('warning', err)
     if (this.ctx.emitter && this.ctx.emitter.listenerCount('warning') > 0) this.ctx.emitter.emit('warning', err)
   }
-}
-
-interface ReasonParts {
-  text: string | null
-  errorName?: string
-  errorCode?: string
-}
-
-function reasonOf(err: unknown): ReasonParts {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    return {
-      text: err.message,
-      ...(err.name && err.name !== 'Error' ? { errorName: err.name } : {}),
-      ...(typeof code === 'string' ? { errorCode: code } : {}),
-    }
-  }
-  if (err === undefined || err === null) return { text: null }
-  return { text: typeof err === 'string' ? err : String(err) }
 }
 
 function writeEnvelope(sink: ByteSink, h: EnvelopeHeader, id: string | undefined, rawPayload: string): void {

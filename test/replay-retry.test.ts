@@ -182,7 +182,8 @@ describe('handler failures', () => {
     ['null', null, null],
     ['a string', 'plain string', 'plain string'],
     ['a number', 42, '42'],
-    ['an object', { message: 'obj' }, '[object Object]'],
+    ['an object with a message (recorded like log() records it)', { message: 'obj' }, 'obj'],
+    ['an object without a message', { code: 7 }, '[object Object]'],
   ])('a handler throwing %s is a failure, never a delivery', async (_name, thrown, reason) => {
     for (const retries of [0, 2]) {
       const log = logIn(tmpDir())
