@@ -1,7 +1,8 @@
 /**
  * Cross-process ownership: one writer per log path and one replayer per log path.
  *
- * A lock is a file created with O_EXCL holding the owner's pid, host and a random token.
+ * A lock is a file created exclusively (link() of a written temp file) holding the owner's
+ * pid, host and a random token.
  * A lock whose pid is gone on this host (or that predates the last boot, so its pid may have
  * been reused) is stale and reclaimed. Node has no flock(), so this is the portable option;
  * the only race left is two processes reclaiming the same stale lock in the same
@@ -48,16 +49,7 @@ export class FileLock {
     }
     for (let tries = 0; tries < 5; tries++) {
       try {
-        const fh = await fsp.open(file, CREATE_EXCL_FLAGS, mode)
-        try {
-          await fh.writeFile(JSON.stringify(info) + '\n')
-        } catch (err) {
-          // An empty lock file (disk full) would read as "being created" and block everyone.
-          await fh.close().catch(() => {})
-          await fsp.unlink(file).catch(() => {})
-          throw err
-        }
-        await fh.close()
+        await createLockFile(file, JSON.stringify(info) + '\n', mode)
         return new FileLock(file, info)
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
@@ -93,6 +85,43 @@ export class FileLock {
       if (raw.includes(this.info.token)) fs.unlinkSync(this.file)
     } catch {}
   }
+}
+
+/**
+ * Create the lock file with its content in one step: write a private temp file, then link()
+ * it into place (EEXIST when the lock exists). With open(O_EXCL) then write, a crash between
+ * the two left an empty lock that read as "being created" and blocked every restart for
+ * UNWRITTEN_GRACE_MS. File systems without hard links fall back to O_EXCL and write.
+ */
+async function createLockFile(file: string, content: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
+    try {
+      await fh.writeFile(content)
+    } finally {
+      await fh.close()
+    }
+    try {
+      await fsp.link(tmp, file)
+      return
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err
+    }
+  } finally {
+    await fsp.unlink(tmp).catch(() => {})
+  }
+  const fh = await fsp.open(file, CREATE_EXCL_FLAGS, mode)
+  try {
+    await fh.writeFile(content)
+  } catch (err) {
+    // An empty lock file (disk full) would read as "being created" and block everyone.
+    await fh.close().catch(() => {})
+    await fsp.unlink(file).catch(() => {})
+    throw err
+  }
+  await fh.close()
 }
 
 export type LockState =
