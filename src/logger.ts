@@ -175,7 +175,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
     final: FinalReason | undefined,
     admitted = false,
   ): Promise<void> {
-    if (this.closed) return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
+    // A call that was waiting for buffer room when close() began was made before it: close()
+    // drains such waiters, so they are written like every other call already in flight.
+    if (this.closed && (!admitted || w.isClosed)) {
+      return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
+    }
     if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
       return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
     }

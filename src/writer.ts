@@ -100,6 +100,7 @@ export class SegmentWriter {
   private writeQueued = false
   private waiters: Array<() => void> = []
   private closed = false
+  private finished = false
 
   /** Sealed-but-uncompressed segments found at open; the logger compresses them when configured. */
   pendingCompress: string[] = []
@@ -402,12 +403,20 @@ export class SegmentWriter {
   async close(): Promise<void> {
     if (this.closed) return this.chain
     this.closed = true
+    // Waiters admitted here encode in their own microtasks; loop until none is left behind.
     while (this.waiters.length > 0 || this.sink.len > 0) {
       this.queueWrite()
       await this.chain
+      await new Promise<void>((resolve) => setImmediate(resolve))
     }
     await this.chain
+    this.finished = true
     await this.stopRfs()
     this.closeActive()
+  }
+
+  /** True once close() has written everything and released the file. */
+  get isClosed(): boolean {
+    return this.finished
   }
 }

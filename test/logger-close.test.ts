@@ -26,7 +26,7 @@ function outcome(results: PromiseSettledResult<void>[]): { ok: number[]; rejecte
 }
 
 describe('close() under load', () => {
-  it('with thousands of log() calls in flight: every call settles, every resolved record is on disk', async () => {
+  it('with thousands of log() calls in flight: every call made before close() is written, later ones reject', async () => {
     const dir = tmpDir()
     const dlq = await Logger.open(path.join(dir, 'orders.log'), { sealPollInterval: 0, maxBufferedBytes: 16 * 1024 })
     const calls: Promise<void>[] = []
@@ -41,8 +41,9 @@ describe('close() under load', () => {
       expect(e).toBeInstanceOf(DeadLetterError)
       expect(e.code).toBe('DLQ_CLOSED')
     }
-    expect(ok.every((n) => n < 5000)).toBe(true)
-    expect(ok.length).toBeGreaterThan(0)
+    // Calls made before close(), even those still waiting for buffer room, are written.
+    expect(ok).toEqual(Array.from({ length: 5000 }, (_, n) => n))
+    expect(rejected).toHaveLength(100)
     // Exactly the acknowledged records: nothing lost, nothing written for a refused call.
     expect(onDisk(dir)).toEqual(ok)
   })

@@ -84,11 +84,10 @@ for (const [k, sc] of scenarios.entries()) {
     const failed = new Set<string>()
     settled.forEach((r, i) => {
       if (r.status === 'fulfilled') ok[calls[i].kind].add(calls[i].id)
-      else {
-        expect((r.reason as DeadLetterError).code, String(r.reason)).toBe('DLQ_CLOSED')
-        failed.add(calls[i].id)
-      }
+      else failed.add(calls[i].id)
     })
+    // Every call here was made before close(): all of them are written, none rejected.
+    expect([...failed].slice(0, 5)).toEqual([])
 
     // Files are consistent: every line parses; resolved records are there once, rejected ones not at all.
     expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([])
