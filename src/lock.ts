@@ -11,6 +11,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
+import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { DeadLetterError, ioError } from './errors.js'
 import { CREATE_EXCL_FLAGS, readSmallFile } from './fs-safe.js'
@@ -50,6 +51,7 @@ export class FileLock {
     for (let tries = 0; tries < 5; tries++) {
       try {
         await createLockFile(file, JSON.stringify(info) + '\n', mode)
+        await removeStaleTemps(file)
         return new FileLock(file, info)
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
@@ -122,6 +124,26 @@ async function createLockFile(file: string, content: string, mode: number): Prom
     throw err
   }
   await fh.close()
+}
+
+/**
+ * A process killed between writing its temp file and linking it leaves the temp behind;
+ * the next owner removes temps whose pid is gone (nothing ever reads them).
+ */
+async function removeStaleTemps(file: string): Promise<void> {
+  const dir = path.dirname(file)
+  const prefix = path.basename(file) + '.'
+  let names: string[]
+  try {
+    names = await fsp.readdir(dir)
+  } catch {
+    return
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length))
+    if (m && !pidAlive(Number(m[1]))) await fsp.unlink(path.join(dir, n)).catch(() => {})
+  }
 }
 
 export type LockState =

@@ -114,6 +114,19 @@ describe('stale locks', () => {
     await dlq.log({ ok: true }, 'x')
   })
 
+  it("removes lock temp files left by a process killed mid-creation, and only those of dead pids", async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const dead = `${lockOf(file)}.${deadPid()}.0badc0de.tmp`
+    const live = `${lockOf(file)}.${process.pid}.12345678.tmp`
+    const unrelated = `${lockOf(file)}.notes.tmp`
+    for (const f of [dead, live, unrelated]) fs.writeFileSync(f, '{}')
+    const dlq = await openLog(file)
+    expect(fs.existsSync(dead)).toBe(false)
+    expect(fs.existsSync(live)).toBe(true)
+    expect(fs.existsSync(unrelated)).toBe(true)
+    await dlq.close()
+  })
+
   it('a lock whose content is unreadable is treated as held while young and reclaimed once old', async () => {
     const file = path.join(tmpDir(), 'orders.log')
     fs.writeFileSync(lockOf(file), '{"pid":')
