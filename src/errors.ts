@@ -15,7 +15,6 @@ export type DeadLetterErrorCode =
   | 'DLQ_INVALID_ARGUMENT'
   | 'DLQ_IO'
   | 'DLQ_UNSAFE_PATH'
-  | 'DLQ_ABORTED'
 
 export class DeadLetterError extends Error {
   readonly code: DeadLetterErrorCode
