@@ -1,8 +1,9 @@
 /**
  * Streaming line reader for segments (plain or gzip). Memory stays bounded by the read
  * chunk plus one record, whatever the segment size: a line longer than `maxRecordSize` is
- * reported as oversized with only its head kept, and skipped, so one huge record never
- * blocks the lines after it (the Go original's 64 KiB scanner limit did exactly that).
+ * reported as oversized: its bytes stream past the handler (which keeps them elsewhere) and
+ * are never held in memory, so one huge record never blocks the lines after it (the Go
+ * original's 64 KiB scanner limit did exactly that).
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -16,6 +17,11 @@ export interface LineHandler {
    * last newline at end of file. Return a promise to pause reading until it settles.
    */
   line(buf: Buffer, start: number, end: number, offset: number, next: number, torn: boolean): void | Promise<void>
+  /**
+   * The bytes of an over-limit line as they stream past, in order, in pieces; called
+   * synchronously (copy what you keep). Then `oversized()` is called once the line ends.
+   */
+  oversizedBytes?(offset: number, piece: Buffer): void
   /** A line over the size limit: `head` is its first bytes, `length` its full length. */
   oversized(head: Buffer, offset: number, next: number, length: number): void | Promise<void>
 }
@@ -110,15 +116,19 @@ export async function readLines(
         const next = base + nl + 1
         if (oversized) {
           const length = next - 1 - lineStart
+          handler.oversizedBytes?.(lineStart, chunk.subarray(i, nl))
           const r = handler.oversized(oversizeHead!, lineStart, next, length)
           if (r) await r
           oversized = false
           oversizeHead = undefined
         } else if (partLen === 0) {
-          const r =
-            nl - i > maxRecordSize
-              ? handler.oversized(Buffer.from(chunk.subarray(i, i + HEAD_BYTES)), lineStart, next, nl - i)
-              : handler.line(chunk, i, nl, lineStart, next, false)
+          let r: void | Promise<void>
+          if (nl - i > maxRecordSize) {
+            handler.oversizedBytes?.(lineStart, chunk.subarray(i, nl))
+            r = handler.oversized(Buffer.from(chunk.subarray(i, i + HEAD_BYTES)), lineStart, next, nl - i)
+          } else {
+            r = handler.line(chunk, i, nl, lineStart, next, false)
+          }
           if (r) await r
         } else {
           appendPart(chunk, i, nl)
@@ -174,13 +184,18 @@ export async function readLines(
   return { end: lineStart, stopped }
 
   function appendPart(chunk: Buffer, from: number, to: number): void {
-    if (oversized) return
+    if (oversized) {
+      handler.oversizedBytes?.(lineStart, chunk.subarray(from, to))
+      return
+    }
     const len = to - from
     if (partLen + len > maxRecordSize) {
-      // Keep only the head for the quarantine record; drop the rest as it streams past.
+      // Keep only the head in memory; every byte goes past the handler to be kept elsewhere.
       const head = Buffer.concat([...parts, chunk.subarray(from, to)], Math.min(partLen + len, HEAD_BYTES))
       oversizeHead = Buffer.from(head.subarray(0, Math.min(head.length, HEAD_BYTES)))
       oversized = true
+      for (const p of parts) handler.oversizedBytes?.(lineStart, p)
+      handler.oversizedBytes?.(lineStart, chunk.subarray(from, to))
       parts = []
       partLen = 0
       return

@@ -316,7 +316,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
    */
   async replay<T = unknown>(handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
     this.assertOpen()
-    return runReplay(this.path, handler as Handler, options, {
+    // Lines this logger accepted must be readable by its replay, and files it creates get the
+    // same mode: both default to the logger's own settings.
+    const inherited =
+      options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))
+        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, ...options }
+        : options
+    return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
       logger: this.log_,
       emitter: this,

@@ -9,6 +9,7 @@
  * redoes at most the items after the last checkpoint: duplicates, never loss.
  */
 import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
@@ -21,6 +22,7 @@ import { readLines, type LineHandler } from './lines.js'
 import { FileLock, inspectLock } from './lock.js'
 import { type LoggerLike, type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './options.js'
 import { OutputFile, truncateTornTail } from './outputs.js'
+import { O_NOFOLLOW, fsyncDirSync } from './fs-safe.js'
 import { sealLog } from './maintenance.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths, statePathOf } from './segments.js'
 import type { ByteSink } from './sink.js'
@@ -131,6 +133,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
   private bytesTotal = 0
   private bytesBefore = 0
   private lastProgress = 0
+  private oversizedFile: { segment: string; offset: number; file: string; fd: number } | undefined
 
   constructor(logPath: string, handler: Handler, options?: ReplayOptions, ctx: ReplayContext = {}) {
     super()
@@ -424,13 +427,25 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         if (this.options.limit !== undefined && this.summary.handled >= this.options.limit) this.stopReason ??= 'limit'
         return onItem(slot, () => this.processLine(buf, s, e, segName, offset, torn))
       },
+      oversizedBytes: (offset, piece) => {
+        if (!o.dryRun) this.keepOversized(segName, offset, piece)
+      },
       oversized: (head, offset, next, length) => {
         const slot: InFlight = { next, done: false }
         window.push(slot)
         this.summary.handled++
         this.summary.bytes += next - offset
+        const rawFile = o.dryRun ? undefined : this.finishOversized()
         return onItem(slot, () =>
-          this.quarantine(segName, offset, head, length, `record of ${length} bytes exceeds maxRecordSize (${o.maxRecordSize})`, true),
+          this.quarantine(
+            segName,
+            offset,
+            head,
+            length,
+            `record of ${length} bytes exceeds maxRecordSize (${o.maxRecordSize}); complete line kept in ${rawFile}`,
+            true,
+            rawFile,
+          ),
         )
       },
     }
@@ -463,7 +478,8 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     if (result.error && !o.dryRun) {
       // A corrupt or truncated .gz (or an I/O error mid-file): quarantine the rest of the file
       // as one item, move the file aside, and go on with the next segment.
-      if (seg.gz || (result.error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
+      // Our own write failures (e.g. ENOSPC keeping an over-limit line) are not damage.
+      if (!(result.error instanceof DeadLetterError) && (seg.gz || (result.error as NodeJS.ErrnoException).code?.startsWith('Z_'))) {
         const aside = path.join(path.dirname(seg.path), `corrupt-${path.basename(seg.path)}`)
         await this.quarantine(
           segName,
@@ -672,7 +688,56 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     return this.permOut.append((sink) => writeEnvelope(sink, header, env.id, rawPayloadOf(line, env)))
   }
 
-  private quarantine(segment: string, offset: number, raw: Buffer, length: number, error: string, truncated: boolean): void | Promise<void> {
+  /**
+   * An over-limit line is never cut down to its head: its bytes stream into a file of their
+   * own, `corrupt-<segment>.<offset>.line`, named by position so a redo after a crash
+   * rewrites the same file. It is made durable before the quarantine record that names it.
+   */
+  private keepOversized(segment: string, offset: number, piece: Buffer): void {
+    let k = this.oversizedFile
+    if (k === undefined || k.offset !== offset || k.segment !== segment) {
+      if (k) this.finishOversized()
+      const file = path.join(this.paths.dir, `corrupt-${segment}.${offset}.line`)
+      try {
+        const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | O_NOFOLLOW, this.options.mode)
+        k = this.oversizedFile = { segment, offset, file, fd }
+      } catch (err) {
+        throw ioError(`create ${file}`, err)
+      }
+    }
+    let off = 0
+    try {
+      while (off < piece.length) off += fs.writeSync(k.fd, piece, off, piece.length - off)
+    } catch (err) {
+      throw ioError(`write ${k.file}`, err)
+    }
+  }
+
+  /** Sync and close the file of the over-limit line just read; its name, for the record. */
+  private finishOversized(): string | undefined {
+    const k = this.oversizedFile
+    if (!k) return undefined
+    this.oversizedFile = undefined
+    try {
+      fs.fsyncSync(k.fd)
+    } catch (err) {
+      fs.closeSync(k.fd)
+      throw ioError(`fsync ${k.file}`, err)
+    }
+    fs.closeSync(k.fd)
+    fsyncDirSync(this.paths.dir)
+    return path.basename(k.file)
+  }
+
+  private quarantine(
+    segment: string,
+    offset: number,
+    raw: Buffer,
+    length: number,
+    error: string,
+    truncated: boolean,
+    rawFile?: string,
+  ): void | Promise<void> {
     this.summary.corrupt++
     this.emitOutcome('corrupt', segment, offset, undefined, undefined, error)
     if (this.options.dryRun) return
@@ -687,6 +752,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       rawEncoding: utf8 ? 'utf8' : 'base64',
       raw: utf8 ? capped.toString('utf8') : capped.toString('base64'),
       rawTruncated: truncated || raw.length > RAW_CAP,
+      ...(rawFile ? { rawFile } : {}),
     }
     return this.corruptOut.append((sink) => {
       sink.utf8(JSON.stringify(rec))

@@ -134,6 +134,51 @@ describe('dletter replay', () => {
     }
   })
 
+  it('--max-record-size reaches the engine; an over-limit line is kept whole, never cut to its head', async () => {
+    const dir = tmpDir()
+    const handler = writeHandler(dir)
+    const callFile = path.join(dir, 'calls.txt')
+    const log = path.join(dir, 'orders.log')
+    const dlq = await Logger.open(log, { sealPollInterval: 0, maxRecordSize: '4M' })
+    await dlq.log({ n: 1, big: 'x'.repeat(2 * 1024 * 1024) }, 'big', 1, { id: 'big' })
+    await dlq.close()
+    const snap = fs.readFileSync(log)
+
+    // Below the record's size: quarantined, and the complete line is kept in its own file.
+    const small = await runCli(['replay', log, '--handler', handler, '--max-record-size', '1M', '--json'], { env: { CALLS: callFile } })
+    expect(small.code).toBe(0)
+    expect(JSON.parse(small.stdout)).toMatchObject({ handled: 1, corrupt: 1, delivered: 0 })
+    const rec = JSON.parse(fs.readFileSync(path.join(dir, 'corrupt-orders.log'), 'utf8')) as { rawFile: string }
+    expect(fs.readFileSync(path.join(dir, rec.rawFile)).equals(snap.subarray(0, snap.length - 1))).toBe(true)
+
+    // Large enough: delivered.
+    fs.writeFileSync(log, snap)
+    const big = await runCli(['replay', log, '--handler', handler, '--max-record-size', '4M', '--json'], { env: { CALLS: callFile } })
+    expect(JSON.parse(big.stdout)).toMatchObject({ handled: 1, delivered: 1, corrupt: 0 })
+  })
+
+  it('--retry-delay, --checkpoint-every, --checkpoint-interval, --seal-timeout and --max-record-size are validated', async () => {
+    const dir = tmpDir()
+    const log = await makeLog(dir, 2)
+    const handler = writeHandler(dir)
+    for (const bad of [
+      ['--checkpoint-every', '0'],
+      ['--checkpoint-interval', 'soon'],
+      ['--seal-timeout', '5 parsecs'],
+      ['--retry-delay', '-1'],
+      ['--max-record-size', 'huge'],
+    ]) {
+      const r = await runCli(['replay', log, '--handler', handler, ...bad])
+      expect(r.code, bad.join(' ')).toBe(1)
+      expect(r.stderr).toContain(bad[0])
+    }
+    const ok = await runCli(
+      ['replay', log, '--handler', handler, '--checkpoint-every', '1', '--checkpoint-interval', '10ms', '--seal-timeout', '1s', '--retry-delay', '5ms', '--json'],
+      { env: { CALLS: path.join(dir, 'calls.txt') } },
+    )
+    expect(JSON.parse(ok.stdout)).toMatchObject({ handled: 2 })
+  })
+
   it('--dry-run calls nothing and changes nothing', async () => {
     const dir = tmpDir()
     const log = await makeLog(dir, 10)

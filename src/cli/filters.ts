@@ -3,7 +3,7 @@
  * previews exactly what `requeue` or `purge` will touch.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { parseDuration } from '../options.js'
+import { parseDuration, parseSize } from '../options.js'
 import { usageError } from './output.js'
 
 export interface FilterFlags {
@@ -36,6 +36,15 @@ export function parseDurationArg(value: string): string {
     throw new InvalidArgumentError((err as Error).message)
   }
   // Kept as text: the library parses it again, so both report the same value.
+  return value
+}
+
+export function parseSizeArg(value: string): string {
+  try {
+    parseSize(value)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
   return value
 }
 

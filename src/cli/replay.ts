@@ -11,7 +11,7 @@ import type { ReplayOptions } from '../options.js'
 import { replayDefaults } from '../options.js'
 import { type Handler, Replayer, type ReplaySummary } from '../replay.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
-import { parseDurationArg, parseIntArg } from './filters.js'
+import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
 import { CliError, EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, guardStdoutPipe, note, padStart, warn } from './output.js'
 import { Progress } from './progress.js'
 import { recoverRewrite, withReplayLock } from './rewrite.js'
@@ -26,6 +26,11 @@ interface ReplayFlags extends CommonFlags {
   ttl?: string
   limit?: number
   dryRun?: boolean
+  retryDelay?: string
+  checkpointEvery?: number
+  checkpointInterval?: string
+  sealTimeout?: string
+  maxRecordSize?: string
 }
 
 const d = replayDefaults
@@ -46,6 +51,11 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--concurrency <n>', `handler calls in flight (default: ${d.concurrency})`).argParser(parseIntArg(1)))
     .addOption(new Option('--ttl <duration>', 'items that first failed longer ago than this move to the permanent log as expired (default: no limit)').argParser(parseDurationArg))
     .addOption(new Option('--limit <n>', 'stop after this many items (the rest waits for the next run)').argParser(parseIntArg(1)))
+    .addOption(new Option('--retry-delay <duration>', `first in-place retry delay, doubling per retry (default: ${formatDuration(d.retryDelay)})`).argParser(parseDurationArg))
+    .addOption(new Option('--checkpoint-every <n>', `checkpoint at least every n items: a crash redoes at most n + concurrency - 1 items (default: ${d.checkpointEvery})`).argParser(parseIntArg(1)))
+    .addOption(new Option('--checkpoint-interval <duration>', `and at least this often (default: ${formatDuration(d.checkpointInterval)})`).argParser(parseDurationArg))
+    .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseDurationArg))
+    .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseSizeArg))
     .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing'))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
   cmd.addHelpText(
@@ -84,6 +94,11 @@ async function run(logArg: string, flags: ReplayFlags): Promise<number> {
     ttl: flags.ttl,
     limit: flags.limit,
     dryRun: flags.dryRun === true,
+    retryDelay: flags.retryDelay,
+    checkpointEvery: flags.checkpointEvery,
+    checkpointInterval: flags.checkpointInterval,
+    sealTimeout: flags.sealTimeout,
+    maxRecordSize: flags.maxRecordSize,
   }
   if (!flags.dryRun) {
     // Finish (or roll back) a requeue/purge that was killed, so its entries are in exactly one log.
