@@ -10,7 +10,7 @@ import { DeadLetterError, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { FileLock } from './lock.js'
 import { mkdirp } from './fs-safe.js'
-import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions } from './options.js'
+import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions, resolveReplayOptions } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
 import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
 import { serveSealRequest } from './seal-request.js'
@@ -148,6 +148,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
       dlq.sealTimer.unref()
     }
     dlq.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
+    const held = dlq.openWarnings ?? []
+    dlq.openWarnings = undefined
+    if (held.length > 0) {
+      setImmediate(() => {
+        for (const err of held) if (dlq.listenerCount('warning') > 0) dlq.emit('warning', err)
+      })
+    }
     return dlq
   }
 
@@ -336,6 +343,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
   startReplayer<T = unknown>(handler: Handler<T>, options: StartReplayerOptions = {}): () => Promise<void> {
     this.assertOpen()
     const { interval = 30_000, onRun, signal: outer, ...rest } = options
+    // Validate now: a typo must fail here, not silently on every background run.
+    resolveReplayOptions(rest)
     let every: number
     try {
       every = parseDuration(interval)
@@ -502,8 +511,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private warn(message: string, cause?: unknown): void {
     const err = new Error(`dlq: ${message}`, cause === undefined ? undefined : { cause })
     this.log_?.warn({ err: cause }, err.message)
-    if (this.listenerCount('warning') > 0) this.emit('warning', err)
+    // During open() nobody can have subscribed yet: hold the warning until the caller has the
+    // logger (emitted on the next turn of the event loop, after `await Logger.open()` returns).
+    if (this.openWarnings) this.openWarnings.push(err)
+    else if (this.listenerCount('warning') > 0) this.emit('warning', err)
   }
+
+  private openWarnings: Error[] | undefined = []
 
   private emitError(err: unknown): void {
     const e = err instanceof Error ? err : new Error(String(err))

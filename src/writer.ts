@@ -234,6 +234,12 @@ export class SegmentWriter {
       try {
         await fsyncP(fd)
       } catch (err) {
+        // The batch is rejected, so its records must not stay behind to be replayed (a caller
+        // that logs them again would get duplicates). Best effort: the disk is failing.
+        try {
+          fs.ftruncateSync(fd, before)
+          this.size = before
+        } catch {}
         throw ioError(`fsync ${this.fam.active}`, err)
       }
     }

@@ -208,6 +208,9 @@ describe('torn last line at open', () => {
     expect(lines).toEqual([good.trimEnd(), torn, expect.any(String), ''])
     expect(parseEnvelope(lines[2])).toMatchObject({ reason: 'next', payload: { n: 2 } })
     expect(() => parseEnvelope(lines[1])).toThrow()
+    // Found during open(), yet still delivered to a listener attached right after it.
+    await new Promise((r) => setImmediate(r))
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/isolated a torn last line/)])
   })
 
   it('reports the isolation through the logger option', async () => {
@@ -243,5 +246,15 @@ describe('the library never writes to the console', () => {
       errSpy.mockRestore()
       outSpy.mockRestore()
     }
+  })
+})
+
+describe('startReplayer', () => {
+  it('rejects a misspelled replay option at once instead of failing every background run', async () => {
+    const dlq = await openAt(path.join(tmpDir(), 'orders.log'))
+    expect(() => dlq.startReplayer(() => {}, { interval: '1s', maxAttempt: 3 } as never)).toThrow(
+      expect.objectContaining({ code: 'DLQ_INVALID_OPTION', message: expect.stringContaining('maxAttempt') }),
+    )
+    expect(() => dlq.startReplayer(() => {}, { interval: 'soon' })).toThrow(expect.objectContaining({ code: 'DLQ_INVALID_OPTION' }))
   })
 })
