@@ -3,7 +3,7 @@
  * a retention period). Same discipline as requeue: the replay lock, a journaled
  * rewrite-then-delete of each permanent segment, an atomic rename for the corrupt log.
  * Kept entries are never at risk; an interrupted purge is finished or rolled back by the
- * next requeue or purge.
+ * next replay, requeue or purge command.
  */
 import { type Command, Option } from 'commander'
 import { FileLock } from '../lock.js'

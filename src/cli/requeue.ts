@@ -28,7 +28,7 @@ export function registerRequeue(program: Command): void {
     .command('requeue')
     .summary('move permanent-log entries back to the retry log')
     .description(
-      'Move entries of the permanent log that match the filters (all of them without filters) back to the retry log, so the next replay gives them to the handler again. Takes the replay lock (exit 2 while a replay runs) and asks a live writer to seal its active permanent file. Crash-safe: an interrupted run is rolled back or finished by the next requeue or purge, so no entry is ever lost or left in both logs.\n\nWithout --reset-attempts entries keep their attempt count: those that used up their attempts go straight back to the permanent log on the next replay unless it runs with a higher --max-attempts. Items that expired by --ttl expire again unless replay runs with a longer --ttl (the first-failure time is kept).',
+      'Move entries of the permanent log that match the filters (all of them without filters) back to the retry log, so the next replay gives them to the handler again. Takes the replay lock (exit 2 while a replay runs) and asks a live writer to seal its active permanent file. Crash-safe: an interrupted run is rolled back or finished by the next replay, requeue or purge command, so no entry is ever lost or left in both logs.\n\nWithout --reset-attempts entries keep their attempt count: those that used up their attempts go straight back to the permanent log on the next replay unless it runs with a higher --max-attempts. Items that expired by --ttl expire again unless replay runs with a longer --ttl (the first-failure time is kept).',
     )
     .argument('<log>', 'path of the log file, as given to Logger.open')
   addFilterOptions(cmd, 'move at most this many entries')
