@@ -22,7 +22,10 @@ export class OutputFile {
   private fd: number | undefined
   /** Bytes known to be completely written; a failed write is truncated back to this. */
   private good = 0
-  private dirty = false
+  /** Bumped by every write; sync() only calls the file clean if none happened during its fsync. */
+  private writes = 0
+  private synced = 0
+  private opening: Promise<void> | undefined
   records = 0
 
   constructor(
@@ -64,30 +67,41 @@ export class OutputFile {
     if (this.sink.len >= FLUSH_AT) await this.flush()
   }
 
-  async flush(): Promise<void> {
-    if (this.sink.len === 0) return
-    if (this.fd === undefined) {
+  /**
+   * Create (or open) the file now. Replay does this before its first checkpoint, so every
+   * output file is named in a checkpoint before a byte goes into it.
+   */
+  open(): Promise<void> {
+    this.opening ??= (async () => {
       const { file, fd } = await this.create()
       this.file = file
       this.fd = fd
       this.good = fs.fstatSync(fd).size
       await fsyncDir(this.dir)
-    }
+    })()
+    return this.opening
+  }
+
+  async flush(): Promise<void> {
+    if (this.sink.len === 0) return
+    if (this.fd === undefined) await this.open()
+    if (this.sink.len === 0) return // a concurrent flush took it while the file was being created
+    const fd = this.fd!
     const buf = this.sink.view()
     let off = 0
     try {
-      while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
+      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off)
     } catch (err) {
       // Leave no partial line: the items behind it are not checkpointed and will be redone.
       try {
-        fs.ftruncateSync(this.fd, this.good)
+        fs.ftruncateSync(fd, this.good)
       } catch {}
       this.sink.reset()
       throw ioError(`write ${this.file}`, err)
     }
     this.good += buf.length
     this.sink.reset()
-    this.dirty = true
+    this.writes++
   }
 
   /** Name and durable size, for the checkpoint; undefined until the file exists. */
@@ -98,14 +112,23 @@ export class OutputFile {
   /** Everything appended so far is on stable storage when this resolves. */
   async sync(): Promise<void> {
     await this.flush()
-    if (this.fd !== undefined && this.dirty) {
+    if (this.fd !== undefined && this.writes !== this.synced) {
+      const upTo = this.writes
       try {
         await fsyncP(this.fd)
       } catch (err) {
         throw ioError(`fsync ${this.file}`, err)
       }
-      this.dirty = false
+      this.synced = Math.max(this.synced, upTo)
     }
+  }
+
+  /** After close(): remove the file when nothing was ever written to it. */
+  removeIfEmpty(): void {
+    if (this.file === undefined || this.fd !== undefined) return
+    try {
+      if (fs.lstatSync(this.file).size === 0) fs.unlinkSync(this.file)
+    } catch {}
   }
 
   async close(): Promise<void> {

@@ -173,13 +173,18 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode)
     try {
       if (!o.dryRun) {
-        await this.sealActive()
+        // Before sealing: orphaned checkpoints are swept first, so a freshly sealed segment can
+        // never be matched with a stale checkpoint of an earlier file of the same name.
         await this.recoverOwnFiles()
+        await this.sealActive()
       }
       this.retryOut = OutputFile.segment(paths.retry, o.mode)
       this.permOut = OutputFile.segment(paths.permanent, o.mode)
       this.corruptOut = OutputFile.shared(paths.corrupt, o.mode)
       const segments = await listSegments(paths.retry)
+      // Listed first (our own new files are not replayed in this run), then created, so the
+      // checkpoint at each segment's start names every file this run may write to.
+      if (!o.dryRun) await Promise.all([this.retryOut.open(), this.permOut.open(), this.corruptOut.open()])
       if (o.dryRun) {
         // A dry run may not seal the active file, but a real run would replay it: read it as
         // is — unless a writer is alive, whose active file we never read (its last line may
@@ -201,6 +206,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       }
       if (this.failure === undefined && !o.dryRun) {
         await Promise.all([this.retryOut.close(), this.permOut.close(), this.corruptOut.close()])
+        for (const out of [this.retryOut, this.permOut, this.corruptOut]) out.removeIfEmpty()
       }
     } catch (err) {
       this.failure ??= err
@@ -264,6 +270,17 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       const st = await fsp.lstat(full).catch(() => undefined)
       if (st?.isFile() && st.size > size) await fsp.truncate(full, size)
     }
+    // A mark is only valid for the run that wrote it: once applied, drop it, so it can never
+    // cut a file that a later run created under the same name, or the shared corrupt log.
+    if (marks.size > 0) {
+      for (const seg of await listSegments(paths.retry)) {
+        const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
+        if (cp.status === 'ok' && cp.checkpoint.outputs) {
+          const { outputs: _dropped, ...rest } = cp.checkpoint
+          await writeCheckpoint(statePathOf(seg), rest, this.options.mode)
+        }
+      }
+    }
     for (const fam of [paths.retry, paths.permanent]) {
       for (const seg of await listSegments(fam)) {
         if (seg.owner !== 'replayer' || seg.gz) continue
@@ -307,9 +324,6 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.warn(`checkpoint of ${segName} is unreadable (${cp.reason}); replaying it from the start (duplicates possible)`)
     }
     this.summary.segments++
-    // Mark where our outputs stand before the first item of this segment, so a crash before
-    // its first regular checkpoint still lets recovery cut off this segment's partial outputs.
-    const needInitialMark = cp.status !== 'ok' && !o.dryRun
 
     // Items in order of reading; the checkpoint only moves over the finished prefix.
     const window: InFlight[] = []
@@ -450,7 +464,9 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       },
     }
 
-    if (needInitialMark && (this.retryOut.mark() || this.permOut.mark() || this.corruptOut.mark())) await checkpoint()
+    // Mark where our outputs stand before the first item of this segment, so a crash before
+    // its first regular checkpoint still lets recovery cut off this segment's partial outputs.
+    if (!o.dryRun) await checkpoint()
     const read = async (from: number) => {
       try {
         return await readLines(seg.path, seg.gz, from, o.maxRecordSize, handler, () => this.shouldStop())

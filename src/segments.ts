@@ -169,7 +169,10 @@ export async function maxSeq(fam: SegmentFamily, owner: SegmentOwner): Promise<n
   }
   let max = 0
   const want = owner === 'replayer' ? 'r' : ''
-  for (const n of names) {
+  for (const n0 of names) {
+    // A name that still has a checkpoint (even an orphaned one, or a temp left by a crash
+    // while writing one) is never reused: a new segment under it would resume at the old offset.
+    const n = n0.replace(/\.state(\.tmp-\d+-\d+)?$/, '')
     const m = fam.pattern.exec(n) ?? fam.tmpPattern.exec(n)
     if (m && m[1] === want) max = Math.max(max, Number(m[2]))
   }
