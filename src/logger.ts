@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { DeadLetterError, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
-import { FileLock } from './lock.js'
+import { FileLock, inspectLock } from './lock.js'
 import { mkdirp } from './fs-safe.js'
 import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions, resolveReplayOptions } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
@@ -434,6 +434,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
   }
 
   /** drop-oldest: remove the oldest sealed retry segments until `need` more bytes fit. */
+  /** True while a replay (in this process or another) holds the replay lock. */
+  private async replayerBusy(): Promise<boolean> {
+    return (await inspectLock(this.paths.replayLock).catch(() => ({ state: 'alive' as const }))).state === 'alive'
+  }
+
   private async evictOldest(need: number): Promise<void> {
     const cap = this.options.maxRetryBytes!
     let segs = await listSegments(this.paths.retry)
@@ -444,8 +449,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     const ev: EvictedEvent = { kind: 'retry', policy: 'drop-oldest', files: [], records: 0, bytes: 0 }
     let total = segs.reduce((n, s) => n + s.size, 0)
+    const busy = await this.replayerBusy()
     for (const s of segs) {
       if (total + this.retry.activeSize + need <= cap) break
+      if (busy && s.owner === 'replayer') continue
       ev.records += await countLines(s)
       await fsp.unlink(s.path).catch(() => {})
       await fsp.unlink(`${s.key}.state`).catch(() => {})
@@ -468,7 +475,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private async applyRetentionNow(): Promise<void> {
     const { maxBackups, maxAge, now } = this.options
-    const segs = await listSegments(this.paths.permanent)
+    // A live replay may still be appending to its own permanent segment: leave those alone.
+    const busy = await this.replayerBusy()
+    const segs = (await listSegments(this.paths.permanent)).filter((s) => !(busy && s.owner === 'replayer'))
     const doomed = new Map<string, 'maxBackups' | 'maxAge'>()
     if (maxBackups !== undefined && segs.length > maxBackups) {
       for (const s of segs.slice(0, segs.length - maxBackups)) doomed.set(s.path, 'maxBackups')

@@ -496,7 +496,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       // as one item, move the file aside, and go on with the next segment.
       // Our own write failures (e.g. ENOSPC keeping an over-limit line) are not damage.
       if (!(result.error instanceof DeadLetterError) && (seg.gz || (result.error as NodeJS.ErrnoException).code?.startsWith('Z_'))) {
-        const aside = path.join(path.dirname(seg.path), `corrupt-${path.basename(seg.path)}`)
+        const aside = freeName(path.join(path.dirname(seg.path), `corrupt-${path.basename(seg.path)}`))
         await this.quarantine(
           segName,
           safeOffset,
@@ -506,7 +506,13 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
           false,
         )
         await checkpoint()
-        await fsp.rename(seg.path, aside).catch(() => {})
+        try {
+          // link, not rename: never replace an earlier set-aside file of the same name.
+          await fsp.link(seg.path, aside)
+          await fsp.unlink(seg.path)
+        } catch (err) {
+          throw ioError(`set aside ${seg.path}`, err)
+        }
         await removeCheckpoint(statePath)
         this.summary.segmentsRemoved++
         return
@@ -813,6 +819,12 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     if (this.listenerCount('warning') > 0) this.emit('warning', err)
     if (this.ctx.emitter && this.ctx.emitter.listenerCount('warning') > 0) this.ctx.emitter.emit('warning', err)
   }
+}
+
+/** `file`, or `file.1`, `file.2`, … : the first name not taken. */
+function freeName(file: string): string {
+  if (!fs.existsSync(file)) return file
+  for (let n = 1; ; n++) if (!fs.existsSync(`${file}.${n}`)) return `${file}.${n}`
 }
 
 function writeEnvelope(sink: ByteSink, h: EnvelopeHeader, id: string | undefined, rawPayload: string): void {

@@ -19,7 +19,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
-import { ioError } from './errors.js'
+import { DeadLetterError, ioError } from './errors.js'
 import { CREATE_EXCL_FLAGS, O_NOFOLLOW, fsyncDir, unlinkIfExists } from './fs-safe.js'
 
 const SEQ_DIGITS = 12
@@ -60,6 +60,7 @@ export function logPaths(logPath: string): LogPaths {
   const file = path.basename(abs)
   const ext = path.extname(file)
   const name = ext ? file.slice(0, -ext.length) : file
+  assertOwnNamespace(file, name)
   return {
     dir,
     file,
@@ -74,6 +75,21 @@ export function logPaths(logPath: string): LogPaths {
     sealDone: path.join(dir, `.${file}.seal-done`),
     retry: family(dir, name, ext),
     permanent: family(dir, `permanent-${name}`, ext),
+  }
+}
+
+/**
+ * Two logs in one directory must never see each other's files: `permanent-a.log` would be
+ * a.log's permanent log, and `orders.202411221200.log` would look like a sealed segment of
+ * `orders.log` (replaying orders.log would consume and delete it). Such names are refused.
+ */
+function assertOwnNamespace(file: string, name: string): void {
+  let why: string | undefined
+  if (/^(permanent|corrupt)-/.test(file)) why = 'it starts with permanent- or corrupt-, which name the files of another log'
+  else if (/\.r?\d{12}$/.test(name) || /^\.r?\d{12}$/.test(path.extname(file))) why = 'it ends in a 12-digit sequence, the naming of another log\'s sealed segments'
+  else if (file.startsWith('.')) why = 'it starts with a dot, the naming of lock and control files'
+  if (why) {
+    throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${JSON.stringify(file)} cannot be a log file name: ${why}`)
   }
 }
 

@@ -199,6 +199,35 @@ describe("maxRetryBytes with onFull: 'drop-oldest'", () => {
 })
 
 describe('permanent log retention', () => {
+  it("never deletes a live replay's own permanent segment while that replay is still writing it", async () => {
+    const dir = tmpDir()
+    const dlq = await Logger.open(path.join(dir, 'orders.log'), { sealPollInterval: 0, rotateSize: 1024, maxBackups: 1 })
+    open.push(dlq)
+    const events: EvictedEvent[] = []
+    dlq.on('evicted', (e) => events.push(e))
+    for (let n = 0; n < 30; n++) await dlq.log({ n }, 'to be given up on')
+    // The replay gives up on every item (PermanentError), then blocks on the last one, holding
+    // the replay lock with its own permanent segment open.
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let calls = 0
+    const running = dlq.replay(async () => {
+      if (++calls === 30) await gate
+      const e = new Error('never'); e.name = 'PermanentError'; throw e
+    }, { checkpointEvery: 1 })
+    while (calls < 30) await new Promise((r) => setTimeout(r, 5))
+    // Meanwhile the application fills the permanent log, so retention runs at every seal.
+    for (let n = 100; n < 180; n++) await dlq.logPermanent({ n, pad }, 'manual')
+    await dlq.flush()
+    release()
+    expect((await running).permanent).toBe(30)
+    const replayerFiles = events.flatMap((e) => e.files).filter((f) => /\.r\d{12}\.log$/.test(f))
+    expect(replayerFiles).toEqual([])
+    const own = fs.readdirSync(dir).filter((f) => /^permanent-orders\.r\d{12}\.log$/.test(f))
+    expect(own).toHaveLength(1)
+    expect(fs.readFileSync(path.join(dir, own[0]), 'utf8').trim().split('\n')).toHaveLength(30)
+  })
+
   it('maxBackups keeps at most N sealed permanent segments and reports what it removed', async () => {
     const dir = tmpDir()
     const dlq = await Logger.open(path.join(dir, 'orders.log'), { sealPollInterval: 0, rotateSize: 1024, maxBackups: 2 })

@@ -134,6 +134,26 @@ describe('corrupt lines are quarantined and replay goes on', () => {
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('corrupt-orders.000000000001'))).toEqual(['corrupt-orders.000000000001.log.gz'])
     expect(fs.readdirSync(dir).filter((n) => /^orders\.\d/.test(n))).toEqual([])
   })
+
+  it('a second damaged .gz of the same name is set aside next to the first, never over it', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const kept: Buffer[] = []
+    for (const round of [1, 2]) {
+      const gzFile = writeSegment(log, 1, Array.from({ length: 5000 }, (_, i) => envLine({ payload: `${round}-${i}` })), { gz: true })
+      const damaged = fs.readFileSync(gzFile).subarray(0, 3000)
+      fs.writeFileSync(gzFile, damaged)
+      kept.push(damaged)
+      expect((await replay(log, () => {})).corrupt).toBe(1)
+    }
+    expect(fs.readFileSync(path.join(dir, 'corrupt-orders.000000000001.log.gz')).equals(kept[0])).toBe(true)
+    expect(fs.readFileSync(path.join(dir, 'corrupt-orders.000000000001.log.gz.1')).equals(kept[1])).toBe(true)
+    // Each quarantine record names the file it kept.
+    expect(corruptRecords(log).map((r) => String(r.obj.error).split('file kept as ')[1])).toEqual([
+      'corrupt-orders.000000000001.log.gz',
+      'corrupt-orders.000000000001.log.gz.1',
+    ])
+  })
 })
 
 type Kind = 'ok' | 'fail' | 'perm' | 'exhausted' | 'deferred' | 'garbage' | 'empty' | 'torn-json' | 'bad-utf8'

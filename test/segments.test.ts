@@ -29,6 +29,22 @@ function touch(dir: string, name: string, content = 'x\n', mtimeMs?: number): st
 }
 
 describe('logPaths and naming', () => {
+  it.each([
+    'permanent-a.log', // would be a.log's permanent log
+    'corrupt-a.log', // would be a.log's quarantine
+    'orders.202411221200.log', // would look like a sealed segment of orders.log
+    'orders.r000000000001.log',
+    'orders.000000000001.jsonl', // … of orders.jsonl
+    'orders.202411221200', // … of a log named `orders`
+    '.orders.log', // lock and control files start with a dot
+  ])('refuses %s as a log name: it would collide with another log in the same directory', (name) => {
+    expect(() => logPaths(`/var/dlq/${name}`)).toThrow(expect.objectContaining({ code: 'DLQ_INVALID_ARGUMENT' }))
+  })
+
+  it.each(['orders.log', 'orders.x.log', 'orders.log.log', 'orders', 'orders-2024-11-22.log', 'orders.v2.jsonl'])('accepts %s', (name) => {
+    expect(logPaths(`/var/dlq/${name}`).file).toBe(name)
+  })
+
   it('derives every file of a log from its path', () => {
     const p = logPaths('/var/dlq/orders.log')
     expect(p).toMatchObject({
