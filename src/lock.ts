@@ -26,6 +26,12 @@ export interface LockInfo {
 
 export type LockKind = 'writer' | 'replay'
 
+/**
+ * Tokens of the locks this process holds. A lock naming our own pid with another token was
+ * left by an earlier process that had the same pid: in a container, PID 1 after a restart.
+ */
+const heldTokens = new Set<string>()
+
 /** A lock file without valid content younger than this is assumed to be mid-creation. */
 const UNWRITTEN_GRACE_MS = 10_000
 
@@ -51,6 +57,7 @@ export class FileLock {
     for (let tries = 0; tries < 5; tries++) {
       try {
         await createLockFile(file, JSON.stringify(info) + '\n', mode)
+        heldTokens.add(info.token)
         await removeStaleTemps(file)
         return new FileLock(file, info)
       } catch (err) {
@@ -60,13 +67,15 @@ export class FileLock {
       const holder = await inspectLock(file)
       if (holder.state === 'gone') continue
       if (holder.state === 'alive') throw lockedError(file, kind, holder.info)
-      // Stale: remove it only if it still holds what we judged stale.
-      const again = await readSmallFile(file)
-      if (again === holder.raw) {
+      // Stale. Reclaim under a mutex, re-checking inside it: between our look and an unlink,
+      // another process may already have reclaimed it and written a fresh lock.
+      await withReclaimMutex(file, mode, async () => {
+        const again = await readSmallFile(file)
+        if (again !== holder.raw) return
         await fsp.unlink(file).catch((err) => {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove stale lock ${file}`, err)
         })
-      }
+      })
     }
     throw new DeadLetterError(kind === 'writer' ? 'DLQ_LOCKED' : 'DLQ_REPLAY_LOCKED', `dlq: could not take ${file} (contended)`)
   }
@@ -75,6 +84,7 @@ export class FileLock {
   async release(): Promise<void> {
     if (this.released) return
     this.released = true
+    heldTokens.delete(this.info.token)
     const raw = await readSmallFile(this.file).catch(() => undefined)
     if (raw !== undefined && raw.includes(this.info.token)) await fsp.unlink(this.file).catch(() => {})
   }
@@ -82,6 +92,7 @@ export class FileLock {
   releaseSync(): void {
     if (this.released) return
     this.released = true
+    heldTokens.delete(this.info.token)
     try {
       const raw = fs.readFileSync(this.file, 'utf8')
       if (raw.includes(this.info.token)) fs.unlinkSync(this.file)
@@ -146,6 +157,42 @@ async function removeStaleTemps(file: string): Promise<void> {
   }
 }
 
+/**
+ * Run `fn` while holding `<lock>.reclaim`, created exclusively. A mutex left by a process that
+ * died while reclaiming is removed once its pid is gone. Gives up quietly after ~2 s: the
+ * caller then simply looks at the lock again.
+ */
+async function withReclaimMutex(file: string, mode: number, fn: () => Promise<void>): Promise<void> {
+  const mutex = `${file}.reclaim`
+  for (let i = 0; i < 200; i++) {
+    try {
+      await createLockFile(mutex, JSON.stringify({ pid: process.pid }) + '\n', mode)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`create ${mutex}`, err)
+      const raw = await readSmallFile(mutex).catch(() => undefined)
+      let pid: number | undefined
+      try {
+        pid = (JSON.parse(raw ?? '') as { pid?: number }).pid
+      } catch {}
+      if (raw !== undefined && (typeof pid !== 'number' || !pidAlive(pid))) {
+        const st = await fsp.lstat(mutex).catch(() => undefined)
+        // Unparsable content may be a mutex being written right now: only clear it when old.
+        if (typeof pid === 'number' || (st && Date.now() - st.mtimeMs > UNWRITTEN_GRACE_MS)) {
+          await fsp.unlink(mutex).catch(() => {})
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10))
+      continue
+    }
+    try {
+      await fn()
+    } finally {
+      await fsp.unlink(mutex).catch(() => {})
+    }
+    return
+  }
+}
+
 export type LockState =
   | { state: 'gone' }
   | { state: 'alive'; info: LockInfo | undefined; raw: string }
@@ -177,6 +224,9 @@ export async function inspectLock(file: string): Promise<LockState> {
   }
   // A lock from another host (shared volume) cannot be checked: treat it as held.
   if (info.host !== os.hostname()) return { state: 'alive', info, raw }
+  if (info.pid === process.pid) {
+    return heldTokens.has(info.token) ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
+  }
   const bootedAt = Date.now() - os.uptime() * 1000
   if (st.mtimeMs < bootedAt - 1000) return { state: 'stale', info, raw }
   return pidAlive(info.pid) ? { state: 'alive', info, raw } : { state: 'stale', info, raw }

@@ -114,6 +114,40 @@ describe('stale locks', () => {
     await dlq.log({ ok: true }, 'x')
   })
 
+  it('reclaims a lock with our own pid but a token we never held (PID 1 in a restarted container)', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    fs.writeFileSync(
+      lockOf(file),
+      JSON.stringify({ pid: process.pid, host: os.hostname(), token: 'previous-life', since: Date.now(), kind: 'writer' }) + '\n',
+    )
+    const dlq = await openLog(file)
+    expect(JSON.parse(fs.readFileSync(lockOf(file), 'utf8')).token).not.toBe('previous-life')
+    // …while a lock this process really holds still counts as held.
+    await expect(Logger.open(file)).rejects.toMatchObject({ code: 'DLQ_LOCKED' })
+    await dlq.close()
+  })
+
+  it('a reclaim mutex left by a process that died mid-reclaim does not block taking a stale lock', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const dead = deadPid()
+    fs.writeFileSync(lockOf(file), JSON.stringify({ pid: dead, host: os.hostname(), token: 'dead', since: 0, kind: 'writer' }) + '\n')
+    fs.writeFileSync(`${lockOf(file)}.reclaim`, JSON.stringify({ pid: dead }) + '\n')
+    const dlq = await openLog(file)
+    expect(JSON.parse(fs.readFileSync(lockOf(file), 'utf8')).pid).toBe(process.pid)
+    expect(fs.existsSync(`${lockOf(file)}.reclaim`)).toBe(false)
+    await dlq.close()
+  })
+
+  it('concurrent reclaimers of one stale lock: exactly one wins', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    fs.writeFileSync(lockOf(file), JSON.stringify({ pid: deadPid(), host: os.hostname(), token: 'dead', since: 0, kind: 'writer' }) + '\n')
+    const tries = await Promise.allSettled(Array.from({ length: 8 }, () => Logger.open(file, { sealPollInterval: 0 })))
+    const won = tries.filter((t) => t.status === 'fulfilled')
+    expect(won).toHaveLength(1)
+    for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'DLQ_LOCKED' })
+    await (won[0] as PromiseFulfilledResult<Logger>).value.close()
+  })
+
   it("removes lock temp files left by a process killed mid-creation, and only those of dead pids", async () => {
     const file = path.join(tmpDir(), 'orders.log')
     const dead = `${lockOf(file)}.${deadPid()}.0badc0de.tmp`
