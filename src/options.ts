@@ -118,6 +118,8 @@ export interface ReplayOptions {
   sealTimeout?: number | string
   /** Wait before each in-place retry (ms); the delays grow by 2× per retry. */
   retryDelay?: number | string
+  /** A handler call not settled after this long counts as failed (re-logged). Default: no limit. */
+  handlerTimeout?: number | string
   /** Largest line read; defaults to the logger's maxRecordSize (16 MiB). */
   maxRecordSize?: number | string
   /** Mode for the files the replayer creates. */
@@ -144,6 +146,7 @@ export interface ResolvedReplayOptions {
   checkpointInterval: number
   sealTimeout: number
   retryDelay: number
+  handlerTimeout: number | undefined
   maxRecordSize: number
   mode: number
   logger: LoggerLike | undefined
@@ -165,6 +168,7 @@ export const replayDefaults: ResolvedReplayOptions = {
   checkpointInterval: 1000,
   sealTimeout: 5000,
   retryDelay: 100,
+  handlerTimeout: undefined,
   maxRecordSize: 16 * MiB,
   mode: 0o600,
   logger: undefined,
@@ -364,6 +368,7 @@ export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
     checkpointInterval: durationOpt,
     sealTimeout: durationOpt,
     retryDelay: durationOpt,
+    handlerTimeout: durationOpt,
     maxRecordSize: sizeOpt,
     mode: modeOpt,
     logger: loggerOpt,
@@ -371,6 +376,7 @@ export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
     random: fnOpt,
   } as { [K in keyof ResolvedReplayOptions]: Check<ResolvedReplayOptions[K]> })
   if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
+  if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
   return o
 }

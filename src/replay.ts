@@ -610,6 +610,25 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     this.emitOutcome('delivered', segment, offset, env)
   }
 
+  /**
+   * With `handlerTimeout`, a handler call that has not settled in time counts as a failure
+   * (the item is re-logged), so one hung call cannot hold the replay and its lock forever.
+   * The call itself cannot be cancelled and may still complete later: at-least-once.
+   */
+  private bounded(result: unknown): unknown {
+    const ms = this.options.handlerTimeout
+    if (ms === undefined) return result
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`handler did not settle within ${ms} ms`)
+        err.name = 'TimeoutError'
+        reject(err)
+      }, ms)
+    })
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer))
+  }
+
   /** `started`: the handler's result when deliverNow() already called it (retries: 0). */
   private async deliver(line: string, env: Envelope, segment: string, offset: number, started?: unknown): Promise<void> {
     const o = this.options
@@ -626,12 +645,12 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     let lastError: unknown
     try {
       if (o.retries === 0) {
-        await (started ?? this.handler(env.payload, renv))
+        await this.bounded(started ?? this.handler(env.payload, renv))
       } else {
         await pRetry(
           async () => {
             try {
-              await this.handler(env.payload, renv)
+              await this.bounded(this.handler(env.payload, renv))
               handled = true
             } catch (err) {
               threw = true

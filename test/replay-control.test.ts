@@ -270,3 +270,33 @@ describe('a re-log that cannot be written', () => {
     expect(corruptRecords(log)).toEqual([])
   })
 })
+
+describe('handlerTimeout', () => {
+  it('a handler call that never settles counts as failed after handlerTimeout: the run ends, the item is re-logged', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    writeSegment(log, 1, items(3))
+    const s = await replay(
+      log,
+      (p) => (p === 1 ? new Promise(() => {}) : undefined), // item 1 hangs forever
+      { handlerTimeout: '50ms', concurrency: 2, now: () => NOW, initialWait: 0, maxWait: 0 },
+    )
+    expect(s).toMatchObject({ handled: 3, delivered: 2, requeued: 1 })
+    const [relog] = retryRecords(log)
+    expect(relog.obj).toMatchObject({ attempt: 2, reason: 'handler did not settle within 50 ms', errorName: 'TimeoutError', payload: 1 })
+  })
+
+  it('also bounds in-place retries, and is validated', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    writeSegment(log, 1, items(1))
+    let calls = 0
+    const s = await replay(log, () => {
+      calls++
+      return new Promise(() => {})
+    }, { handlerTimeout: 20, retries: 2, retryDelay: 1, now: () => NOW })
+    expect(s.requeued).toBe(1)
+    expect(calls).toBe(3)
+    await expect(replay(log, () => {}, { handlerTimeout: 0 })).rejects.toMatchObject({ code: 'DLQ_INVALID_OPTION' })
+  })
+})

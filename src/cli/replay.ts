@@ -31,6 +31,7 @@ interface ReplayFlags extends CommonFlags {
   checkpointInterval?: string
   sealTimeout?: string
   maxRecordSize?: string
+  handlerTimeout?: string
 }
 
 const d = replayDefaults
@@ -56,6 +57,7 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--checkpoint-interval <duration>', `and at least this often (default: ${formatDuration(d.checkpointInterval)})`).argParser(parseDurationArg))
     .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseDurationArg))
     .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseSizeArg))
+    .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseDurationArg))
     .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing'))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
   cmd.addHelpText(
@@ -99,6 +101,7 @@ async function run(logArg: string, flags: ReplayFlags): Promise<number> {
     checkpointInterval: flags.checkpointInterval,
     sealTimeout: flags.sealTimeout,
     maxRecordSize: flags.maxRecordSize,
+    handlerTimeout: flags.handlerTimeout,
   }
   if (!flags.dryRun) {
     // Finish (or roll back) a requeue/purge that was killed, so its entries are in exactly one log.
