@@ -6,7 +6,8 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { type Command, Option } from 'commander'
 import { type LogPaths, listSegments, logPaths } from '../segments.js'
-import { reportError, usageError, warn } from './output.js'
+import { note, reportError, usageError, warn } from './output.js'
+import { Progress } from './progress.js'
 
 export interface CommonFlags {
   json?: boolean
@@ -120,5 +121,24 @@ export function abortOnSignals(onFirst: (signal: NodeJS.Signals) => void): { sig
       process.off('SIGINT', handler)
       process.off('SIGTERM', handler)
     },
+  }
+}
+
+/**
+ * Run a journaled rewrite (requeue, purge) with a progress display. The first SIGINT/SIGTERM
+ * stops it after the segment in progress is rolled back; a second one exits at once.
+ */
+export async function runRewrite<T>(
+  label: string,
+  showProgress: boolean,
+  fn: (signal: AbortSignal, progress: Progress) => Promise<T>,
+): Promise<T> {
+  const stop = abortOnSignals((sig) => note(`${sig} received: stopping after rolling back the segment in progress (send it again to exit at once)`))
+  const progress = new Progress(label, showProgress)
+  try {
+    return await fn(stop.signal, progress)
+  } finally {
+    progress.stop()
+    stop.dispose()
   }
 }

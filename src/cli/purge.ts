@@ -10,7 +10,7 @@ import { FileLock } from '../lock.js'
 import { sealLog } from '../maintenance.js'
 import { replayDefaults } from '../options.js'
 import type { LogPaths } from '../segments.js'
-import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
+import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type FilterFlags, addFilterOptions, describeFilters, filterFlags, hasFilters, makeMatcher, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
@@ -183,14 +183,9 @@ async function run(logArg: string, flags: PurgeFlags): Promise<number> {
       }
     }
   } else {
-    const stop = abortOnSignals((sig) => note(`${sig} received: stopping after rolling back the segment in progress (send it again to exit at once)`))
-    const progress = new Progress('purge', !flags.json && flags.progress !== false)
-    try {
-      summary = await purge({ paths: log.paths, target, filters, signal: stop.signal, progress })
-    } finally {
-      progress.stop()
-      stop.dispose()
-    }
+    summary = await runRewrite('purge', !flags.json && flags.progress !== false, (signal, progress) =>
+      purge({ paths: log.paths, target, filters, signal, progress }),
+    )
   }
   if (flags.json) {
     process.stdout.write(JSON.stringify(summary) + '\n')

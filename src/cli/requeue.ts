@@ -11,7 +11,7 @@ import { sealLog } from '../maintenance.js'
 import { replayDefaults } from '../options.js'
 import type { LogPaths } from '../segments.js'
 import type { ByteSink } from '../sink.js'
-import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
+import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type FilterFlags, addFilterOptions, describeFilters, filterFlags, makeMatcher, type Matcher } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, warn } from './output.js'
 import { Progress } from './progress.js'
@@ -181,14 +181,9 @@ async function run(logArg: string, flags: RequeueFlags): Promise<number> {
       warnings: [],
     }
   } else {
-    const stop = abortOnSignals((sig) => note(`${sig} received: stopping after rolling back the segment in progress (send it again to exit at once)`))
-    const progress = new Progress('requeue', !flags.json && flags.progress !== false)
-    try {
-      summary = await requeue({ paths: log.paths, filters, resetAttempts: flags.resetAttempts === true, signal: stop.signal, progress })
-    } finally {
-      progress.stop()
-      stop.dispose()
-    }
+    summary = await runRewrite('requeue', !flags.json && flags.progress !== false, (signal, progress) =>
+      requeue({ paths: log.paths, filters, resetAttempts: flags.resetAttempts === true, signal, progress }),
+    )
   }
   if (flags.json) {
     process.stdout.write(JSON.stringify(summary) + '\n')
