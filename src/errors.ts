@@ -15,6 +15,8 @@ export type DeadLetterErrorCode =
   | 'DLQ_INVALID_ARGUMENT'
   | 'DLQ_IO'
   | 'DLQ_UNSAFE_PATH'
+  /** The central PostgreSQL store failed (unreachable, refused, query error); local files are untouched. */
+  | 'DLQ_DB'
 
 export class DeadLetterError extends Error {
   readonly code: DeadLetterErrorCode
