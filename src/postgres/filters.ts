@@ -8,7 +8,7 @@ import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged'
-const STATES: EntryState[] = ['retry', 'permanent', 'corrupt', 'delivered', 'purged']
+export const ALL_STATES: EntryState[] = ['retry', 'permanent', 'corrupt', 'delivered', 'purged']
 /** What "all entries" means unless states are named: what still needs someone. */
 export const OPEN_STATES: EntryState[] = ['retry', 'permanent', 'corrupt']
 
@@ -58,7 +58,7 @@ export function timeOf(name: string, v: unknown, now: number): number {
 }
 
 /** `first`: number of the first parameter ($first); parameters before it belong to the caller. */
-export function compileFilter(input: EntryFilter | undefined, first = 1, now = Date.now()): CompiledFilter {
+export function compileFilter(input: EntryFilter | undefined, first = 1, defaultStates: EntryState[] = OPEN_STATES, now = Date.now()): CompiledFilter {
   const f = input ?? {}
   if (typeof f !== 'object' || Array.isArray(f)) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: a filter must be an object')
   for (const k of Object.keys(f)) {
@@ -70,8 +70,8 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, now = D
     params.push(v)
     return `$${first + params.length - 1}`
   }
-  const states = f.state === undefined ? OPEN_STATES : list('state', f.state)
-  for (const s of states) if (!STATES.includes(s as EntryState)) throw invalidOption('state', `one of ${STATES.join(', ')}`, s)
+  const states = f.state === undefined ? defaultStates : list('state', f.state)
+  for (const s of states) if (!ALL_STATES.includes(s as EntryState)) throw invalidOption('state', `one of ${ALL_STATES.join(', ')}`, s)
   conds.push(`state = ANY(${p(states)}::text[])`)
   if (f.reason !== undefined) {
     if (f.reason instanceof RegExp) {

@@ -5,13 +5,13 @@
  */
 import { run, type Db } from './db.js'
 import { type CentralEntry, ENTRY_COLUMNS, toEntry } from './entry.js'
-import { compileFilter, type EntryFilter } from './filters.js'
+import type { CompiledFilter } from './filters.js'
 import type { Tables } from './schema.js'
 
 const PAGE = 500
 
-export async function* inspectEntries(db: Db, t: Tables, filter?: EntryFilter): AsyncGenerator<CentralEntry> {
-  const f = compileFilter(filter, 3)
+/** `f` compiled with its first parameter at $3. */
+export async function* inspectEntries(db: Db, t: Tables, f: CompiledFilter): AsyncGenerator<CentralEntry> {
   let after = 0
   let left = f.limit ?? Infinity
   while (left > 0) {

@@ -52,7 +52,8 @@ function setClause(kind: Kind, resetParam: string): string {
 }
 
 export async function redrive(db: Db, t: Tables, kind: Kind, filter: EntryFilter | undefined, o: ResolvedRedriveOptions): Promise<RedriveResult> {
-  const f = compileFilter(defaultFilter(kind, filter), 4)
+  const own = kind === 'requeue' ? [o.resetAttempts] : []
+  const f = compileFilter(defaultFilter(kind, filter), 3 + own.length)
   if (o.dryRun) return dryRun(db, t, filter, kind)
   const groups = new Map<string, ReasonCount>()
   let count = 0
@@ -67,7 +68,7 @@ export async function redrive(db: Db, t: Tables, kind: Kind, filter: EntryFilter
       `UPDATE ${t.entries} SET ${setClause(kind, '$3')}
        WHERE seq IN (SELECT seq FROM ${t.entries} WHERE seq > $1 AND ${f.where} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING seq, fingerprint, reason`,
-      [after, n, o.resetAttempts, ...f.params],
+      [after, n, ...own, ...f.params],
     )
     if (r.rows.length === 0) break
     count += r.rows.length

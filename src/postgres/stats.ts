@@ -4,7 +4,7 @@
  * indexed fingerprint column; nothing is normalised at query time.
  */
 import { run, type Db } from './db.js'
-import { compileFilter, type EntryFilter, type EntryState } from './filters.js'
+import { ALL_STATES, OPEN_STATES, compileFilter, type EntryFilter, type EntryState } from './filters.js'
 import { NOW_MS, type Tables } from './schema.js'
 
 export interface FingerprintGroup {
@@ -28,7 +28,7 @@ export interface CentralStats {
   byFingerprint: FingerprintGroup[]
   /** Retry entries due now and not leased by a worker. */
   due: number
-  /** `ts` of the oldest matching entry, and its age by the server's clock. */
+  /** `ts` of the oldest open (retry, permanent, corrupt) matching entry, and its age by the server's clock. */
   oldestTs: number | null
   oldestAgeMs: number | null
 }
@@ -41,7 +41,7 @@ export interface StatsOptions {
 const n = (v: unknown) => Number(v ?? 0)
 
 export async function centralStats(db: Db, t: Tables, filter?: EntryFilter, opts: StatsOptions = {}): Promise<CentralStats> {
-  const f = compileFilter({ ...filter, limit: undefined }, 1)
+  const f = compileFilter({ ...filter, limit: undefined }, 1, ALL_STATES)
   const top = opts.top ?? 20
   const byState = await run<Record<string, unknown>>(
     db,
@@ -76,7 +76,7 @@ export async function centralStats(db: Db, t: Tables, filter?: EntryFilter, opts
     states[r.state as EntryState] = n(r.c)
     now = n(r.now)
     due += n(r.due)
-    if (r.oldest !== null && (oldest === null || n(r.oldest) < oldest)) oldest = n(r.oldest)
+    if (OPEN_STATES.includes(r.state as EntryState) && r.oldest !== null && (oldest === null || n(r.oldest) < oldest)) oldest = n(r.oldest)
   }
   return {
     total: Object.values(states).reduce((a, b) => a + b, 0),

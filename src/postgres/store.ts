@@ -9,7 +9,7 @@ import { parseDuration } from '../options.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
 import type { CentralEntry } from './entry.js'
 import { dbError, maskSecrets } from './errors.js'
-import type { EntryFilter } from './filters.js'
+import { compileFilter, type EntryFilter } from './filters.js'
 import { inspectEntries } from './inspect.js'
 import {
   type CentralReplayOptions,
@@ -113,19 +113,20 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     return wrapped
   }
 
+  /** Matching entries in shipping order, streamed page by page. Throws at once on a bad filter. */
   inspect(filter?: EntryFilter): AsyncGenerator<CentralEntry> {
     this.assertOpen()
-    return inspectEntries(this.db, this.tables, filter)
+    return inspectEntries(this.db, this.tables, compileFilter(filter, 3))
   }
 
-  stats(filter?: EntryFilter, options?: StatsOptions): Promise<CentralStats> {
+  async stats(filter?: EntryFilter, options?: StatsOptions): Promise<CentralStats> {
     this.assertOpen()
     if (options?.top !== undefined && (!Number.isSafeInteger(options.top) || options.top < 1)) throw invalidOption('top', 'an integer >= 1', options.top)
     return centralStats(this.db, this.tables, filter, options)
   }
 
   /** Run a replay worker until nothing is due. Safe on many hosts and processes at once. */
-  replay<T = unknown>(handler: CentralHandler<T>, options?: CentralReplayOptions): Promise<CentralReplaySummary> {
+  async replay<T = unknown>(handler: CentralHandler<T>, options?: CentralReplayOptions): Promise<CentralReplaySummary> {
     this.assertOpen()
     if (typeof handler !== 'function') {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: replay() needs a handler function, got ${typeof handler}`)
@@ -135,19 +136,19 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   }
 
   /** Make matching entries due again (permanent ones by default). */
-  requeue(filter?: EntryFilter, options?: RedriveOptions): Promise<RedriveResult> {
+  async requeue(filter?: EntryFilter, options?: RedriveOptions): Promise<RedriveResult> {
     this.assertOpen()
     return redrive(this.db, this.tables, 'requeue', filter, resolveRedriveOptions('requeue', options))
   }
 
   /** Mark matching entries purged (kept until prune()). */
-  purge(filter?: EntryFilter, options?: Omit<RedriveOptions, 'resetAttempts'>): Promise<RedriveResult> {
+  async purge(filter?: EntryFilter, options?: Omit<RedriveOptions, 'resetAttempts'>): Promise<RedriveResult> {
     this.assertOpen()
     return redrive(this.db, this.tables, 'purge', filter, resolveRedriveOptions('purge', options))
   }
 
   /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */
-  prune(options: { olderThan: number | string }): Promise<number> {
+  async prune(options: { olderThan: number | string }): Promise<number> {
     this.assertOpen()
     let ms: number
     try {

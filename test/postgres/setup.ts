@@ -46,3 +46,25 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x)
   return out
 }
+
+/** Log `n` entries (payload `{ n: i }`, reason from `reason(i)`) into a fresh local log and ship them. */
+export async function seed(
+  store: PostgresStore,
+  dir: string,
+  n: number,
+  opts: { name?: string; reason?: (i: number) => unknown; attempt?: number; permanent?: (i: number) => boolean; id?: (i: number) => string } = {},
+): Promise<string> {
+  const { Logger } = await import('../../src/index.js')
+  const path = await import('node:path')
+  const logPath = path.join(dir, opts.name ?? 'seed.log')
+  const dlq = await Logger.open(logPath)
+  for (let i = 0; i < n; i++) {
+    const reason = opts.reason ? opts.reason(i) : 'boom'
+    const o = opts.id ? { id: opts.id(i) } : undefined
+    if (opts.permanent?.(i)) await dlq.logPermanent({ n: i }, reason, opts.attempt ?? 1, o)
+    else await dlq.log({ n: i }, reason, opts.attempt ?? 1, o)
+  }
+  await dlq.close()
+  await store.ship(logPath)
+  return logPath
+}
