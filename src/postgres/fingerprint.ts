@@ -5,8 +5,18 @@
  */
 import { normalizeReason } from '../cli/stats.js'
 
+// Reasons repeat (one failure mode, thousands of entries): remember the last few hundred.
+const cache = new Map<string, string>()
+const CACHE_MAX = 512
+
 export function fingerprintOf(reason: string | null): string {
-  const fp = normalizeReason(reason)
+  if (reason === null) return normalizeReason(null)
+  const hit = cache.get(reason)
+  if (hit !== undefined) return hit
+  let fp = normalizeReason(reason)
   // PostgreSQL text cannot hold U+0000.
-  return fp.includes('\u0000') ? fp.replace(/\u0000/g, '\uFFFD') : fp
+  if (fp.includes('\u0000')) fp = fp.replace(/\u0000/g, '\uFFFD')
+  if (cache.size >= CACHE_MAX) cache.clear()
+  if (reason.length <= 1000) cache.set(reason, fp)
+  return fp
 }

@@ -79,7 +79,9 @@ export async function startCluster(): Promise<Cluster> {
   const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c unix_socket_directories=${dir} -c max_connections=100`
   const logFile = path.join(dir, 'server.log')
   const start = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', opts, '-w', '-t', '60', 'start'])
-  const stop = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'])
+  // 'fast' (not 'immediate'): with fsync and synchronous_commit off, only a clean shutdown
+  // keeps the last commits, and a restarted server must still hold them.
+  const stop = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'])
   start()
   let up = true
   return {
