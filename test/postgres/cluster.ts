@@ -70,7 +70,7 @@ export async function startCluster(): Promise<Cluster> {
   }
   const root = typeof process.getuid === 'function' && process.getuid() === 0
   // Under /tmp with the sticky, world-reachable parent, so the postgres user can enter it.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dletter-pg-'))
+  const dir = fs.mkdtempSync(path.join(root ? '/tmp' : os.tmpdir(), 'dletter-pg-'))
   fs.chmodSync(dir, 0o700)
   if (root) execFileSync('chown', ['postgres:postgres', dir])
   const data = path.join(dir, 'data')
