@@ -73,7 +73,8 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
         await migrate(db, tables)
       } catch (err) {
         await db.close().catch(() => {})
-        throw dbError(`connect to ${maskSecrets(redactUrl(target))}`, err)
+        const cause = err instanceof DeadLetterError && err.code === 'DLQ_DB' && err.cause !== undefined ? err.cause : err
+        throw dbError(`connect to ${maskSecrets(redactUrl(target))}`, cause)
       }
       return store
     }
