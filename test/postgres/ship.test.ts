@@ -112,3 +112,77 @@ describe('ship', () => {
     expect(e!.payload).toEqual({ s: 'a\u0000b' })
   })
 })
+
+describe('ship: damaged and unusual local files', () => {
+  it('ships gzip segments, the readable part of a damaged one (the rest set aside), and over-limit lines (kept whole locally)', async () => {
+    const zlib = await import('node:zlib')
+    const dir = tmpDir()
+    const logPath = path.join(dir, 'odd.log')
+    const line = (i: number) => JSON.stringify({ ts: 1_700_000_000_000 + i, attempt: 1, reason: 'r', payload: { i } }) + '\n'
+    const plain = Array.from({ length: 5 }, (_, i) => line(i)).join('')
+    fs.writeFileSync(path.join(dir, 'odd.000000000001.log.gz'), zlib.gzipSync(plain))
+    // Many lines so the damage lands after some whole records.
+    const big = Array.from({ length: 2000 }, (_, i) => line(100 + i)).join('')
+    const gz = zlib.gzipSync(big)
+    fs.writeFileSync(path.join(dir, 'odd.000000000002.log.gz'), gz.subarray(0, Math.floor(gz.length / 2)))
+    fs.writeFileSync(path.join(dir, 'odd.000000000003.log'), line(9000) + JSON.stringify({ ts: 1, attempt: 1, reason: 'huge', payload: 'x'.repeat(5000) }) + '\n' + line(9001))
+    const store = await pg.store()
+    const r = await store.ship(logPath, { maxRecordSize: 1024 })
+    const rows = await collect(store.inspect())
+    const ids = rows.filter((e) => e.state === 'retry').map((e) => (e.payload as { i: number }).i)
+    expect(ids.slice(0, 5)).toEqual([0, 1, 2, 3, 4])
+    expect(ids).toContain(9000)
+    expect(ids).toContain(9001)
+    const fromDamaged = ids.filter((i) => i >= 100 && i < 2100)
+    expect(fromDamaged.length).toBeGreaterThan(0)
+    expect(fromDamaged).toEqual(Array.from({ length: fromDamaged.length }, (_, k) => 100 + k))
+    const corrupt = rows.filter((e) => e.state === 'corrupt')
+    expect(corrupt.map((e) => e.reason)).toEqual([
+      expect.stringMatching(/^unreadable rest of odd\.000000000002\.log\.gz after byte \d+ .*kept on this host as corrupt-odd\.000000000002\.log\.gz$/),
+      expect.stringMatching(/^record of \d+ bytes exceeds maxRecordSize; full bytes kept on this host in corrupt-odd\.000000000003\.log\.\d+\.line$/),
+    ])
+    expect(localFiles(dir).sort()).toEqual([expect.stringMatching(/^corrupt-odd\.000000000002\.log\.gz$/), expect.stringMatching(/^corrupt-odd\.000000000003\.log\.\d+\.line$/)].sort())
+    const kept = localFiles(dir).find((f) => f.endsWith('.line'))!
+    expect(fs.readFileSync(path.join(dir, kept), 'utf8')).toContain('x'.repeat(5000))
+    expect(r.files).toBe(3)
+  })
+
+  it("ships a local replay's corrupt quarantine as corrupt rows with the quarantine record", async () => {
+    const { replay } = await import('../../src/index.js')
+    const dir = tmpDir()
+    const logPath = path.join(dir, 'q.log')
+    fs.writeFileSync(path.join(dir, 'q.000000000001.log'), '{"ts":1,"attempt":1,"reason":"x","payload":1}\n{oops\n')
+    await replay(logPath, () => {
+      throw new Error('still down')
+    }, { initialWait: '1h', maxWait: '1h' })
+    expect(fs.existsSync(path.join(dir, 'corrupt-q.log'))).toBe(true)
+    const store = await pg.store()
+    await store.ship(logPath)
+    const rows = await collect(store.inspect())
+    expect(rows.map((e) => e.state).sort()).toEqual(['corrupt', 'retry'])
+    const c = rows.find((e) => e.state === 'corrupt')!
+    expect(c.raw).toBe('{oops')
+    expect(c.payload).toMatchObject({ segment: 'q.000000000001.log', offset: expect.any(Number), raw: '{oops' })
+    expect(rows.find((e) => e.state === 'retry')).toMatchObject({ attempt: 2, reason: 'still down' })
+    expect(localFiles(dir)).toEqual([])
+  })
+
+  it('a background shipper ships on an interval and stops cleanly', async () => {
+    const dir = tmpDir()
+    const logPath = path.join(dir, 'bg.log')
+    const dlq = await Logger.open(logPath, { sealPollInterval: 10 })
+    const store = await pg.store()
+    const shipped: number[] = []
+    store.on('shipped', (r) => shipped.push(r.shipped))
+    const stop = store.startShipper(logPath, { interval: '20ms' })
+    try {
+      for (let i = 0; i < 5; i++) await dlq.log({ i }, 'x')
+      while (shipped.reduce((a, b) => a + b, 0) < 5) await new Promise((r) => setTimeout(r, 10))
+    } finally {
+      await stop()
+      await dlq.close()
+    }
+    expect((await store.stats()).total).toBe(5)
+    expect(() => store.startShipper(logPath, { interval: 'often' })).toThrow(/option `interval`/)
+  })
+})
