@@ -28,3 +28,13 @@ export function dbError(action: string, err: unknown): DeadLetterError {
   const withCode = code && !msg.includes(code) ? `${code}: ${msg}` : msg
   return new DeadLetterError('DLQ_DB', `dlq: ${action}: ${withCode}`, { cause: err })
 }
+
+/** Only protocol, host, port and database of a connection string: enough to say where, nothing secret. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
+  } catch {
+    return 'the database'
+  }
+}

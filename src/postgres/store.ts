@@ -8,7 +8,7 @@ import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
 import type { CentralEntry } from './entry.js'
-import { dbError, maskSecrets } from './errors.js'
+import { dbError, maskSecrets, redactUrl } from './errors.js'
 import { compileFilter, type EntryFilter } from './filters.js'
 import { inspectEntries } from './inspect.js'
 import {
@@ -175,15 +175,5 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   private report(err: DeadLetterError): void {
     this.options.logger?.warn({ err }, err.message)
     if (this.listenerCount('error') > 0) this.emit('error', err)
-  }
-}
-
-/** Only host, port and database of a connection string: enough to say where, nothing secret. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
-  } catch {
-    return 'the database'
   }
 }
