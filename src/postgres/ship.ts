@@ -34,6 +34,8 @@ export interface ShipResult {
   files: number
   /** Who sealed the active files: the live writer, this call (no writer alive), or nobody in time. */
   sealedBy: 'self' | 'writer' | 'timeout'
+  /** The live writer answered the seal request with this error (its active files were not sealed). */
+  sealError?: string
   /** True when stopped by the signal (what was committed stays; the rest ships next time). */
   stopped: boolean
   durationMs: number
@@ -48,6 +50,7 @@ export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, 
   try {
     const seal = await sealLog(paths, { permanent: true, timeout: o.sealTimeout, mode: o.mode, ...(o.signal ? { signal: o.signal } : {}) })
     res.sealedBy = seal.by
+    if (seal.error !== undefined) res.sealError = seal.error
     const stopped = () => o.signal?.aborted === true
     const files: Array<{ file: { path: string; key: string; gz: boolean }; kind: FileKind; start: () => Promise<number> }> = []
     for (const seg of await listSegments(paths.retry)) files.push({ file: seg, kind: 'retry', start: () => replayedUpTo(seg) })
