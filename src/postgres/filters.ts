@@ -22,10 +22,16 @@ export interface EntryFilter {
   /** Log name as shipped (the absolute path by default); a bare file name matches any directory. */
   log?: string
   id?: string | string[]
+  /** Substring of the payload's JSON text as PostgreSQL prints jsonb (`{"a": 1}`: a space after `:` and `,`); corrupt entries: of the raw line. */
+  payload?: string
+  /** Minimum attempt count (entries with attempt >= this). */
+  attempt?: number
   /** Recorded at or after: epoch ms, Date, ISO string, or a duration ago ('24h'). */
   since?: number | Date | string
   /** Recorded before: same forms as `since`. */
   until?: number | Date | string
+  /** Recorded longer ago than this (ms or '30d'), as the CLI's --older-than spells it. Not with `until`. */
+  olderThan?: number | string
   /** At most this many entries. */
   limit?: number
 }
@@ -36,7 +42,7 @@ export interface CompiledFilter {
   limit: number | undefined
 }
 
-const KNOWN = new Set(['state', 'reason', 'fingerprint', 'host', 'log', 'id', 'since', 'until', 'limit'])
+const KNOWN = new Set(['state', 'reason', 'fingerprint', 'host', 'log', 'id', 'payload', 'attempt', 'since', 'until', 'olderThan', 'limit'])
 
 function list(name: string, v: unknown): string[] {
   const arr = Array.isArray(v) ? v : [v]
@@ -92,6 +98,25 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
     conds.push(log.includes('/') ? `log = ${a}` : `(log = ${a} OR right(log, length(${a}) + 1) = '/' || ${a})`)
   }
   if (f.id !== undefined) conds.push(`id = ANY(${p(list('id', f.id))}::text[])`)
+  if (f.payload !== undefined) {
+    if (typeof f.payload !== 'string') throw invalidOption('payload', 'a string', f.payload)
+    conds.push(`strpos(coalesce(raw, payload::text, ''), ${p(f.payload)}) > 0`)
+  }
+  if (f.attempt !== undefined) {
+    if (typeof f.attempt !== 'number' || !Number.isSafeInteger(f.attempt) || f.attempt < 0) throw invalidOption('attempt', 'an integer >= 0', f.attempt)
+    conds.push(`attempt >= ${p(f.attempt)}`)
+  }
+  if (f.olderThan !== undefined) {
+    if (f.until !== undefined) throw new DeadLetterError('DLQ_INVALID_OPTION', 'dlq: filter `olderThan` cannot be combined with `until`')
+    let ms: number
+    try {
+      if (typeof f.olderThan !== 'number' && typeof f.olderThan !== 'string') throw new Error()
+      ms = parseDuration(f.olderThan)
+    } catch {
+      throw invalidOption('olderThan', 'a duration (ms or a string such as "30d")', f.olderThan)
+    }
+    conds.push(`ts < ${p(Math.trunc(now - ms))}`)
+  }
   if (f.since !== undefined) conds.push(`ts >= ${p(Math.trunc(timeOf('since', f.since, now)))}`)
   if (f.until !== undefined) conds.push(`ts < ${p(Math.trunc(timeOf('until', f.until, now)))}`)
   if (f.limit !== undefined && (typeof f.limit !== 'number' || !Number.isSafeInteger(f.limit) || f.limit < 1)) {

@@ -41,6 +41,12 @@ describe('inspect, stats, requeue, purge', () => {
     expect(await n({ since: '1h', until: Date.now() + 60_000 })).toBe(39)
     expect(await n({ until: '1h' })).toBe(0)
     expect(await n({ limit: 5 })).toBe(5)
+    expect(await n({ olderThan: '1h' })).toBe(0)
+    expect(await n({ olderThan: 0 })).toBe(39)
+    expect(await n({ payload: '"n": 4}' })).toBe(2)
+    expect(await n({ attempt: 2 })).toBe(0)
+    expect(await n({ attempt: 1 })).toBe(39)
+    expect(() => store.inspect({ olderThan: '1h', until: 0 })).toThrow(/cannot be combined/)
     const e = (await collect(store.inspect({ id: 'b-4' })))[0]!
     expect(e).toMatchObject({ host: 'pod-2', state: 'retry', attempt: 1, id: 'b-4', payload: { n: 4 }, reason: 'legacy order 4 rejected' })
     expect(() => store.inspect({ colour: 'red' } as never)).toThrow(/unknown filter `colour`/)
