@@ -53,7 +53,8 @@ export async function shipFile(
   let aside: { offset: number; fd: number; file: string } | undefined
 
   const flush = async (): Promise<void> => {
-    if (batch.length === 0) return
+    // After a failed batch nothing more is sent: the file is shipped again as a whole next time.
+    if (batch.length === 0 || failure !== undefined) return
     const rows = batch
     batch = []
     const p = insertRows(target.db, target.tables, target.host, target.log, rows).then(
