@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     }
 
     section('4. central replay (safe on many hosts at once): legacy orders still fail for good')
-    const handler = (fixed: boolean) => (order: { id: string }, entry: { reason: string | null }) => {
+    const handler = (fixed: boolean) => (order: { id: string; amount: number }, entry: { reason: string | null }) => {
       if (!fixed && entry.reason?.startsWith('legacy order')) throw new PermanentError(`legacy order format still unsupported (order amount ${order.amount})`)
     }
     const r1 = await central.replay(handler(false), { concurrency: 8 })
