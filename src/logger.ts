@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
-import { parseLogArgs, type LogOptions } from './log-args.js'
+import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { truncateReason } from './reason.js'
 import { FileLock, inspectLock } from './lock.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
@@ -168,7 +168,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
   log(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
   log(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
   log(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
-    let a
+    let a: LogArgs
     try {
       a = parseLogArgs('log', third, fourth)
     } catch (err) {
@@ -181,7 +181,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
   logPermanent(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
   logPermanent(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
   logPermanent(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
-    let a
+    let a: LogArgs
     try {
       a = parseLogArgs('logPermanent', third, fourth)
     } catch (err) {
