@@ -68,14 +68,17 @@ describe('requeue()', () => {
     const dir = tmpDir()
     const log = path.join(dir, 'orders.log')
     const big = envLine({ ts: Date.now(), attempt: 5, reason: 'big one', id: 'big', final: 'exhausted', payload: 'x'.repeat(3000) })
-    writeLines(path.join(dir, 'permanent-orders.000000000001.log'), [big])
+    const short = envLine({ ts: Date.now(), attempt: 5, reason: 'short one', id: 'short', final: 'exhausted', payload: 1 })
+    writeLines(path.join(dir, 'permanent-orders.000000000001.log'), [short, big])
     const small = await requeue(log, { maxRecordSize: 1024 })
+    // Only the long line's head could be read: the segment is left whole rather than cut.
     expect(small).toMatchObject({ moved: 0, skipped: [{ segment: 'permanent-orders.000000000001.log' }] })
+    expect(familyLines(log, 'permanent')).toEqual([short, big])
     expect(small.skipped[0].reason).toContain('over the 1 KiB line limit')
     expect(small.warnings.join('\n')).not.toContain('16 MiB')
     const enough = await requeue(log, { maxRecordSize: '4KiB' })
-    expect(enough).toMatchObject({ moved: 1, skipped: [] })
-    expect(familyLines(log, 'retry')).toEqual([big])
+    expect(enough).toMatchObject({ moved: 2, skipped: [] })
+    expect(familyLines(log, 'retry')).toEqual([short, big])
   })
 
   it('reports progress; an aborted signal leaves everything in place with aborted: true', async () => {
