@@ -41,6 +41,11 @@ export interface SegmentMeta {
   dueHist: DueHist
   /** [byte offset of a line start, items before it] every ~1024 items, ascending. */
   samples: Array<[number, number]>
+  /**
+   * [minTs, minDue, maxDue] of each run of items between samples (samples.length + 1 runs
+   * when there are items): what is left after a checkpoint, to within one run.
+   */
+  blocks?: Block[]
   /** Line-start offsets of every corrupt line, when there are at most 1024 (absent otherwise). */
   corruptAt?: number[]
   /** Reading stopped at `bytes` on unreadable compressed data. */
@@ -48,6 +53,8 @@ export interface SegmentMeta {
   /** Identity of the file it describes; a mismatch means stale. */
   file: FileIdentity
 }
+
+export type Block = [number | null, number | null, number | null]
 
 export const SAMPLE_EVERY = 1024
 const CORRUPT_OFFSETS_CAP = 1024
@@ -65,6 +72,8 @@ export class SegmentMetaBuilder {
   private maxDue = -Infinity
   private readonly hist: DueHistogram
   private readonly samples: Array<[number, number]> = []
+  private readonly blocks: Block[] = []
+  private block: [number, number, number] = [Infinity, Infinity, -Infinity]
   private corruptAt: number[] | undefined = []
   private damaged = false
 
@@ -83,6 +92,15 @@ export class SegmentMetaBuilder {
     this.maxDue = from.maxDue ?? -Infinity
     this.hist = DueHistogram.from(from.dueHist, from.minDue)
     this.samples = from.samples.map(([o, n]) => [o, n])
+    if (from.blocks && from.blocks.length === from.samples.length + 1) {
+      this.blocks = from.blocks.slice(0, -1).map((b) => [...b] as Block)
+      const last = from.blocks[from.blocks.length - 1]
+      this.block = [last[0] ?? Infinity, last[1] ?? Infinity, last[2] ?? -Infinity]
+    } else if (from.items > 0) {
+      // An older snapshot without runs: one run for everything, a valid (if loose) bound.
+      this.blocks = from.samples.map(() => [from.minTs, from.minDue, from.maxDue] as Block)
+      this.block = [from.minTs ?? Infinity, from.minDue ?? Infinity, from.maxDue ?? -Infinity]
+    }
     this.corruptAt = from.corruptAt ? [...from.corruptAt] : undefined
     this.damaged = from.damaged === true
   }
@@ -93,17 +111,25 @@ export class SegmentMetaBuilder {
    * if it has one. Lines must come in file order.
    */
   add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined): void {
-    if (this.items > 0 && this.items % SAMPLE_EVERY === 0) this.samples.push([offset, this.items])
+    if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
+      this.samples.push([offset, this.items])
+      this.blocks.push(closed(this.block))
+      this.block = [Infinity, Infinity, -Infinity]
+    }
     this.items++
     this.cover(offset, lineBytes)
+    const b = this.block
     if (firstTs !== undefined) {
       if (firstTs < this.minTs) this.minTs = firstTs
       if (firstTs > this.maxTs) this.maxTs = firstTs
+      if (firstTs < b[0]) b[0] = firstTs
     }
     const due = dueTs ?? firstTs
     if (due !== undefined) {
       if (due < this.minDue) this.minDue = due
       if (due > this.maxDue) this.maxDue = due
+      if (due < b[1]) b[1] = due
+      if (due > b[2]) b[2] = due
       this.hist.add(due)
     }
   }
@@ -152,6 +178,7 @@ export class SegmentMetaBuilder {
       maxDue: finite(this.maxDue),
       dueHist: this.hist.snapshot(),
       samples: this.samples.map(([o, n]) => [o, n]),
+      blocks: this.items > 0 ? [...this.blocks.map((b) => [...b] as Block), closed(this.block)] : [],
       file: { size: file.size, ino: file.ino, mtimeMs: file.mtimeMs },
     }
     if (this.corruptAt) meta.corruptAt = [...this.corruptAt]
@@ -162,6 +189,10 @@ export class SegmentMetaBuilder {
   private cover(offset: number, lineBytes: number): void {
     if (offset + lineBytes > this.end) this.end = offset + lineBytes
   }
+}
+
+function closed(b: [number, number, number]): Block {
+  return [finite(b[0]), finite(b[1]), finite(b[2])]
 }
 
 function finite(n: number): number | null {
@@ -252,6 +283,10 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   if (hist.reduce((n, [, c]) => n + c, 0) !== items) return undefined
   const samples = m.samples as Array<[number, number]>
   if (samples.some(([o, n]) => o > (m.bytes as number) || n > items)) return undefined
+  if (m.blocks !== undefined) {
+    const b = m.blocks
+    if (!Array.isArray(b) || b.length !== (items > 0 ? samples.length + 1 : 0) || !b.every(isBlock)) return undefined
+  }
   if (m.corruptAt !== undefined) {
     const at = m.corruptAt
     if (!Array.isArray(at) || at.length > (m.corrupt as number) || !at.every(count) || !ascending(at as number[], true)) return undefined
@@ -262,6 +297,10 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
     return undefined
   }
   return m as unknown as SegmentMeta
+}
+
+function isBlock(x: unknown): boolean {
+  return Array.isArray(x) && x.length === 3 && x.every((v) => v === null || (typeof v === 'number' && Number.isFinite(v)))
 }
 
 function count(x: unknown): x is number {
