@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DeadLetterError, requeue } from '../src/index.js'
+import { DeadLetterError, requeue, stats } from '../src/index.js'
 import { tmpDir } from './helpers/tmp.js'
 import { buildAdminLog, idOf } from './fixtures/admin-log.js'
 import { envLine, familyLines, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
@@ -41,6 +41,17 @@ describe('requeue()', () => {
     const moved = familyLines(b.log, 'retry').map((l) => JSON.parse(l) as { id: string; attempt: number; final?: string }).filter((e) => e.id === 'p1')
     expect(moved).toEqual([expect.objectContaining({ id: 'p1', attempt: 1 })])
     expect(moved[0].final).toBeUndefined()
+  })
+
+  it("removes a rewritten segment's metadata sidecar with it", async () => {
+    const b = buildAdminLog(tmpDir())
+    const dir = path.dirname(b.log)
+    await stats(b.log, { fast: true }) // writes `<segment>.meta` caches
+    const metas = () => fs.readdirSync(dir).filter((n) => n.endsWith('.meta'))
+    expect(metas()).toContain('permanent-orders.000000000002.log.meta')
+    await requeue(b.log, { reason: /legacy/ })
+    expect(fs.existsSync(path.join(dir, 'permanent-orders.000000000002.log'))).toBe(false)
+    for (const m of metas()) expect(fs.existsSync(path.join(dir, m.slice(0, -'.meta'.length))), m).toBe(true)
   })
 
   it('dryRun counts (with limit) and changes nothing, taking no lock', async () => {
