@@ -37,6 +37,14 @@ interface Files {
   corrupt: ScanFile[]
 }
 
+async function listFiles(paths: LogPaths): Promise<Files> {
+  return {
+    retry: await familyFiles(paths.retry, { checkpoints: true }),
+    permanent: await familyFiles(paths.permanent, { checkpoints: false }),
+    corrupt: await corruptFiles(paths.corrupt),
+  }
+}
+
 const unread = (files: ScanFile[]) => files.reduce((n, f) => n + f.size - Math.min(f.start, f.size), 0)
 
 /** Bytes done over all three scans, for one progress figure. */
@@ -57,11 +65,7 @@ class ProgressTracker {
 }
 
 async function collectStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
-  const files: Files = {
-    retry: await familyFiles(paths.retry, { checkpoints: true }),
-    permanent: await familyFiles(paths.permanent, { checkpoints: false }),
-    corrupt: await corruptFiles(paths.corrupt),
-  }
+  const files = await listFiles(paths)
   const stats = await emptyStats(paths, files, Date.now())
   const progress = new ProgressTracker(unread(files.retry) + unread(files.permanent) + unread(files.corrupt), run.onProgress)
   const scan = async (list: ScanFile[], onItem: (it: ScanItem) => void, envelopes = true) => {
@@ -100,11 +104,7 @@ async function collectStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
  * unparseable lines) is left empty; `fast` says which counts are exact.
  */
 async function fastStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
-  const files: Files = {
-    retry: await familyFiles(paths.retry, { checkpoints: true }),
-    permanent: await familyFiles(paths.permanent, { checkpoints: false }),
-    corrupt: await corruptFiles(paths.corrupt),
-  }
+  const files = await listFiles(paths)
   const stats = await emptyStats(paths, files, Date.now())
   const c = await logCounts(paths.active, { now: stats.at, maxRecordSize: run.maxRecordSize })
   const r = stats.retry
