@@ -15,6 +15,8 @@ export type DeadLetterErrorCode =
   | 'DLQ_INVALID_ARGUMENT'
   | 'DLQ_IO'
   | 'DLQ_UNSAFE_PATH'
+  | 'DLQ_NOT_FOUND'
+  | 'DLQ_ABORTED'
   /** The central PostgreSQL store failed (unreachable, refused, query error); local files are untouched. */
   | 'DLQ_DB'
 

@@ -6,7 +6,9 @@
 import { type Command, Option } from 'commander'
 import { PostgresStore, redactUrl } from '../postgres/index.js'
 import type { EntryFilter, EntryState } from '../postgres/filters.js'
-import { type FilterFlags, parseIntArg } from './filters.js'
+import type { EntryFilter as LocalFilter } from '../admin/types.js'
+import { timeOf } from '../postgres/filters.js'
+import { parseIntArg } from './filters.js'
 import { EXIT, formatDuration, formatTime, padStart, preview, usageError } from './output.js'
 import { abortOnSignals } from './common.js'
 import type { CentralEntry } from '../postgres/entry.js'
@@ -65,14 +67,12 @@ export function where(url: string): string {
   return `central store ${redactUrl(url)}`
 }
 
-/** The local filter flags, plus the state picked by --permanent / --corrupt, as a central filter. */
-export function centralFilter(f: FilterFlags, state: EntryState | EntryState[], host: string | undefined, now = Date.now()): EntryFilter {
-  const out: EntryFilter = { state }
-  if (f.reason) out.reason = f.reason
-  if (f.id) out.id = f.id
-  if (f.since) out.since = f.since.at(now)
-  if (f.olderThan) out.until = f.olderThan.at(now)
-  if (f.limit !== undefined) out.limit = f.limit
+/** The local command's filter (from its flags), plus the state picked by --permanent / --corrupt, as a central filter. */
+export function centralFilter(f: LocalFilter, state: EntryState | EntryState[], host: string | undefined, now = Date.now()): EntryFilter {
+  const { olderThan, ...rest } = f
+  const out: EntryFilter = { ...rest, state }
+  // The CLI's --older-than is a duration ago or an ISO date: a bound on ts either way.
+  if (olderThan !== undefined) out.until = typeof olderThan === 'string' ? timeOf('olderThan', olderThan, now) : now - olderThan
   if (host !== undefined) out.host = host
   return out
 }
@@ -116,7 +116,7 @@ function entryJson(e: CentralEntry): string {
 
 export async function dbInspect(
   url: string,
-  f: FilterFlags,
+  f: LocalFilter,
   flags: DbFlags & { permanent?: boolean; corrupt?: boolean; json?: boolean; human?: boolean },
 ): Promise<number> {
   const json = flags.json === true || (!flags.human && !process.stdout.isTTY)
@@ -193,7 +193,7 @@ function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean
   process.stdout.write([head, ...r.topReasons.map((t) => `  ${padStart(t.count, 8)}  ${t.fingerprint}`)].join('\n') + '\n')
 }
 
-export async function dbRequeue(url: string, f: FilterFlags, flags: DbFlags & { resetAttempts?: boolean; dryRun?: boolean; json?: boolean }): Promise<number> {
+export async function dbRequeue(url: string, f: LocalFilter, flags: DbFlags & { resetAttempts?: boolean; dryRun?: boolean; json?: boolean }): Promise<number> {
   const r = await withStore(url, undefined, (store) =>
     store.requeue(centralFilter(f, 'permanent', flags.host), {
       dryRun: flags.dryRun === true,
@@ -207,7 +207,7 @@ export async function dbRequeue(url: string, f: FilterFlags, flags: DbFlags & { 
 
 export async function dbPurge(
   url: string,
-  f: FilterFlags,
+  f: LocalFilter,
   flags: DbFlags & { permanent?: boolean; corrupt?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean },
 ): Promise<number> {
   if (!flags.dryRun && !flags.yes) throw usageError('purge changes the central store: add --yes to confirm (or --dry-run to count first)')

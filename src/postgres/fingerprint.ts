@@ -1,9 +1,9 @@
 /**
- * A reason's fingerprint: the CLI's `stats` normalisation (uuids, times, ips, hex ids and
- * numbers masked), computed once when an entry is shipped and stored in an indexed column,
+ * A reason's fingerprint: the admin API's normalisation, the one `dletter stats` groups by
+ * (uuids, times, ips, hex ids and numbers masked), computed once when an entry is shipped and stored in an indexed column,
  * so grouping the whole fleet by failure mode is an index scan, not a regex per row.
  */
-import { normalizeReason } from '../cli/stats.js'
+import { fingerprint as normalizeReason } from '../admin/fingerprint.js'
 
 // Reasons repeat (one failure mode, thousands of entries): remember the last few hundred.
 const cache = new Map<string, string>()

@@ -1,13 +1,14 @@
 /**
  * What the shipper needs from the local log's files, in one place: where a local replay
  * left off in a retry segment (its checkpoint), and removing a shipped file together with
- * its compressed twin and its checkpoint.
+ * its compressed twin, its checkpoint and its count sidecar.
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { readCheckpoint, removeCheckpoint } from '../checkpoint.js'
 import { ioError } from '../errors.js'
 import { fsyncDir } from '../fs-safe.js'
+import { removeSegmentMeta } from '../segment-meta.js'
 import { type SegmentInfo, statePathOf } from '../segments.js'
 
 /** Bytes of a retry segment a local replay already accounted for (0 when none or unreadable). */
@@ -34,6 +35,7 @@ export async function removeShipped(seg: { key: string; path: string }): Promise
   await unlinkQuiet(`${seg.key}.gz`)
   if (seg.path !== seg.key && seg.path !== `${seg.key}.gz`) await unlinkQuiet(seg.path)
   await removeCheckpoint(statePathOf(seg.key))
+  await removeSegmentMeta(seg.key)
   await fsyncDir(path.dirname(seg.key))
 }
 

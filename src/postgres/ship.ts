@@ -4,7 +4,8 @@
  *
  * Towards the files it behaves like `replay(path)`: it holds the replay lock for the whole
  * run (so no local replay reads or appends the same files, and the corrupt quarantine —
- * appended only by that lock's holder — is still), and asks a live writer to seal its
+ * appended only by that lock's holder — is still), first settles what a killed local
+ * replay, requeue or purge left behind (src/store/recovery.ts), and asks a live writer to seal its
  * active retry and permanent files (or seals an orphaned one itself), so everything logged
  * before the call is shipped. Shipping progress needs no state file of its own: every row
  * has a stable key, so a file re-shipped after a crash inserts nothing twice, and a file is
@@ -12,9 +13,9 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { FileLock } from '../lock.js'
 import { sealLog } from '../maintenance.js'
 import { listSegments, logPaths, type LogPaths } from '../segments.js'
+import { withMaintenance } from '../store/maintenance-session.js'
 import { asideName, removeShipped, replayedUpTo } from './local-files.js'
 import { insertRows } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
@@ -36,6 +37,8 @@ export interface ShipResult {
   sealedBy: 'self' | 'writer' | 'timeout'
   /** The live writer answered the seal request with this error (its active files were not sealed). */
   sealError?: string
+  /** What recovery of an interrupted local requeue/purge did first, in words. */
+  recovered?: string
   /** True when stopped by the signal (what was committed stays; the rest ships next time). */
   stopped: boolean
   durationMs: number
@@ -46,8 +49,10 @@ export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, 
   const paths = logPaths(logPath)
   const full: ShipTarget = { ...target, log: o.logName ?? paths.active }
   const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
-  const lock = await FileLock.acquire(paths.replayLock, 'replay', o.mode)
-  try {
+  // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
+  // (the same recovery every local entry point runs), so what is shipped is a settled log.
+  await withMaintenance(paths, { mode: o.mode }, async (session) => {
+    if (session.recovered) res.recovered = session.recovered
     const seal = await sealLog(paths, { permanent: true, timeout: o.sealTimeout, mode: o.mode, ...(o.signal ? { signal: o.signal } : {}) })
     res.sealedBy = seal.by
     if (seal.error !== undefined) res.sealError = seal.error
@@ -61,9 +66,7 @@ export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, 
       await shipOne(full, paths, f.file, f.kind, await f.start(), o, res)
     }
     res.stopped = stopped()
-  } finally {
-    await lock.release()
-  }
+  })
   res.durationMs = Date.now() - t0
   return res
 }
