@@ -51,7 +51,7 @@ export function centralTarget(log: string | undefined, flags: DbFlags): string |
     return undefined
   }
   if (process.env.DLETTER_DB) return process.env.DLETTER_DB
-  throw usageError('missing LOG path (or --db <url> / DLETTER_DB for the central store)')
+  throw usageError("missing required argument 'log' (or --db <url> / DLETTER_DB for the central store)")
 }
 
 export async function withStore<T>(url: string, host: string | undefined, fn: (s: PostgresStore) => Promise<T>): Promise<T> {
@@ -184,9 +184,10 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
   return EXIT.OK
 }
 
-function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean | undefined): void {
+/** `extra`: the local command's --json fields that apply (moved / removed, target, resetAttempts). */
+function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean | undefined, extra: Record<string, unknown>): void {
   if (json) {
-    process.stdout.write(JSON.stringify(r) + '\n')
+    process.stdout.write(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
     return
   }
   const head = r.dryRun ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}; nothing was changed` : `${verb} ${r.count} entries of the ${where(url)}${r.stopped ? ' (interrupted)' : ''}`
@@ -201,7 +202,7 @@ export async function dbRequeue(url: string, f: LocalFilter, flags: DbFlags & { 
       ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
     }),
   )
-  printRedrive(url, 'requeued', r, flags.json)
+  printRedrive(url, 'requeued', r, flags.json, { resetAttempts: flags.resetAttempts === true, moved: r.count })
   return EXIT.OK
 }
 
@@ -214,6 +215,6 @@ export async function dbPurge(
   const r = await withStore(url, undefined, (store) =>
     store.purge(centralFilter(f, stateOf(flags), flags.host), { dryRun: flags.dryRun === true, ...(flags.rate !== undefined ? { rate: flags.rate } : {}) }),
   )
-  printRedrive(url, 'purged', r, flags.json)
+  printRedrive(url, 'purged', r, flags.json, { target: stateOf(flags), removed: r.count })
   return EXIT.OK
 }

@@ -46,3 +46,61 @@ describe('dletter ship', () => {
     expect(fs.readdirSync(dir).filter((f) => !f.startsWith('.') && fs.statSync(path.join(dir, f)).size > 0)).toEqual([])
   })
 })
+
+describe('--db on stats, inspect, replay, requeue, purge', () => {
+  it('runs each command against the central store with the local flags', async () => {
+    const dir = tmpDir()
+    const logPath = await logSome(dir, 12)
+    // A database of its own: the CLI always uses the default schema.
+    const { default: pgClient } = await import('pg')
+    const admin = new pgClient.Client(pg.url)
+    await admin.connect()
+    await admin.query('CREATE DATABASE cli_db')
+    await admin.end()
+    const url = secretUrl().replace(/\/postgres$/, '/cli_db')
+    expect((await runCli(['ship', logPath, '--db', url, '--host', 'pod-1'])).code).toBe(0)
+    const outputs: string[] = []
+    const cli = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const r = await runCli(args, { env })
+      outputs.push(r.stdout, r.stderr)
+      return r
+    }
+
+    const stats = await cli(['stats', '--db', url, '--json'])
+    expect(stats.code).toBe(0)
+    expect(JSON.parse(stats.stdout)).toMatchObject({ total: 12, byState: { retry: 9, permanent: 3 }, byHost: [{ host: 'pod-1', count: 12 }] })
+    // No LOG: $DLETTER_DB is the default.
+    const human = await cli(['stats'], { DLETTER_DB: url })
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(/timeout after <n> ms/)
+
+    const perm = await cli(['inspect', '--db', url, '--permanent', '--json'])
+    const lines = perm.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; state: string; host: string })
+    expect(lines.map((l) => l.id)).toEqual(['o-3', 'o-7', 'o-11'])
+    expect(lines[0]).toMatchObject({ state: 'permanent', host: 'pod-1' })
+    const filtered = await cli(['inspect', '--db', url, '--reason', 'after [12] ms', '--host', 'pod-1', '--json'])
+    expect(filtered.stdout.trim().split('\n')).toHaveLength(2)
+
+    const dry = await cli(['requeue', '--db', url, '--reason', 'legacy', '--dry-run', '--json'])
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, moved: 3, topReasons: [{ fingerprint: 'legacy order <n> rejected', count: 3 }] })
+    const requeued = await cli(['requeue', '--db', url, '--reason', 'legacy', '--reset-attempts', '--json'])
+    expect(JSON.parse(requeued.stdout)).toMatchObject({ dryRun: false, moved: 3 })
+
+    const handler = path.join(dir, 'handler.mjs')
+    fs.writeFileSync(handler, `export default function (payload) { if (payload.i === 0) throw new Error('still down') }\n`)
+    const rep = await cli(['replay', '--db', url, '--handler', handler, '--json', '--initial-wait', '1h', '--max-wait', '1h'])
+    expect(rep.code).toBe(0)
+    expect(JSON.parse(rep.stdout)).toMatchObject({ handled: 12, delivered: 11, requeued: 1 })
+    const local = await cli(['replay', '--db', url, '--handler', handler, '--checkpoint-every', '5'])
+    expect(local.code).toBe(1)
+    expect(local.stderr).toMatch(/--checkpoint-every applies to a local log/)
+
+    expect((await cli(['purge', '--db', url, '--permanent'])).code).toBe(1)
+    const purge = await cli(['purge', '--db', url, '--permanent', '--yes', '--json'])
+    expect(JSON.parse(purge.stdout)).toMatchObject({ target: 'permanent', removed: 0 })
+    const both = await cli(['stats', logPath, '--db', url])
+    expect(both.code).toBe(1)
+    expect(both.stderr).toMatch(/either a LOG path or --db/)
+    for (const o of outputs) expect(o).not.toContain('hunter2-secret')
+  })
+})
