@@ -51,8 +51,10 @@ Examples:
   $ dletter inspect ./dlq/orders.log --permanent --reason timeout --limit 20
   $ dletter requeue ./dlq/orders.log --reason ECONNREFUSED --reset-attempts
   $ dletter purge ./dlq/orders.log --permanent --older-than 30d --yes
+  $ DLETTER_DB=postgres://dlq@db/ops dletter ship ./dlq/orders.log && dletter stats
 
 Environment:
+  DLETTER_DB                 connection string of the central PostgreSQL store (ship; stats/inspect/replay/requeue/purge without LOG)
   DLETTER_PROGRESS_INTERVAL  how often progress lines are printed when stderr is not a terminal (default 2s)
 
 ${EXIT_CODES_HELP}`,
