@@ -51,7 +51,8 @@ Examples:
   $ dletter inspect ./dlq/orders.log --permanent --reason timeout --limit 20
   $ dletter requeue ./dlq/orders.log --reason ECONNREFUSED --reset-attempts
   $ dletter purge ./dlq/orders.log --permanent --older-than 30d --yes
-  $ DLETTER_DB=postgres://dlq@db/ops dletter ship ./dlq/orders.log && dletter stats
+  $ dletter ship ./dlq/orders.log --db postgres://dlq@db/ops
+  $ dletter stats --db postgres://dlq@db/ops --top 20
 
 Environment:
   DLETTER_DB                 connection string of the central PostgreSQL store (ship; stats/inspect/replay/requeue/purge without LOG)
