@@ -47,6 +47,11 @@ export function processStartTime(pid: number): string | undefined {
   } catch {
     return undefined
   }
+  return startTimeOfStat(text)
+}
+
+/** Field 22 of a /proc/<pid>/stat line. */
+export function startTimeOfStat(text: string): string | undefined {
   // Field 2 is the command name in parentheses and may itself contain spaces and ')': the
   // fields after it start past the last ')'. Field 3 is the first of them, so 22 is index 19.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ')
