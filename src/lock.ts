@@ -62,9 +62,14 @@ export class FileLock {
   readonly info: LockInfo
   private readonly mode: number
   private released = false
-  /** dev/ino of the lock file as we created it: a cheap stat tells whether it is still there. */
+  /**
+   * dev/ino/ctime of the lock file as we left it: a cheap stat tells whether it is still there.
+   * The ctime is compared for equality only: a deleted lock's inode number is often reused at
+   * once by the next file created, such as another process's new lock.
+   */
   private dev = 0
   private ino = 0
+  private ctime = 0
 
   private constructor(file: string, info: LockInfo, mode: number) {
     this.file = file
@@ -116,7 +121,7 @@ export class FileLock {
   intact(): boolean {
     if (this.released) return false
     const st = fs.lstatSync(this.file, { throwIfNoEntry: false })
-    return st !== undefined && st.dev === this.dev && st.ino === this.ino
+    return st !== undefined && st.dev === this.dev && st.ino === this.ino && st.ctimeMs === this.ctime
   }
 
   /**
@@ -164,6 +169,7 @@ export class FileLock {
     const st = fs.lstatSync(this.file, { throwIfNoEntry: false })
     this.dev = st?.dev ?? 0
     this.ino = st?.ino ?? 0
+    this.ctime = st?.ctimeMs ?? 0
   }
 }
 
