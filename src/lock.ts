@@ -62,20 +62,11 @@ export class FileLock {
   readonly info: LockInfo
   private readonly mode: number
   private released = false
-  /**
-   * dev/ino/ctime of the lock file as we left it: a cheap stat tells whether it is still there.
-   * The ctime is compared for equality only: a deleted lock's inode number is often reused at
-   * once by the next file created, such as another process's new lock.
-   */
-  private dev = 0
-  private ino = 0
-  private ctime = 0
 
   private constructor(file: string, info: LockInfo, mode: number) {
     this.file = file
     this.info = info
     this.mode = mode
-    this.remember()
   }
 
   /**
@@ -114,17 +105,6 @@ export class FileLock {
   }
 
   /**
-   * Synchronous, ~1 µs: is the lock file still the one we created? False when it was
-   * deleted or replaced by another file (then call ensureHeld()). A rewrite in place is only
-   * seen by ensureHeld(), which reads the token.
-   */
-  intact(): boolean {
-    if (this.released) return false
-    const st = fs.lstatSync(this.file, { throwIfNoEntry: false })
-    return st !== undefined && st.dev === this.dev && st.ino === this.ino && st.ctimeMs === this.ctime
-  }
-
-  /**
    * Make sure the lock file still names us: re-create it when it was deleted (or when whoever
    * replaced it is gone too). Returns 'held', or 'lost' when a live process holds it now.
    */
@@ -133,10 +113,7 @@ export class FileLock {
     for (let tries = 0; tries < 5; tries++) {
       if (this.released) return { state: 'held', restored: false }
       const now = await inspectLock(this.file)
-      if (now.state !== 'gone' && now.raw.includes(this.info.token)) {
-        this.remember()
-        return { state: 'held', restored: false }
-      }
+      if (now.state !== 'gone' && now.raw.includes(this.info.token)) return { state: 'held', restored: false }
       let ours = false
       if (now.state === 'alive') return { state: 'lost', error: lockLostError(this.file, now.info) }
       if (now.state === 'gone') {
@@ -151,7 +128,6 @@ export class FileLock {
       if (!ours) continue
       // close() may have released the lock while we were re-creating it: take ours away again.
       if (this.released) await this.release()
-      else this.remember()
       return { state: 'held', restored: true }
     }
     throw new DeadLetterError('DLQ_LOCKED', `dlq: could not re-establish the writer lock ${this.file} (contended)`)
@@ -163,13 +139,6 @@ export class FileLock {
     heldTokens.delete(this.info.token)
     const raw = await readSmallFile(this.file).catch(() => undefined)
     if (raw !== undefined && raw.includes(this.info.token)) await fsp.unlink(this.file).catch(() => {})
-  }
-
-  private remember(): void {
-    const st = fs.lstatSync(this.file, { throwIfNoEntry: false })
-    this.dev = st?.dev ?? 0
-    this.ino = st?.ino ?? 0
-    this.ctime = st?.ctimeMs ?? 0
   }
 }
 

@@ -95,7 +95,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     const ownership = {
       onWarning: (m: string, e?: unknown) => this.warn(m, e),
-      lockIntact: () => this.lock.intact(),
       ensureOwnership: () => this.ensureOwnership(),
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })

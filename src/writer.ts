@@ -19,11 +19,13 @@
  * it emits 'rotation' before it renames, we pause writes until its 'open', then reopen.
  *
  * Ownership is verified after every batch, not assumed: right after the write(2), before any
- * await, the active path is lstat'ed and compared with our descriptor (dev/ino, ~1 µs), and the
- * lock file likewise. A write that finished before a rename is inside the renamed file, which
+ * await, the active path is lstat'ed and compared with our descriptor (dev/ino: one syscall
+ * per batch, ~1-3 µs). A write that finished before a rename is inside the renamed file, which
  * whoever renamed it reads after renaming; so when the path no longer leads to our file, the
  * same batch is written again into a freshly opened active file (after the logger has
- * re-established its lock) before the callers are answered. Duplicates are possible, loss is not.
+ * re-established its lock) before the callers are answered. Duplicates are possible, loss is
+ * not. (The lock file itself is checked by the logger's timer, not per batch: a lost lock
+ * costs no record, because a taker can only take the active file, which this check sees.)
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -67,8 +69,6 @@ export interface WriterHooks {
   /** A segment was sealed (size/interval rotation, seal()). */
   onSealed(sealedPath: string): void
   onWarning(message: string, err?: unknown): void
-  /** Synchronous and cheap: is the writer lock file still the one we created? */
-  lockIntact(): boolean
   /** Re-establish the writer lock (re-create it when deleted); throws DLQ_LOCK_LOST when another live process holds it. */
   ensureOwnership(): Promise<void>
 }
@@ -258,7 +258,7 @@ export class SegmentWriter {
     // No await since the write: nothing in this process can have renamed the file meanwhile.
     // When this throws (the lock was lost) the rejected batch may still be in a file another
     // writer now appends to as well: it stays there (a possible duplicate), never cut out.
-    if (!this.ownsActive() || !this.hooks.lockIntact()) await this.reassertOwnership(buf)
+    if (!this.ownsActive()) await this.reassertOwnership(buf)
     if (this.cfg.durability === 'fsync') {
       const fd = this.fd!
       const start = this.size - buf.length

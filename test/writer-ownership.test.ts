@@ -70,22 +70,17 @@ describe.each(['kernel', 'fsync'] as const)('active file taken from a live write
 })
 
 describe('writer lock', () => {
-  it('deleted: the next log() re-creates it with our token before it resolves', async () => {
+  it('deleted: re-created with our token by the periodic check (every sealPollInterval), with a warning', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const lock = logPaths(log).writerLock
-    const dlq = await openLog(log)
+    const dlq = await openLog(log, { sealPollInterval: 20 })
+    const warnings: string[] = []
+    dlq.on('warning', (w) => warnings.push(w.message))
     const token = JSON.parse(fs.readFileSync(lock, 'utf8')).token
     fs.unlinkSync(lock)
-    await logIds(dlq, ['a'])
-    expect(JSON.parse(fs.readFileSync(lock, 'utf8'))).toMatchObject({ pid: process.pid, token })
-  })
-
-  it('deleted while idle: re-created by the periodic check (sealPollInterval)', async () => {
-    const log = path.join(tmpDir(), 'orders.log')
-    const lock = logPaths(log).writerLock
-    await openLog(log, { sealPollInterval: 20 })
-    fs.unlinkSync(lock)
     await vi.waitFor(() => expect(fs.existsSync(lock)).toBe(true), { timeout: 10_000, interval: 10 })
+    expect(JSON.parse(fs.readFileSync(lock, 'utf8'))).toMatchObject({ pid: process.pid, token })
+    await vi.waitFor(() => expect(warnings.join('\n')).toMatch(/writer lock .* was removed or replaced by someone else; re-created it/), { timeout: 10_000, interval: 10 })
   })
 
   it('deleted while idle with seal requests off (sealPollInterval 0): still re-created, by the 1 s check', async () => {
@@ -96,16 +91,18 @@ describe('writer lock', () => {
     await vi.waitFor(() => expect(fs.existsSync(lock)).toBe(true), { timeout: 10_000, interval: 20 })
   })
 
-  it('taken by another live logger meanwhile: log() rejects DLQ_LOCK_LOST, an error event names the holder', async () => {
+  it('taken by another live logger meanwhile: an error event names the holder, log() rejects DLQ_LOCK_LOST', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const lock = logPaths(log).writerLock
-    const a = await openLog(log)
+    const a = await openLog(log, { sealPollInterval: 20 })
     const errors: Error[] = []
     a.on('error', (e) => errors.push(e))
     await logIds(a, ['a1'])
     fs.unlinkSync(lock)
+    // Taken before the periodic check re-created it (the documented window of one sealPollInterval).
     const b = await openLog(log)
     const theirs = fs.readFileSync(lock, 'utf8')
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 10_000, interval: 10 })
     await expect(a.log({ id: 'a2' }, 'x')).rejects.toMatchObject({ code: 'DLQ_LOCK_LOST', pid: process.pid })
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatchObject({ code: 'DLQ_LOCK_LOST' })
