@@ -114,8 +114,11 @@ export class FileLock {
       if (this.released) return { state: 'held', restored: false }
       const now = await inspectLock(this.file)
       if (now.state !== 'gone' && now.raw.includes(this.info.token)) return { state: 'held', restored: false }
-      let ours = false
+      // Unreadable and young: being written (no-hard-link fallback) or damaged. Decide on a
+      // later check, once it is readable or old enough to be stale.
+      if (now.state === 'alive' && now.info === undefined) return { state: 'held', restored: false }
       if (now.state === 'alive') return { state: 'lost', error: lockLostError(this.file, now.info) }
+      let ours = false
       if (now.state === 'gone') {
         ours = await tryCreate(this.file, content, this.mode)
       } else if (now.state === 'stale') {
@@ -333,9 +336,10 @@ async function unwrittenLockIsStale(file: string, raw: string, st: fs.Stats): Pr
   return again !== undefined && again.ino === st.ino && again.size === st.size && rawAgain === raw
 }
 
-function describeHolder(info: LockInfo | undefined): string {
+function describeHolder(info: LockInfo | undefined, withKind = true): string {
   if (!info) return 'another process (unreadable lock)'
-  return `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}${typeof info.kind === 'string' ? ` (${info.kind})` : ''}`
+  const kind = withKind && typeof info.kind === 'string' ? ` (${info.kind})` : ''
+  return `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}${kind}`
 }
 
 function holderProps(info: LockInfo | undefined, transient: boolean): LockHolderProps {
@@ -347,7 +351,7 @@ function holderProps(info: LockInfo | undefined, transient: boolean): LockHolder
  * waiting helps (a sealer holds its lock for a moment, a writer for its lifetime).
  */
 export function lockedError(file: string, kind: LockKind, info: LockInfo | undefined, waitedMs?: number): DeadLetterError {
-  const who = describeHolder(info)
+  const who = describeHolder(info, kind !== 'replay')
   const transient = info?.kind === 'sealer'
   let message: string
   if (kind === 'replay') {
