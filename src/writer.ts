@@ -309,9 +309,10 @@ export class SegmentWriter {
   }
 
   /**
-   * The active file or the lock is no longer what we created. Re-establish the lock (the
-   * logger throws DLQ_LOCK_LOST when a live process holds it now) and, when the active path no
-   * longer leads to our file, write the batch again into a new active file.
+   * The active path no longer leads to our file: someone who judged the log orphaned renamed
+   * it (typically because our lock file was deleted), or replaced it. Re-establish the lock
+   * first (the logger throws DLQ_LOCK_LOST when a live process holds it now), so no further
+   * sealer takes the file; then write the batch again into a new active file.
    */
   private async reassertOwnership(buf: Buffer): Promise<void> {
     for (let round = 0; ; round++) {
