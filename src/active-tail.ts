@@ -11,8 +11,9 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import { O_NOFOLLOW } from './fs-safe.js'
-import { SegmentMetaBuilder, feedBuilder, type SegmentMeta } from './segment-meta.js'
+import path from 'node:path'
+import { CREATE_EXCL_FLAGS, O_NOFOLLOW } from './fs-safe.js'
+import { SegmentMetaBuilder, decodeSegmentMeta, feedBuilder, type SegmentMeta } from './segment-meta.js'
 
 const PROBE = 64
 const CHUNK = 256 * 1024
@@ -179,4 +180,90 @@ async function countEnvelopes(file: string, st: fs.Stats, prev: TailState | unde
   s.end = r.end
   s.meta = builder.finish({ size: st.size, ino: st.ino, mtimeMs: st.mtimeMs })
   return s
+}
+
+// ------------------------------------------------------------------ sharing across processes
+
+const MAX_SIDECAR_BYTES = 4 * 1024 * 1024
+let tmpCounter = 0
+
+/**
+ * States saved by whichever process counted last, by file name (`orders.log`, …). Each is
+ * only a seed: refreshTail verifies it against the file before trusting it. Anything
+ * unreadable or malformed reads as nothing.
+ */
+export async function loadTailStates(sidecar: string): Promise<Map<string, TailState>> {
+  const out = new Map<string, TailState>()
+  let fh: fsp.FileHandle | undefined
+  let text: string
+  try {
+    fh = await fsp.open(sidecar, fs.constants.O_RDONLY | O_NOFOLLOW)
+    const st = await fh.stat()
+    if (!st.isFile() || st.size > MAX_SIDECAR_BYTES) return out
+    text = await fh.readFile('utf8')
+  } catch {
+    return out
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+  let doc: { v?: unknown; files?: unknown }
+  try {
+    doc = JSON.parse(text) as typeof doc
+  } catch {
+    return out
+  }
+  if (!doc || doc.v !== 1 || !doc.files || typeof doc.files !== 'object') return out
+  for (const [name, raw] of Object.entries(doc.files as Record<string, unknown>)) {
+    const st = decodeState(raw)
+    if (st) out.set(name, st)
+  }
+  return out
+}
+
+/**
+ * Save the states for other processes: temp file and rename, without fsync (a cache: after
+ * a power loss an old or missing one only costs a recount). Failures are ignored.
+ */
+export async function saveTailStates(sidecar: string, states: Map<string, TailState>): Promise<void> {
+  const files: Record<string, unknown> = {}
+  for (const [name, s] of states) {
+    files[name] = { ...s, head: s.head.toString('base64'), tail: s.tail.toString('base64') }
+  }
+  const tmp = `${sidecar}.tmp-${process.pid}-${++tmpCounter}`
+  try {
+    const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, 0o600)
+    try {
+      await fh.writeFile(JSON.stringify({ v: 1, files }) + '\n')
+    } finally {
+      await fh.close()
+    }
+    await fsp.rename(tmp, sidecar)
+  } catch {
+    await fsp.unlink(tmp).catch(() => {})
+  }
+}
+
+export function tailSidecarPath(dir: string, file: string): string {
+  return path.join(dir, `.${file}.counts`)
+}
+
+function decodeState(raw: unknown): TailState | undefined {
+  const r = raw as Record<string, unknown> | null
+  if (!r || typeof r !== 'object') return undefined
+  if (r.kind !== 'envelopes' && r.kind !== 'lines') return undefined
+  for (const k of ['ino', 'end', 'lines'] as const) {
+    if (typeof r[k] !== 'number' || !Number.isSafeInteger(r[k]) || (r[k] as number) < 0) return undefined
+  }
+  if (typeof r.birthtimeMs !== 'number' || !Number.isFinite(r.birthtimeMs)) return undefined
+  if (typeof r.head !== 'string' || typeof r.tail !== 'string') return undefined
+  const head = Buffer.from(r.head, 'base64')
+  const tail = Buffer.from(r.tail, 'base64')
+  const end = r.end as number
+  if (head.length !== Math.min(PROBE, end) || tail.length !== Math.min(PROBE, end)) return undefined
+  let meta: SegmentMeta | undefined
+  if (r.kind === 'envelopes') {
+    meta = r.meta === undefined ? undefined : decodeSegmentMeta(JSON.stringify(r.meta))
+    if (!meta || meta.bytes !== end) return undefined
+  }
+  return { kind: r.kind, ino: r.ino as number, birthtimeMs: r.birthtimeMs, end, head, tail, lines: r.lines as number, ...(meta ? { meta } : {}) }
 }

@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import { dueAt } from './due-histogram.js'
 import { DeadLetterError, invalidOption } from './errors.js'
 import { O_NOFOLLOW } from './fs-safe.js'
@@ -30,9 +31,19 @@ import {
   scanSegmentMeta,
   writeSegmentMeta,
 } from './segment-meta.js'
-import { type SegmentInfo, listSegments, logPaths } from './segments.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths } from './segments.js'
 import { type PendingPart, earliest, forgetPendingRuns, pendingPart } from './segment-pending.js'
-import { type TailState, isSameFile, refreshTail, trackedTail } from './active-tail.js'
+import {
+  type TailKind,
+  type TailRead,
+  type TailState,
+  isSameFile,
+  loadTailStates,
+  refreshTail,
+  saveTailStates,
+  tailSidecarPath,
+  trackedTail,
+} from './active-tail.js'
 
 export interface LogCounts {
   /** Retry items not yet consumed by a replay: sealed segments past their checkpoint, plus the active file. */
@@ -125,7 +136,7 @@ function resolveOptions(opts: unknown): Resolved {
   return out
 }
 
-async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promise<LogCounts> {
+async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const c: LogCounts = {
     pending: 0,
     due: 0,
@@ -155,11 +166,7 @@ async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promis
     c.permanent += meta.items
   }
 
-  const [active, permActive, corrupt] = await Promise.all([
-    refreshTail(paths.active, 'envelopes', o.maxRecordSize),
-    refreshTail(paths.permanentActive, 'envelopes', o.maxRecordSize),
-    refreshTail(paths.corrupt, 'lines', o.maxRecordSize),
-  ])
+  const [active, permActive, corrupt] = await countActiveFiles(paths, o)
   c.scannedBytes += active.scannedBytes + permActive.scannedBytes + corrupt.scannedBytes
   const am = active.state?.meta
   if (am && am.items > 0) {
@@ -170,6 +177,27 @@ async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promis
   c.corrupt = corrupt.state?.lines ?? 0
   c.deferred = c.pending - c.due
   return c
+}
+
+/**
+ * The three files written at their end. A process that has not counted them yet starts from
+ * what another process saved (verified before use), and saves what it read for the next.
+ */
+async function countActiveFiles(paths: LogPaths, o: Resolved): Promise<TailRead[]> {
+  const files: Array<[string, TailKind]> = [
+    [paths.active, 'envelopes'],
+    [paths.permanentActive, 'envelopes'],
+    [paths.corrupt, 'lines'],
+  ]
+  const sidecar = tailSidecarPath(paths.dir, paths.file)
+  const seeds = files.some(([f]) => !trackedTail(f)) ? await loadTailStates(sidecar) : new Map<string, TailState>()
+  const reads = await Promise.all(files.map(([f, kind]) => refreshTail(f, kind, o.maxRecordSize, seeds.get(path.basename(f)))))
+  if (reads.some((r) => r.scannedBytes > 0)) {
+    const states = new Map<string, TailState>()
+    reads.forEach((r, i) => r.state && states.set(path.basename(files[i][0]), r.state))
+    await saveTailStates(sidecar, states)
+  }
+  return reads
 }
 
 // ------------------------------------------------------------------ sealed segments

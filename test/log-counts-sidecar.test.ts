@@ -117,6 +117,31 @@ describe('sidecars', () => {
     expect(fs.readdirSync(dir)).toEqual([])
   })
 
+  it('the active files\' shared counts are verified: a replaced file or a tampered record means a recount', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    fs.writeFileSync(log, lines(40).map((l) => l + '\n').join(''))
+    expect((await coldCounts(log)).pending).toBe(40)
+    const sidecar = path.join(dir, '.orders.log.counts')
+    expect(fs.existsSync(sidecar)).toBe(true)
+    // Another file under the same name, longer than the one counted.
+    fs.unlinkSync(log)
+    fs.writeFileSync(log, lines(60, 100).map((l) => l + '\n').join(''))
+    const c = await coldCounts(log)
+    expect([c.pending, c.oldestPendingTs]).toEqual([60, T + 100])
+    // A record claiming other counts for the real file is trusted only through its checks.
+    const doc = JSON.parse(fs.readFileSync(sidecar, 'utf8'))
+    doc.files['orders.log'].tail = Buffer.from('x'.repeat(64)).toString('base64')
+    doc.files['orders.log'].meta.items = 1
+    fs.writeFileSync(sidecar, JSON.stringify(doc))
+    expect((await coldCounts(log)).pending).toBe(60)
+    for (const junk of ['', '{"v":1,"files":{"orders.log":{"kind":"lines"}}}', '[1]', 'x'.repeat(1000)]) {
+      fs.writeFileSync(sidecar, junk)
+      expect((await coldCounts(log)).pending).toBe(60)
+    }
+    await expectFullScan(log)
+  })
+
   it('are shared across processes: a second process reads no segment data', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     writeSegment(log, 1, lines(3000))
