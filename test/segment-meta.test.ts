@@ -62,6 +62,14 @@ describe('scanSegmentMeta', () => {
     const itemOffsets = parsed.filter((l) => l.bytes.length > 0 && l.bytes[0] === 0x7b && l.bytes.toString().includes('"payload"')).map((l) => l.offset)
     expect(itemOffsets).toHaveLength(3000)
     expect(meta.samples).toEqual([1, 2].map((k) => [itemOffsets[k * SAMPLE_EVERY], k * SAMPLE_EVERY]))
+    // Per run of items between samples: [min first-failure time, min due, max due].
+    const runs = [0, 1, 2].map((k) => {
+      const envs = lines.slice(k * SAMPLE_EVERY, (k + 1) * SAMPLE_EVERY).map((l) => JSON.parse(l))
+      const first = envs.map((e) => e.firstTs ?? e.ts)
+      const due = envs.map((e) => e.dueTs ?? e.firstTs ?? e.ts)
+      return [Math.min(...first), Math.min(...due), Math.max(...due)]
+    })
+    expect(meta.blocks).toEqual(runs)
     const badOffsets = parsed.slice(1500, 1505).map((l) => l.offset)
     expect(meta.corruptAt).toEqual(badOffsets)
     expect(meta.damaged).toBeUndefined()
