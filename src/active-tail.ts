@@ -44,6 +44,14 @@ export interface TailRead {
 
 // Per process, keyed by path; bounded (least recently used goes first).
 const tracked = new Map<string, TailState>()
+// The last state of a file that is no longer at its path: the writer sealed it (renamed it to
+// a segment name), and its counts can still become that segment's meta.
+const retired = new Map<string, TailState>()
+
+/** What was counted of `file`: the file there now, or the one that was there before. */
+export function trackedTails(file: string): TailState[] {
+  return [tracked.get(file), retired.get(file)].filter((s): s is TailState => s !== undefined)
+}
 
 export function trackedTail(file: string): TailState | undefined {
   return tracked.get(file)
@@ -52,6 +60,16 @@ export function trackedTail(file: string): TailState | undefined {
 /** Forget every remembered file (tests, and benchmarks measuring a cold start). */
 export function forgetTails(): void {
   tracked.clear()
+  retired.clear()
+}
+
+function retire(file: string): void {
+  const prev = tracked.get(file)
+  if (!prev) return
+  tracked.delete(file)
+  retired.delete(file)
+  retired.set(file, prev)
+  if (retired.size > MAX_TRACKED) retired.delete(retired.keys().next().value as string)
 }
 
 function remember(file: string, st: TailState): void {
@@ -70,17 +88,20 @@ export async function refreshTail(file: string, kind: TailKind, maxRecordSize: n
     fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
   } catch {
     // Gone (sealed, or never created), or a symlink planted at our path: nothing to count.
-    tracked.delete(file)
+    retire(file)
     return { state: undefined, scannedBytes: 0 }
   }
   try {
     const st = await fh.stat()
     if (!st.isFile()) {
-      tracked.delete(file)
+      retire(file)
       return { state: undefined, scannedBytes: 0 }
     }
     let prev = tracked.get(file) ?? seed
-    if (prev && !(prev.kind === kind && (await stillAppendedTo(fh, st, prev)))) prev = undefined
+    if (prev && !(prev.kind === kind && (await stillAppendedTo(fh, st, prev)))) {
+      retire(file)
+      prev = undefined
+    }
     const start = prev?.end ?? 0
     if (prev && st.size === start) {
       remember(file, prev)

@@ -17,16 +17,15 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { dueAt } from './due-histogram.js'
 import { DeadLetterError, invalidOption } from './errors.js'
-import { O_NOFOLLOW } from './fs-safe.js'
 import { parseSize, replayDefaults } from './options.js'
 import {
-  type FileIdentity,
   type SegmentMeta,
   SegmentMetaBuilder,
-  decodeSegmentMeta,
   feedBuilder,
   identityOf,
   metaPathOf,
+  readSegmentMetaFor,
+  removeOrphanSegmentMeta,
   sameIdentity,
   scanSegmentMeta,
   writeSegmentMeta,
@@ -43,6 +42,7 @@ import {
   saveTailStates,
   tailSidecarPath,
   trackedTail,
+  trackedTails,
 } from './active-tail.js'
 
 export interface LogCounts {
@@ -80,10 +80,14 @@ const MAX_CACHED_METAS = 4096
 const metas = new Map<string, SegmentMeta>()
 // One count at a time per log in this process: concurrent callers share the work.
 const running = new Map<string, Promise<LogCounts>>()
+// When orphaned sidecars were last looked for, per log.
+const lastSweep = new Map<string, number>()
+const SWEEP_EVERY_MS = 60_000
 
 /** Forget every cached meta and count (tests, and benchmarks measuring a cold start). */
 export function forgetLogCounts(): void {
   metas.clear()
+  lastSweep.clear()
   forgetPendingRuns()
 }
 
@@ -176,7 +180,17 @@ async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   c.permanent += permActive.state?.meta?.items ?? 0
   c.corrupt = corrupt.state?.lines ?? 0
   c.deferred = c.pending - c.due
+  await sweepOrphans(paths)
   return c
+}
+
+/** Now and then, drop sidecars of segments deleted by code that does not know about them. */
+async function sweepOrphans(paths: LogPaths): Promise<void> {
+  const t = Date.now()
+  if (t - (lastSweep.get(paths.active) ?? 0) < SWEEP_EVERY_MS) return
+  lastSweep.set(paths.active, t)
+  if (lastSweep.size > 1024) lastSweep.delete(lastSweep.keys().next().value as string)
+  await Promise.all([removeOrphanSegmentMeta(paths.retry), removeOrphanSegmentMeta(paths.permanent)])
 }
 
 /**
@@ -217,22 +231,20 @@ async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogC
     metas.set(seg.key, cached)
     return cached
   }
-  let meta = await readSidecar(seg.key, id)
+  let meta = await readSegmentMetaFor(seg.key, id)
+  let file = seg.path
   if (!meta) {
     meta = await fromActive(seg, st, activePath, o, c)
     if (!meta) {
-      try {
-        meta = await scanSegmentMeta(seg, o.maxRecordSize)
-      } catch (err) {
-        if (systemCode(err) === 'ENOENT') return undefined
-        throw err
-      }
+      const scanned = await scanOrFollow(seg, o)
+      if (!scanned) return undefined
+      ;[meta, st, file] = scanned
       c.scannedBytes += st.size
     }
-    if (sameIdentity(meta.file, id)) {
+    if (sameIdentity(meta.file, identityOf(st))) {
       // A cache only: a read-only directory or a race with the segment's removal just costs a rescan.
       await writeSegmentMeta(seg.key, meta, st.mode & 0o666).catch(() => {})
-      if (!fs.existsSync(seg.path)) await fsp.unlink(metaPathOf(seg.key)).catch(() => {})
+      if (!fs.existsSync(file)) await fsp.unlink(metaPathOf(seg.key)).catch(() => {})
     }
   }
   metas.set(seg.key, meta)
@@ -240,28 +252,17 @@ async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogC
   return meta
 }
 
-async function readSidecar(key: string, id: FileIdentity): Promise<SegmentMeta | undefined> {
-  let fh: fsp.FileHandle | undefined
-  try {
-    fh = await fsp.open(metaPathOf(key), fs.constants.O_RDONLY | O_NOFOLLOW)
-    const st = await fh.stat()
-    if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined
-    const meta = decodeSegmentMeta(await fh.readFile('utf8'))
-    return meta && sameIdentity(meta.file, id) ? meta : undefined
-  } catch {
-    return undefined
-  } finally {
-    await fh?.close().catch(() => {})
-  }
-}
-
 /**
  * A segment the writer just sealed is its former active file (a rename keeps the inode):
  * what was counted of it goes on from where it stopped, so sealing costs no second read.
  */
 async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o: Resolved, c: LogCounts): Promise<SegmentMeta | undefined> {
-  const t: TailState | undefined = trackedTail(activePath)
-  if (seg.gz || !t || t.kind !== 'envelopes' || !t.meta || !(await isSameFile(seg.path, st, t))) return undefined
+  if (seg.gz) return undefined
+  let t: TailState | undefined
+  for (const cand of trackedTails(activePath)) {
+    if (cand.kind === 'envelopes' && cand.meta && (await isSameFile(seg.path, st, cand))) t = cand
+  }
+  if (!t?.meta) return undefined
   const builder = new SegmentMetaBuilder(t.meta)
   try {
     const r = await feedBuilder(builder, seg.path, false, t.end, o.maxRecordSize)
@@ -271,6 +272,22 @@ async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o:
   }
   c.scannedBytes += st.size - t.end
   return builder.finish(identityOf(st))
+}
+
+/**
+ * Scan a segment; one compressed by the writer since it was listed is scanned as its .gz
+ * (same key, same records). Undefined when it is gone: finished by a replay.
+ */
+async function scanOrFollow(seg: SegmentInfo, o: Resolved): Promise<[SegmentMeta, fs.Stats, string] | undefined> {
+  for (const s of seg.gz ? [seg] : [seg, { ...seg, path: `${seg.path}.gz`, gz: true }]) {
+    try {
+      const st = await fsp.lstat(s.path)
+      return [await scanSegmentMeta(s, o.maxRecordSize), st, s.path]
+    } catch (err) {
+      if (systemCode(err) !== 'ENOENT') throw err
+    }
+  }
+  return undefined
 }
 
 function add(c: LogCounts, part: PendingPart): void {

@@ -123,6 +123,22 @@ describe('logCounts reads only what changed', () => {
     await expectFullScan(log, Date.now())
   })
 
+  it('a sealed segment first seen a call after its active file disappeared still takes over its counts', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const t = Date.now() - 1000
+    fs.writeFileSync(log, Array.from({ length: 500 }, (_, i) => envLine({ ts: t + i, payload: i }) + '\n').join(''))
+    await logCounts(log)
+    // Sealed in two steps around a count: first gone from the active name, then listed as a segment.
+    const aside = path.join(dir, 'elsewhere')
+    fs.renameSync(log, aside)
+    expect((await logCounts(log)).pending).toBe(0)
+    fs.renameSync(aside, path.join(dir, 'orders.000000000001.log'))
+    const c = await logCounts(log)
+    expect([c.pending, c.scannedBytes]).toEqual([500, 0])
+    await expectFullScan(log, Date.now())
+  })
+
   it('the corrupt quarantine: appended lines read incrementally; cut back and regrown, counted again', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const corrupt = logPaths(log).corrupt

@@ -105,6 +105,25 @@ describe('sidecars', () => {
     await expectFullScan(log)
   })
 
+  it('sidecars whose segment was deleted by someone else are swept; other files are left alone', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const f1 = writeSegment(log, 1, lines(10))
+    const f2 = writeSegment(log, 2, lines(10, 10), { gz: true })
+    writeSegment(log, 3, lines(10, 20), { family: 'permanent' })
+    await coldCounts(log)
+    const metas = fs.readdirSync(dir).filter((n) => n.endsWith('.meta')).sort()
+    expect(metas).toEqual(['orders.000000000001.log.meta', 'orders.000000000002.log.meta', 'permanent-orders.000000000003.log.meta'])
+    const foreign = ['notes.meta', 'other.000000000001.log.meta', 'orders.log.meta']
+    for (const n of foreign) fs.writeFileSync(path.join(dir, n), 'x')
+    // Deleted by code that does not know about sidecars (e.g. retention), sidecar left behind.
+    fs.unlinkSync(f1)
+    fs.unlinkSync(f2)
+    fs.unlinkSync(path.join(dir, 'permanent-orders.000000000003.log'))
+    expect(await coldCounts(log)).toMatchObject({ pending: 0, permanent: 0, segments: 0 })
+    expect(fs.readdirSync(dir).sort()).toEqual(foreign.sort())
+  })
+
   it('leaves no sidecar behind for a segment that vanished while it was being counted', async () => {
     const dir = tmpDir()
     const log = path.join(dir, 'orders.log')
