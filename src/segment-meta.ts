@@ -125,14 +125,13 @@ export class SegmentMetaBuilder {
       if (firstTs > this.maxTs) this.maxTs = firstTs
       if (firstTs < b[0]) b[0] = firstTs
     }
-    const due = dueTs ?? firstTs
-    if (due !== undefined) {
-      if (due < this.minDue) this.minDue = due
-      if (due > this.maxDue) this.maxDue = due
-      if (due < b[1]) b[1] = due
-      if (due > b[2]) b[2] = due
-      this.hist.add(due)
-    }
+    // An item with no time at all is due at 0: always due, as replay treats a missing dueTs.
+    const due = dueTs ?? firstTs ?? 0
+    if (due < this.minDue) this.minDue = due
+    if (due > this.maxDue) this.maxDue = due
+    if (due < b[1]) b[1] = due
+    if (due > b[2]) b[2] = due
+    this.hist.add(due)
   }
 
   /** `add` for a parsed envelope. */

@@ -245,6 +245,15 @@ describe('SegmentMetaBuilder', () => {
     expect(b.dueHist.reduce((n, [, c]) => n + c, 0)).toBe(3000)
   })
 
+  it('an item given without any time is due at 0 (always due), and the sidecar stays valid', () => {
+    const b = new SegmentMetaBuilder()
+    b.add(0, 10, undefined, undefined)
+    b.add(10, 10, 5000, undefined)
+    const m = b.finish({ size: 20, ino: 1, mtimeMs: 1 })
+    expect(m).toMatchObject({ items: 2, minTs: 5000, minDue: 0, maxDue: 5000 })
+    expect(decodeSegmentMeta(JSON.stringify(m))).toEqual(m)
+  })
+
   it('drops the corrupt offsets past 1024 corrupt lines (and when given none)', () => {
     const b = new SegmentMetaBuilder()
     for (let i = 0; i < 1025; i++) b.addCorrupt(i * 2, 2)
