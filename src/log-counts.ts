@@ -83,11 +83,16 @@ const running = new Map<string, Promise<LogCounts>>()
 // When orphaned sidecars were last looked for, per log.
 const lastSweep = new Map<string, number>()
 const SWEEP_EVERY_MS = 60_000
+// When the active files' counts were last saved for other processes, per sidecar.
+const lastSave = new Map<string, number>()
+const SAVE_EVERY_MS = 5_000
+const SAVE_AFTER_BYTES = 1024 * 1024
 
 /** Forget every cached meta and count (tests, and benchmarks measuring a cold start). */
 export function forgetLogCounts(): void {
   metas.clear()
   lastSweep.clear()
+  lastSave.clear()
   forgetPendingRuns()
 }
 
@@ -206,7 +211,13 @@ async function countActiveFiles(paths: LogPaths, o: Resolved): Promise<TailRead[
   const sidecar = tailSidecarPath(paths.dir, paths.file)
   const seeds = files.some(([f]) => !trackedTail(f)) ? await loadTailStates(sidecar) : new Map<string, TailState>()
   const reads = await Promise.all(files.map(([f, kind]) => refreshTail(f, kind, o.maxRecordSize, seeds.get(path.basename(f)))))
-  if (reads.some((r) => r.scannedBytes > 0)) {
+  // Saving costs a write per call while the log grows: worth it after a large read, or now
+  // and then (another process then reads at most what was appended since).
+  const read = reads.reduce((n, r) => n + r.scannedBytes, 0)
+  const t = Date.now()
+  if (read > 0 && (read >= SAVE_AFTER_BYTES || t - (lastSave.get(sidecar) ?? 0) >= SAVE_EVERY_MS)) {
+    lastSave.set(sidecar, t)
+    if (lastSave.size > 1024) lastSave.delete(lastSave.keys().next().value as string)
     const states = new Map<string, TailState>()
     reads.forEach((r, i) => r.state && states.set(path.basename(files[i][0]), r.state))
     await saveTailStates(sidecar, states)
