@@ -35,7 +35,11 @@ export interface SegmentMeta {
   /** Earliest first-failure time (`firstTs ?? ts`) of its items: what `ttl` measures from. */
   minTs: number | null
   maxTs: number | null
-  /** Earliest due time (`dueTs`, or the first-failure time when the envelope has no `dueTs`). */
+  /**
+   * Earliest due time: `dueTs`, or 0 for an item without one. Replay treats a missing `dueTs`
+   * as due whatever the clock (even one behind the item's `ts`), so 0 keeps "minDue > now"
+   * meaning "nothing in here is due" for every `now`.
+   */
   minDue: number | null
   maxDue: number | null
   /** [due time upper bound (ms), items] ascending, ≤ 64 buckets, for "due now" counts. */
@@ -109,7 +113,7 @@ export class SegmentMetaBuilder {
   /**
    * One envelope line starting at `offset`, `lineBytes` long including its newline.
    * `firstTs` is the item's first-failure time (`env.firstTs ?? env.ts`), `dueTs` its due time
-   * if it has one. Lines must come in file order.
+   * if it has one (none: due at 0, whatever the clock). Lines must come in file order.
    */
   add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined): void {
     if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
@@ -125,8 +129,8 @@ export class SegmentMetaBuilder {
       if (firstTs > this.maxTs) this.maxTs = firstTs
       if (firstTs < b[0]) b[0] = firstTs
     }
-    // An item with no time at all is due at 0: always due, as replay treats a missing dueTs.
-    const due = dueTs ?? firstTs ?? 0
+    // No dueTs: due whatever the clock, as replay treats it (see SegmentMeta.minDue).
+    const due = dueTs ?? 0
     if (due < this.minDue) this.minDue = due
     if (due > this.maxDue) this.maxDue = due
     if (due < b[1]) b[1] = due
