@@ -44,6 +44,8 @@ export interface SegmentMeta {
   maxDue: number | null
   /** [due time upper bound (ms), items] ascending, ≤ 64 buckets, for "due now" counts. */
   dueHist: DueHist
+  /** The lowest due time in each bucket of dueHist (same length): a bucket spans [low, upper]. */
+  dueHistLow?: number[]
   /** [byte offset of a line start, items before it] every ~1024 items, ascending. */
   samples: Array<[number, number]>
   /**
@@ -95,7 +97,7 @@ export class SegmentMetaBuilder {
     this.maxTs = from.maxTs ?? -Infinity
     this.minDue = from.minDue ?? Infinity
     this.maxDue = from.maxDue ?? -Infinity
-    this.hist = DueHistogram.from(from.dueHist, from.minDue)
+    this.hist = DueHistogram.from(from.dueHist, from.minDue, from.dueHistLow)
     this.samples = from.samples.map(([o, n]) => [o, n])
     if (from.blocks && from.blocks.length === from.samples.length + 1) {
       this.blocks = from.blocks.slice(0, -1).map((b) => [...b] as Block)
@@ -171,6 +173,7 @@ export class SegmentMetaBuilder {
   }
 
   finish(file: FileIdentity): SegmentMeta {
+    const { hist, lows } = this.hist.snapshot()
     const meta: SegmentMeta = {
       v: 1,
       items: this.items,
@@ -180,7 +183,8 @@ export class SegmentMetaBuilder {
       maxTs: finite(this.maxTs),
       minDue: finite(this.minDue),
       maxDue: finite(this.maxDue),
-      dueHist: this.hist.snapshot(),
+      dueHist: hist,
+      dueHistLow: lows,
       samples: this.samples.map(([o, n]) => [o, n]),
       blocks: this.items > 0 ? [...this.blocks.map((b) => [...b] as Block), closed(this.block)] : [],
       file: { size: file.size, ino: file.ino, mtimeMs: file.mtimeMs },
@@ -309,6 +313,14 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   if (!pairs(m.dueHist, MAX_BUCKETS, false) || !pairs(m.samples, Math.floor(items / SAMPLE_EVERY) + 1, true)) return undefined
   const hist = m.dueHist as DueHist
   if (hist.reduce((n, [, c]) => n + c, 0) !== items) return undefined
+  if (m.dueHistLow !== undefined) {
+    const lows = m.dueHistLow
+    if (!Array.isArray(lows) || lows.length !== hist.length) return undefined
+    for (let i = 0; i < hist.length; i++) {
+      const low = lows[i] as unknown
+      if (typeof low !== 'number' || !Number.isFinite(low) || low > hist[i][0] || (i > 0 && low <= hist[i - 1][0])) return undefined
+    }
+  }
   const samples = m.samples as Array<[number, number]>
   if (samples.some(([o, n]) => o > (m.bytes as number) || n > items)) return undefined
   if (m.blocks !== undefined) {

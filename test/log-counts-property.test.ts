@@ -23,24 +23,37 @@ afterEach(() => {
   forgetTails()
 })
 
-// Times on a coarse grid (≤ 42 distinct due times per segment): every histogram bucket holds
-// one value, so "due" must come out exact except where a .gz run is only bounded.
-const lineArb = fc.oneof(
-  { weight: 20, arbitrary: fc.record({ k: fc.constant('item' as const), age: fc.integer({ min: 0, max: 20 }), due: fc.option(fc.integer({ min: -20, max: 20 }), { nil: undefined }) }) },
-  { weight: 1, arbitrary: fc.constantFrom({ k: 'bad' as const }, { k: 'empty' as const }) },
-)
+/** Lines with times on a grid of `spread` seconds around T. */
+const lineArb = (spread: number) =>
+  fc.oneof(
+    {
+      weight: 20,
+      arbitrary: fc.record({
+        k: fc.constant('item' as const),
+        age: fc.integer({ min: 0, max: spread }),
+        due: fc.option(fc.integer({ min: -spread, max: spread }), { nil: undefined }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.constantFrom({ k: 'bad' as const }, { k: 'empty' as const }) },
+  )
 
 describe('logCounts property', () => {
-  it('matches a full scan of random logs with random checkpoints', async () => {
-    console.log(`log-counts property seed ${SEED}`)
-    const exact = { due: 0, oldest: 0, runs: 0 }
+  // A coarse grid (≤ 42 distinct due times per segment) fits the histogram exactly: "due" must
+  // come out exact nearly always. A fine one (~2000 distinct) exercises the interpolated bounds.
+  it.each([
+    ['coarse', 20],
+    ['fine', 1000],
+  ])('matches a full scan of random logs with random checkpoints (%s times)', async (grid, spread) => {
+    console.log(`log-counts property seed ${SEED}, ${grid} grid`)
+    const exact = { due: 0, oldest: 0, runs: 0, maxLines: 0 }
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ lines: fc.array(lineArb, { minLength: 1, maxLength: 2600 }), gz: fc.boolean(), cut: fc.double({ min: 0, max: 1, noNaN: true }) }), { minLength: 1, maxLength: 3 }),
-        fc.integer({ min: -25, max: 25 }),
+        fc.array(fc.record({ lines: fc.array(lineArb(spread), { minLength: 1, maxLength: 2600, size: 'max' }), gz: fc.boolean(), cut: fc.double({ min: 0, max: 1, noNaN: true }) }), { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: -spread - 5, max: spread + 5 }),
         async (segs, nowOff) => {
           const log = path.join(tmpDir(), 'orders.log')
           let n = 0
+          exact.maxLines = Math.max(exact.maxLines, ...segs.map((x) => x.lines.length))
           for (const [i, s] of segs.entries()) {
             const text = s.lines.map((l) =>
               l.k === 'bad' ? 'not json' : l.k === 'empty' ? '' : envLine({ ts: T - l.age * 1000, dueTs: l.due === undefined ? undefined : T + l.due * 1000, payload: n++ }),
@@ -83,7 +96,9 @@ describe('logCounts property', () => {
       { seed: SEED, numRuns: 25 },
     )
     // The exact branches must be the common case, or the checks above prove little.
-    console.log(`exact due in ${exact.due}/${exact.runs} counts, exact oldest in ${exact.oldest}/${exact.runs}`)
-    expect(exact.due * 2).toBeGreaterThan(exact.runs)
+    console.log(`exact due in ${exact.due}/${exact.runs} counts, exact oldest in ${exact.oldest}/${exact.runs}; longest segment ${exact.maxLines} lines`)
+    if (grid === 'coarse') expect(exact.due * 2).toBeGreaterThan(exact.runs)
+    // Long enough to span several runs of 1024 items (samples, partly read runs).
+    expect(exact.maxLines).toBeGreaterThan(2 * 1024)
   })
 })

@@ -184,6 +184,8 @@ describe('sidecar', () => {
       { ...meta, corruptAt: [3, 2] },
       { ...meta, file: { size: meta.file.size } },
       { ...meta, damaged: 'yes' },
+      { ...meta, dueHistLow: [1] },
+      { ...meta, dueHistLow: meta.dueHist.map(([u]) => u + 1) },
     ]
     for (const b of bad) {
       fs.writeFileSync(file, typeof b === 'string' ? b : JSON.stringify(b))
@@ -241,7 +243,7 @@ describe('SegmentMetaBuilder', () => {
     const id = { size: off, ino: 1, mtimeMs: 2 }
     const a = whole.finish(id)
     const b = part.finish(id)
-    expect({ ...b, dueHist: null }).toEqual({ ...a, dueHist: null })
+    expect({ ...b, dueHist: null, dueHistLow: null }).toEqual({ ...a, dueHist: null, dueHistLow: null })
     expect(b.dueHist.reduce((n, [, c]) => n + c, 0)).toBe(3000)
   })
 
