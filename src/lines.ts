@@ -47,7 +47,102 @@ const HEAD_BYTES = 64 * 1024
 const CHUNK = 64 * 1024
 const SALVAGE_CHUNK = 16 * 1024
 
-export async function readLines(
+/**
+ * Every line of `file` from `startOffset` on, to `handler`, in order. Plain files are read
+ * positionally into one reused buffer (see readPlain); gzip files, and a plain file from a
+ * line longer than that buffer on, go through the stream reader.
+ */
+export function readLines(
+  file: string,
+  gz: boolean,
+  startOffset: number,
+  maxRecordSize: number,
+  handler: LineHandler,
+  shouldStop: () => boolean,
+): Promise<ReadResult> {
+  if (gz) return readStream(file, true, startOffset, maxRecordSize, handler, shouldStop)
+  return readPlain(file, startOffset, maxRecordSize, handler, shouldStop)
+}
+
+const PLAIN_BUFFER = 1024 * 1024
+
+/**
+ * One buffer, filled by positional reads; the lines of each fill go to the handler in a
+ * synchronous loop, which awaits only when the handler returns a promise. A partial line at
+ * the end of a fill moves to the front before the next read. Spent memory stays at one
+ * buffer: no chunk objects for the GC, no stream machinery per chunk.
+ */
+async function readPlain(
+  file: string,
+  startOffset: number,
+  maxRecordSize: number,
+  handler: LineHandler,
+  shouldStop: () => boolean,
+): Promise<ReadResult> {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+  let open = true
+  const buf = Buffer.allocUnsafe(PLAIN_BUFFER)
+  // A resumed read starts one byte early so that byte can be checked to be a newline.
+  let base = Math.max(0, startOffset - 1)
+  let filled = 0
+  let i = 0
+  try {
+    for (;;) {
+      if (i > 0) {
+        buf.copy(buf, 0, i, filled)
+        filled -= i
+        base += i
+        i = 0
+      }
+      if (filled === buf.length) {
+        // A line longer than the buffer: the stream reader takes it (and the rest) from here.
+        open = false
+        fs.closeSync(fd)
+        return await readStream(file, false, base, maxRecordSize, handler, shouldStop)
+      }
+      let n: number
+      try {
+        n = fs.readSync(fd, buf, filled, buf.length - filled, base + filled)
+      } catch (err) {
+        return { end: base + i, error: err as Error, stopped: false }
+      }
+      if (base + filled < startOffset && n === 0) return { end: startOffset, stopped: false, badStart: 'past-end' }
+      if (n === 0) break
+      filled += n
+      if (base < startOffset) {
+        if (buf[0] !== 0x0a) return filled > 1 ? { end: startOffset, stopped: false, badStart: 'not-boundary' } : { end: startOffset, stopped: false }
+        i = 1
+      }
+      const view = buf.subarray(0, filled)
+      for (;;) {
+        if (shouldStop()) return { end: base + i, stopped: true }
+        const nl = view.indexOf(0x0a, i)
+        if (nl === -1) break
+        const offset = base + i
+        const r = deliver(view, i, nl, offset, base + nl + 1, false)
+        i = nl + 1
+        if (r) await r
+      }
+    }
+    // Bytes after the last newline: a torn record.
+    if (filled > i) {
+      const r = deliver(buf, i, filled, base + i, base + filled, true)
+      if (r) await r
+      i = filled
+    }
+    return { end: base + i, stopped: false }
+  } finally {
+    if (open) fs.closeSync(fd)
+  }
+
+  function deliver(view: Buffer, s: number, e: number, offset: number, next: number, torn: boolean): void | Promise<void> {
+    if (e - s <= maxRecordSize) return handler.line(view, s, e, offset, next, torn)
+    handler.oversizedBytes?.(offset, view.subarray(s, e))
+    return handler.oversized(Buffer.from(view.subarray(s, Math.min(e, s + HEAD_BYTES))), offset, next, e - s)
+  }
+}
+
+async function readStream(
   file: string,
   gz: boolean,
   startOffset: number,
@@ -162,7 +257,7 @@ export async function readLines(
     // last delivered line with a forgiving decoder and small chunks: intact records before
     // the damage are delivered, and the error is still reported for the rest.
     if (gz && !salvage && !stopped && !shouldStop() && (failed as NodeJS.ErrnoException).code?.startsWith('Z_')) {
-      const r = await readLines(file, gz, lineStart, maxRecordSize, handler, shouldStop, true)
+      const r = await readStream(file, gz, lineStart, maxRecordSize, handler, shouldStop, true)
       return { end: r.end, error: r.error ?? failed, stopped: r.stopped }
     }
     return { end: lineStart, error: failed, stopped }
