@@ -121,8 +121,12 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     const now = o.now()
     if (meta.minDue <= now) return false
     if (o.ttl !== undefined && (meta.minTs === null || now - meta.minTs > o.ttl)) return false
-    this.report.summary.segmentsSkipped++
-    this.report.summary.deferred += meta.items
+    // Its items are accounted for as carried forward (in place), as if read one by one.
+    const s = this.report.summary
+    s.segmentsSkipped++
+    s.deferred += meta.items
+    s.handled += meta.items
+    if (o.limit !== undefined && s.handled >= o.limit) this.stopReason ??= 'limit'
     return true
   }
 

@@ -12,7 +12,7 @@ export interface ReplayEnvelope<T = unknown> extends Envelope<T> {
 }
 
 export interface ReplaySummary {
-  /** Items taken from the log (every outcome below counts once). */
+  /** Items taken from the log (every outcome below counts once), skipped segments' included. */
   handled: number
   /** The handler was called for this many items (in a dry run: would have been). */
   due: number
