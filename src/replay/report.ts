@@ -22,12 +22,38 @@ export class Reporter {
     private readonly logger: LoggerLike | undefined,
   ) {}
 
+  close(): void {
+    for (const e of [this.own, this.extra]) {
+      e?.off('newListener', this.forget)
+      e?.off('removeListener', this.forget)
+    }
+    this.heard = undefined
+  }
+
   listens(event: string): boolean {
     return this.own.listenerCount(event) > 0 || (this.extra !== undefined && this.extra.listenerCount(event) > 0)
   }
 
+  /** Per outcome: does anyone listen? Recomputed whenever a listener comes or goes. */
+  private heard: Record<string, boolean> | undefined
+
+  private readonly forget = (): void => {
+    this.heard = undefined
+  }
+
+  /** From the start of a run to its end (close()): the emitters may outlive the run. */
+  watch(): void {
+    for (const e of [this.own, this.extra]) {
+      e?.on('newListener', this.forget)
+      e?.on('removeListener', this.forget)
+    }
+  }
+
   outcome(outcome: ReplayOutcome, segment: string, offset: number, envelope?: Envelope, reason?: string | null, error?: string): void {
-    if (!this.listens(outcome)) return
+    // Most items: one property read, no calls into the emitters.
+    const heard = (this.heard ??= {})
+    const yes = (heard[outcome] ??= this.listens(outcome))
+    if (!yes) return
     const ev: OutcomeEvent = { outcome, segment, offset }
     if (envelope) ev.envelope = envelope
     if (reason !== undefined) ev.reason = reason

@@ -57,6 +57,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     const started = Date.now()
     const { options: o, paths } = this
     const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode)
+    this.report.watch()
     let outputs: ReplayOutputs | undefined
     let oversized: OversizedKeeper | undefined
     try {
@@ -77,6 +78,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         outputs?.abandon()
         oversized?.abandon()
       }
+      this.report.close()
       await lock?.release()
     }
     return this.finish(started)
