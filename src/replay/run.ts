@@ -19,6 +19,7 @@ import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } 
 import { sealLog } from '../maintenance.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths } from '../segments.js'
 import { readSegmentMeta } from '../segment-meta.js'
+import { recoverRewrite } from '../cli/rewrite.js'
 import { Deliverer } from './deliver.js'
 import { ItemProcessor } from './items.js'
 import { OversizedKeeper } from './oversized.js'
@@ -90,6 +91,8 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
    * the same name; recovery of an interrupted requeue/purge belongs here too.
    */
   private async prepare(): Promise<void> {
+    // An interrupted requeue/purge first: it may have been publishing into our namespace.
+    await recoverRewrite(this.paths)
     await recoverOwnFiles(this.paths, this.options.mode)
     await this.sealActive()
   }
