@@ -141,6 +141,7 @@ const RATIO_COLS = ['pino sync', 'pino async', 'raw ceiling', 'one-write floor',
 const RATIO_HEADS = ['vs pino sync', 'vs pino async', 'vs raw', 'vs floor', 'vs bare']
 /** Targets stated as a ratio to a floor row of the same run: extra key → row name. */
 const RATIO_TARGETS: Record<string, string> = { floorTarget: 'one-write floor', bareTarget: 'bare loop' }
+const RATIO_TARGETS_ROWS = new Set(Object.values(RATIO_TARGETS))
 
 interface OutRow extends Row {
   status: '' | 'met' | 'missed'
@@ -169,6 +170,12 @@ function finish(rows: Row[]): OutRow[] {
     for (const b of r.compareTo ?? []) {
       const base = rows.find((x) => x.name === b && x.payload === r.payload)
       if (base && base.value > 0) out.ratios[b] = r.value / base.value
+      // Against a floor row, CPU time per item when both have it (steadier than wall time on a
+      // shared machine); a floor measured in the row's own process wins.
+      const own = b === 'bare loop' ? r.extra?.bareCpuUsPerItem : undefined
+      const baseCpu = typeof own === 'number' ? own : base?.extra?.cpuUsPerItem
+      const cpu = r.extra?.cpuUsPerItem
+      if (RATIO_TARGETS_ROWS.has(b) && typeof baseCpu === 'number' && typeof cpu === 'number' && cpu > 0) out.ratios[b] = baseCpu / cpu
     }
     for (const [key, base] of Object.entries(RATIO_TARGETS)) {
       const want = r.extra?.[key]

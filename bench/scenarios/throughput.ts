@@ -190,7 +190,15 @@ async function kernelRows(): Promise<Row[]> {
       if (kind === 'object') {
         await oneWriteFloor(payloads, Math.min(s.n, 20_000), 1_000) // warm-up
         const floor = await timed(() => oneWriteFloor(payloads, s.n, s.capMs))
-        rows.push({ group: GROUP_LOG, name: FLOOR, payload: size, value: perSec(floor.count, floor.ms), unit: 'env/s', note: `encode + one writeSync + await per call; ${note(floor)}` })
+        rows.push({
+          group: GROUP_LOG,
+          name: FLOOR,
+          payload: size,
+          value: perSec(floor.count, floor.ms),
+          unit: 'env/s',
+          note: `encode + one writeSync + await per call; ${note(floor)}`,
+          extra: { cpuUsPerItem: floor.cpuUs! / floor.count },
+        })
       }
       const seq = await withLogger({}, (dlq) => timed(() => sequential(dlq, payloads, s.n, s.capMs)))
       rows.push({
@@ -201,7 +209,7 @@ async function kernelRows(): Promise<Row[]> {
         unit: 'env/s',
         note: `${note(seq)}; target ≥ 0.9× the one-write floor`,
         compareTo: [...BASELINES, FLOOR],
-        ...(kind === 'object' ? { extra: { floorTarget: 0.9 } } : {}),
+        extra: { cpuUsPerItem: seq.cpuUs! / seq.count, ...(kind === 'object' ? { floorTarget: 0.9 } : {}) },
       })
     }
   }
