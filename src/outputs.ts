@@ -28,10 +28,11 @@ export class OutputFile {
   private opening: Promise<void> | undefined
   records = 0
   /**
-   * Called once the file exists and before a byte is written to it: replay names the new
-   * file in a checkpoint here, so recovery can always cut it back.
+   * Called once the file exists (with its size: a shared file already holds records) and
+   * before a byte is written to it: replay names the file in a checkpoint here, so recovery
+   * can always cut it back, and never below what it held.
    */
-  onOpen: ((file: string) => void | Promise<void>) | undefined
+  onOpen: ((file: string, size: number) => void | Promise<void>) | undefined
 
   constructor(
     private readonly create: () => Promise<{ file: string; fd: number }>,
@@ -84,7 +85,7 @@ export class OutputFile {
       this.fd = fd
       this.good = fs.fstatSync(fd).size
       await fsyncDir(this.dir)
-      await this.onOpen?.(file)
+      await this.onOpen?.(file, this.good)
     })()
     return this.opening
   }

@@ -91,7 +91,7 @@ export class ReplayOutputs {
     private readonly paths: LogPaths,
     private readonly mode: number,
     private readonly runStart: number,
-    private readonly onNewFile: (file: string) => void | Promise<void>,
+    private readonly onNewFile: (file: string, size: number) => void | Promise<void>,
   ) {
     this.corrupt = this.track(OutputFile.shared(paths.corrupt, mode))
   }
@@ -186,9 +186,9 @@ export class ReplayOutputs {
   }
 }
 
-/** The state of a checkpoint plus one new output file at size 0. */
-export function withNewFile(cp: Checkpoint, file: string): Checkpoint {
-  return { ...cp, outputs: [...(cp.outputs ?? []), { file: path.basename(file), size: 0 }] }
+/** The state of a checkpoint plus one output file just opened, at the size it had then. */
+export function withNewFile(cp: Checkpoint, file: string, size: number): Checkpoint {
+  return { ...cp, outputs: [...(cp.outputs ?? []), { file: path.basename(file), size }] }
 }
 
 function writeEnvelope(sink: ByteSink, h: EnvelopeHeader, id: string | undefined, rawPayload: string): void {

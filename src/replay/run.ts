@@ -67,7 +67,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       const segments = await listSegments(paths.retry)
       if (o.dryRun) await this.addActiveForDryRun(segments)
       if (!o.dryRun) {
-        outputs = new ReplayOutputs(paths, o.mode, o.now(), (file) => this.current?.newOutputFile(file))
+        outputs = new ReplayOutputs(paths, o.mode, o.now(), (file, size) => this.current?.newOutputFile(file, size))
         oversized = new OversizedKeeper(paths.dir, o.mode)
       }
       await this.replaySegments(segments, this.scope(outputs, oversized))

@@ -103,10 +103,10 @@ export class SegmentRun implements LineHandler {
     }
   }
 
-  /** Called by the outputs when they create a file: name it (size 0) before it gets a byte. */
-  newOutputFile(file: string): void | Promise<void> {
+  /** Called by the outputs when they open a file: name it (at its size) before it gets a byte. */
+  newOutputFile(file: string, size: number): void | Promise<void> {
     if (!this.writer || !this.last) return
-    this.last = withNewFile(this.last, file)
+    this.last = withNewFile(this.last, file, size)
     return this.writer.write(this.last)
   }
 
