@@ -133,6 +133,7 @@ const jobs: Job[] = [
       if (memReplayDir) rmScratch(memReplayDir)
     },
   },
+  { name: 'scrape (logCounts)', script: 'scrape.ts', args: [] },
 ]
 
 // ------------------------------------------------------------------------------- output

@@ -9,13 +9,14 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
 import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
 import { type Envelope, parseEnvelope } from './envelope.js'
 import { ioError } from './errors.js'
 import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
 import { readLines } from './lines.js'
-import type { SegmentInfo } from './segments.js'
+import type { SegmentFamily, SegmentInfo } from './segments.js'
 
 export interface FileIdentity {
   size: number
@@ -34,13 +35,24 @@ export interface SegmentMeta {
   /** Earliest first-failure time (`firstTs ?? ts`) of its items: what `ttl` measures from. */
   minTs: number | null
   maxTs: number | null
-  /** Earliest due time (`dueTs`, or the first-failure time when the envelope has no `dueTs`). */
+  /**
+   * Earliest due time: `dueTs`, or 0 for an item without one. Replay treats a missing `dueTs`
+   * as due whatever the clock (even one behind the item's `ts`), so 0 keeps "minDue > now"
+   * meaning "nothing in here is due" for every `now`.
+   */
   minDue: number | null
   maxDue: number | null
   /** [due time upper bound (ms), items] ascending, ≤ 64 buckets, for "due now" counts. */
   dueHist: DueHist
+  /** The lowest due time in each bucket of dueHist (same length): a bucket spans [low, upper]. */
+  dueHistLow?: number[]
   /** [byte offset of a line start, items before it] every ~1024 items, ascending. */
   samples: Array<[number, number]>
+  /**
+   * [minTs, minDue, maxDue] of each run of items between samples (samples.length + 1 runs
+   * when there are items): what is left after a checkpoint, to within one run.
+   */
+  blocks?: Block[]
   /** Line-start offsets of every corrupt line, when there are at most 1024 (absent otherwise). */
   corruptAt?: number[]
   /** Reading stopped at `bytes` on unreadable compressed data. */
@@ -48,6 +60,8 @@ export interface SegmentMeta {
   /** Identity of the file it describes; a mismatch means stale. */
   file: FileIdentity
 }
+
+export type Block = [number | null, number | null, number | null]
 
 export const SAMPLE_EVERY = 1024
 const CORRUPT_OFFSETS_CAP = 1024
@@ -65,6 +79,8 @@ export class SegmentMetaBuilder {
   private maxDue = -Infinity
   private readonly hist: DueHistogram
   private readonly samples: Array<[number, number]> = []
+  private readonly blocks: Block[] = []
+  private block: [number, number, number] = [Infinity, Infinity, -Infinity]
   private corruptAt: number[] | undefined = []
   private damaged = false
 
@@ -81,8 +97,17 @@ export class SegmentMetaBuilder {
     this.maxTs = from.maxTs ?? -Infinity
     this.minDue = from.minDue ?? Infinity
     this.maxDue = from.maxDue ?? -Infinity
-    this.hist = DueHistogram.from(from.dueHist, from.minDue)
+    this.hist = DueHistogram.from(from.dueHist, from.minDue, from.dueHistLow)
     this.samples = from.samples.map(([o, n]) => [o, n])
+    if (from.blocks && from.blocks.length === from.samples.length + 1) {
+      this.blocks = from.blocks.slice(0, -1).map((b) => [...b] as Block)
+      const last = from.blocks[from.blocks.length - 1]
+      this.block = [last[0] ?? Infinity, last[1] ?? Infinity, last[2] ?? -Infinity]
+    } else if (from.items > 0) {
+      // An older snapshot without runs: one run for everything, a valid (if loose) bound.
+      this.blocks = from.samples.map(() => [from.minTs, from.minDue, from.maxDue] as Block)
+      this.block = [from.minTs ?? Infinity, from.minDue ?? Infinity, from.maxDue ?? -Infinity]
+    }
     this.corruptAt = from.corruptAt ? [...from.corruptAt] : undefined
     this.damaged = from.damaged === true
   }
@@ -90,22 +115,29 @@ export class SegmentMetaBuilder {
   /**
    * One envelope line starting at `offset`, `lineBytes` long including its newline.
    * `firstTs` is the item's first-failure time (`env.firstTs ?? env.ts`), `dueTs` its due time
-   * if it has one. Lines must come in file order.
+   * if it has one (none: due at 0, whatever the clock). Lines must come in file order.
    */
   add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined): void {
-    if (this.items > 0 && this.items % SAMPLE_EVERY === 0) this.samples.push([offset, this.items])
+    if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
+      this.samples.push([offset, this.items])
+      this.blocks.push(closed(this.block))
+      this.block = [Infinity, Infinity, -Infinity]
+    }
     this.items++
     this.cover(offset, lineBytes)
+    const b = this.block
     if (firstTs !== undefined) {
       if (firstTs < this.minTs) this.minTs = firstTs
       if (firstTs > this.maxTs) this.maxTs = firstTs
+      if (firstTs < b[0]) b[0] = firstTs
     }
-    const due = dueTs ?? firstTs
-    if (due !== undefined) {
-      if (due < this.minDue) this.minDue = due
-      if (due > this.maxDue) this.maxDue = due
-      this.hist.add(due)
-    }
+    // No dueTs: due whatever the clock, as replay treats it (see SegmentMeta.minDue).
+    const due = dueTs ?? 0
+    if (due < this.minDue) this.minDue = due
+    if (due > this.maxDue) this.maxDue = due
+    if (due < b[1]) b[1] = due
+    if (due > b[2]) b[2] = due
+    this.hist.add(due)
   }
 
   /** `add` for a parsed envelope. */
@@ -141,6 +173,7 @@ export class SegmentMetaBuilder {
   }
 
   finish(file: FileIdentity): SegmentMeta {
+    const { hist, lows } = this.hist.snapshot()
     const meta: SegmentMeta = {
       v: 1,
       items: this.items,
@@ -150,8 +183,10 @@ export class SegmentMetaBuilder {
       maxTs: finite(this.maxTs),
       minDue: finite(this.minDue),
       maxDue: finite(this.maxDue),
-      dueHist: this.hist.snapshot(),
+      dueHist: hist,
+      dueHistLow: lows,
       samples: this.samples.map(([o, n]) => [o, n]),
+      blocks: this.items > 0 ? [...this.blocks.map((b) => [...b] as Block), closed(this.block)] : [],
       file: { size: file.size, ino: file.ino, mtimeMs: file.mtimeMs },
     }
     if (this.corruptAt) meta.corruptAt = [...this.corruptAt]
@@ -162,6 +197,10 @@ export class SegmentMetaBuilder {
   private cover(offset: number, lineBytes: number): void {
     if (offset + lineBytes > this.end) this.end = offset + lineBytes
   }
+}
+
+function closed(b: [number, number, number]): Block {
+  return [finite(b[0]), finite(b[1]), finite(b[2])]
 }
 
 function finite(n: number): number | null {
@@ -211,25 +250,49 @@ export async function readSegmentMeta(seg: SegmentInfo): Promise<SegmentMeta | u
     return undefined
   }
   if (!st.isFile()) return undefined
-  const text = await readMetaFile(metaPathOf(seg.key))
-  if (text === undefined) return undefined
-  const meta = decodeSegmentMeta(text)
-  if (!meta || !sameIdentity(meta.file, identityOf(st))) return undefined
-  return meta
+  return readSegmentMetaFor(seg.key, identityOf(st))
 }
 
-async function readMetaFile(file: string): Promise<string | undefined> {
+/** The sidecar of `segKey` if it describes a file of identity `id` (from a stat the caller made). */
+export async function readSegmentMetaFor(segKey: string, id: FileIdentity): Promise<SegmentMeta | undefined> {
   let fh: fsp.FileHandle | undefined
+  let text: string
   try {
-    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    fh = await fsp.open(metaPathOf(segKey), fs.constants.O_RDONLY | O_NOFOLLOW)
     const st = await fh.stat()
     if (!st.isFile() || st.size > MAX_META_BYTES) return undefined
-    return await fh.readFile('utf8')
+    text = await fh.readFile('utf8')
   } catch {
     return undefined
   } finally {
     await fh?.close().catch(() => {})
   }
+  const meta = decodeSegmentMeta(text)
+  return meta && sameIdentity(meta.file, id) ? meta : undefined
+}
+
+/**
+ * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left by whoever
+ * deleted a segment without knowing about its sidecar. Sidecars are caches, so removing one
+ * a moment too early only costs a rescan. Returns how many were removed.
+ */
+export async function removeOrphanSegmentMeta(fam: SegmentFamily): Promise<number> {
+  let names: string[]
+  try {
+    names = await fsp.readdir(fam.dir)
+  } catch {
+    return 0
+  }
+  const present = new Set(names)
+  let removed = 0
+  for (const n of names) {
+    if (!n.endsWith('.meta')) continue
+    const key = n.slice(0, -'.meta'.length)
+    if (!fam.pattern.test(key) || key.endsWith('.gz')) continue
+    if (present.has(key) || present.has(key + '.gz')) continue
+    if (await unlinkIfExists(path.join(fam.dir, n)).catch(() => false)) removed++
+  }
+  return removed
 }
 
 /** Parse and check a sidecar's text; undefined unless every field has the right shape. */
@@ -250,8 +313,20 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   if (!pairs(m.dueHist, MAX_BUCKETS, false) || !pairs(m.samples, Math.floor(items / SAMPLE_EVERY) + 1, true)) return undefined
   const hist = m.dueHist as DueHist
   if (hist.reduce((n, [, c]) => n + c, 0) !== items) return undefined
+  if (m.dueHistLow !== undefined) {
+    const lows = m.dueHistLow
+    if (!Array.isArray(lows) || lows.length !== hist.length) return undefined
+    for (let i = 0; i < hist.length; i++) {
+      const low = lows[i] as unknown
+      if (typeof low !== 'number' || !Number.isFinite(low) || low > hist[i][0] || (i > 0 && low <= hist[i - 1][0])) return undefined
+    }
+  }
   const samples = m.samples as Array<[number, number]>
   if (samples.some(([o, n]) => o > (m.bytes as number) || n > items)) return undefined
+  if (m.blocks !== undefined) {
+    const b = m.blocks
+    if (!Array.isArray(b) || b.length !== (items > 0 ? samples.length + 1 : 0) || !b.every(isBlock)) return undefined
+  }
   if (m.corruptAt !== undefined) {
     const at = m.corruptAt
     if (!Array.isArray(at) || at.length > (m.corrupt as number) || !at.every(count) || !ascending(at as number[], true)) return undefined
@@ -262,6 +337,10 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
     return undefined
   }
   return m as unknown as SegmentMeta
+}
+
+function isBlock(x: unknown): boolean {
+  return Array.isArray(x) && x.length === 3 && x.every((v) => v === null || (typeof v === 'number' && Number.isFinite(v)))
 }
 
 function count(x: unknown): x is number {
