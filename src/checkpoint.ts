@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import zlib from 'node:zlib'
+import { crc32 } from './crc32.js'
 import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
 import { ioError } from './errors.js'
 
@@ -55,7 +55,7 @@ const MIN_SLOT = 4096
 const MAX_FILE = 1024 * 1024
 
 function crcOf(body: string | Buffer): number {
-  return zlib.crc32(body)
+  return crc32(body)
 }
 
 // ------------------------------------------------------------------ legacy text format

@@ -7,6 +7,7 @@
 export type DeadLetterErrorCode =
   | 'DLQ_CLOSED'
   | 'DLQ_LOCKED'
+  | 'DLQ_LOCK_LOST'
   | 'DLQ_REPLAY_LOCKED'
   | 'DLQ_SERIALIZE'
   | 'DLQ_RECORD_TOO_LARGE'
@@ -15,6 +16,8 @@ export type DeadLetterErrorCode =
   | 'DLQ_INVALID_ARGUMENT'
   | 'DLQ_IO'
   | 'DLQ_UNSAFE_PATH'
+  | 'DLQ_NOT_FOUND'
+  | 'DLQ_ABORTED'
 
 export class DeadLetterError extends Error {
   readonly code: DeadLetterErrorCode
@@ -43,8 +46,13 @@ export class PermanentError extends Error {
 }
 
 export function isPermanentError(err: unknown): boolean {
-  // instanceof alone fails when a handler module resolved its own copy of the package.
-  return err instanceof PermanentError || (err instanceof Error && err.name === 'PermanentError')
+  try {
+    // instanceof alone fails when a handler module resolved its own copy of the package.
+    return err instanceof PermanentError || (err instanceof Error && err.name === 'PermanentError')
+  } catch {
+    // A thrown Proxy or a throwing `name` getter: whatever it is, it did not ask to be permanent.
+    return false
+  }
 }
 
 export function systemCodeOf(err: unknown): string | undefined {

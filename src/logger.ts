@@ -6,23 +6,22 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { DeadLetterError, ioError } from './errors.js'
+import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
-import { FileLock, inspectLock } from './lock.js'
-import { mkdirp } from './fs-safe.js'
-import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions, resolveReplayOptions } from './options.js'
+import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
+import { truncateReason } from './reason.js'
+import { FileLock, inspectLock, lockedError, sealLockPath, waitWhileHeld } from './lock.js'
+import { assertNotDirectory, mkdirp } from './fs-safe.js'
+import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
-import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
+import { compressSegment, countLines, listSegments, logPaths, type LogPaths } from './segments.js'
 import { serveSealRequest } from './seal-request.js'
 import { SegmentWriter } from './writer.js'
 import type { Handler, ReplayerEvents, ReplaySummary } from './replay.js'
 import { runReplay } from './replay.js'
 import type { ReplayOptions } from './options.js'
 
-export interface LogOptions {
-  /** A stable id for idempotent consumers; kept across re-logs. */
-  id?: string
-}
+export type { LogOptions } from './log-args.js'
 
 export type LogKind = 'retry' | 'permanent'
 
@@ -53,6 +52,9 @@ export interface LoggerEvents extends ReplayerEvents {
   evicted: [EvictedEvent]
   error: [Error]
 }
+
+/** How often the lock is checked when seal requests are off (sealPollInterval: 0). */
+const OWNERSHIP_CHECK_MS = 1000
 
 export class Logger extends EventEmitter<LoggerEvents> {
   readonly path: string
@@ -90,20 +92,20 @@ export class Logger extends EventEmitter<LoggerEvents> {
       dirMode: options.dirMode,
       maxBufferedBytes: options.maxBufferedBytes,
     }
-    this.retry = new SegmentWriter(paths.retry, cfg, {
-      onSealed: (p) => this.onSealed('retry', p),
-      onWarning: (m, e) => this.warn(m, e),
-    })
-    this.permanent = new SegmentWriter(paths.permanent, cfg, {
-      onSealed: (p) => this.onSealed('permanent', p),
-      onWarning: (m, e) => this.warn(m, e),
-    })
+    const ownership = {
+      onWarning: (m: string, e?: unknown) => this.warn(m, e),
+      ensureOwnership: () => this.ensureOwnership(),
+    }
+    this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
+    this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
   }
 
   /**
    * Open (creating directories) and take the writer lock. Rejects with DLQ_LOCKED when
-   * another live process writes this log, DLQ_INVALID_OPTION for bad options, DLQ_IO
-   * (with systemCode EACCES, …) when the directory cannot be written.
+   * another live process writes this log (at once), or when a process sealing an orphaned
+   * active file did not finish within `openTimeout` (the error says which: `holderKind`,
+   * `transient`, `pid`); DLQ_INVALID_OPTION for bad options, DLQ_IO (with systemCode EACCES, …)
+   * when the directory cannot be written.
    */
   static async open(logPath: string, options?: LoggerOptions): Promise<Logger> {
     if (typeof logPath !== 'string' || logPath.length === 0) {
@@ -115,12 +117,21 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (!paths.file || paths.file === '.' || paths.file === '..') {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${logPath} is not a file path`)
     }
+    await assertNotDirectory(paths.active, 'Logger.open()')
     try {
       await mkdirp(paths.dir, opts.dirMode)
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }
-    const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode)
+    const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode, { waitMs: opts.openTimeout })
+    try {
+      // With the writer lock in place no new sealer starts; one already sealing is let finish.
+      const sealer = await waitWhileHeld(sealLockPath(paths.writerLock), opts.openTimeout)
+      if (sealer.state === 'alive') throw lockedError(sealLockPath(paths.writerLock), 'writer', sealer.info, opts.openTimeout)
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
     let dlq: Logger
     try {
       dlq = new Logger(paths, opts, lock)
@@ -143,10 +154,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     await dlq.refreshRetryBytes()
     if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.applyRetention())
-    if (opts.sealPollInterval > 0) {
-      dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval)
-      dlq.sealTimer.unref()
-    }
+    // The same timer checks that the lock file still names us; with seal requests off it
+    // still runs, at OWNERSHIP_CHECK_MS.
+    dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval > 0 ? opts.sealPollInterval : OWNERSHIP_CHECK_MS)
+    dlq.sealTimer.unref()
     dlq.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
     const held = dlq.openWarnings ?? []
     dlq.openWarnings = undefined
@@ -163,14 +174,31 @@ export class Logger extends EventEmitter<LoggerEvents> {
   /**
    * Record a failed item. Resolves once the envelope is in the OS (or on stable storage with
    * `durability: 'fsync'`). Concurrent calls share one write: group commit.
+   * `log(data, reason, { attempt, id })`, or positionally `log(data, reason, attempt, { id })`.
    */
-  log(data: unknown, reason?: unknown, attempt = 1, opts?: LogOptions): Promise<void> {
-    return this.append(this.retry, data, reason, attempt, opts?.id, undefined)
+  log(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
+  log(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
+  log(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
+    let a: LogArgs
+    try {
+      a = parseLogArgs('log', third, fourth)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.append(this.retry, data, reason, a.attempt, a.id, undefined)
   }
 
-  /** Record an item straight into the permanent-failure log. */
-  logPermanent(data: unknown, reason?: unknown, attempt = 1, opts?: LogOptions): Promise<void> {
-    return this.append(this.permanent, data, reason, attempt, opts?.id, 'manual')
+  /** Record an item straight into the permanent-failure log; same arguments as log(). */
+  logPermanent(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
+  logPermanent(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
+  logPermanent(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
+    let a: LogArgs
+    try {
+      a = parseLogArgs('logPermanent', third, fourth)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.append(this.permanent, data, reason, a.attempt, a.id, 'manual')
   }
 
   private append(
@@ -187,6 +215,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (this.closed && (!admitted || w.isClosed)) {
       return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
     }
+    if (this.lost) return Promise.reject(this.lost)
     if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
       return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
     }
@@ -206,7 +235,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
       let text: string | null
       let extra: EnvelopeHeader | undefined
       if (typeof reason === 'string') {
-        text = reason
+        text = truncateReason(reason)
       } else {
         const r = describeReason(reason)
         text = r.text
@@ -345,15 +374,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
     const { interval = 30_000, onRun, signal: outer, ...rest } = options
     // Validate now: a typo must fail here, not silently on every background run.
     resolveReplayOptions(rest)
-    let every: number
-    try {
-      every = parseDuration(interval)
-    } catch {
-      every = NaN
-    }
-    if (!Number.isFinite(every) || every <= 0) {
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`interval\` must be a positive duration, got ${String(interval)}`)
-    }
+    const every = timerDuration('interval', interval)
+    if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
     const ac = new AbortController()
     outer?.addEventListener('abort', () => ac.abort(), { once: true })
     let timer: NodeJS.Timeout | undefined
@@ -503,18 +525,60 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private sealPolling: Promise<void> | undefined
   private pollSealRequest(): void {
-    if (this.sealPolling || this.closed) return
-    this.sealPolling = serveSealRequest(this.paths, this.options.mode, async () => ({
+    if (this.sealPolling || this.closed || this.lost) return
+    this.sealPolling = this.pollOnce().finally(() => {
+      this.sealPolling = undefined
+    })
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      await this.ensureOwnership()
+    } catch (err) {
+      // Lost: reported by loseOwnership(). Anything else (the lock unreadable) is retried next tick.
+      if ((err as DeadLetterError).code !== 'DLQ_LOCK_LOST') this.warn(`could not check the writer lock ${this.paths.writerLock}`, err)
+      return
+    }
+    if (this.options.sealPollInterval <= 0 || this.closed) return
+    await serveSealRequest(this.paths, this.options.mode, async () => ({
       retry: await this.retry.seal(),
       permanent: await this.permanent.seal(),
-    }))
-      .then(
-        () => {},
-        (err) => this.warn('could not answer a seal request', err),
-      )
-      .finally(() => {
-        this.sealPolling = undefined
-      })
+    })).catch((err) => this.warn('could not answer a seal request', err))
+  }
+
+  // ---------------------------------------------------------------------- ownership
+
+  /** Set once another live process holds our lock: every later call rejects with it. */
+  private lost: DeadLetterError | undefined
+  private ownershipCheck: Promise<void> | undefined
+
+  /**
+   * Make sure the writer lock still names us (one check at a time, shared by both writers and
+   * the timer): re-created when it was deleted, DLQ_LOCK_LOST when a live process holds it now.
+   */
+  private ensureOwnership(): Promise<void> {
+    if (this.lost) return Promise.reject(this.lost)
+    this.ownershipCheck ??= (async () => {
+      const r = await this.lock.ensureHeld()
+      if (r.state === 'lost') {
+        this.loseOwnership(r.error)
+        throw r.error
+      }
+      if (r.restored && !this.closed) {
+        this.warn(`the writer lock ${this.paths.writerLock} was removed or replaced by someone else; re-created it`)
+      }
+    })().finally(() => {
+      this.ownershipCheck = undefined
+    })
+    return this.ownershipCheck
+  }
+
+  private loseOwnership(err: DeadLetterError): void {
+    if (this.lost) return
+    this.lost = err
+    this.retry.fail(err)
+    this.permanent.fail(err)
+    this.emitError(err)
   }
 
   private warn(message: string, cause?: unknown): void {
@@ -541,10 +605,5 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private debug(obj: object, msg: string): void {
     this.log_?.debug?.(obj, msg)
-  }
-
-  /** Paths of the family files, for tools. */
-  get families(): { retry: SegmentFamily; permanent: SegmentFamily } {
-    return { retry: this.paths.retry, permanent: this.paths.permanent }
   }
 }

@@ -19,12 +19,11 @@ import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } 
 import { sealLog } from '../maintenance.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths } from '../segments.js'
 import { readSegmentMeta } from '../segment-meta.js'
-import { recoverRewrite } from '../cli/rewrite.js'
+import { recoverLog } from '../store/recovery.js'
 import { Deliverer } from './deliver.js'
 import { ItemProcessor } from './items.js'
 import { OversizedKeeper } from './oversized.js'
 import { ReplayOutputs } from './outputs.js'
-import { recoverOwnFiles } from './recover.js'
 import { Reporter } from './report.js'
 import { type RunScope, SegmentRun } from './segment-run.js'
 import { type Handler, type ReplayContext, type ReplaySummary, type ReplayerEvents, emptySummary } from './types.js'
@@ -86,14 +85,12 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
   }
 
   /**
-   * Under the replay lock, before sealing. Crash recovery of our own files comes first, so a
-   * freshly sealed segment can never be matched with a stale checkpoint of an earlier file of
-   * the same name; recovery of an interrupted requeue/purge belongs here too.
+   * Under the replay lock, before sealing. Crash recovery (an interrupted requeue/purge, then
+   * our own outputs and state) comes first, so a freshly sealed segment can never be matched
+   * with a stale checkpoint of an earlier file of the same name.
    */
   private async prepare(): Promise<void> {
-    // An interrupted requeue/purge first: it may have been publishing into our namespace.
-    await recoverRewrite(this.paths)
-    await recoverOwnFiles(this.paths, this.options.mode)
+    await recoverLog(this.paths, this.options.mode) // the one recovery every entry point runs (src/store/recovery.ts)
     await this.sealActive()
   }
 
