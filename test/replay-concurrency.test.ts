@@ -75,7 +75,7 @@ describe('concurrency > 1', () => {
     await until(() => [4, 5, 6].every((n) => finished.has(n)), 10_000, 'items after the slow one')
     await sleep(50)
     // Items 0-2 and 4-6 are done, 3 is not: the checkpoint is exactly at item 3.
-    const cp = decodeCheckpoint(fs.readFileSync(state, 'utf8'), SEG)
+    const cp = decodeCheckpoint(fs.readFileSync(state), SEG)
     expect(cp).toMatchObject({ status: 'ok', checkpoint: { offset: offsets[3], items: 3 } })
     expect(Math.max(...started)).toBe(3 + concurrency - 1)
     gate.resolve()
@@ -96,9 +96,9 @@ describe('concurrency > 1', () => {
     let checks = 0
     const violations: string[] = []
     const inspect = () => {
-      let text: string
+      let text: Buffer
       try {
-        text = fs.readFileSync(state, 'utf8')
+        text = fs.readFileSync(state)
       } catch {
         return
       }
