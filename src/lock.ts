@@ -22,6 +22,8 @@ export interface LockInfo {
   token: string
   since: number
   kind: string
+  /** What holds a replay lock (replay, requeue, purge), so a refusal names the right thing. */
+  operation?: string
 }
 
 export type LockKind = 'writer' | 'replay'
@@ -46,13 +48,14 @@ export class FileLock {
   }
 
   /** Take the lock or throw DLQ_LOCKED / DLQ_REPLAY_LOCKED naming the holder. */
-  static async acquire(file: string, kind: LockKind, mode: number): Promise<FileLock> {
+  static async acquire(file: string, kind: LockKind, mode: number, operation?: string): Promise<FileLock> {
     const info: LockInfo = {
       pid: process.pid,
       host: os.hostname(),
       token: randomBytes(8).toString('hex'),
       since: Date.now(),
       kind,
+      ...(operation !== undefined && { operation }),
     }
     for (let tries = 0; tries < 5; tries++) {
       try {
@@ -242,13 +245,18 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+function holderOperation(info: LockInfo | undefined): string {
+  const op = info?.operation
+  return typeof op === 'string' && /^[a-z-]{1,20}$/.test(op) ? op : 'replay'
+}
+
 function lockedError(file: string, kind: LockKind, info: LockInfo | undefined): DeadLetterError {
   const who = info ? `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}` : 'another process'
   const err = new DeadLetterError(
     kind === 'writer' ? 'DLQ_LOCKED' : 'DLQ_REPLAY_LOCKED',
     kind === 'writer'
       ? `dlq: ${file} is held by ${who}; only one writer per log`
-      : `dlq: a replay of this log is already running (${who}, lock ${file})`,
+      : `dlq: a ${holderOperation(info)} of this log is already running (${who}, lock ${file})`,
   )
   ;(err as DeadLetterError & { pid?: number }).pid = info?.pid
   return err

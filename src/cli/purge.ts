@@ -83,7 +83,7 @@ export async function purge(r: PurgeRun): Promise<PurgeSummary> {
   const { paths, filters } = r
   const summary = emptySummary(paths, r.target, false, filters)
   const match = makeMatcher(filters, Date.now())
-  const lock = await FileLock.acquire(paths.replayLock, 'replay', replayDefaults.mode)
+  const lock = await FileLock.acquire(paths.replayLock, 'replay', replayDefaults.mode, 'purge')
   try {
     summary.recovered = (await recoverRewrite(paths)) ?? null
     await trimOwnSegments(paths)

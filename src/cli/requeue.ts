@@ -105,7 +105,7 @@ export async function requeue(r: RequeueRun): Promise<RequeueSummary> {
     warnings: [],
   }
   const match = makeMatcher(filters, Date.now())
-  const lock = await FileLock.acquire(paths.replayLock, 'replay', replayDefaults.mode)
+  const lock = await FileLock.acquire(paths.replayLock, 'replay', replayDefaults.mode, 'requeue')
   let res: RewriteResult
   try {
     summary.recovered = (await recoverRewrite(paths)) ?? null
