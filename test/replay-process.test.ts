@@ -135,16 +135,23 @@ describe('sealing the active segment from another process', () => {
     dlq.on('rotated', (e) => rotated.push(e))
     let n = 0
     for (; n < 100; n++) await dlq.log({ n }, 'parent', 1, { id: `n${n}` })
-    const child = fork('replay-child.ts', [JSON.stringify({ log, mode: 'run', failEvery: 2, opts: { initialWait: 0, maxWait: 0 } })])
+    // 'block': the child holds its first handler call until told to go on, so this process
+    // demonstrably logs while the child replays, after the seal, however the two are scheduled.
+    const child = fork('replay-child.ts', [JSON.stringify({ log, mode: 'block', failEvery: 2, opts: { initialWait: 0, maxWait: 0 } })])
+    let blocked = false
     let finished = false
-    const result = message<ChildResult>(child).finally(() => (finished = true))
+    void message(child, (m: { blocked?: boolean }) => m.blocked === true).then(() => (blocked = true), () => {})
+    const result = message<ChildResult>(child, (m) => 'ok' in m).finally(() => (finished = true))
     // Keep logging while the child asks for the seal and replays.
+    let afterSeal = 0
     while (!finished) {
       await dlq.log({ n }, 'parent', 1, { id: `n${n}` })
       n++
+      if (blocked && ++afterSeal === 20) child.send('go')
       await sleep(2)
     }
     const res = await result
+    expect(afterSeal).toBeGreaterThanOrEqual(20)
     expect(res.ok).toBe(true)
     expect(res.summary!.warnings).toEqual([])
     expect(rotated.filter((e) => e.kind === 'retry')).toHaveLength(1)
