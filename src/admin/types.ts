@@ -1,0 +1,217 @@
+/**
+ * Public types of the admin API (stats, inspect, requeue, purge, fingerprint). The objects
+ * returned here are exactly what the CLI prints with `--json`, so scripts can move between
+ * the two without translation.
+ */
+import type { FinalReason } from '../envelope.js'
+
+/** Which of a log's three files an entry lives in. */
+export type LogKind = 'retry' | 'permanent' | 'corrupt'
+
+/** A point in time: a Date, epoch ms, an ISO date string, or a duration ago ('2h', '30d'). */
+export type TimeInput = Date | number | string
+
+/**
+ * Which entries an operation touches. Every given condition must hold (AND). The same
+ * filter given to `inspect` previews exactly what `requeue` or `purge` will touch.
+ */
+export interface EntryFilter {
+  /** RegExp tested against the reason (for the corrupt log: the parse error); a string matches as a substring. */
+  reason?: RegExp | string
+  /** Only entries with this id (or one of these ids). Not allowed for the corrupt log. */
+  id?: string | string[]
+  /** Substring of the payload's stored JSON text (for the corrupt log: of the raw line). */
+  payload?: string
+  /** Minimum attempt count (entries with attempt >= this). */
+  attempt?: number
+  /** ts >= this. */
+  since?: TimeInput
+  /** ts < this. */
+  until?: TimeInput
+  /** ts < now - this (a duration in ms or '30d'), as the CLI's --older-than spells it. Cannot be combined with `until`. */
+  olderThan?: number | string
+  /** At most this many entries (listed, moved or removed). */
+  limit?: number
+}
+
+/** Options every admin operation accepts. */
+export interface AdminCommonOptions {
+  /** Largest record the log was written with (LoggerOptions.maxRecordSize); number of bytes or '32MiB'. Default: the library default (16 MiB). */
+  maxRecordSize?: number | string
+  /** Aborts the operation: reads stop, a rewrite rolls back the segment in progress; the promise rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
+export interface StatsOptions extends AdminCommonOptions {
+  /** How many reason groups to list per log. Default 10. */
+  top?: number
+  /**
+   * Counts from the per-segment metadata (logCounts) instead of a full scan where possible.
+   * Reason groups and attempt histograms still need a scan and are then left empty. Default false.
+   */
+  fast?: boolean
+}
+
+export interface InspectOptions extends EntryFilter, AdminCommonOptions {
+  /** Which log to list. Default 'retry' (its pending items, from each segment's checkpoint on). */
+  log?: LogKind
+  /** 'oldest' first (streams) or 'newest' first (bounded memory: keeps skip + limit entries). Default 'oldest'. */
+  order?: 'oldest' | 'newest'
+  /** Matching entries to pass over before yielding (pagination). Default 0. */
+  skip?: number
+}
+
+/** Progress of a long rewrite: bytes done of total, entries read so far. */
+export interface AdminProgress {
+  done: number
+  total: number
+  items: number
+}
+
+export interface RequeueOptions extends EntryFilter, AdminCommonOptions {
+  /** Start moved entries over: attempt 1, no due time, no `final` mark. Default false. */
+  resetAttempts?: boolean
+  /** Only count what would move; change nothing, take no lock. Default false. */
+  dryRun?: boolean
+  onProgress?: (p: AdminProgress) => void
+  /** How long to wait for a live writer to seal its active permanent file (ms or '5s'). Default: replay's sealTimeout. */
+  sealTimeout?: number | string
+}
+
+export interface PurgeOptions extends EntryFilter, AdminCommonOptions {
+  /** Which log to purge. Required: the retry log is never purged. */
+  log: 'permanent' | 'corrupt'
+  /** Only count what would be removed; change nothing, take no lock. Default false. */
+  dryRun?: boolean
+  onProgress?: (p: AdminProgress) => void
+  sealTimeout?: number | string
+}
+
+/** One entry of a log as `inspect` yields it. */
+export interface InspectEntry {
+  log: LogKind
+  /** Absolute path of the file holding it (a sealed segment, .gz included, or an active file). */
+  file: string
+  /** Byte offset of its line in the (uncompressed) file. */
+  offset: number
+  /** The stored line, unchanged: what `dletter inspect --json` prints. */
+  line: string
+  /** When it was recorded (corrupt log: when it was quarantined). */
+  ts: number
+  /** Attempts so far; 0 for corrupt-log records. */
+  attempt: number
+  /** The failure reason (corrupt log: the parse error). */
+  reason: string | null
+  /** The normalized reason `stats` groups by. */
+  fingerprint: string
+  id?: string
+  firstTs?: number
+  dueTs?: number
+  final?: FinalReason
+  errorName?: string
+  errorCode?: string
+  /** The parsed payload; undefined for corrupt-log records. */
+  payload?: unknown
+  /** Corrupt log only: the quarantined bytes (base64 when rawEncoding is 'base64'). */
+  raw?: string
+  rawEncoding?: string
+  /** Corrupt log only: the segment and offset the bad line came from. */
+  source?: { segment?: string; offset?: number; length?: number }
+}
+
+export interface ReasonGroup {
+  /** The fingerprint (normalized reason). */
+  reason: string
+  count: number
+  firstSeen: number
+  lastSeen: number
+  /** One original reason of the group. */
+  example: string | null
+}
+
+/** What `dletter stats --json` prints. */
+export interface LogStats {
+  log: string
+  at: number
+  writer: { running: boolean; pid: number | null }
+  replay: { running: boolean; pid: number | null }
+  retry: {
+    sealedSegments: number
+    activeBytes: number
+    bytes: number
+    /** Segments a replay has partly processed (read from their checkpoint). */
+    checkpointed: number
+    pending: number
+    dueNow: number
+    deferred: number
+    nextDueTs: number | null
+    attempts: Record<string, number>
+    oldestFailureTs: number | null
+    newestFailureTs: number | null
+    oldestFailureAgeMs: number | null
+    newestFailureAgeMs: number | null
+    /** Lines the next replay will quarantine. */
+    unparseable: number
+    /** A record being written at the end of the active file. */
+    partialTail: boolean
+    reasons: ReasonGroup[]
+  }
+  permanent: {
+    sealedSegments: number
+    activeBytes: number
+    bytes: number
+    entries: number
+    byFinal: Record<string, number>
+    oldestTs: number | null
+    newestTs: number | null
+    unparseable: number
+    reasons: ReasonGroup[]
+  }
+  corrupt: {
+    bytes: number
+    records: number
+    /** Unreadable compressed segments a replay set aside (corrupt-<segment>.gz). */
+    filesSetAside: number
+  }
+  /** A requeue or purge was killed mid-way; the next replay, requeue or purge settles it. */
+  interruptedRewrite: { op: string; source: string; state: string } | null
+  readErrors: Array<{ file: string; error: string }>
+}
+
+/** What `dletter requeue --json` prints. */
+export interface RequeueSummary {
+  log: string
+  dryRun: boolean
+  /** The filters in words. */
+  filters: string
+  resetAttempts: boolean
+  /** Entries moved to the retry log (in a dry run: that would move). */
+  moved: number
+  /** Entries read and left in the permanent log. */
+  kept: number
+  segments: number
+  rewritten: number
+  skipped: Array<{ segment: string; reason: string }>
+  aborted: boolean
+  limited: boolean
+  /** What recovery of an earlier interrupted rewrite did, if anything. */
+  recovered: string | null
+  warnings: string[]
+}
+
+/** What `dletter purge --json` prints. */
+export interface PurgeSummary {
+  log: string
+  target: 'permanent' | 'corrupt'
+  dryRun: boolean
+  filters: string
+  /** Entries deleted (in a dry run: that would be). */
+  removed: number
+  kept: number
+  segments: number
+  rewritten: number
+  aborted: boolean
+  limited: boolean
+  recovered: string | null
+  warnings: string[]
+}
