@@ -15,6 +15,8 @@ export type DeadLetterErrorCode =
   | 'DLQ_INVALID_ARGUMENT'
   | 'DLQ_IO'
   | 'DLQ_UNSAFE_PATH'
+  | 'DLQ_NOT_FOUND'
+  | 'DLQ_ABORTED'
 
 export class DeadLetterError extends Error {
   readonly code: DeadLetterErrorCode

@@ -21,9 +21,10 @@ import { type Envelope, type EnvelopeHeader, type FinalReason, EnvelopeParseErro
 import { readLines, type LineHandler } from './lines.js'
 import { FileLock, inspectLock } from './lock.js'
 import { type LoggerLike, type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './options.js'
-import { OutputFile, truncateTornTail } from './outputs.js'
+import { OutputFile } from './outputs.js'
 import { O_NOFOLLOW, fsyncDirSync } from './fs-safe.js'
 import { sealLog } from './maintenance.js'
+import { recoverLog } from './store/recovery.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths, statePathOf } from './segments.js'
 import type { ByteSink } from './sink.js'
 
@@ -175,7 +176,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       if (!o.dryRun) {
         // Before sealing: orphaned checkpoints are swept first, so a freshly sealed segment can
         // never be matched with a stale checkpoint of an earlier file of the same name.
-        await this.recoverOwnFiles()
+        await recoverLog(paths, o.mode) // the one recovery every entry point runs (src/store/recovery.ts)
         await this.sealActive()
       }
       this.retryOut = OutputFile.segment(paths.retry, o.mode)
@@ -245,61 +246,6 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       this.warn(`the live writer did not answer the seal request within ${o.sealTimeout} ms; replaying sealed segments only`)
     } else if (res.error) {
       this.warn(`the live writer could not seal its active segment: ${res.error}`)
-    }
-  }
-
-  /** Our own files may end in a partial line or un-checkpointed records after a crash. */
-  private async recoverOwnFiles(): Promise<void> {
-    const { paths } = this
-    // Cut each output file back to the size recorded by the newest checkpoint that names it.
-    const marks = new Map<string, { size: number; at: number }>()
-    for (const seg of await listSegments(paths.retry)) {
-      const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
-      if (cp.status !== 'ok') continue
-      for (const m of cp.checkpoint.outputs ?? []) {
-        const prev = marks.get(m.file)
-        if (!prev || prev.at < cp.checkpoint.updatedAt) marks.set(m.file, { size: m.size, at: cp.checkpoint.updatedAt })
-      }
-    }
-    for (const [file, { size }] of marks) {
-      const full = path.join(paths.dir, file)
-      const isOurs =
-        file === path.basename(paths.corrupt) ||
-        [paths.retry, paths.permanent].some((fam) => fam.pattern.exec(file)?.[1] === 'r' && !file.endsWith('.gz'))
-      if (!isOurs) continue
-      const st = await fsp.lstat(full).catch(() => undefined)
-      if (st?.isFile() && st.size > size) await fsp.truncate(full, size)
-    }
-    // A mark is only valid for the run that wrote it: once applied, drop it, so it can never
-    // cut a file that a later run created under the same name, or the shared corrupt log.
-    if (marks.size > 0) {
-      for (const seg of await listSegments(paths.retry)) {
-        const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
-        if (cp.status === 'ok' && cp.checkpoint.outputs) {
-          const { outputs: _dropped, ...rest } = cp.checkpoint
-          await writeCheckpoint(statePathOf(seg), rest, this.options.mode)
-        }
-      }
-    }
-    for (const fam of [paths.retry, paths.permanent]) {
-      for (const seg of await listSegments(fam)) {
-        if (seg.owner !== 'replayer' || seg.gz) continue
-        truncateTornTail(seg.path)
-        if ((await fsp.stat(seg.path)).size === 0) await fsp.unlink(seg.path).catch(() => {})
-      }
-    }
-    truncateTornTail(paths.corrupt)
-    // State files whose segment is gone (crash between removing the two).
-    const names = await fsp.readdir(paths.dir)
-    const live = new Set(names)
-    for (const n of names) {
-      // A checkpoint write cut short by a crash; only replay-lock holders write state files.
-      const tmp = /^(.+)\.state\.tmp-\d+-\d+$/.exec(n)
-      if (tmp && paths.retry.pattern.test(tmp[1])) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
-      if (!n.endsWith('.state')) continue
-      const seg = n.slice(0, -'.state'.length)
-      if (!paths.retry.pattern.test(seg)) continue
-      if (!live.has(seg) && !live.has(seg + '.gz')) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
     }
   }
 

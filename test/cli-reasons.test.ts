@@ -1,6 +1,6 @@
 /** How `dletter stats` groups failure reasons: variable parts normalized, the rest kept. */
 import { describe, expect, it } from 'vitest'
-import { normalizeReason } from '../src/cli/stats.js'
+import { fingerprint as normalizeReason } from '../src/admin/fingerprint.js'
 
 describe('normalizeReason', () => {
   it('folds numbers, so one failure mode is one group', () => {

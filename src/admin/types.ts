@@ -20,7 +20,7 @@ export interface EntryFilter {
   reason?: RegExp | string
   /** Only entries with this id (or one of these ids). Not allowed for the corrupt log. */
   id?: string | string[]
-  /** Substring of the payload's stored JSON text (for the corrupt log: of the raw line). */
+  /** Substring of the payload's stored JSON text (for the corrupt log: of the quarantined raw text). */
   payload?: string
   /** Minimum attempt count (entries with attempt >= this). */
   attempt?: number
@@ -38,7 +38,10 @@ export interface EntryFilter {
 export interface AdminCommonOptions {
   /** Largest record the log was written with (LoggerOptions.maxRecordSize); number of bytes or '32MiB'. Default: the library default (16 MiB). */
   maxRecordSize?: number | string
-  /** Aborts the operation: reads stop, a rewrite rolls back the segment in progress; the promise rejects with the signal's reason. */
+  /**
+   * Stops the operation. stats and inspect reject with DLQ_ABORTED; requeue and purge roll
+   * back the segment in progress and resolve with `aborted: true` (as the CLI does on SIGINT).
+   */
   signal?: AbortSignal
 }
 
@@ -50,12 +53,14 @@ export interface StatsOptions extends AdminCommonOptions {
    * Reason groups and attempt histograms still need a scan and are then left empty. Default false.
    */
   fast?: boolean
+  /** Called as the scan advances (bytes done of total, entries read). */
+  onProgress?: (p: AdminProgress) => void
 }
 
 export interface InspectOptions extends EntryFilter, AdminCommonOptions {
   /** Which log to list. Default 'retry' (its pending items, from each segment's checkpoint on). */
   log?: LogKind
-  /** 'oldest' first (streams) or 'newest' first (bounded memory: keeps skip + limit entries). Default 'oldest'. */
+  /** 'oldest' first (streams) or 'newest' first (needs `limit`; keeps skip + limit entries in memory). Default 'oldest'. */
   order?: 'oldest' | 'newest'
   /** Matching entries to pass over before yielding (pagination). Default 0. */
   skip?: number
@@ -115,8 +120,31 @@ export interface InspectEntry {
   /** Corrupt log only: the quarantined bytes (base64 when rawEncoding is 'base64'). */
   raw?: string
   rawEncoding?: string
+  /** Corrupt log only: `raw` holds only the first bytes of the line. */
+  rawTruncated?: boolean
+  /** Corrupt log only: an over-limit line's own file (corrupt-<segment>.<offset>.line, same directory). */
+  rawFile?: string
   /** Corrupt log only: the segment and offset the bad line came from. */
   source?: { segment?: string; offset?: number; length?: number }
+}
+
+/** How an `inspect` listing went; complete once iteration has ended. */
+export interface InspectSummary {
+  /** Entries yielded. */
+  entries: number
+  /** Matching entries passed over by `skip`. */
+  skipped: number
+  /** Lines that are not entries (skipped; the next replay quarantines those of the retry log). */
+  unparseable: number
+  /** More entries followed the last one yielded (cut by `limit`). */
+  limited: boolean
+  /** Files that could not be read to the end (a corrupt .gz): reported, never fatal. */
+  readErrors: Array<{ file: string; error: string }>
+}
+
+/** What `inspect()` returns: iterate it with `for await`; breaking out stops the read. */
+export interface InspectIterable extends AsyncIterable<InspectEntry> {
+  readonly summary: InspectSummary
 }
 
 export interface ReasonGroup {

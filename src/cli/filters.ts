@@ -3,21 +3,14 @@
  * previews exactly what `requeue` or `purge` will touch.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { parseDuration, parseSize } from '../options.js'
-import { usageError } from './output.js'
+import { parseTimeText } from '../admin/filters.js'
+import type { EntryFilter } from '../admin/types.js'
+import { parseDuration, parseSize, replayDefaults } from '../options.js'
+import { formatBytes, usageError } from './output.js'
 
-export interface FilterFlags {
-  reason?: RegExp
-  id?: string[]
-  since?: TimeBound
-  olderThan?: TimeBound
-  limit?: number
-}
-
-/** A point in time given either as an age ("30d" ago) or as an ISO date. */
+/** A point in time given either as an age ("30d" ago) or as an ISO date, kept as typed. */
 export interface TimeBound {
   text: string
-  at: (now: number) => number
 }
 
 export function parseIntArg(min: number): (value: string) => number {
@@ -58,14 +51,8 @@ export function parseRegexArg(value: string): RegExp {
 
 /** "30d" (that long ago) or an ISO date/time such as 2025-11-01 or 2025-11-01T12:00:00Z. */
 export function parseTimeArg(value: string): TimeBound {
-  try {
-    const ms = parseDuration(value)
-    return { text: value, at: (now) => now - ms }
-  } catch {}
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
-    const t = Date.parse(value.trim())
-    if (Number.isFinite(t)) return { text: value, at: () => t }
-  }
+  // Checked here for a usage error naming the flag; kept as text, which the library parses again.
+  if (parseTimeText(value, Date.now()) !== undefined) return { text: value }
   throw new InvalidArgumentError('expected a duration (30m, 72h, 30d) or an ISO date (2025-11-01, 2025-11-01T12:00:00Z)')
 }
 
@@ -83,56 +70,23 @@ export function addFilterOptions(cmd: Command, limitHelp: string): Command {
     .addOption(new Option('--limit <n>', limitHelp).argParser(parseIntArg(1)))
 }
 
-export function filterFlags(opts: Record<string, unknown>): FilterFlags {
-  const f: FilterFlags = {}
+/** The library filter the flags stand for. */
+export function filterFlags(opts: Record<string, unknown>): EntryFilter {
+  const f: EntryFilter = {}
   if (opts.reason instanceof RegExp) f.reason = opts.reason
   if (Array.isArray(opts.id)) f.id = opts.id as string[]
-  if (opts.since) f.since = opts.since as TimeBound
-  if (opts.olderThan) f.olderThan = opts.olderThan as TimeBound
+  if (opts.since) f.since = (opts.since as TimeBound).text
+  if (opts.olderThan) f.olderThan = (opts.olderThan as TimeBound).text
   if (typeof opts.limit === 'number') f.limit = opts.limit
   return f
 }
 
-export function hasFilters(f: FilterFlags): boolean {
-  return f.reason !== undefined || f.id !== undefined || f.since !== undefined || f.olderThan !== undefined
-}
-
-export function describeFilters(f: FilterFlags): string {
-  const parts: string[] = []
-  if (f.reason) parts.push(`reason ~ /${f.reason.source}/`)
-  if (f.id) parts.push(`id in [${f.id.join(', ')}]`)
-  if (f.since) parts.push(`since ${f.since.text}`)
-  if (f.olderThan) parts.push(`older than ${f.olderThan.text}`)
-  return parts.length > 0 ? parts.join(', ') : 'all entries'
-}
-
-/** What a filter looks at: envelopes and quarantine records alike. */
-export interface Filterable {
-  ts: number
-  reason: string | null
-  id?: string
-}
-
-export type Matcher = (rec: Filterable) => boolean
-
-export function makeMatcher(f: FilterFlags, now: number): Matcher {
-  const since = f.since?.at(now)
-  const before = f.olderThan?.at(now)
-  const ids = f.id ? new Set(f.id) : undefined
-  const re = f.reason
-  return (rec) => {
-    if (since !== undefined && !(rec.ts >= since)) return false
-    if (before !== undefined && !(rec.ts < before)) return false
-    if (ids && (rec.id === undefined || !ids.has(rec.id))) return false
-    if (re) {
-      re.lastIndex = 0
-      if (!re.test(rec.reason ?? '')) return false
-    }
-    return true
-  }
-}
-
 /** Quarantine records have no id: asking for one is a mistake, not an empty result. */
-export function usageCheckCorrupt(f: FilterFlags): void {
+export function usageCheckCorrupt(f: EntryFilter): void {
   if (f.id !== undefined) throw usageError('--id does not apply to the corrupt log (its records have no id); use --reason to match the parse error')
+}
+
+/** The --max-record-size flag of the commands that read a log's records. */
+export function maxRecordSizeOption(): Option {
+  return new Option('--max-record-size <size>', `longest line read whole; set it to the writer's maxRecordSize if you raised that (default: ${formatBytes(replayDefaults.maxRecordSize)})`).argParser(parseSizeArg)
 }

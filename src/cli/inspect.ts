@@ -6,16 +6,18 @@
  */
 import path from 'node:path'
 import { type Command, Option } from 'commander'
+import { inspect } from '../admin/inspect.js'
+import type { InspectEntry, LogKind } from '../admin/types.js'
 import type { Envelope } from '../envelope.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
-import { type Filterable, addFilterOptions, filterFlags, makeMatcher, usageCheckCorrupt } from './filters.js'
+import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, warn, writeOut } from './output.js'
-import { type ScanFile, familyFiles, regularFile, scanFiles } from './scan.js'
 
 interface InspectFlags extends CommonFlags {
   permanent?: boolean
   corrupt?: boolean
   human?: boolean
+  maxRecordSize?: string
 }
 
 export function registerInspect(program: Command): void {
@@ -30,6 +32,7 @@ export function registerInspect(program: Command): void {
     .addOption(new Option('--corrupt', 'list the corrupt quarantine (--reason matches the parse error)'))
   addFilterOptions(cmd, 'list at most this many entries')
   cmd.addOption(new Option('--human', 'one readable line per entry even when stdout is not a terminal').conflicts('json'))
+  cmd.addOption(maxRecordSizeOption())
   addCommonOptions(cmd, { json: 'JSON Lines: each matching stored line, unchanged (the default when stdout is not a terminal)' })
   cmd.addHelpText(
     'after',
@@ -53,61 +56,34 @@ async function run(logArg: string, flags: InspectFlags): Promise<number> {
   const log = await resolveLog(logArg, { quiet: flags.json })
   const human = flags.human === true || (!flags.json && process.stdout.isTTY === true)
   const width = Math.max(60, process.stdout.columns ?? 160)
-  const match = makeMatcher(filters, Date.now())
-  const limit = filters.limit ?? Infinity
-
-  let files: ScanFile[]
-  if (flags.corrupt) {
-    const st = await regularFile(log.paths.corrupt)
-    files = st ? [{ path: log.paths.corrupt, gz: false, size: st.size, active: true, start: 0, mtimeMs: st.mtimeMs }] : []
-  } else {
-    files = await familyFiles(flags.permanent ? log.paths.permanent : log.paths.retry, { checkpoints: !flags.permanent })
+  const which: LogKind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
+  const listing = inspect(log.paths.active, { ...filters, log: which, maxRecordSize: flags.maxRecordSize })
+  for await (const e of listing) {
+    const text = !human ? e.line + '\n' : e.log === 'corrupt' ? corruptLine(corruptRecordOf(e), width) : envelopeLine(envelopeOf(e), width)
+    const pending = writeOut(text)
+    if (pending) await pending
   }
-
-  let shown = 0
-  let unparseable = 0
-  let reachedLimit = false
-  const res = await scanFiles(files, {
-    envelopes: !flags.corrupt,
-    onItem: (it) => {
-      if (shown >= limit) {
-        reachedLimit = true
-        return false
-      }
-      if (it.kind === 'unparseable') {
-        unparseable++
-        return
-      }
-      if (it.kind === 'line') {
-        let rec: CorruptRecord
-        try {
-          rec = JSON.parse(it.line) as CorruptRecord
-        } catch {
-          unparseable++
-          return
-        }
-        if (!match({ ts: Number(rec.ts), reason: typeof rec.error === 'string' ? rec.error : null })) return
-        shown++
-        return writeOut(human ? corruptLine(rec, width) : it.line + '\n')
-      }
-      if (it.kind === 'record') {
-        if (!match(it.env as Filterable)) return
-        shown++
-        return writeOut(human ? envelopeLine(it.env, width) : it.line + '\n')
-      }
-    },
-  })
-  for (const e of res.errors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+  const res = listing.summary
+  for (const e of res.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
   if (human) {
-    const which = flags.corrupt ? 'corrupt log' : flags.permanent ? 'permanent log' : 'retry log (pending items)'
-    let foot = `-- ${shown} entr${shown === 1 ? 'y' : 'ies'} of the ${which}`
-    if (reachedLimit) foot += `; stopped at --limit ${filters.limit}`
-    if (unparseable > 0) foot += `; ${unparseable} unparseable line(s) skipped`
+    const what = flags.corrupt ? 'corrupt log' : flags.permanent ? 'permanent log' : 'retry log (pending items)'
+    let foot = `-- ${res.entries} entr${res.entries === 1 ? 'y' : 'ies'} of the ${what}`
+    if (res.limited) foot += `; stopped at --limit ${filters.limit}`
+    if (res.unparseable > 0) foot += `; ${res.unparseable} unparseable line(s) skipped`
     await writeOut(foot + '\n')
-  } else if (unparseable > 0 && !flags.json) {
-    warn(`${unparseable} unparseable line(s) skipped`)
+  } else if (res.unparseable > 0 && !flags.json) {
+    warn(`${res.unparseable} unparseable line(s) skipped`)
   }
   return EXIT.OK
+}
+
+function envelopeOf(e: InspectEntry): Envelope {
+  const { log: _l, file: _f, offset: _o, line: _line, fingerprint: _fp, ...env } = e
+  return { ...env, payload: e.payload }
+}
+
+function corruptRecordOf(e: InspectEntry): CorruptRecord {
+  return { ts: e.ts, segment: e.source?.segment, offset: e.source?.offset, length: e.source?.length, error: e.reason ?? undefined, raw: e.raw, rawEncoding: e.rawEncoding }
 }
 
 interface CorruptRecord {

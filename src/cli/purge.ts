@@ -1,28 +1,23 @@
 /**
  * `dletter purge <log> --permanent|--corrupt --yes`: delete entries for good (e.g. older than
- * a retention period). Same discipline as requeue: the replay lock, a journaled
+ * a retention period); the work is src/admin/purge.ts. Same discipline as requeue: the replay lock, a journaled
  * rewrite-then-delete of each permanent segment, an atomic rename for the corrupt log.
  * Kept entries are never at risk; an interrupted purge is finished or rolled back by the
  * next replay, requeue or purge command.
  */
 import { type Command, Option } from 'commander'
-import { FileLock } from '../lock.js'
-import { sealLog } from '../maintenance.js'
-import { replayDefaults } from '../options.js'
-import type { LogPaths } from '../segments.js'
+import { resolveFilter } from '../admin/filters.js'
+import { purge } from '../admin/purge.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
-import { type FilterFlags, addFilterOptions, describeFilters, filterFlags, hasFilters, makeMatcher, usageCheckCorrupt } from './filters.js'
+import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, usageError, warn } from './output.js'
-import { Progress } from './progress.js'
-import { countMatches } from './requeue.js'
-import { type RewriteHooks, recoverRewrite, rewriteCorrupt, rewritePermanent, trimOwnSegments } from './rewrite.js'
-import { regularFile, scanFiles } from './scan.js'
 
 interface PurgeFlags extends CommonFlags {
   permanent?: boolean
   corrupt?: boolean
   yes?: boolean
   dryRun?: boolean
+  maxRecordSize?: string
 }
 
 export function registerPurge(program: Command): void {
@@ -39,6 +34,7 @@ export function registerPurge(program: Command): void {
   cmd
     .addOption(new Option('--yes', 'confirm: matching entries are deleted and cannot be recovered'))
     .addOption(new Option('--dry-run', 'only count what would be removed; change nothing (no --yes needed)'))
+    .addOption(maxRecordSizeOption())
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
   cmd.addHelpText(
     'after',
@@ -54,93 +50,6 @@ ${EXIT_CODES_HELP}`,
   cmd.action(action((log: string, flags: PurgeFlags) => run(log, flags)))
 }
 
-export interface PurgeSummary {
-  log: string
-  target: 'permanent' | 'corrupt'
-  dryRun: boolean
-  filters: string
-  /** Entries deleted (in a dry run: that would be). */
-  removed: number
-  kept: number
-  segments: number
-  rewritten: number
-  aborted: boolean
-  limited: boolean
-  recovered: string | null
-  warnings: string[]
-}
-
-export interface PurgeRun {
-  paths: LogPaths
-  target: 'permanent' | 'corrupt'
-  filters: FilterFlags
-  signal?: AbortSignal
-  progress?: Progress
-  hooks?: RewriteHooks
-}
-
-export async function purge(r: PurgeRun): Promise<PurgeSummary> {
-  const { paths, filters } = r
-  const summary = emptySummary(paths, r.target, false, filters)
-  const match = makeMatcher(filters, Date.now())
-  const lock = await FileLock.acquire(paths.replayLock, 'replay', replayDefaults.mode)
-  try {
-    summary.recovered = (await recoverRewrite(paths)) ?? null
-    await trimOwnSegments(paths)
-    if (r.target === 'corrupt') {
-      const res = await rewriteCorrupt(paths, match, filters.limit)
-      summary.removed = res.selected
-      summary.kept = res.kept
-      summary.segments = 1
-      summary.rewritten = res.selected > 0 ? 1 : 0
-      summary.limited = filters.limit !== undefined && res.selected >= filters.limit
-    } else {
-      const seal = await sealLog(paths, { permanent: true, timeout: replayDefaults.sealTimeout, signal: r.signal })
-      if (seal.by === 'timeout') {
-        summary.warnings.push('the live writer did not answer the seal request; entries in its active permanent file are not included')
-      } else if (seal.error) {
-        summary.warnings.push(`the live writer could not seal its active files: ${seal.error}`)
-      }
-      const res = await rewritePermanent({
-        paths,
-        op: 'purge',
-        select: match,
-        limit: filters.limit,
-        signal: r.signal,
-        hooks: r.hooks,
-        onProgress: (done, total, items) => r.progress?.update({ done, total, items }),
-      })
-      summary.removed = res.selected
-      summary.kept = res.kept
-      summary.segments = res.segments
-      summary.rewritten = res.rewritten
-      summary.aborted = res.aborted
-      summary.limited = res.limited
-      for (const s of res.skipped) summary.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
-    }
-  } finally {
-    await lock.release()
-  }
-  return summary
-}
-
-function emptySummary(paths: LogPaths, target: 'permanent' | 'corrupt', dryRun: boolean, filters: FilterFlags): PurgeSummary {
-  return {
-    log: paths.active,
-    target,
-    dryRun,
-    filters: describeFilters(filters),
-    removed: 0,
-    kept: 0,
-    segments: 0,
-    rewritten: 0,
-    aborted: false,
-    limited: false,
-    recovered: null,
-    warnings: [],
-  }
-}
-
 async function run(logArg: string, flags: PurgeFlags): Promise<number> {
   guardStdoutPipe()
   if (!flags.permanent && !flags.corrupt) throw usageError('purge needs --permanent or --corrupt (the retry log is never purged)')
@@ -148,45 +57,17 @@ async function run(logArg: string, flags: PurgeFlags): Promise<number> {
   const filters = filterFlags(flags as Record<string, unknown>)
   if (target === 'corrupt') usageCheckCorrupt(filters)
   if (!flags.yes && !flags.dryRun) {
-    const what = hasFilters(filters) ? `the ${target}-log entries matching ${describeFilters(filters)}` : `every entry of the ${target} log`
+    const described = resolveFilter(filters, target, Date.now())
+    const what = described.narrows ? `the ${target}-log entries matching ${described.text}` : `every entry of the ${target} log`
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
   const log = await resolveLog(logArg, { quiet: flags.json })
-  let summary: PurgeSummary
-  if (flags.dryRun) {
-    summary = emptySummary(log.paths, target, true, filters)
-    const match = makeMatcher(filters, Date.now())
-    if (target === 'permanent') {
-      const c = await countMatches(log.paths, match, filters.limit)
-      summary.removed = c.matched
-      summary.kept = c.total - c.matched
-      summary.segments = c.segments
-      summary.limited = c.limited
-    } else {
-      const st = await regularFile(log.paths.corrupt)
-      const max = filters.limit ?? Infinity
-      if (st) {
-        await scanFiles([{ path: log.paths.corrupt, gz: false, size: st.size, active: true, start: 0, mtimeMs: st.mtimeMs }], {
-          envelopes: false,
-          onItem: (it) => {
-            if (it.kind !== 'line') return
-            let rec: { ts?: unknown; error?: unknown } | undefined
-            try {
-              rec = JSON.parse(it.line) as typeof rec
-            } catch {}
-            const hit = !!rec && match({ ts: Number(rec.ts), reason: typeof rec.error === 'string' ? rec.error : null })
-            if (hit && summary.removed < max) summary.removed++
-            else summary.kept++
-          },
-        })
-        summary.segments = 1
-      }
-    }
-  } else {
-    summary = await runRewrite('purge', !flags.json && flags.progress !== false, (signal, progress) =>
-      purge({ paths: log.paths, target, filters, signal, progress }),
-    )
-  }
+  const options = { ...filters, log: target, maxRecordSize: flags.maxRecordSize } as const
+  const summary = flags.dryRun
+    ? await purge(log.paths.active, { ...options, dryRun: true })
+    : await runRewrite('purge', !flags.json && flags.progress !== false, (signal, progress) =>
+        purge(log.paths.active, { ...options, signal, onProgress: (p) => progress.update(p) }),
+      )
   if (flags.json) {
     process.stdout.write(JSON.stringify(summary) + '\n')
     return EXIT.OK

@@ -14,7 +14,7 @@ import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog 
 import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
 import { CliError, EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, guardStdoutPipe, note, padStart, warn } from './output.js'
 import { Progress } from './progress.js'
-import { recoverRewrite, withReplayLock } from './rewrite.js'
+import { withMaintenance } from '../store/maintenance-session.js'
 
 interface ReplayFlags extends CommonFlags {
   handler: string
@@ -104,8 +104,8 @@ async function run(logArg: string, flags: ReplayFlags): Promise<number> {
     handlerTimeout: flags.handlerTimeout,
   }
   if (!flags.dryRun) {
-    // Finish (or roll back) a requeue/purge that was killed, so its entries are in exactly one log.
-    const recovered = await withReplayLock(log.paths, () => recoverRewrite(log.paths))
+    // The replay recovers the log itself; doing it first here is only to tell the user what it settled.
+    const recovered = await withMaintenance(log.paths, {}, async (s) => s.recovered)
     if (recovered && !flags.json) note(recovered)
   }
   const stop = abortOnSignals((sig) =>

@@ -10,8 +10,8 @@ import { isUtf8 } from 'node:buffer'
 import { readCheckpoint } from '../checkpoint.js'
 import { type Envelope, parseEnvelope } from '../envelope.js'
 import { readLines } from '../lines.js'
-import { replayDefaults } from '../options.js'
 import { type SegmentFamily, listSegments, statePathOf } from '../segments.js'
+import { sizeText } from './size-text.js'
 
 export interface ScanFile {
   path: string
@@ -22,6 +22,12 @@ export interface ScanFile {
   /** Where reading starts: a retry segment's checkpoint (everything before it is accounted for). */
   start: number
   mtimeMs: number
+}
+
+/** The corrupt quarantine as a one-file scan list (empty when there is none). */
+export async function corruptFiles(file: string): Promise<ScanFile[]> {
+  const st = await regularFile(file)
+  return st ? [{ path: file, gz: false, size: st.size, active: true, start: 0, mtimeMs: st.mtimeMs }] : []
 }
 
 /** The files of a family in replay order: sealed segments oldest first, then the active file. */
@@ -58,6 +64,8 @@ export type ScanItem =
   | { kind: 'partial'; file: ScanFile; offset: number }
 
 export interface ScanOptions {
+  /** The longest line read whole (the log's maxRecordSize); longer ones are reported unparseable. */
+  maxRecordSize: number
   /** Return false to stop the scan. A returned promise pauses reading (stdout backpressure). */
   onItem: (item: ScanItem) => boolean | void | Promise<boolean | void>
   /** Bytes of the file read so far, for progress. */
@@ -88,7 +96,7 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
         file.path,
         file.gz,
         file.start,
-        replayDefaults.maxRecordSize,
+        opts.maxRecordSize,
         {
           line: (buf, s, e, offset, next, torn) => {
             opts.onProgress?.(file, next - file.start)
@@ -108,7 +116,7 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
           },
           oversized: (_head, offset, next, length) => {
             opts.onProgress?.(file, next - file.start)
-            return deliver({ kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the 16 MiB line limit` })
+            return deliver({ kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the ${sizeText(opts.maxRecordSize)} line limit` })
           },
         },
         () => stopped || (opts.shouldStop?.() ?? false),

@@ -1,0 +1,103 @@
+/**
+ * `requeue(log)`: move permanent-log entries back to the retry log, e.g. once the bug that
+ * made them fail is fixed; the object `dletter requeue --json` prints. Crash-safe through
+ * the journaled rewrite (src/store/rewrite-permanent.ts): an entry is never in neither log
+ * and, once a run (or the next replay, requeue or purge) completes, in exactly one. Holds
+ * the replay lock, so it never runs alongside a replay of the same log.
+ */
+import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../envelope.js'
+import { replayDefaults } from '../options.js'
+import type { LogPaths } from '../segments.js'
+import type { ByteSink } from '../sink.js'
+import { withMaintenance } from '../store/maintenance-session.js'
+import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'
+import { countPermanent } from './dry-run.js'
+import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
+import { type Common, bool, checkOptions, common, commonChecks, duration, fn, resolveLogPath } from './options.js'
+import type { AdminProgress, RequeueOptions, RequeueSummary } from './types.js'
+
+const checks = { ...commonChecks, resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }
+
+export interface RequeueRun extends Common {
+  filter: ResolvedFilter
+  resetAttempts: boolean
+  dryRun: boolean
+  sealTimeout: number
+  onProgress?: (p: AdminProgress) => void
+}
+
+export function resolveRequeue(options: RequeueOptions | undefined): RequeueRun {
+  const o = checkOptions('requeue', options, checks, FILTER_KEYS)
+  return {
+    ...common(o),
+    filter: resolveFilter((options ?? {}) as RequeueOptions, 'permanent', Date.now()),
+    resetAttempts: o.resetAttempts ?? false,
+    dryRun: o.dryRun ?? false,
+    sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
+    onProgress: o.onProgress as RequeueRun['onProgress'],
+  }
+}
+
+export async function requeue(logPath: string, options?: RequeueOptions): Promise<RequeueSummary> {
+  const run = resolveRequeue(options)
+  const paths = await resolveLogPath('requeue', logPath)
+  return runRequeue(paths, run)
+}
+
+/** Rewrites an entry as a fresh first failure (attempt 1, no dueTs, no final), payload bytes unchanged. */
+export function writeReset(sink: ByteSink, env: Envelope, line: string): void {
+  const h: EnvelopeHeader = { ts: env.ts, attempt: 1, reason: env.reason, firstTs: env.firstTs ?? env.ts }
+  if (env.errorName !== undefined) h.errorName = env.errorName
+  if (env.errorCode !== undefined) h.errorCode = env.errorCode
+  encodeHeader(sink, env.ts, 1, env.reason, env.id, h)
+  sink.utf8(rawPayloadOf(line, env))
+  encodeTrailer(sink)
+}
+
+/** The requeue itself on resolved input; `hooks` let the crash tests die at chosen points. */
+export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: RewriteHooks): Promise<RequeueSummary> {
+  const summary: RequeueSummary = {
+    log: paths.active,
+    dryRun: run.dryRun,
+    filters: run.filter.text,
+    resetAttempts: run.resetAttempts,
+    moved: 0,
+    kept: 0,
+    segments: 0,
+    rewritten: 0,
+    skipped: [],
+    aborted: false,
+    limited: false,
+    recovered: null,
+    warnings: [],
+  }
+  if (run.dryRun) {
+    const c = await countPermanent(paths, run)
+    return { ...summary, moved: c.matched, kept: c.kept, segments: c.segments, limited: c.limited, aborted: run.signal?.aborted ?? false }
+  }
+  const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal }
+  const res = await withMaintenance(paths, maintenance, async (session) => {
+    summary.recovered = session.recovered
+    summary.warnings.push(...session.warnings)
+    return rewritePermanent({
+      paths,
+      op: 'requeue',
+      select: (env, line) => run.filter.match({ ts: env.ts, reason: env.reason, id: env.id, attempt: env.attempt, payloadText: () => rawPayloadOf(line(), env) }),
+      transform: run.resetAttempts ? writeReset : undefined,
+      limit: run.filter.limit,
+      maxRecordSize: run.maxRecordSize,
+      signal: run.signal,
+      hooks,
+      onProgress: (done, total, items) => run.onProgress?.({ done, total, items }),
+    })
+  })
+  summary.moved = res.selected
+  summary.kept = res.kept
+  summary.segments = res.segments
+  summary.rewritten = res.rewritten
+  summary.skipped = res.skipped
+  summary.aborted = res.aborted
+  summary.limited = res.limited
+  for (const s of res.skipped) summary.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
+  return summary
+}

@@ -1,0 +1,109 @@
+/**
+ * Crash recovery of everything a replay-lock holder (a replay, a requeue, a purge) writes.
+ * Every entry point runs `recoverLog` right after taking the replay lock and before reading
+ * or writing a segment, so a log is settled the same way whichever process comes next:
+ *
+ *   1. an interrupted requeue/purge is rolled back (journal "moving") or finished ("committed");
+ *   2. replayer-owned outputs are cut back to the sizes their newest checkpoint recorded, and
+ *      those marks are dropped;
+ *   3. a partial last line of a replayer-owned segment or of the corrupt log is cut off;
+ *   4. checkpoint files whose segment is gone, and checkpoint temp files, are removed.
+ */
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { fsyncDir, unlinkIfExists } from '../fs-safe.js'
+import { truncateTornTail } from '../outputs.js'
+import { type LogPaths, listSegments } from '../segments.js'
+import { publishOutputs, removeSource } from './commit.js'
+import { readJournal, rewritePaths } from './journal.js'
+import { dropOutputMarks, readOutputMarks } from './marks.js'
+
+export interface RecoveryReport {
+  /** What happened to an interrupted requeue/purge, in words; undefined when there was none. */
+  rewrite?: string
+}
+
+/** Must run under the replay lock. `mode` is used for the checkpoint files it rewrites. */
+export async function recoverLog(paths: LogPaths, mode: number): Promise<RecoveryReport> {
+  const rewrite = await recoverRewrite(paths)
+  await cutToOutputMarks(paths, mode)
+  await trimOwnSegments(paths)
+  await sweepStateFiles(paths)
+  return rewrite === undefined ? {} : { rewrite }
+}
+
+/** Settle what an interrupted rewrite left behind. Returns a line for the user, or undefined. */
+export async function recoverRewrite(paths: LogPaths): Promise<string | undefined> {
+  const rp = rewritePaths(paths)
+  const read = await readJournal(paths)
+  // The corrupt-log rewrite is a single atomic rename; a left-over temp file is never the only copy.
+  await unlinkIfExists(rp.corruptTmp)
+  if (read.status === 'none') {
+    // Temp files are renamed before the journal goes, so without a journal they are partial.
+    await unlinkIfExists(rp.retryTmp)
+    await unlinkIfExists(rp.permanentTmp)
+    return undefined
+  }
+  const j = read.status === 'ok' ? read.journal : undefined
+  if (!j || j.state === 'moving' || !paths.permanent.pattern.test(path.basename(j.source))) {
+    // Not committed: the source still holds every entry; drop the partial outputs.
+    await unlinkIfExists(rp.retryTmp)
+    await unlinkIfExists(rp.permanentTmp)
+    await fsyncDir(paths.dir)
+    await unlinkIfExists(rp.journal)
+    return j ? `rolled back an interrupted ${j.op} of ${j.source} (it is unchanged)` : 'removed an unreadable rewrite journal and its partial outputs'
+  }
+  await publishOutputs(paths, rp)
+  await removeSource(paths, path.join(paths.dir, path.basename(j.source)))
+  await unlinkIfExists(rp.journal)
+  return `finished an interrupted ${j.op} of ${j.source}`
+}
+
+/** Cut each replayer output back to the size recorded by the newest checkpoint naming it. */
+async function cutToOutputMarks(paths: LogPaths, mode: number): Promise<void> {
+  const marks = await readOutputMarks(paths)
+  if (marks.size === 0) return
+  for (const [file, { size }] of marks) {
+    const isOurs =
+      file === path.basename(paths.corrupt) ||
+      [paths.retry, paths.permanent].some((fam) => fam.pattern.exec(file)?.[1] === 'r' && !file.endsWith('.gz'))
+    if (!isOurs) continue
+    const full = path.join(paths.dir, file)
+    const st = await fsp.lstat(full).catch(() => undefined)
+    if (st?.isFile() && st.size > size) await fsp.truncate(full, size)
+  }
+  // Dropped once applied, so a mark can never cut a file a later run creates under the same name.
+  await dropOutputMarks(paths, mode)
+}
+
+/**
+ * A crash while a replayer was appending can leave a partial last line in its own segments;
+ * the item behind it was never checkpointed and is redone, so the fragment is cut off (and a
+ * rewrite never copies a torn line into a new segment).
+ */
+export async function trimOwnSegments(paths: LogPaths): Promise<void> {
+  for (const fam of [paths.retry, paths.permanent]) {
+    for (const seg of await listSegments(fam)) {
+      if (seg.owner !== 'replayer' || seg.gz) continue
+      truncateTornTail(seg.path)
+      const st = await fsp.stat(seg.path).catch(() => undefined)
+      if (st && st.size === 0) await fsp.unlink(seg.path).catch(() => {})
+    }
+  }
+  truncateTornTail(paths.corrupt)
+}
+
+/** State files whose segment is gone (a crash between removing the two), and cut-short checkpoint writes. */
+async function sweepStateFiles(paths: LogPaths): Promise<void> {
+  const names = await fsp.readdir(paths.dir)
+  const live = new Set(names)
+  for (const n of names) {
+    // Only replay-lock holders write state files, so a temp one is a write cut short by a crash.
+    const tmp = /^(.+)\.state\.tmp-\d+-\d+$/.exec(n)
+    if (tmp && paths.retry.pattern.test(tmp[1])) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
+    if (!n.endsWith('.state')) continue
+    const seg = n.slice(0, -'.state'.length)
+    if (!paths.retry.pattern.test(seg)) continue
+    if (!live.has(seg) && !live.has(seg + '.gz')) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * Journaled rewrite of sealed permanent-log segments, shared by requeue (selected entries
+ * move to the retry log) and purge (selected entries are dropped).
+ *
+ * Per source segment S, holding the replay lock (so no replay, requeue or purge runs
+ * alongside, and we own every replayer-namespace name we create):
+ *
+ *   1. journal `.orders.log.rewrite` := {source: S, state: moving}     (atomic write)
+ *   2. stream S: selected entries → `.orders.log.rewrite-retry.tmp` (requeue) or nowhere
+ *      (purge); all others, unparseable lines included, byte for byte →
+ *      `.orders.log.rewrite-permanent.tmp`
+ *   3. fsync both temp files
+ *   4. journal := {source: S, state: committed}
+ *   5. rename the temp files to fresh replayer-owned segment names (`orders.rN.log`,
+ *      `permanent-orders.rN.log`), fsync the directory
+ *   6. delete S, fsync the directory, delete the journal
+ *
+ * A crash before 4 leaves S intact and recovery deletes the temp files (rollback); a crash
+ * after 4 leaves complete temp files, and recovery finishes steps 5–6 (roll forward). Either
+ * way every entry ends up exactly once in the retry or the permanent log; it is in both only
+ * between steps 5 and 6.
+ */
+import type fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import type { Envelope } from '../envelope.js'
+import { unlinkIfExists } from '../fs-safe.js'
+import { readLines } from '../lines.js'
+import type { OutputFile } from '../outputs.js'
+import { type LogPaths, type SegmentInfo, listSegments } from '../segments.js'
+import type { ByteSink } from '../sink.js'
+import { publishOutputs, removeSource } from './commit.js'
+import { type RewritePaths, rewritePaths, writeJournal } from './journal.js'
+import { sizeText } from './size-text.js'
+import { copyLine, lineText, parseLine, tmpOutput } from './temp-output.js'
+
+/** Points where a crash test kills the process (the hook runs synchronously). */
+export type RewritePhase = 'journal-moving' | 'item' | 'synced' | 'committed' | 'renamed' | 'source-deleted'
+
+export interface RewriteHooks {
+  phase?: (phase: RewritePhase, info: { source: string; items: number }) => void
+}
+
+export interface RewriteOptions {
+  paths: LogPaths
+  op: 'requeue' | 'purge'
+  /** Is this entry selected (to move or to drop)? `line` gives the stored line (decoded on demand). */
+  select: (env: Envelope, line: () => string) => boolean
+  /** requeue: how a selected entry is written to the retry log (default: the line unchanged). */
+  transform?: (sink: ByteSink, env: Envelope, line: string) => void
+  /** Select at most this many entries in total. */
+  limit?: number
+  /** The log's maxRecordSize: a longer line cannot be copied whole, so its segment is skipped. */
+  maxRecordSize: number
+  signal?: AbortSignal
+  hooks?: RewriteHooks
+  onProgress?: (done: number, total: number, items: number) => void
+}
+
+export interface RewriteResult {
+  /** Sealed permanent segments considered. */
+  segments: number
+  /** Segments rewritten (they held at least one selected entry). */
+  rewritten: number
+  /** Entries moved (requeue) or removed (purge). */
+  selected: number
+  /** Entries read and left in the permanent log (segments after the limit was reached are not read). */
+  kept: number
+  /** Segments left unchanged because they could not be rewritten safely. */
+  skipped: Array<{ segment: string; reason: string }>
+  aborted: boolean
+  limited: boolean
+}
+
+type Outcome = 'done' | 'aborted' | 'skipped' | 'unchanged'
+
+/** One segment's copy in progress. */
+interface Pass {
+  seg: SegmentInfo
+  source: string
+  retryOut: OutputFile | undefined
+  keepOut: OutputFile
+  selected: number
+  kept: number
+  problem: string | undefined
+}
+
+export function rewritePermanent(o: RewriteOptions): Promise<RewriteResult> {
+  return new PermanentRewrite(o).run()
+}
+
+class PermanentRewrite {
+  private readonly rp: RewritePaths
+  private readonly limit: number
+  private readonly result: RewriteResult = { segments: 0, rewritten: 0, selected: 0, kept: 0, skipped: [], aborted: false, limited: false }
+  private total = 0
+  private doneBefore = 0
+  private items = 0
+
+  constructor(private readonly o: RewriteOptions) {
+    this.rp = rewritePaths(o.paths)
+    this.limit = o.limit ?? Infinity
+  }
+
+  private get aborted(): boolean {
+    return this.o.signal?.aborted ?? false
+  }
+
+  async run(): Promise<RewriteResult> {
+    const { result } = this
+    const segments = await listSegments(this.o.paths.permanent)
+    this.total = segments.reduce((n, s) => n + s.size, 0)
+    for (const seg of segments) {
+      if (this.aborted) {
+        result.aborted = true
+        break
+      }
+      if (result.selected >= this.limit) {
+        result.limited = true
+        break
+      }
+      result.segments++
+      const outcome = await this.rewriteSegment(seg)
+      this.doneBefore += seg.size
+      if (outcome === 'aborted') {
+        result.aborted = true
+        break
+      }
+    }
+    if (result.selected >= this.limit && !result.aborted) result.limited = true
+    return result
+  }
+
+  private progress(seg: SegmentInfo, next: number, pass: 0 | 1): void {
+    // Each segment is read twice (the check, then the copy): each read is half its share.
+    this.o.onProgress?.(this.doneBefore + (pass * seg.size + Math.min(next, seg.size)) / 2, this.total, this.items)
+  }
+
+  private async rewriteSegment(seg: SegmentInfo): Promise<Outcome> {
+    const st = await fsp.stat(seg.path).catch(() => undefined)
+    if (!st) return 'unchanged' // removed meanwhile (retention)
+    // A read-only pass first, stopping at the first selected entry: segments with nothing
+    // selected are never rewritten (no write, no fsync, no new mtime).
+    if (!(await this.anySelected(seg))) return 'unchanged'
+    if (this.aborted) return 'aborted'
+    const source = path.basename(seg.key)
+    await writeJournal(this.o.paths, this.o.op, source, 'moving')
+    this.o.hooks?.phase?.('journal-moving', { source, items: 0 })
+    const mode = st.mode & 0o777
+    const pass: Pass = {
+      seg,
+      source,
+      retryOut: this.o.op === 'requeue' ? tmpOutput(this.rp.retryTmp, mode) : undefined,
+      keepOut: tmpOutput(this.rp.permanentTmp, mode),
+      selected: 0,
+      kept: 0,
+      problem: undefined,
+    }
+    let outcome: Outcome | undefined
+    try {
+      outcome = await this.copy(pass)
+    } catch (err) {
+      await this.rollback(pass)
+      throw err
+    }
+    if (outcome !== undefined) {
+      await this.rollback(pass)
+      return outcome
+    }
+    await this.commit(pass, st)
+    return 'done'
+  }
+
+  /** True when the segment holds a selected entry; otherwise counts its lines as kept. */
+  private async anySelected(seg: SegmentInfo): Promise<boolean> {
+    let found = false
+    let lines = 0
+    try {
+      await readLines(
+        seg.path,
+        seg.gz,
+        0,
+        this.o.maxRecordSize,
+        {
+          line: (buf, s, e, _offset, next) => {
+            this.progress(seg, next, 0)
+            lines++
+            const env = parseLine(buf, s, e)
+            if (env !== undefined && this.o.select(env, () => lineText(buf, s, e))) found = true
+          },
+          oversized: () => {
+            lines++
+          },
+        },
+        () => found || this.aborted,
+      )
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+    if (!found && !this.aborted) this.result.kept += lines
+    return found
+  }
+
+  /** Stream the segment into the temp outputs. Undefined when it is ready to commit. */
+  private async copy(p: Pass): Promise<Outcome | undefined> {
+    let res
+    try {
+      res = await readLines(
+        p.seg.path,
+        p.seg.gz,
+        0,
+        this.o.maxRecordSize,
+        {
+          line: (buf, s, e, _offset, next) => this.copyLine(p, buf, s, e, next),
+          oversized: (_head, _offset, _next, length) => {
+            // Only its head was read; rewriting would lose the rest, so the segment stays as is.
+            p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`
+          },
+        },
+        () => p.problem !== undefined || this.aborted,
+      )
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'unchanged'
+      throw err
+    }
+    if (this.aborted) return 'aborted'
+    if (res.error) p.problem = `could not be read to the end (${res.error.message})`
+    if (p.problem !== undefined) {
+      this.result.skipped.push({ segment: p.source, reason: p.problem })
+      return 'skipped'
+    }
+    if (p.selected === 0) return 'unchanged'
+    await p.retryOut?.close()
+    await p.keepOut.close()
+    return undefined
+  }
+
+  private copyLine(p: Pass, buf: Buffer, s: number, e: number, next: number): void | Promise<void> {
+    this.items++
+    this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
+    this.progress(p.seg, next, 1)
+    const bytes = buf.subarray(s, e)
+    const env = this.result.selected + p.selected < this.limit ? parseLine(buf, s, e) : undefined
+    if (env !== undefined && this.o.select(env, () => lineText(buf, s, e))) {
+      p.selected++
+      if (!p.retryOut) return
+      const transform = this.o.transform
+      if (!transform) return p.retryOut.append((sink) => copyLine(sink, bytes))
+      const line = bytes.toString('utf8')
+      return p.retryOut.append((sink) => transform(sink, env, line))
+    }
+    p.kept++
+    // Byte for byte, unparseable lines included: a rewrite never loses what it cannot read.
+    return p.keepOut.append((sink) => copyLine(sink, bytes))
+  }
+
+  private async rollback(p: Pass): Promise<void> {
+    p.retryOut?.abandon()
+    p.keepOut.abandon()
+    await unlinkIfExists(this.rp.retryTmp)
+    await unlinkIfExists(this.rp.permanentTmp)
+    await unlinkIfExists(this.rp.journal)
+  }
+
+  private async commit(p: Pass, st: fs.Stats): Promise<void> {
+    const { rp } = this
+    const phase = (name: RewritePhase) => this.o.hooks?.phase?.(name, { source: p.source, items: this.items })
+    if (p.keepOut.records === 0) await unlinkIfExists(rp.permanentTmp)
+    else {
+      // The kept entries keep their age: retention (maxAge) and replay order go by mtime.
+      await fsp.utimes(rp.permanentTmp, st.atime, st.mtime).catch(() => {})
+    }
+    phase('synced')
+    await writeJournal(this.o.paths, this.o.op, p.source, 'committed')
+    phase('committed')
+    await publishOutputs(this.o.paths, rp)
+    phase('renamed')
+    await removeSource(this.o.paths, p.seg.key)
+    phase('source-deleted')
+    await unlinkIfExists(rp.journal)
+    this.result.rewritten++
+    this.result.selected += p.selected
+    this.result.kept += p.kept
+  }
+}

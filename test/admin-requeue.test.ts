@@ -1,0 +1,92 @@
+/**
+ * Library `requeue()`: moves permanent-log entries back to the retry log exactly as
+ * `dletter requeue --json` does, under the replay lock, honouring the log's maxRecordSize.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DeadLetterError, requeue } from '../src/index.js'
+import { tmpDir } from './helpers/tmp.js'
+import { buildAdminLog, idOf } from './fixtures/admin-log.js'
+import { envLine, familyLines, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
+import { FileLock } from '../src/lock.js'
+import { logPaths } from '../src/segments.js'
+
+/** The replay lock held by a live owner (this process, as a running replay would hold it). */
+const holdReplayLock = (log: string) => FileLock.acquire(logPaths(log).replayLock, 'replay', 0o600)
+
+describe('requeue()', () => {
+  it('moves the matching entries and returns what `requeue --json` prints', async () => {
+    const [dirA, dirB] = [tmpDir(), tmpDir()]
+    const now = Date.now()
+    const a = buildAdminLog(dirA, now)
+    const b = buildAdminLog(dirB, now)
+    const lib = await requeue(a.log, { reason: /legacy/ })
+    const cli = await runCli(['requeue', b.log, '--reason', 'legacy', '--json'])
+    expect(cli.code, cli.stderr).toBe(0)
+    const fromCli = JSON.parse(cli.stdout) as Record<string, unknown>
+    expect({ ...lib, log: 'x' }).toEqual({ ...fromCli, log: 'x' })
+    expect(lib).toMatchObject({ moved: 2, dryRun: false, resetAttempts: false, filters: 'reason ~ /legacy/', aborted: false, recovered: null, warnings: [] })
+    expect(familyLines(a.log, 'permanent').map(idOf).sort()).toEqual(['p1', 'p2', 'p4'])
+    const moved = familyLines(a.log, 'retry').filter((l) => l.includes('legacy'))
+    expect(moved.map(idOf).sort()).toEqual(['p3', 'p5'])
+    // The same files, by name, as the CLI left.
+    expect(fs.readdirSync(dirA).sort()).toEqual(fs.readdirSync(dirB).sort())
+  })
+
+  it('resetAttempts starts entries over; payload and id filters select', async () => {
+    const b = buildAdminLog(tmpDir())
+    const r = await requeue(b.log, { payload: '"sku":"A-', attempt: 5, resetAttempts: true })
+    expect(r).toMatchObject({ moved: 1, resetAttempts: true, filters: 'payload contains "\\"sku\\":\\"A-", attempt >= 5' })
+    const moved = familyLines(b.log, 'retry').map((l) => JSON.parse(l) as { id: string; attempt: number; final?: string }).filter((e) => e.id === 'p1')
+    expect(moved).toEqual([expect.objectContaining({ id: 'p1', attempt: 1 })])
+    expect(moved[0].final).toBeUndefined()
+  })
+
+  it('dryRun counts (with limit) and changes nothing, taking no lock', async () => {
+    const b = buildAdminLog(tmpDir())
+    const lock = await holdReplayLock(b.log)
+    const before = snapshot(path.dirname(b.log))
+    expect(await requeue(b.log, { reason: /legacy|declined/i, dryRun: true })).toMatchObject({ dryRun: true, moved: 4, kept: 1, limited: false })
+    expect(await requeue(b.log, { reason: /legacy|declined/i, dryRun: true, limit: 3 })).toMatchObject({ moved: 3, limited: true })
+    expect(snapshot(path.dirname(b.log))).toEqual(before)
+    await lock.release()
+  })
+
+  it('rejects with DLQ_REPLAY_LOCKED while a replay holds the lock, changing nothing', async () => {
+    const b = buildAdminLog(tmpDir())
+    const lock = await holdReplayLock(b.log)
+    const before = snapshot(path.dirname(b.log))
+    const err = await requeue(b.log).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DeadLetterError)
+    expect(err).toMatchObject({ code: 'DLQ_REPLAY_LOCKED' })
+    expect(snapshot(path.dirname(b.log))).toEqual(before)
+    await lock.release()
+  })
+
+  it("rewrites records up to the log's maxRecordSize, and names the limit it used when one is longer", async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const big = envLine({ ts: Date.now(), attempt: 5, reason: 'big one', id: 'big', final: 'exhausted', payload: 'x'.repeat(3000) })
+    writeLines(path.join(dir, 'permanent-orders.000000000001.log'), [big])
+    const small = await requeue(log, { maxRecordSize: 1024 })
+    expect(small).toMatchObject({ moved: 0, skipped: [{ segment: 'permanent-orders.000000000001.log' }] })
+    expect(small.skipped[0].reason).toContain('over the 1 KiB line limit')
+    expect(small.warnings.join('\n')).not.toContain('16 MiB')
+    const enough = await requeue(log, { maxRecordSize: '4KiB' })
+    expect(enough).toMatchObject({ moved: 1, skipped: [] })
+    expect(familyLines(log, 'retry')).toEqual([big])
+  })
+
+  it('reports progress; an aborted signal leaves everything in place with aborted: true', async () => {
+    const b = buildAdminLog(tmpDir())
+    const ac = new AbortController()
+    ac.abort()
+    const r = await requeue(b.log, { signal: ac.signal })
+    expect(r).toMatchObject({ aborted: true, moved: 0 })
+    expect(familyLines(b.log, 'permanent').map(idOf).sort()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5'])
+    const seen: number[] = []
+    await requeue(b.log, { id: 'p2', onProgress: (p) => seen.push(p.done) })
+    expect(seen.length).toBeGreaterThan(0)
+  })
+})

@@ -1,0 +1,66 @@
+/**
+ * Library `stats()`: the same object `dletter stats --json` prints, computed without the
+ * CLI, read-only, honouring `top` and the log's `maxRecordSize`.
+ */
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { stats } from '../src/index.js'
+import { tmpDir } from './helpers/tmp.js'
+import { buildAdminLog } from './fixtures/admin-log.js'
+import { envLine, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
+
+/** Everything but the moment of the call. */
+function stable(s: Record<string, unknown>): Record<string, unknown> {
+  const { at: _at, ...rest } = s
+  const r = { ...(rest.retry as Record<string, unknown>) }
+  delete r.oldestFailureAgeMs
+  delete r.newestFailureAgeMs
+  return { ...rest, retry: r }
+}
+
+describe('stats()', () => {
+  it('returns what `dletter stats --json` prints, and changes nothing', async () => {
+    const dir = tmpDir()
+    const b = buildAdminLog(dir)
+    const before = snapshot(dir)
+    const lib = await stats(b.log)
+    expect(snapshot(dir)).toEqual(before)
+    const cli = await runCli(['stats', b.log, '--json'])
+    expect(cli.code, cli.stderr).toBe(0)
+    expect(stable(lib as unknown as Record<string, unknown>)).toEqual(stable(JSON.parse(cli.stdout) as Record<string, unknown>))
+
+    expect(lib.retry).toMatchObject({ pending: 4, dueNow: 3, deferred: 1, checkpointed: 1, attempts: { '1': 2, '2': 1, '3': 1 } })
+    expect(lib.retry.reasons[0]).toMatchObject({ reason: 'timeout after <n>ms', count: 2 })
+    expect(lib.permanent).toMatchObject({ entries: 5, byFinal: { exhausted: 3, permanent: 2 } })
+    expect(lib.corrupt.records).toBe(2)
+    expect(lib.interruptedRewrite).toBeNull()
+  })
+
+  it('lists at most `top` reason groups', async () => {
+    const dir = tmpDir()
+    const b = buildAdminLog(dir)
+    const s = await stats(b.log, { top: 1 })
+    expect(s.retry.reasons).toHaveLength(1)
+    expect(s.permanent.reasons).toHaveLength(1)
+    expect(s.permanent.reasons[0]).toMatchObject({ reason: 'legacy endpoint gone', count: 2 })
+  })
+
+  it('reads records up to the maxRecordSize given, not the default', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const big = envLine({ ts: Date.now(), attempt: 1, reason: 'big', payload: 'x'.repeat(4096) })
+    writeLines(path.join(dir, 'orders.000000000001.log'), [big])
+    expect((await stats(log, { maxRecordSize: 1024 })).retry).toMatchObject({ pending: 0, unparseable: 1 })
+    expect((await stats(log, { maxRecordSize: '8KiB' })).retry).toMatchObject({ pending: 1, unparseable: 0 })
+  })
+
+  it('reports progress as it scans', async () => {
+    const dir = tmpDir()
+    const b = buildAdminLog(dir)
+    const seen: Array<{ done: number; total: number }> = []
+    await stats(b.log, { onProgress: (p) => seen.push(p) })
+    expect(seen.length).toBeGreaterThan(0)
+    const last = seen[seen.length - 1]
+    expect(last.done).toBeLessThanOrEqual(last.total)
+  })
+})
