@@ -1,0 +1,182 @@
+/**
+ * Incremental counting of a file that only grows at its end (the writer's active segments,
+ * the corrupt quarantine): what was counted is remembered with the file's identity, and a
+ * later call reads only the bytes appended since. Bytes after the last newline are a record
+ * still being written; they are left for a later call.
+ *
+ * "Same file, only appended to" is checked, not assumed: inode and birth time, and the bytes
+ * at the start and just before the counted end must still be there (replay recovery may cut
+ * the corrupt log back and it may then grow past the old size again). Anything else counts
+ * the file again from the start.
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import { O_NOFOLLOW } from './fs-safe.js'
+import { SegmentMetaBuilder, feedBuilder, type SegmentMeta } from './segment-meta.js'
+
+const PROBE = 64
+const CHUNK = 256 * 1024
+const MAX_TRACKED = 256
+
+export type TailKind = 'envelopes' | 'lines'
+
+export interface TailState {
+  kind: TailKind
+  ino: number
+  birthtimeMs: number
+  /** Bytes counted: the offset after the last complete line. */
+  end: number
+  /** The first min(64, end) bytes, and the min(64, end) bytes before `end`. */
+  head: Buffer
+  tail: Buffer
+  /** kind 'envelopes': the counts so far, as a resumable snapshot. */
+  meta?: SegmentMeta
+  /** kind 'lines': complete lines so far. */
+  lines: number
+}
+
+export interface TailRead {
+  /** Undefined when the file does not exist (or is not a regular file). */
+  state: TailState | undefined
+  scannedBytes: number
+}
+
+// Per process, keyed by path; bounded (least recently used goes first).
+const tracked = new Map<string, TailState>()
+
+export function trackedTail(file: string): TailState | undefined {
+  return tracked.get(file)
+}
+
+/** Forget every remembered file (tests, and benchmarks measuring a cold start). */
+export function forgetTails(): void {
+  tracked.clear()
+}
+
+function remember(file: string, st: TailState): void {
+  tracked.delete(file)
+  tracked.set(file, st)
+  if (tracked.size > MAX_TRACKED) tracked.delete(tracked.keys().next().value as string)
+}
+
+/**
+ * Bring the counts of `file` up to date. `seed` is a state from elsewhere (a sidecar written
+ * by another process) used when this process has none; it is verified like any other.
+ */
+export async function refreshTail(file: string, kind: TailKind, maxRecordSize: number, seed?: TailState): Promise<TailRead> {
+  let fh: fsp.FileHandle
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+  } catch {
+    // Gone (sealed, or never created), or a symlink planted at our path: nothing to count.
+    tracked.delete(file)
+    return { state: undefined, scannedBytes: 0 }
+  }
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) {
+      tracked.delete(file)
+      return { state: undefined, scannedBytes: 0 }
+    }
+    let prev = tracked.get(file) ?? seed
+    if (prev && !(prev.kind === kind && (await stillAppendedTo(fh, st, prev)))) prev = undefined
+    const start = prev?.end ?? 0
+    if (prev && st.size === start) {
+      remember(file, prev)
+      return { state: prev, scannedBytes: 0 }
+    }
+    const count = (from: TailState | undefined) =>
+      kind === 'lines' ? countLines(fh, st, from) : countEnvelopes(file, st, from, maxRecordSize)
+    let next = await count(prev)
+    let scannedBytes = Math.max(0, st.size - start)
+    if (next === undefined) {
+      // The counted end is no longer a line boundary: the file was not just appended to.
+      next = await count(undefined)
+      scannedBytes += st.size
+    }
+    if (next === undefined) {
+      tracked.delete(file)
+      return { state: undefined, scannedBytes }
+    }
+    await setProbes(fh, next)
+    remember(file, next)
+    return { state: next, scannedBytes }
+  } finally {
+    await fh.close().catch(() => {})
+  }
+}
+
+/** Whether `file` (stat `st`) is the file `state` counted, possibly appended to since. */
+export async function isSameFile(file: string, st: fs.Stats, state: TailState): Promise<boolean> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    return await stillAppendedTo(fh, st, state)
+  } catch {
+    return false
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}
+
+async function stillAppendedTo(fh: fsp.FileHandle, st: fs.Stats, prev: TailState): Promise<boolean> {
+  if (st.ino !== prev.ino || st.birthtimeMs !== prev.birthtimeMs || st.size < prev.end) return false
+  const head = await readAt(fh, 0, prev.head.length)
+  if (!head.equals(prev.head)) return false
+  const tail = await readAt(fh, prev.end - prev.tail.length, prev.tail.length)
+  return tail.equals(prev.tail)
+}
+
+async function setProbes(fh: fsp.FileHandle, s: TailState): Promise<void> {
+  s.head = await readAt(fh, 0, Math.min(PROBE, s.end))
+  s.tail = await readAt(fh, s.end - Math.min(PROBE, s.end), Math.min(PROBE, s.end))
+}
+
+async function readAt(fh: fsp.FileHandle, pos: number, len: number): Promise<Buffer> {
+  const buf = Buffer.alloc(len)
+  let got = 0
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, got, len - got, pos + got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return buf.subarray(0, got)
+}
+
+function fresh(kind: TailKind, st: fs.Stats): TailState {
+  return { kind, ino: st.ino, birthtimeMs: st.birthtimeMs, end: 0, head: Buffer.alloc(0), tail: Buffer.alloc(0), lines: 0 }
+}
+
+/** Count newlines from the counted end to the current size, reading through our own handle. */
+async function countLines(fh: fsp.FileHandle, st: fs.Stats, prev: TailState | undefined): Promise<TailState> {
+  const s = prev ? { ...prev } : fresh('lines', st)
+  const buf = Buffer.allocUnsafe(CHUNK)
+  let pos = s.end
+  while (pos < st.size) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, st.size - pos), pos)
+    if (bytesRead === 0) break
+    const got = buf.subarray(0, bytesRead)
+    for (let i = got.indexOf(0x0a); i !== -1; i = got.indexOf(0x0a, i + 1)) {
+      s.lines++
+      s.end = pos + i + 1
+    }
+    pos += bytesRead
+  }
+  return s
+}
+
+async function countEnvelopes(file: string, st: fs.Stats, prev: TailState | undefined, maxRecordSize: number): Promise<TailState | undefined> {
+  const s = prev ? { ...prev } : fresh('envelopes', st)
+  const builder = new SegmentMetaBuilder(s.meta)
+  let r
+  try {
+    r = await feedBuilder(builder, file, false, s.end, maxRecordSize, { skipTorn: true })
+  } catch {
+    // Gone meanwhile (sealed by the writer): what was counted stays valid for its inode.
+    return prev ?? s
+  }
+  if (r.badStart) return undefined
+  s.end = r.end
+  s.meta = builder.finish({ size: st.size, ino: st.ino, mtimeMs: st.mtimeMs })
+  return s
+}

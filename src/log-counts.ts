@@ -1,0 +1,262 @@
+/**
+ * Counts of a log (pending, due, deferred, permanent, corrupt) kept as the log changes, for
+ * `/metrics`, overview pages and `stats`: a call costs a listing, a stat and a checkpoint read
+ * per segment, plus the bytes appended since the previous call; never a scan of the backlog.
+ *
+ *  - sealed segments: their SegmentMeta (memory, else the `<key>.meta` sidecar, else computed
+ *    once by reading the segment and stored in the sidecar), minus what the replay checkpoint
+ *    says is consumed;
+ *  - active files (retry, permanent, corrupt quarantine): counted incrementally
+ *    (src/active-tail.ts), in memory and in one small sidecar for other processes.
+ *
+ * Read-only towards the log: the only files written are caches (sidecars), and failing to
+ * write them (read-only directory, another user's files) only costs speed.
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import { dueAt } from './due-histogram.js'
+import { DeadLetterError, invalidOption } from './errors.js'
+import { O_NOFOLLOW } from './fs-safe.js'
+import { parseSize, replayDefaults } from './options.js'
+import {
+  type FileIdentity,
+  type SegmentMeta,
+  SegmentMetaBuilder,
+  decodeSegmentMeta,
+  feedBuilder,
+  identityOf,
+  metaPathOf,
+  sameIdentity,
+  scanSegmentMeta,
+  writeSegmentMeta,
+} from './segment-meta.js'
+import { type SegmentInfo, listSegments, logPaths } from './segments.js'
+import { type PendingPart, earliest, forgetPendingRuns, pendingPart } from './segment-pending.js'
+import { type TailState, isSameFile, refreshTail, trackedTail } from './active-tail.js'
+
+export interface LogCounts {
+  /** Retry items not yet consumed by a replay: sealed segments past their checkpoint, plus the active file. */
+  pending: number
+  /** Pending items whose due time is ≤ now (no `dueTs` = due). */
+  due: number
+  /** pending − due. */
+  deferred: number
+  /** Entries of the permanent log (sealed segments and active file). */
+  permanent: number
+  /** Complete lines of the corrupt quarantine (`corrupt-<log>`). */
+  corrupt: number
+  /** Earliest first-failure time (`firstTs ?? ts`) among pending items; null when none. */
+  oldestPendingTs: number | null
+  /** Sealed segments (retry + permanent). */
+  segments: number
+  /** Bytes of segment and active-file data read by this call (0 when nothing changed). */
+  scannedBytes: number
+  /** False when `due` is interpolated (see dueAt) or estimated for a partly replayed segment. */
+  dueExact: boolean
+  /** False when a partly replayed segment's earliest time may belong to an item already consumed (a lower bound). */
+  oldestPendingTsExact: boolean
+}
+
+export interface LogCountsOptions {
+  /** "Now" for due/deferred (epoch ms); default Date.now(). */
+  now?: number
+  /** Longest line read as a record; longer ones count as corrupt, as in replay. Default 16 MiB. */
+  maxRecordSize?: number | string
+}
+
+const MAX_CACHED_METAS = 4096
+// Per process: key → meta, checked against the segment's identity on every use.
+const metas = new Map<string, SegmentMeta>()
+// One count at a time per log in this process: concurrent callers share the work.
+const running = new Map<string, Promise<LogCounts>>()
+
+/** Forget every cached meta and count (tests, and benchmarks measuring a cold start). */
+export function forgetLogCounts(): void {
+  metas.clear()
+  forgetPendingRuns()
+}
+
+export async function logCounts(logPath: string, opts?: LogCountsOptions): Promise<LogCounts> {
+  const o = resolveOptions(opts)
+  const paths = logPaths(logPath)
+  // Serialized per log: two scrapes at once would otherwise both compute a missing meta.
+  const prev = running.get(paths.active)
+  const run = (async () => {
+    if (prev) await prev.catch(() => {})
+    return countLog(paths, o)
+  })()
+  running.set(paths.active, run)
+  try {
+    return await run
+  } finally {
+    if (running.get(paths.active) === run) running.delete(paths.active)
+  }
+}
+
+interface Resolved {
+  now: number
+  maxRecordSize: number
+}
+
+function resolveOptions(opts: unknown): Resolved {
+  const out: Resolved = { now: Date.now(), maxRecordSize: replayDefaults.maxRecordSize }
+  if (opts === undefined || opts === null) return out
+  if (typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: logCounts options must be an object, got ${typeof opts}`)
+  }
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === undefined) continue
+    if (k === 'now') {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidOption('now', 'a time in epoch milliseconds', v)
+      out.now = v
+    } else if (k === 'maxRecordSize') {
+      let n: number
+      try {
+        n = parseSize(v as number | string)
+      } catch (err) {
+        throw invalidOption('maxRecordSize', `a size (${(err as Error).message})`, v)
+      }
+      if (n < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', v)
+      out.maxRecordSize = n
+    } else {
+      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: unknown logCounts option \`${k}\` (known: maxRecordSize, now)`)
+    }
+  }
+  return out
+}
+
+async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promise<LogCounts> {
+  const c: LogCounts = {
+    pending: 0,
+    due: 0,
+    deferred: 0,
+    permanent: 0,
+    corrupt: 0,
+    oldestPendingTs: null,
+    segments: 0,
+    scannedBytes: 0,
+    dueExact: true,
+    oldestPendingTsExact: true,
+  }
+  const [retrySegs, permSegs] = await Promise.all([listSegments(paths.retry), listSegments(paths.permanent)])
+
+  for (const seg of retrySegs) {
+    const meta = await metaOf(seg, paths.active, o, c)
+    if (!meta) continue
+    c.segments++
+    const part = await pendingPart(seg, meta, o.now, o.maxRecordSize)
+    c.scannedBytes += part.scannedBytes
+    add(c, part)
+  }
+  for (const seg of permSegs) {
+    const meta = await metaOf(seg, paths.permanentActive, o, c)
+    if (!meta) continue
+    c.segments++
+    c.permanent += meta.items
+  }
+
+  const [active, permActive, corrupt] = await Promise.all([
+    refreshTail(paths.active, 'envelopes', o.maxRecordSize),
+    refreshTail(paths.permanentActive, 'envelopes', o.maxRecordSize),
+    refreshTail(paths.corrupt, 'lines', o.maxRecordSize),
+  ])
+  c.scannedBytes += active.scannedBytes + permActive.scannedBytes + corrupt.scannedBytes
+  const am = active.state?.meta
+  if (am && am.items > 0) {
+    const d = dueAt(am.dueHist, am.minDue, o.now)
+    add(c, { pending: am.items, due: d.due, dueExact: d.exact, minTs: am.minTs, minTsExact: true, scannedBytes: 0 })
+  }
+  c.permanent += permActive.state?.meta?.items ?? 0
+  c.corrupt = corrupt.state?.lines ?? 0
+  c.deferred = c.pending - c.due
+  return c
+}
+
+// ------------------------------------------------------------------ sealed segments
+
+/** The meta of a sealed segment, from memory, its sidecar, the active file it was, or a scan. */
+async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogCounts): Promise<SegmentMeta | undefined> {
+  let st: fs.Stats
+  try {
+    st = await fsp.lstat(seg.path)
+  } catch {
+    return undefined // finished and removed by a replay since the listing
+  }
+  const id = identityOf(st)
+  const cached = metas.get(seg.key)
+  if (cached && sameIdentity(cached.file, id)) {
+    metas.delete(seg.key)
+    metas.set(seg.key, cached)
+    return cached
+  }
+  let meta = await readSidecar(seg.key, id)
+  if (!meta) {
+    meta = await fromActive(seg, st, activePath, o, c)
+    if (!meta) {
+      try {
+        meta = await scanSegmentMeta(seg, o.maxRecordSize)
+      } catch (err) {
+        if (systemCode(err) === 'ENOENT') return undefined
+        throw err
+      }
+      c.scannedBytes += st.size
+    }
+    if (sameIdentity(meta.file, id)) {
+      // A cache only: a read-only directory or a race with the segment's removal just costs a rescan.
+      await writeSegmentMeta(seg.key, meta, st.mode & 0o666).catch(() => {})
+      if (!fs.existsSync(seg.path)) await fsp.unlink(metaPathOf(seg.key)).catch(() => {})
+    }
+  }
+  metas.set(seg.key, meta)
+  if (metas.size > MAX_CACHED_METAS) metas.delete(metas.keys().next().value as string)
+  return meta
+}
+
+async function readSidecar(key: string, id: FileIdentity): Promise<SegmentMeta | undefined> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(metaPathOf(key), fs.constants.O_RDONLY | O_NOFOLLOW)
+    const st = await fh.stat()
+    if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined
+    const meta = decodeSegmentMeta(await fh.readFile('utf8'))
+    return meta && sameIdentity(meta.file, id) ? meta : undefined
+  } catch {
+    return undefined
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}
+
+/**
+ * A segment the writer just sealed is its former active file (a rename keeps the inode):
+ * what was counted of it goes on from where it stopped, so sealing costs no second read.
+ */
+async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o: Resolved, c: LogCounts): Promise<SegmentMeta | undefined> {
+  const t: TailState | undefined = trackedTail(activePath)
+  if (seg.gz || !t || t.kind !== 'envelopes' || !t.meta || !(await isSameFile(seg.path, st, t))) return undefined
+  const builder = new SegmentMetaBuilder(t.meta)
+  try {
+    const r = await feedBuilder(builder, seg.path, false, t.end, o.maxRecordSize)
+    if (r.badStart || r.error) return undefined
+  } catch {
+    return undefined
+  }
+  c.scannedBytes += st.size - t.end
+  return builder.finish(identityOf(st))
+}
+
+function add(c: LogCounts, part: PendingPart): void {
+  if (part.pending <= 0) return
+  ;[c.oldestPendingTs, c.oldestPendingTsExact] = earliest(
+    { pending: c.pending, minTs: c.oldestPendingTs, minTsExact: c.oldestPendingTsExact },
+    part,
+  )
+  c.pending += part.pending
+  c.due += part.due
+  if (!part.dueExact) c.dueExact = false
+}
+
+function systemCode(err: unknown): string | undefined {
+  const e = err as { systemCode?: string; code?: string }
+  return e?.systemCode ?? e?.code
+}

@@ -1,0 +1,407 @@
+/**
+ * Per-segment metadata: what a sealed segment holds (item counts, time ranges, a histogram of
+ * due times, offset samples), kept next to it as `<segment key>.meta` so that counting a log
+ * or deciding that a segment holds nothing due costs a small read instead of a scan.
+ *
+ * The sidecar is a cache, never a source of truth: it records the identity (size, inode,
+ * mtime) of the file it describes, and any mismatch, unknown version or malformed content
+ * makes it count as missing. Whoever needs it then computes it again from the segment.
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import { isUtf8 } from 'node:buffer'
+import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
+import { type Envelope, parseEnvelope } from './envelope.js'
+import { ioError } from './errors.js'
+import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
+import { readLines } from './lines.js'
+import type { SegmentInfo } from './segments.js'
+
+export interface FileIdentity {
+  size: number
+  ino: number
+  mtimeMs: number
+}
+
+export interface SegmentMeta {
+  v: 1
+  /** Envelope lines (what a replay would hand to the handler or move on). */
+  items: number
+  /** Lines a replay would quarantine (unparseable, empty, invalid UTF-8, over the size limit), plus one for an unreadable compressed rest. */
+  corrupt: number
+  /** Uncompressed bytes covered. */
+  bytes: number
+  /** Earliest first-failure time (`firstTs ?? ts`) of its items: what `ttl` measures from. */
+  minTs: number | null
+  maxTs: number | null
+  /** Earliest due time (`dueTs`, or the first-failure time when the envelope has no `dueTs`). */
+  minDue: number | null
+  maxDue: number | null
+  /** [due time upper bound (ms), items] ascending, ≤ 64 buckets, for "due now" counts. */
+  dueHist: DueHist
+  /** [byte offset of a line start, items before it] every ~1024 items, ascending. */
+  samples: Array<[number, number]>
+  /**
+   * [minTs, minDue, maxDue] of each run of items between samples (samples.length + 1 runs
+   * when there are items): what is left after a checkpoint, to within one run.
+   */
+  blocks?: Block[]
+  /** Line-start offsets of every corrupt line, when there are at most 1024 (absent otherwise). */
+  corruptAt?: number[]
+  /** Reading stopped at `bytes` on unreadable compressed data. */
+  damaged?: boolean
+  /** Identity of the file it describes; a mismatch means stale. */
+  file: FileIdentity
+}
+
+export type Block = [number | null, number | null, number | null]
+
+export const SAMPLE_EVERY = 1024
+const CORRUPT_OFFSETS_CAP = 1024
+/** Larger sidecars are not ours (a 1 GiB segment of tiny items needs well under 1 MiB). */
+const MAX_META_BYTES = 16 * 1024 * 1024
+
+/** Builds a SegmentMeta from the lines of a segment, in order, in bounded memory. */
+export class SegmentMetaBuilder {
+  private items = 0
+  private corrupt = 0
+  private end = 0
+  private minTs = Infinity
+  private maxTs = -Infinity
+  private minDue = Infinity
+  private maxDue = -Infinity
+  private readonly hist: DueHistogram
+  private readonly samples: Array<[number, number]> = []
+  private readonly blocks: Block[] = []
+  private block: [number, number, number] = [Infinity, Infinity, -Infinity]
+  private corruptAt: number[] | undefined = []
+  private damaged = false
+
+  constructor(from?: SegmentMeta) {
+    if (!from) {
+      this.hist = new DueHistogram()
+      return
+    }
+    // Resuming (e.g. counting an active file incrementally): go on from a snapshot.
+    this.items = from.items
+    this.corrupt = from.corrupt
+    this.end = from.bytes
+    this.minTs = from.minTs ?? Infinity
+    this.maxTs = from.maxTs ?? -Infinity
+    this.minDue = from.minDue ?? Infinity
+    this.maxDue = from.maxDue ?? -Infinity
+    this.hist = DueHistogram.from(from.dueHist, from.minDue)
+    this.samples = from.samples.map(([o, n]) => [o, n])
+    if (from.blocks && from.blocks.length === from.samples.length + 1) {
+      this.blocks = from.blocks.slice(0, -1).map((b) => [...b] as Block)
+      const last = from.blocks[from.blocks.length - 1]
+      this.block = [last[0] ?? Infinity, last[1] ?? Infinity, last[2] ?? -Infinity]
+    } else if (from.items > 0) {
+      // An older snapshot without runs: one run for everything, a valid (if loose) bound.
+      this.blocks = from.samples.map(() => [from.minTs, from.minDue, from.maxDue] as Block)
+      this.block = [from.minTs ?? Infinity, from.minDue ?? Infinity, from.maxDue ?? -Infinity]
+    }
+    this.corruptAt = from.corruptAt ? [...from.corruptAt] : undefined
+    this.damaged = from.damaged === true
+  }
+
+  /**
+   * One envelope line starting at `offset`, `lineBytes` long including its newline.
+   * `firstTs` is the item's first-failure time (`env.firstTs ?? env.ts`), `dueTs` its due time
+   * if it has one. Lines must come in file order.
+   */
+  add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined): void {
+    if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
+      this.samples.push([offset, this.items])
+      this.blocks.push(closed(this.block))
+      this.block = [Infinity, Infinity, -Infinity]
+    }
+    this.items++
+    this.cover(offset, lineBytes)
+    const b = this.block
+    if (firstTs !== undefined) {
+      if (firstTs < this.minTs) this.minTs = firstTs
+      if (firstTs > this.maxTs) this.maxTs = firstTs
+      if (firstTs < b[0]) b[0] = firstTs
+    }
+    const due = dueTs ?? firstTs
+    if (due !== undefined) {
+      if (due < this.minDue) this.minDue = due
+      if (due > this.maxDue) this.maxDue = due
+      if (due < b[1]) b[1] = due
+      if (due > b[2]) b[2] = due
+      this.hist.add(due)
+    }
+  }
+
+  /** `add` for a parsed envelope. */
+  addEnvelope(offset: number, lineBytes: number, env: Envelope): void {
+    this.add(offset, lineBytes, env.firstTs ?? env.ts, env.dueTs)
+  }
+
+  /** A line a replay would quarantine; without an offset the corrupt positions are not kept. */
+  addCorrupt(offset?: number, lineBytes?: number): void {
+    this.corrupt++
+    if (offset === undefined) {
+      this.corruptAt = undefined
+      return
+    }
+    if (lineBytes !== undefined) this.cover(offset, lineBytes)
+    if (this.corruptAt && this.corruptAt.length < CORRUPT_OFFSETS_CAP) this.corruptAt.push(offset)
+    else this.corruptAt = undefined
+  }
+
+  /** The rest of the data could not be read (corrupt gzip): a replay quarantines it as one record. */
+  addDamaged(): void {
+    if (this.damaged) return
+    this.damaged = true
+    this.corrupt++
+  }
+
+  get itemCount(): number {
+    return this.items
+  }
+
+  get bytesCovered(): number {
+    return this.end
+  }
+
+  finish(file: FileIdentity): SegmentMeta {
+    const meta: SegmentMeta = {
+      v: 1,
+      items: this.items,
+      corrupt: this.corrupt,
+      bytes: this.end,
+      minTs: finite(this.minTs),
+      maxTs: finite(this.maxTs),
+      minDue: finite(this.minDue),
+      maxDue: finite(this.maxDue),
+      dueHist: this.hist.snapshot(),
+      samples: this.samples.map(([o, n]) => [o, n]),
+      blocks: this.items > 0 ? [...this.blocks.map((b) => [...b] as Block), closed(this.block)] : [],
+      file: { size: file.size, ino: file.ino, mtimeMs: file.mtimeMs },
+    }
+    if (this.corruptAt) meta.corruptAt = [...this.corruptAt]
+    if (this.damaged) meta.damaged = true
+    return meta
+  }
+
+  private cover(offset: number, lineBytes: number): void {
+    if (offset + lineBytes > this.end) this.end = offset + lineBytes
+  }
+}
+
+function closed(b: [number, number, number]): Block {
+  return [finite(b[0]), finite(b[1]), finite(b[2])]
+}
+
+function finite(n: number): number | null {
+  return Number.isFinite(n) ? n : null
+}
+
+export function metaPathOf(segKey: string): string {
+  return `${segKey}.meta`
+}
+
+export function identityOf(st: fs.Stats): FileIdentity {
+  return { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs }
+}
+
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.size === b.size && a.ino === b.ino && a.mtimeMs === b.mtimeMs
+}
+
+/** Atomically replace the sidecar (temp file, fsync, rename, fsync dir). */
+export async function writeSegmentMeta(segKey: string, meta: SegmentMeta, mode: number): Promise<void> {
+  const file = metaPathOf(segKey)
+  try {
+    await writeFileAtomic(file, JSON.stringify(meta) + '\n', mode)
+  } catch (err) {
+    throw ioError(`write ${file}`, err)
+  }
+}
+
+export async function removeSegmentMeta(segKey: string): Promise<void> {
+  const file = metaPathOf(segKey)
+  try {
+    await unlinkIfExists(file)
+  } catch (err) {
+    throw ioError(`remove ${file}`, err)
+  }
+}
+
+/**
+ * The sidecar of a segment, or undefined when it is missing, unreadable, malformed, or
+ * describes another file than the one at `seg.path` now. Never throws on bad content.
+ */
+export async function readSegmentMeta(seg: SegmentInfo): Promise<SegmentMeta | undefined> {
+  let st: fs.Stats
+  try {
+    st = await fsp.lstat(seg.path)
+  } catch {
+    return undefined
+  }
+  if (!st.isFile()) return undefined
+  const text = await readMetaFile(metaPathOf(seg.key))
+  if (text === undefined) return undefined
+  const meta = decodeSegmentMeta(text)
+  if (!meta || !sameIdentity(meta.file, identityOf(st))) return undefined
+  return meta
+}
+
+async function readMetaFile(file: string): Promise<string | undefined> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    const st = await fh.stat()
+    if (!st.isFile() || st.size > MAX_META_BYTES) return undefined
+    return await fh.readFile('utf8')
+  } catch {
+    return undefined
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}
+
+/** Parse and check a sidecar's text; undefined unless every field has the right shape. */
+export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
+  let m: Record<string, unknown>
+  try {
+    m = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (m === null || typeof m !== 'object' || Array.isArray(m) || m.v !== 1) return undefined
+  if (!count(m.items) || !count(m.corrupt) || !count(m.bytes)) return undefined
+  for (const k of ['minTs', 'maxTs', 'minDue', 'maxDue'] as const) {
+    if (m[k] !== null && !(typeof m[k] === 'number' && Number.isFinite(m[k]))) return undefined
+  }
+  const items = m.items as number
+  if ((items === 0) !== (m.minDue === null)) return undefined
+  if (!pairs(m.dueHist, MAX_BUCKETS, false) || !pairs(m.samples, Math.floor(items / SAMPLE_EVERY) + 1, true)) return undefined
+  const hist = m.dueHist as DueHist
+  if (hist.reduce((n, [, c]) => n + c, 0) !== items) return undefined
+  const samples = m.samples as Array<[number, number]>
+  if (samples.some(([o, n]) => o > (m.bytes as number) || n > items)) return undefined
+  if (m.blocks !== undefined) {
+    const b = m.blocks
+    if (!Array.isArray(b) || b.length !== (items > 0 ? samples.length + 1 : 0) || !b.every(isBlock)) return undefined
+  }
+  if (m.corruptAt !== undefined) {
+    const at = m.corruptAt
+    if (!Array.isArray(at) || at.length > (m.corrupt as number) || !at.every(count) || !ascending(at as number[], true)) return undefined
+  }
+  if (m.damaged !== undefined && m.damaged !== true) return undefined
+  const f = m.file as Record<string, unknown> | null
+  if (!f || typeof f !== 'object' || !count(f.size) || !count(f.ino) || typeof f.mtimeMs !== 'number' || !Number.isFinite(f.mtimeMs)) {
+    return undefined
+  }
+  return m as unknown as SegmentMeta
+}
+
+function isBlock(x: unknown): boolean {
+  return Array.isArray(x) && x.length === 3 && x.every((v) => v === null || (typeof v === 'number' && Number.isFinite(v)))
+}
+
+function count(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+}
+
+function pairs(x: unknown, max: number, integers: boolean): boolean {
+  if (!Array.isArray(x) || x.length > max) return false
+  let prev = -Infinity
+  for (const p of x) {
+    if (!Array.isArray(p) || p.length !== 2) return false
+    const [a, b] = p as unknown[]
+    if (typeof a !== 'number' || !Number.isFinite(a) || (integers && !count(a))) return false
+    if (!count(b) || b === 0) return false
+    if (a <= prev) return false
+    prev = a
+  }
+  return true
+}
+
+function ascending(xs: number[], strict: boolean): boolean {
+  for (let i = 1; i < xs.length; i++) if (strict ? xs[i] <= xs[i - 1] : xs[i] < xs[i - 1]) return false
+  return true
+}
+
+/**
+ * What a replay makes of one line: the envelope, or undefined for a line it quarantines
+ * (the same rules as replay's: CRLF tolerated, empty, invalid UTF-8, invalid envelope).
+ */
+export function envelopeOfLine(buf: Buffer, s: number, e: number): Envelope | undefined {
+  if (e > s && buf[e - 1] === 0x0d) e--
+  if (e === s) return undefined
+  const line = buf.toString('utf8', s, e)
+  if (line.includes('\uFFFD') && !isUtf8(buf.subarray(s, e))) return undefined
+  try {
+    return parseEnvelope(line)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Feed the lines of `file` from `start` (a line boundary) to its end into a builder. Returns
+ * the offset after the last line fed: with `skipTorn` (a file still being written), bytes
+ * after the last newline are a record in progress and are left for a later call.
+ */
+export async function feedBuilder(
+  builder: SegmentMetaBuilder,
+  file: string,
+  gz: boolean,
+  start: number,
+  maxRecordSize: number,
+  opts: { skipTorn?: boolean } = {},
+): Promise<{ end: number; error?: Error; badStart?: string }> {
+  let end = start
+  const r = await readLines(
+    file,
+    gz,
+    start,
+    maxRecordSize,
+    {
+      line(buf, s, e, offset, next, torn) {
+        if (torn && opts.skipTorn) return
+        const env = envelopeOfLine(buf, s, e)
+        if (env) builder.addEnvelope(offset, next - offset, env)
+        else builder.addCorrupt(offset, next - offset)
+        end = next
+      },
+      oversized(_head, offset, next) {
+        builder.addCorrupt(offset, next - offset)
+        end = next
+      },
+    },
+    () => false,
+  )
+  return { end, ...(r.error ? { error: r.error } : {}), ...(r.badStart ? { badStart: r.badStart } : {}) }
+}
+
+/**
+ * Compute a segment's metadata by reading it (plain or .gz), in bounded memory. The identity
+ * is taken before reading, so a file replaced meanwhile yields a sidecar that reads as stale.
+ */
+export async function scanSegmentMeta(seg: SegmentInfo, maxRecordSize: number): Promise<SegmentMeta> {
+  let st: fs.Stats
+  try {
+    st = await fsp.lstat(seg.path)
+  } catch (err) {
+    throw ioError(`stat ${seg.path}`, err)
+  }
+  const builder = new SegmentMetaBuilder()
+  let r
+  try {
+    r = await feedBuilder(builder, seg.path, seg.gz, 0, maxRecordSize)
+  } catch (err) {
+    throw ioError(`read ${seg.path}`, err)
+  }
+  if (r.error) {
+    // What replay does with the unreadable rest of a .gz: one quarantined record. Any
+    // other read error is not a property of the file.
+    if (!seg.gz && !(r.error as NodeJS.ErrnoException).code?.startsWith('Z_')) throw ioError(`read ${seg.path}`, r.error)
+    builder.addDamaged()
+  }
+  return builder.finish(identityOf(st))
+}
