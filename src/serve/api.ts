@@ -4,14 +4,12 @@
  * and answer a dry run at once or start a job that /api/jobs/<id> reports on.
  */
 import type { Context, Hono } from 'hono'
-import type { PurgeSummary, RequeueSummary } from '../admin/types.js'
 import type { ServeContext } from './context.js'
 import { toRow } from './entry-row.js'
 import { badRequest, HttpError, notFound } from './http-error.js'
 import { groupLinks, overview } from './overview.js'
 import { parseFilterParams, parseIds, parsePageParams, toSourceFilter } from './query.js'
 import type { Source, SourceFilter } from './sources.js'
-import { purgeText, requeueText } from './summary-text.js'
 
 /** Query parameters as one record (a repeated name keeps its first value). */
 export function queryOf(c: Context): Record<string, string> {
@@ -20,7 +18,7 @@ export function queryOf(c: Context): Record<string, string> {
 
 export async function listPage(source: Source, q: Record<string, unknown>, signal?: AbortSignal) {
   const fp = parseFilterParams(q)
-  const pg = parsePageParams(q)
+  const pg = parsePageParams(q, fp.log)
   const filter = toSourceFilter(fp, Date.now())
   const got = await source.list({ filter, order: pg.order, skip: (pg.page - 1) * pg.size, limit: pg.size + 1, signal })
   return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }
@@ -89,14 +87,8 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     const a = actionFilter(await jsonBody(c))
     const run = (signal: AbortSignal | undefined, onProgress?: (p: { done: number; total: number; items: number }) => void) =>
       source.requeue({ filter: a.filter, dryRun: a.dryRun, resetAttempts: a.resetAttempts, signal, onProgress })
-    if (a.dryRun) {
-      const s = await run(c.req.raw.signal)
-      return c.json({ summary: s, text: requeueText(s) })
-    }
-    const job = ctx.jobs.start(source.key, 'requeue', '', async (signal, onProgress) => {
-      const s = await run(signal, onProgress)
-      return { summary: s, text: requeueText(s as RequeueSummary) }
-    })
+    if (a.dryRun) return c.json(await run(c.req.raw.signal))
+    const job = ctx.jobs.start(source.key, 'requeue', run)
     return c.json({ job: job.id }, 202)
   })
 
@@ -108,14 +100,8 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     if (log !== 'permanent' && log !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): log=permanent or log=corrupt')
     const run = (signal: AbortSignal | undefined, onProgress?: (p: { done: number; total: number; items: number }) => void) =>
       source.purge({ filter: { ...a.filter, log }, dryRun: a.dryRun, signal, onProgress })
-    if (a.dryRun) {
-      const s = await run(c.req.raw.signal)
-      return c.json({ summary: s, text: purgeText(s) })
-    }
-    const job = ctx.jobs.start(source.key, 'purge', '', async (signal, onProgress) => {
-      const s = await run(signal, onProgress)
-      return { summary: s, text: purgeText(s as PurgeSummary) }
-    })
+    if (a.dryRun) return c.json(await run(c.req.raw.signal))
+    const job = ctx.jobs.start(source.key, 'purge', run)
     return c.json({ job: job.id }, 202)
   })
 

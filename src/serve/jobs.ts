@@ -15,8 +15,6 @@ export interface JobView {
   id: string
   op: 'requeue' | 'purge'
   source: string
-  /** The filter in words, as the request gave it. */
-  describe: string
   state: JobState
   startedAt: number
   finishedAt: number | null
@@ -34,13 +32,12 @@ export class Jobs {
   start(
     source: string,
     op: 'requeue' | 'purge',
-    describe: string,
     fn: (signal: AbortSignal, onProgress: (p: AdminProgress) => void) => Promise<unknown>,
   ): JobView {
     for (const j of this.jobs.values()) {
       if (j.source === source && j.state === 'running') throw new HttpError(409, `a ${j.op} is already running on this log (job ${j.id})`, 'DLQ_BUSY')
     }
-    const job: JobView = { id: randomUUID(), op, source, describe, state: 'running', startedAt: Date.now(), finishedAt: null, progress: null, result: null, error: null }
+    const job: JobView = { id: randomUUID(), op, source, state: 'running', startedAt: Date.now(), finishedAt: null, progress: null, result: null, error: null }
     this.jobs.set(job.id, job)
     const ac = new AbortController()
     const done = fn(ac.signal, (p) => {

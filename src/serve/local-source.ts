@@ -16,7 +16,8 @@ import { Background, Limiter, Memo } from './cache.js'
 import { GroupCounter } from './groups.js'
 import { badRequest } from './http-error.js'
 import { readEntryAt } from './local-entry.js'
-import type { ActionRequest, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
+import { purgeText, requeueText } from './summary-text.js'
+import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
 
 const COUNTS_TTL_MS = 1000
 const GROUPS_TTL_MS = 10_000
@@ -113,21 +114,23 @@ export class LocalLogSource implements Source {
     return e && { ...e, ref }
   }
 
-  async requeue(req: ActionRequest) {
+  async requeue(req: ActionRequest): Promise<ActionResult> {
     if (req.filter.log !== 'permanent') throw badRequest('requeue moves entries of the permanent log back to the retry log: use log=permanent')
     const filter = this.entryFilter(req.filter)
-    return this.changing(req.dryRun, () =>
+    const summary = await this.changing(req.dryRun, () =>
       requeue(this.logPath, { ...filter, dryRun: req.dryRun, resetAttempts: req.resetAttempts === true, signal: this.signal(req.signal), onProgress: req.onProgress }),
     )
+    return { count: summary.moved, text: requeueText(summary), summary }
   }
 
-  async purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }) {
+  async purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<ActionResult> {
     const log = req.filter.log as string
     if (log !== 'permanent' && log !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): use log=permanent or log=corrupt')
     const filter = this.entryFilter(req.filter)
-    return this.changing(req.dryRun, () =>
+    const summary = await this.changing(req.dryRun, () =>
       purge(this.logPath, { ...filter, log: req.filter.log, dryRun: req.dryRun, signal: this.signal(req.signal), onProgress: req.onProgress }),
     )
+    return { count: summary.removed, text: purgeText(summary), summary }
   }
 
   /** Runs a change of the log; whatever its outcome, cached counts and groups are stale after it. */

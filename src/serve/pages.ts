@@ -4,7 +4,7 @@ import type { ServeContext } from './context.js'
 import { listPage, queryOf } from './api.js'
 import { HttpError, badRequest, notFound, toErrorBody } from './http-error.js'
 import { overview } from './overview.js'
-import { type FilterParams, parseFilterParams, parsePageParams, toSourceFilter } from './query.js'
+import { type FilterParams, defaultOrder, parseFilterParams, toSourceFilter } from './query.js'
 import { entriesPage } from './views/entries.js'
 import { entryPage } from './views/entry.js'
 import { overviewPage } from './views/overview.js'
@@ -42,7 +42,7 @@ export function pageRoutes(app: Hono, ctx: ServeContext): void {
       } catch {
         fp = { log: 'retry', re: false }
       }
-      const pg = { order: q.order === 'oldest' ? ('oldest' as const) : ('newest' as const), page: 1, size: 50 }
+      const pg = { order: q.order === 'oldest' || q.order === 'newest' ? q.order : defaultOrder(fp.log), page: 1, size: 50 }
       return c.html(entriesPage(ctx, { source, filter: fp, page: pg, rows: [], more: false, error: body.error }), 400)
     }
   })

@@ -3,15 +3,7 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type {
-  EntryFilter,
-  InspectEntry,
-  LogKind,
-  PurgeSummary,
-  ReasonGroup,
-  RequeueSummary,
-  AdminProgress,
-} from '../admin/types.js'
+import type { AdminProgress, EntryFilter, InspectEntry, LogKind, ReasonGroup } from '../admin/types.js'
 
 /** Cheap counts (no scan): what the overview and /metrics show. */
 export interface SourceCounts {
@@ -75,6 +67,16 @@ export interface ActionRequest {
   onProgress?: (p: AdminProgress) => void
 }
 
+/** What a requeue or purge did (or, dry, would do). */
+export interface ActionResult {
+  /** Entries moved or removed (dry run: that would be). */
+  count: number
+  /** One line, worded as the CLI prints it. */
+  text: string
+  /** The source's own summary object (for a local log: what the CLI prints with --json). */
+  summary: unknown
+}
+
 export interface Source {
   /** URL-safe, unique among the sources: `/logs/<key>/…`. */
   readonly key: string
@@ -90,7 +92,7 @@ export interface Source {
   groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult>
   /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined>
-  requeue(req: ActionRequest): Promise<RequeueSummary>
-  purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<PurgeSummary>
+  requeue(req: ActionRequest): Promise<ActionResult>
+  purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<ActionResult>
   close(): Promise<void>
 }

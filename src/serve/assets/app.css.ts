@@ -27,7 +27,7 @@ th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid var(--l
 th { font-weight: 600; color: #3b4350; background: #eef0f3; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.counts td { font-size: 22px; font-weight: 600; min-width: 6.5em; }
-table.counts th { font-size: 12px; }
+table.counts th { font-size: 12px; text-align: right; }
 table caption { text-align: left; font-weight: 600; padding: .6em 0 .3em; }
 .reasons { display: flex; gap: 2em; flex-wrap: wrap; }
 .reasons > p { flex-basis: 100%; margin: .2em 0; }

@@ -189,7 +189,7 @@ export const APP_JS = String.raw`'use strict';
         busy(true);
         postJson(api + '/' + pending.op, body(pending.scope, true)).then(function (r) {
           busy(false);
-          var n = pending.op === 'requeue' ? r.summary.moved : r.summary.removed;
+          var n = r.count;
           confirmText.textContent = r.text;
           confirmText.setAttribute('data-count', String(n));
           confirmBox.hidden = false;
