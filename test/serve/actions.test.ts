@@ -61,6 +61,15 @@ describe('dletter serve: actions', () => {
     expect(await counts(s)).toMatchObject({ corrupt: 0, permanent: 3, pending: 5 })
   })
 
+  it('counts read just before a change are not served after it (regression: a 1 s cache outlived the change)', async () => {
+    const a = buildLog(tmpDir())
+    const s = await serve({ logs: [a.log], allowWrites: true })
+    expect(await counts(s)).toMatchObject({ permanent: 6, pending: 3 })
+    const r = await post(s, '/api/logs/orders/purge', { log: 'permanent', id: 'p0', dryRun: false })
+    expect((await waitJob(s, r.json().job)).result.count).toBe(1)
+    expect(await counts(s)).toMatchObject({ permanent: 5, pending: 3 })
+  })
+
   it('a job that fails reports why (the log is locked by a replay)', async () => {
     const a = buildLog(tmpDir())
     const s = await serve({ logs: [a.log], allowWrites: true })
