@@ -39,7 +39,7 @@ export class Metrics {
       const labels = { log: s.label }
       this.gauges.up.set(labels, r.status === 'fulfilled' ? 1 : 0)
       if (r.status !== 'fulfilled') return
-      if (r.value.hosts) for (const h of r.value.hosts) this.set({ log: s.label, host: h.host }, h, now)
+      if (r.value.hosts && r.value.hosts.length > 0) for (const h of r.value.hosts) this.set({ log: s.label, host: h.host }, h, now)
       else this.set(labels, r.value, now)
     })
     return this.registry.metrics()
