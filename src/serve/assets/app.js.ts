@@ -91,6 +91,22 @@ export const APP_JS = String.raw`'use strict';
   }
 
   // ---------------------------------------------------------------- overview
+  function hostTable(hosts) {
+    var t = el('table', null, 'hosts');
+    t.appendChild(el('caption', 'per host'));
+    var head = el('tr');
+    ['host', 'pending', 'due now', 'deferred', 'permanent', 'corrupt'].forEach(function (h, i) { head.appendChild(el('th', h, i ? 'num' : '')); });
+    var thead = el('thead'); thead.appendChild(head); t.appendChild(thead);
+    var body = el('tbody');
+    hosts.forEach(function (h) {
+      var tr = el('tr');
+      tr.appendChild(el('td', h.host.length > 100 ? h.host.slice(0, 100) + '…' : h.host));
+      ['pending', 'due', 'deferred', 'permanent', 'corrupt'].forEach(function (k) { tr.appendChild(el('td', fmtCount(h[k]), 'num')); });
+      body.appendChild(tr);
+    });
+    t.appendChild(body);
+    return t;
+  }
   function refreshOverview() {
     getJson('/api/overview').then(function (o) {
       var upd = document.getElementById('updated');
@@ -106,6 +122,8 @@ export const APP_JS = String.raw`'use strict';
           var a = cell.querySelector('a');
           (a || cell).textContent = fmtCount(s.counts[k]);
         });
+        var hosts = sec.querySelector('[data-k="hosts"]');
+        if (hosts && s.counts && s.counts.hosts && s.counts.hosts.length) hosts.replaceChildren(hostTable(s.counts.hosts));
         var oldest = sec.querySelector('[data-k="oldest"]');
         if (oldest) oldest.textContent = fmtAge(s.oldestPendingAgeMs);
         var box = sec.querySelector('[data-k="reasons"]');

@@ -41,7 +41,7 @@ ${countCell(key, 'pending', c?.pending, 'retry')}${countCell(key, 'due', c?.due)
 <td class="num" data-k="oldest">${formatAge(s.oldestPendingAgeMs)}</td>
 </tr></tbody>
 </table>
-${c?.hosts && c.hosts.length > 0 ? hostTable(c.hosts) : ''}
+<div data-k="hosts">${c?.hosts && c.hosts.length > 0 ? hostTable(c.hosts) : ''}</div>
 <div class="reasons" data-k="reasons">${reasons}</div>
 </section>`
 }
