@@ -60,6 +60,17 @@ describe('dletter serve (CLI)', () => {
     expect((await first.done).code).toBe(0)
   })
 
+  it('takes the token from DLETTER_SERVE_TOKEN (kept off the command line)', async () => {
+    const a = buildLog(tmpDir())
+    const token = 'env-token-0123456789abcdef'
+    const cli = startCli(['serve', a.log, '--port', '0'], { env: { DLETTER_SERVE_TOKEN: token } })
+    const url = await listening(cli)
+    expect((await fetch(url + '/api/overview')).status).toBe(401)
+    expect((await fetch(url + '/api/overview', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    cli.child.kill('SIGTERM')
+    expect((await cli.done).code).toBe(0)
+  })
+
   it('is listed in --help', async () => {
     const r = await runCli(['--help'])
     expect(r.stdout).toMatch(/serve \[options\] \[log\.\.\.\]/)
