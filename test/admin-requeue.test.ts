@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DeadLetterError, requeue } from '../src/index.js'
+import { DeadLetterError, requeue, stats } from '../src/index.js'
 import { tmpDir } from './helpers/tmp.js'
 import { buildAdminLog, idOf } from './fixtures/admin-log.js'
 import { envLine, familyLines, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
@@ -43,6 +43,17 @@ describe('requeue()', () => {
     expect(moved[0].final).toBeUndefined()
   })
 
+  it("removes a rewritten segment's metadata sidecar with it", async () => {
+    const b = buildAdminLog(tmpDir())
+    const dir = path.dirname(b.log)
+    await stats(b.log, { fast: true }) // writes `<segment>.meta` caches
+    const metas = () => fs.readdirSync(dir).filter((n) => n.endsWith('.meta'))
+    expect(metas()).toContain('permanent-orders.000000000002.log.meta')
+    await requeue(b.log, { reason: /legacy/ })
+    expect(fs.existsSync(path.join(dir, 'permanent-orders.000000000002.log'))).toBe(false)
+    for (const m of metas()) expect(fs.existsSync(path.join(dir, m.slice(0, -'.meta'.length))), m).toBe(true)
+  })
+
   it('dryRun counts (with limit) and changes nothing, taking no lock', async () => {
     const b = buildAdminLog(tmpDir())
     const lock = await holdReplayLock(b.log)
@@ -68,14 +79,17 @@ describe('requeue()', () => {
     const dir = tmpDir()
     const log = path.join(dir, 'orders.log')
     const big = envLine({ ts: Date.now(), attempt: 5, reason: 'big one', id: 'big', final: 'exhausted', payload: 'x'.repeat(3000) })
-    writeLines(path.join(dir, 'permanent-orders.000000000001.log'), [big])
+    const short = envLine({ ts: Date.now(), attempt: 5, reason: 'short one', id: 'short', final: 'exhausted', payload: 1 })
+    writeLines(path.join(dir, 'permanent-orders.000000000001.log'), [short, big])
     const small = await requeue(log, { maxRecordSize: 1024 })
+    // Only the long line's head could be read: the segment is left whole rather than cut.
     expect(small).toMatchObject({ moved: 0, skipped: [{ segment: 'permanent-orders.000000000001.log' }] })
+    expect(familyLines(log, 'permanent')).toEqual([short, big])
     expect(small.skipped[0].reason).toContain('over the 1 KiB line limit')
     expect(small.warnings.join('\n')).not.toContain('16 MiB')
     const enough = await requeue(log, { maxRecordSize: '4KiB' })
-    expect(enough).toMatchObject({ moved: 1, skipped: [] })
-    expect(familyLines(log, 'retry')).toEqual([big])
+    expect(enough).toMatchObject({ moved: 2, skipped: [] })
+    expect(familyLines(log, 'retry')).toEqual([short, big])
   })
 
   it('reports progress; an aborted signal leaves everything in place with aborted: true', async () => {

@@ -54,6 +54,23 @@ describe('stats()', () => {
     expect((await stats(log, { maxRecordSize: '8KiB' })).retry).toMatchObject({ pending: 1, unparseable: 0 })
   })
 
+  it('fast: true takes the counts from logCounts, and they agree with the full scan', async () => {
+    const dir = tmpDir()
+    const b = buildAdminLog(dir)
+    const full = await stats(b.log)
+    const fast = await stats(b.log, { fast: true })
+    expect(fast.retry).toMatchObject({ pending: full.retry.pending, dueNow: full.retry.dueNow, deferred: full.retry.deferred, reasons: [], attempts: {} })
+    expect(fast.retry.oldestFailureTs).toBe(full.retry.oldestFailureTs)
+    expect(fast.permanent.entries).toBe(full.permanent.entries)
+    expect(fast.corrupt.records).toBe(full.corrupt.records)
+    expect(fast.retry.sealedSegments).toBe(full.retry.sealedSegments)
+    expect(fast.fast).toMatchObject({ dueExact: true })
+    expect(full.fast).toBeUndefined()
+    const cli = await runCli(['stats', b.log, '--fast', '--json'])
+    expect(cli.code, cli.stderr).toBe(0)
+    expect(JSON.parse(cli.stdout)).toMatchObject({ retry: { pending: full.retry.pending }, fast: { dueExact: true } })
+  })
+
   it('reports progress as it scans', async () => {
     const dir = tmpDir()
     const b = buildAdminLog(dir)

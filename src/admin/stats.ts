@@ -6,6 +6,7 @@
  */
 import fsp from 'node:fs/promises'
 import { inspectLock } from '../lock.js'
+import { logCounts } from '../log-counts.js'
 import type { LogPaths } from '../segments.js'
 import { pendingRewrite } from '../store/journal.js'
 import { type ScanFile, type ScanItem, corruptFiles, familyFiles, regularFile, scanFiles } from '../store/scan.js'
@@ -20,7 +21,7 @@ export async function stats(logPath: string, options?: StatsOptions): Promise<Lo
   const paths = await resolveLogPath('stats', logPath)
   const run = { ...common(o), top: o.top ?? 10, onProgress: o.onProgress as ((p: AdminProgress) => void) | undefined }
   if (run.signal?.aborted) throw abortError('stats', run.signal)
-  const result = await collectStats(paths, run)
+  const result = o.fast ? await fastStats(paths, run) : await collectStats(paths, run)
   if (run.signal?.aborted) throw abortError('stats', run.signal)
   return result
 }
@@ -34,6 +35,14 @@ interface Files {
   retry: ScanFile[]
   permanent: ScanFile[]
   corrupt: ScanFile[]
+}
+
+async function listFiles(paths: LogPaths): Promise<Files> {
+  return {
+    retry: await familyFiles(paths.retry, { checkpoints: true }),
+    permanent: await familyFiles(paths.permanent, { checkpoints: false }),
+    corrupt: await corruptFiles(paths.corrupt),
+  }
 }
 
 const unread = (files: ScanFile[]) => files.reduce((n, f) => n + f.size - Math.min(f.start, f.size), 0)
@@ -56,11 +65,7 @@ class ProgressTracker {
 }
 
 async function collectStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
-  const files: Files = {
-    retry: await familyFiles(paths.retry, { checkpoints: true }),
-    permanent: await familyFiles(paths.permanent, { checkpoints: false }),
-    corrupt: await corruptFiles(paths.corrupt),
-  }
+  const files = await listFiles(paths)
   const stats = await emptyStats(paths, files, Date.now())
   const progress = new ProgressTracker(unread(files.retry) + unread(files.permanent) + unread(files.corrupt), run.onProgress)
   const scan = async (list: ScanFile[], onItem: (it: ScanItem) => void, envelopes = true) => {
@@ -90,6 +95,27 @@ async function collectStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
     },
     false,
   )
+  return stats
+}
+
+/**
+ * The counts from logCounts (segment metadata, checkpoints, incrementally counted active
+ * files) instead of a scan. What only a scan can tell (reasons, attempts, newest times,
+ * unparseable lines) is left empty; `fast` says which counts are exact.
+ */
+async function fastStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
+  const files = await listFiles(paths)
+  const stats = await emptyStats(paths, files, Date.now())
+  const c = await logCounts(paths.active, { now: stats.at, maxRecordSize: run.maxRecordSize })
+  const r = stats.retry
+  r.pending = c.pending
+  r.dueNow = c.due
+  r.deferred = c.deferred
+  r.oldestFailureTs = c.oldestPendingTs
+  if (r.oldestFailureTs !== null) r.oldestFailureAgeMs = stats.at - r.oldestFailureTs
+  stats.permanent.entries = c.permanent
+  stats.corrupt.records = c.corrupt
+  stats.fast = { dueExact: c.dueExact, oldestPendingTsExact: c.oldestPendingTsExact, scannedBytes: c.scannedBytes }
   return stats
 }
 

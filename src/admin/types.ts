@@ -49,8 +49,11 @@ export interface StatsOptions extends AdminCommonOptions {
   /** How many reason groups to list per log. Default 10. */
   top?: number
   /**
-   * Counts from the per-segment metadata (logCounts) instead of a full scan where possible.
-   * Reason groups and attempt histograms still need a scan and are then left empty. Default false.
+   * Counts from per-segment metadata and checkpoints (logCounts) instead of a full scan: cost
+   * grows with the number of segments and new bytes, not the backlog. Reason groups, the
+   * attempts histogram, newest times, nextDueTs, byFinal and unparseable counts need a scan
+   * and are left empty; `LogStats.fast` says which counts are exact. May write cache sidecars
+   * (`<segment>.meta`) next to sealed segments. Default false.
    */
   fast?: boolean
   /** Called as the scan advances (bytes done of total, entries read). */
@@ -204,6 +207,8 @@ export interface LogStats {
   /** A requeue or purge was killed mid-way; the next replay, requeue or purge settles it. */
   interruptedRewrite: { op: string; source: string; state: string } | null
   readErrors: Array<{ file: string; error: string }>
+  /** Only with `fast: true`: the counts came from logCounts; false flags mark estimates. */
+  fast?: { dueExact: boolean; oldestPendingTsExact: boolean; scannedBytes: number }
 }
 
 /** What `dletter requeue --json` prints. */

@@ -16,6 +16,7 @@ import { Progress } from './progress.js'
 interface StatsFlags extends CommonFlags {
   top: number
   maxRecordSize?: string
+  fast?: boolean
 }
 
 export function registerStats(program: Command): void {
@@ -28,6 +29,7 @@ export function registerStats(program: Command): void {
     .argument('<log>', 'path of the log file, as given to Logger.open')
     .option('--top <n>', 'how many reasons to list per log', parseIntArg(1), 10)
     .addOption(maxRecordSizeOption())
+    .option('--fast', 'counts only, from segment metadata instead of reading every entry (no reasons or attempts); may write .meta cache files')
   addCommonOptions(cmd, { json: 'print the statistics as one JSON object on stdout', progress: true })
   cmd.addHelpText(
     'after',
@@ -47,7 +49,7 @@ async function run(logArg: string, flags: StatsFlags): Promise<number> {
   const progress = new Progress('stats', !flags.json && flags.progress !== false)
   let s: LogStats
   try {
-    s = await stats(log.paths.active, { top: flags.top, maxRecordSize: flags.maxRecordSize, onProgress: (p) => progress.update(p) })
+    s = await stats(log.paths.active, { top: flags.top, maxRecordSize: flags.maxRecordSize, fast: flags.fast === true, onProgress: (p) => progress.update(p) })
   } finally {
     progress.stop()
   }

@@ -8,6 +8,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ioError } from '../errors.js'
 import { fsyncDir } from '../fs-safe.js'
+import { metaPathOf } from '../segment-meta.js'
 import { type LogPaths, maxSeq, segmentName } from '../segments.js'
 import type { RewritePaths } from './journal.js'
 import { markedSeqs, readOutputMarks } from './marks.js'
@@ -36,9 +37,10 @@ export async function publishOutputs(paths: LogPaths, rp: RewritePaths): Promise
   return out
 }
 
-/** Delete a rewritten source segment (plain or compressed; key = path without `.gz`). */
+/** Delete a rewritten source segment (plain or compressed; key = path without `.gz`) and its metadata sidecar. */
 export async function removeSource(paths: LogPaths, key: string): Promise<void> {
-  for (const f of [key, `${key}.gz`]) {
+  // The sidecar last: one left behind by a crash is swept by recovery (and is ignored as stale anyway).
+  for (const f of [key, `${key}.gz`, metaPathOf(key)]) {
     try {
       await fsp.unlink(f)
     } catch (err) {

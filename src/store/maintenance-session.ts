@@ -37,7 +37,8 @@ export async function withMaintenance<T>(paths: LogPaths, opts: MaintenanceOptio
   try {
     const report = await recoverLog(paths, mode)
     const session: MaintenanceSession = { paths, recovered: report.rewrite ?? null, warnings: [] }
-    if (opts.sealPermanent) {
+    // Once aborted, the operation stops before reading anything: asking a writer to seal would only cost its wait.
+    if (opts.sealPermanent && !opts.signal?.aborted) {
       const seal = await sealLog(paths, { permanent: true, timeout: opts.sealTimeout ?? 5000, mode, signal: opts.signal })
       if (seal.by === 'timeout') {
         session.warnings.push('the live writer did not answer the seal request; entries in its active permanent file are not included')

@@ -93,7 +93,10 @@ export async function trimOwnSegments(paths: LogPaths): Promise<void> {
   truncateTornTail(paths.corrupt)
 }
 
-/** State files whose segment is gone (a crash between removing the two), and cut-short checkpoint writes. */
+/**
+ * Checkpoints (retry segments) and metadata sidecars (both families) whose segment is gone
+ * (a crash between removing the two), and cut-short checkpoint writes.
+ */
 async function sweepStateFiles(paths: LogPaths): Promise<void> {
   const names = await fsp.readdir(paths.dir)
   const live = new Set(names)
@@ -101,9 +104,10 @@ async function sweepStateFiles(paths: LogPaths): Promise<void> {
     // Only replay-lock holders write state files, so a temp one is a write cut short by a crash.
     const tmp = /^(.+)\.state\.tmp-\d+-\d+$/.exec(n)
     if (tmp && paths.retry.pattern.test(tmp[1])) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
-    if (!n.endsWith('.state')) continue
-    const seg = n.slice(0, -'.state'.length)
-    if (!paths.retry.pattern.test(seg)) continue
-    if (!live.has(seg) && !live.has(seg + '.gz')) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
+    const side = /^(.+)\.(state|meta)$/.exec(n)
+    if (!side) continue
+    const seg = side[1]
+    const ours = paths.retry.pattern.test(seg) || (side[2] === 'meta' && paths.permanent.pattern.test(seg))
+    if (ours && !live.has(seg) && !live.has(seg + '.gz')) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
   }
 }
