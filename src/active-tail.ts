@@ -11,8 +11,9 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import { O_NOFOLLOW } from './fs-safe.js'
-import { SegmentMetaBuilder, feedBuilder, type SegmentMeta } from './segment-meta.js'
+import path from 'node:path'
+import { CREATE_EXCL_FLAGS, O_NOFOLLOW } from './fs-safe.js'
+import { SegmentMetaBuilder, decodeSegmentMeta, feedBuilder, type SegmentMeta } from './segment-meta.js'
 
 const PROBE = 64
 const CHUNK = 256 * 1024
@@ -43,6 +44,14 @@ export interface TailRead {
 
 // Per process, keyed by path; bounded (least recently used goes first).
 const tracked = new Map<string, TailState>()
+// The last state of a file that is no longer at its path: the writer sealed it (renamed it to
+// a segment name), and its counts can still become that segment's meta.
+const retired = new Map<string, TailState>()
+
+/** What was counted of `file`: the file there now, or the one that was there before. */
+export function trackedTails(file: string): TailState[] {
+  return [tracked.get(file), retired.get(file)].filter((s): s is TailState => s !== undefined)
+}
 
 export function trackedTail(file: string): TailState | undefined {
   return tracked.get(file)
@@ -51,6 +60,16 @@ export function trackedTail(file: string): TailState | undefined {
 /** Forget every remembered file (tests, and benchmarks measuring a cold start). */
 export function forgetTails(): void {
   tracked.clear()
+  retired.clear()
+}
+
+function retire(file: string): void {
+  const prev = tracked.get(file)
+  if (!prev) return
+  tracked.delete(file)
+  retired.delete(file)
+  retired.set(file, prev)
+  if (retired.size > MAX_TRACKED) retired.delete(retired.keys().next().value as string)
 }
 
 function remember(file: string, st: TailState): void {
@@ -69,17 +88,20 @@ export async function refreshTail(file: string, kind: TailKind, maxRecordSize: n
     fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
   } catch {
     // Gone (sealed, or never created), or a symlink planted at our path: nothing to count.
-    tracked.delete(file)
+    retire(file)
     return { state: undefined, scannedBytes: 0 }
   }
   try {
     const st = await fh.stat()
     if (!st.isFile()) {
-      tracked.delete(file)
+      retire(file)
       return { state: undefined, scannedBytes: 0 }
     }
     let prev = tracked.get(file) ?? seed
-    if (prev && !(prev.kind === kind && (await stillAppendedTo(fh, st, prev)))) prev = undefined
+    if (prev && !(prev.kind === kind && (await stillAppendedTo(fh, st, prev)))) {
+      retire(file)
+      prev = undefined
+    }
     const start = prev?.end ?? 0
     if (prev && st.size === start) {
       remember(file, prev)
@@ -179,4 +201,90 @@ async function countEnvelopes(file: string, st: fs.Stats, prev: TailState | unde
   s.end = r.end
   s.meta = builder.finish({ size: st.size, ino: st.ino, mtimeMs: st.mtimeMs })
   return s
+}
+
+// ------------------------------------------------------------------ sharing across processes
+
+const MAX_SIDECAR_BYTES = 4 * 1024 * 1024
+let tmpCounter = 0
+
+/**
+ * States saved by whichever process counted last, by file name (`orders.log`, …). Each is
+ * only a seed: refreshTail verifies it against the file before trusting it. Anything
+ * unreadable or malformed reads as nothing.
+ */
+export async function loadTailStates(sidecar: string): Promise<Map<string, TailState>> {
+  const out = new Map<string, TailState>()
+  let fh: fsp.FileHandle | undefined
+  let text: string
+  try {
+    fh = await fsp.open(sidecar, fs.constants.O_RDONLY | O_NOFOLLOW)
+    const st = await fh.stat()
+    if (!st.isFile() || st.size > MAX_SIDECAR_BYTES) return out
+    text = await fh.readFile('utf8')
+  } catch {
+    return out
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+  let doc: { v?: unknown; files?: unknown }
+  try {
+    doc = JSON.parse(text) as typeof doc
+  } catch {
+    return out
+  }
+  if (!doc || doc.v !== 1 || !doc.files || typeof doc.files !== 'object') return out
+  for (const [name, raw] of Object.entries(doc.files as Record<string, unknown>)) {
+    const st = decodeState(raw)
+    if (st) out.set(name, st)
+  }
+  return out
+}
+
+/**
+ * Save the states for other processes: temp file and rename, without fsync (a cache: after
+ * a power loss an old or missing one only costs a recount). Failures are ignored.
+ */
+export async function saveTailStates(sidecar: string, states: Map<string, TailState>): Promise<void> {
+  const files: Record<string, unknown> = {}
+  for (const [name, s] of states) {
+    files[name] = { ...s, head: s.head.toString('base64'), tail: s.tail.toString('base64') }
+  }
+  const tmp = `${sidecar}.tmp-${process.pid}-${++tmpCounter}`
+  try {
+    const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, 0o600)
+    try {
+      await fh.writeFile(JSON.stringify({ v: 1, files }) + '\n')
+    } finally {
+      await fh.close()
+    }
+    await fsp.rename(tmp, sidecar)
+  } catch {
+    await fsp.unlink(tmp).catch(() => {})
+  }
+}
+
+export function tailSidecarPath(dir: string, file: string): string {
+  return path.join(dir, `.${file}.counts`)
+}
+
+function decodeState(raw: unknown): TailState | undefined {
+  const r = raw as Record<string, unknown> | null
+  if (!r || typeof r !== 'object') return undefined
+  if (r.kind !== 'envelopes' && r.kind !== 'lines') return undefined
+  for (const k of ['ino', 'end', 'lines'] as const) {
+    if (typeof r[k] !== 'number' || !Number.isSafeInteger(r[k]) || (r[k] as number) < 0) return undefined
+  }
+  if (typeof r.birthtimeMs !== 'number' || !Number.isFinite(r.birthtimeMs)) return undefined
+  if (typeof r.head !== 'string' || typeof r.tail !== 'string') return undefined
+  const head = Buffer.from(r.head, 'base64')
+  const tail = Buffer.from(r.tail, 'base64')
+  const end = r.end as number
+  if (head.length !== Math.min(PROBE, end) || tail.length !== Math.min(PROBE, end)) return undefined
+  let meta: SegmentMeta | undefined
+  if (r.kind === 'envelopes') {
+    meta = r.meta === undefined ? undefined : decodeSegmentMeta(JSON.stringify(r.meta))
+    if (!meta || meta.bytes !== end) return undefined
+  }
+  return { kind: r.kind, ino: r.ino as number, birthtimeMs: r.birthtimeMs, end, head, tail, lines: r.lines as number, ...(meta ? { meta } : {}) }
 }

@@ -14,25 +14,36 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import { dueAt } from './due-histogram.js'
 import { DeadLetterError, invalidOption } from './errors.js'
-import { O_NOFOLLOW } from './fs-safe.js'
 import { parseSize, replayDefaults } from './options.js'
 import {
-  type FileIdentity,
   type SegmentMeta,
   SegmentMetaBuilder,
-  decodeSegmentMeta,
   feedBuilder,
   identityOf,
   metaPathOf,
+  readSegmentMetaFor,
+  removeOrphanSegmentMeta,
   sameIdentity,
   scanSegmentMeta,
   writeSegmentMeta,
 } from './segment-meta.js'
-import { type SegmentInfo, listSegments, logPaths } from './segments.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths } from './segments.js'
 import { type PendingPart, earliest, forgetPendingRuns, pendingPart } from './segment-pending.js'
-import { type TailState, isSameFile, refreshTail, trackedTail } from './active-tail.js'
+import {
+  type TailKind,
+  type TailRead,
+  type TailState,
+  isSameFile,
+  loadTailStates,
+  refreshTail,
+  saveTailStates,
+  tailSidecarPath,
+  trackedTail,
+  trackedTails,
+} from './active-tail.js'
 
 export interface LogCounts {
   /** Retry items not yet consumed by a replay: sealed segments past their checkpoint, plus the active file. */
@@ -69,10 +80,19 @@ const MAX_CACHED_METAS = 4096
 const metas = new Map<string, SegmentMeta>()
 // One count at a time per log in this process: concurrent callers share the work.
 const running = new Map<string, Promise<LogCounts>>()
+// When orphaned sidecars were last looked for, per log.
+const lastSweep = new Map<string, number>()
+const SWEEP_EVERY_MS = 60_000
+// When the active files' counts were last saved for other processes, per sidecar.
+const lastSave = new Map<string, number>()
+const SAVE_EVERY_MS = 5_000
+const SAVE_AFTER_BYTES = 1024 * 1024
 
 /** Forget every cached meta and count (tests, and benchmarks measuring a cold start). */
 export function forgetLogCounts(): void {
   metas.clear()
+  lastSweep.clear()
+  lastSave.clear()
   forgetPendingRuns()
 }
 
@@ -125,7 +145,7 @@ function resolveOptions(opts: unknown): Resolved {
   return out
 }
 
-async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promise<LogCounts> {
+async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const c: LogCounts = {
     pending: 0,
     due: 0,
@@ -155,11 +175,7 @@ async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promis
     c.permanent += meta.items
   }
 
-  const [active, permActive, corrupt] = await Promise.all([
-    refreshTail(paths.active, 'envelopes', o.maxRecordSize),
-    refreshTail(paths.permanentActive, 'envelopes', o.maxRecordSize),
-    refreshTail(paths.corrupt, 'lines', o.maxRecordSize),
-  ])
+  const [active, permActive, corrupt] = await countActiveFiles(paths, o)
   c.scannedBytes += active.scannedBytes + permActive.scannedBytes + corrupt.scannedBytes
   const am = active.state?.meta
   if (am && am.items > 0) {
@@ -169,7 +185,44 @@ async function countLog(paths: ReturnType<typeof logPaths>, o: Resolved): Promis
   c.permanent += permActive.state?.meta?.items ?? 0
   c.corrupt = corrupt.state?.lines ?? 0
   c.deferred = c.pending - c.due
+  await sweepOrphans(paths)
   return c
+}
+
+/** Now and then, drop sidecars of segments deleted by code that does not know about them. */
+async function sweepOrphans(paths: LogPaths): Promise<void> {
+  const t = Date.now()
+  if (t - (lastSweep.get(paths.active) ?? 0) < SWEEP_EVERY_MS) return
+  lastSweep.set(paths.active, t)
+  if (lastSweep.size > 1024) lastSweep.delete(lastSweep.keys().next().value as string)
+  await Promise.all([removeOrphanSegmentMeta(paths.retry), removeOrphanSegmentMeta(paths.permanent)])
+}
+
+/**
+ * The three files written at their end. A process that has not counted them yet starts from
+ * what another process saved (verified before use), and saves what it read for the next.
+ */
+async function countActiveFiles(paths: LogPaths, o: Resolved): Promise<TailRead[]> {
+  const files: Array<[string, TailKind]> = [
+    [paths.active, 'envelopes'],
+    [paths.permanentActive, 'envelopes'],
+    [paths.corrupt, 'lines'],
+  ]
+  const sidecar = tailSidecarPath(paths.dir, paths.file)
+  const seeds = files.some(([f]) => !trackedTail(f)) ? await loadTailStates(sidecar) : new Map<string, TailState>()
+  const reads = await Promise.all(files.map(([f, kind]) => refreshTail(f, kind, o.maxRecordSize, seeds.get(path.basename(f)))))
+  // Saving costs a write per call while the log grows: worth it after a large read, or now
+  // and then (another process then reads at most what was appended since).
+  const read = reads.reduce((n, r) => n + r.scannedBytes, 0)
+  const t = Date.now()
+  if (read > 0 && (read >= SAVE_AFTER_BYTES || t - (lastSave.get(sidecar) ?? 0) >= SAVE_EVERY_MS)) {
+    lastSave.set(sidecar, t)
+    if (lastSave.size > 1024) lastSave.delete(lastSave.keys().next().value as string)
+    const states = new Map<string, TailState>()
+    reads.forEach((r, i) => r.state && states.set(path.basename(files[i][0]), r.state))
+    await saveTailStates(sidecar, states)
+  }
+  return reads
 }
 
 // ------------------------------------------------------------------ sealed segments
@@ -189,22 +242,20 @@ async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogC
     metas.set(seg.key, cached)
     return cached
   }
-  let meta = await readSidecar(seg.key, id)
+  let meta = await readSegmentMetaFor(seg.key, id)
+  let file = seg.path
   if (!meta) {
     meta = await fromActive(seg, st, activePath, o, c)
     if (!meta) {
-      try {
-        meta = await scanSegmentMeta(seg, o.maxRecordSize)
-      } catch (err) {
-        if (systemCode(err) === 'ENOENT') return undefined
-        throw err
-      }
+      const scanned = await scanOrFollow(seg, o)
+      if (!scanned) return undefined
+      ;[meta, st, file] = scanned
       c.scannedBytes += st.size
     }
-    if (sameIdentity(meta.file, id)) {
+    if (sameIdentity(meta.file, identityOf(st))) {
       // A cache only: a read-only directory or a race with the segment's removal just costs a rescan.
       await writeSegmentMeta(seg.key, meta, st.mode & 0o666).catch(() => {})
-      if (!fs.existsSync(seg.path)) await fsp.unlink(metaPathOf(seg.key)).catch(() => {})
+      if (!fs.existsSync(file)) await fsp.unlink(metaPathOf(seg.key)).catch(() => {})
     }
   }
   metas.set(seg.key, meta)
@@ -212,28 +263,17 @@ async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogC
   return meta
 }
 
-async function readSidecar(key: string, id: FileIdentity): Promise<SegmentMeta | undefined> {
-  let fh: fsp.FileHandle | undefined
-  try {
-    fh = await fsp.open(metaPathOf(key), fs.constants.O_RDONLY | O_NOFOLLOW)
-    const st = await fh.stat()
-    if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined
-    const meta = decodeSegmentMeta(await fh.readFile('utf8'))
-    return meta && sameIdentity(meta.file, id) ? meta : undefined
-  } catch {
-    return undefined
-  } finally {
-    await fh?.close().catch(() => {})
-  }
-}
-
 /**
  * A segment the writer just sealed is its former active file (a rename keeps the inode):
  * what was counted of it goes on from where it stopped, so sealing costs no second read.
  */
 async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o: Resolved, c: LogCounts): Promise<SegmentMeta | undefined> {
-  const t: TailState | undefined = trackedTail(activePath)
-  if (seg.gz || !t || t.kind !== 'envelopes' || !t.meta || !(await isSameFile(seg.path, st, t))) return undefined
+  if (seg.gz) return undefined
+  let t: TailState | undefined
+  for (const cand of trackedTails(activePath)) {
+    if (cand.kind === 'envelopes' && cand.meta && (await isSameFile(seg.path, st, cand))) t = cand
+  }
+  if (!t?.meta) return undefined
   const builder = new SegmentMetaBuilder(t.meta)
   try {
     const r = await feedBuilder(builder, seg.path, false, t.end, o.maxRecordSize)
@@ -243,6 +283,22 @@ async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o:
   }
   c.scannedBytes += st.size - t.end
   return builder.finish(identityOf(st))
+}
+
+/**
+ * Scan a segment; one compressed by the writer since it was listed is scanned as its .gz
+ * (same key, same records). Undefined when it is gone: finished by a replay.
+ */
+async function scanOrFollow(seg: SegmentInfo, o: Resolved): Promise<[SegmentMeta, fs.Stats, string] | undefined> {
+  for (const s of seg.gz ? [seg] : [seg, { ...seg, path: `${seg.path}.gz`, gz: true }]) {
+    try {
+      const st = await fsp.lstat(s.path)
+      return [await scanSegmentMeta(s, o.maxRecordSize), st, s.path]
+    } catch (err) {
+      if (systemCode(err) !== 'ENOENT') throw err
+    }
+  }
+  return undefined
 }
 
 function add(c: LogCounts, part: PendingPart): void {

@@ -9,13 +9,14 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
 import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
 import { type Envelope, parseEnvelope } from './envelope.js'
 import { ioError } from './errors.js'
 import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
 import { readLines } from './lines.js'
-import type { SegmentInfo } from './segments.js'
+import type { SegmentFamily, SegmentInfo } from './segments.js'
 
 export interface FileIdentity {
   size: number
@@ -124,14 +125,13 @@ export class SegmentMetaBuilder {
       if (firstTs > this.maxTs) this.maxTs = firstTs
       if (firstTs < b[0]) b[0] = firstTs
     }
-    const due = dueTs ?? firstTs
-    if (due !== undefined) {
-      if (due < this.minDue) this.minDue = due
-      if (due > this.maxDue) this.maxDue = due
-      if (due < b[1]) b[1] = due
-      if (due > b[2]) b[2] = due
-      this.hist.add(due)
-    }
+    // An item with no time at all is due at 0: always due, as replay treats a missing dueTs.
+    const due = dueTs ?? firstTs ?? 0
+    if (due < this.minDue) this.minDue = due
+    if (due > this.maxDue) this.maxDue = due
+    if (due < b[1]) b[1] = due
+    if (due > b[2]) b[2] = due
+    this.hist.add(due)
   }
 
   /** `add` for a parsed envelope. */
@@ -242,25 +242,49 @@ export async function readSegmentMeta(seg: SegmentInfo): Promise<SegmentMeta | u
     return undefined
   }
   if (!st.isFile()) return undefined
-  const text = await readMetaFile(metaPathOf(seg.key))
-  if (text === undefined) return undefined
-  const meta = decodeSegmentMeta(text)
-  if (!meta || !sameIdentity(meta.file, identityOf(st))) return undefined
-  return meta
+  return readSegmentMetaFor(seg.key, identityOf(st))
 }
 
-async function readMetaFile(file: string): Promise<string | undefined> {
+/** The sidecar of `segKey` if it describes a file of identity `id` (from a stat the caller made). */
+export async function readSegmentMetaFor(segKey: string, id: FileIdentity): Promise<SegmentMeta | undefined> {
   let fh: fsp.FileHandle | undefined
+  let text: string
   try {
-    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    fh = await fsp.open(metaPathOf(segKey), fs.constants.O_RDONLY | O_NOFOLLOW)
     const st = await fh.stat()
     if (!st.isFile() || st.size > MAX_META_BYTES) return undefined
-    return await fh.readFile('utf8')
+    text = await fh.readFile('utf8')
   } catch {
     return undefined
   } finally {
     await fh?.close().catch(() => {})
   }
+  const meta = decodeSegmentMeta(text)
+  return meta && sameIdentity(meta.file, id) ? meta : undefined
+}
+
+/**
+ * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left by whoever
+ * deleted a segment without knowing about its sidecar. Sidecars are caches, so removing one
+ * a moment too early only costs a rescan. Returns how many were removed.
+ */
+export async function removeOrphanSegmentMeta(fam: SegmentFamily): Promise<number> {
+  let names: string[]
+  try {
+    names = await fsp.readdir(fam.dir)
+  } catch {
+    return 0
+  }
+  const present = new Set(names)
+  let removed = 0
+  for (const n of names) {
+    if (!n.endsWith('.meta')) continue
+    const key = n.slice(0, -'.meta'.length)
+    if (!fam.pattern.test(key) || key.endsWith('.gz')) continue
+    if (present.has(key) || present.has(key + '.gz')) continue
+    if (await unlinkIfExists(path.join(fam.dir, n)).catch(() => false)) removed++
+  }
+  return removed
 }
 
 /** Parse and check a sidecar's text; undefined unless every field has the right shape. */

@@ -53,7 +53,7 @@ describe('logCounts reads only what changed', () => {
     expect(metas.map((m) => fs.statSync(m).mtimeMs)).toEqual(mtimes)
   })
 
-  it('in a new process (memory forgotten) sealed segments come from their sidecars: only active files are read', async () => {
+  it('in a new process (memory forgotten) nothing is read again: segments and active files come from their sidecars', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const dlq = await openLog(log)
     for (let i = 0; i < 2000; i++) await dlq.log({ i }, 'x')
@@ -64,8 +64,17 @@ describe('logCounts reads only what changed', () => {
     forgetLogCounts()
     forgetTails()
     const again = await logCounts(log)
-    expect(again.scannedBytes).toBe(fs.statSync(log).size)
+    expect(again.scannedBytes).toBe(0)
     expect({ ...again, scannedBytes: 0 }).toEqual({ ...first, scannedBytes: 0 })
+    // …and what was appended since the other process counted is all it reads.
+    const size = fs.statSync(log).size
+    for (let i = 0; i < 3; i++) await dlq.log({ i }, 'more')
+    await dlq.flush()
+    forgetLogCounts()
+    forgetTails()
+    const more = await logCounts(log)
+    expect(more.scannedBytes).toBe(fs.statSync(log).size - size)
+    expect(more.pending).toBe(first.pending + 3)
   })
 
   it('appending to the active file scans only the new bytes', async () => {
@@ -111,6 +120,22 @@ describe('logCounts reads only what changed', () => {
     expect(c).toMatchObject({ pending: 1500, segments: 1 })
     const [seg] = await listSegments(logPaths(log).retry)
     expect(fs.existsSync(metaPathOf(seg.key))).toBe(true)
+    await expectFullScan(log, Date.now())
+  })
+
+  it('a sealed segment first seen a call after its active file disappeared still takes over its counts', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const t = Date.now() - 1000
+    fs.writeFileSync(log, Array.from({ length: 500 }, (_, i) => envLine({ ts: t + i, payload: i }) + '\n').join(''))
+    await logCounts(log)
+    // Sealed in two steps around a count: first gone from the active name, then listed as a segment.
+    const aside = path.join(dir, 'elsewhere')
+    fs.renameSync(log, aside)
+    expect((await logCounts(log)).pending).toBe(0)
+    fs.renameSync(aside, path.join(dir, 'orders.000000000001.log'))
+    const c = await logCounts(log)
+    expect([c.pending, c.scannedBytes]).toEqual([500, 0])
     await expectFullScan(log, Date.now())
   })
 

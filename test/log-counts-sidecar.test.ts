@@ -105,6 +105,25 @@ describe('sidecars', () => {
     await expectFullScan(log)
   })
 
+  it('sidecars whose segment was deleted by someone else are swept; other files are left alone', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    const f1 = writeSegment(log, 1, lines(10))
+    const f2 = writeSegment(log, 2, lines(10, 10), { gz: true })
+    writeSegment(log, 3, lines(10, 20), { family: 'permanent' })
+    await coldCounts(log)
+    const metas = fs.readdirSync(dir).filter((n) => n.endsWith('.meta')).sort()
+    expect(metas).toEqual(['orders.000000000001.log.meta', 'orders.000000000002.log.meta', 'permanent-orders.000000000003.log.meta'])
+    const foreign = ['notes.meta', 'other.000000000001.log.meta', 'orders.log.meta']
+    for (const n of foreign) fs.writeFileSync(path.join(dir, n), 'x')
+    // Deleted by code that does not know about sidecars (e.g. retention), sidecar left behind.
+    fs.unlinkSync(f1)
+    fs.unlinkSync(f2)
+    fs.unlinkSync(path.join(dir, 'permanent-orders.000000000003.log'))
+    expect(await coldCounts(log)).toMatchObject({ pending: 0, permanent: 0, segments: 0 })
+    expect(fs.readdirSync(dir).sort()).toEqual(foreign.sort())
+  })
+
   it('leaves no sidecar behind for a segment that vanished while it was being counted', async () => {
     const dir = tmpDir()
     const log = path.join(dir, 'orders.log')
@@ -115,6 +134,31 @@ describe('sidecars', () => {
     fs.unlinkSync(metaPathOf(seg.key))
     expect((await coldCounts(log)).pending).toBe(0)
     expect(fs.readdirSync(dir)).toEqual([])
+  })
+
+  it('the active files\' shared counts are verified: a replaced file or a tampered record means a recount', async () => {
+    const dir = tmpDir()
+    const log = path.join(dir, 'orders.log')
+    fs.writeFileSync(log, lines(40).map((l) => l + '\n').join(''))
+    expect((await coldCounts(log)).pending).toBe(40)
+    const sidecar = path.join(dir, '.orders.log.counts')
+    expect(fs.existsSync(sidecar)).toBe(true)
+    // Another file under the same name, longer than the one counted.
+    fs.unlinkSync(log)
+    fs.writeFileSync(log, lines(60, 100).map((l) => l + '\n').join(''))
+    const c = await coldCounts(log)
+    expect([c.pending, c.oldestPendingTs]).toEqual([60, T + 100])
+    // A record claiming other counts for the real file is trusted only through its checks.
+    const doc = JSON.parse(fs.readFileSync(sidecar, 'utf8'))
+    doc.files['orders.log'].tail = Buffer.from('x'.repeat(64)).toString('base64')
+    doc.files['orders.log'].meta.items = 1
+    fs.writeFileSync(sidecar, JSON.stringify(doc))
+    expect((await coldCounts(log)).pending).toBe(60)
+    for (const junk of ['', '{"v":1,"files":{"orders.log":{"kind":"lines"}}}', '[1]', 'x'.repeat(1000)]) {
+      fs.writeFileSync(sidecar, junk)
+      expect((await coldCounts(log)).pending).toBe(60)
+    }
+    await expectFullScan(log)
   })
 
   it('are shared across processes: a second process reads no segment data', async () => {

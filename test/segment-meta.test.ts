@@ -62,6 +62,14 @@ describe('scanSegmentMeta', () => {
     const itemOffsets = parsed.filter((l) => l.bytes.length > 0 && l.bytes[0] === 0x7b && l.bytes.toString().includes('"payload"')).map((l) => l.offset)
     expect(itemOffsets).toHaveLength(3000)
     expect(meta.samples).toEqual([1, 2].map((k) => [itemOffsets[k * SAMPLE_EVERY], k * SAMPLE_EVERY]))
+    // Per run of items between samples: [min first-failure time, min due, max due].
+    const runs = [0, 1, 2].map((k) => {
+      const envs = lines.slice(k * SAMPLE_EVERY, (k + 1) * SAMPLE_EVERY).map((l) => JSON.parse(l))
+      const first = envs.map((e) => e.firstTs ?? e.ts)
+      const due = envs.map((e) => e.dueTs ?? e.firstTs ?? e.ts)
+      return [Math.min(...first), Math.min(...due), Math.max(...due)]
+    })
+    expect(meta.blocks).toEqual(runs)
     const badOffsets = parsed.slice(1500, 1505).map((l) => l.offset)
     expect(meta.corruptAt).toEqual(badOffsets)
     expect(meta.damaged).toBeUndefined()
@@ -235,6 +243,15 @@ describe('SegmentMetaBuilder', () => {
     const b = part.finish(id)
     expect({ ...b, dueHist: null }).toEqual({ ...a, dueHist: null })
     expect(b.dueHist.reduce((n, [, c]) => n + c, 0)).toBe(3000)
+  })
+
+  it('an item given without any time is due at 0 (always due), and the sidecar stays valid', () => {
+    const b = new SegmentMetaBuilder()
+    b.add(0, 10, undefined, undefined)
+    b.add(10, 10, 5000, undefined)
+    const m = b.finish({ size: 20, ino: 1, mtimeMs: 1 })
+    expect(m).toMatchObject({ items: 2, minTs: 5000, minDue: 0, maxDue: 5000 })
+    expect(decodeSegmentMeta(JSON.stringify(m))).toEqual(m)
   })
 
   it('drops the corrupt offsets past 1024 corrupt lines (and when given none)', () => {

@@ -77,7 +77,7 @@ async function measure(entries: number): Promise<Row[]> {
       row('cold (first call, writes sidecars)', cold.ms, `${seg}, ${(cold.ms / 1000).toFixed(2)} s, read ${(cold.c.scannedBytes / 2 ** 20).toFixed(0)} MiB`),
       row('warm (nothing changed)', w, `median of 30: ${w.toFixed(3)} ms, ${warmBytes} bytes read in all; warm/cold = ${(w / cold.ms).toExponential(2)}`),
       row('warm, 100 entries appended between calls', median(appending), `median of 30: ${median(appending).toFixed(3)} ms`),
-      row('new process, sidecars on disk', median(sidecars), `median of 10: ${median(sidecars).toFixed(3)} ms, read ${sideBytes} bytes (the active file)`),
+      row('new process, sidecars on disk', median(sidecars), `median of 10: ${median(sidecars).toFixed(3)} ms, read ${sideBytes} bytes of segment or active-file data`),
     ]
   } finally {
     rmScratch(dir)
