@@ -4,7 +4,7 @@
  * hand-edited file is detected. Written atomically (temp, fsync, rename, fsync dir), so a
  * crash leaves the old checkpoint or the new one.
  */
-import zlib from 'node:zlib'
+import { crc32 } from './crc32.js'
 import { readSmallFile, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
 import { ioError } from './errors.js'
 
@@ -33,7 +33,7 @@ export interface OutputMark {
 const VERSION = 1
 
 function crcOf(body: string): number {
-  return zlib.crc32(body)
+  return crc32(body)
 }
 
 export function encodeCheckpoint(cp: Checkpoint): string {

@@ -93,32 +93,8 @@ export function encodeTrailer(sink: ByteSink): void {
   sink.byte(0x0a) // \n
 }
 
-/** What an envelope records about a failure: the message, and the error's name and code. */
-export interface ReasonParts {
-  text: string | null
-  errorName?: string
-  errorCode?: string
-}
-
-/**
- * An Error gives its message (plus name when not plain `Error`, and a string `code` such as
- * ECONNRESET); a string is itself; null/undefined are recorded as null — never a crash.
- */
-export function describeReason(reason: unknown): ReasonParts {
-  if (reason === null || reason === undefined) return { text: null }
-  if (typeof reason === 'string') return { text: reason }
-  if (reason instanceof Error) {
-    const code = (reason as { code?: unknown }).code
-    const parts: ReasonParts = { text: reason.message }
-    if (reason.name && reason.name !== 'Error') parts.errorName = reason.name
-    if (typeof code === 'string') parts.errorCode = code
-    return parts
-  }
-  if (typeof reason === 'object' && typeof (reason as { message?: unknown }).message === 'string') {
-    return { text: (reason as { message: string }).message }
-  }
-  return { text: String(reason) }
-}
+// Reasons are described (and capped) in one place; re-exported for the envelope's users.
+export { describeReason, type ReasonParts } from './reason.js'
 
 export class EnvelopeParseError extends Error {
   constructor(message: string) {

@@ -45,8 +45,13 @@ export class PermanentError extends Error {
 }
 
 export function isPermanentError(err: unknown): boolean {
-  // instanceof alone fails when a handler module resolved its own copy of the package.
-  return err instanceof PermanentError || (err instanceof Error && err.name === 'PermanentError')
+  try {
+    // instanceof alone fails when a handler module resolved its own copy of the package.
+    return err instanceof PermanentError || (err instanceof Error && err.name === 'PermanentError')
+  } catch {
+    // A thrown Proxy or a throwing `name` getter: whatever it is, it did not ask to be permanent.
+    return false
+  }
 }
 
 export function systemCodeOf(err: unknown): string | undefined {

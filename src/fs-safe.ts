@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { ioError } from './errors.js'
+import { DeadLetterError, ioError } from './errors.js'
 
 export const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
 
@@ -68,26 +68,6 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode:
   await fsyncDir(path.dirname(file))
 }
 
-export function writeFileAtomicSync(file: string, data: string | Buffer, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`
-  let fd: number | undefined
-  try {
-    fd = fs.openSync(tmp, CREATE_EXCL_FLAGS, mode)
-    fs.writeFileSync(fd, data)
-    fs.fsyncSync(fd)
-    fs.closeSync(fd)
-    fd = undefined
-    fs.renameSync(tmp, file)
-  } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd)
-    try {
-      fs.unlinkSync(tmp)
-    } catch {}
-    throw err
-  }
-  fsyncDirSync(path.dirname(file))
-}
-
 /** Read a small file without following a symlink; undefined when it does not exist. */
 export async function readSmallFile(file: string): Promise<string | undefined> {
   let fh: fsp.FileHandle | undefined
@@ -130,11 +110,16 @@ export async function unlinkIfExists(file: string): Promise<boolean> {
   }
 }
 
-export async function statIfExists(file: string): Promise<fs.Stats | undefined> {
-  try {
-    return await fsp.lstat(file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+/**
+ * A log path naming an existing directory is a caller's mistake, not an I/O failure: say so
+ * (DLQ_INVALID_ARGUMENT) before anything is created or locked next to it.
+ */
+export async function assertNotDirectory(file: string, caller: string): Promise<void> {
+  const st = await fsp.lstat(file).catch(() => undefined)
+  if (st?.isDirectory()) {
+    throw new DeadLetterError(
+      'DLQ_INVALID_ARGUMENT',
+      `dlq: ${file} is a directory; ${caller} needs the path of a log file, e.g. ${path.join(file, 'app.log')}`,
+    )
   }
 }

@@ -6,23 +6,22 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { DeadLetterError, ioError } from './errors.js'
+import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
+import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
+import { truncateReason } from './reason.js'
 import { FileLock, inspectLock } from './lock.js'
-import { mkdirp } from './fs-safe.js'
-import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, parseDuration, resolveLoggerOptions, resolveReplayOptions } from './options.js'
+import { assertNotDirectory, mkdirp } from './fs-safe.js'
+import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
-import { compressSegment, countLines, listSegments, logPaths, type LogPaths, type SegmentFamily } from './segments.js'
+import { compressSegment, countLines, listSegments, logPaths, type LogPaths } from './segments.js'
 import { serveSealRequest } from './seal-request.js'
 import { SegmentWriter } from './writer.js'
 import type { Handler, ReplayerEvents, ReplaySummary } from './replay.js'
 import { runReplay } from './replay.js'
 import type { ReplayOptions } from './options.js'
 
-export interface LogOptions {
-  /** A stable id for idempotent consumers; kept across re-logs. */
-  id?: string
-}
+export type { LogOptions } from './log-args.js'
 
 export type LogKind = 'retry' | 'permanent'
 
@@ -115,6 +114,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (!paths.file || paths.file === '.' || paths.file === '..') {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${logPath} is not a file path`)
     }
+    await assertNotDirectory(paths.active, 'Logger.open()')
     try {
       await mkdirp(paths.dir, opts.dirMode)
     } catch (err) {
@@ -163,14 +163,31 @@ export class Logger extends EventEmitter<LoggerEvents> {
   /**
    * Record a failed item. Resolves once the envelope is in the OS (or on stable storage with
    * `durability: 'fsync'`). Concurrent calls share one write: group commit.
+   * `log(data, reason, { attempt, id })`, or positionally `log(data, reason, attempt, { id })`.
    */
-  log(data: unknown, reason?: unknown, attempt = 1, opts?: LogOptions): Promise<void> {
-    return this.append(this.retry, data, reason, attempt, opts?.id, undefined)
+  log(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
+  log(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
+  log(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
+    let a: LogArgs
+    try {
+      a = parseLogArgs('log', third, fourth)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.append(this.retry, data, reason, a.attempt, a.id, undefined)
   }
 
-  /** Record an item straight into the permanent-failure log. */
-  logPermanent(data: unknown, reason?: unknown, attempt = 1, opts?: LogOptions): Promise<void> {
-    return this.append(this.permanent, data, reason, attempt, opts?.id, 'manual')
+  /** Record an item straight into the permanent-failure log; same arguments as log(). */
+  logPermanent(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
+  logPermanent(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
+  logPermanent(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
+    let a: LogArgs
+    try {
+      a = parseLogArgs('logPermanent', third, fourth)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.append(this.permanent, data, reason, a.attempt, a.id, 'manual')
   }
 
   private append(
@@ -206,7 +223,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
       let text: string | null
       let extra: EnvelopeHeader | undefined
       if (typeof reason === 'string') {
-        text = reason
+        text = truncateReason(reason)
       } else {
         const r = describeReason(reason)
         text = r.text
@@ -345,15 +362,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
     const { interval = 30_000, onRun, signal: outer, ...rest } = options
     // Validate now: a typo must fail here, not silently on every background run.
     resolveReplayOptions(rest)
-    let every: number
-    try {
-      every = parseDuration(interval)
-    } catch {
-      every = NaN
-    }
-    if (!Number.isFinite(every) || every <= 0) {
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`interval\` must be a positive duration, got ${String(interval)}`)
-    }
+    const every = timerDuration('interval', interval)
+    if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
     const ac = new AbortController()
     outer?.addEventListener('abort', () => ac.abort(), { once: true })
     let timer: NodeJS.Timeout | undefined
@@ -541,10 +551,5 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private debug(obj: object, msg: string): void {
     this.log_?.debug?.(obj, msg)
-  }
-
-  /** Paths of the family files, for tools. */
-  get families(): { retry: SegmentFamily; permanent: SegmentFamily } {
-    return { retry: this.paths.retry, permanent: this.paths.permanent }
   }
 }

@@ -72,7 +72,8 @@ export interface ResolvedLoggerOptions {
 
 const MiB = 1024 * 1024
 
-export const loggerDefaults: ResolvedLoggerOptions = {
+/** Frozen: resolving copies them, and nothing (the CLI included) may change them for everyone. */
+export const loggerDefaults: Readonly<ResolvedLoggerOptions> = Object.freeze({
   durability: 'kernel',
   maxBufferedBytes: 8 * MiB,
   maxRecordSize: 16 * MiB,
@@ -89,7 +90,7 @@ export const loggerDefaults: ResolvedLoggerOptions = {
   logger: undefined,
   sealPollInterval: 200,
   now: Date.now,
-}
+})
 
 export interface ReplayOptions {
   /** Total attempts including the original failure. */
@@ -154,7 +155,7 @@ export interface ResolvedReplayOptions {
   random: () => number
 }
 
-export const replayDefaults: ResolvedReplayOptions = {
+export const replayDefaults: Readonly<ResolvedReplayOptions> = Object.freeze({
   maxAttempts: 5,
   initialWait: 1000,
   maxWait: 30_000,
@@ -174,7 +175,7 @@ export const replayDefaults: ResolvedReplayOptions = {
   logger: undefined,
   now: Date.now,
   random: Math.random,
-}
+})
 
 // ---------------------------------------------------------------------------------------
 // Shared parsers: the CLI uses the same ones, so `--ttl 72h` and `{ ttl: '72h' }` agree.
@@ -244,6 +245,24 @@ const durationOpt: Check<number> = (name, v) => {
     throw invalidOption(name, `a duration (${(err as Error).message})`, v)
   }
 }
+/**
+ * setTimeout and setInterval take at most 2^31−1 ms; Node runs a longer delay after 1 ms
+ * instead (and prints a TimeoutOverflowWarning). Every option that ends up as a timer
+ * delay, or bounds a wait made of timers, is checked against this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+const timerOpt: Check<number> = (name, v) => {
+  const ms = durationOpt(name, v)
+  if (ms > MAX_TIMER_MS) throw invalidOption(name, `at most ${MAX_TIMER_MS} ms (about 24.8 days)`, v)
+  return ms
+}
+
+/** A timer-driving duration given outside the options objects (startReplayer's `interval`). */
+export function timerDuration(name: string, value: unknown): number {
+  return timerOpt(name, value)
+}
+
 const sizeOpt: Check<number> = (name, v) => {
   if (typeof v !== 'number' && typeof v !== 'string') throw invalidOption(name, 'a size (bytes or "64M")', v)
   try {
@@ -266,10 +285,17 @@ const fnOpt: Check<() => number> = (name, v) => {
   if (typeof v !== 'function') throw invalidOption(name, 'a function', v)
   return v as () => number
 }
-const modeOpt: Check<number> = (name, v) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0o7777) throw invalidOption(name, 'a file mode such as 0o600', v)
-  return v
-}
+/** A mode that leaves the owner (this process) at least `need`: a log it cannot reopen is lost. */
+const modeOpt =
+  (need: number, example: string): Check<number> =>
+  (name, v) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0o7777 || (v & need) !== need) {
+      throw invalidOption(name, `a mode such as ${example} that gives the owner ${need === 0o700 ? 'rwx' : 'rw'}`, v)
+    }
+    return v
+  }
+const fileModeOpt = modeOpt(0o600, '0o600')
+const dirModeOpt = modeOpt(0o700, '0o700')
 const oneOf =
   <T extends string>(...values: T[]): Check<T> =>
   (name, v) => {
@@ -306,7 +332,7 @@ const intervalOpt: Check<string> = (name, v) => {
 function resolve<R extends object>(
   what: string,
   input: unknown,
-  defaults: R,
+  defaults: Readonly<R>,
   checks: { [K in keyof R]: Check<R[K]> },
 ): R {
   if (input === undefined || input === null) return { ...defaults }
@@ -337,11 +363,11 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
     onFull: oneOf('reject', 'drop-oldest'),
     maxBackups: intOpt(1),
     maxAge: durationOpt,
-    mode: modeOpt,
-    dirMode: modeOpt,
+    mode: fileModeOpt,
+    dirMode: dirModeOpt,
     schema: objectOpt,
     logger: loggerOpt,
-    sealPollInterval: durationOpt,
+    sealPollInterval: timerOpt,
     now: fnOpt,
   } as { [K in keyof ResolvedLoggerOptions]: Check<ResolvedLoggerOptions[K]> })
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
@@ -365,12 +391,12 @@ export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
     signal: signalOpt,
     dryRun: boolOpt,
     checkpointEvery: intOpt(1),
-    checkpointInterval: durationOpt,
-    sealTimeout: durationOpt,
-    retryDelay: durationOpt,
-    handlerTimeout: durationOpt,
+    checkpointInterval: timerOpt,
+    sealTimeout: timerOpt,
+    retryDelay: timerOpt,
+    handlerTimeout: timerOpt,
     maxRecordSize: sizeOpt,
-    mode: modeOpt,
+    mode: fileModeOpt,
     logger: loggerOpt,
     now: fnOpt,
     random: fnOpt,

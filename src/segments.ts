@@ -55,6 +55,9 @@ export interface SegmentFamily {
 }
 
 export function logPaths(logPath: string): LogPaths {
+  // Every entry point (open, replay, sealLog, the CLI) passes through here; Node would only
+  // fail later, as an I/O error naming some lock file.
+  if (logPath.includes('\0')) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: a log path cannot contain a NUL byte: ${JSON.stringify(logPath)}`)
   const abs = path.resolve(logPath)
   const dir = path.dirname(abs)
   const file = path.basename(abs)
@@ -231,6 +234,7 @@ export async function sealActiveFile(fam: SegmentFamily, nextSeq: () => Promise<
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw ioError(`stat ${fam.active}`, err)
   }
+  if (st.isDirectory()) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${fam.active} is a directory, not a log file`)
   if (!st.isFile()) throw ioError(`seal ${fam.active}`, Object.assign(new Error('not a regular file'), { code: 'ELOOP' }))
   if (st.size === 0) return null
   await isolateTornTail(fam.active)

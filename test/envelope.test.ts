@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Logger, parseEnvelope } from '../src/index.js'
-import { encodeHeader, encodeTrailer, EnvelopeParseError, rawPayloadOf } from '../src/envelope.js'
+import { Logger } from '../src/index.js'
+import { encodeHeader, encodeTrailer, EnvelopeParseError, parseEnvelope, rawPayloadOf } from '../src/envelope.js'
 import { ByteSink } from '../src/sink.js'
 import { tmpDir } from './helpers/tmp.js'
 

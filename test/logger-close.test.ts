@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { DeadLetterError, Logger, parseEnvelope } from '../src/index.js'
+import { DeadLetterError, Logger } from '../src/index.js'
+import { parseEnvelope } from '../src/envelope.js'
 import { tmpDir } from './helpers/tmp.js'
 
 /** n of every record in every retry (or permanent) segment of dir; every line must parse. */

@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Logger, parseEnvelope, type RotatedEvent } from '../src/index.js'
+import { Logger, type RotatedEvent } from '../src/index.js'
+import { parseEnvelope } from '../src/envelope.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []

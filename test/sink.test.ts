@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Logger, parseEnvelope, type JsonOut } from '../src/index.js'
+import { Logger, type JsonOut } from '../src/index.js'
+import { parseEnvelope } from '../src/envelope.js'
 import { ByteSink, needsEscape } from '../src/sink.js'
 import { tmpDir } from './helpers/tmp.js'
 
