@@ -35,7 +35,7 @@ export function writeGuard(): MiddlewareHandler {
     }
     const site = c.req.header('sec-fetch-site')
     if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'cross-site write refused', 'DLQ_CSRF')
-    if (c.req.path.startsWith('/api/') && !/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
+    if (c.req.method === 'POST' && c.req.path.startsWith('/api/') && !/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
       throw new HttpError(415, 'API writes take a JSON body (Content-Type: application/json)', 'DLQ_CONTENT_TYPE')
     }
     return forms(c, next)

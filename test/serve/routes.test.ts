@@ -168,5 +168,11 @@ describe('dletter serve: routes', () => {
     expect(page.status).toBe(404)
     expect(page.text).toContain('<h1>Not found</h1>')
     expect((await get(s, '/logs/orders/whatever', { accept: 'text/html' })).status).toBe(404)
+    // HEAD answers like GET, without a body; other methods on a page are 404, never a change.
+    const head = await fetch(s.url + '/', { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    expect((await fetch(s.url + '/api/overview', { method: 'DELETE', headers: { origin: s.url } })).status).toBe(404)
+    expect((await fetch(s.url + '/api/overview', { method: 'PUT', headers: { origin: s.url, 'content-type': 'application/json' }, body: '{}' })).status).toBe(404)
   })
 })
