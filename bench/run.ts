@@ -113,6 +113,7 @@ const jobs: Job[] = [
   { name: 'replay gzip', script: 'replay.ts', args: ['gzip'] },
   { name: 'replay concurrency 8', script: 'replay.ts', args: ['conc8'] },
   { name: 'replay sparse checkpoints', script: 'replay.ts', args: ['sparse'] },
+  { name: 'postgres ship + central replay', script: 'postgres.ts', args: [] },
   { name: 'memory: logging', script: 'memory.ts', args: ['log', String(QUICK ? 300_000 : 10_000_000)] },
   {
     name: 'memory: replaying',

@@ -17,6 +17,8 @@ export type DeadLetterErrorCode =
   | 'DLQ_UNSAFE_PATH'
   | 'DLQ_NOT_FOUND'
   | 'DLQ_ABORTED'
+  /** The central PostgreSQL store failed (unreachable, refused, query error); local files are untouched. */
+  | 'DLQ_DB'
 
 export class DeadLetterError extends Error {
   readonly code: DeadLetterErrorCode

@@ -17,7 +17,9 @@ describe('dletter --version / --help', () => {
   it('--help lists every command, the exit codes and examples', async () => {
     const r = await runCli(['--help'])
     expect(r.code).toBe(0)
-    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^\\s+${c} \\[options\\] <log>`, 'm'))
+    // LOG is optional since --db (the central store) can stand in for it.
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^\\s+${c} \\[options\\] \\[log\\]`, 'm'))
+    expect(r.stdout).toMatch(/^\s+ship \[options\] <log>/m)
     expect(r.stdout).toContain('Exit codes:')
     for (const code of ['0', '1', '2', '3']) expect(r.stdout).toMatch(new RegExp(`^\\s+${code}\\s+\\S`, 'm'))
     expect(r.stdout).toContain('DLETTER_PROGRESS_INTERVAL')

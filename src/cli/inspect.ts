@@ -10,6 +10,7 @@ import { inspect } from '../admin/inspect.js'
 import type { InspectEntry, LogKind } from '../admin/types.js'
 import type { Envelope } from '../envelope.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
+import { type DbFlags, addDbOptions, centralTarget, dbInspect } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, warn, writeOut } from './output.js'
 
@@ -27,13 +28,14 @@ export function registerInspect(program: Command): void {
     .description(
       'List entries, oldest first: pending items of the retry log (default), the permanent log (--permanent) or the corrupt quarantine (--corrupt). One readable line per entry on a terminal (time, attempt, id, reason, payload preview); JSON Lines (each stored line as is) with --json or when stdout is not a terminal. Filters combine with AND.',
     )
-    .argument('<log>', 'path of the log file, as given to Logger.open')
+    .argument('[log]', 'path of the log file, as given to Logger.open (or --db for the central store)')
     .addOption(new Option('--permanent', 'list the permanent log').conflicts('corrupt'))
     .addOption(new Option('--corrupt', 'list the corrupt quarantine (--reason matches the parse error)'))
   addFilterOptions(cmd, 'list at most this many entries')
   cmd.addOption(new Option('--human', 'one readable line per entry even when stdout is not a terminal').conflicts('json'))
   cmd.addOption(maxRecordSizeOption())
   addCommonOptions(cmd, { json: 'JSON Lines: each matching stored line, unchanged (the default when stdout is not a terminal)' })
+  addDbOptions(cmd)
   cmd.addHelpText(
     'after',
     `
@@ -49,11 +51,13 @@ ${EXIT_CODES_HELP}`,
   cmd.action(action(run))
 }
 
-async function run(logArg: string, flags: InspectFlags): Promise<number> {
+async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
   const filters = filterFlags(flags as Record<string, unknown>)
   if (flags.corrupt) usageCheckCorrupt(filters)
-  const log = await resolveLog(logArg, { quiet: flags.json })
+  const db = centralTarget(logArg, flags)
+  if (db !== undefined) return dbInspect(db, filters, flags)
+  const log = await resolveLog(logArg!, { quiet: flags.json })
   const human = flags.human === true || (!flags.json && process.stdout.isTTY === true)
   const width = Math.max(60, process.stdout.columns ?? 160)
   const which: LogKind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'

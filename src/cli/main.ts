@@ -14,6 +14,7 @@ import { registerPurge } from './purge.js'
 import { registerReplay } from './replay.js'
 import { registerRequeue } from './requeue.js'
 import { registerServe } from './serve.js'
+import { registerShip } from './ship.js'
 import { registerStats } from './stats.js'
 
 function version(): string {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerRequeue(program)
   registerPurge(program)
   registerServe(program)
+  registerShip(program)
   program.addHelpText(
     'after',
     `
@@ -51,8 +53,11 @@ Examples:
   $ dletter inspect ./dlq/orders.log --permanent --reason timeout --limit 20
   $ dletter requeue ./dlq/orders.log --reason ECONNREFUSED --reset-attempts
   $ dletter purge ./dlq/orders.log --permanent --older-than 30d --yes
+  $ dletter ship ./dlq/orders.log --db postgres://dlq@db/ops
+  $ dletter stats --db postgres://dlq@db/ops --top 20
 
 Environment:
+  DLETTER_DB                 connection string of the central PostgreSQL store (ship; stats/inspect/replay/requeue/purge without LOG)
   DLETTER_PROGRESS_INTERVAL  how often progress lines are printed when stderr is not a terminal (default 2s)
 
 ${EXIT_CODES_HELP}`,

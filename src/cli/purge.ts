@@ -9,6 +9,7 @@ import { type Command, Option } from 'commander'
 import { resolveFilter } from '../admin/filters.js'
 import { purge } from '../admin/purge.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
+import { type DbFlags, addDbOptions, centralTarget, dbPurge } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, usageError, warn } from './output.js'
 
@@ -27,7 +28,7 @@ export function registerPurge(program: Command): void {
     .description(
       'Delete the entries of the permanent log (--permanent) or of the corrupt quarantine (--corrupt) that match the filters, all of them without filters. Refuses to run without --yes. Takes the replay lock (exit 2 while a replay runs). The retry log is never purged: its items leave through replay (or expire with replay --ttl).',
     )
-    .argument('<log>', 'path of the log file, as given to Logger.open')
+    .argument('[log]', 'path of the log file, as given to Logger.open (or --db for the central store)')
     .addOption(new Option('--permanent', 'purge the permanent log').conflicts('corrupt'))
     .addOption(new Option('--corrupt', 'purge the corrupt quarantine (--reason matches the parse error)'))
   addFilterOptions(cmd, 'remove at most this many entries')
@@ -36,6 +37,7 @@ export function registerPurge(program: Command): void {
     .addOption(new Option('--dry-run', 'only count what would be removed; change nothing (no --yes needed)'))
     .addOption(maxRecordSizeOption())
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
+  addDbOptions(cmd, { rate: true })
   cmd.addHelpText(
     'after',
     `
@@ -47,21 +49,23 @@ Examples:
 
 ${EXIT_CODES_HELP}`,
   )
-  cmd.action(action((log: string, flags: PurgeFlags) => run(log, flags)))
+  cmd.action(action((log: string | undefined, flags: PurgeFlags & DbFlags) => run(log, flags)))
 }
 
-async function run(logArg: string, flags: PurgeFlags): Promise<number> {
+async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
   if (!flags.permanent && !flags.corrupt) throw usageError('purge needs --permanent or --corrupt (the retry log is never purged)')
   const target = flags.permanent ? 'permanent' : 'corrupt'
   const filters = filterFlags(flags as Record<string, unknown>)
   if (target === 'corrupt') usageCheckCorrupt(filters)
+  const db = centralTarget(logArg, flags)
+  if (db !== undefined) return dbPurge(db, filters, flags)
   if (!flags.yes && !flags.dryRun) {
     const described = resolveFilter(filters, target, Date.now())
     const what = described.narrows ? `the ${target}-log entries matching ${described.text}` : `every entry of the ${target} log`
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
-  const log = await resolveLog(logArg, { quiet: flags.json })
+  const log = await resolveLog(logArg!, { quiet: flags.json })
   const options = { ...filters, log: target, maxRecordSize: flags.maxRecordSize } as const
   const summary = flags.dryRun
     ? await purge(log.paths.active, { ...options, dryRun: true })

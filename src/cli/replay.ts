@@ -11,6 +11,7 @@ import type { ReplayOptions } from '../options.js'
 import { replayDefaults } from '../options.js'
 import { type Handler, Replayer, type ReplaySummary } from '../replay.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
+import { type DbFlags, type DbReplayFlags, addDbOptions, centralTarget, dbReplay } from './db.js'
 import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
 import { CliError, EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, guardStdoutPipe, note, padStart, warn } from './output.js'
 import { Progress } from './progress.js'
@@ -43,7 +44,7 @@ export function registerReplay(program: Command): void {
     .description(
       'Feed every due item of the retry log to a handler, oldest first. Items that fail again are re-logged with attempt+1 and a backoff due time; items out of attempts (or failing with PermanentError) move to the permanent log; unparseable lines go to the corrupt quarantine. Safe next to a live writer (it is asked to seal its active segment) and resumable: a killed run continues from the last checkpoint. Only one replay per log runs at a time.',
     )
-    .argument('<log>', 'path of the log file, as given to Logger.open (e.g. /var/lib/app/dlq/orders.log)')
+    .argument('[log]', 'path of the log file, as given to Logger.open (e.g. /var/lib/app/dlq/orders.log); or --db for the central store')
     .requiredOption('--handler <module>', 'module whose default export (or export named `handler`) is (payload, envelope) => Promise<void>; path relative to the current directory')
     .addOption(new Option('--max-attempts <n>', `total attempts including the original failure (default: ${d.maxAttempts})`).argParser(parseIntArg(1)))
     .addOption(new Option('--initial-wait <duration>', `first backoff before a failed item is due again (default: ${formatDuration(d.initialWait)})`).argParser(parseDurationArg))
@@ -60,6 +61,7 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseDurationArg))
     .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing'))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
+  addDbOptions(cmd)
   cmd.addHelpText(
     'after',
     `
@@ -83,9 +85,11 @@ ${EXIT_CODES_HELP}`,
   cmd.action(action(run))
 }
 
-async function run(logArg: string, flags: ReplayFlags): Promise<number> {
+async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
-  const log = await resolveLog(logArg)
+  const db = centralTarget(logArg, flags)
+  if (db !== undefined) return dbReplay(db, (await loadHandler(flags.handler)) as never, flags as unknown as DbReplayFlags)
+  const log = await resolveLog(logArg!)
   const handler = await loadHandler(flags.handler)
   const options: ReplayOptions = {
     maxAttempts: flags.maxAttempts,

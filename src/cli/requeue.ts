@@ -8,6 +8,7 @@
 import { type Command, Option } from 'commander'
 import { requeue } from '../admin/requeue.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
+import { type DbFlags, addDbOptions, centralTarget, dbRequeue } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, warn } from './output.js'
 
@@ -24,13 +25,14 @@ export function registerRequeue(program: Command): void {
     .description(
       'Move entries of the permanent log that match the filters (all of them without filters) back to the retry log, so the next replay gives them to the handler again. Takes the replay lock (exit 2 while a replay runs) and asks a live writer to seal its active permanent file. Crash-safe: an interrupted run is rolled back or finished by the next replay, requeue or purge command, so no entry is ever lost or left in both logs.\n\nWithout --reset-attempts entries keep their attempt count: those that used up their attempts go straight back to the permanent log on the next replay unless it runs with a higher --max-attempts. Items that expired by --ttl expire again unless replay runs with a longer --ttl (the first-failure time is kept).',
     )
-    .argument('<log>', 'path of the log file, as given to Logger.open')
+    .argument('[log]', 'path of the log file, as given to Logger.open (or --db for the central store)')
   addFilterOptions(cmd, 'move at most this many entries')
   cmd
     .addOption(new Option('--reset-attempts', 'start moved entries over: attempt 1, no due time, no `final` mark'))
     .addOption(new Option('--dry-run', 'only count what would move; change nothing (see the entries with `inspect --permanent` and the same filters)'))
     .addOption(maxRecordSizeOption())
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
+  addDbOptions(cmd, { rate: true })
   cmd.addHelpText(
     'after',
     `
@@ -41,13 +43,15 @@ Examples:
 
 ${EXIT_CODES_HELP}`,
   )
-  cmd.action(action((log: string, flags: RequeueFlags) => run(log, flags)))
+  cmd.action(action((log: string | undefined, flags: RequeueFlags & DbFlags) => run(log, flags)))
 }
 
-async function run(logArg: string, flags: RequeueFlags): Promise<number> {
+async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
   const filters = filterFlags(flags as Record<string, unknown>)
-  const log = await resolveLog(logArg, { quiet: flags.json })
+  const db = centralTarget(logArg, flags)
+  if (db !== undefined) return dbRequeue(db, filters, flags)
+  const log = await resolveLog(logArg!, { quiet: flags.json })
   const options = { ...filters, resetAttempts: flags.resetAttempts === true, maxRecordSize: flags.maxRecordSize }
   const summary = flags.dryRun
     ? await requeue(log.paths.active, { ...options, dryRun: true })

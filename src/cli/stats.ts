@@ -9,6 +9,7 @@ import type { Command } from 'commander'
 import { stats } from '../admin/stats.js'
 import type { LogStats, ReasonGroup } from '../admin/types.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
+import { type DbFlags, addDbOptions, centralTarget, dbStats } from './db.js'
 import { maxRecordSizeOption, parseIntArg } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, guardStdoutPipe, padStart, preview, warn } from './output.js'
 import { Progress } from './progress.js'
@@ -26,11 +27,12 @@ export function registerStats(program: Command): void {
     .description(
       'Summarize a log without changing anything: segments and bytes, pending retry items (due now or deferred by their backoff), an attempts histogram, the oldest and newest failure, the permanent and corrupt counts, and the most frequent failure reasons with numbers, uuids and hex ids normalized ("timeout after 3012ms" and "timeout after 2981ms" count as one). Safe next to a live writer and a running replay (counts are then a snapshot).',
     )
-    .argument('<log>', 'path of the log file, as given to Logger.open')
+    .argument('[log]', 'path of the log file, as given to Logger.open (or --db for the central store)')
     .option('--top <n>', 'how many reasons to list per log', parseIntArg(1), 10)
     .addOption(maxRecordSizeOption())
     .option('--fast', 'counts only, from segment metadata instead of reading every entry (no reasons or attempts); may write .meta cache files')
   addCommonOptions(cmd, { json: 'print the statistics as one JSON object on stdout', progress: true })
+  addDbOptions(cmd)
   cmd.addHelpText(
     'after',
     `
@@ -43,9 +45,11 @@ ${EXIT_CODES_HELP}`,
   cmd.action(action(run))
 }
 
-async function run(logArg: string, flags: StatsFlags): Promise<number> {
+async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Promise<number> {
+  const db = centralTarget(logArg, flags)
+  if (db !== undefined) return dbStats(db, flags)
   guardStdoutPipe()
-  const log = await resolveLog(logArg, { quiet: flags.json })
+  const log = await resolveLog(logArg!, { quiet: flags.json })
   const progress = new Progress('stats', !flags.json && flags.progress !== false)
   let s: LogStats
   try {

@@ -1,0 +1,107 @@
+/**
+ * The one seam between the store and a database: `pg`'s Pool for a real server, or an
+ * in-process PGlite instance (the demo's embedded default). Everything above speaks SQL with
+ * parameters through `query` and `tx`, never string-built values.
+ */
+import pg from 'pg'
+import { dbError } from './errors.js'
+
+export interface QueryResult<R> {
+  rows: R[]
+  rowCount: number
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<R>>
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pg' | 'pglite'
+  /** Run `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+/** What we use of a PGlite instance (kept structural so PGlite stays an optional package). */
+export interface PGliteLike {
+  query<R>(text: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>
+  transaction<T>(fn: (tx: { query<R>(text: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }> }) => Promise<T>): Promise<T>
+}
+
+export function isPGliteLike(v: unknown): v is PGliteLike {
+  const x = v as PGliteLike | null
+  return !!x && typeof x === 'object' && typeof x.query === 'function' && typeof x.transaction === 'function' && !(v instanceof pg.Pool)
+}
+
+export interface PoolOptions {
+  max: number
+  applicationName: string
+  connectTimeout: number
+  onIdleError: (err: Error) => void
+}
+
+export function poolDb(url: string, o: PoolOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: o.max,
+    application_name: o.applicationName,
+    connectionTimeoutMillis: o.connectTimeout,
+  })
+  // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the
+  // process. The next query reports the outage as DLQ_DB instead.
+  pool.on('error', o.onIdleError)
+  const wrap = (c: { query: (t: string, p?: unknown[]) => Promise<pg.QueryResult> }): Queryable => ({
+    async query<R>(text: string, params?: unknown[]) {
+      const r = await c.query(text, params)
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 }
+    },
+  })
+  return {
+    kind: 'pg',
+    ...wrap(pool),
+    async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const out = await fn(wrap(client))
+        await client.query('COMMIT')
+        return out
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => {
+          broken = e
+        })
+        throw err
+      } finally {
+        // A connection that could not roll back is in an unknown state: destroy it.
+        client.release(broken)
+      }
+    },
+    close: () => pool.end(),
+  }
+}
+
+export function pgliteDb(db: PGliteLike): Db {
+  const q = (c: Pick<PGliteLike, 'query'>): Queryable => ({
+    async query<R>(text: string, params?: unknown[]) {
+      const r = await c.query<R>(text, params)
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length }
+    },
+  })
+  return {
+    kind: 'pglite',
+    ...q(db),
+    tx: (fn) => db.transaction((t) => fn(q(t))),
+    // The caller owns the PGlite instance and closes it.
+    close: async () => {},
+  }
+}
+
+/** Run a query and wrap a failure as DLQ_DB naming `action`. */
+export async function run<R>(q: Queryable, action: string, text: string, params?: unknown[]): Promise<QueryResult<R>> {
+  try {
+    return await q.query<R>(text, params)
+  } catch (err) {
+    throw dbError(action, err)
+  }
+}

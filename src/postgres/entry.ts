@@ -1,0 +1,73 @@
+/** A row as the store's callers see it: numbers as numbers, the payload parsed. */
+import { parseEnvelope } from '../envelope.js'
+import type { EntryState } from './filters.js'
+
+export interface CentralEntry<T = unknown> {
+  /** Database sequence number (stable, increasing with shipping order). */
+  seq: number
+  host: string
+  log: string
+  state: EntryState
+  attempt: number
+  reason: string | null
+  fingerprint: string
+  id?: string
+  ts: number
+  firstTs?: number
+  dueTs?: number
+  errorName?: string
+  errorCode?: string
+  final?: string
+  /** The parsed payload; for a corrupt entry, the local quarantine record when there was one. */
+  payload: T
+  /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
+  raw?: string
+  /** Local file and byte offset the entry was shipped from. */
+  source: string
+  offset: number
+  shippedAt: number
+  updatedAt: number
+}
+
+/** Columns selected for a CentralEntry. */
+export const ENTRY_COLUMNS =
+  'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, source, byte_offset, shipped_at, updated_at'
+
+export type EntryRowData = Record<string, unknown>
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
+
+export function toEntry(r: EntryRowData): CentralEntry {
+  const state = r.state as EntryState
+  let payload: unknown = r.payload ?? undefined
+  const raw = r.raw as string | null
+  if (payload === undefined && raw !== null && state !== 'corrupt') {
+    // Payloads jsonb cannot hold (a \u0000 escape) were stored as their whole line.
+    try {
+      payload = parseEnvelope(raw).payload
+    } catch {}
+  }
+  const e: CentralEntry = {
+    seq: num(r.seq),
+    host: r.host as string,
+    log: r.log as string,
+    state,
+    attempt: num(r.attempt),
+    reason: (r.reason as string | null) ?? null,
+    fingerprint: r.fingerprint as string,
+    ts: num(r.ts),
+    payload: payload ?? null,
+    source: r.source as string,
+    offset: num(r.byte_offset),
+    shippedAt: num(r.shipped_at),
+    updatedAt: num(r.updated_at),
+  }
+  if (r.id !== null && r.id !== undefined) e.id = r.id as string
+  if (r.first_ts !== null && r.first_ts !== undefined) e.firstTs = num(r.first_ts)
+  if (r.due_ts !== null && r.due_ts !== undefined && num(r.due_ts) > 0) e.dueTs = num(r.due_ts)
+  if (r.error_name !== null && r.error_name !== undefined) e.errorName = r.error_name as string
+  if (r.error_code !== null && r.error_code !== undefined) e.errorCode = r.error_code as string
+  if (r.final !== null && r.final !== undefined) e.final = r.final as string
+  if (state === 'corrupt' && raw !== null) e.raw = raw
+  return e
+}

@@ -1,0 +1,40 @@
+/**
+ * Database failures as DeadLetterError `DLQ_DB`. The message names the native cause
+ * (ECONNREFUSED, 28P01, …) so an operator sees why at once; connection strings are masked
+ * because pg puts host, user and sometimes the password into its messages.
+ */
+import { DeadLetterError } from '../errors.js'
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also `password=…` pairs. */
+export function maskSecrets(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/\s]*@/gi, '$1:***@')
+    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, '$1***')
+}
+
+function causeCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: unknown[] } | null
+  if (e && typeof e.code === 'string' && e.code.length > 0) return e.code
+  // Node's happy-eyeballs connect rejects with an AggregateError whose parts carry the code.
+  if (e && Array.isArray(e.errors)) for (const x of e.errors) if (typeof (x as { code?: unknown })?.code === 'string') return (x as { code: string }).code
+  return undefined
+}
+
+export function dbError(action: string, err: unknown): DeadLetterError {
+  if (err instanceof DeadLetterError) return err
+  const code = causeCode(err)
+  const raw = err instanceof Error ? err.message || err.name : String(err)
+  const msg = maskSecrets(raw || code || 'unknown error')
+  const withCode = code && !msg.includes(code) ? `${code}: ${msg}` : msg
+  return new DeadLetterError('DLQ_DB', `dlq: ${action}: ${withCode}`, { cause: err })
+}
+
+/** Only protocol, host, port and database of a connection string: enough to say where, nothing secret. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
+  } catch {
+    return 'the database'
+  }
+}

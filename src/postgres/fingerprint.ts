@@ -1,0 +1,22 @@
+/**
+ * A reason's fingerprint: the admin API's normalisation, the one `dletter stats` groups by
+ * (uuids, times, ips, hex ids and numbers masked), computed once when an entry is shipped and stored in an indexed column,
+ * so grouping the whole fleet by failure mode is an index scan, not a regex per row.
+ */
+import { fingerprint as normalizeReason } from '../admin/fingerprint.js'
+
+// Reasons repeat (one failure mode, thousands of entries): remember the last few hundred.
+const cache = new Map<string, string>()
+const CACHE_MAX = 512
+
+export function fingerprintOf(reason: string | null): string {
+  if (reason === null) return normalizeReason(null)
+  const hit = cache.get(reason)
+  if (hit !== undefined) return hit
+  let fp = normalizeReason(reason)
+  // PostgreSQL text cannot hold U+0000.
+  if (fp.includes('\u0000')) fp = fp.replace(/\u0000/g, '\uFFFD')
+  if (cache.size >= CACHE_MAX) cache.clear()
+  if (reason.length <= 1000) cache.set(reason, fp)
+  return fp
+}

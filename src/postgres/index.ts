@@ -1,0 +1,12 @@
+/** `dletter/postgres`: the fleet's central store. */
+export { PostgresStore } from './store.js'
+export type { PostgresStoreEvents } from './store.js'
+export type { ShipResult } from './ship.js'
+export type { CentralEntry } from './entry.js'
+export type { EntryFilter, EntryState } from './filters.js'
+export type { CentralStats, FingerprintGroup, StatsOptions } from './stats.js'
+export type { CentralHandler, CentralReplaySummary } from './worker.js'
+export type { RedriveResult, ReasonCount } from './redrive.js'
+export type { ConnectOptions, ShipOptions, ShipperOptions, CentralReplayOptions, RedriveOptions } from './options.js'
+export type { PGliteLike } from './db.js'
+export { maskSecrets, redactUrl } from './errors.js'

@@ -1,0 +1,112 @@
+/**
+ * One shipped line → one row. The row's key is a hash of where the line was read (host, log,
+ * segment name, byte offset) and of the line's bytes: re-shipping after a crash finds the
+ * same keys, and a segment name reused after its predecessor was shipped and deleted (the
+ * writer's sequence restarts when no file is left) still yields new keys.
+ */
+import crypto from 'node:crypto'
+import { isUtf8 } from 'node:buffer'
+import { EnvelopeParseError, type Envelope, parseEnvelope, rawPayloadOf } from '../envelope.js'
+import { fingerprintOf } from './fingerprint.js'
+
+export type EntryState = 'retry' | 'permanent' | 'corrupt'
+
+export interface Row {
+  key: string
+  source: string
+  offset: number
+  state: EntryState
+  attempt: number
+  reason: string | null
+  fingerprint: string
+  id: string | null
+  ts: number
+  firstTs: number | null
+  dueTs: number
+  errorName: string | null
+  errorCode: string | null
+  final: string | null
+  /** JSON text of the payload (inserted as jsonb), or null. */
+  payload: string | null
+  raw: string | null
+}
+
+export function entryKey(host: string, log: string, source: string, offset: number, bytes: Buffer): string {
+  const h = crypto.createHash('md5').update(`${host}\0${log}\0${source}\0${offset}\0`).update(bytes).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+/** PostgreSQL text and jsonb cannot hold U+0000, which JSON may carry as an escape. */
+const NUL_ESCAPE = /(^|[^\\])(\\\\)*\\u0000/
+
+function textSafe(s: string): string {
+  return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s
+}
+
+export function corruptRow(key: string, source: string, offset: number, bytes: Buffer, why: string, now: number): Row {
+  const raw = textSafe(isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1'))
+  return {
+    key, source, offset, state: 'corrupt', attempt: 0, reason: why, fingerprint: fingerprintOf(why), id: null, ts: now,
+    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw,
+  }
+}
+
+export function envelopeRow(key: string, source: string, offset: number, line: string, env: Envelope, state: EntryState): Row {
+  const payload = rawPayloadOf(line, env)
+  // A payload jsonb cannot store is kept as the whole line in `raw` (text), parsed on read.
+  const storable = !NUL_ESCAPE.test(payload)
+  return {
+    key,
+    source,
+    offset,
+    state,
+    attempt: env.attempt,
+    reason: env.reason === null ? null : textSafe(env.reason),
+    fingerprint: fingerprintOf(env.reason),
+    id: env.id === undefined ? null : textSafe(env.id),
+    ts: Math.trunc(env.ts),
+    firstTs: env.firstTs === undefined ? null : Math.trunc(env.firstTs),
+    dueTs: env.dueTs === undefined ? 0 : Math.trunc(env.dueTs),
+    errorName: env.errorName === undefined ? null : textSafe(env.errorName),
+    errorCode: env.errorCode === undefined ? null : textSafe(env.errorCode),
+    final: env.final ?? null,
+    payload: storable ? payload : null,
+    raw: storable ? null : line,
+  }
+}
+
+/** A line of a retry or permanent segment. */
+export function segmentLineRow(
+  host: string, log: string, source: string, offset: number, bytes: Buffer, state: 'retry' | 'permanent', torn: boolean, now: number,
+): Row {
+  const key = entryKey(host, log, source, offset, bytes)
+  let end = bytes.length
+  if (end > 0 && bytes[end - 1] === 0x0d) end--
+  if (end === 0) return corruptRow(key, source, offset, bytes, 'empty line', now)
+  const line = bytes.toString('utf8', 0, end)
+  if (line.includes('\uFFFD') && !isUtf8(bytes.subarray(0, end))) return corruptRow(key, source, offset, bytes, 'invalid UTF-8', now)
+  try {
+    return envelopeRow(key, source, offset, line, parseEnvelope(line), state)
+  } catch (err) {
+    const why = err instanceof EnvelopeParseError ? err.message : String(err)
+    return corruptRow(key, source, offset, bytes, torn ? `torn record at end of segment (${why})` : why, now)
+  }
+}
+
+/** A record of the local corrupt quarantine (written by a local replay). */
+export function quarantineLineRow(host: string, log: string, source: string, offset: number, bytes: Buffer, now: number): Row {
+  const key = entryKey(host, log, source, offset, bytes)
+  let rec: { ts?: unknown; error?: unknown; raw?: unknown; rawEncoding?: unknown } | undefined
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as unknown
+    if (v && typeof v === 'object' && !Array.isArray(v)) rec = v as typeof rec
+  } catch {}
+  if (!rec) return corruptRow(key, source, offset, bytes, 'unreadable quarantine record', now)
+  const why = typeof rec.error === 'string' ? rec.error : 'corrupt'
+  const row = corruptRow(key, source, offset, Buffer.alloc(0), why, typeof rec.ts === 'number' && Number.isFinite(rec.ts) ? Math.trunc(rec.ts) : now)
+  row.raw = typeof rec.raw === 'string' ? textSafe(rec.raw) : null
+  // The whole quarantine record (segment, offset, encoding, truncation, side file) stays queryable.
+  const json = bytes.toString('utf8')
+  row.payload = NUL_ESCAPE.test(json) ? null : json
+  return row
+}

@@ -1,0 +1,91 @@
+/**
+ * The central schema and its migrations. Every connect() runs `migrate()`: under a
+ * transaction-scoped advisory lock (many hosts may start at once) it applies, in order,
+ * each migration newer than the highest recorded in `<schema>.migrations`, each in the same
+ * transaction as its record. Migrations only ever add; a database migrated by a newer
+ * version than this one is refused rather than misread.
+ */
+import { DeadLetterError } from '../errors.js'
+import { type Db, run } from './db.js'
+
+export interface Tables {
+  schema: string
+  /** Quoted, schema-qualified names, safe to splice into SQL (validated identifiers). */
+  entries: string
+  migrations: string
+}
+
+export function tablesFor(schema: string): Tables {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`schema\` must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got ${JSON.stringify(schema)}`)
+  }
+  return { schema, entries: `"${schema}".entries`, migrations: `"${schema}".migrations` }
+}
+
+/** Server time in epoch ms: leases and due times never depend on a host's clock. */
+export const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
+
+type Migration = (t: Tables) => string[]
+
+export const MIGRATIONS: Migration[] = [
+  // 1: entries, keyed for idempotent shipping, indexed for claiming, grouping and retention.
+  // Free space in every page lets a claim (which changes only unindexed lease columns) be a
+  // HOT update: no new index entries for the busiest write of central replay.
+  (t) => [
+    `CREATE TABLE ${t.entries} (
+      seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      entry_key    uuid   NOT NULL,
+      host         text   NOT NULL,
+      log          text   NOT NULL,
+      source       text   NOT NULL,
+      byte_offset  bigint NOT NULL,
+      state        text   NOT NULL CHECK (state IN ('retry', 'permanent', 'corrupt', 'delivered', 'purged')),
+      attempt      integer NOT NULL,
+      reason       text,
+      fingerprint  text   NOT NULL,
+      id           text,
+      ts           bigint NOT NULL,
+      first_ts     bigint,
+      due_ts       bigint NOT NULL DEFAULT 0,
+      error_name   text,
+      error_code   text,
+      final        text,
+      payload      jsonb,
+      raw          text,
+      shipped_at   bigint NOT NULL,
+      updated_at   bigint NOT NULL,
+      lease_until  bigint,
+      lease_owner  text
+    ) WITH (fillfactor = 70)`,
+    `CREATE UNIQUE INDEX entries_key ON ${t.entries} (entry_key)`,
+    `CREATE INDEX entries_due ON ${t.entries} (due_ts) WHERE state = 'retry'`,
+    `CREATE INDEX entries_fingerprint ON ${t.entries} (fingerprint, state)`,
+    `CREATE INDEX entries_ts ON ${t.entries} (ts)`,
+    `CREATE INDEX entries_done ON ${t.entries} (updated_at) WHERE state IN ('delivered', 'purged')`,
+  ],
+]
+
+export async function migrate(db: Db, t: Tables): Promise<number> {
+  return db.tx(async (q) => {
+    await run(q, 'migrate', `SELECT pg_advisory_xact_lock(hashtext($1))`, [`dletter-migrate:${t.schema}`])
+    await run(q, 'migrate', `CREATE SCHEMA IF NOT EXISTS "${t.schema}"`)
+    await run(
+      q,
+      'migrate',
+      `CREATE TABLE IF NOT EXISTS ${t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    )
+    const r = await run<{ v: number | null }>(q, 'migrate', `SELECT max(version) AS v FROM ${t.migrations}`)
+    const current = Number(r.rows[0]?.v ?? 0)
+    if (current > MIGRATIONS.length) {
+      throw new DeadLetterError(
+        'DLQ_DB',
+        `dlq: schema "${t.schema}" is at version ${current}, newer than this dletter knows (${MIGRATIONS.length}); upgrade dletter`,
+      )
+    }
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      for (const stmt of MIGRATIONS[v - 1]!(t)) await run(q, `migrate to version ${v}`, stmt)
+      await run(q, 'migrate', `INSERT INTO ${t.migrations} (version) VALUES ($1)`, [v])
+    }
+    return MIGRATIONS.length
+  })
+}

@@ -1,0 +1,142 @@
+/**
+ * Ship one local file (a retry or permanent segment, or the corrupt quarantine) into the
+ * database: stream its lines, turn each into a row, insert in batches with at most two
+ * batches in flight (reading overlaps the round trips). Resolves only when every batch is
+ * committed; the caller deletes the file after that, never before.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { ioError } from '../errors.js'
+import { fsyncDirSync, O_NOFOLLOW } from '../fs-safe.js'
+import { readLines, type LineHandler, type ReadResult } from '../lines.js'
+import type { Db } from './db.js'
+import { insertRows } from './insert.js'
+import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
+import type { Tables } from './schema.js'
+
+export interface ShipTarget {
+  db: Db
+  tables: Tables
+  host: string
+  log: string
+}
+
+export type FileKind = 'retry' | 'permanent' | 'quarantine'
+
+export interface FileCounts {
+  entries: number
+  inserted: number
+  retry: number
+  permanent: number
+  corrupt: number
+  bytes: number
+}
+
+export interface ShipFileResult extends FileCounts {
+  read: ReadResult
+}
+
+const IN_FLIGHT = 2
+
+export async function shipFile(
+  target: ShipTarget,
+  file: { path: string; key: string; gz: boolean },
+  kind: FileKind,
+  start: number,
+  o: { batchSize: number; maxRecordSize: number; mode: number; shouldStop: () => boolean },
+): Promise<ShipFileResult> {
+  const source = path.basename(file.key)
+  const counts: FileCounts = { entries: 0, inserted: 0, retry: 0, permanent: 0, corrupt: 0, bytes: 0 }
+  let batch: Row[] = []
+  const inFlight = new Set<Promise<void>>()
+  let failure: unknown
+  let aside: { offset: number; fd: number; file: string } | undefined
+
+  const flush = async (): Promise<void> => {
+    // After a failed batch nothing more is sent: the file is shipped again as a whole next time.
+    if (batch.length === 0 || failure !== undefined) return
+    const rows = batch
+    batch = []
+    const p = insertRows(target.db, target.tables, target.host, target.log, rows).then(
+      (n) => {
+        counts.inserted += n
+      },
+      (err) => {
+        failure ??= err
+      },
+    )
+    const tracked = p.finally(() => inFlight.delete(tracked))
+    inFlight.add(tracked)
+    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight)
+  }
+  const add = (row: Row): void | Promise<void> => {
+    counts.entries++
+    counts[row.state]++
+    batch.push(row)
+    if (batch.length >= o.batchSize) return flush()
+  }
+  const now = Date.now()
+  const handler: LineHandler = {
+    line(buf, s, e, offset, _next, torn) {
+      const bytes = buf.subarray(s, e)
+      if (kind === 'quarantine') return add(quarantineLineRow(target.host, target.log, source, offset, bytes, now))
+      return add(segmentLineRow(target.host, target.log, source, offset, bytes, kind, torn, now))
+    },
+    // An over-limit line's bytes are kept whole in a side file on this host (as a local
+    // replay does); the database gets a corrupt row with the head and the file's name.
+    oversizedBytes(offset, piece) {
+      aside = writeAside(aside, file.key, offset, piece, o.mode)
+    },
+    oversized(head, offset, _next, length) {
+      const kept = finishAside(aside)
+      aside = undefined
+      const why = `record of ${length} bytes exceeds maxRecordSize${kept ? `; full bytes kept on this host in ${kept}` : ''}`
+      const row = corruptRow(entryKey(target.host, target.log, source, offset, head), source, offset, head, why, now)
+      return add(row)
+    },
+  }
+  const stop = () => failure !== undefined || o.shouldStop()
+  let read: ReadResult
+  try {
+    read = await readLines(file.path, file.gz, start, o.maxRecordSize, handler, stop)
+    if (read.badStart) read = await readLines(file.path, file.gz, 0, o.maxRecordSize, handler, stop)
+    await flush()
+    await Promise.all(inFlight)
+  } finally {
+    if (aside) fs.closeSync(aside.fd)
+    await Promise.allSettled(inFlight)
+  }
+  if (failure !== undefined) throw failure
+  counts.bytes = read.end - start
+  return { ...counts, read }
+}
+
+function writeAside(cur: { offset: number; fd: number; file: string } | undefined, key: string, offset: number, piece: Buffer, mode: number) {
+  let k = cur
+  if (!k || k.offset !== offset) {
+    const file = `${path.join(path.dirname(key), `corrupt-${path.basename(key)}`)}.${offset}.line`
+    try {
+      k = { offset, file, fd: fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | O_NOFOLLOW, mode) }
+    } catch (err) {
+      throw ioError(`create ${file}`, err)
+    }
+  }
+  let off = 0
+  try {
+    while (off < piece.length) off += fs.writeSync(k.fd, piece, off, piece.length - off)
+  } catch (err) {
+    throw ioError(`write ${k.file}`, err)
+  }
+  return k
+}
+
+function finishAside(k: { fd: number; file: string } | undefined): string | undefined {
+  if (!k) return undefined
+  try {
+    fs.fsyncSync(k.fd)
+  } finally {
+    fs.closeSync(k.fd)
+  }
+  fsyncDirSync(path.dirname(k.file))
+  return path.basename(k.file)
+}

@@ -1,0 +1,179 @@
+/**
+ * PostgresStore: the fleet's central dead-letter store. Local files stay the durable buffer
+ * (`log()` never waits on the database); `ship` forwards them, and triage and replay happen
+ * here, from any host.
+ */
+import { EventEmitter } from 'node:events'
+import { DeadLetterError, invalidOption } from '../errors.js'
+import { parseDuration } from '../options.js'
+import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
+import type { CentralEntry } from './entry.js'
+import { dbError, maskSecrets, redactUrl } from './errors.js'
+import { compileFilter, type EntryFilter } from './filters.js'
+import { inspectEntries } from './inspect.js'
+import {
+  type CentralReplayOptions,
+  type ConnectOptions,
+  type RedriveOptions,
+  type ResolvedConnectOptions,
+  resolveCentralReplayOptions,
+  resolveConnectOptions,
+  resolveRedriveOptions,
+  resolveShipOptions,
+  resolveShipperOptions,
+  type ShipOptions,
+  type ShipperOptions,
+} from './options.js'
+import { prune, redrive, type RedriveResult } from './redrive.js'
+import { migrate, type Tables, tablesFor } from './schema.js'
+import { shipLog, type ShipResult } from './ship.js'
+import { startShipperLoop } from './shipper.js'
+import { type CentralStats, centralStats, type StatsOptions } from './stats.js'
+import { type CentralHandler, type CentralReplaySummary, runWorker } from './worker.js'
+
+export interface PostgresStoreEvents {
+  /** A background ship round committed. */
+  shipped: [ShipResult]
+  /** A non-fatal failure: a background ship round, a lost idle connection. */
+  error: [DeadLetterError]
+}
+
+export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
+  readonly host: string
+  private closed = false
+  private readonly shippers = new Set<() => Promise<void>>()
+
+  private constructor(
+    private readonly db: Db,
+    private readonly tables: Tables,
+    private readonly options: ResolvedConnectOptions,
+  ) {
+    super()
+    this.host = options.host
+  }
+
+  /**
+   * Connect and create or migrate the schema. `target` is a connection string (e.g.
+   * `process.env.DLETTER_DB`) or an in-process PGlite instance.
+   */
+  static async connect(target: string | PGliteLike | undefined, options?: ConnectOptions): Promise<PostgresStore> {
+    const o = resolveConnectOptions(options)
+    const tables = tablesFor(o.schema)
+    let db: Db
+    if (typeof target === 'string' && target.trim() !== '') {
+      let store: PostgresStore | undefined
+      db = poolDb(target, {
+        max: o.maxConnections,
+        applicationName: 'dletter',
+        connectTimeout: o.connectTimeout,
+        onIdleError: (err) => store?.report(dbError('idle database connection lost', err)),
+      })
+      store = new PostgresStore(db, tables, o)
+      try {
+        await migrate(db, tables)
+      } catch (err) {
+        await db.close().catch(() => {})
+        const cause = err instanceof DeadLetterError && err.code === 'DLQ_DB' && err.cause !== undefined ? err.cause : err
+        throw dbError(`connect to ${maskSecrets(redactUrl(target))}`, cause)
+      }
+      return store
+    }
+    if (isPGliteLike(target)) {
+      db = pgliteDb(target)
+      await migrate(db, tables)
+      return new PostgresStore(db, tables, o)
+    }
+    throw new DeadLetterError(
+      'DLQ_INVALID_ARGUMENT',
+      'dlq: PostgresStore.connect() needs a connection string (for example from $DLETTER_DB) or a PGlite instance, got ' +
+        (target === undefined || target === '' ? 'nothing (is DLETTER_DB set?)' : typeof target),
+    )
+  }
+
+  /** Forward the log's retry, permanent and corrupt entries; delete each local file once committed. */
+  async ship(logPath: string, options?: ShipOptions): Promise<ShipResult> {
+    this.assertOpen()
+    const o = resolveShipOptions(options)
+    return shipLog({ db: this.db, tables: this.tables, host: this.host }, logPath, o)
+  }
+
+  /** Ship in the background every `interval`; the returned function stops it. */
+  startShipper(logPath: string, options?: ShipperOptions): () => Promise<void> {
+    this.assertOpen()
+    const { interval, ship } = resolveShipperOptions(options)
+    const stop = startShipperLoop(interval, ship, {
+      ship: (signal) => shipLog({ db: this.db, tables: this.tables, host: this.host }, logPath, { ...ship, signal }),
+      onShipped: (r) => this.emit('shipped', r),
+      onError: (err) => this.report(err instanceof DeadLetterError ? err : dbError('ship', err)),
+    })
+    const wrapped = async () => {
+      this.shippers.delete(wrapped)
+      await stop()
+    }
+    this.shippers.add(wrapped)
+    return wrapped
+  }
+
+  /** Matching entries in shipping order, streamed page by page. Throws at once on a bad filter. */
+  inspect(filter?: EntryFilter): AsyncGenerator<CentralEntry> {
+    this.assertOpen()
+    return inspectEntries(this.db, this.tables, compileFilter(filter, 3))
+  }
+
+  async stats(filter?: EntryFilter, options?: StatsOptions): Promise<CentralStats> {
+    this.assertOpen()
+    if (options?.top !== undefined && (!Number.isSafeInteger(options.top) || options.top < 1)) throw invalidOption('top', 'an integer >= 1', options.top)
+    return centralStats(this.db, this.tables, filter, options)
+  }
+
+  /** Run a replay worker until nothing is due. Safe on many hosts and processes at once. */
+  async replay<T = unknown>(handler: CentralHandler<T>, options?: CentralReplayOptions): Promise<CentralReplaySummary> {
+    this.assertOpen()
+    if (typeof handler !== 'function') {
+      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: replay() needs a handler function, got ${typeof handler}`)
+    }
+    const o = resolveCentralReplayOptions(options)
+    return runWorker(this.db, this.tables, handler as CentralHandler, o, this.options.logger)
+  }
+
+  /** Make matching entries due again (permanent ones by default). */
+  async requeue(filter?: EntryFilter, options?: RedriveOptions): Promise<RedriveResult> {
+    this.assertOpen()
+    return redrive(this.db, this.tables, 'requeue', filter, resolveRedriveOptions('requeue', options))
+  }
+
+  /** Mark matching entries purged (kept until prune()). */
+  async purge(filter?: EntryFilter, options?: Omit<RedriveOptions, 'resetAttempts'>): Promise<RedriveResult> {
+    this.assertOpen()
+    return redrive(this.db, this.tables, 'purge', filter, resolveRedriveOptions('purge', options))
+  }
+
+  /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */
+  async prune(options: { olderThan: number | string }): Promise<number> {
+    this.assertOpen()
+    let ms: number
+    try {
+      ms = parseDuration(options?.olderThan)
+    } catch {
+      throw invalidOption('olderThan', 'a duration (ms or a string such as "7d")', options?.olderThan)
+    }
+    return prune(this.db, this.tables, ms)
+  }
+
+  /** Stop background shippers (waiting for a round in flight) and close the connections. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all([...this.shippers].map((s) => s()))
+    await this.db.close()
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new DeadLetterError('DLQ_CLOSED', 'dlq: this PostgresStore is closed')
+  }
+
+  private report(err: DeadLetterError): void {
+    this.options.logger?.warn({ err }, err.message)
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+  }
+}

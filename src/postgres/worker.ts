@@ -1,0 +1,169 @@
+/**
+ * `store.replay(handler)`: a central replay worker, safe to run on many hosts at once. It
+ * claims due entries in batches under a lease, calls the handler with the local replay's
+ * semantics, and settles the batch in one transaction:
+ *   delivered → state 'delivered';
+ *   failure → attempt + 1 and a backoff due time (src/backoff.ts), or 'permanent' when
+ *     PermanentError or attempts are exhausted; over `ttl` → 'permanent' ('expired');
+ *   handler not settled within `handlerTimeout` → a failure.
+ * It returns when nothing is due (or `limit`, or abort). Delivery is at-least-once: a worker
+ * that dies after its handler ran but before settling hands the entry to the next worker
+ * when the lease ends — duplicates are bounded by one claimed batch per crashed worker.
+ */
+import crypto from 'node:crypto'
+import os from 'node:os'
+import { backoffDelay } from '../backoff.js'
+import { describeReason } from '../envelope.js'
+import { isPermanentError } from '../errors.js'
+import type { LoggerLike } from '../options.js'
+import { claim, type Failure, release, renew, settle } from './claim.js'
+import type { Db } from './db.js'
+import { type CentralEntry, toEntry } from './entry.js'
+import { fingerprintOf } from './fingerprint.js'
+import type { ResolvedCentralReplayOptions } from './options.js'
+import type { Tables } from './schema.js'
+
+export type CentralHandler<T = unknown> = (payload: T, entry: CentralEntry<T>) => unknown | Promise<unknown>
+
+export interface CentralReplaySummary {
+  handled: number
+  delivered: number
+  /** Failed: attempt + 1, due again after a backoff. */
+  requeued: number
+  /** Became permanent: PermanentError or attempts exhausted. */
+  permanent: number
+  /** Became permanent because older than `ttl`. */
+  expired: number
+  /** Claimed but given back unstarted (abort). */
+  released: number
+  stopped?: 'abort' | 'limit'
+  durationMs: number
+}
+
+export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: ResolvedCentralReplayOptions, logger?: LoggerLike): Promise<CentralReplaySummary> {
+  const t0 = Date.now()
+  const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(6).toString('hex')}`
+  const s: CentralReplaySummary = { handled: 0, delivered: 0, requeued: 0, permanent: 0, expired: 0, released: 0, durationMs: 0 }
+  const scope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
+  for (;;) {
+    if (o.signal?.aborted) {
+      s.stopped = 'abort'
+      break
+    }
+    const left = o.limit === undefined ? Infinity : o.limit - s.handled
+    if (left <= 0) {
+      s.stopped = 'limit'
+      break
+    }
+    const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope)
+    if (batch.rows.length === 0) break
+    await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, s, logger)
+  }
+  s.durationMs = Date.now() - t0
+  return s
+}
+
+async function runBatch(
+  db: Db,
+  t: Tables,
+  owner: string,
+  handler: CentralHandler,
+  o: ResolvedCentralReplayOptions,
+  entries: CentralEntry[],
+  serverNow: number,
+  s: CentralReplaySummary,
+  logger: LoggerLike | undefined,
+): Promise<void> {
+  const localAtClaim = Date.now()
+  const now = () => serverNow + (Date.now() - localAtClaim)
+  const delivered: number[] = []
+  const failed: Failure[] = []
+  const unsettled = new Set(entries.map((e) => e.seq))
+  // Long handlers keep their lease: renewed at a third of its length while the batch runs.
+  const heartbeat = setInterval(() => {
+    renew(db, t, owner, [...unsettled], o.lease).catch((err) => logger?.warn({ err }, 'dlq: could not renew the lease of claimed entries'))
+  }, Math.max(50, Math.floor(o.lease / 3)))
+  heartbeat.unref()
+  let next = 0
+  const notStarted: number[] = []
+  const one = async (e: CentralEntry): Promise<void> => {
+    const first = e.firstTs ?? e.ts
+    if (o.ttl !== undefined && now() - first > o.ttl) {
+      s.expired++
+      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, 'expired', now(), 0))
+      return
+    }
+    if (e.attempt >= o.maxAttempts) {
+      s.permanent++
+      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, 'exhausted', now(), 0))
+      return
+    }
+    let error: unknown
+    let threw = false
+    try {
+      await bounded(handler(e.payload, e), o.handlerTimeout)
+    } catch (err) {
+      threw = true
+      error = err
+    }
+    if (!threw) {
+      s.delivered++
+      delivered.push(e.seq)
+      return
+    }
+    const r = describeReason(error)
+    const attempt = e.attempt + 1
+    if (isPermanentError(error) || attempt >= o.maxAttempts) {
+      s.permanent++
+      failed.push(failure(e, 'permanent', attempt, r.text, r.errorName ?? null, r.errorCode ?? null, isPermanentError(error) ? 'permanent' : 'exhausted', now(), 0))
+      return
+    }
+    s.requeued++
+    const at = now()
+    failed.push(failure(e, 'retry', attempt, r.text, r.errorName ?? null, r.errorCode ?? null, null, at, at + backoffDelay(e.attempt, o.initialWait, o.maxWait, o.random)))
+  }
+  const lane = async (): Promise<void> => {
+    while (next < entries.length) {
+      const e = entries[next++]!
+      if (o.signal?.aborted) {
+        notStarted.push(e.seq)
+        continue
+      }
+      s.handled++
+      await one(e)
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, entries.length) }, lane))
+    await settle(db, t, owner, delivered, failed)
+    for (const seq of delivered) unsettled.delete(seq)
+    for (const f of failed) unsettled.delete(f.seq)
+    if (notStarted.length > 0) {
+      await release(db, t, owner, notStarted)
+      s.released += notStarted.length
+    }
+  } finally {
+    clearInterval(heartbeat)
+  }
+}
+
+function failure(
+  e: CentralEntry, state: 'retry' | 'permanent', attempt: number, reason: string | null,
+  errorName: string | null, errorCode: string | null, final: string | null, ts: number, dueTs: number,
+): Failure {
+  return { seq: e.seq, state, attempt, reason, fingerprint: fingerprintOf(reason), errorName, errorCode, final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs) }
+}
+
+/** As in local replay: a call not settled in time is a failure; the call itself cannot be cancelled. */
+function bounded(result: unknown, ms: number | undefined): unknown {
+  if (ms === undefined || !(result && typeof (result as PromiseLike<unknown>).then === 'function')) return result
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(`handler did not settle within ${ms} ms`)
+      err.name = 'TimeoutError'
+      reject(err)
+    }, ms)
+  })
+  return Promise.race([result, timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { PostgresStore } from '../../src/postgres/index.js'
+import { useCluster } from './setup.js'
+
+const pg = useCluster()
+
+describe('schema and migrations', () => {
+  it('many hosts connecting at once migrate once; a schema newer than this dletter is refused', async () => {
+    const stores = await Promise.all(Array.from({ length: 6 }, (_, i) => PostgresStore.connect(pg.url, { schema: 'mig_race', host: `h${i}` })))
+    const db = (stores[0] as unknown as { db: { query(t: string, p?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> } }).db
+    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }])
+    const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'mig_race' ORDER BY indexname`)
+    expect(idx.rows.map((r) => r.indexname)).toEqual(['entries_done', 'entries_due', 'entries_fingerprint', 'entries_key', 'entries_pkey', 'entries_ts', 'migrations_pkey'])
+    await db.query('INSERT INTO mig_race.migrations (version) VALUES (99)')
+    await expect(PostgresStore.connect(pg.url, { schema: 'mig_race' })).rejects.toMatchObject({
+      code: 'DLQ_DB',
+      message: expect.stringMatching(/version 99, newer than this dletter knows/),
+    })
+    for (const s of stores) await s.close()
+  })
+
+  it('rejects unknown and invalid connect options by name, and refuses calls on a closed store', async () => {
+    await expect(PostgresStore.connect(pg.url, { hots: 'x' } as never)).rejects.toThrow(/unknown PostgresStore.connect option `hots`/)
+    await expect(PostgresStore.connect(pg.url, { maxConnections: 0 })).rejects.toThrow(/option `maxConnections`/)
+    const s = await pg.store()
+    await s.close()
+    expect(() => s.inspect()).toThrow(/closed/)
+    await expect(s.ship('/tmp/x.log')).rejects.toMatchObject({ code: 'DLQ_CLOSED' })
+  })
+})

@@ -1,0 +1,70 @@
+/**
+ * Shared by the test/postgres files: one throwaway cluster per file (started in beforeAll,
+ * removed in afterAll) and a fresh schema per store, so tests never see each other's rows.
+ */
+import { afterAll, beforeAll } from 'vitest'
+import { PostgresStore } from '../../src/postgres/index.js'
+import type { ConnectOptions } from '../../src/postgres/options.js'
+import { type Cluster, startCluster } from './cluster.js'
+
+export interface ClusterRef {
+  readonly url: string
+  readonly cluster: Cluster
+  /** A store on a schema of its own; closed after the file. */
+  store(opts?: ConnectOptions): Promise<PostgresStore>
+}
+
+let schemaSeq = 0
+
+export function useCluster(): ClusterRef {
+  let cluster: Cluster | undefined
+  const stores: PostgresStore[] = []
+  beforeAll(async () => {
+    cluster = await startCluster()
+  }, 120_000)
+  afterAll(async () => {
+    for (const s of stores) await s.close().catch(() => {})
+    cluster?.destroy()
+  }, 60_000)
+  return {
+    get url() {
+      return cluster!.url
+    },
+    get cluster() {
+      return cluster!
+    },
+    async store(opts: ConnectOptions = {}) {
+      const s = await PostgresStore.connect(cluster!.url, { schema: `t${process.pid}_${++schemaSeq}`, host: 'host-a', ...opts })
+      stores.push(s)
+      return s
+    },
+  }
+}
+
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
+
+/** Log `n` entries (payload `{ n: i }`, reason from `reason(i)`) into a fresh local log and ship them. */
+export async function seed(
+  store: PostgresStore,
+  dir: string,
+  n: number,
+  opts: { name?: string; reason?: (i: number) => unknown; attempt?: number; permanent?: (i: number) => boolean; id?: (i: number) => string } = {},
+): Promise<string> {
+  const { Logger } = await import('../../src/index.js')
+  const path = await import('node:path')
+  const logPath = path.join(dir, opts.name ?? 'seed.log')
+  const dlq = await Logger.open(logPath)
+  for (let i = 0; i < n; i++) {
+    const reason = opts.reason ? opts.reason(i) : 'boom'
+    const o = opts.id ? { id: opts.id(i) } : undefined
+    if (opts.permanent?.(i)) await dlq.logPermanent({ n: i }, reason, opts.attempt ?? 1, o)
+    else await dlq.log({ n: i }, reason, opts.attempt ?? 1, o)
+  }
+  await dlq.close()
+  await store.ship(logPath)
+  return logPath
+}
