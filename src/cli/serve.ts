@@ -29,7 +29,7 @@ export function registerServe(program: Command): void {
       'Serve a web inspector for one or more logs: counts per log (pending, due now, deferred, permanent, corrupt, oldest failure), failures grouped by reason, a filter over entries (reason text or regex, id, payload text, attempt, time range), each entry with its payload, and with --allow-writes requeue and purge (a dry-run count first, then a confirmation). Also /metrics in the Prometheus text format and a JSON API under /api/. Binds 127.0.0.1; a non-loopback --host needs --token.',
     )
     .argument('[log...]', 'paths of the log files, as given to Logger.open')
-    .addOption(new Option('--db <url>', 'also serve the central PostgreSQL store at this connection string'))
+    .addOption(new Option('--db <url>', 'also serve the central PostgreSQL store at this connection string (default when no LOG is given: $DLETTER_DB)'))
     .addOption(new Option('--port <n>', 'TCP port (0 picks a free one; the line on stdout names it)').argParser(parsePort).default(8080))
     .addOption(new Option('--host <addr>', 'address to bind; anything but loopback requires --token').default('127.0.0.1'))
     .addOption(new Option('--allow-writes', 'enable requeue and purge from the pages and the API'))
@@ -41,6 +41,7 @@ export function registerServe(program: Command): void {
 Examples:
   $ dletter serve ./dlq/orders.log ./dlq/mails.log
   $ dletter serve ./dlq/orders.log --port 0 --allow-writes
+  $ dletter serve --db postgres://dlq@db.internal/dlq --allow-writes
   $ DLETTER_SERVE_TOKEN=$(openssl rand -hex 16) dletter serve ./dlq/orders.log --host 0.0.0.0
   $ curl -s localhost:8080/metrics | grep dletter_pending_items
 
@@ -52,9 +53,11 @@ ${EXIT_CODES_HELP}`,
 async function run(logs: string[], flags: ServeFlags): Promise<number> {
   // Loaded here: the other commands need not pay for the HTTP stack at startup.
   const { startServer } = await import('../serve/server.js')
+  // As the other commands: with no LOG, $DLETTER_DB names the central store.
+  const db = flags.db ?? (logs.length === 0 && process.env.DLETTER_DB ? process.env.DLETTER_DB : undefined)
   const server = await startServer({
     logs,
-    ...(flags.db !== undefined ? { db: flags.db } : {}),
+    ...(db !== undefined ? { db } : {}),
     port: flags.port,
     host: flags.host,
     allowWrites: flags.allowWrites === true,

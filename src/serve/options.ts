@@ -4,12 +4,13 @@
  */
 import net from 'node:net'
 import { DeadLetterError, invalidOption } from '../errors.js'
+import type { PGliteLike } from '../postgres/index.js'
 
 export interface ServeOptions {
   /** Local log paths (the path given to Logger.open), one source each. */
   logs?: string[]
-  /** PostgreSQL connection string of the central store (one more source). */
-  db?: string
+  /** The central store (one more source): a PostgreSQL connection string, or a PGlite instance (embedded demo, tests). */
+  db?: string | PGliteLike
   /** TCP port; 0 picks a free one. Default 8080. */
   port?: number
   /** Address to bind. Default 127.0.0.1; anything but loopback requires `token`. */
@@ -22,7 +23,7 @@ export interface ServeOptions {
 
 export interface ResolvedServeOptions {
   logs: string[]
-  db: string | undefined
+  db: string | PGliteLike | undefined
   port: number
   host: string
   allowWrites: boolean
@@ -42,7 +43,9 @@ export function resolveServeOptions(o: ServeOptions): ResolvedServeOptions {
   if (!Array.isArray(logs) || logs.some((l) => typeof l !== 'string' || l.trim() === '')) {
     throw invalidOption('logs', 'an array of log paths', logs)
   }
-  if (o.db !== undefined && (typeof o.db !== 'string' || o.db.trim() === '')) throw invalidOption('db', 'a PostgreSQL connection string', o.db)
+  if (o.db !== undefined && (typeof o.db === 'string' ? o.db.trim() === '' : typeof (o.db as { query?: unknown })?.query !== 'function')) {
+    throw invalidOption('db', 'a PostgreSQL connection string or a PGlite instance', o.db)
+  }
   if (logs.length === 0 && o.db === undefined) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', 'dlq: nothing to serve: give at least one log path (option `logs`) or `db`')
   }

@@ -20,6 +20,9 @@ describe('serve options', () => {
       [{ logs: ['/x/a.log'], host: '0.0.0.0' }, /reachable from other machines/],
       [{ logs: ['/x/a.log'], host: '::' }, /reachable from other machines/],
       [{ logs: ['/x/a.log'], host: '192.168.1.10' }, /reachable from other machines/],
+      [{ db: '' }, /`db` must be a PostgreSQL connection string or a PGlite instance/],
+      [{ db: 42 }, /`db`/],
+      [{ db: {} }, /`db`/],
     ]
     for (const [o, msg] of bad) expect(() => resolveServeOptions(o as never), JSON.stringify(o)).toThrow(msg)
     expect(resolveServeOptions({ logs: ['/x/a.log'], host: '0.0.0.0', token: 'x'.repeat(16) }).host).toBe('0.0.0.0')
