@@ -131,7 +131,7 @@ export const APP_JS = String.raw`'use strict';
           box.replaceChildren(
             groupTable(s.key, 'retry log', s.reasons.retry),
             groupTable(s.key, 'permanent log', s.reasons.permanent),
-            el('p', 'reason groups as of ' + fmtTime(s.reasons.at) + ' (a scan; refreshed in the background)', 'muted')
+            el('p', 'reason groups as of ' + fmtTime(s.reasons.at) + ' (refreshed in the background)', 'muted')
           );
         }
       });

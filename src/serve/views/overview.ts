@@ -29,7 +29,7 @@ function sourceSection(s: OverviewSource): Html {
   const key = s.key
   const reasons = s.reasons
     ? html`${reasonTable(key, 'retry log', s.reasons.retry)}${reasonTable(key, 'permanent log', s.reasons.permanent)}
-<p class="muted">reason groups as of <span data-k="reasonsAt">${formatTime(s.reasons.at)}</span> (a scan; refreshed in the background)</p>`
+<p class="muted">reason groups as of <span data-k="reasonsAt">${formatTime(s.reasons.at)}</span> (refreshed in the background)</p>`
     : html`<p class="muted">reason groups: computing…</p>`
   return html`<section class="source" data-source="${key}">
 <h2><a href="/logs/${encodeURIComponent(key)}/entries?log=permanent">${key}</a> <small>${s.label}</small></h2>
