@@ -14,6 +14,8 @@ import { tmpDir } from '../helpers/tmp.js'
 import { buildLog, serve } from './helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
+// Waits on a condition (never a fixed sleep); generous for a loaded CI machine.
+const POLL = { timeout: 30_000 }
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 let open: { ctx: BrowserContext; dir: string } | undefined
@@ -47,14 +49,14 @@ async function browser(): Promise<{ page: Page; dialogs: string[]; errors: strin
 const xssFlag = (page: Page) => page.evaluate('window.__xss')
 
 describe.skipIf(!fs.existsSync(CHROMIUM))('dletter serve in chromium', () => {
-  it('overview → group → requeue with the dry-run count first → counts change; hostile text never runs', async () => {
+  it('overview → group → requeue with the dry-run count first → counts change; hostile text never runs', { timeout: 120_000 }, async () => {
     const a = buildLog(tmpDir())
     const s = await serve({ logs: [a.log], allowWrites: true })
     const { page, dialogs, errors } = await browser()
 
     await page.goto(s.url + '/')
     const cell = (k: string) => page.locator(`section[data-source="orders"] [data-k="${k}"]`)
-    await expect.poll(() => cell('permanent').textContent()).toBe('6')
+    await expect.poll(() => cell('permanent').textContent(), POLL).toBe('6')
     expect(await cell('pending').textContent()).toBe('3')
     expect(await cell('due').textContent()).toBe('2')
     expect(await cell('corrupt').textContent()).toBe('2')
@@ -65,7 +67,7 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('dletter serve in chromium', () => {
 
     await group.click()
     await page.waitForURL(/\/logs\/orders\/entries\?log=permanent&reason=/)
-    await expect.poll(() => page.locator('#groups-summary').textContent()).toBe('3 matching entries in 1 group')
+    await expect.poll(() => page.locator('#groups-summary').textContent(), POLL).toBe('3 matching entries in 1 group')
     expect(await page.locator('#entries tbody tr').count()).toBe(3)
 
     await page.getByRole('button', { name: 'Requeue all matching' }).click()
@@ -78,14 +80,14 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('dletter serve in chromium', () => {
     await expect.poll(() => page.locator('#result').textContent(), { timeout: 30_000 }).toMatch(/^requeued 3 entries .* from the permanent log to the retry log/)
 
     await page.goto(s.url + '/')
-    await expect.poll(() => cell('permanent').textContent()).toBe('3')
+    await expect.poll(() => cell('permanent').textContent(), POLL).toBe('3')
     expect(await cell('pending').textContent()).toBe('6')
 
     // Selecting entries: the selection's own dry run, then cancel.
     await page.goto(s.url + '/logs/orders/entries?log=permanent')
     await page.locator('input.sel[value="p3"]').check()
     await page.getByRole('button', { name: 'Purge selected (1)' }).click()
-    await expect.poll(() => confirmText.textContent()).toMatch(/^dry run: would remove 1 entry/)
+    await expect.poll(() => confirmText.textContent(), POLL).toMatch(/^dry run: would remove 1 entry/)
     await page.getByRole('button', { name: 'Cancel' }).click()
     expect(await page.locator('#confirm').isHidden()).toBe(true)
 

@@ -87,7 +87,7 @@ describe('dletter serve --db (central store)', () => {
     expect(list.text).toContain('name="host" value="web-1"')
   })
 
-  it('requeue by filter: dry run, then the job; a filter the store cannot apply is refused', async () => {
+  it('requeue by filter: dry run, then the job; a filter the store cannot apply is refused', { timeout: 120_000 }, async () => {
     // Its own database: this test changes it.
     const s = await serve({ db: await fleet(), allowWrites: true })
     const filter = { log: 'permanent', reason: 'timeout after', host: 'web-1' }
@@ -126,7 +126,7 @@ describe('dletter serve --db <url> (a real PostgreSQL server)', () => {
     expect(r.stderr).not.toContain('s3cret')
   })
 
-  it('serves the store named by a connection string ($DLETTER_DB), and names it without its password', async () => {
+  it('serves the store named by a connection string ($DLETTER_DB), and names it without its password', { timeout: 120_000 }, async () => {
     const { startCluster } = await import('../postgres/cluster.js')
     const { startCli } = await import('../fixtures/cli-util.js')
     const cluster = await startCluster()
