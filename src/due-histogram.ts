@@ -1,24 +1,25 @@
 /**
  * A bounded histogram of due times, built in one streaming pass, for "how many items are due
  * at time t" without reading the items again. Bucket i holds the items whose due time lies in
- * (upper[i-1], upper[i]] (the first bucket: [min, upper[0]]). Counts are exact per bucket, so
- * "due at t" is exact whenever t is not strictly inside a bucket that spans several values;
- * inside one, the count is interpolated.
+ * [low[i], upper[i]], where both bounds are due times of actual items and buckets do not
+ * overlap. Counts are exact per bucket, so "due at t" is exact unless t falls strictly inside a
+ * bucket that spans several values; only there is the count interpolated.
  *
  * Buckets are merged toward equal counts (not equal widths): the error of a query is at most
  * one bucket, so equal counts bound it by about 2 × items / maxBuckets whatever the spread of
  * due times (a few items deferred by days next to many due now).
  */
 
+/** [upper bound (ms), items] ascending: the stored form (SegmentMeta.dueHist). */
 export type DueHist = Array<[number, number]>
 
 export const MAX_BUCKETS = 64
 
 export class DueHistogram {
   private uppers: number[] = []
+  private lows: number[] = []
   private counts: number[] = []
   private total = 0
-  private low = Infinity
 
   constructor(private readonly maxBuckets = MAX_BUCKETS) {}
 
@@ -28,12 +29,7 @@ export class DueHistogram {
     const n = u.length
     if (n === 0 || due > u[n - 1]) {
       // In order (the common case: later items are due later): a new bucket at the end.
-      u.push(due)
-      this.counts.push(1)
-    } else if (due < this.low) {
-      // Before everything seen: its own bucket keeps the earlier buckets exact.
-      u.unshift(due)
-      this.counts.unshift(1)
+      this.insert(n, due)
     } else {
       let lo = 0
       let hi = n - 1
@@ -42,29 +38,39 @@ export class DueHistogram {
         if (u[mid] >= due) hi = mid
         else lo = mid + 1
       }
-      this.counts[lo]++
+      // In the gap before bucket lo: a bucket of its own keeps its neighbours exact.
+      if (due < this.lows[lo]) this.insert(lo, due)
+      else this.counts[lo]++
     }
-    if (due < this.low) this.low = due
     // Twice the final size as work space: compaction runs once per maxBuckets new values.
     if (u.length > 2 * this.maxBuckets) this.compact(this.maxBuckets)
   }
 
-  /** The buckets, at most `maxBuckets`, ascending. */
-  snapshot(): DueHist {
+  /** The buckets, at most `maxBuckets`, ascending, and the lowest due time in each. */
+  snapshot(): { hist: DueHist; lows: number[] } {
     if (this.uppers.length > this.maxBuckets) this.compact(this.maxBuckets)
-    return this.uppers.map((u, i) => [u, this.counts[i]])
+    return { hist: this.uppers.map((u, i) => [u, this.counts[i]]), lows: [...this.lows] }
   }
 
-  /** Rebuild from a stored histogram (to go on adding to it). */
-  static from(hist: DueHist, min: number | null, maxBuckets = MAX_BUCKETS): DueHistogram {
+  /**
+   * Rebuild from a stored histogram (to go on adding to it). Without stored lows, a bucket's
+   * low is taken as just above the previous upper bound (the first: `min`), a valid bound.
+   */
+  static from(hist: DueHist, min: number | null, lows?: number[], maxBuckets = MAX_BUCKETS): DueHistogram {
     const h = new DueHistogram(maxBuckets)
-    for (const [u, c] of hist) {
+    hist.forEach(([u, c], i) => {
       h.uppers.push(u)
       h.counts.push(c)
+      h.lows.push(lows?.[i] ?? (i === 0 ? (min ?? u) : c === 1 ? u : nextUp(hist[i - 1][0])))
       h.total += c
-    }
-    if (min !== null) h.low = min
+    })
     return h
+  }
+
+  private insert(at: number, due: number): void {
+    this.uppers.splice(at, 0, due)
+    this.lows.splice(at, 0, due)
+    this.counts.splice(at, 0, 1)
   }
 
   private compact(target: number): void {
@@ -73,6 +79,7 @@ export class DueHistogram {
     let threshold = Math.max(1, Math.ceil(this.total / target))
     while (this.uppers.length > target) {
       const nu: number[] = []
+      const nl: number[] = []
       const nc: number[] = []
       for (let i = 0; i < this.uppers.length; i++) {
         const last = nc.length - 1
@@ -81,41 +88,50 @@ export class DueHistogram {
           nu[last] = this.uppers[i]
         } else {
           nu.push(this.uppers[i])
+          nl.push(this.lows[i])
           nc.push(this.counts[i])
         }
       }
       this.uppers = nu
+      this.lows = nl
       this.counts = nc
       threshold *= 2
     }
   }
 }
 
+/** The smallest double above x: "just above the previous bucket". */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE
+  const next = x + Math.abs(x) * Number.EPSILON
+  return next > x ? next : x + Number.MIN_VALUE
+}
+
 export interface DueCount {
   due: number
-  /** False when `now` fell inside a bucket spanning several due times (the count is interpolated). */
+  /** False when `now` fell strictly inside a bucket spanning several due times (the count is interpolated). */
   exact: boolean
 }
 
-/** Items of a histogram due at `now` (due time ≤ now). */
-export function dueAt(hist: DueHist, minDue: number | null, now: number): DueCount {
+/**
+ * Items of a histogram due at `now` (due time ≤ now). `lows` (the lowest due time per bucket)
+ * sharpens the answer; without it a bucket starts just above the previous upper bound.
+ */
+export function dueAt(hist: DueHist, minDue: number | null, now: number, lows?: number[]): DueCount {
   let due = 0
-  let lower = minDue ?? -Infinity
   for (let i = 0; i < hist.length; i++) {
     const [upper, count] = hist[i]
     if (upper <= now) {
       due += count
-      lower = upper
       continue
     }
-    // Bucket 0 includes its lower bound (the minimum); later buckets exclude it.
-    if (i === 0 ? lower > now : lower >= now) return { due, exact: true }
-    // A bucket never merged holds one item, due exactly at its upper bound: not due yet.
-    if (count === 1) return { due, exact: true }
-    let part = Math.floor((count * (now - lower)) / (upper - lower))
-    // The minimum itself is due when now ≥ it; the upper bound itself is not (upper > now).
-    if (i === 0) part = Math.max(part, 1)
-    part = Math.min(part, count - 1)
+    // Items lie in [low, upper]; `low` is an item's due time when known exactly.
+    const known = lows !== undefined || i === 0 || count === 1
+    const low = lows?.[i] ?? (i === 0 ? (minDue ?? upper) : count === 1 ? upper : hist[i - 1][0])
+    if (known ? low > now : low >= now) return { due, exact: true }
+    // Both bounds are due times of items: at least one is due, at least one is not.
+    let part = Math.round((count * (now - low)) / (upper - low))
+    part = Math.min(count - 1, Math.max(known ? 1 : 0, part))
     return { due: due + part, exact: false }
   }
   return { due, exact: true }

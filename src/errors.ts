@@ -7,6 +7,7 @@
 export type DeadLetterErrorCode =
   | 'DLQ_CLOSED'
   | 'DLQ_LOCKED'
+  | 'DLQ_LOCK_LOST'
   | 'DLQ_REPLAY_LOCKED'
   | 'DLQ_SERIALIZE'
   | 'DLQ_RECORD_TOO_LARGE'

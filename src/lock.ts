@@ -1,30 +1,45 @@
 /**
- * Cross-process ownership: one writer per log path and one replayer per log path.
+ * Cross-process ownership: one writer per log path, one replayer per log path, and a short
+ * seal lock for a process sealing an orphaned active file.
  *
  * A lock is a file created exclusively (link() of a written temp file) holding the owner's
- * pid, host and a random token.
- * A lock whose pid is gone on this host (or that predates the last boot, so its pid may have
- * been reused) is stale and reclaimed. Node has no flock(), so this is the portable option;
- * the only race left is two processes reclaiming the same stale lock in the same
- * microseconds, which the re-read before unlinking narrows to near zero.
+ * identity (host, pid, boot id and process start time: see process-identity.ts) and a random
+ * token. A lock whose holder is gone is stale and reclaimed; whether it is gone never depends
+ * on the wall clock. Node has no flock(), so this is the portable option. Reclaimers take a
+ * mutex file and re-read the lock inside it, so two of them can never both win.
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import { DeadLetterError, ioError } from './errors.js'
-import { CREATE_EXCL_FLAGS, readSmallFile } from './fs-safe.js'
+import { CREATE_EXCL_FLAGS, readSmallFile, unlinkIfExists } from './fs-safe.js'
+import { holderAlive, pidExists, type ProcessIdentity, selfIdentity } from './process-identity.js'
 
-export interface LockInfo {
-  pid: number
-  host: string
+export interface LockInfo extends ProcessIdentity {
   token: string
+  /** When it was taken (wall clock): shown to people, never used to judge liveness. */
   since: number
   kind: string
 }
 
-export type LockKind = 'writer' | 'replay'
+/**
+ * 'writer': a Logger. 'replay': a replay (or a CLI rewrite). 'sealer': a process sealing an
+ * orphaned active file (no live writer) for a moment; Logger.open waits for it.
+ */
+export type LockKind = 'writer' | 'replay' | 'sealer'
+
+/** What a DLQ_LOCKED / DLQ_REPLAY_LOCKED error says about the holder, also as properties. */
+export interface LockHolderProps {
+  pid?: number
+  host?: string
+  /** What the holder is doing: 'writer', 'sealer', 'replay' (undefined when unreadable). */
+  holderKind?: string
+  /** True when the holder only holds it for a moment (a sealer), so trying again later works. */
+  transient: boolean
+}
 
 /**
  * Tokens of the locks this process holds. A lock naming our own pid with another token was
@@ -34,69 +49,110 @@ const heldTokens = new Set<string>()
 
 /** A lock file without valid content younger than this is assumed to be mid-creation. */
 const UNWRITTEN_GRACE_MS = 10_000
+/** How long acquire() waits by default for another process reclaiming the same stale lock. */
+const DEFAULT_RECLAIM_WAIT_MS = 5_000
+
+export interface AcquireOptions {
+  /** Longest wait (ms) for another process that is reclaiming the same stale lock. */
+  waitMs?: number
+}
 
 export class FileLock {
   readonly file: string
   readonly info: LockInfo
+  private readonly mode: number
   private released = false
 
-  private constructor(file: string, info: LockInfo) {
+  private constructor(file: string, info: LockInfo, mode: number) {
     this.file = file
     this.info = info
+    this.mode = mode
   }
 
-  /** Take the lock or throw DLQ_LOCKED / DLQ_REPLAY_LOCKED naming the holder. */
-  static async acquire(file: string, kind: LockKind, mode: number): Promise<FileLock> {
-    const info: LockInfo = {
-      pid: process.pid,
-      host: os.hostname(),
-      token: randomBytes(8).toString('hex'),
-      since: Date.now(),
-      kind,
-    }
+  /**
+   * Take the lock or throw DLQ_LOCKED / DLQ_REPLAY_LOCKED naming the holder. A stale lock
+   * (its holder is gone) is reclaimed; a live one is never waited for here.
+   */
+  static async acquire(file: string, kind: LockKind, mode: number, opts: AcquireOptions = {}): Promise<FileLock> {
+    const info: LockInfo = { ...selfIdentity(), token: randomBytes(8).toString('hex'), since: Date.now(), kind }
+    const content = JSON.stringify(info) + '\n'
     for (let tries = 0; tries < 5; tries++) {
-      try {
-        await createLockFile(file, JSON.stringify(info) + '\n', mode)
+      if (await tryCreate(file, content, mode)) {
         heldTokens.add(info.token)
         await removeStaleTemps(file)
-        return new FileLock(file, info)
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (code !== 'EEXIST') throw ioError(`create lock ${file}`, err)
+        return new FileLock(file, info, mode)
       }
       const holder = await inspectLock(file)
       if (holder.state === 'gone') continue
       if (holder.state === 'alive') throw lockedError(file, kind, holder.info)
-      // Stale. Reclaim under a mutex, re-checking inside it: between our look and an unlink,
-      // another process may already have reclaimed it and written a fresh lock.
-      await withReclaimMutex(file, mode, async () => {
+      // Stale: take it over under the reclaim mutex, re-checking inside it that it is still the
+      // lock we judged stale (another reclaimer may have replaced it with a live one meanwhile).
+      const won = await withReclaimMutex(file, mode, opts.waitMs ?? DEFAULT_RECLAIM_WAIT_MS, async () => {
         const again = await readSmallFile(file)
-        if (again !== holder.raw) return
-        await fsp.unlink(file).catch((err) => {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove stale lock ${file}`, err)
+        if (again !== holder.raw) return false
+        await unlinkIfExists(file).catch((err) => {
+          throw ioError(`remove stale lock ${file}`, err)
         })
+        return tryCreate(file, content, mode)
       })
+      if (won) {
+        heldTokens.add(info.token)
+        await removeStaleTemps(file)
+        return new FileLock(file, info, mode)
+      }
     }
-    throw new DeadLetterError(kind === 'writer' ? 'DLQ_LOCKED' : 'DLQ_REPLAY_LOCKED', `dlq: could not take ${file} (contended)`)
+    throw new DeadLetterError(kind === 'replay' ? 'DLQ_REPLAY_LOCKED' : 'DLQ_LOCKED', `dlq: could not take ${file} (contended)`)
+  }
+
+  /**
+   * Make sure the lock file still names us: re-create it when it was deleted (or when whoever
+   * replaced it is gone too). Returns 'held', or 'lost' when a live process holds it now.
+   */
+  async ensureHeld(): Promise<{ state: 'held'; restored: boolean } | { state: 'lost'; error: DeadLetterError }> {
+    const content = JSON.stringify(this.info) + '\n'
+    for (let tries = 0; tries < 5; tries++) {
+      if (this.released) return { state: 'held', restored: false }
+      const now = await inspectLock(this.file)
+      if (now.state !== 'gone' && now.raw.includes(this.info.token)) return { state: 'held', restored: false }
+      // Unreadable and young: being written (no-hard-link fallback) or damaged. Decide on a
+      // later check, once it is readable or old enough to be stale.
+      if (now.state === 'alive' && now.info === undefined) return { state: 'held', restored: false }
+      if (now.state === 'alive') return { state: 'lost', error: lockLostError(this.file, now.info) }
+      let ours = false
+      if (now.state === 'gone') {
+        ours = await tryCreate(this.file, content, this.mode)
+      } else if (now.state === 'stale') {
+        ours = await withReclaimMutex(this.file, this.mode, DEFAULT_RECLAIM_WAIT_MS, async () => {
+          if ((await readSmallFile(this.file)) !== now.raw) return false
+          await unlinkIfExists(this.file)
+          return tryCreate(this.file, content, this.mode)
+        })
+      }
+      if (!ours) continue
+      // close() may have released the lock while we were re-creating it: take ours away again.
+      if (this.released) await this.release()
+      return { state: 'held', restored: true }
+    }
+    throw new DeadLetterError('DLQ_LOCKED', `dlq: could not re-establish the writer lock ${this.file} (contended)`)
   }
 
   /** Only removes the file while it is still ours. */
   async release(): Promise<void> {
-    if (this.released) return
     this.released = true
     heldTokens.delete(this.info.token)
     const raw = await readSmallFile(this.file).catch(() => undefined)
     if (raw !== undefined && raw.includes(this.info.token)) await fsp.unlink(this.file).catch(() => {})
   }
+}
 
-  releaseSync(): void {
-    if (this.released) return
-    this.released = true
-    heldTokens.delete(this.info.token)
-    try {
-      const raw = fs.readFileSync(this.file, 'utf8')
-      if (raw.includes(this.info.token)) fs.unlinkSync(this.file)
-    } catch {}
+/** Create the lock exclusively; false when it exists already. */
+async function tryCreate(file: string, content: string, mode: number): Promise<boolean> {
+  try {
+    await createLockFile(file, content, mode)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw ioError(`create lock ${file}`, err)
   }
 }
 
@@ -153,44 +209,84 @@ async function removeStaleTemps(file: string): Promise<void> {
   for (const n of names) {
     if (!n.startsWith(prefix)) continue
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length))
-    if (m && !pidAlive(Number(m[1]))) await fsp.unlink(path.join(dir, n)).catch(() => {})
+    if (m && !pidExists(Number(m[1]))) await fsp.unlink(path.join(dir, n)).catch(() => {})
   }
 }
 
 /**
- * Run `fn` while holding `<lock>.reclaim`, created exclusively. A mutex left by a process that
- * died while reclaiming is removed once its pid is gone. Gives up quietly after ~2 s: the
- * caller then simply looks at the lock again.
+ * Callers in this process queue here per lock file, so they never poll for each other's
+ * reclaim mutex (polling under CPU load is what made concurrent reclaimers flaky).
  */
-async function withReclaimMutex(file: string, mode: number, fn: () => Promise<void>): Promise<void> {
-  const mutex = `${file}.reclaim`
-  for (let i = 0; i < 200; i++) {
-    try {
-      await createLockFile(mutex, JSON.stringify({ pid: process.pid }) + '\n', mode)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`create ${mutex}`, err)
-      const raw = await readSmallFile(mutex).catch(() => undefined)
-      let pid: number | undefined
-      try {
-        pid = (JSON.parse(raw ?? '') as { pid?: number }).pid
-      } catch {}
-      if (raw !== undefined && (typeof pid !== 'number' || !pidAlive(pid))) {
-        const st = await fsp.lstat(mutex).catch(() => undefined)
-        // Unparsable content may be a mutex being written right now: only clear it when old.
-        if (typeof pid === 'number' || (st && Date.now() - st.mtimeMs > UNWRITTEN_GRACE_MS)) {
-          await fsp.unlink(mutex).catch(() => {})
-        }
-      }
-      await new Promise((r) => setTimeout(r, 10))
-      continue
-    }
-    try {
-      await fn()
-    } finally {
-      await fsp.unlink(mutex).catch(() => {})
-    }
-    return
+const localQueues = new Map<string, Promise<void>>()
+
+async function inLocalQueue<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = localQueues.get(key) ?? Promise.resolve()
+  let done!: () => void
+  const tail = prev.then(() => new Promise<void>((resolve) => (done = resolve)))
+  localQueues.set(key, tail)
+  await prev
+  try {
+    return await fn()
+  } finally {
+    done()
+    if (localQueues.get(key) === tail) localQueues.delete(key)
   }
+}
+
+/**
+ * Run `fn` while holding `<lock>.reclaim`, created exclusively and naming its holder like a
+ * lock does. A mutex whose holder is gone is removed. Another process holding it is waited
+ * for up to `waitMs` (monotonic clock); after that the caller gets DLQ_LOCKED naming it, never
+ * a silent give-up.
+ */
+async function withReclaimMutex<T>(file: string, mode: number, waitMs: number, fn: () => Promise<T>): Promise<T> {
+  return inLocalQueue(file, async () => {
+    const mutex = `${file}.reclaim`
+    const content = JSON.stringify(selfIdentity()) + '\n'
+    const deadline = performance.now() + waitMs
+    let wait = 2
+    for (;;) {
+      if (await tryCreate(mutex, content, mode)) break
+      const holder = await inspectMutex(mutex)
+      if (holder.state === 'stale') {
+        // Re-read before removing: a new holder may have replaced the dead one's file.
+        if ((await readSmallFile(mutex).catch(() => undefined)) === holder.raw) await unlinkIfExists(mutex).catch(() => {})
+        continue
+      }
+      if (holder.state === 'gone') continue
+      if (performance.now() >= deadline) {
+        const err = new DeadLetterError(
+          'DLQ_LOCKED',
+          `dlq: could not reclaim the stale lock ${file}: ${describeHolder(holder.info)} has held its reclaim mutex ${mutex} for over ${waitMs} ms`,
+        )
+        throw Object.assign(err, holderProps(holder.info, true))
+      }
+      await new Promise((r) => setTimeout(r, wait))
+      wait = Math.min(wait * 2, 50)
+    }
+    try {
+      return await fn()
+    } finally {
+      await unlinkIfExists(mutex).catch(() => {})
+    }
+  })
+}
+
+async function inspectMutex(mutex: string): Promise<LockState> {
+  const s = await inspectLock(mutex)
+  if (s.state === 'gone' || s.info !== undefined) {
+    // Our own pid: a mutex of this process left by a reclaim we are not running (inLocalQueue
+    // serialises ours), so it is stale.
+    return s.state !== 'gone' && s.info?.pid === process.pid ? { ...s, state: 'stale' } : s
+  }
+  // Older versions wrote only { pid }: judge it by a pid probe.
+  let pid: unknown
+  try {
+    pid = (JSON.parse(s.raw) as { pid?: unknown }).pid
+  } catch {}
+  if (typeof pid !== 'number') return s
+  const info = { pid, host: os.hostname(), token: '', since: 0, kind: 'reclaim' }
+  return { state: pid !== process.pid && pidExists(pid) ? 'alive' : 'stale', info, raw: s.raw }
 }
 
 export type LockState =
@@ -218,38 +314,87 @@ export async function inspectLock(file: string): Promise<LockState> {
     const parsed = JSON.parse(raw) as LockInfo
     if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') info = parsed
   } catch {}
-  if (!info) {
-    const young = Date.now() - st.mtimeMs < UNWRITTEN_GRACE_MS
-    return young ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
-  }
-  // A lock from another host (shared volume) cannot be checked: treat it as held.
-  if (info.host !== os.hostname()) return { state: 'alive', info, raw }
-  if (info.pid === process.pid) {
+  if (!info) return (await unwrittenLockIsStale(file, raw, st)) ? { state: 'stale', info, raw } : { state: 'alive', info, raw }
+  if (info.pid === process.pid && info.host === os.hostname()) {
     return heldTokens.has(info.token) ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
   }
-  const bootedAt = Date.now() - os.uptime() * 1000
-  if (st.mtimeMs < bootedAt - 1000) return { state: 'stale', info, raw }
-  return pidAlive(info.pid) ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
+  return holderAlive(info) ? { state: 'alive', info, raw } : { state: 'stale', info, raw }
 }
 
-export function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+/**
+ * A lock without readable content names no holder to check. Locks are linked into place
+ * complete, so this is a damaged file — except on a file system without hard links, where
+ * the fallback creates then writes and a reader can see it empty for a moment. So: stale only
+ * when its mtime is old AND it is still the same after a short wait measured on the monotonic
+ * clock (a forward clock step alone can never break a lock being written).
+ */
+async function unwrittenLockIsStale(file: string, raw: string, st: fs.Stats): Promise<boolean> {
+  if (Date.now() - st.mtimeMs < UNWRITTEN_GRACE_MS) return false
+  await new Promise((r) => setTimeout(r, 100))
+  const again = await fsp.lstat(file).catch(() => undefined)
+  const rawAgain = await readSmallFile(file).catch(() => undefined)
+  return again !== undefined && again.ino === st.ino && again.size === st.size && rawAgain === raw
+}
+
+function describeHolder(info: LockInfo | undefined, withKind = true): string {
+  if (!info) return 'another process (unreadable lock)'
+  const kind = withKind && typeof info.kind === 'string' ? ` (${info.kind})` : ''
+  return `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}${kind}`
+}
+
+function holderProps(info: LockInfo | undefined, transient: boolean): LockHolderProps {
+  return { pid: info?.pid, host: info?.host, holderKind: typeof info?.kind === 'string' ? info.kind : undefined, transient }
+}
+
+/**
+ * DLQ_LOCKED (writer, sealer) or DLQ_REPLAY_LOCKED naming the holder; `transient` says whether
+ * waiting helps (a sealer holds its lock for a moment, a writer for its lifetime).
+ */
+export function lockedError(file: string, kind: LockKind, info: LockInfo | undefined, waitedMs?: number): DeadLetterError {
+  const who = describeHolder(info, kind !== 'replay')
+  const transient = info?.kind === 'sealer'
+  let message: string
+  if (kind === 'replay') {
+    message = `dlq: a replay of this log is already running (${who}, lock ${file})`
+  } else if (transient) {
+    message =
+      `dlq: ${file} is held by ${who}, sealing an orphaned active file; this is transient` +
+      (waitedMs !== undefined ? ` but did not end within openTimeout (${waitedMs} ms)` : '') +
+      '; try again'
+  } else {
+    message = `dlq: ${file} is held by ${who}; not transient: only one writer per log`
   }
+  const err = new DeadLetterError(kind === 'replay' ? 'DLQ_REPLAY_LOCKED' : 'DLQ_LOCKED', message)
+  return Object.assign(err, holderProps(info, transient))
 }
 
-function lockedError(file: string, kind: LockKind, info: LockInfo | undefined): DeadLetterError {
-  const who = info ? `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}` : 'another process'
+function lockLostError(file: string, info: LockInfo | undefined): DeadLetterError {
   const err = new DeadLetterError(
-    kind === 'writer' ? 'DLQ_LOCKED' : 'DLQ_REPLAY_LOCKED',
-    kind === 'writer'
-      ? `dlq: ${file} is held by ${who}; only one writer per log`
-      : `dlq: a replay of this log is already running (${who}, lock ${file})`,
+    'DLQ_LOCK_LOST',
+    `dlq: the writer lock ${file} was taken over by ${describeHolder(info)}; this logger no longer owns the log and accepts no more records`,
   )
-  ;(err as DeadLetterError & { pid?: number }).pid = info?.pid
-  return err
+  return Object.assign(err, holderProps(info, false))
+}
+
+/**
+ * The seal lock of a log, `.orders.log.seal-lock`. Not `….lock`: that would be the writer
+ * lock of a log named `orders.log.seal`.
+ */
+export function sealLockPath(writerLock: string): string {
+  return writerLock.replace(/\.lock$/, '.seal-lock')
+}
+
+/**
+ * Poll a lock until no live process holds it or `waitMs` (monotonic) ran out; returns the
+ * last state seen ('alive' only on timeout).
+ */
+export async function waitWhileHeld(file: string, waitMs: number, signal?: AbortSignal): Promise<LockState> {
+  const deadline = performance.now() + waitMs
+  let wait = 2
+  for (;;) {
+    const s = await inspectLock(file)
+    if (s.state !== 'alive' || performance.now() >= deadline || signal?.aborted) return s
+    await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(1, deadline - performance.now()))))
+    wait = Math.min(wait * 2, 50)
+  }
 }

@@ -179,7 +179,7 @@ async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   c.scannedBytes += active.scannedBytes + permActive.scannedBytes + corrupt.scannedBytes
   const am = active.state?.meta
   if (am && am.items > 0) {
-    const d = dueAt(am.dueHist, am.minDue, o.now)
+    const d = dueAt(am.dueHist, am.minDue, o.now, am.dueHistLow)
     add(c, { pending: am.items, due: d.due, dueExact: d.exact, minTs: am.minTs, minTsExact: true, scannedBytes: 0 })
   }
   c.permanent += permActive.state?.meta?.items ?? 0

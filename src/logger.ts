@@ -10,7 +10,7 @@ import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { truncateReason } from './reason.js'
-import { FileLock, inspectLock } from './lock.js'
+import { FileLock, inspectLock, lockedError, sealLockPath, waitWhileHeld } from './lock.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
 import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
@@ -53,6 +53,9 @@ export interface LoggerEvents extends ReplayerEvents {
   error: [Error]
 }
 
+/** How often the lock is checked when seal requests are off (sealPollInterval: 0). */
+const OWNERSHIP_CHECK_MS = 1000
+
 export class Logger extends EventEmitter<LoggerEvents> {
   readonly path: string
   readonly paths: LogPaths
@@ -89,20 +92,20 @@ export class Logger extends EventEmitter<LoggerEvents> {
       dirMode: options.dirMode,
       maxBufferedBytes: options.maxBufferedBytes,
     }
-    this.retry = new SegmentWriter(paths.retry, cfg, {
-      onSealed: (p) => this.onSealed('retry', p),
-      onWarning: (m, e) => this.warn(m, e),
-    })
-    this.permanent = new SegmentWriter(paths.permanent, cfg, {
-      onSealed: (p) => this.onSealed('permanent', p),
-      onWarning: (m, e) => this.warn(m, e),
-    })
+    const ownership = {
+      onWarning: (m: string, e?: unknown) => this.warn(m, e),
+      ensureOwnership: () => this.ensureOwnership(),
+    }
+    this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
+    this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
   }
 
   /**
    * Open (creating directories) and take the writer lock. Rejects with DLQ_LOCKED when
-   * another live process writes this log, DLQ_INVALID_OPTION for bad options, DLQ_IO
-   * (with systemCode EACCES, …) when the directory cannot be written.
+   * another live process writes this log (at once), or when a process sealing an orphaned
+   * active file did not finish within `openTimeout` (the error says which: `holderKind`,
+   * `transient`, `pid`); DLQ_INVALID_OPTION for bad options, DLQ_IO (with systemCode EACCES, …)
+   * when the directory cannot be written.
    */
   static async open(logPath: string, options?: LoggerOptions): Promise<Logger> {
     if (typeof logPath !== 'string' || logPath.length === 0) {
@@ -120,7 +123,15 @@ export class Logger extends EventEmitter<LoggerEvents> {
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }
-    const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode)
+    const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode, { waitMs: opts.openTimeout })
+    try {
+      // With the writer lock in place no new sealer starts; one already sealing is let finish.
+      const sealer = await waitWhileHeld(sealLockPath(paths.writerLock), opts.openTimeout)
+      if (sealer.state === 'alive') throw lockedError(sealLockPath(paths.writerLock), 'writer', sealer.info, opts.openTimeout)
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
     let dlq: Logger
     try {
       dlq = new Logger(paths, opts, lock)
@@ -143,10 +154,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     await dlq.refreshRetryBytes()
     if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.applyRetention())
-    if (opts.sealPollInterval > 0) {
-      dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval)
-      dlq.sealTimer.unref()
-    }
+    // The same timer checks that the lock file still names us; with seal requests off it
+    // still runs, at OWNERSHIP_CHECK_MS.
+    dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval > 0 ? opts.sealPollInterval : OWNERSHIP_CHECK_MS)
+    dlq.sealTimer.unref()
     dlq.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
     const held = dlq.openWarnings ?? []
     dlq.openWarnings = undefined
@@ -204,6 +215,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (this.closed && (!admitted || w.isClosed)) {
       return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
     }
+    if (this.lost) return Promise.reject(this.lost)
     if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
       return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
     }
@@ -513,18 +525,60 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private sealPolling: Promise<void> | undefined
   private pollSealRequest(): void {
-    if (this.sealPolling || this.closed) return
-    this.sealPolling = serveSealRequest(this.paths, this.options.mode, async () => ({
+    if (this.sealPolling || this.closed || this.lost) return
+    this.sealPolling = this.pollOnce().finally(() => {
+      this.sealPolling = undefined
+    })
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      await this.ensureOwnership()
+    } catch (err) {
+      // Lost: reported by loseOwnership(). Anything else (the lock unreadable) is retried next tick.
+      if ((err as DeadLetterError).code !== 'DLQ_LOCK_LOST') this.warn(`could not check the writer lock ${this.paths.writerLock}`, err)
+      return
+    }
+    if (this.options.sealPollInterval <= 0 || this.closed) return
+    await serveSealRequest(this.paths, this.options.mode, async () => ({
       retry: await this.retry.seal(),
       permanent: await this.permanent.seal(),
-    }))
-      .then(
-        () => {},
-        (err) => this.warn('could not answer a seal request', err),
-      )
-      .finally(() => {
-        this.sealPolling = undefined
-      })
+    })).catch((err) => this.warn('could not answer a seal request', err))
+  }
+
+  // ---------------------------------------------------------------------- ownership
+
+  /** Set once another live process holds our lock: every later call rejects with it. */
+  private lost: DeadLetterError | undefined
+  private ownershipCheck: Promise<void> | undefined
+
+  /**
+   * Make sure the writer lock still names us (one check at a time, shared by both writers and
+   * the timer): re-created when it was deleted, DLQ_LOCK_LOST when a live process holds it now.
+   */
+  private ensureOwnership(): Promise<void> {
+    if (this.lost) return Promise.reject(this.lost)
+    this.ownershipCheck ??= (async () => {
+      const r = await this.lock.ensureHeld()
+      if (r.state === 'lost') {
+        this.loseOwnership(r.error)
+        throw r.error
+      }
+      if (r.restored && !this.closed) {
+        this.warn(`the writer lock ${this.paths.writerLock} was removed or replaced by someone else; re-created it`)
+      }
+    })().finally(() => {
+      this.ownershipCheck = undefined
+    })
+    return this.ownershipCheck
+  }
+
+  private loseOwnership(err: DeadLetterError): void {
+    if (this.lost) return
+    this.lost = err
+    this.retry.fail(err)
+    this.permanent.fail(err)
+    this.emitError(err)
   }
 
   private warn(message: string, cause?: unknown): void {

@@ -47,6 +47,8 @@ export interface LoggerOptions {
   logger?: LoggerLike
   /** How often the writer checks for a seal request from a replayer in another process; 0 disables. */
   sealPollInterval?: number | string
+  /** How long Logger.open waits for a process sealing an orphaned active file (a transient holder) before DLQ_LOCKED. */
+  openTimeout?: number | string
   /** Clock, for tests. */
   now?: () => number
 }
@@ -67,6 +69,7 @@ export interface ResolvedLoggerOptions {
   schema: object | undefined
   logger: LoggerLike | undefined
   sealPollInterval: number
+  openTimeout: number
   now: () => number
 }
 
@@ -89,6 +92,7 @@ export const loggerDefaults: Readonly<ResolvedLoggerOptions> = Object.freeze({
   schema: undefined,
   logger: undefined,
   sealPollInterval: 200,
+  openTimeout: 5000,
   now: Date.now,
 })
 
@@ -368,6 +372,7 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
     schema: objectOpt,
     logger: loggerOpt,
     sealPollInterval: timerOpt,
+    openTimeout: timerOpt,
     now: fnOpt,
   } as { [K in keyof ResolvedLoggerOptions]: Check<ResolvedLoggerOptions[K]> })
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)

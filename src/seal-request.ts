@@ -6,6 +6,8 @@
  */
 import crypto from 'node:crypto'
 import fsp from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import { inspectLock } from './lock.js'
 import { readSmallFile, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
 import type { LogPaths } from './segments.js'
 
@@ -47,26 +49,39 @@ export async function serveSealRequest(
   return true
 }
 
-/** Replayer side: ask and wait up to `timeoutMs`; undefined when the writer did not answer. */
-export async function requestSeal(paths: LogPaths, mode: number, timeoutMs: number, signal?: AbortSignal): Promise<SealResponse | undefined> {
+export type SealOutcome =
+  | { outcome: 'answered'; response: SealResponse }
+  | { outcome: 'timeout' }
+  /** The writer closed or died before answering: its active files are orphaned now. */
+  | { outcome: 'writer-gone' }
+
+/**
+ * Replayer side: ask and wait up to `timeoutMs` for the answer. Each poll also looks at the
+ * writer lock, so a writer that closes or dies instead of answering ends the wait at once.
+ */
+export async function requestSeal(paths: LogPaths, mode: number, timeoutMs: number, signal?: AbortSignal): Promise<SealOutcome> {
   const nonce = crypto.randomBytes(8).toString('hex')
   await unlinkIfExists(paths.sealDone)
   await writeFileAtomic(paths.sealRequest, JSON.stringify({ nonce, pid: process.pid, at: Date.now() }), mode)
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   let wait = 5
   try {
-    while (Date.now() < deadline && !signal?.aborted) {
+    while (!signal?.aborted) {
       const raw = await readSmallFile(paths.sealDone).catch(() => undefined)
       if (raw !== undefined) {
         try {
           const res = JSON.parse(raw) as SealResponse
-          if (res.nonce === nonce) return res
+          if (res.nonce === nonce) return { outcome: 'answered', response: res }
         } catch {}
       }
-      await new Promise((r) => setTimeout(r, wait))
+      // After reading the answer: a writer that answered and then closed still counts as answered.
+      const writer = await inspectLock(paths.writerLock).catch(() => undefined)
+      if (writer !== undefined && writer.state !== 'alive') return { outcome: 'writer-gone' }
+      if (performance.now() >= deadline) break
+      await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(1, deadline - performance.now()))))
       wait = Math.min(wait * 2, 50)
     }
-    return undefined
+    return { outcome: 'timeout' }
   } finally {
     // Withdraw an unanswered request so a writer does not seal for nobody later.
     const pending = await readSmallFile(paths.sealRequest).catch(() => undefined)

@@ -35,11 +35,17 @@ export interface SegmentMeta {
   /** Earliest first-failure time (`firstTs ?? ts`) of its items: what `ttl` measures from. */
   minTs: number | null
   maxTs: number | null
-  /** Earliest due time (`dueTs`, or the first-failure time when the envelope has no `dueTs`). */
+  /**
+   * Earliest due time: `dueTs`, or 0 for an item without one. Replay treats a missing `dueTs`
+   * as due whatever the clock (even one behind the item's `ts`), so 0 keeps "minDue > now"
+   * meaning "nothing in here is due" for every `now`.
+   */
   minDue: number | null
   maxDue: number | null
   /** [due time upper bound (ms), items] ascending, ≤ 64 buckets, for "due now" counts. */
   dueHist: DueHist
+  /** The lowest due time in each bucket of dueHist (same length): a bucket spans [low, upper]. */
+  dueHistLow?: number[]
   /** [byte offset of a line start, items before it] every ~1024 items, ascending. */
   samples: Array<[number, number]>
   /**
@@ -91,7 +97,7 @@ export class SegmentMetaBuilder {
     this.maxTs = from.maxTs ?? -Infinity
     this.minDue = from.minDue ?? Infinity
     this.maxDue = from.maxDue ?? -Infinity
-    this.hist = DueHistogram.from(from.dueHist, from.minDue)
+    this.hist = DueHistogram.from(from.dueHist, from.minDue, from.dueHistLow)
     this.samples = from.samples.map(([o, n]) => [o, n])
     if (from.blocks && from.blocks.length === from.samples.length + 1) {
       this.blocks = from.blocks.slice(0, -1).map((b) => [...b] as Block)
@@ -109,7 +115,7 @@ export class SegmentMetaBuilder {
   /**
    * One envelope line starting at `offset`, `lineBytes` long including its newline.
    * `firstTs` is the item's first-failure time (`env.firstTs ?? env.ts`), `dueTs` its due time
-   * if it has one. Lines must come in file order.
+   * if it has one (none: due at 0, whatever the clock). Lines must come in file order.
    */
   add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined): void {
     if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
@@ -125,8 +131,8 @@ export class SegmentMetaBuilder {
       if (firstTs > this.maxTs) this.maxTs = firstTs
       if (firstTs < b[0]) b[0] = firstTs
     }
-    // An item with no time at all is due at 0: always due, as replay treats a missing dueTs.
-    const due = dueTs ?? firstTs ?? 0
+    // No dueTs: due whatever the clock, as replay treats it (see SegmentMeta.minDue).
+    const due = dueTs ?? 0
     if (due < this.minDue) this.minDue = due
     if (due > this.maxDue) this.maxDue = due
     if (due < b[1]) b[1] = due
@@ -167,6 +173,7 @@ export class SegmentMetaBuilder {
   }
 
   finish(file: FileIdentity): SegmentMeta {
+    const { hist, lows } = this.hist.snapshot()
     const meta: SegmentMeta = {
       v: 1,
       items: this.items,
@@ -176,7 +183,8 @@ export class SegmentMetaBuilder {
       maxTs: finite(this.maxTs),
       minDue: finite(this.minDue),
       maxDue: finite(this.maxDue),
-      dueHist: this.hist.snapshot(),
+      dueHist: hist,
+      dueHistLow: lows,
       samples: this.samples.map(([o, n]) => [o, n]),
       blocks: this.items > 0 ? [...this.blocks.map((b) => [...b] as Block), closed(this.block)] : [],
       file: { size: file.size, ino: file.ino, mtimeMs: file.mtimeMs },
@@ -305,6 +313,14 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   if (!pairs(m.dueHist, MAX_BUCKETS, false) || !pairs(m.samples, Math.floor(items / SAMPLE_EVERY) + 1, true)) return undefined
   const hist = m.dueHist as DueHist
   if (hist.reduce((n, [, c]) => n + c, 0) !== items) return undefined
+  if (m.dueHistLow !== undefined) {
+    const lows = m.dueHistLow
+    if (!Array.isArray(lows) || lows.length !== hist.length) return undefined
+    for (let i = 0; i < hist.length; i++) {
+      const low = lows[i] as unknown
+      if (typeof low !== 'number' || !Number.isFinite(low) || low > hist[i][0] || (i > 0 && low <= hist[i - 1][0])) return undefined
+    }
+  }
   const samples = m.samples as Array<[number, number]>
   if (samples.some(([o, n]) => o > (m.bytes as number) || n > items)) return undefined
   if (m.blocks !== undefined) {

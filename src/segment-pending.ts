@@ -28,8 +28,10 @@ interface ReadRun {
   badStart: boolean
   items: number
   minTs: number | null
-  /** Due times of the items read, ascending. */
+  /** Due times of the items from the checkpoint to the end of the run, ascending. */
   dues: Float64Array
+  /** Due times of the run's items before the checkpoint (consumed), ascending. */
+  doneDues: Float64Array
 }
 
 const MAX_CACHED = 256
@@ -69,16 +71,25 @@ export async function pendingPart(seg: SegmentInfo, meta: SegmentMeta, now: numb
       return combine(bounded(blocks[k], atEnd - consumed, now, runItems), rest, 0)
     }
   }
-  const run = await readRun(seg, meta, offset, end, maxRecordSize)
+  const run = await readRun(seg, meta, start, offset, end, maxRecordSize)
   // Unreadable now (removed or compressed since listed): the run's bounds, as a guess.
   if (!run) return combine(bounded(blocks[k], runItems, now, runItems + 1), rest, 0)
   if (run.badStart) return { ...whole(meta, now), scannedBytes: run.scanned }
   const part: PendingPart = { pending: run.items, due: upperCount(run.dues, now), dueExact: true, minTs: run.minTs, minTsExact: true, scannedBytes: 0 }
-  return combine(part, rest, run.scanned)
+  const out = combine(part, rest, run.scanned)
+  if (!out.dueExact) {
+    // The runs after the checkpoint straddle `now`; the consumed ones may not: then
+    // due(pending) = due(all) − due(consumed) is exact.
+    const all = dueAt(meta.dueHist, meta.minDue, now, meta.dueHistLow)
+    const done = ofRuns(blocks, 0, before, now, k)
+    if (all.exact && done.dueExact) out.due = Math.max(0, Math.min(out.pending, all.due - done.due - upperCount(run.doneDues, now)))
+    out.dueExact = all.exact && done.dueExact
+  }
+  return out
 }
 
 function whole(meta: SegmentMeta, now: number): PendingPart {
-  const d = dueAt(meta.dueHist, meta.minDue, now)
+  const d = dueAt(meta.dueHist, meta.minDue, now, meta.dueHistLow)
   return { pending: meta.items, due: d.due, dueExact: d.exact, minTs: meta.minTs, minTsExact: true, scannedBytes: 0 }
 }
 
@@ -163,6 +174,7 @@ function upperCount(sorted: Float64Array, now: number): number {
 async function readRun(
   seg: SegmentInfo,
   meta: SegmentMeta,
+  start: number,
   offset: number,
   end: number,
   maxRecordSize: number,
@@ -171,31 +183,40 @@ async function readRun(
   const known = runs.get(key)
   if (known) return { ...known, scanned: 0 }
   const dues: number[] = []
+  const doneDues: number[] = []
   let items = 0
   let minTs: number | null = null
+  let boundary = false
   let stop = false
+  const at = (pos: number) => {
+    if (pos === offset) boundary = true
+    if (pos >= end) stop = true
+  }
   let r
   try {
     r = await readLines(
       seg.path,
       seg.gz,
-      offset,
+      start,
       maxRecordSize,
       {
-        line(buf, s, e, at) {
-          if (at >= end) {
-            stop = true
-            return
-          }
+        line(buf, s, e, pos) {
+          at(pos)
+          if (stop) return
           const env = envelopeOfLine(buf, s, e)
           if (!env) return
+          const due = env.dueTs ?? 0
+          if (pos < offset) {
+            doneDues.push(due)
+            return
+          }
           items++
           const ts = env.firstTs ?? env.ts
           if (minTs === null || ts < minTs) minTs = ts
-          dues.push(env.dueTs ?? ts)
+          dues.push(due)
         },
-        oversized(_h, at) {
-          if (at >= end) stop = true
+        oversized(_h, pos) {
+          at(pos)
         },
       },
       () => stop,
@@ -204,8 +225,15 @@ async function readRun(
     return undefined
   }
   if (r.error && !seg.gz) return undefined
-  const run: ReadRun = { badStart: r.badStart !== undefined, items, minTs, dues: Float64Array.from(dues).sort() }
+  const run: ReadRun = {
+    // Not where a line starts: replay would start the segment over.
+    badStart: !boundary,
+    items,
+    minTs,
+    dues: Float64Array.from(dues).sort(),
+    doneDues: Float64Array.from(doneDues).sort(),
+  }
   runs.set(key, run)
   if (runs.size > MAX_CACHED) runs.delete(runs.keys().next().value as string)
-  return { ...run, scanned: seg.gz ? seg.size : end - offset }
+  return { ...run, scanned: seg.gz ? seg.size : end - start }
 }

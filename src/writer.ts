@@ -17,6 +17,15 @@
  * Size rotation and rotate() are our own seal (rename to the next sequence, fsync the
  * directory, reopen). rotating-file-stream drives interval rotation with our name generator:
  * it emits 'rotation' before it renames, we pause writes until its 'open', then reopen.
+ *
+ * Ownership is verified after every batch, not assumed: right after the write(2), before any
+ * await, the active path is lstat'ed and compared with our descriptor (dev/ino: one syscall
+ * per batch, ~1-3 µs). A write that finished before a rename is inside the renamed file, which
+ * whoever renamed it reads after renaming; so when the path no longer leads to our file, the
+ * same batch is written again into a freshly opened active file (after the logger has
+ * re-established its lock) before the callers are answered. Duplicates are possible, loss is
+ * not. (The lock file itself is checked by the logger's timer, not per batch: a lost lock
+ * costs no record, because a taker can only take the active file, which this check sees.)
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -25,6 +34,7 @@ import { createStream, type RotatingFileStream } from 'rotating-file-stream'
 import { DeadLetterError, ioError } from './errors.js'
 import { APPEND_FLAGS, fsyncDir } from './fs-safe.js'
 import { ByteSink } from './sink.js'
+import { WarningLimiter } from './warning-limiter.js'
 import {
   type SegmentFamily,
   isolateTornTail,
@@ -41,6 +51,10 @@ const fsyncP = promisify(fs.fsync)
 const WAKE_PER_WRITE = 1024
 /** rfs swallows errors inside an interval rotation; never wait on it forever. */
 const RFS_ROTATION_TIMEOUT_MS = 10_000
+/** A failing size rotation is retried after every batch; its warning at most this often. */
+const ROTATION_WARNING_EVERY_MS = 60_000
+/** Rewrites of one batch into a new active file before giving up (the file keeps being taken). */
+const MAX_REWRITES = 5
 
 export interface WriterConfig {
   durability: Durability
@@ -55,6 +69,8 @@ export interface WriterHooks {
   /** A segment was sealed (size/interval rotation, seal()). */
   onSealed(sealedPath: string): void
   onWarning(message: string, err?: unknown): void
+  /** Re-establish the writer lock (re-create it when deleted); throws DLQ_LOCK_LOST when another live process holds it. */
+  ensureOwnership(): Promise<void>
 }
 
 interface Batch {
@@ -86,6 +102,12 @@ export class SegmentWriter {
   private batch: Batch | undefined
 
   private fd: number | undefined
+  /** Identity of the file behind `fd`, compared with what the active path leads to. */
+  private fdDev = 0
+  private fdIno = 0
+  /** Set once the logger lost its lock: every later batch is rejected with it. */
+  private fatal: DeadLetterError | undefined
+  private readonly rotationWarnings = new WarningLimiter(ROTATION_WARNING_EVERY_MS)
   /** Bytes in the active file; a failed write is truncated back to this. */
   private size = 0
   private seq = 0
@@ -192,9 +214,28 @@ export class SegmentWriter {
       full.reset()
       this.wakeWaiters()
     }
-    if (this.cfg.rotateSize > 0 && this.size >= this.cfg.rotateSize) {
-      await this.sealNow().catch((err) => this.hooks.onWarning(`size rotation of ${this.fam.active} failed; will retry`, err))
+    if (this.cfg.rotateSize > 0 && this.size >= this.cfg.rotateSize && this.fatal === undefined) {
+      await this.sealNow().then(
+        () => this.rotationRecovered(),
+        (err) => this.rotationFailed(err),
+      )
     }
+  }
+
+  /** Retried after every batch while it fails: one warning, then at most one a minute. */
+  private rotationFailed(err: unknown): void {
+    const text = this.rotationWarnings.take(`size rotation of ${this.fam.active} failed; retrying after each write`)
+    if (text !== undefined) this.hooks.onWarning(text, err)
+  }
+
+  private rotationRecovered(): void {
+    const text = this.rotationWarnings.flush(`size rotation of ${this.fam.active} works again`)
+    if (text !== undefined) this.hooks.onWarning(text)
+  }
+
+  /** The logger lost its lock: reject everything from now on with `err`. */
+  fail(err: DeadLetterError): void {
+    this.fatal ??= err
   }
 
   private wakeWaiters(): void {
@@ -211,7 +252,29 @@ export class SegmentWriter {
   // ------------------------------------------------------------------ I/O
 
   private async writeBuffer(buf: Buffer): Promise<void> {
+    if (this.fatal) throw this.fatal
     if (this.fdStale || this.fd === undefined) await this.reopenActive()
+    this.writeAll(buf)
+    // No await since the write: nothing in this process can have renamed the file meanwhile.
+    // When this throws (the lock was lost) the rejected batch may still be in a file another
+    // writer now appends to as well: it stays there (a possible duplicate), never cut out.
+    if (!this.ownsActive()) await this.reassertOwnership(buf)
+    if (this.cfg.durability === 'fsync') {
+      const fd = this.fd!
+      const start = this.size - buf.length
+      try {
+        await fsyncP(fd)
+      } catch (err) {
+        // The batch is rejected, so its records must not stay behind to be replayed (a caller
+        // that logs them again would get duplicates). Best effort: the disk is failing.
+        this.truncateTo(start)
+        throw ioError(`fsync ${this.fam.active}`, err)
+      }
+    }
+  }
+
+  /** One whole batch into the active file, or (on a short write / error) none of it. */
+  private writeAll(buf: Buffer): void {
     const fd = this.fd!
     const before = this.size
     let off = 0
@@ -230,18 +293,41 @@ export class SegmentWriter {
       throw ioError(`write ${this.fam.active}`, err)
     }
     this.size = before + buf.length
-    if (this.cfg.durability === 'fsync') {
-      try {
-        await fsyncP(fd)
-      } catch (err) {
-        // The batch is rejected, so its records must not stay behind to be replayed (a caller
-        // that logs them again would get duplicates). Best effort: the disk is failing.
-        try {
-          fs.ftruncateSync(fd, before)
-          this.size = before
-        } catch {}
-        throw ioError(`fsync ${this.fam.active}`, err)
+  }
+
+  private truncateTo(size: number): void {
+    try {
+      fs.ftruncateSync(this.fd!, size)
+      this.size = size
+    } catch {}
+  }
+
+  /** Does the active path still lead to the file we write through? */
+  private ownsActive(): boolean {
+    const st = fs.lstatSync(this.fam.active, { throwIfNoEntry: false })
+    return st !== undefined && st.ino === this.fdIno && st.dev === this.fdDev
+  }
+
+  /**
+   * The active path no longer leads to our file: someone who judged the log orphaned renamed
+   * it (typically because our lock file was deleted), or replaced it. Re-establish the lock
+   * first (the logger throws DLQ_LOCK_LOST when a live process holds it now), so no further
+   * sealer takes the file; then write the batch again into a new active file.
+   */
+  private async reassertOwnership(buf: Buffer): Promise<void> {
+    for (let round = 0; ; round++) {
+      await this.hooks.ensureOwnership()
+      // Our own interval rotation (rotating-file-stream) renamed it: the batch is in the
+      // segment it just sealed.
+      if (this.ownsActive() || this.rfsRotation !== undefined || this.fdStale) return
+      if (round >= MAX_REWRITES) {
+        throw new DeadLetterError('DLQ_LOCK_LOST', `dlq: ${this.fam.active} keeps being renamed or replaced by another process; the batch was not acknowledged`)
       }
+      this.hooks.onWarning(
+        `${this.fam.active} was renamed, removed or replaced by another process while this writer owned it; writing the last batch again into a new active file (a reader may see it twice)`,
+      )
+      await this.reopenActive()
+      this.writeAll(buf)
     }
   }
 
@@ -259,6 +345,8 @@ export class SegmentWriter {
       throw new DeadLetterError('DLQ_UNSAFE_PATH', `dlq: ${fam.active} is not a regular file`)
     }
     this.fd = fd
+    this.fdDev = st.dev
+    this.fdIno = st.ino
     this.size = st.size
     this.fdStale = false
   }
@@ -419,6 +507,8 @@ export class SegmentWriter {
     this.finished = true
     await this.stopRfs()
     this.closeActive()
+    const held = this.rotationWarnings.flush(`size rotation of ${this.fam.active} was still failing at close`)
+    if (held !== undefined) this.hooks.onWarning(held)
   }
 
   /** True once close() has written everything and released the file. */

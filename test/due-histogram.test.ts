@@ -9,80 +9,90 @@ function trueDue(values: number[], now: number): number {
 }
 
 describe('DueHistogram', () => {
-  it('property: every bucket counts exactly the values in (previous upper, upper], at most 64 buckets', () => {
+  it('property: every bucket counts exactly the values in [low, upper], buckets in order, at most 64', () => {
     console.log(`due-histogram seed ${SEED}`)
     fc.assert(
-      fc.property(
-        fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 3000 }),
-        fc.boolean(),
-        (values, sorted) => {
-          const vs = sorted ? [...values].sort((a, b) => a - b) : values
-          const h = new DueHistogram()
-          for (const v of vs) h.add(v)
-          const hist = h.snapshot()
-          expect(hist.length).toBeLessThanOrEqual(MAX_BUCKETS)
-          let prev = -Infinity
-          for (const [upper, c] of hist) {
-            expect(upper).toBeGreaterThan(prev)
-            expect(vs.filter((v) => v > prev && v <= upper).length).toBe(c)
-            prev = upper
-          }
-          expect(hist.reduce((n, [, c]) => n + c, 0)).toBe(vs.length)
-        },
-      ),
+      fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 3000, size: 'max' }), fc.boolean(), (values, sorted) => {
+        const vs = sorted ? [...values].sort((a, b) => a - b) : values
+        const h = new DueHistogram()
+        for (const v of vs) h.add(v)
+        const { hist, lows } = h.snapshot()
+        expect(hist.length).toBeLessThanOrEqual(MAX_BUCKETS)
+        expect(lows).toHaveLength(hist.length)
+        let prev = -Infinity
+        hist.forEach(([upper, c], i) => {
+          expect(lows[i]).toBeGreaterThan(prev)
+          expect(upper).toBeGreaterThanOrEqual(lows[i])
+          // Both bounds are values that occur; the count is every value in between.
+          expect(vs.includes(lows[i]) && vs.includes(upper)).toBe(true)
+          expect(vs.filter((v) => v >= lows[i] && v <= upper).length).toBe(c)
+          prev = upper
+        })
+        expect(hist.reduce((n, [, c]) => n + c, 0)).toBe(vs.length)
+      }),
       { seed: SEED, numRuns: 60 },
     )
   })
 
-  it('property: dueAt is exact when it says so, and otherwise within the straddled bucket', () => {
+  it('property: dueAt is exact when it says so, and otherwise within the straddled bucket (with and without lows)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 2000 }),
+        fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 2000, size: 'max' }),
         fc.integer({ min: -10, max: 100_010 }),
         (values, now) => {
           const h = new DueHistogram()
           for (const v of values) h.add(v)
-          const hist = h.snapshot()
+          const { hist, lows } = h.snapshot()
           const min = Math.min(...values)
-          const got = dueAt(hist, min, now)
           const want = trueDue(values, now)
-          if (got.exact) expect(got.due).toBe(want)
-          // Never off by more than one bucket's count.
-          const straddled = hist.find(([u], i) => u > now && (i === 0 ? min <= now : hist[i - 1][0] < now))
-          expect(Math.abs(got.due - want)).toBeLessThanOrEqual(straddled ? straddled[1] : 0)
+          for (const got of [dueAt(hist, min, now, lows), dueAt(hist, min, now)]) {
+            if (got.exact) expect(got.due).toBe(want)
+            const straddled = hist.find(([u], i) => u > now && (i === 0 ? min <= now : hist[i - 1][0] < now))
+            expect(Math.abs(got.due - want)).toBeLessThanOrEqual(straddled ? straddled[1] : 0)
+          }
+          // Lows only ever make an answer exact, never less so.
+          if (dueAt(hist, min, now).exact) expect(dueAt(hist, min, now, lows).exact).toBe(true)
         },
       ),
       { seed: SEED, numRuns: 200 },
     )
   })
 
-  it('answers exactly outside the range and at bucket bounds', () => {
+  it('answers exactly outside the range, at bucket bounds, and in the gaps between buckets', () => {
     const h = new DueHistogram()
     for (let i = 0; i < 10_000; i++) h.add(1000 + i)
-    const hist = h.snapshot()
-    expect(dueAt(hist, 1000, 999)).toEqual({ due: 0, exact: true })
-    expect(dueAt(hist, 1000, 11_000)).toEqual({ due: 10_000, exact: true })
-    for (const [upper] of hist) expect(dueAt(hist, 1000, upper)).toEqual({ due: upper - 999, exact: true })
+    const { hist, lows } = h.snapshot()
+    expect(dueAt(hist, 1000, 999, lows)).toEqual({ due: 0, exact: true })
+    expect(dueAt(hist, 1000, 11_000, lows)).toEqual({ due: 10_000, exact: true })
+    for (const [upper] of hist) expect(dueAt(hist, 1000, upper, lows)).toEqual({ due: upper - 999, exact: true })
+    // Two clusters of equal values far apart: exact anywhere between and around them.
+    const g = new DueHistogram()
+    for (let i = 0; i < 500; i++) g.add(i % 2 === 0 ? 100 : 900)
+    const s = g.snapshot()
+    for (const now of [99, 100, 500, 899, 900]) expect(dueAt(s.hist, 100, now, s.lows)).toEqual({ due: now < 100 ? 0 : now < 900 ? 250 : 500, exact: true })
   })
 
   it('keeps buckets near equal counts for in-order values (bounded error)', () => {
     const h = new DueHistogram()
     const n = 100_000
     for (let i = 0; i < n; i++) h.add(i)
-    const hist = h.snapshot()
+    const { hist } = h.snapshot()
     expect(Math.max(...hist.map(([, c]) => c))).toBeLessThanOrEqual(Math.ceil((4 * n) / MAX_BUCKETS))
   })
 
-  it('continues from a snapshot as if never stopped (same invariant)', () => {
-    const a = new DueHistogram()
+  it('continues from a snapshot as if never stopped (same invariant), with or without stored lows', () => {
     const values = Array.from({ length: 5000 }, (_, i) => (i * 7919) % 3001)
-    for (const v of values.slice(0, 2500)) a.add(v)
-    const b = DueHistogram.from(a.snapshot(), Math.min(...values.slice(0, 2500)))
-    for (const v of values.slice(2500)) b.add(v)
-    let prev = -Infinity
-    for (const [upper, c] of b.snapshot()) {
-      expect(values.filter((v) => v > prev && v <= upper).length).toBe(c)
-      prev = upper
+    for (const withLows of [true, false]) {
+      const a = new DueHistogram()
+      for (const v of values.slice(0, 2500)) a.add(v)
+      const snap = a.snapshot()
+      const b = DueHistogram.from(snap.hist, Math.min(...values.slice(0, 2500)), withLows ? snap.lows : undefined)
+      for (const v of values.slice(2500)) b.add(v)
+      const { hist, lows } = b.snapshot()
+      hist.forEach(([upper, c], i) => {
+        expect(values.filter((v) => v >= lows[i] && v <= upper).length).toBe(c)
+        if (i > 0) expect(lows[i]).toBeGreaterThan(hist[i - 1][0])
+      })
     }
   })
 })

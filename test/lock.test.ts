@@ -1,10 +1,11 @@
-import { spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger } from '../src/index.js'
 import { exited, forkFixture } from './helpers/child.js'
+import { bootId, processStartTime } from '../src/process-identity.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []
@@ -138,14 +139,34 @@ describe('stale locks', () => {
     await dlq.close()
   })
 
-  it('concurrent reclaimers of one stale lock: exactly one wins', async () => {
+  it('concurrent reclaimers of one stale lock: exactly one wins, every round, the others get DLQ_LOCKED', async () => {
+    const file = path.join(tmpDir(), 'orders.log')
+    const dead = deadPid()
+    for (let round = 0; round < 20; round++) {
+      fs.writeFileSync(lockOf(file), JSON.stringify({ pid: dead, host: os.hostname(), token: `dead-${round}`, since: 0, kind: 'writer' }) + '\n')
+      const tries = await Promise.allSettled(Array.from({ length: 8 }, () => Logger.open(file, { sealPollInterval: 0 })))
+      const won = tries.filter((t) => t.status === 'fulfilled')
+      expect(won, `round ${round}`).toHaveLength(1)
+      for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'DLQ_LOCKED', pid: process.pid })
+      await (won[0] as PromiseFulfilledResult<Logger>).value.close()
+      expect(fs.existsSync(`${lockOf(file)}.reclaim`)).toBe(false)
+    }
+  })
+
+  it('a reclaim mutex held by a live process is waited for up to openTimeout, then DLQ_LOCKED names it (never a silent give-up)', async () => {
     const file = path.join(tmpDir(), 'orders.log')
     fs.writeFileSync(lockOf(file), JSON.stringify({ pid: deadPid(), host: os.hostname(), token: 'dead', since: 0, kind: 'writer' }) + '\n')
-    const tries = await Promise.allSettled(Array.from({ length: 8 }, () => Logger.open(file, { sealPollInterval: 0 })))
-    const won = tries.filter((t) => t.status === 'fulfilled')
-    expect(won).toHaveLength(1)
-    for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'DLQ_LOCKED' })
-    await (won[0] as PromiseFulfilledResult<Logger>).value.close()
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })
+    children.push(holder)
+    const pid = holder.pid!
+    fs.writeFileSync(`${lockOf(file)}.reclaim`, JSON.stringify({ pid, host: os.hostname(), boot: bootId(), start: processStartTime(pid) }) + '\n')
+    const err = await Logger.open(file, { sealPollInterval: 0, openTimeout: 100 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'DLQ_LOCKED', pid })
+    expect((err as Error).message).toMatch(new RegExp(`pid ${pid} has held its reclaim mutex .* for over 100 ms`))
+    // Once that process is gone, its mutex is cleared and the stale lock reclaimed.
+    holder.kill('SIGKILL')
+    await exited(holder)
+    await openLog(file)
   })
 
   it("removes lock temp files left by a process killed mid-creation, and only those of dead pids", async () => {

@@ -160,6 +160,18 @@ describe('logCounts equals a full scan', () => {
   })
 })
 
+describe('logCounts agrees with replay on what is due', () => {
+  it('an item without dueTs is due even when the clock is behind its ts (regression)', async () => {
+    const log = path.join(tmpDir(), 'orders.log')
+    const now = 1_800_000_000_000
+    writeSegment(log, 1, [envLine({ ts: now + 60_000, payload: 1 }), envLine({ ts: now - 5, dueTs: now + 1, payload: 2 })])
+    const c = await logCounts(log, { now })
+    const s = await replay(log, () => {}, { dryRun: true, now: () => now })
+    expect([c.due, c.deferred]).toEqual([s.due, s.deferred])
+    expect([c.due, c.deferred, c.dueExact]).toEqual([1, 1, true])
+  })
+})
+
 describe('logCounts options', () => {
   it('rejects unknown options and bad values with DLQ_INVALID_OPTION naming the option', async () => {
     const log = path.join(tmpDir(), 'orders.log')

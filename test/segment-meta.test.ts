@@ -52,8 +52,8 @@ describe('scanSegmentMeta', () => {
     expect(meta.bytes).toBe(body.length)
     expect(meta.minTs).toBe(T0 - 1000)
     expect(meta.maxTs).toBe(T0 + 2999)
-    // Items without dueTs are due at their first-failure time.
-    expect(meta.minDue).toBe(T0 - 1000 + 3)
+    // Items without dueTs are due whatever the clock: at 0.
+    expect(meta.minDue).toBe(0)
     expect(meta.maxDue).toBe(T0 + 10 * 2998)
     expect(meta.dueHist.length).toBeLessThanOrEqual(64)
     expect(meta.dueHist.reduce((n, [, c]) => n + c, 0)).toBe(3000)
@@ -66,7 +66,7 @@ describe('scanSegmentMeta', () => {
     const runs = [0, 1, 2].map((k) => {
       const envs = lines.slice(k * SAMPLE_EVERY, (k + 1) * SAMPLE_EVERY).map((l) => JSON.parse(l))
       const first = envs.map((e) => e.firstTs ?? e.ts)
-      const due = envs.map((e) => e.dueTs ?? e.firstTs ?? e.ts)
+      const due = envs.map((e) => e.dueTs ?? 0)
       return [Math.min(...first), Math.min(...due), Math.max(...due)]
     })
     expect(meta.blocks).toEqual(runs)
@@ -184,6 +184,8 @@ describe('sidecar', () => {
       { ...meta, corruptAt: [3, 2] },
       { ...meta, file: { size: meta.file.size } },
       { ...meta, damaged: 'yes' },
+      { ...meta, dueHistLow: [1] },
+      { ...meta, dueHistLow: meta.dueHist.map(([u]) => u + 1) },
     ]
     for (const b of bad) {
       fs.writeFileSync(file, typeof b === 'string' ? b : JSON.stringify(b))
@@ -241,16 +243,17 @@ describe('SegmentMetaBuilder', () => {
     const id = { size: off, ino: 1, mtimeMs: 2 }
     const a = whole.finish(id)
     const b = part.finish(id)
-    expect({ ...b, dueHist: null }).toEqual({ ...a, dueHist: null })
+    expect({ ...b, dueHist: null, dueHistLow: null }).toEqual({ ...a, dueHist: null, dueHistLow: null })
     expect(b.dueHist.reduce((n, [, c]) => n + c, 0)).toBe(3000)
   })
 
-  it('an item given without any time is due at 0 (always due), and the sidecar stays valid', () => {
+  it('an item without dueTs is due at 0 (whatever the clock), one without any time too', () => {
     const b = new SegmentMetaBuilder()
     b.add(0, 10, undefined, undefined)
     b.add(10, 10, 5000, undefined)
-    const m = b.finish({ size: 20, ino: 1, mtimeMs: 1 })
-    expect(m).toMatchObject({ items: 2, minTs: 5000, minDue: 0, maxDue: 5000 })
+    b.add(20, 10, 5000, 9000)
+    const m = b.finish({ size: 30, ino: 1, mtimeMs: 1 })
+    expect(m).toMatchObject({ items: 3, minTs: 5000, minDue: 0, maxDue: 9000, dueHist: [[0, 2], [9000, 1]] })
     expect(decodeSegmentMeta(JSON.stringify(m))).toEqual(m)
   })
 

@@ -77,6 +77,15 @@ describe('pending part of a partly replayed segment', () => {
     await expectExact(log, T + 1_700_000)
   })
 
+  it('plain: when the runs after the checkpoint straddle now but the consumed ones do not, due is still exact', async () => {
+    const log = path.join(tmpDir(), 'orders.log')
+    // Run 0 all due; runs 1 and 2 alternate due / deferred (two distinct due times in all).
+    const lines = Array.from({ length: 3000 }, (_, i) => envLine({ ts: T + i, dueTs: i < SAMPLE_EVERY || i % 2 === 0 ? T - 1000 : T + 1000, payload: i }))
+    writeSegment(log, 1, lines)
+    await checkpointAtLine(log, 1500)
+    await expectExact(log, T)
+  })
+
   it('.gz with many corrupt lines (positions not kept) or a checkpoint count that does not add up: read, exact', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     writeSegment(log, 1, segLines(2), { gz: true })
