@@ -186,3 +186,33 @@ describe('ship: damaged and unusual local files', () => {
     expect(() => store.startShipper(logPath, { interval: 'often' })).toThrow(/option `interval`/)
   })
 })
+
+describe('ship: recovery first', () => {
+  it('finishes a local requeue that was killed after committing, so moved entries ship once, as retry', async () => {
+    const { writeJournal, rewritePaths } = await import('../../src/store/journal.js')
+    const { logPaths } = await import('../../src/segments.js')
+    const dir = tmpDir()
+    const logPath = path.join(dir, 'rq.log')
+    const env = (i: number, extra: string) => `{"ts":${1_700_000_000_000 + i},"attempt":3,"reason":"legacy ${i}"${extra},"payload":{"i":${i}}}\n`
+    // Source: four permanent entries. The requeue moved 0 and 1 (retry temp) and kept 2 and 3
+    // (permanent temp), committed its journal, and was killed before publishing.
+    const source = 'permanent-rq.000000000001.log'
+    fs.writeFileSync(path.join(dir, source), [0, 1, 2, 3].map((i) => env(i, ',"final":"exhausted"')).join(''))
+    const rp = rewritePaths(logPaths(logPath))
+    fs.writeFileSync(rp.retryTmp, [0, 1].map((i) => env(i, '')).join(''))
+    fs.writeFileSync(rp.permanentTmp, [2, 3].map((i) => env(i, ',"final":"exhausted"')).join(''))
+    await writeJournal(logPaths(logPath), 'requeue', source, 'committed')
+    const store = await pg.store()
+    const r = await store.ship(logPath)
+    expect(r.recovered).toMatch(/finished an interrupted requeue/)
+    const rows = await collect(store.inspect())
+    const byI = rows.map((e) => [(e.payload as { i: number }).i, e.state]).sort()
+    expect(byI).toEqual([
+      [0, 'retry'],
+      [1, 'retry'],
+      [2, 'permanent'],
+      [3, 'permanent'],
+    ])
+    expect(fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).size > 0 && !f.endsWith('.lock'))).toEqual([])
+  })
+})
