@@ -109,10 +109,12 @@ const jobs: Job[] = [
   { name: 'log() fsync', script: 'throughput.ts', args: ['fsync'] },
   { name: 'baselines', script: 'throughput.ts', args: ['baseline'] },
   { name: 'replay no-op', script: 'replay.ts', args: ['noop'] },
+  { name: 'replay retries 1', script: 'replay.ts', args: ['retries1'] },
   { name: 'replay 10% failing', script: 'replay.ts', args: ['fail10'] },
   { name: 'replay gzip', script: 'replay.ts', args: ['gzip'] },
   { name: 'replay concurrency 8', script: 'replay.ts', args: ['conc8'] },
   { name: 'replay sparse checkpoints', script: 'replay.ts', args: ['sparse'] },
+  { name: 'replay idle run', script: 'replay.ts', args: ['idle'] },
   { name: 'postgres ship + central replay', script: 'postgres.ts', args: [] },
   { name: 'memory: logging', script: 'memory.ts', args: ['log', String(QUICK ? 300_000 : 10_000_000)] },
   {
@@ -137,13 +139,19 @@ const jobs: Job[] = [
 
 // ------------------------------------------------------------------------------- output
 
-const RATIO_COLS = ['pino sync', 'pino async', 'raw ceiling']
+const RATIO_COLS = ['pino sync', 'pino async', 'raw ceiling', 'one-write floor', 'bare loop']
+const RATIO_HEADS = ['vs pino sync', 'vs pino async', 'vs raw', 'vs floor', 'vs bare']
+/** Targets stated as a ratio to a floor row of the same run: extra key → row name. */
+const RATIO_TARGETS: Record<string, string> = { floorTarget: 'one-write floor', bareTarget: 'bare loop' }
+const RATIO_TARGETS_ROWS = new Set(Object.values(RATIO_TARGETS))
 
 interface OutRow extends Row {
   status: '' | 'met' | 'missed'
   /** (measured / target − 1) × 100, sign flipped when lower is better: positive = better than target. */
   marginPct?: number
   ratios: Record<string, number>
+  /** A target stated as a ratio to a floor row, e.g. "≥ 0.8× bare loop". */
+  ratioTarget?: string
 }
 
 function fmtValue(v: number, unit: string): string {
@@ -164,13 +172,27 @@ function finish(rows: Row[]): OutRow[] {
     for (const b of r.compareTo ?? []) {
       const base = rows.find((x) => x.name === b && x.payload === r.payload)
       if (base && base.value > 0) out.ratios[b] = r.value / base.value
+      // Against a floor row, CPU time per item when both have it (steadier than wall time on a
+      // shared machine); a floor measured in the row's own process wins.
+      const own = b === 'bare loop' ? r.extra?.bareCpuUsPerItem : undefined
+      const baseCpu = typeof own === 'number' ? own : base?.extra?.cpuUsPerItem
+      const cpu = r.extra?.cpuUsPerItem
+      if (RATIO_TARGETS_ROWS.has(b) && typeof baseCpu === 'number' && typeof cpu === 'number' && cpu > 0) out.ratios[b] = baseCpu / cpu
+    }
+    for (const [key, base] of Object.entries(RATIO_TARGETS)) {
+      const want = r.extra?.[key]
+      const got = out.ratios[base]
+      if (typeof want !== 'number' || got === undefined) continue
+      out.status = got >= want ? 'met' : 'missed'
+      out.marginPct = (got / want - 1) * 100
+      out.ratioTarget = `≥ ${want}× ${base}`
     }
     return out
   })
 }
 
 function table(rows: OutRow[]): string {
-  const head = ['scenario', 'payload', 'measured', 'target', 'status', 'vs pino sync', 'vs pino async', 'vs raw', 'notes']
+  const head = ['scenario', 'payload', 'measured', 'target', 'status', ...RATIO_HEADS, 'notes']
   const lines: string[][] = []
   const groups: Array<[string, OutRow[]]> = []
   for (const r of rows) {
@@ -183,7 +205,7 @@ function table(rows: OutRow[]): string {
     body.push(name)
     for (const r of rs) {
       const status = r.status === '' ? '' : `${r.status} (${r.marginPct! >= 0 ? '+' : ''}${r.marginPct!.toFixed(0)}%)`
-      const target = r.target === undefined ? '' : `${r.lowerIsBetter ? '≤' : '≥'} ${fmtValue(r.target, r.unit)}`
+      const target = r.ratioTarget ?? (r.target === undefined ? '' : `${r.lowerIsBetter ? '≤' : '≥'} ${fmtValue(r.target, r.unit)}`)
       const ratio = (k: string) => (r.ratios[k] === undefined ? '' : `${r.ratios[k].toFixed(2)}×`)
       const row = ['  ' + r.name, r.payload, fmtValue(r.value, r.unit), target, status, ...RATIO_COLS.map(ratio), r.note ?? '']
       body.push(row)
@@ -193,7 +215,7 @@ function table(rows: OutRow[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (i === head.length - 1 ? 0 : l[i].length))))
   const fmt = (cells: string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : i >= 2 && i <= 7 && i !== 3 && i !== 4 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .map((c, i) => (i === cells.length - 1 ? c : i >= 2 && i < 5 + RATIO_COLS.length && i !== 3 && i !== 4 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
       .join('  ')
       .trimEnd()
   const out = [fmt(head), widths.map((w) => '-'.repeat(w)).join('  ') + '  -----']
@@ -290,7 +312,8 @@ lines.push('')
 const targeted = out.filter((r) => r.status !== '')
 lines.push(`targets: ${targeted.filter((r) => r.status === 'met').length} met, ${targeted.filter((r) => r.status === 'missed').length} missed`)
 for (const r of targeted) {
-  lines.push(`  ${r.status === 'met' ? 'met   ' : 'MISSED'} ${r.group} / ${r.name} [${r.payload}]: ${fmtValue(r.value, r.unit)} vs ${r.lowerIsBetter ? '≤' : '≥'} ${fmtValue(r.target!, r.unit)}`)
+  const vs = r.ratioTarget !== undefined ? `${Object.values(r.ratios).map((x) => x.toFixed(2) + '×').join('/')} vs ${r.ratioTarget}` : `${fmtValue(r.value, r.unit)} vs ${r.lowerIsBetter ? '≤' : '≥'} ${fmtValue(r.target!, r.unit)}`
+  lines.push(`  ${r.status === 'met' ? 'met   ' : 'MISSED'} ${r.group} / ${r.name} [${r.payload}]: ${vs}`)
 }
 lines.push('')
 lines.push('method:')

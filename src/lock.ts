@@ -23,6 +23,8 @@ export interface LockInfo extends ProcessIdentity {
   /** When it was taken (wall clock): shown to people, never used to judge liveness. */
   since: number
   kind: string
+  /** What holds a replay lock (replay, requeue, purge), so a refusal names the right thing. */
+  operation?: string
 }
 
 /**
@@ -55,6 +57,8 @@ const DEFAULT_RECLAIM_WAIT_MS = 5_000
 export interface AcquireOptions {
   /** Longest wait (ms) for another process that is reclaiming the same stale lock. */
   waitMs?: number
+  /** What takes a replay lock (replay, requeue, purge, ship), so a refusal names the right thing. */
+  operation?: string
 }
 
 export class FileLock {
@@ -74,7 +78,13 @@ export class FileLock {
    * (its holder is gone) is reclaimed; a live one is never waited for here.
    */
   static async acquire(file: string, kind: LockKind, mode: number, opts: AcquireOptions = {}): Promise<FileLock> {
-    const info: LockInfo = { ...selfIdentity(), token: randomBytes(8).toString('hex'), since: Date.now(), kind }
+    const info: LockInfo = {
+      ...selfIdentity(),
+      token: randomBytes(8).toString('hex'),
+      since: Date.now(),
+      kind,
+      ...(opts.operation !== undefined && { operation: opts.operation }),
+    }
     const content = JSON.stringify(info) + '\n'
     for (let tries = 0; tries < 5; tries++) {
       if (await tryCreate(file, content, mode)) {
@@ -355,7 +365,7 @@ export function lockedError(file: string, kind: LockKind, info: LockInfo | undef
   const transient = info?.kind === 'sealer'
   let message: string
   if (kind === 'replay') {
-    message = `dlq: a replay of this log is already running (${who}, lock ${file})`
+    message = `dlq: a ${holderOperation(info)} of this log is already running (${who}, lock ${file})`
   } else if (transient) {
     message =
       `dlq: ${file} is held by ${who}, sealing an orphaned active file; this is transient` +
@@ -397,4 +407,9 @@ export async function waitWhileHeld(file: string, waitMs: number, signal?: Abort
     await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(1, deadline - performance.now()))))
     wait = Math.min(wait * 2, 50)
   }
+}
+
+function holderOperation(info: LockInfo | undefined): string {
+  const op = info?.operation
+  return typeof op === 'string' && /^[a-z-]{1,20}$/.test(op) ? op : 'replay'
 }

@@ -27,6 +27,12 @@ export class OutputFile {
   private synced = 0
   private opening: Promise<void> | undefined
   records = 0
+  /**
+   * Called once the file exists (with its size: a shared file already holds records) and
+   * before a byte is written to it: replay names the file in a checkpoint here, so recovery
+   * can always cut it back, and never below what it held.
+   */
+  onOpen: ((file: string, size: number) => void | Promise<void>) | undefined
 
   constructor(
     private readonly create: () => Promise<{ file: string; fd: number }>,
@@ -61,10 +67,11 @@ export class OutputFile {
   }
 
   /** Buffered append of whole lines; writes through when the buffer is large. */
-  async append(write: (sink: ByteSink) => void): Promise<void> {
+  append(write: (sink: ByteSink) => void): void | Promise<void> {
     write(this.sink)
     this.records++
-    if (this.sink.len >= FLUSH_AT) await this.flush()
+    // Only a flush makes this asynchronous: most appends cost no promise.
+    if (this.sink.len >= FLUSH_AT) return this.flush()
   }
 
   /**
@@ -78,6 +85,7 @@ export class OutputFile {
       this.fd = fd
       this.good = fs.fstatSync(fd).size
       await fsyncDir(this.dir)
+      await this.onOpen?.(file, this.good)
     })()
     return this.opening
   }
@@ -102,6 +110,16 @@ export class OutputFile {
     this.good += buf.length
     this.sink.reset()
     this.writes++
+  }
+
+  /** Offset in the file at which the next appended byte will land. */
+  position(): number {
+    return this.good + this.sink.len
+  }
+
+  /** Something appended is not yet on stable storage. */
+  needsSync(): boolean {
+    return this.sink.len > 0 || this.writes !== this.synced
   }
 
   /** Name and durable size, for the checkpoint; undefined until the file exists. */

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from '../src/checkpoint.js'
+import { CheckpointWriter, decodeCheckpoint, encodeCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from '../src/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const SEG = 'orders.000000000001.log'
@@ -82,5 +82,65 @@ describe('checkpoint state files', () => {
     await removeCheckpoint(file)
     await removeCheckpoint(file)
     expect(fs.existsSync(file)).toBe(false)
+  })
+
+  describe('in-place slot writes', () => {
+    it('create the file once; later checkpoints overwrite a slot in place, the newest wins', async () => {
+      const dir = tmpDir()
+      const file = path.join(dir, `${SEG}.state`)
+      const w = await CheckpointWriter.open(file, { ...cp, offset: 0, items: 0 }, 0o600)
+      const ino = fs.statSync(file).ino
+      for (let i = 1; i <= 25; i++) await w.write({ ...cp, offset: i * 10, items: i })
+      w.close()
+      expect(fs.readdirSync(dir)).toEqual([`${SEG}.state`])
+      expect(fs.statSync(file).ino).toBe(ino)
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 250, items: 25 } })
+    })
+
+    it('a torn or damaged slot leaves the previous checkpoint in force', async () => {
+      const file = path.join(tmpDir(), `${SEG}.state`)
+      const w = await CheckpointWriter.open(file, { ...cp, offset: 10, items: 1 }, 0o600)
+      await w.write({ ...cp, offset: 20, items: 2 })
+      w.close()
+      const buf = fs.readFileSync(file)
+      const slot = buf.length / 2
+      // The newest (offset 20) is in the slot whose body mentions it; damage one byte of it.
+      const at = buf.indexOf('"offset":20') >= slot ? slot : 0
+      const damaged = Buffer.from(buf)
+      damaged[at + 20] ^= 0xff
+      fs.writeFileSync(file, damaged)
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 10, items: 1 } })
+      // Cut short in the middle of that slot (a torn write that zero-filled its tail).
+      const torn = Buffer.from(buf)
+      torn.fill(0, at + 16, at + slot)
+      fs.writeFileSync(file, torn)
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 10, items: 1 } })
+    })
+
+    it('continue an existing slot file, and replace a file in the older text format', async () => {
+      const file = path.join(tmpDir(), `${SEG}.state`)
+      const a = await CheckpointWriter.open(file, { ...cp, offset: 10, items: 1 }, 0o600)
+      a.close()
+      const b = await CheckpointWriter.open(file, { ...cp, offset: 30, items: 3 }, 0o600)
+      b.close()
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 30 } })
+      fs.writeFileSync(file, encodeCheckpoint({ ...cp, offset: 40, items: 4 }))
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 40 } })
+      const c = await CheckpointWriter.open(file, { ...cp, offset: 40, items: 4 }, 0o600)
+      await c.write({ ...cp, offset: 50, items: 5 })
+      c.close()
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 50, items: 5 } })
+      expect(fs.readFileSync(file)[0]).not.toBe(0x7b)
+    })
+
+    it('a checkpoint naming many output files outgrows the slots: the file is rewritten with larger ones', async () => {
+      const file = path.join(tmpDir(), `${SEG}.state`)
+      const w = await CheckpointWriter.open(file, { ...cp, offset: 0, items: 0 }, 0o600)
+      const outputs = Array.from({ length: 200 }, (_, i) => ({ file: `orders.r${String(i).padStart(12, '0')}.log`, size: i }))
+      await w.write({ ...cp, offset: 60, items: 6, outputs })
+      await w.write({ ...cp, offset: 70, items: 7, outputs })
+      w.close()
+      expect(await readCheckpoint(file, SEG)).toMatchObject({ status: 'ok', checkpoint: { offset: 70, outputs } })
+    })
   })
 })

@@ -68,7 +68,12 @@ describe('close() under load', () => {
       }
     }
     const producers = Array.from({ length: 30 }, producer)
-    await new Promise((r) => setTimeout(r, 100))
+    // Close mid-stream once the producers are demonstrably running, however slow the machine.
+    const deadline = Date.now() + 30_000
+    while (acked.length <= 100) {
+      if (Date.now() > deadline) throw new Error(`only ${acked.length} records acknowledged in 30 s`)
+      await new Promise((r) => setTimeout(r, 5))
+    }
     await dlq.close()
     await Promise.all(producers)
     expect(errors).toHaveLength(30)

@@ -8,6 +8,7 @@ import { listSegments, logPaths } from '../src/segments.js'
 import { parseEnvelope } from '../src/envelope.js'
 import { exited, forkFixture } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
+import { prng } from './fixtures/replay-util.js'
 
 const children: ChildProcess[] = []
 afterEach(async () => {
@@ -43,23 +44,32 @@ async function scan(file: string): Promise<Scan> {
   return out
 }
 
-/** Run the fixture, SIGKILL it 50–400 ms after it started; returns the acknowledged numbers. */
-async function runAndKill(file: string, opts: LoggerOptions): Promise<number[]> {
-  const child = forkFixture('log-loop.ts', [file, JSON.stringify(opts)])
+/**
+ * One seed per run, printed, so a failure reproduces with DLQ_TEST_SEED=<seed>: it picks each
+ * iteration's kill point and the child's burst sizes.
+ */
+const SEED = Number(process.env.DLQ_TEST_SEED ?? Math.floor(Math.random() * 0x7fff_ffff) + 1)
+console.log(`logger-crash: seed ${SEED} (rerun with DLQ_TEST_SEED=${SEED})`)
+
+/**
+ * Run the fixture and SIGKILL it once it has acknowledged `killAfter` records (a count, not a
+ * delay: on a loaded machine a delay may pass before anything was logged). The kill still
+ * lands wherever the child is at that moment: mid-batch, mid-write, mid-rotation.
+ */
+async function runAndKill(file: string, opts: LoggerOptions, seed: number, killAfter: number): Promise<number[]> {
+  const child = forkFixture('log-loop.ts', [file, JSON.stringify(opts), String(seed)])
   children.push(child)
   const acked: number[] = []
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
-  const started = new Promise<void>((resolve, reject) => {
+  const reached = new Promise<void>((resolve, reject) => {
     child.on('message', (m) => {
-      if (m === 'started') resolve()
-      else if (Array.isArray(m)) acked.push(...(m as number[]))
+      if (Array.isArray(m)) acked.push(...(m as number[]))
+      if (acked.length >= killAfter) resolve()
     })
     child.once('exit', (code, signal) => reject(new Error(`child exited early (${code ?? signal}): ${stderr}`)))
   })
-  await started
-  const delay = 50 + Math.floor(Math.random() * 350)
-  await new Promise((r) => setTimeout(r, delay))
+  await reached
   child.kill('SIGKILL')
   const { signal } = await exited(child)
   expect(signal, `child should die by SIGKILL, stderr: ${stderr}`).toBe('SIGKILL')
@@ -79,7 +89,9 @@ describe('SIGKILL while logging', () => {
   for (const [k, v] of variants.entries()) {
     it(`iteration ${k + 1} (${v.name}): every acknowledged record survives, at most one torn line, appends resume cleanly`, async () => {
       const file = path.join(tmpDir(), 'orders.log')
-      const acked = await runAndKill(file, v.opts)
+      const rand = prng(SEED + k)
+      const killAfter = 1 + Math.floor(rand() * 10_000)
+      const acked = await runAndKill(file, v.opts, SEED + k, killAfter)
       expect(acked.length, 'the child acknowledged some records before the kill').toBeGreaterThan(0)
 
       const before = await scan(file)

@@ -63,6 +63,21 @@ async function until(cond: () => boolean, what: string, deadlineMs = 20_000): Pr
   }
 }
 
+/**
+ * Sealed names that appeared in `dir` (by rename) and are gone again: interval boundaries
+ * that found an empty active file. A kept segment stays, so it never counts.
+ */
+function watchBoundaries(dir: string): { settled: () => string[]; close: () => void } {
+  const seen = new Set<string>()
+  const watcher = fs.watch(dir, (_event, name) => {
+    if (name && SEALED.test(name)) seen.add(name)
+  })
+  return {
+    settled: () => [...seen].filter((n) => !fs.existsSync(path.join(dir, n))),
+    close: () => watcher.close(),
+  }
+}
+
 describe('size rotation', () => {
   it('under load (16 KiB, 20k records) loses and duplicates nothing across sealed + active segments', async () => {
     const dir = tmpDir()
@@ -230,23 +245,32 @@ describe('interval rotation', () => {
 
   it('an interval with no records leaves no empty sealed segment', async () => {
     const dir = tmpDir()
-    const dlq = await Logger.open(path.join(dir, 'orders.log'), { sealPollInterval: 0, rotateInterval: '1s' })
-    open.push(dlq)
-    const rotated: RotatedEvent[] = []
-    dlq.on('rotated', (e) => rotated.push(e))
-    // Two interval boundaries pass with nothing logged.
-    await new Promise((r) => setTimeout(r, 2200))
-    expect(sealedNames(dir)).toEqual([])
-    expect(rotated).toEqual([])
-    // Rotation is running all the same: a record gets sealed at the next boundary…
-    await dlq.log({ p: 0, i: 0 }, 'x')
-    await until(() => sealedNames(dir).length > 0, 'an interval-sealed segment')
-    // …and the empty intervals after it leave nothing behind either.
-    await new Promise((r) => setTimeout(r, 1200))
-    await dlq.close()
-    expect(sealedNames(dir)).toHaveLength(1)
-    expect(rotated).toHaveLength(1)
-    expectEachOnce(allItems(dir).items, 1, 1)
+    // Interval boundaries are observed, not waited out: at each one the active file is renamed
+    // to a new sealed name (then removed when empty), which the directory watch reports.
+    const boundaries = watchBoundaries(dir)
+    try {
+      const dlq = await Logger.open(path.join(dir, 'orders.log'), { sealPollInterval: 0, rotateInterval: '1s' })
+      open.push(dlq)
+      const rotated: RotatedEvent[] = []
+      dlq.on('rotated', (e) => rotated.push(e))
+      // Two interval boundaries pass with nothing logged, each leaving nothing behind.
+      await until(() => boundaries.settled().length >= 2, 'two empty interval boundaries')
+      expect(sealedNames(dir)).toEqual([])
+      expect(rotated).toEqual([])
+      // Rotation is running all the same: a record gets sealed at the next boundary…
+      await dlq.log({ p: 0, i: 0 }, 'x')
+      await until(() => sealedNames(dir).length > 0, 'an interval-sealed segment')
+      const kept = sealedNames(dir)[0]
+      // …and the empty intervals after it leave nothing behind either.
+      const before = boundaries.settled().length
+      await until(() => boundaries.settled().filter((n) => n !== kept).length >= before + 1, 'an empty interval boundary after the record')
+      await dlq.close()
+      expect(sealedNames(dir)).toEqual([kept])
+      expect(rotated).toHaveLength(1)
+      expectEachOnce(allItems(dir).items, 1, 1)
+    } finally {
+      boundaries.close()
+    }
   })
 
   it('interval rotation under a steady stream of writes loses and duplicates nothing', async () => {
@@ -254,11 +278,13 @@ describe('interval rotation', () => {
     const dlq = await Logger.open(path.join(dir, 'orders.log'), { sealPollInterval: 0, rotateInterval: '1s' })
     open.push(dlq)
     let i = 0
-    const end = Date.now() + 2500
-    while (Date.now() < end || sealedNames(dir).length < 2) {
+    // Write until two interval rotations have sealed segments: records land before, across
+    // and after each boundary, however slow the machine is.
+    const deadline = Date.now() + 30_000
+    while (sealedNames(dir).length < 2) {
       await Promise.all(Array.from({ length: 20 }, () => dlq.log({ p: 0, i: i++ }, 'x')))
       await new Promise((r) => setTimeout(r, 5))
-      if (Date.now() > end + 20_000) throw new Error('no interval rotation')
+      if (Date.now() > deadline) throw new Error('no interval rotation')
     }
     await dlq.close()
     expect(sealedNames(dir).length).toBeGreaterThanOrEqual(2)

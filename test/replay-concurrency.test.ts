@@ -73,10 +73,18 @@ describe('concurrency > 1', () => {
     )
     // Everything the window allows past item 3 finishes while 3 is stuck.
     await until(() => [4, 5, 6].every((n) => finished.has(n)), 10_000, 'items after the slow one')
-    await sleep(50)
+    // The checkpoint over items 0-2 is written after they finished, on its own schedule: wait
+    // for it to reach item 3 (or pass it, which the assertion below rejects) instead of a sleep.
+    const readCp = () => {
+      try {
+        return decodeCheckpoint(fs.readFileSync(state), SEG)
+      } catch {
+        return undefined
+      }
+    }
+    await until(() => { const c = readCp(); return c?.status === 'ok' && c.checkpoint.items >= 3 }, 10_000, 'the checkpoint over items 0-2')
     // Items 0-2 and 4-6 are done, 3 is not: the checkpoint is exactly at item 3.
-    const cp = decodeCheckpoint(fs.readFileSync(state, 'utf8'), SEG)
-    expect(cp).toMatchObject({ status: 'ok', checkpoint: { offset: offsets[3], items: 3 } })
+    expect(readCp()).toMatchObject({ status: 'ok', checkpoint: { offset: offsets[3], items: 3 } })
     expect(Math.max(...started)).toBe(3 + concurrency - 1)
     gate.resolve()
     const s = await run
@@ -96,9 +104,9 @@ describe('concurrency > 1', () => {
     let checks = 0
     const violations: string[] = []
     const inspect = () => {
-      let text: string
+      let text: Buffer
       try {
-        text = fs.readFileSync(state, 'utf8')
+        text = fs.readFileSync(state)
       } catch {
         return
       }

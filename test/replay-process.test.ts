@@ -24,6 +24,11 @@ afterEach(async () => {
 })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/**
+ * Seal requests answered by a live writer in this (busy, test-runner) process: generous, so
+ * a loaded machine delays a test instead of turning it into the "writer did not answer" case.
+ */
+const SEAL_TIMEOUT = 120_000
 
 function fork(name: string, args: string[]): ChildProcess {
   const c = forkFixture(name, args)
@@ -135,16 +140,23 @@ describe('sealing the active segment from another process', () => {
     dlq.on('rotated', (e) => rotated.push(e))
     let n = 0
     for (; n < 100; n++) await dlq.log({ n }, 'parent', 1, { id: `n${n}` })
-    const child = fork('replay-child.ts', [JSON.stringify({ log, mode: 'run', failEvery: 2, opts: { initialWait: 0, maxWait: 0 } })])
+    // 'block': the child holds its first handler call until told to go on, so this process
+    // demonstrably logs while the child replays, after the seal, however the two are scheduled.
+    const child = fork('replay-child.ts', [JSON.stringify({ log, mode: 'block', failEvery: 2, opts: { initialWait: 0, maxWait: 0, sealTimeout: SEAL_TIMEOUT } })])
+    let blocked = false
     let finished = false
-    const result = message<ChildResult>(child).finally(() => (finished = true))
+    void message(child, (m: { blocked?: boolean }) => m.blocked === true).then(() => (blocked = true), () => {})
+    const result = message<ChildResult>(child, (m) => 'ok' in m).finally(() => (finished = true))
     // Keep logging while the child asks for the seal and replays.
+    let afterSeal = 0
     while (!finished) {
       await dlq.log({ n }, 'parent', 1, { id: `n${n}` })
       n++
+      if (blocked && ++afterSeal === 20) child.send('go')
       await sleep(2)
     }
     const res = await result
+    expect(afterSeal).toBeGreaterThanOrEqual(20)
     expect(res.ok).toBe(true)
     expect(res.summary!.warnings).toEqual([])
     expect(rotated.filter((e) => e.kind === 'retry')).toHaveLength(1)
@@ -185,9 +197,11 @@ describe('sealing the active segment from another process', () => {
       const log = path.join(dir, 'orders.log')
       const dlq = await openLogger(log, { compress: true, sealPollInterval: 20 })
       await Promise.all(Array.from({ length: 3000 }, (_, n) => dlq.log({ n, pad: 'c'.repeat(100) }, 'x')))
-      const child = fork('replay-child.ts', [JSON.stringify({ log, mode: 'run' })])
+      const child = fork('replay-child.ts', [JSON.stringify({ log, mode: 'run', opts: { sealTimeout: SEAL_TIMEOUT } })])
       const res = await message<ChildResult>(child)
       expect(res.ok).toBe(true)
+      // The writer answered the seal request (a loaded machine must not turn this into a timeout).
+      expect(res.summary!.warnings).toEqual([])
       await dlq.close()
       expect(fs.readdirSync(dir).filter((f) => /^orders\.\d{12}\.log/.test(f))).toEqual([])
       const again = await replay(log, () => {})

@@ -3,11 +3,18 @@
  * each, like the default rotateSize) before timing; the timed part is one replay() call,
  * the standalone entry point a cron job uses (replay lock, seal, checkpoints, removal).
  *
- *   noop     no-op handler
- *   fail10   every 10th item throws: re-logged with attempt + 1 into a replayer segment
- *   gzip     same as noop, from gzip segments (as written with `compress: true`)
- *   conc8    concurrency 8, handler awaits a 1 ms timer (fewer items: this one is timer-bound)
- *   sparse   noop with checkpointEvery 100,000: how much of the noop time is checkpoint I/O
+ *   noop      no-op handler; also measures the bare loop (below) in the same process first
+ *   retries1  no-op handler with `retries: 1` (in-place retries armed, never needed)
+ *   fail10    every 10th item throws: re-logged with attempt + 1 into a replayer segment
+ *   gzip      same as noop, from gzip segments (as written with `compress: true`)
+ *   conc8     concurrency 8, handler awaits a 1 ms timer (fewer items: this one is timer-bound)
+ *   sparse    noop with checkpointEvery 100,000: how much of the noop time is checkpoint I/O
+ *   idle      1M items deferred an hour, nothing due: a run with segment metadata (skips
+ *             them) against the same run without it (reads and carries every item forward)
+ *
+ * The bare loop is the floor any replay stands on: readSync into a 4 MiB buffer,
+ * indexOf(10), utf8Slice, JSON.parse, call a function. Every replay row of one bench run
+ * prints its ratio to it.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -19,6 +26,7 @@ import { type Row, QUICK, envelopeLine, fail, now, orderPool, perSec, report, rm
 
 const GROUP = '4. replay throughput'
 const SEGMENT_BYTES = 64 * 1024 * 1024
+const BARE = 'bare loop'
 
 async function gzipAll(files: string[]): Promise<void> {
   for (const f of files) {
@@ -27,53 +35,195 @@ async function gzipAll(files: string[]): Promise<void> {
   }
 }
 
-async function run(kind: string): Promise<Row> {
-  const items = kind === 'conc8' ? (QUICK ? 4_000 : 20_000) : QUICK ? 100_000 : 1_000_000
-  // Diagnostic: the same no-op replay with checkpoints 100× rarer than the default, to separate
-  // the cost of checkpoint I/O from the cost of reading and parsing.
-  const opts = kind === 'conc8' ? { concurrency: 8 } : kind === 'sparse' ? { checkpointEvery: 100_000, checkpointInterval: 60_000 } : {}
+function itemsFor(kind: string): number {
+  if (kind === 'conc8') return QUICK ? 4_000 : 20_000
+  return QUICK ? 100_000 : 1_000_000
+}
+
+function segmentsFor(dir: string, items: number): string[] {
   const pool = orderPool('120B')
   const perSegment = Math.floor(SEGMENT_BYTES / Buffer.byteLength(envelopeLine(1_700_000_000_000, pool[0])))
+  return writeSegments(dir, 'bench', pool, items, perSegment)
+}
+
+/** The floor: the least any reader of these files must do per line. */
+function bareLoop(files: string[]): { items: number; ms: number; cpuUs: number } {
+  const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
+  // Buffer's own (untyped) UTF-8 decoder: what toString('utf8', s, e) ends in, minus its checks.
+  const b8 = buf as unknown as { utf8Slice(s: number, e: number): string }
+  let items = 0
+  let sink = 0
+  const use = (v: unknown) => {
+    if (v !== null) sink++
+  }
+  const c0 = process.cpuUsage()
+  const t0 = now()
+  for (const f of files) {
+    const fd = fs.openSync(f, 'r')
+    let pos = 0
+    let keep = 0
+    for (;;) {
+      const n = fs.readSync(fd, buf, keep, buf.length - keep, pos)
+      if (n === 0) break
+      pos += n
+      const end = keep + n
+      let i = 0
+      for (let nl = buf.indexOf(10, i); nl !== -1 && nl < end; nl = buf.indexOf(10, i)) {
+        use(JSON.parse(b8.utf8Slice(i, nl)))
+        items++
+        i = nl + 1
+      }
+      keep = end - i
+      buf.copy(buf, 0, i, end)
+    }
+    fs.closeSync(fd)
+  }
+  const ms = now() - t0
+  const c = process.cpuUsage(c0)
+  if (sink !== items) throw new Error('bare loop lost items')
+  return { items, ms, cpuUs: c.user + c.system }
+}
+
+const LABEL: Record<string, string> = {
+  noop: 'no-op handler',
+  retries1: 'no-op handler, retries: 1',
+  fail10: '10% of items fail (re-logged)',
+  gzip: 'no-op handler, gzip segments',
+  conc8: 'concurrency 8, 1 ms async handler',
+  sparse: 'no-op handler, checkpointEvery 100,000 (diagnostic)',
+}
+
+async function run(kind: string): Promise<Row[]> {
+  const items = itemsFor(kind)
   const dir = scratchDir('replay')
+  const rows: Row[] = []
   try {
     const logPath = path.join(dir, 'bench.log')
-    const files = writeSegments(dir, 'bench', pool, items, perSegment)
-    if (kind === 'gzip') await gzipAll(files)
-    let n = 0
-    const handler =
-      kind === 'fail10'
-        ? () => {
-            if (++n % 10 === 0) throw new Error('still failing')
-          }
-        : kind === 'conc8'
-          ? () => sleep(1)
-          : () => {}
-    const t0 = now()
-    const c0 = process.cpuUsage()
-    const summary: ReplaySummary = await replay(logPath, handler, opts)
-    const ms = now() - t0
-    const cpu = process.cpuUsage(c0)
-    if (summary.handled !== items) throw new Error(`${kind}: handled ${summary.handled} of ${items}`)
-    const label: Record<string, string> = {
-      noop: 'no-op handler',
-      fail10: '10% of items fail (re-logged)',
-      gzip: 'no-op handler, gzip segments',
-      conc8: 'concurrency 8, 1 ms async handler',
-      sparse: 'no-op handler, checkpointEvery 100,000 (diagnostic)',
+    let files = segmentsFor(dir, items)
+    // noop, retries1: the bare loop and the replay alternate REPS times in this process;
+    // medians reported, ratios from CPU time (the 2 cores are shared: wall time is not ours).
+    const withBare = kind === 'noop' || kind === 'retries1'
+    const reps = withBare ? REPS : 1
+    const bare: Array<{ items: number; ms: number; cpuUs: number }> = []
+    const runs: Array<{ ms: number; cpuUs: number; summary: ReplaySummary }> = []
+    for (let rep = 0; rep < reps; rep++) {
+      if (rep > 0) files = segmentsFor(dir, items)
+      if (withBare) {
+        if (rep === 0) bareLoop(files) // warm-up: page cache and JIT
+        bare.push(bareLoop(files))
+      }
+      runs.push(await timedReplay(kind, logPath, files))
     }
-    return {
+    const b = bare.length > 0 ? median(bare, (x) => x.cpuUs) : undefined
+    if (b && kind === 'noop') {
+      rows.push({
+        group: GROUP,
+        name: BARE,
+        payload: '120B',
+        value: perSec(b.items, b.ms),
+        unit: 'items/s',
+        note: `readSync into 4 MiB, indexOf(10), utf8Slice, JSON.parse, call; median of ${reps}: ${(b.ms / 1000).toFixed(2)} s, CPU ${(b.cpuUs / b.items).toFixed(2)} µs/item`,
+        extra: { cpuUsPerItem: b.cpuUs / b.items },
+      })
+    }
+    const { ms, cpuUs, summary } = median(runs, (x) => x.cpuUs)
+    if (summary.handled !== items) throw new Error(`${kind}: handled ${summary.handled} of ${items}`)
+    const target = kind === 'noop' ? 0.8 : kind === 'retries1' ? 0.7 : undefined
+    rows.push({
       group: GROUP,
-      name: label[kind],
+      name: LABEL[kind],
       payload: '120B',
       value: perSec(items, ms),
       unit: 'items/s',
       note:
-        `${items.toLocaleString('en-US')} items in ${files.length} segment(s), ${(ms / 1000).toFixed(2)} s; ` +
-        `delivered ${summary.delivered}, requeued ${summary.requeued}, CPU ${((cpu.user + cpu.system) / items).toFixed(2)} µs/item` +
+        `${items.toLocaleString('en-US')} items in ${files.length} segment(s), ${reps > 1 ? `median of ${reps}, ` : ''}${(ms / 1000).toFixed(2)} s; ` +
+        `delivered ${summary.delivered}, requeued ${summary.requeued}, CPU ${(cpuUs / items).toFixed(2)} µs/item` +
         (kind === 'conc8' ? '; ceiling 8,000/s (8 × 1 ms timer), fewer items on purpose' : ''),
-      ...(kind === 'noop' ? { target: 800_000 } : {}),
-      extra: { maxRssMiB: process.resourceUsage().maxRSS / 1024 },
-    }
+      compareTo: [BARE],
+      extra: { cpuUsPerItem: cpuUs / items, ...(b ? { bareCpuUsPerItem: b.cpuUs / b.items } : {}), maxRssMiB: process.resourceUsage().maxRSS / 1024, ...(target !== undefined ? { bareTarget: target } : {}) },
+    })
+    return rows
+  } finally {
+    rmScratch(dir)
+  }
+}
+
+const REPS = QUICK ? 1 : 3
+
+function median<T>(xs: T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]
+}
+
+async function timedReplay(kind: string, logPath: string, files: string[]): Promise<{ ms: number; cpuUs: number; summary: ReplaySummary }> {
+  const opts = kind === 'conc8' ? { concurrency: 8 } : kind === 'sparse' ? { checkpointEvery: 100_000, checkpointInterval: 60_000 } : kind === 'retries1' ? { retries: 1 } : {}
+  if (kind === 'gzip') await gzipAll(files)
+  let n = 0
+  const handler =
+    kind === 'fail10'
+      ? () => {
+          if (++n % 10 === 0) throw new Error('still failing')
+        }
+      : kind === 'conc8'
+        ? () => sleep(1)
+        : () => {}
+  const t0 = now()
+  const c0 = process.cpuUsage()
+  const summary = await replay(logPath, handler, opts)
+  const ms = now() - t0
+  const cpu = process.cpuUsage(c0)
+  return { ms, cpuUs: cpu.user + cpu.system, summary }
+}
+
+/** Bytes this process read and wrote through system calls so far (Linux /proc/self/io). */
+function io(): { r: number; w: number } {
+  const t = fs.readFileSync('/proc/self/io', 'utf8')
+  return { r: Number(/rchar: (\d+)/.exec(t)?.[1] ?? NaN), w: Number(/wchar: (\d+)/.exec(t)?.[1] ?? NaN) }
+}
+
+async function measured(fn: () => Promise<ReplaySummary>): Promise<{ ms: number; r: number; w: number; s: ReplaySummary }> {
+  const i0 = io()
+  const t0 = now()
+  const s = await fn()
+  const ms = now() - t0
+  const i1 = io()
+  return { ms, r: i1.r - i0.r, w: i1.w - i0.w, s }
+}
+
+async function idle(): Promise<Row[]> {
+  const items = itemsFor('idle')
+  const dir = scratchDir('replay-idle')
+  try {
+    const logPath = path.join(dir, 'bench.log')
+    segmentsFor(dir, items)
+    // Setup: every item fails once and is re-logged an hour out, into replayer segments with metadata.
+    await replay(logPath, () => {
+      throw new Error('down')
+    }, { initialWait: '1h', maxWait: '2h' })
+    const own = fs.readdirSync(dir).filter((f) => /^bench\.r\d{12}\.log$/.test(f))
+    const deferredBytes = own.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0)
+    const noop = () => {}
+    const skip = await measured(() => replay(logPath, noop))
+    // The same run without metadata: what every idle run cost before (read all, carry all forward).
+    for (const f of fs.readdirSync(dir)) if (f.endsWith('.meta')) fs.unlinkSync(path.join(dir, f))
+    const full = await measured(() => replay(logPath, noop))
+    if (skip.s.deferred !== items || full.s.deferred !== items) throw new Error(`idle: deferred ${skip.s.deferred} / ${full.s.deferred} of ${items}`)
+    const pct = (x: number, y: number) => `${((100 * x) / y).toFixed(3)}%`
+    return [
+      {
+        group: GROUP,
+        name: 'idle run: 1M deferred, nothing due',
+        payload: '120B',
+        value: skip.ms,
+        unit: 'ms',
+        lowerIsBetter: true,
+        note:
+          `time ${(skip.ms / full.ms).toFixed(4)}× a full run (${full.ms.toFixed(0)} ms), ` +
+          `bytes read ${(skip.r / full.r).toFixed(4)}× (${skip.r} B), bytes written ${(skip.w / full.w).toFixed(4)}× (${skip.w} B) = ` +
+          `${pct(skip.w, deferredBytes)} of the ${(deferredBytes / 2 ** 20).toFixed(0)} MiB deferred (target ≤ 1%); ` +
+          `${skip.s.segmentsSkipped} segment(s) skipped`,
+        extra: { fullMs: full.ms, fullRead: full.r, fullWritten: full.w, read: skip.r, written: skip.w, deferredBytes },
+      },
+    ]
   } finally {
     rmScratch(dir)
   }
@@ -81,8 +231,10 @@ async function run(kind: string): Promise<Row> {
 
 try {
   const kind = process.argv[2]
-  if (!['noop', 'fail10', 'gzip', 'conc8', 'sparse'].includes(kind)) throw new Error('usage: replay.ts noop|fail10|gzip|conc8|sparse [--quick]')
-  report({ rows: [await run(kind)], notes: [] })
+  if (!['noop', 'retries1', 'fail10', 'gzip', 'conc8', 'sparse', 'idle'].includes(kind)) {
+    throw new Error('usage: replay.ts noop|retries1|fail10|gzip|conc8|sparse|idle [--quick]')
+  }
+  report({ rows: kind === 'idle' ? await idle() : await run(kind), notes: [] })
 } catch (err) {
   fail(err)
 }

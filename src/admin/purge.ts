@@ -68,7 +68,7 @@ export async function runPurge(paths: LogPaths, run: PurgeRun, hooks?: RewriteHo
     const c = run.target === 'permanent' ? await countPermanent(paths, run) : await countCorrupt(paths, run)
     return { ...summary, removed: c.matched, kept: c.kept, segments: c.segments, limited: c.limited, aborted: run.signal?.aborted ?? false }
   }
-  const maintenance = { sealPermanent: run.target === 'permanent', sealTimeout: run.sealTimeout, signal: run.signal }
+  const maintenance = { sealPermanent: run.target === 'permanent', sealTimeout: run.sealTimeout, signal: run.signal, operation: 'purge' }
   return withMaintenance(paths, maintenance, async (session) => {
     summary.recovered = session.recovered
     summary.warnings.push(...session.warnings)

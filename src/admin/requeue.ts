@@ -75,7 +75,7 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
     const c = await countPermanent(paths, run)
     return { ...summary, moved: c.matched, kept: c.kept, segments: c.segments, limited: c.limited, aborted: run.signal?.aborted ?? false }
   }
-  const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal }
+  const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
   const res = await withMaintenance(paths, maintenance, async (session) => {
     summary.recovered = session.recovered
     summary.warnings.push(...session.warnings)

@@ -9,7 +9,7 @@ import type { EntryFilter, EntryState } from '../postgres/filters.js'
 import type { EntryFilter as LocalFilter } from '../admin/types.js'
 import { timeOf } from '../postgres/filters.js'
 import { parseIntArg } from './filters.js'
-import { EXIT, formatDuration, formatTime, padStart, preview, usageError } from './output.js'
+import { EXIT, formatDuration, formatTime, padStart, preview, stdoutWrite, terminalSafe, usageError } from './output.js'
 import { abortOnSignals } from './common.js'
 import type { CentralEntry } from '../postgres/entry.js'
 import type { RedriveResult } from '../postgres/redrive.js'
@@ -80,7 +80,7 @@ export function centralFilter(f: LocalFilter, state: EntryState | EntryState[], 
 export async function dbStats(url: string, flags: DbFlags & { top: number; json?: boolean }): Promise<number> {
   const s = await withStore(url, undefined, (store) => store.stats(flags.host !== undefined ? { host: flags.host } : {}, { top: flags.top }))
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ store: redactUrl(url), at: Date.now(), ...s }) + '\n')
+    stdoutWrite(JSON.stringify({ store: redactUrl(url), at: Date.now(), ...s }) + '\n')
     return EXIT.OK
   }
   const lines = [
@@ -91,7 +91,7 @@ export async function dbStats(url: string, flags: DbFlags & { top: number; json?
     `  top reasons (normalized):`,
     ...s.byFingerprint.map((g) => `  ${padStart(g.count, 8)}  ${g.fingerprint}  [retry ${g.retry}, permanent ${g.permanent}, corrupt ${g.corrupt}; ${g.hosts} host(s)]`),
   ]
-  process.stdout.write(lines.join('\n') + '\n')
+  stdoutWrite(lines.join('\n') + '\n')
   return EXIT.OK
 }
 
@@ -125,7 +125,7 @@ export async function dbInspect(
       const line = json
         ? entryJson(e)
         : `${formatTime(e.ts)}  ${e.host}  ${e.state}  attempt ${e.attempt}${e.id !== undefined ? `  id=${e.id}` : ''}  ${preview(e.reason ?? '(no reason)', 120)}  ${preview(e.raw ?? JSON.stringify(e.payload) ?? '', 200)}`
-      if (!process.stdout.write(line + '\n')) await new Promise((r) => process.stdout.once('drain', r))
+      if (!stdoutWrite(line + '\n')) await new Promise((r) => process.stdout.once('drain', r))
     }
   })
   return EXIT.OK
@@ -165,10 +165,10 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
         signal: stop.signal,
       }),
     )
-    if (flags.json) process.stdout.write(JSON.stringify(s) + '\n')
+    if (flags.json) stdoutWrite(JSON.stringify(s) + '\n')
     else {
       const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${padStart(n, 8)}  ${what}\n`
-      process.stdout.write(
+      stdoutWrite(
         `replay of the ${where(url)}${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n` +
           `  ${s.handled} entries in ${formatDuration(s.durationMs)}\n` +
           row('delivered', s.delivered, 'handler succeeded') +
@@ -187,11 +187,11 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
 /** `extra`: the local command's --json fields that apply (moved / removed, target, resetAttempts). */
 function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean | undefined, extra: Record<string, unknown>): void {
   if (json) {
-    process.stdout.write(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
+    stdoutWrite(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
     return
   }
   const head = r.dryRun ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}; nothing was changed` : `${verb} ${r.count} entries of the ${where(url)}${r.stopped ? ' (interrupted)' : ''}`
-  process.stdout.write([head, ...r.topReasons.map((t) => `  ${padStart(t.count, 8)}  ${t.fingerprint}`)].join('\n') + '\n')
+  stdoutWrite([head, ...r.topReasons.map((t) => `  ${padStart(t.count, 8)}  ${t.fingerprint}`)].join('\n') + '\n')
 }
 
 export async function dbRequeue(url: string, f: LocalFilter, flags: DbFlags & { resetAttempts?: boolean; dryRun?: boolean; json?: boolean }): Promise<number> {

@@ -12,7 +12,7 @@ import type { Envelope } from '../envelope.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbInspect } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, warn, writeOut } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, terminalSafe, warn, writeOut } from './output.js'
 
 interface InspectFlags extends CommonFlags {
   permanent?: boolean
@@ -101,8 +101,9 @@ interface CorruptRecord {
 }
 
 function envelopeLine(env: Envelope, width: number): string {
-  const final = env.final ? ` ${env.final.padEnd(9)}` : ''
-  const left = `${formatTime(env.ts)}  ${`#${env.attempt}`.padEnd(3)}${final}  ${(env.id ?? '-').padEnd(10)}  `
+  // Stored text may hold terminal control sequences: every field goes through terminalSafe/preview.
+  const final = env.final ? ` ${terminalSafe(env.final).padEnd(9)}` : ''
+  const left = `${formatTime(env.ts)}  ${`#${env.attempt}`.padEnd(3)}${final}  ${terminalSafe(env.id ?? '-').padEnd(10)}  `
   // Reason and payload share what is left of the line; on a narrow terminal both shrink.
   const room = Math.max(24, width - left.length)
   const reasonMax = Math.min(48, Math.floor(room / 2))
@@ -113,7 +114,7 @@ function envelopeLine(env: Envelope, width: number): string {
 }
 
 function corruptLine(rec: CorruptRecord, width: number): string {
-  const where = rec.segment !== undefined ? `${rec.segment}@${rec.offset ?? '?'}` : '-'
+  const where = rec.segment !== undefined ? terminalSafe(`${rec.segment}@${rec.offset ?? '?'}`) : '-'
   const head = `${formatTime(rec.ts)}  ${where}  ${preview(rec.error ?? '(no error)', 60)}  `
   const raw = rec.rawEncoding === 'base64' ? `base64:${rec.raw ?? ''}` : (rec.raw ?? '')
   return head + preview(raw, width - head.length) + '\n'

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
-import { EXIT, EXIT_CODES_HELP } from './output.js'
+import { EXIT, EXIT_CODES_HELP, stdoutWrite, terminalSafe } from './output.js'
 import { registerInspect } from './inspect.js'
 import { registerPurge } from './purge.js'
 import { registerReplay } from './replay.js'
@@ -82,15 +82,16 @@ async function main(): Promise<void> {
       const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help'
       return finish(ok && err.exitCode === 0 ? EXIT.OK : EXIT.USAGE)
     }
-    process.stderr.write(`dletter: ${(err as Error)?.message ?? String(err)}\n`)
+    process.stderr.write(`dletter: ${terminalSafe((err as Error)?.message ?? String(err))}\n`)
     return finish(EXIT.FAILURE)
   }
   finish(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK)
 }
 
 function finish(code: number): void {
-  // Exit once stdout is flushed: output to a pipe must not be cut short.
-  process.stdout.write('', () => process.exit(code))
+  // Exit once stdout is flushed: output to a pipe must not be cut short. The real stdout:
+  // process.stdout.write may be diverted to stderr by now.
+  stdoutWrite('', () => process.exit(code))
 }
 
 void main()

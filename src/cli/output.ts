@@ -9,13 +9,18 @@ export const EXIT = {
   USAGE: 1,
   LOCKED: 2,
   FAILURE: 3,
+  /** A second SIGINT/SIGTERM: exit at once (128 + SIGINT, the shell's convention). */
+  INTERRUPTED: 130,
 } as const
 
 export const EXIT_CODES_HELP = `Exit codes:
-  0  done (also when items were requeued or moved to the permanent log)
-  1  usage error: unknown flag, bad value, missing log directory, purge without --yes
-  2  another replay holds the replay lock of this log (DLQ_REPLAY_LOCKED)
-  3  I/O error, or the handler module could not be loaded`
+  0    done (also when items were requeued or moved to the permanent log, and after a
+       first SIGINT/SIGTERM that stopped the run cleanly)
+  1    usage error: unknown flag, bad value, missing log directory, purge without --yes
+  2    another replay, requeue or purge holds the replay lock of this log (DLQ_REPLAY_LOCKED)
+  3    I/O error, the handler module could not be loaded, or a replay ended before it
+       finished (e.g. the handler called process.exit)
+  130  a second SIGINT/SIGTERM: exited at once (safe; the next run resumes from the last checkpoint)`
 
 /** An error the CLI explains itself: one line on stderr and a chosen exit code. */
 export class CliError extends Error {
@@ -68,25 +73,54 @@ export function messageOf(err: unknown): string {
 /** Report a failure the way every command does and return the exit code to use. */
 export function reportError(err: unknown, verbose: boolean): number {
   const code = exitCodeOf(err)
-  process.stderr.write(`dletter: ${messageOf(err)}\n`)
+  // Messages may quote stored text or paths: terminal-safe like everything else we print.
+  process.stderr.write(`dletter: ${terminalSafe(messageOf(err))}\n`)
   if (verbose) {
     let e: unknown = err
     while (e instanceof Error) {
-      process.stderr.write(`${e.stack ?? e.message}\n`)
+      process.stderr.write(`${terminalSafe(e.stack ?? e.message)}\n`)
       e = e.cause
       if (e !== undefined) process.stderr.write('caused by: ')
     }
-    if (e !== undefined && !(e instanceof Error)) process.stderr.write(`${String(e)}\n`)
+    if (e !== undefined && !(e instanceof Error)) process.stderr.write(`${terminalSafe(String(e))}\n`)
   }
   return code
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`dletter: warning: ${message.replace(/^dlq: /, '')}\n`)
+  process.stderr.write(`dletter: warning: ${terminalSafe(message.replace(/^dlq: /, ''))}\n`)
 }
 
 export function note(message: string): void {
-  process.stderr.write(`dletter: ${message}\n`)
+  process.stderr.write(`dletter: ${terminalSafe(message)}\n`)
+}
+
+// ----------------------------------------------------------------------------- stdout
+
+/**
+ * Taken before any handler module is loaded: while `divertStdout()` is in force, this is the
+ * only way to reach the real stdout.
+ */
+const realStdoutWrite = process.stdout.write.bind(process.stdout) as (chunk: string, cb?: (err?: Error | null) => void) => boolean
+
+/** Write to the real stdout, even while a handler's writes are diverted to stderr. */
+export function stdoutWrite(text: string, cb?: (err?: Error | null) => void): boolean {
+  return realStdoutWrite(text, cb)
+}
+
+let diverted = false
+/**
+ * From now on, whatever else writes to process.stdout (a handler's console.log,
+ * process.stdout.write) goes to stderr, so stdout carries our own output alone (`--json`
+ * appended to a file by cron). Never undone: a handler call that outlived its timeout may
+ * still print after the summary. Output written straight to fd 1 cannot be caught.
+ */
+export function divertStdout(): void {
+  if (diverted) return
+  diverted = true
+  const toStderr = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean =>
+    (process.stderr.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(chunk, encoding, cb)
+  process.stdout.write = toStderr as typeof process.stdout.write
 }
 
 /**
@@ -94,7 +128,7 @@ export function note(message: string): void {
  * memory bounded. A closed pipe (`dletter inspect | head`) ends the process quietly.
  */
 export function writeOut(text: string): Promise<void> | undefined {
-  if (process.stdout.write(text)) return undefined
+  if (realStdoutWrite(text)) return undefined
   return new Promise((resolve) => process.stdout.once('drain', resolve))
 }
 
@@ -149,9 +183,30 @@ export function formatTime(ts: number | undefined): string {
   return new Date(ts).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')
 }
 
-/** Keep a preview on one line and within `max` characters. */
+/**
+ * Control characters a terminal acts on instead of showing: C0 (ESC starts window-title,
+ * line-clearing and cursor sequences; BEL, CR, backspace), DEL, C1 (0x9b is a one-byte CSI),
+ * bidi embeddings/overrides/isolates and marks (they reorder what follows on the line), and
+ * the Unicode line/paragraph separators. Tab and newline are left to the caller.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Stored text (reasons, ids, payloads, corrupt lines, paths) made safe to print on a
+ * terminal: each control character becomes a visible escape (`\x1b`, `\u202e`). Not
+ * reversible (a literal backslash is left as is); `--json` output is the exact record.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
+/** Keep a preview on one line, within `max` characters and safe for a terminal. */
 export function preview(text: string, max: number): string {
-  const flat = text.replace(/[\r\n\t]+/g, ' ')
+  const flat = terminalSafe(text.replace(/[\n\t]+/g, ' '))
   if (max <= 1) return ''
   return flat.length > max ? flat.slice(0, max - 1) + '…' : flat
 }

@@ -2,23 +2,40 @@
  * `dletter replay <log> --handler <module>`: the cron entry point. Runs the same engine as
  * `replay()` (replay lock, seal request to a live writer, per-segment checkpoints) and maps
  * SIGINT/SIGTERM to its AbortSignal so an interrupted run checkpoints and exits 0.
+ * stdout carries the summary alone: the handler's own writes to it are sent to stderr.
  */
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { type Command, Option } from 'commander'
 import type { ReplayOptions } from '../options.js'
+import type { LogPaths } from '../segments.js'
 import { replayDefaults } from '../options.js'
 import { type Handler, Replayer, type ReplaySummary } from '../replay.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, type DbReplayFlags, addDbOptions, centralTarget, dbReplay } from './db.js'
 import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
-import { CliError, EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, guardStdoutPipe, note, padStart, warn } from './output.js'
+import {
+  CliError,
+  EXIT,
+  EXIT_CODES_HELP,
+  divertStdout,
+  formatBytes,
+  formatDuration,
+  guardStdoutPipe,
+  note,
+  padStart,
+  stdoutWrite,
+  terminalSafe,
+  usageError,
+  warn,
+} from './output.js'
 import { Progress } from './progress.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 
 interface ReplayFlags extends CommonFlags {
-  handler: string
+  handler?: string
   maxAttempts?: number
   initialWait?: string
   maxWait?: string
@@ -45,7 +62,7 @@ export function registerReplay(program: Command): void {
       'Feed every due item of the retry log to a handler, oldest first. Items that fail again are re-logged with attempt+1 and a backoff due time; items out of attempts (or failing with PermanentError) move to the permanent log; unparseable lines go to the corrupt quarantine. Safe next to a live writer (it is asked to seal its active segment) and resumable: a killed run continues from the last checkpoint. Only one replay per log runs at a time.',
     )
     .argument('[log]', 'path of the log file, as given to Logger.open (e.g. /var/lib/app/dlq/orders.log); or --db for the central store')
-    .requiredOption('--handler <module>', 'module whose default export (or export named `handler`) is (payload, envelope) => Promise<void>; path relative to the current directory')
+    .option('--handler <module>', 'module whose default export (or export named `handler`) is (payload, envelope) => Promise<void>; path relative to the current directory. Required, except with --dry-run, which never loads it (given anyway, it is ignored)')
     .addOption(new Option('--max-attempts <n>', `total attempts including the original failure (default: ${d.maxAttempts})`).argParser(parseIntArg(1)))
     .addOption(new Option('--initial-wait <duration>', `first backoff before a failed item is due again (default: ${formatDuration(d.initialWait)})`).argParser(parseDurationArg))
     .addOption(new Option('--max-wait <duration>', `backoff cap (default: ${formatDuration(d.maxWait)})`).argParser(parseDurationArg))
@@ -59,22 +76,26 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseDurationArg))
     .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseSizeArg))
     .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseDurationArg))
-    .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing'))
+    .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing, load no handler'))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
   addDbOptions(cmd)
   cmd.addHelpText(
     'after',
     `
 Durations: 500ms, 30s, 15m, 72h, 30d. Progress goes to stderr: a bar on a terminal, otherwise a
-line every DLETTER_PROGRESS_INTERVAL (default 2s). SIGINT/SIGTERM stop taking new items, let the
-in-flight ones finish, write a checkpoint and exit 0 (summary: aborted: true); a second signal
-exits at once (still safe: the next run redoes at most the items after the last checkpoint).
+line every DLETTER_PROGRESS_INTERVAL (default 2s). What the handler prints with console.log or
+process.stdout.write goes to stderr too: stdout holds the summary alone.
+SIGINT/SIGTERM stop taking new items, let the in-flight ones finish, write a checkpoint and
+exit 0 (summary: aborted: true); a second signal exits at once with 130 (still safe: the next
+run redoes at most the items after the last checkpoint).
+A run lasts until every handler call has settled: give --handler-timeout to a cron job whose
+handler could hang (a timed-out item is re-logged like a failed one).
 
 Examples:
   $ dletter replay /var/lib/app/dlq/orders.log --handler ./dlq-handler.js
   $ dletter replay ./dlq/orders.log --handler ./handler.js --max-attempts 8 --max-wait 1h --concurrency 4
   $ dletter replay ./dlq/orders.log --handler ./handler.js --ttl 72h --json >> replay.jsonl
-  $ dletter replay ./dlq/orders.log --handler ./handler.js --dry-run
+  $ dletter replay ./dlq/orders.log --dry-run
   # crontab: every 5 minutes
   */5 * * * * cd /srv/app && npx dletter replay /var/lib/app/dlq/orders.log --handler ./dlq-handler.js --json >> /var/log/dlq-replay.jsonl
 
@@ -87,10 +108,26 @@ ${EXIT_CODES_HELP}`,
 
 async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
+  // Before the handler module is imported: its top-level code may print as well.
+  divertStdout()
+  // A dry run calls nothing, so it needs no handler and never runs the module's code.
+  const spec = flags.dryRun ? undefined : requiredHandler(flags.handler)
   const db = centralTarget(logArg, flags)
-  if (db !== undefined) return dbReplay(db, (await loadHandler(flags.handler)) as never, flags as unknown as DbReplayFlags)
+  if (db !== undefined) {
+    return dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+  }
   const log = await resolveLog(logArg!)
-  const handler = await loadHandler(flags.handler)
+  const unfinished = guardUnfinishedRun(log.paths.replayLock)
+  try {
+    const handler = spec === undefined ? neverCalled : await loadHandler(spec)
+    await replayWith(log.paths, handler, flags)
+  } finally {
+    unfinished.dispose()
+  }
+  return EXIT.OK
+}
+
+async function replayWith(paths: LogPaths, handler: Handler, flags: ReplayFlags): Promise<void> {
   const options: ReplayOptions = {
     maxAttempts: flags.maxAttempts,
     initialWait: flags.initialWait,
@@ -109,14 +146,26 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   }
   if (!flags.dryRun) {
     // The replay recovers the log itself; doing it first here is only to tell the user what it settled.
-    const recovered = await withMaintenance(log.paths, {}, async (s) => s.recovered)
+    const recovered = await withMaintenance(paths, { operation: 'replay' }, async (s) => s.recovered)
     if (recovered && !flags.json) note(recovered)
   }
+  const summary = await replayOnce(paths.active, handler, options, flags)
+  if (summary.aborted) {
+    note(`replay stopped early by ${summary.signal ?? 'a signal'}; a checkpoint was written, the next run continues from it`)
+  }
+}
+
+async function replayOnce(
+  file: string,
+  handler: Handler,
+  options: ReplayOptions,
+  flags: ReplayFlags,
+): Promise<ReplaySummary & { signal?: NodeJS.Signals }> {
   const stop = abortOnSignals((sig) =>
     note(`${sig} received: finishing in-flight items and writing a checkpoint (send it again to exit at once)`),
   )
   options.signal = stop.signal
-  const replayer = new Replayer(log.paths.active, handler, options)
+  const replayer = new Replayer(file, handler, options)
   const progress = new Progress(flags.dryRun ? 'replay (dry run)' : 'replay', !flags.json && flags.progress !== false)
   replayer.on('progress', (p) => progress.update({ done: p.bytesDone, total: p.bytesTotal, items: p.items }))
   if (!flags.json) replayer.on('warning', (err) => warn(err.message))
@@ -124,7 +173,7 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
     for (const outcome of ['requeued', 'permanent', 'expired', 'corrupt'] as const) {
       replayer.on(outcome, (ev) => {
         const id = ev.envelope?.id !== undefined ? ` id=${ev.envelope.id}` : ''
-        process.stderr.write(`${outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}\n`)
+        process.stderr.write(terminalSafe(`${outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}`) + '\n')
       })
     }
   }
@@ -135,19 +184,55 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
     progress.stop()
     stop.dispose()
   }
-  if (flags.json) {
-    process.stdout.write(JSON.stringify(summary) + '\n')
-  } else {
-    process.stdout.write(formatSummary(log.paths.active, summary))
+  stdoutWrite(flags.json ? JSON.stringify(summary) + '\n' : formatSummary(file, summary))
+  return { ...summary, signal: stop.received() }
+}
+
+function requiredHandler(spec: string | undefined): string {
+  if (spec === undefined || spec === '') {
+    throw usageError("required option '--handler <module>' not specified (only --dry-run runs without a handler)")
   }
-  if (summary.aborted) {
-    note(`replay stopped early by ${stop.received() ?? 'a signal'}; a checkpoint was written, the next run continues from it`)
+  return spec
+}
+
+const neverCalled: Handler = () => {
+  throw new Error('dletter: a dry run does not call the handler')
+}
+
+/**
+ * A handler promise that never settles leaves nothing for the event loop to wait on: the
+ * process would exit 0 mid-run, silently, with the replay lock still on disk. So the run
+ * holds a timer until it is over; and should the process end anyway (the handler calls
+ * process.exit, an uncaught exception), the exit code says so and the lock goes with it.
+ */
+function guardUnfinishedRun(replayLock: string): { dispose: () => void } {
+  const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+  const onExit = (code: number) => {
+    if (code !== EXIT.INTERRUPTED) {
+      process.exitCode = EXIT.FAILURE
+      process.stderr.write('dletter: the replay ended before it finished (did the handler exit the process?); the next run resumes from the last checkpoint\n')
+    }
+    releaseOwnLockSync(replayLock)
   }
-  return EXIT.OK
+  process.on('exit', onExit)
+  return {
+    dispose: () => {
+      clearInterval(keepAlive)
+      process.off('exit', onExit)
+    },
+  }
+}
+
+/** At exit nothing of this process runs any more: a lock naming our pid is ours to remove. */
+function releaseOwnLockSync(file: string): void {
+  try {
+    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown }
+    if (info.pid === process.pid && info.host === os.hostname()) fs.unlinkSync(file)
+  } catch {}
 }
 
 function formatSummary(file: string, s: ReplaySummary): string {
-  const head = s.dryRun ? `dry run of ${file}: nothing was called or changed` : `replay of ${file}`
+  const head = s.dryRun ? `dry run of ${terminalSafe(file)}: nothing was called or changed` : `replay of ${terminalSafe(file)}`
   const status = s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''
   const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${padStart(n, 8)}  ${what}\n`
   const wouldOr = (a: string, b: string) => (s.dryRun ? a : b)

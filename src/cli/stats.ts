@@ -11,7 +11,7 @@ import type { LogStats, ReasonGroup } from '../admin/types.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbStats } from './db.js'
 import { maxRecordSizeOption, parseIntArg } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, guardStdoutPipe, padStart, preview, warn } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, guardStdoutPipe, padStart, preview, terminalSafe, warn } from './output.js'
 import { Progress } from './progress.js'
 
 interface StatsFlags extends CommonFlags {
@@ -97,7 +97,8 @@ function formatStats(s: LogStats): string {
   const p = s.permanent
   const proc = (x: { running: boolean; pid: number | null }) => (x.running ? `running (pid ${x.pid ?? '?'})` : 'not running')
   const segs = (n: number, activeBytes: number) => `${n} sealed segment(s)${activeBytes > 0 ? ' + active file' : ''}`
-  let out = `log ${s.log}\n  writer: ${proc(s.writer)}; replay: ${proc(s.replay)}\n`
+  // Reasons go through preview(), which is terminal-safe; so must every other stored string.
+  let out = `log ${terminalSafe(s.log)}\n  writer: ${proc(s.writer)}; replay: ${proc(s.replay)}\n`
   out += `\nretry log: ${segs(r.sealedSegments, r.activeBytes)}, ${formatBytes(r.bytes)}${r.checkpointed > 0 ? ` (${r.checkpointed} partly replayed)` : ''}\n`
   out += `  pending         ${r.pending} item(s): ${r.dueNow} due now, ${r.deferred} deferred`
   out += r.nextDueTs !== null ? ` (next due in ${formatDuration(r.nextDueTs - s.at)})\n` : '\n'
@@ -119,7 +120,7 @@ function formatStats(s: LogStats): string {
   out += s.corrupt.filesSetAside > 0 ? `; ${s.corrupt.filesSetAside} unreadable compressed segment(s) set aside\n` : '\n'
   if (s.interruptedRewrite) {
     const w = s.interruptedRewrite
-    out += `\nan interrupted ${w.op} of ${w.source} (${w.state}) is settled by the next replay, requeue or purge\n`
+    out += terminalSafe(`\nan interrupted ${w.op} of ${w.source} (${w.state}) is settled by the next replay, requeue or purge\n`)
   }
   out += reasonTable('top reasons, retry log', r.reasons, width)
   out += reasonTable('top reasons, permanent log', p.reasons, width)

@@ -51,7 +51,7 @@ export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, 
   const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.
-  await withMaintenance(paths, { mode: o.mode }, async (session) => {
+  await withMaintenance(paths, { mode: o.mode, operation: 'ship' }, async (session) => {
     if (session.recovered) res.recovered = session.recovered
     const seal = await sealLog(paths, { permanent: true, timeout: o.sealTimeout, mode: o.mode, ...(o.signal ? { signal: o.signal } : {}) })
     res.sealedBy = seal.by

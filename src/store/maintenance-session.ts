@@ -20,6 +20,8 @@ export interface MaintenanceOptions {
   /** How long to wait for a live writer to answer the seal request (ms). Default 5000. */
   sealTimeout?: number
   signal?: AbortSignal
+  /** Named in the lock, so a refused process learns what holds it: 'requeue', 'purge', 'ship'. */
+  operation?: string
 }
 
 export interface MaintenanceSession {
@@ -33,7 +35,7 @@ export interface MaintenanceSession {
 /** Run `fn` holding the replay lock on a recovered (and, if asked, sealed) log. Throws DLQ_REPLAY_LOCKED when another process holds it. */
 export async function withMaintenance<T>(paths: LogPaths, opts: MaintenanceOptions, fn: (s: MaintenanceSession) => Promise<T>): Promise<T> {
   const mode = opts.mode ?? 0o600
-  const lock = await FileLock.acquire(paths.replayLock, 'replay', mode)
+  const lock = await FileLock.acquire(paths.replayLock, 'replay', mode, { operation: opts.operation })
   try {
     const report = await recoverLog(paths, mode)
     const session: MaintenanceSession = { paths, recovered: report.rewrite ?? null, warnings: [] }

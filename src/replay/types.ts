@@ -1,0 +1,107 @@
+/** Public shapes of the replay engine: handler, summary, progress and outcome events. */
+import type { EventEmitter } from 'node:events'
+import type { Envelope } from '../envelope.js'
+import type { LoggerLike } from '../options.js'
+
+export type Handler<T = unknown> = (payload: T, envelope: ReplayEnvelope<T>) => unknown | Promise<unknown>
+
+/** The envelope as given to a handler: the record plus where it was read from. */
+export interface ReplayEnvelope<T = unknown> extends Envelope<T> {
+  segment: string
+  offset: number
+}
+
+export interface ReplaySummary {
+  /** Items taken from the log (every outcome below counts once), skipped segments' included. */
+  handled: number
+  /** The handler was called for this many items (in a dry run: would have been). */
+  due: number
+  delivered: number
+  /** Failed and re-logged with attempt + 1 and a due time. */
+  requeued: number
+  /**
+   * Not yet due: carried forward unchanged. Includes the items of segments left in place
+   * unread because their metadata shows nothing due (`segmentsSkipped`).
+   */
+  deferred: number
+  /** Moved to the permanent log: attempts exhausted or PermanentError. */
+  permanent: number
+  /** Moved to the permanent log because older than `ttl`. */
+  expired: number
+  /** Lines quarantined to the corrupt log. */
+  corrupt: number
+  /** Segments read (fully or partly). */
+  segments: number
+  /** Segments left unread: their metadata shows nothing due and nothing expiring yet. */
+  segmentsSkipped: number
+  /** Segments fully accounted for and removed. */
+  segmentsRemoved: number
+  /** Uncompressed bytes read. */
+  bytes: number
+  durationMs: number
+  /** True when stopped early by the signal (in-flight items finished, checkpoint written). */
+  aborted: boolean
+  /** True when stopped by `limit`. */
+  limited: boolean
+  dryRun: boolean
+  /** Warnings such as "the live writer did not answer the seal request". */
+  warnings: string[]
+}
+
+export interface ReplayProgress {
+  bytesDone: number
+  bytesTotal: number
+  items: number
+  segment: string
+}
+
+export type ReplayOutcome = 'delivered' | 'requeued' | 'deferred' | 'permanent' | 'expired' | 'corrupt'
+
+export interface OutcomeEvent {
+  outcome: ReplayOutcome
+  segment: string
+  offset: number
+  envelope?: Envelope
+  reason?: string | null
+  error?: string
+}
+
+export interface ReplayerEvents {
+  progress: [ReplayProgress]
+  delivered: [OutcomeEvent]
+  requeued: [OutcomeEvent]
+  deferred: [OutcomeEvent]
+  permanent: [OutcomeEvent]
+  expired: [OutcomeEvent]
+  corrupt: [OutcomeEvent]
+  warning: [Error]
+}
+
+/** How the active segment gets sealed: by the in-process writer, or by the cross-process dance. */
+export interface ReplayContext {
+  sealActive?: () => Promise<{ retry: string | null; permanent: string | null }>
+  logger?: LoggerLike
+  emitter?: EventEmitter
+}
+
+export function emptySummary(dryRun: boolean): ReplaySummary {
+  return {
+    handled: 0,
+    due: 0,
+    delivered: 0,
+    requeued: 0,
+    deferred: 0,
+    permanent: 0,
+    expired: 0,
+    corrupt: 0,
+    segments: 0,
+    segmentsSkipped: 0,
+    segmentsRemoved: 0,
+    bytes: 0,
+    durationMs: 0,
+    aborted: false,
+    limited: false,
+    dryRun,
+    warnings: [],
+  }
+}
