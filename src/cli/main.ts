@@ -13,6 +13,7 @@ import { registerInspect } from './inspect.js'
 import { registerPurge } from './purge.js'
 import { registerReplay } from './replay.js'
 import { registerRequeue } from './requeue.js'
+import { registerServe } from './serve.js'
 import { registerShip } from './ship.js'
 import { registerStats } from './stats.js'
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerInspect(program)
   registerRequeue(program)
   registerPurge(program)
+  registerServe(program)
   registerShip(program)
   program.addHelpText(
     'after',

@@ -1,0 +1,113 @@
+/**
+ * The JSON API under /api/ (the pages use it; so can scripts). Reads are GETs; requeue and
+ * purge are POSTs with a JSON body, read-only unless the server runs with --allow-writes,
+ * and answer a dry run at once or start a job that /api/jobs/<id> reports on.
+ */
+import type { Context, Hono } from 'hono'
+import type { ServeContext } from './context.js'
+import { toRow } from './entry-row.js'
+import { badRequest, HttpError, notFound } from './http-error.js'
+import { groupLinks, overview } from './overview.js'
+import { parseFilterParams, parseIds, parsePageParams, toSourceFilter } from './query.js'
+import type { Source, SourceFilter } from './sources.js'
+
+/** Query parameters as one record (a repeated name keeps its first value). */
+export function queryOf(c: Context): Record<string, string> {
+  return Object.fromEntries(new URL(c.req.url).searchParams)
+}
+
+export async function listPage(source: Source, q: Record<string, unknown>, signal?: AbortSignal) {
+  const fp = parseFilterParams(q)
+  const pg = parsePageParams(q, fp.log, source.kind === 'store')
+  const filter = toSourceFilter(fp, Date.now())
+  const got = await source.list({ filter, order: pg.order, skip: (pg.page - 1) * pg.size, limit: pg.size + 1, signal })
+  return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }
+}
+
+async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  let body: unknown
+  try {
+    body = await c.req.json()
+  } catch {
+    throw badRequest('the body is not valid JSON')
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+const ACTION_KEYS = new Set(['log', 'reason', 're', 'id', 'payload', 'host', 'attempt', 'since', 'until', 'ids', 'dryRun', 'resetAttempts'])
+
+function actionFilter(body: Record<string, unknown>): { filter: SourceFilter; dryRun: boolean; resetAttempts: boolean } {
+  for (const k of Object.keys(body)) if (!ACTION_KEYS.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw badRequest('dryRun: expected true or false')
+  if (body.resetAttempts !== undefined && typeof body.resetAttempts !== 'boolean') throw badRequest('resetAttempts: expected true or false')
+  const strings = Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'ids').map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]))
+  const filter = toSourceFilter(parseFilterParams(strings), Date.now())
+  const ids = parseIds(body.ids)
+  if (ids) {
+    if (filter.id !== undefined) throw badRequest('give either id (a filter) or ids (the selected entries), not both')
+    filter.id = ids
+  }
+  return { filter, dryRun: body.dryRun !== false, resetAttempts: body.resetAttempts === true }
+}
+
+function requireWrites(ctx: ServeContext): void {
+  if (!ctx.allowWrites) throw new HttpError(403, 'this server is read-only: start dletter serve with --allow-writes to requeue or purge', 'DLQ_READ_ONLY')
+}
+
+export function apiRoutes(app: Hono, ctx: ServeContext): void {
+  app.get('/api/sources', (c) => c.json(ctx.sources.map((s) => ({ key: s.key, label: s.label, kind: s.kind, hasHosts: s.hasHosts }))))
+
+  app.get('/api/overview', async (c) => c.json(await overview(ctx)))
+
+  app.get('/api/logs/:key/counts', async (c) => c.json(await ctx.source(c.req.param('key')).counts()))
+
+  app.get('/api/logs/:key/entries', async (c) => {
+    const r = await listPage(ctx.source(c.req.param('key')), queryOf(c), c.req.raw.signal)
+    return c.json({ log: r.fp.log, order: r.pg.order, page: r.pg.page, size: r.pg.size, more: r.more, entries: r.rows })
+  })
+
+  app.get('/api/logs/:key/groups', async (c) => {
+    const source = ctx.source(c.req.param('key'))
+    const fp = parseFilterParams(queryOf(c))
+    const g = await source.groups(toSourceFilter(fp, Date.now()), c.req.raw.signal)
+    return c.json({ ...g, groups: groupLinks(g.groups, fp.log) })
+  })
+
+  app.get('/api/logs/:key/entry', async (c) => {
+    const source = ctx.source(c.req.param('key'))
+    const e = await source.entry(c.req.query('ref') ?? '')
+    if (!e) throw notFound('no entry at that position any more (a replay, requeue or purge has rewritten or removed its file)')
+    return c.json(e)
+  })
+
+  app.post('/api/logs/:key/requeue', async (c) => {
+    requireWrites(ctx)
+    const source = ctx.source(c.req.param('key'))
+    const a = actionFilter(await jsonBody(c))
+    const run = (signal: AbortSignal | undefined, onProgress?: (p: { done: number; total: number; items: number }) => void) =>
+      source.requeue({ filter: a.filter, dryRun: a.dryRun, resetAttempts: a.resetAttempts, signal, onProgress })
+    if (a.dryRun) return c.json(await run(c.req.raw.signal))
+    const job = ctx.jobs.start(source.key, 'requeue', run)
+    return c.json({ job: job.id }, 202)
+  })
+
+  app.post('/api/logs/:key/purge', async (c) => {
+    requireWrites(ctx)
+    const source = ctx.source(c.req.param('key'))
+    const a = actionFilter(await jsonBody(c))
+    const log = a.filter.log
+    if (log !== 'permanent' && log !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): log=permanent or log=corrupt')
+    const run = (signal: AbortSignal | undefined, onProgress?: (p: { done: number; total: number; items: number }) => void) =>
+      source.purge({ filter: { ...a.filter, log }, dryRun: a.dryRun, signal, onProgress })
+    if (a.dryRun) return c.json(await run(c.req.raw.signal))
+    const job = ctx.jobs.start(source.key, 'purge', run)
+    return c.json({ job: job.id }, 202)
+  })
+
+  app.get('/api/jobs/:id', (c) => {
+    const job = ctx.jobs.get(c.req.param('id'))
+    if (!job) throw notFound('no such job (finished jobs are kept for a while, then forgotten)')
+    return c.json(job)
+  })
+}

@@ -1,0 +1,60 @@
+/**
+ * An entry as a listing shows it: bounded whatever the entry (a payload or reason may be
+ * megabytes), with how much was left out so the page can link to the whole.
+ */
+import path from 'node:path'
+import type { SourceEntry } from './sources.js'
+import { cut } from './views/format.js'
+
+export const REASON_PREVIEW = 300
+export const PAYLOAD_PREVIEW = 200
+
+export interface EntryRow {
+  ref: string
+  log: string
+  file: string
+  offset: number
+  ts: number
+  attempt: number
+  id?: string
+  host?: string
+  reason: string | null
+  reasonOmitted: number
+  fingerprint: string
+  payload: string
+  payloadOmitted: number
+  dueTs?: number
+  final?: string
+}
+
+function payloadText(e: SourceEntry): string {
+  if (e.log === 'corrupt') return e.raw ?? ''
+  try {
+    return JSON.stringify(e.payload) ?? 'undefined'
+  } catch {
+    return String(e.payload)
+  }
+}
+
+export function toRow(e: SourceEntry): EntryRow {
+  const reason = e.reason === null ? null : cut(e.reason, REASON_PREVIEW)
+  const payload = cut(payloadText(e), PAYLOAD_PREVIEW)
+  const row: EntryRow = {
+    ref: e.ref,
+    log: e.log,
+    file: path.basename(e.file),
+    offset: e.offset,
+    ts: e.ts,
+    attempt: e.attempt,
+    reason: reason?.text ?? null,
+    reasonOmitted: reason?.omitted ?? 0,
+    fingerprint: cut(e.fingerprint, REASON_PREVIEW).text,
+    payload: payload.text,
+    payloadOmitted: payload.omitted,
+  }
+  if (e.id !== undefined) row.id = e.id
+  if (e.host !== undefined) row.host = e.host
+  if (e.dueTs !== undefined) row.dueTs = e.dueTs
+  if (e.final !== undefined) row.final = e.final
+  return row
+}

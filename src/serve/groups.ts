@@ -1,0 +1,66 @@
+/**
+ * Failure groups: entries counted by their fingerprint (the normalized reason `stats` groups
+ * by), with first and last seen. Memory is bounded by the number of groups kept, not by
+ * the entries scanned.
+ */
+import type { ReasonGroup } from '../admin/types.js'
+
+export const MAX_GROUPS = 1000
+export const OTHER = '(other reasons)'
+export const NO_REASON = '(no reason)'
+
+export class GroupCounter {
+  private readonly groups = new Map<string, ReasonGroup>()
+  matched = 0
+  capped = false
+
+  add(fingerprint: string, reason: string | null, ts: number): void {
+    this.matched++
+    let key = fingerprint
+    if (!this.groups.has(key) && this.groups.size >= MAX_GROUPS) {
+      key = OTHER
+      this.capped = true
+    }
+    const g = this.groups.get(key)
+    if (g) {
+      g.count++
+      if (ts < g.firstSeen) g.firstSeen = ts
+      if (ts > g.lastSeen) g.lastSeen = ts
+    } else {
+      // Only a bounded example is kept: a reason may be megabytes.
+      this.groups.set(key, { reason: key, count: 1, firstSeen: ts, lastSeen: ts, example: reason === null ? null : reason.slice(0, 1000) })
+    }
+  }
+
+  top(n: number): ReasonGroup[] {
+    return [...this.groups.values()].sort((a, b) => b.count - a.count || a.firstSeen - b.firstSeen).slice(0, n)
+  }
+}
+
+// The placeholders `stats` writes for the variable parts of a reason, and what they stood for.
+const PLACEHOLDERS: Record<string, string> = {
+  '<uuid>': '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}',
+  '<time>': '\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:Z|[+-]\\d{2}:?\\d{2})?',
+  '<ip>': '\\d{1,3}(?:\\.\\d{1,3}){3}',
+  '<hex>': '(?:0x)?[0-9a-fA-F]{8,}',
+  '<n>': '\\d+(?:\\.\\d+)?',
+}
+// Fingerprints are cut at 500 characters of reason; a long one can only be matched as a prefix.
+const PREFIX_ONLY_FROM = 400
+
+/**
+ * A reason regex that selects the entries of one group, so a group link opens an ordinary,
+ * editable filter (and requeue/purge of "all matching" acts on exactly what is listed).
+ * Undefined for the lumped-together rest, which is no one pattern.
+ */
+export function fingerprintRegex(fingerprint: string): string | undefined {
+  if (fingerprint === OTHER) return undefined
+  if (fingerprint === NO_REASON) return '^$'
+  let out = '^\\s*'
+  for (const part of fingerprint.split(/(<uuid>|<time>|<ip>|<hex>|<n>| )/)) {
+    if (part === '') continue
+    if (part === ' ') out += '\\s+'
+    else out += PLACEHOLDERS[part] ?? part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  }
+  return fingerprint.length >= PREFIX_ONLY_FROM ? out : out + '\\s*$'
+}

@@ -1,0 +1,167 @@
+/**
+ * Filters and paging from a query string (pages, GET API) or a JSON body (actions): the same
+ * names everywhere, checked here so that bad input is a 400 naming the field, never a scan
+ * started with a surprise. Page depth is capped: a listing reads from the start of the log
+ * (and newest-first keeps skip + limit entries in memory), so a page past the cap is refused
+ * with the way out (narrow the filter or flip the order) instead of a slow, large read.
+ */
+import type { LogKind } from '../admin/types.js'
+import { parseDuration } from '../options.js'
+import { badRequest } from './http-error.js'
+import type { SourceFilter } from './sources.js'
+
+export const MAX_PAGE_SIZE = 200
+export const DEFAULT_PAGE_SIZE = 50
+/** page × size at most this: the deepest entry a listing will page to. */
+export const MAX_DEPTH = 10_000
+const MAX_TEXT = 1000
+const MAX_IDS = 1000
+
+export interface FilterParams {
+  log: LogKind
+  reason?: string
+  /** `reason` is a regular expression (else a substring). */
+  re: boolean
+  id?: string
+  payload?: string
+  host?: string
+  attempt?: number
+  since?: string
+  until?: string
+}
+
+export interface PageParams {
+  order: 'newest' | 'oldest'
+  page: number
+  size: number
+}
+
+type Input = Record<string, unknown>
+
+function text(input: Input, name: string, max = MAX_TEXT): string | undefined {
+  const v = input[name]
+  if (v === undefined || v === null || v === '') return undefined
+  if (typeof v !== 'string') throw badRequest(`${name}: expected a string`)
+  if (v.length > max) throw badRequest(`${name}: at most ${max} characters`)
+  return v
+}
+
+function int(input: Input, name: string, min: number, max: number, dflt: number | undefined): number | undefined {
+  const v = input[name]
+  if (v === undefined || v === null || v === '') return dflt
+  const s = typeof v === 'number' ? String(v) : v
+  if (typeof s !== 'string' || !/^\s*\d{1,15}\s*$/.test(s)) throw badRequest(`${name}: expected a whole number from ${min} to ${max}`)
+  const n = Number(s)
+  if (n < min || n > max) throw badRequest(`${name}: expected a whole number from ${min} to ${max}, got ${n}`)
+  return n
+}
+
+function flag(input: Input, name: string): boolean {
+  const v = input[name]
+  return v === true || v === '1' || v === 'on' || v === 'true'
+}
+
+export function parseFilterParams(input: Input): FilterParams {
+  const log = (text(input, 'log') ?? 'retry') as LogKind
+  if (log !== 'retry' && log !== 'permanent' && log !== 'corrupt') throw badRequest('log: expected retry, permanent or corrupt')
+  const f: FilterParams = { log, re: flag(input, 're') }
+  f.reason = text(input, 'reason', 500)
+  f.id = text(input, 'id')
+  f.payload = text(input, 'payload')
+  f.host = text(input, 'host', 255)
+  f.attempt = int(input, 'attempt', 0, 1_000_000, undefined)
+  f.since = text(input, 'since', 64)
+  f.until = text(input, 'until', 64)
+  for (const k of Object.keys(f) as Array<keyof FilterParams>) if (f[k] === undefined) delete f[k]
+  return f
+}
+
+/**
+ * The retry log is a queue: oldest first is what the next replay takes (and streams, cheap on
+ * any size). The permanent and corrupt logs are archives: the latest failures matter most —
+ * unless newest first means reading everything (`onlyOldestIsCheap`: the central store).
+ */
+export function defaultOrder(log: LogKind, onlyOldestIsCheap = false): 'newest' | 'oldest' {
+  return log === 'retry' || onlyOldestIsCheap ? 'oldest' : 'newest'
+}
+
+export function parsePageParams(input: Input, log: LogKind, onlyOldestIsCheap = false): PageParams {
+  const order = text(input, 'order') ?? defaultOrder(log, onlyOldestIsCheap)
+  if (order !== 'newest' && order !== 'oldest') throw badRequest('order: expected newest or oldest')
+  const size = int(input, 'size', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)!
+  const page = int(input, 'page', 1, 1_000_000_000, 1)!
+  if (page * size > MAX_DEPTH) {
+    throw badRequest(
+      `page ${page} is too deep: listings stop at entry ${MAX_DEPTH}; narrow the filter (a time range) or flip the order (order=${order === 'newest' ? 'oldest' : 'newest'})`,
+    )
+  }
+  return { order, page, size }
+}
+
+/** `2h` (that long ago), an ISO date or date-time (UTC unless it says otherwise), or epoch ms. */
+export function parseTime(name: string, value: string, now: number): number {
+  const v = value.trim()
+  if (/^\d{1,15}$/.test(v) && v.length >= 10) return Number(v)
+  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(v)) {
+    try {
+      return now - parseDuration(v)
+    } catch (err) {
+      throw badRequest(`${name}: ${(err as Error).message}`)
+    }
+  }
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v)
+  if (m) {
+    // A browser's datetime-local field has no zone: the pages say the times are UTC.
+    const t = Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`)
+    if (Number.isFinite(t)) return t
+  }
+  throw badRequest(`${name}: expected a duration ago (30m, 2h, 7d), an ISO date (2025-11-01, 2025-11-01T12:00, UTC) or epoch milliseconds`)
+}
+
+/** The filter the sources (and through them the admin functions) take. */
+export function toSourceFilter(p: FilterParams, now: number): SourceFilter {
+  const f: SourceFilter = { log: p.log }
+  if (p.reason !== undefined) {
+    if (p.re) {
+      try {
+        f.reason = new RegExp(p.reason)
+      } catch (err) {
+        throw badRequest(`reason: not a valid regular expression (${(err as Error).message})`)
+      }
+    } else f.reason = p.reason
+  }
+  if (p.id !== undefined) {
+    if (p.log === 'corrupt') throw badRequest('id: corrupt-log records have no id; match the parse error with reason')
+    f.id = p.id
+  }
+  if (p.payload !== undefined) f.payload = p.payload
+  if (p.attempt !== undefined) f.attempt = p.attempt
+  if (p.host !== undefined) f.host = p.host
+  if (p.since !== undefined) f.since = parseTime('since', p.since, now)
+  if (p.until !== undefined) f.until = parseTime('until', p.until, now)
+  if (typeof f.since === 'number' && typeof f.until === 'number' && f.since >= f.until) throw badRequest('since must be before until')
+  return f
+}
+
+/** Ids of selected entries (an action on "the selected ones"). */
+export function parseIds(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return undefined
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_IDS || v.some((x) => typeof x !== 'string' || x === '' || x.length > MAX_TEXT)) {
+    throw badRequest(`ids: expected 1 to ${MAX_IDS} non-empty strings`)
+  }
+  return [...new Set(v as string[])]
+}
+
+/** Query string of a filter (links: pagination, groups, entries back to their list). */
+export function filterQuery(p: FilterParams, extra: Record<string, string | number | undefined> = {}): string {
+  const q = new URLSearchParams()
+  q.set('log', p.log)
+  if (p.reason !== undefined) q.set('reason', p.reason)
+  if (p.re) q.set('re', '1')
+  for (const k of ['id', 'payload', 'host', 'attempt', 'since', 'until'] as const) {
+    const v = p[k]
+    if (v !== undefined) q.set(k, String(v))
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) q.set(k, String(v))
+  return q.toString()
+}

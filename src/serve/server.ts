@@ -1,0 +1,115 @@
+/**
+ * startServer: the web inspector and /metrics over local logs (and the central store), on
+ * one port. Resolves once the port accepts connections; close() stops accepting, aborts
+ * running requeue/purge jobs (they roll back the segment in progress) and waits for them.
+ */
+import fsp from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { createAdaptorServer } from '@hono/node-server'
+import { DeadLetterError, ioError } from '../errors.js'
+import { logPaths } from '../segments.js'
+import { createApp } from './app.js'
+import { Limiter } from './cache.js'
+import { ServeContext } from './context.js'
+import { LocalLogSource } from './local-source.js'
+import { type ServeOptions, isLoopback, resolveServeOptions } from './options.js'
+import type { Source } from './sources.js'
+
+export type { ServeOptions } from './options.js'
+
+export interface RunningServer {
+  /** http://host:port, with the port actually bound. */
+  url: string
+  host: string
+  port: number
+  /** The sources served, by key (`/logs/<key>/…`). */
+  sources: ReadonlyArray<{ key: string; label: string; kind: 'log' | 'store' }>
+  close(): Promise<void>
+}
+
+/** Scans (listings, groups, reason summaries) running at once, whatever the number of requests. */
+const SCANS_AT_ONCE = 2
+
+function keyFor(logPath: string, taken: Set<string>): string {
+  const p = logPaths(logPath)
+  const base = (p.name || p.file).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '').slice(0, 60) || 'log'
+  let key = base
+  for (let i = 2; taken.has(key); i++) key = `${base}-${i}`
+  taken.add(key)
+  return key
+}
+
+async function localSources(logs: string[], scans: Limiter, taken: Set<string>): Promise<Source[]> {
+  const out: Source[] = []
+  for (const log of logs) {
+    const abs = path.resolve(log)
+    const st = await fsp.stat(abs).catch(() => undefined)
+    if (st?.isDirectory()) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${log} is a directory; give the log file's path (the path given to Logger.open)`)
+    const dir = path.dirname(abs)
+    const dst = await fsp.stat(dir).catch(() => undefined)
+    if (!dst?.isDirectory()) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: no such directory: ${dir} (from log path ${log})`)
+    out.push(new LocalLogSource(keyFor(abs, taken), abs, scans))
+  }
+  return out
+}
+
+function hostHeaderSet(host: string, port: number): Set<string> {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]', host.includes(':') && !host.startsWith('[') ? `[${host}]` : host].map((h) => h.toLowerCase()))
+  const out = new Set<string>()
+  for (const n of names) {
+    out.add(`${n}:${port}`)
+    if (port === 80) out.add(n)
+  }
+  return out
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const o = resolveServeOptions(options)
+  const scans = new Limiter(SCANS_AT_ONCE)
+  const taken = new Set<string>()
+  const sources = await localSources(o.logs, scans, taken)
+  if (o.db !== undefined) {
+    const { openStoreSource } = await import('./store-source.js')
+    sources.push(await openStoreSource(o.db, keyFor('central.log', taken), scans))
+  }
+  const ctx = new ServeContext(sources, o.allowWrites, o.token)
+  let port = o.port
+  // Without a token the server is loopback-only, and then the Host header must name it.
+  const allowed = o.token === undefined && isLoopback(o.host) ? () => hostHeaderSet(o.host, port) : () => undefined
+  const app = createApp(ctx, { allowedHosts: allowed })
+  const server = createAdaptorServer({ fetch: app.fetch, hostname: o.host, port: o.port }) as Server
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (err) {
+    await ctx.close()
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') throw new DeadLetterError('DLQ_IO', `dlq: port ${o.port} on ${o.host} is in use (try --port 0 for a free one)`, { cause: err })
+    throw ioError(`listen on ${o.host}:${o.port}`, err)
+  }
+  port = (server.address() as AddressInfo).port
+  const shownHost = o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${shownHost}:${port}`,
+    host: o.host,
+    port,
+    sources: sources.map((s) => ({ key: s.key, label: s.label, kind: s.kind })),
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Idle keep-alive connections would hold close() open; requests in flight finish.
+        server.closeIdleConnections()
+        await ctx.close()
+        server.closeAllConnections()
+        await closed
+      })()),
+  }
+}

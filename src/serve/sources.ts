@@ -1,0 +1,98 @@
+/**
+ * What the inspector shows is a list of sources: each local log given on the command line,
+ * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
+ * so a source is one file and the routes never know where entries live.
+ */
+import type { AdminProgress, EntryFilter, InspectEntry, LogKind, ReasonGroup } from '../admin/types.js'
+
+/** Cheap counts (no scan): what the overview and /metrics show. */
+export interface SourceCounts {
+  pending: number
+  due: number
+  deferred: number
+  permanent: number
+  corrupt: number
+  oldestPendingTs: number | null
+}
+
+export interface CountsSnapshot extends SourceCounts {
+  at: number
+  /** The central store: the same counts per host. */
+  hosts?: Array<SourceCounts & { host: string }>
+}
+
+/** The expensive part of stats (a scan): refreshed in the background, shown with its age. */
+export interface ReasonSummary {
+  at: number
+  /** How long the scan took, so the page can say why it is not fresher. */
+  tookMs: number
+  retry: ReasonGroup[]
+  permanent: ReasonGroup[]
+}
+
+/** A filter as the pages and the API take it, before it becomes the admin EntryFilter. */
+export interface SourceFilter extends EntryFilter {
+  log: LogKind
+  /** The central store only. */
+  host?: string
+}
+
+export interface ListRequest {
+  filter: SourceFilter
+  order: 'newest' | 'oldest'
+  skip: number
+  limit: number
+  signal?: AbortSignal
+}
+
+/** One listed entry plus the opaque reference its own page is reached by. */
+export interface SourceEntry extends InspectEntry {
+  ref: string
+  host?: string
+}
+
+export interface GroupsResult {
+  groups: ReasonGroup[]
+  /** Entries scanned (matching the filter). */
+  matched: number
+  /** True when more distinct groups existed than are kept; the rest are lumped together. */
+  capped: boolean
+}
+
+export interface ActionRequest {
+  filter: SourceFilter
+  dryRun: boolean
+  resetAttempts?: boolean
+  signal?: AbortSignal
+  onProgress?: (p: AdminProgress) => void
+}
+
+/** What a requeue or purge did (or, dry, would do). */
+export interface ActionResult {
+  /** Entries moved or removed (dry run: that would be). */
+  count: number
+  /** One line, worded as the CLI prints it. */
+  text: string
+  /** The source's own summary object (for a local log: what the CLI prints with --json). */
+  summary: unknown
+}
+
+export interface Source {
+  /** URL-safe, unique among the sources: `/logs/<key>/…`. */
+  readonly key: string
+  /** What the pages call it: the log path, or the store's name. */
+  readonly label: string
+  readonly kind: 'log' | 'store'
+  /** Whether entries carry a host (the central store) and the host filter applies. */
+  readonly hasHosts: boolean
+  counts(): Promise<CountsSnapshot>
+  /** The newest finished reason summary (undefined while the first is computed); starts a refresh when stale. */
+  reasons(): Promise<ReasonSummary | undefined>
+  list(req: ListRequest): Promise<SourceEntry[]>
+  groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult>
+  /** The entry a reference points at; undefined when it is no longer there. */
+  entry(ref: string): Promise<SourceEntry | undefined>
+  requeue(req: ActionRequest): Promise<ActionResult>
+  purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<ActionResult>
+  close(): Promise<void>
+}

@@ -1,0 +1,79 @@
+/**
+ * One entry: its envelope fields, the reason, the payload pretty-printed, and the file and
+ * byte offset it lives in. Large values are cut with a link to the whole as plain text.
+ */
+import path from 'node:path'
+import type { ServeContext } from '../context.js'
+import type { Source, SourceEntry } from '../sources.js'
+import { clip, formatCount, formatTime, prettyJson } from './format.js'
+import { EMPTY, type Html, html } from './html.js'
+import { layout } from './layout.js'
+
+export const REASON_SHOWN = 16 * 1024
+export const PAYLOAD_SHOWN = 256 * 1024
+
+function rawLink(key: string, ref: string, part: string, omitted: number): Html {
+  if (omitted === 0) return EMPTY
+  return html`<p class="more">… ${formatCount(omitted)} more characters: <a href="/logs/${encodeURIComponent(key)}/entry/raw?ref=${encodeURIComponent(ref)}&amp;part=${part}">show all (plain text)</a></p>`
+}
+
+function fields(e: SourceEntry): Array<[string, string]> {
+  const out: Array<[string, string]> = [
+    ['log', e.log],
+    ['file', e.file],
+    ['byte offset', String(e.offset)],
+    ['recorded', `${formatTime(e.ts)} (${e.ts})`],
+  ]
+  if (e.host !== undefined) out.push(['host', e.host])
+  if (e.id !== undefined) out.push(['id', e.id])
+  if (e.log !== 'corrupt') out.push(['attempt', String(e.attempt)])
+  if (e.firstTs !== undefined) out.push(['first failed', formatTime(e.firstTs)])
+  if (e.dueTs !== undefined) out.push(['next attempt due', formatTime(e.dueTs)])
+  if (e.final !== undefined) out.push(['final', e.final])
+  if (e.errorName !== undefined) out.push(['error name', e.errorName])
+  if (e.errorCode !== undefined) out.push(['error code', e.errorCode])
+  if (e.source?.segment !== undefined) out.push(['quarantined from', `${e.source.segment} @ ${e.source.offset ?? '?'} (${e.source.length ?? '?'} bytes)`])
+  if (e.rawEncoding !== undefined) out.push(['raw encoding', e.rawEncoding])
+  out.push(['reason group', e.fingerprint])
+  return out
+}
+
+function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
+  if (!ctx.allowWrites || e.log !== 'permanent' || e.id === undefined) return EMPTY
+  const filter = JSON.stringify({ log: e.log, id: e.id })
+  return html`<section id="actions" class="actions" data-api="/api/logs/${encodeURIComponent(source.key)}" data-filter="${filter}">
+<p class="muted">Acts on every entry of the permanent log with this id (the dry run counts them first).</p>
+<div class="bar">
+<button type="button" data-op="requeue" data-scope="all">Requeue this entry</button>
+<label class="check"><input type="checkbox" id="reset-attempts"> reset attempts</label>
+<button type="button" data-op="purge" data-scope="all" class="danger">Purge this entry</button>
+</div>
+<div id="confirm" class="confirm" hidden><p id="confirm-text"></p><button type="button" id="confirm-yes">Confirm</button> <button type="button" id="confirm-no">Cancel</button></div>
+<div id="progress" hidden><progress max="1" value="0"></progress> <span id="progress-text"></span></div>
+<p id="result" class="result" hidden></p>
+</section>`
+}
+
+export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Html {
+  const key = source.key
+  const listHref = `/logs/${encodeURIComponent(key)}/entries?log=${e.log}`
+  const reason = e.reason === null ? null : clip(e.reason, REASON_SHOWN)
+  const payload = e.log === 'corrupt' ? clip(e.raw ?? '', PAYLOAD_SHOWN) : prettyJson(e.payload, PAYLOAD_SHOWN)
+  const body = html`<p><a href="${listHref}">← ${key}: ${e.log} log</a></p>
+<h1>Entry <small>${clip(path.basename(e.file), 200).text} @ ${e.offset}</small></h1>
+<table class="fields">${fields(e).map(([k, v]) => {
+    const c = clip(v, 2000)
+    return html`<tr><th>${k}</th><td>${c.text}${c.omitted > 0 ? html` <span class="muted">… ${formatCount(c.omitted)} more</span>` : ''}</td></tr>`
+  })}</table>
+${e.id !== undefined
+    ? html`<p>Records with this id: <a href="/logs/${encodeURIComponent(key)}/entries?log=retry&amp;id=${encodeURIComponent(e.id)}">retry log</a> · <a href="/logs/${encodeURIComponent(key)}/entries?log=permanent&amp;id=${encodeURIComponent(e.id)}">permanent log</a></p>`
+    : EMPTY}
+<h2>Reason</h2>
+${reason === null ? html`<p class="muted">(no reason recorded)</p>` : html`<pre class="reason" id="reason">${reason.text}</pre>${rawLink(key, e.ref, 'reason', reason.omitted)}`}
+<h2>${e.log === 'corrupt' ? 'Quarantined bytes' : 'Payload'}</h2>
+<pre class="payload" id="payload">${payload.text}</pre>
+${rawLink(key, e.ref, 'payload', payload.omitted)}
+<p class="muted"><a href="/logs/${encodeURIComponent(key)}/entry/raw?ref=${encodeURIComponent(e.ref)}&amp;part=line">the stored line, as plain text</a></p>
+${actions(ctx, source, e)}`
+  return layout(ctx, { title: `${key} entry`, page: 'entry', current: key, body })
+}
