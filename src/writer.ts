@@ -42,7 +42,7 @@ import {
   recoverSegments,
   sealActiveFile,
   segmentName,
-} from './segments.js'
+} from './store/segments.js'
 import type { Durability } from './options.js'
 
 const fsyncP = promisify(fs.fsync)

@@ -9,8 +9,8 @@ import { DeadLetterError, requeue, stats } from '../src/index.js'
 import { tmpDir } from './helpers/tmp.js'
 import { buildAdminLog, idOf } from './fixtures/admin-log.js'
 import { envLine, familyLines, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
-import { FileLock } from '../src/lock.js'
-import { logPaths } from '../src/segments.js'
+import { FileLock } from '../src/store/lock.js'
+import { logPaths } from '../src/store/segments.js'
 
 /** The replay lock held by a live owner (this process, as a running replay would hold it). */
 const holdReplayLock = (log: string) => FileLock.acquire(logPaths(log).replayLock, 'replay', 0o600)

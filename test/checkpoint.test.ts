@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { CheckpointWriter, decodeCheckpoint, encodeCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from '../src/checkpoint.js'
+import { CheckpointWriter, decodeCheckpoint, encodeCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const SEG = 'orders.000000000001.log'

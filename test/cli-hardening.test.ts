@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../src/index.js'
-import { logPaths } from '../src/segments.js'
+import { logPaths } from '../src/store/segments.js'
 import { tmpDir } from './helpers/tmp.js'
 import { type CliResult, envLine, runCli, startCli, writeLines } from './fixtures/cli-util.js'
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { encodeCheckpoint } from '../src/checkpoint.js'
+import { encodeCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 import { envLine, parseJsonLines, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
 

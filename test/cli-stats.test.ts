@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { encodeCheckpoint } from '../src/checkpoint.js'
+import { encodeCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 import { envLine, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
 

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger } from '../src/index.js'
 import { exited, forkFixture } from './helpers/child.js'
-import { bootId, processStartTime } from '../src/process-identity.js'
+import { bootId, processStartTime } from '../src/store/process-identity.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger, replay } from '../src/index.js'
-import { sealLog } from '../src/maintenance.js'
+import { sealLog } from '../src/store/seal.js'
 import { tmpDir } from './helpers/tmp.js'
 
 describe('a directory as the log path', () => {

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
-import { bootId, holderAlive, processStartTime, selfIdentity, startTimeOfStat } from '../src/process-identity.js'
+import { bootId, holderAlive, processStartTime, selfIdentity, startTimeOfStat } from '../src/store/process-identity.js'
 import { exited } from './helpers/child.js'
 
 const onLinux = fs.existsSync('/proc/sys/kernel/random/boot_id')

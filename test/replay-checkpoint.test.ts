@@ -8,7 +8,7 @@ import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { replay } from '../src/index.js'
 import { Replayer } from '../src/replay.js'
-import { readCheckpoint, writeCheckpoint } from '../src/checkpoint.js'
+import { readCheckpoint, writeCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 import { deferred, envLine, lineOffsets, stateFiles, until, writeSegment } from './fixtures/replay-util.js'
 

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { replay } from '../src/index.js'
-import { decodeCheckpoint } from '../src/checkpoint.js'
+import { decodeCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 import { deferred, envLine, lineOffsets, permanentRecords, prng, retryRecords, until, writeSegment } from './fixtures/replay-util.js'
 

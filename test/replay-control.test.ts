@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Logger, replay, type DeadLetterError } from '../src/index.js'
-import { readCheckpoint } from '../src/checkpoint.js'
+import { readCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 import {
   corruptRecords,

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ReplayOutputs } from '../src/replay/outputs.js'
-import { logPaths } from '../src/segments.js'
+import { logPaths } from '../src/store/segments.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const NOW = 1_800_000_000_000

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { listSegments, logPaths, type SegmentInfo } from '../src/segments.js'
+import { listSegments, logPaths, type SegmentInfo } from '../src/store/segments.js'
 import {
   SAMPLE_EVERY,
   SegmentMetaBuilder,
@@ -13,7 +13,7 @@ import {
   scanSegmentMeta,
   writeSegmentMeta,
   type SegmentMeta,
-} from '../src/segment-meta.js'
+} from '../src/store/segment-meta.js'
 import { envLine, splitLines, writeSegment } from './fixtures/counts-util.js'
 import { tmpDir } from './helpers/tmp.js'
 

@@ -14,7 +14,7 @@ import {
   sealActiveFile,
   segmentName,
   statePathOf,
-} from '../src/segments.js'
+} from '../src/store/segments.js'
 import { tmpDir } from './helpers/tmp.js'
 
 function randomBytesHex(n: number): string {

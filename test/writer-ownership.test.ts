@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Logger } from '../src/index.js'
-import { logPaths } from '../src/segments.js'
+import { logPaths } from '../src/store/segments.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []

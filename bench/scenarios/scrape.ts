@@ -13,8 +13,8 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { forgetTails } from '../../src/active-tail.js'
-import { forgetLogCounts, logCounts, type LogCounts } from '../../src/log-counts.js'
+import { forgetTails } from '../../src/store/active-tail.js'
+import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/log-counts.js'
 import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
 
 const GROUP = 'scrape: logCounts()'

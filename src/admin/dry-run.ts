@@ -3,7 +3,7 @@
  * same filter over the same files, sealed and active, so the count matches a real run's.
  */
 import { rawPayloadOf } from '../envelope.js'
-import type { LogPaths } from '../segments.js'
+import type { LogPaths } from '../store/segments.js'
 import { parseCorruptRecord } from '../store/corrupt-record.js'
 import { corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
 import type { ResolvedFilter } from './filters.js'

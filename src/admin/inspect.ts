@@ -7,7 +7,7 @@
  */
 import { rawPayloadOf } from '../envelope.js'
 import { DeadLetterError } from '../errors.js'
-import type { LogPaths } from '../segments.js'
+import type { LogPaths } from '../store/segments.js'
 import { parseCorruptRecord } from '../store/corrupt-record.js'
 import { type ScanFile, type ScanItem, corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
 import { FILTER_KEYS, type Filterable, type ResolvedFilter, resolveFilter } from './filters.js'

@@ -6,7 +6,7 @@
 import fsp from 'node:fs/promises'
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration, parseSize, replayDefaults } from '../options.js'
-import { type LogPaths, logPaths } from '../segments.js'
+import { type LogPaths, logPaths } from '../store/segments.js'
 
 export type Check<T> = (name: string, value: unknown) => T
 

@@ -8,7 +8,7 @@
 import { DeadLetterError } from '../errors.js'
 import { rawPayloadOf } from '../envelope.js'
 import { replayDefaults } from '../options.js'
-import type { LogPaths } from '../segments.js'
+import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'

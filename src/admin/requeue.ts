@@ -7,7 +7,7 @@
  */
 import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../envelope.js'
 import { replayDefaults } from '../options.js'
-import type { LogPaths } from '../segments.js'
+import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'

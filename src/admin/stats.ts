@@ -5,9 +5,9 @@
  * a record being written, skipped), no locks taken, nothing renamed.
  */
 import fsp from 'node:fs/promises'
-import { inspectLock } from '../lock.js'
-import { logCounts } from '../log-counts.js'
-import type { LogPaths } from '../segments.js'
+import { inspectLock } from '../store/lock.js'
+import { logCounts } from '../store/log-counts.js'
+import type { LogPaths } from '../store/segments.js'
 import { pendingRewrite } from '../store/journal.js'
 import { type ScanFile, type ScanItem, corruptFiles, familyFiles, regularFile, scanFiles } from '../store/scan.js'
 import { type Common, abortError, bool, checkOptions, common, commonChecks, fn, int, resolveLogPath } from './options.js'

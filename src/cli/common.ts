@@ -5,7 +5,7 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { type Command, Option } from 'commander'
-import { type LogPaths, listSegments, logPaths } from '../segments.js'
+import { type LogPaths, listSegments, logPaths } from '../store/segments.js'
 import { note, reportError, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
 

@@ -13,8 +13,8 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { sealLog } from '../maintenance.js'
-import { listSegments, logPaths, type LogPaths } from '../segments.js'
+import { sealLog } from '../store/seal.js'
+import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { asideName, removeShipped, replayedUpTo } from './local-files.js'
 import { insertRows } from './insert.js'

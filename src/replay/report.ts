@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events'
 import path from 'node:path'
 import type { Envelope } from '../envelope.js'
 import type { LoggerLike } from '../options.js'
-import type { SegmentInfo } from '../segments.js'
+import type { SegmentInfo } from '../store/segments.js'
 import type { OutcomeEvent, ReplayOutcome, ReplayProgress, ReplaySummary } from './types.js'
 
 export class Reporter {

@@ -11,7 +11,7 @@ import type { InspectEntry, LogKind } from '../admin/types.js'
 import { parseEnvelope } from '../envelope.js'
 import { readLines } from '../lines.js'
 import { replayDefaults } from '../options.js'
-import { listSegments, logPaths } from '../segments.js'
+import { listSegments, logPaths } from '../store/segments.js'
 
 async function regularFile(file: string): Promise<boolean> {
   const st = await fsp.lstat(file).catch(() => undefined)

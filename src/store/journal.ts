@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { ioError } from '../errors.js'
 import { readSmallFile, writeFileAtomic } from '../fs-safe.js'
-import type { LogPaths } from '../segments.js'
+import type { LogPaths } from './segments.js'
 
 export interface RewritePaths {
   journal: string

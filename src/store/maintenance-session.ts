@@ -4,9 +4,9 @@
  * process that creates replayer-owned names, appends to the corrupt log or writes
  * checkpoints, and recovery first settles whatever a killed holder left behind.
  */
-import { FileLock } from '../lock.js'
-import { sealLog } from '../maintenance.js'
-import type { LogPaths } from '../segments.js'
+import { FileLock } from './lock.js'
+import { sealLog } from './seal.js'
+import type { LogPaths } from './segments.js'
 import { recoverLog } from './recovery.js'
 
 export interface MaintenanceOptions {

@@ -5,8 +5,8 @@
  * need the same scan over every retry segment's checkpoint.
  */
 import path from 'node:path'
-import { readCheckpoint, writeCheckpoint } from '../checkpoint.js'
-import { type LogPaths, listSegments, statePathOf } from '../segments.js'
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js'
+import { type LogPaths, listSegments, statePathOf } from './segments.js'
 
 /** file name → the size recorded by the newest checkpoint that names it. */
 export type OutputMarks = Map<string, { size: number; at: number }>

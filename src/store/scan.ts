@@ -7,10 +7,10 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
-import { readCheckpoint } from '../checkpoint.js'
+import { readCheckpoint } from './checkpoint.js'
 import { type Envelope, parseEnvelope } from '../envelope.js'
 import { readLines } from '../lines.js'
-import { type SegmentFamily, listSegments, statePathOf } from '../segments.js'
+import { type SegmentFamily, listSegments, statePathOf } from './segments.js'
 import { sizeText } from './size-text.js'
 
 export interface ScanFile {

@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Envelope, parseEnvelope } from '../envelope.js'
 import { ioError } from '../errors.js'
 import { CREATE_EXCL_FLAGS } from '../fs-safe.js'
-import { OutputFile } from '../outputs.js'
+import { OutputFile } from './outputs.js'
 import type { ByteSink } from '../sink.js'
 
 export function tmpOutput(file: string, mode: number): OutputFile {

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { expect, it } from 'vitest'
 import { replay } from '../../src/index.js'
-import { logPaths } from '../../src/segments.js'
+import { logPaths } from '../../src/store/segments.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { exited, forkFault, waitMessage } from './helpers/fork.js'
 

@@ -3,7 +3,7 @@
  * permanent log) and is killed at random points, then restarted, until the log drains. No
  * item may be lost, and the duplicates a kill causes are bounded by the checkpoint window.
  *
- * The window, from src/replay.ts: the checkpoint covers the prefix of items that are done, it
+ * The window, from src/replay/: the checkpoint covers the prefix of items that are done, it
  * is written once that prefix has grown by `checkpointEvery` items, and at most `concurrency`
  * items are read past that prefix. A kill therefore redoes at most
  * checkpointEvery + concurrency − 1 items that had already reached the handler (or been
@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
-import { listSegments, logPaths } from '../../src/segments.js'
+import { listSegments, logPaths } from '../../src/store/segments.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { expectedHome } from './helpers/classes.js'
 import { budget, count, report, SEED } from './helpers/config.js'

@@ -93,7 +93,7 @@ describe('ship', () => {
     }
     const text = fs.readFileSync(segPath, 'utf8')
     const offset = text.split('\n').slice(0, 4).join('\n').length + 1
-    const { writeCheckpoint } = await import('../../src/checkpoint.js')
+    const { writeCheckpoint } = await import('../../src/store/checkpoint.js')
     await writeCheckpoint(`${segPath}.state`, { segment: path.basename(segPath), offset, items: 4, updatedAt: Date.now() }, 0o600)
     const store = await pg.store()
     expect((await store.ship(logPath)).shipped).toBe(6)
@@ -190,7 +190,7 @@ describe('ship: damaged and unusual local files', () => {
 describe('ship: recovery first', () => {
   it('finishes a local requeue that was killed after committing, so moved entries ship once, as retry', async () => {
     const { writeJournal, rewritePaths } = await import('../../src/store/journal.js')
-    const { logPaths } = await import('../../src/segments.js')
+    const { logPaths } = await import('../../src/store/segments.js')
     const dir = tmpDir()
     const logPath = path.join(dir, 'rq.log')
     const env = (i: number, extra: string) => `{"ts":${1_700_000_000_000 + i},"attempt":3,"reason":"legacy ${i}"${extra},"payload":{"i":${i}}}\n`

@@ -5,7 +5,7 @@
  * must be delivered and what must be quarantined where.
  */
 import zlib from 'node:zlib'
-import { encodeCheckpoint } from '../../../src/checkpoint.js'
+import { encodeCheckpoint } from '../../../src/store/checkpoint.js'
 import type { Rng } from './rng.js'
 
 export const MAX_RECORD = 4096

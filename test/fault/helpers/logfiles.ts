@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { parseEnvelope, type Envelope } from '../../../src/envelope.js'
-import { listSegments, type SegmentFamily } from '../../../src/segments.js'
+import { listSegments, type SegmentFamily } from '../../../src/store/segments.js'
 
 export interface Line {
   file: string

@@ -7,7 +7,7 @@
  *    once by reading the segment and stored in the sidecar), minus what the replay checkpoint
  *    says is consumed;
  *  - active files (retry, permanent, corrupt quarantine): counted incrementally
- *    (src/active-tail.ts), in memory and in one small sidecar for other processes.
+ *    (src/store/active-tail.ts), in memory and in one small sidecar for other processes.
  *
  * Read-only towards the log: the only files written are caches (sidecars), and failing to
  * write them (read-only directory, another user's files) only costs speed.
@@ -16,8 +16,8 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { dueAt } from './due-histogram.js'
-import { DeadLetterError, invalidOption } from './errors.js'
-import { parseSize, replayDefaults } from './options.js'
+import { DeadLetterError, invalidOption } from '../errors.js'
+import { parseSize, replayDefaults } from '../options.js'
 import {
   type SegmentMeta,
   SegmentMetaBuilder,

@@ -8,7 +8,7 @@ import crypto from 'node:crypto'
 import fsp from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { inspectLock } from './lock.js'
-import { readSmallFile, unlinkIfExists, writeFileAtomic } from './fs-safe.js'
+import { readSmallFile, unlinkIfExists, writeFileAtomic } from '../fs-safe.js'
 import type { LogPaths } from './segments.js'
 
 export interface SealResponse {

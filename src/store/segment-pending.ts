@@ -8,7 +8,7 @@
 import path from 'node:path'
 import { readCheckpoint } from './checkpoint.js'
 import { dueAt } from './due-histogram.js'
-import { readLines } from './lines.js'
+import { readLines } from '../lines.js'
 import { type Block, type SegmentMeta, envelopeOfLine } from './segment-meta.js'
 import { type SegmentInfo, statePathOf } from './segments.js'
 
