@@ -2,8 +2,8 @@
 // replay engine's class) are not exported: they change without a major version.
 export { Logger } from './logger.js'
 export type { LogOptions, LogKind, RotatedEvent, EvictedEvent, StartReplayerOptions, LoggerEvents } from './logger.js'
-export { replay } from './replay.js'
-export type { Handler, ReplayEnvelope, ReplaySummary, ReplayProgress, ReplayOutcome, OutcomeEvent, ReplayerEvents } from './replay.js'
+export { replay } from './replay/index.js'
+export type { Handler, ReplayEnvelope, ReplaySummary, ReplayProgress, ReplayOutcome, OutcomeEvent, ReplayerEvents } from './replay/index.js'
 export { DeadLetterError, PermanentError } from './errors.js'
 export type { DeadLetterErrorCode } from './errors.js'
 export { RawPayload } from './serialize.js'

@@ -17,8 +17,8 @@ import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serializ
 import { compressSegment, countLines, listSegments, logPaths, type LogPaths } from './store/segments.js'
 import { serveSealRequest } from './store/seal-request.js'
 import { SegmentWriter } from './writer.js'
-import type { Handler, ReplayerEvents, ReplaySummary } from './replay.js'
-import { runReplay } from './replay.js'
+import type { Handler, ReplayerEvents, ReplaySummary } from './replay/index.js'
+import { runReplay } from './replay/index.js'
 import type { ReplayOptions } from './options.js'
 
 export type { LogOptions } from './log-args.js'

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger, PermanentError, type OutcomeEvent, type ReplayProgress } from '../src/index.js'
-import { Replayer } from '../src/replay.js'
+import { Replayer } from '../src/replay/index.js'
 import { tmpDir } from './helpers/tmp.js'
 import { envLine, lineOffsets, writeSegment } from './fixtures/replay-util.js'
 

@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger, PermanentError, replay } from '../src/index.js'
-import { Replayer } from '../src/replay.js'
+import { Replayer } from '../src/replay/index.js'
 import { tmpDir } from './helpers/tmp.js'
 import { envLine, permanentRecords, retryRecords, writeSegment } from './fixtures/replay-util.js'
 

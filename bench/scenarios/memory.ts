@@ -10,7 +10,7 @@
  */
 import path from 'node:path'
 import { Logger } from '../../src/logger.js'
-import { replay } from '../../src/replay.js'
+import { replay } from '../../src/replay/index.js'
 import { type Row, QUICK, REASON, fail, mib, now, orderPool, perSec, report, rmScratch, scratchDir } from '../lib/common.js'
 
 const GROUP = '5. memory (peak RSS, own child process)'

@@ -21,7 +21,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
-import { replay, type ReplaySummary } from '../../src/replay.js'
+import { replay, type ReplaySummary } from '../../src/replay/index.js'
 import { type Row, QUICK, envelopeLine, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
 
 const GROUP = '4. replay throughput'
