@@ -22,6 +22,7 @@ import { type CentralEntry, toEntry } from './entry.js'
 import { fingerprintOf } from './fingerprint.js'
 import type { ResolvedCentralReplayOptions } from './options.js'
 import type { Tables } from './schema.js'
+import { boundedCall } from '../replay/handler-timeout.js'
 
 export type CentralHandler<T = unknown> = (payload: T, entry: CentralEntry<T>) => unknown | Promise<unknown>
 
@@ -101,7 +102,7 @@ async function runBatch(
     let error: unknown
     let threw = false
     try {
-      await bounded(handler(e.payload, e), o.handlerTimeout)
+      await boundedCall(handler(e.payload, e), o.handlerTimeout)
     } catch (err) {
       threw = true
       error = err
@@ -152,18 +153,4 @@ function failure(
   errorName: string | null, errorCode: string | null, final: string | null, ts: number, dueTs: number,
 ): Failure {
   return { seq: e.seq, state, attempt, reason, fingerprint: fingerprintOf(reason), errorName, errorCode, final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs) }
-}
-
-/** As in local replay: a call not settled in time is a failure; the call itself cannot be cancelled. */
-function bounded(result: unknown, ms: number | undefined): unknown {
-  if (ms === undefined || !(result && typeof (result as PromiseLike<unknown>).then === 'function')) return result
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new Error(`handler did not settle within ${ms} ms`)
-      err.name = 'TimeoutError'
-      reject(err)
-    }, ms)
-  })
-  return Promise.race([result, timeout]).finally(() => clearTimeout(timer))
 }

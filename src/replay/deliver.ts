@@ -9,6 +9,7 @@
 import pRetry, { AbortError } from 'p-retry'
 import { isPermanentError } from '../errors.js'
 import type { Handler, ReplayEnvelope } from './types.js'
+import { boundedCall, isThenable } from './handler-timeout.js'
 
 export class Failed {
   constructor(readonly error: unknown) {}
@@ -101,26 +102,7 @@ export class Deliverer {
     return undefined
   }
 
-  /**
-   * With `handlerTimeout`, a call that has not settled in time counts as a failure, so one
-   * hung call cannot hold the replay and its lock forever. The call itself cannot be
-   * cancelled and may still complete later: at-least-once.
-   */
   private bounded(result: unknown): unknown {
-    const ms = this.policy.handlerTimeout
-    if (ms === undefined || !isThenable(result)) return result
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new Error(`handler did not settle within ${ms} ms`)
-        err.name = 'TimeoutError'
-        reject(err)
-      }, ms)
-    })
-    return Promise.race([result, timeout]).finally(() => clearTimeout(timer))
+    return boundedCall(result, this.policy.handlerTimeout)
   }
-}
-
-function isThenable(r: unknown): r is PromiseLike<unknown> {
-  return r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as { then?: unknown }).then === 'function'
 }
