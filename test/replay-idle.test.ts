@@ -90,3 +90,24 @@ describe('idle runs', () => {
     expect(later).toMatchObject({ delivered: 2, deferred: 1, segmentsSkipped: 1, segmentsRemoved: 1 })
   })
 })
+
+describe('idle-run skipping changes no outcome', () => {
+  it('items left in a skipped segment do not use up `limit`: the due items behind them are replayed', async () => {
+    const log = await deferredLog(5)
+    // Five new failures, due at once, in a writer segment sealed after the deferred ones.
+    writeSegment(log, 2, Array.from({ length: 5 }, (_, i) => envLine({ ts: NOW, id: `new${i}`, payload: 100 + i })))
+    const got: unknown[] = []
+    const s = await replay(log, (p) => void got.push(p), { now: () => NOW + MIN, limit: 5 })
+    expect(got).toEqual([100, 101, 102, 103, 104])
+    expect(s).toMatchObject({ delivered: 5, deferred: 5, segmentsSkipped: 1, limited: true })
+  })
+
+  it('a skipped segment holding an exhausted item is read, as it would be without metadata', async () => {
+    const log = await deferredLog(3) // attempt 2 now, due in an hour
+    const [seg] = await listSegments(logPaths(log).retry)
+    expect(await readSegmentMeta(seg)).toMatchObject({ maxAttempt: 2 })
+    const s = await replay(log, () => {}, { now: () => NOW + MIN, maxAttempts: 2 })
+    expect(s).toMatchObject({ permanent: 3, deferred: 0, segmentsSkipped: 0 })
+    expect(retryRecords(log)).toEqual([])
+  })
+})

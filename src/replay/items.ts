@@ -69,7 +69,7 @@ export class ItemProcessor {
       case 'deferred':
         this.summary.deferred++
         this.report.outcome('deferred', segment, offset, env)
-        return this.outputs?.carry({ buf, start: s, end: e, firstTs: env.firstTs ?? env.ts, dueTs: env.dueTs! })
+        return this.outputs?.carry({ buf, start: s, end: e, firstTs: env.firstTs ?? env.ts, dueTs: env.dueTs!, attempt: env.attempt })
       default:
         this.summary.due++
         if (this.outputs === undefined) return

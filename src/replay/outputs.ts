@@ -32,6 +32,8 @@ export interface CarryRecord {
   end: number
   firstTs: number
   dueTs: number
+  /** Kept in the segment's metadata: a segment holding an exhausted item is never skipped. */
+  attempt: number
 }
 
 /** An item moved to the permanent log (`header.final` says why). */
@@ -72,10 +74,10 @@ class MetaOutput {
   constructor(readonly out: OutputFile) {}
 
   /** Appends one line and records it; the length is taken before anything else can append. */
-  append(write: (sink: ByteSink) => void, firstTs: number, dueTs: number | undefined): void | Promise<void> {
+  append(write: (sink: ByteSink) => void, firstTs: number, dueTs: number | undefined, attempt: number): void | Promise<void> {
     const at = this.out.position()
     const r = this.out.append(write)
-    this.meta.add(at, this.out.position() - at, firstTs, dueTs)
+    this.meta.add(at, this.out.position() - at, firstTs, dueTs, attempt)
     return r
   }
 }
@@ -98,7 +100,7 @@ export class ReplayOutputs {
 
   relog(rec: RelogRecord): void | Promise<void> {
     const h = rec.header
-    return this.tier(h.dueTs).append((sink) => writeEnvelope(sink, h, rec.id, rec.rawPayload), h.firstTs ?? h.ts, h.dueTs)
+    return this.tier(h.dueTs).append((sink) => writeEnvelope(sink, h, rec.id, rec.rawPayload), h.firstTs ?? h.ts, h.dueTs, h.attempt)
   }
 
   carry(rec: CarryRecord): void | Promise<void> {
@@ -110,13 +112,14 @@ export class ReplayOutputs {
       },
       rec.firstTs,
       rec.dueTs,
+      rec.attempt,
     )
   }
 
   permanent(rec: PermanentRecord): void | Promise<void> {
     const p = (this.perm ??= new MetaOutput(this.track(OutputFile.segment(this.paths.permanent, this.mode))))
     const h = rec.header
-    return p.append((sink) => writeEnvelope(sink, h, rec.id, rec.rawPayload), h.firstTs ?? h.ts, undefined)
+    return p.append((sink) => writeEnvelope(sink, h, rec.id, rec.rawPayload), h.firstTs ?? h.ts, undefined, h.attempt)
   }
 
   quarantine(rec: CorruptRecord): void | Promise<void> {

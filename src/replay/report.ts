@@ -13,6 +13,8 @@ import type { OutcomeEvent, ReplayOutcome, ReplayProgress, ReplaySummary } from 
 export class Reporter {
   bytesTotal = 0
   bytesBefore = 0
+  /** Items of skipped segments, counted in `handled` but not taken (so not against `limit`). */
+  left = 0
   private lastProgress = 0
 
   constructor(

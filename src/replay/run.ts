@@ -120,6 +120,8 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     const o = this.options
     const meta = await readSegmentMeta(seg).catch(() => undefined)
     if (!meta || meta.corrupt > 0 || meta.items === 0 || meta.minDue === null) return false
+    // An exhausted item goes to the permanent log whether or not it is due: read the segment.
+    if (meta.maxAttempt === undefined || meta.maxAttempt >= o.maxAttempts) return false
     const now = o.now()
     if (meta.minDue <= now) return false
     if (o.ttl !== undefined && (meta.minTs === null || now - meta.minTs > o.ttl)) return false
@@ -128,7 +130,9 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
     s.segmentsSkipped++
     s.deferred += meta.items
     s.handled += meta.items
-    if (o.limit !== undefined && s.handled >= o.limit) this.stopReason ??= 'limit'
+    // Items left in place were not taken: they must not use up `limit`, or a run would stop
+    // before reaching the due items behind them, and so would every later run.
+    this.report.left += meta.items
     return true
   }
 

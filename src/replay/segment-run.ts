@@ -154,7 +154,7 @@ export class SegmentRun implements LineHandler {
     const s = this.scope.report.summary
     s.handled++
     s.bytes += next - offset
-    if (this.scope.o.limit !== undefined && s.handled >= this.scope.o.limit) this.scope.limitReached()
+    if (this.scope.o.limit !== undefined && s.handled - this.scope.report.left >= this.scope.o.limit) this.scope.limitReached()
     return true
   }
 

@@ -57,6 +57,12 @@ export interface SegmentMeta {
   corruptAt?: number[]
   /** Reading stopped at `bytes` on unreadable compressed data. */
   damaged?: boolean
+  /**
+   * Highest `attempt` of its items, when every item's attempt was recorded. A replay may skip
+   * a segment unread only when none of its items is exhausted (attempt ≥ maxAttempts), so
+   * absent means "unknown": never skipped.
+   */
+  maxAttempt?: number
   /** Identity of the file it describes; a mismatch means stale. */
   file: FileIdentity
 }
@@ -83,6 +89,8 @@ export class SegmentMetaBuilder {
   private block: [number, number, number] = [Infinity, Infinity, -Infinity]
   private corruptAt: number[] | undefined = []
   private damaged = false
+  /** -1 once an item came without its attempt: the maximum is then unknown. */
+  private maxAttempt = 0
 
   constructor(from?: SegmentMeta) {
     if (!from) {
@@ -110,6 +118,7 @@ export class SegmentMetaBuilder {
     }
     this.corruptAt = from.corruptAt ? [...from.corruptAt] : undefined
     this.damaged = from.damaged === true
+    this.maxAttempt = from.maxAttempt ?? (from.items > 0 ? -1 : 0)
   }
 
   /**
@@ -117,7 +126,9 @@ export class SegmentMetaBuilder {
    * `firstTs` is the item's first-failure time (`env.firstTs ?? env.ts`), `dueTs` its due time
    * if it has one (none: due at 0, whatever the clock). Lines must come in file order.
    */
-  add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined): void {
+  add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined, attempt?: number): void {
+    if (attempt === undefined) this.maxAttempt = -1
+    else if (this.maxAttempt >= 0 && attempt > this.maxAttempt) this.maxAttempt = attempt
     if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
       this.samples.push([offset, this.items])
       this.blocks.push(closed(this.block))
@@ -142,7 +153,7 @@ export class SegmentMetaBuilder {
 
   /** `add` for a parsed envelope. */
   addEnvelope(offset: number, lineBytes: number, env: Envelope): void {
-    this.add(offset, lineBytes, env.firstTs ?? env.ts, env.dueTs)
+    this.add(offset, lineBytes, env.firstTs ?? env.ts, env.dueTs, env.attempt)
   }
 
   /** A line a replay would quarantine; without an offset the corrupt positions are not kept. */
@@ -191,6 +202,7 @@ export class SegmentMetaBuilder {
     }
     if (this.corruptAt) meta.corruptAt = [...this.corruptAt]
     if (this.damaged) meta.damaged = true
+    if (this.maxAttempt >= 0 && this.items > 0) meta.maxAttempt = this.maxAttempt
     return meta
   }
 
@@ -332,6 +344,7 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
     if (!Array.isArray(at) || at.length > (m.corrupt as number) || !at.every(count) || !ascending(at as number[], true)) return undefined
   }
   if (m.damaged !== undefined && m.damaged !== true) return undefined
+  if (m.maxAttempt !== undefined && !(Number.isSafeInteger(m.maxAttempt) && (m.maxAttempt as number) >= 1)) return undefined
   const f = m.file as Record<string, unknown> | null
   if (!f || typeof f !== 'object' || !count(f.size) || !count(f.ino) || typeof f.mtimeMs !== 'number' || !Number.isFinite(f.mtimeMs)) {
     return undefined
