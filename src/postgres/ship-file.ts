@@ -4,15 +4,13 @@
  * batches in flight (reading overlaps the round trips). Resolves only when every batch is
  * committed; the caller deletes the file after that, never before.
  */
-import fs from 'node:fs'
 import path from 'node:path'
-import { ioError } from '../errors.js'
-import { fsyncDirSync, O_NOFOLLOW } from '../fs-safe.js'
 import { readLines, type LineHandler, type ReadResult } from '../lines.js'
 import type { Db } from './db.js'
 import { insertRows } from './insert.js'
 import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
 import type { Tables } from './schema.js'
+import { OversizedKeeper } from '../replay/oversized.js'
 
 export interface ShipTarget {
   db: Db
@@ -50,7 +48,8 @@ export async function shipFile(
   let batch: Row[] = []
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
-  let aside: { offset: number; fd: number; file: string } | undefined
+  // Over-limit lines are kept whole on this host exactly as a local replay keeps them.
+  const aside = new OversizedKeeper(path.dirname(file.key), o.mode)
 
   const flush = async (): Promise<void> => {
     // After a failed batch nothing more is sent: the file is shipped again as a whole next time.
@@ -85,11 +84,10 @@ export async function shipFile(
     // An over-limit line's bytes are kept whole in a side file on this host (as a local
     // replay does); the database gets a corrupt row with the head and the file's name.
     oversizedBytes(offset, piece) {
-      aside = writeAside(aside, file.key, offset, piece, o.mode)
+      aside.write(source, offset, piece)
     },
     oversized(head, offset, _next, length) {
-      const kept = finishAside(aside)
-      aside = undefined
+      const kept = aside.finish()
       const why = `record of ${length} bytes exceeds maxRecordSize${kept ? `; full bytes kept on this host in ${kept}` : ''}`
       const row = corruptRow(entryKey(target.host, target.log, source, offset, head), source, offset, head, why, now)
       return add(row)
@@ -103,40 +101,10 @@ export async function shipFile(
     await flush()
     await Promise.all(inFlight)
   } finally {
-    if (aside) fs.closeSync(aside.fd)
+    aside.abandon()
     await Promise.allSettled(inFlight)
   }
   if (failure !== undefined) throw failure
   counts.bytes = read.end - start
   return { ...counts, read }
-}
-
-function writeAside(cur: { offset: number; fd: number; file: string } | undefined, key: string, offset: number, piece: Buffer, mode: number) {
-  let k = cur
-  if (!k || k.offset !== offset) {
-    const file = `${path.join(path.dirname(key), `corrupt-${path.basename(key)}`)}.${offset}.line`
-    try {
-      k = { offset, file, fd: fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | O_NOFOLLOW, mode) }
-    } catch (err) {
-      throw ioError(`create ${file}`, err)
-    }
-  }
-  let off = 0
-  try {
-    while (off < piece.length) off += fs.writeSync(k.fd, piece, off, piece.length - off)
-  } catch (err) {
-    throw ioError(`write ${k.file}`, err)
-  }
-  return k
-}
-
-function finishAside(k: { fd: number; file: string } | undefined): string | undefined {
-  if (!k) return undefined
-  try {
-    fs.fsyncSync(k.fd)
-  } finally {
-    fs.closeSync(k.fd)
-  }
-  fsyncDirSync(path.dirname(k.file))
-  return path.basename(k.file)
 }
