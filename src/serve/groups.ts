@@ -3,38 +3,15 @@
  * by), with first and last seen. Memory is bounded by the number of groups kept, not by
  * the entries scanned.
  */
-import type { ReasonGroup } from '../admin/types.js'
+import { OTHER_REASONS, ReasonCounter } from '../admin/reason-counter.js'
 
 export const MAX_GROUPS = 1000
-export const OTHER = '(other reasons)'
+export const OTHER = OTHER_REASONS
 export const NO_REASON = '(no reason)'
 
-export class GroupCounter {
-  private readonly groups = new Map<string, ReasonGroup>()
-  matched = 0
-  capped = false
-
-  add(fingerprint: string, reason: string | null, ts: number): void {
-    this.matched++
-    let key = fingerprint
-    if (!this.groups.has(key) && this.groups.size >= MAX_GROUPS) {
-      key = OTHER
-      this.capped = true
-    }
-    const g = this.groups.get(key)
-    if (g) {
-      g.count++
-      if (ts < g.firstSeen) g.firstSeen = ts
-      if (ts > g.lastSeen) g.lastSeen = ts
-    } else {
-      // Only a bounded example is kept: a reason may be megabytes.
-      this.groups.set(key, { reason: key, count: 1, firstSeen: ts, lastSeen: ts, example: reason === null ? null : reason.slice(0, 1000) })
-    }
-  }
-
-  top(n: number): ReasonGroup[] {
-    return [...this.groups.values()].sort((a, b) => b.count - a.count || a.firstSeen - b.firstSeen).slice(0, n)
-  }
+/** The page's groups: fewer kept than `stats` keeps, and only a bounded example (a reason may be long). */
+export function groupCounter(): ReasonCounter {
+  return new ReasonCounter(MAX_GROUPS, 1000)
 }
 
 // The placeholders `stats` writes for the variable parts of a reason, and what they stood for.

@@ -13,7 +13,7 @@ import type { EntryFilter } from '../admin/types.js'
 import { logCounts } from '../store/log-counts.js'
 import { logPaths } from '../store/segments.js'
 import { Background, Limiter, Memo } from './cache.js'
-import { GroupCounter } from './groups.js'
+import { groupCounter } from './groups.js'
 import { badRequest } from './http-error.js'
 import { readEntryAt } from './local-entry.js'
 import { purgeText, requeueText } from './summary-text.js'
@@ -96,8 +96,8 @@ export class LocalLogSource implements Source {
       // Not tied to one request's signal: the result is shared with whoever asks next.
       memo = new Memo(GROUPS_TTL_MS, () =>
         this.scans.run(async () => {
-          const counter = new GroupCounter()
-          for await (const e of inspect(this.logPath, { ...ef, log: filter.log, signal: this.abort.signal })) counter.add(e.fingerprint, e.reason, e.ts)
+          const counter = groupCounter()
+          for await (const e of inspect(this.logPath, { ...ef, log: filter.log, signal: this.abort.signal })) counter.addTo(e.fingerprint, e.reason, e.ts)
           return { groups: counter.top(100), matched: counter.matched, capped: counter.capped }
         }, this.abort.signal),
       )

@@ -13,7 +13,7 @@ import type { ReasonGroup } from '../admin/types.js'
 import { PostgresStore, redactUrl } from '../postgres/index.js'
 import type { CentralEntry, EntryFilter as StoreFilter, FingerprintGroup, PGliteLike } from '../postgres/index.js'
 import { Limiter, Memo } from './cache.js'
-import { GroupCounter } from './groups.js'
+import { groupCounter } from './groups.js'
 import { badRequest } from './http-error.js'
 import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceCounts, SourceEntry, SourceFilter } from './sources.js'
 
@@ -186,10 +186,10 @@ export class StoreSource implements Source {
       return { groups, matched: s.total, capped: false }
     }
     return this.scans.run(async () => {
-      const counter = new GroupCounter()
+      const counter = groupCounter()
       for await (const e of this.store.inspect(where)) {
         signal?.throwIfAborted()
-        if (local(e)) counter.add(e.fingerprint, e.reason, e.ts)
+        if (local(e)) counter.addTo(e.fingerprint, e.reason, e.ts)
       }
       return { groups: counter.top(100), matched: counter.matched, capped: counter.capped }
     }, signal)
