@@ -2,6 +2,7 @@
  * The entry filter shared by inspect, requeue and purge (library and CLI), so `inspect`
  * with a filter previews exactly what `requeue` or `purge` will touch with the same one.
  */
+import { type Envelope, rawPayloadOf } from '../envelope.js'
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
 import { type Check, int } from './options.js'
@@ -129,4 +130,9 @@ export function resolveFilter(input: EntryFilter, log: LogKind, now: number): Re
     return true
   }
   return { match, limit, text: words.length > 0 ? words.join(', ') : 'all entries', narrows: words.length > 0 }
+}
+
+/** The filter as a permanent-log rewrite's `select`: the payload text is decoded only when asked. */
+export function envelopeSelector(filter: ResolvedFilter): (env: Envelope, line: () => string) => boolean {
+  return (env, line) => filter.match({ ts: env.ts, reason: env.reason, id: env.id, attempt: env.attempt, payloadText: () => rawPayloadOf(line(), env) })
 }

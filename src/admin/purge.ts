@@ -6,14 +6,14 @@
  * log is never purged: its items leave through replay.
  */
 import { DeadLetterError } from '../errors.js'
-import { rawPayloadOf } from '../envelope.js'
+
 import { replayDefaults } from '../options.js'
 import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'
 import { countCorrupt, countPermanent } from './dry-run.js'
-import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
+import { FILTER_KEYS, type ResolvedFilter, envelopeSelector, resolveFilter } from './filters.js'
 import { type Common, bool, checkOptions, common, commonChecks, duration, fn, oneOf, resolveLogPath } from './options.js'
 import type { AdminProgress, PurgeOptions, PurgeSummary } from './types.js'
 
@@ -97,7 +97,7 @@ async function purgePermanent(session: MaintenanceSession, run: PurgeRun, summar
   const res = await rewritePermanent({
     paths: session.paths,
     op: 'purge',
-    select: (env, line) => run.filter.match({ ts: env.ts, reason: env.reason, id: env.id, attempt: env.attempt, payloadText: () => rawPayloadOf(line(), env) }),
+    select: envelopeSelector(run.filter),
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,

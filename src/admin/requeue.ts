@@ -12,7 +12,7 @@ import type { ByteSink } from '../sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'
 import { countPermanent } from './dry-run.js'
-import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
+import { FILTER_KEYS, type ResolvedFilter, envelopeSelector, resolveFilter } from './filters.js'
 import { type Common, bool, checkOptions, common, commonChecks, duration, fn, resolveLogPath } from './options.js'
 import type { AdminProgress, RequeueOptions, RequeueSummary } from './types.js'
 
@@ -82,7 +82,7 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
     return rewritePermanent({
       paths,
       op: 'requeue',
-      select: (env, line) => run.filter.match({ ts: env.ts, reason: env.reason, id: env.id, attempt: env.attempt, payloadText: () => rawPayloadOf(line(), env) }),
+      select: envelopeSelector(run.filter),
       transform: run.resetAttempts ? writeReset : undefined,
       limit: run.filter.limit,
       maxRecordSize: run.maxRecordSize,
