@@ -6,7 +6,6 @@
  * log is never purged: its items leave through replay.
  */
 import { DeadLetterError } from '../errors.js'
-
 import { replayDefaults } from '../options.js'
 import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
