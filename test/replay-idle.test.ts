@@ -94,8 +94,13 @@ describe('idle runs', () => {
 describe('idle-run skipping changes no outcome', () => {
   it('items left in a skipped segment do not use up `limit`: the due items behind them are replayed', async () => {
     const log = await deferredLog(5)
-    // Five new failures, due at once, in a writer segment sealed after the deferred ones.
-    writeSegment(log, 2, Array.from({ length: 5 }, (_, i) => envLine({ ts: NOW, id: `new${i}`, payload: 100 + i })))
+    // Five new failures, due at once, in a writer segment sealed after the deferred ones: its
+    // mtime is set past theirs, since both may be written within one clock tick (replay orders
+    // segments by mtime, and a tie puts writer segments first).
+    const [deferred] = await listSegments(logPaths(log).retry)
+    writeSegment(log, 2, Array.from({ length: 5 }, (_, i) => envLine({ ts: NOW, id: `new${i}`, payload: 100 + i })), {
+      mtime: deferred.mtimeMs / 1000 + 10,
+    })
     const got: unknown[] = []
     const s = await replay(log, (p) => void got.push(p), { now: () => NOW + MIN, limit: 5 })
     expect(got).toEqual([100, 101, 102, 103, 104])
