@@ -4,16 +4,10 @@
  * so a source is one file and the routes never know where entries live.
  */
 import type { AdminProgress, EntryFilter, InspectEntry, LogKind, ReasonGroup } from '../admin/types.js'
+import type { LogCounts } from '../store/log-counts.js'
 
 /** Cheap counts (no scan): what the overview and /metrics show. */
-export interface SourceCounts {
-  pending: number
-  due: number
-  deferred: number
-  permanent: number
-  corrupt: number
-  oldestPendingTs: number | null
-}
+export type SourceCounts = Pick<LogCounts, 'pending' | 'due' | 'deferred' | 'permanent' | 'corrupt' | 'oldestPendingTs'>
 
 export interface CountsSnapshot extends SourceCounts {
   at: number
