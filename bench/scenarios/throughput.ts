@@ -3,7 +3,8 @@
  * the same envelopes to files in os.tmpdir() (same disk).
  *
  *   kernel    sequential `await log()` and bursts of 1,000 un-awaited calls, per payload size,
- *             and the one-write floor of a sequential awaited call (encode + one write(2) + await)
+ *             and the one-write floor of a sequential awaited call (encode + one write(2) + await),
+ *             also with the ownership check every acknowledgement needs (+ one lstat(2))
  *   fsync     1, 16 and 64 producers, each awaiting its own log() in a loop
  *   baseline  pino.destination sync and async, and a raw ceiling (JSON.stringify + 64 KiB writeSync)
  */
@@ -36,6 +37,7 @@ const GROUP_FSYNC = '2. log() throughput, durability fsync'
 const GROUP_BASE = '3. baselines (same envelopes, same disk)'
 const BASELINES = ['pino sync', 'pino async', 'raw ceiling']
 const FLOOR = 'one-write floor'
+const CHECKED_FLOOR = 'checked-write floor'
 
 /** Envelope counts per payload size, and a wall-clock cap so slow cases still finish. */
 function budget(size: PayloadSize, full: number): { n: number; capMs: number } {
@@ -124,12 +126,16 @@ async function producers(dlq: Logger, payloads: unknown[], count: number, ms: nu
 /**
  * What any sequential awaited log() that keeps "resolved = in the OS" must at least do per
  * call: encode the envelope (the library's own encoder, JSON.stringify payload), one
- * write(2), one await.
+ * write(2), one await. With `checked`, also what keeping "never acknowledged into a file that
+ * is no longer the writer's" adds: one lstat of the path compared with the descriptor's
+ * inode, as the writer does after every batch (docs/ownership.md).
  */
-async function oneWriteFloor(payloads: unknown[], n: number, capMs: number): Promise<Rate> {
+async function oneWriteFloor(payloads: unknown[], n: number, capMs: number, checked = false): Promise<Rate> {
   const dir = scratchDir('floor')
   try {
-    const fd = fs.openSync(path.join(dir, 'floor.log'), 'a', 0o600)
+    const file = path.join(dir, 'floor.log')
+    const fd = fs.openSync(file, 'a', 0o600)
+    const ino = fs.fstatSync(fd).ino
     const sink = new ByteSink(64 * 1024)
     const mask = payloads.length - 1
     const t0 = now()
@@ -140,6 +146,7 @@ async function oneWriteFloor(payloads: unknown[], n: number, capMs: number): Pro
       sink.utf8(JSON.stringify(payloads[i & mask]))
       encodeTrailer(sink)
       fs.writeSync(fd, sink.buf, 0, sink.len)
+      if (checked && fs.lstatSync(file, { throwIfNoEntry: false })?.ino !== ino) throw new Error('floor file replaced')
       await Promise.resolve()
       if ((i & 255) === 255 && now() - t0 > capMs) {
         i++
@@ -199,6 +206,17 @@ async function kernelRows(): Promise<Row[]> {
           note: `encode + one writeSync + await per call; ${note(floor)}`,
           extra: { cpuUsPerItem: floor.cpuUs! / floor.count },
         })
+        const checked = await timed(() => oneWriteFloor(payloads, s.n, s.capMs, true))
+        rows.push({
+          group: GROUP_LOG,
+          name: CHECKED_FLOOR,
+          payload: size,
+          value: perSec(checked.count, checked.ms),
+          unit: 'env/s',
+          note: `the one-write floor + one lstat per call (the ownership check); ${note(checked)}`,
+          compareTo: [FLOOR],
+          extra: { cpuUsPerItem: checked.cpuUs! / checked.count },
+        })
       }
       const seq = await withLogger({}, (dlq) => timed(() => sequential(dlq, payloads, s.n, s.capMs)))
       rows.push({
@@ -208,7 +226,7 @@ async function kernelRows(): Promise<Row[]> {
         value: perSec(seq.count, seq.ms),
         unit: 'env/s',
         note: `${note(seq)}; target ≥ 0.9× the one-write floor`,
-        compareTo: [...BASELINES, FLOOR],
+        compareTo: [...BASELINES, FLOOR, CHECKED_FLOOR],
         extra: { cpuUsPerItem: seq.cpuUs! / seq.count, ...(kind === 'object' ? { floorTarget: 0.9 } : {}) },
       })
     }
