@@ -75,7 +75,7 @@ describe('dletter stats', () => {
     expect(snapshot(dir)).toEqual(before)
 
     expect(s.writer).toEqual({ running: true, pid: process.pid })
-    expect(s.replay).toEqual({ running: false, pid: null })
+    expect(s.replay).toEqual({ running: false, pid: null, operation: null })
     expect(s.retry).toMatchObject({
       sealedSegments: 3,
       checkpointed: 1,

@@ -128,7 +128,7 @@ async function emptyStats(paths: LogPaths, files: Files, now: number): Promise<L
     log: paths.active,
     at: now,
     writer: lockState(writerLock),
-    replay: lockState(replayLock),
+    replay: { ...lockState(replayLock), operation: replayLock.state === 'alive' ? (replayLock.info?.operation ?? 'replay') : null },
     retry: {
       sealedSegments: sealed(files.retry),
       activeBytes: active(files.retry),

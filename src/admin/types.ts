@@ -165,7 +165,11 @@ export interface LogStats {
   log: string
   at: number
   writer: { running: boolean; pid: number | null }
-  replay: { running: boolean; pid: number | null }
+  /**
+   * The replay lock. A requeue, purge or ship takes it too: `operation` says which holds it
+   * ('replay', 'requeue', 'purge', 'ship'; null when it is free).
+   */
+  replay: { running: boolean; pid: number | null; operation: string | null }
   retry: {
     sealedSegments: number
     activeBytes: number

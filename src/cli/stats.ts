@@ -98,7 +98,9 @@ function formatStats(s: LogStats): string {
   const proc = (x: { running: boolean; pid: number | null }) => (x.running ? `running (pid ${x.pid ?? '?'})` : 'not running')
   const segs = (n: number, activeBytes: number) => `${n} sealed segment(s)${activeBytes > 0 ? ' + active file' : ''}`
   // Reasons go through preview(), which is terminal-safe; so must every other stored string.
-  let out = `log ${terminalSafe(s.log)}\n  writer: ${proc(s.writer)}; replay: ${proc(s.replay)}\n`
+  const op = s.replay.operation
+  const replay = s.replay.running && op !== null && op !== 'replay' ? `not running (a ${terminalSafe(op)} holds the replay lock, pid ${s.replay.pid ?? '?'})` : proc(s.replay)
+  let out = `log ${terminalSafe(s.log)}\n  writer: ${proc(s.writer)}; replay: ${replay}\n`
   out += `\nretry log: ${segs(r.sealedSegments, r.activeBytes)}, ${formatBytes(r.bytes)}${r.checkpointed > 0 ? ` (${r.checkpointed} partly replayed)` : ''}\n`
   out += `  pending         ${r.pending} item(s): ${r.dueNow} due now, ${r.deferred} deferred`
   out += r.nextDueTs !== null ? ` (next due in ${formatDuration(r.nextDueTs - s.at)})\n` : '\n'

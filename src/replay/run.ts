@@ -56,7 +56,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
   async run(): Promise<ReplaySummary> {
     const started = Date.now()
     const { options: o, paths } = this
-    const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode)
+    const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode, { operation: 'replay' })
     this.report.watch()
     let outputs: ReplayOutputs | undefined
     let oversized: OversizedKeeper | undefined
