@@ -112,6 +112,17 @@ describe('dletter requeue', () => {
     expect(familyLines(b.log, 'permanent')).toHaveLength(8 - 3)
   })
 
+  it('the human summary and its suggested command are terminal-safe and paste back as typed', async () => {
+    const dir = tmpDir()
+    const b = buildLog(dir)
+    const reason = "it's \x1b(red)"
+    const r = await runCli(['requeue', b.log, '--reason', reason, '--dry-run'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).not.toContain('\x1b')
+    expect(r.stdout).toContain("(reason ~ /it's \\x1b(red)/)")
+    expect(r.stdout).toContain(`dletter inspect ${b.log} --permanent --reason 'it'\\''s \\x1b(red)'`)
+  })
+
   it('exits 2 while a replay holds the lock, changing nothing', async () => {
     const dir = tmpDir()
     const b = buildLog(dir)

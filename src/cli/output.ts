@@ -204,6 +204,11 @@ export function terminalSafe(text: string): string {
   })
 }
 
+/** One argument of a suggested command line: POSIX single-quoted (so `'`, `$` and spaces survive a paste) and terminal-safe. */
+export function shellArg(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : terminalSafe(`'${text.replace(/'/g, `'\\''`)}'`)
+}
+
 /** Keep a preview on one line, within `max` characters and safe for a terminal. */
 export function preview(text: string, max: number): string {
   const flat = terminalSafe(text.replace(/[\n\t]+/g, ' '))

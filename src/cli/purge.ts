@@ -11,7 +11,7 @@ import { purge } from '../admin/purge.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbPurge } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, usageError, warn } from './output.js'
+import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, terminalSafe, usageError, warn } from './output.js'
 
 interface PurgeFlags extends CommonFlags {
   permanent?: boolean
@@ -81,10 +81,10 @@ async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Pro
   const s = summary
   const n = (k: number) => `${k} entr${k === 1 ? 'y' : 'ies'}`
   if (s.dryRun) {
-    process.stdout.write(`dry run: would remove ${n(s.removed)} (${s.filters}) from the ${target} log; ${s.kept} would stay. Nothing was changed.\n`)
+    process.stdout.write(`dry run: would remove ${n(s.removed)} (${terminalSafe(s.filters)}) from the ${target} log; ${s.kept} would stay. Nothing was changed.\n`)
   } else {
     process.stdout.write(
-      `removed ${n(s.removed)} (${s.filters}) from the ${target} log; ${s.kept} kept` +
+      `removed ${n(s.removed)} (${terminalSafe(s.filters)}) from the ${target} log; ${s.kept} kept` +
         `${target === 'permanent' ? `, ${s.rewritten} of ${s.segments} segment(s) rewritten` : ''}` +
         `${s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''}\n`,
     )

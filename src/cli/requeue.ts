@@ -10,7 +10,7 @@ import { requeue } from '../admin/requeue.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbRequeue } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, warn } from './output.js'
+import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, shellArg, terminalSafe, warn } from './output.js'
 
 interface RequeueFlags extends CommonFlags {
   resetAttempts?: boolean
@@ -67,14 +67,14 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
   const s = summary
   if (s.dryRun) {
     process.stdout.write(
-      `dry run: would move ${s.moved} entr${s.moved === 1 ? 'y' : 'ies'} (${s.filters}${s.limited ? `, first ${s.moved} by --limit` : ''}) ` +
+      `dry run: would move ${s.moved} entr${s.moved === 1 ? 'y' : 'ies'} (${terminalSafe(s.filters)}${s.limited ? `, first ${s.moved} by --limit` : ''}) ` +
         `from the permanent log to the retry log; ${s.kept} would stay. Nothing was changed.\n` +
-        `  list them: dletter inspect ${logArg} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}\n`,
+        `  list them: dletter inspect ${shellArg(logArg!)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}\n`,
     )
     return EXIT.OK
   }
   process.stdout.write(
-    `requeued ${s.moved} entr${s.moved === 1 ? 'y' : 'ies'} (${s.filters}) from the permanent log to the retry log` +
+    `requeued ${s.moved} entr${s.moved === 1 ? 'y' : 'ies'} (${terminalSafe(s.filters)}) from the permanent log to the retry log` +
       `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${s.rewritten} of ${s.segments} segment(s) rewritten, ${s.kept} left in the permanent log` +
       `${s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''}\n`,
   )
@@ -89,9 +89,9 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
 
 function filterArgs(flags: Record<string, unknown>): string {
   const out: string[] = []
-  if (flags.reason instanceof RegExp) out.push(`--reason '${flags.reason.source}'`)
-  if (Array.isArray(flags.id)) for (const id of flags.id) out.push(`--id '${id}'`)
-  if (flags.since) out.push(`--since '${(flags.since as { text: string }).text}'`)
-  if (flags.olderThan) out.push(`--older-than '${(flags.olderThan as { text: string }).text}'`)
+  if (flags.reason instanceof RegExp) out.push(`--reason ${shellArg(flags.reason.source)}`)
+  if (Array.isArray(flags.id)) for (const id of flags.id) out.push(`--id ${shellArg(String(id))}`)
+  if (flags.since) out.push(`--since ${shellArg((flags.since as { text: string }).text)}`)
+  if (flags.olderThan) out.push(`--older-than ${shellArg((flags.olderThan as { text: string }).text)}`)
   return out.length > 0 ? ' ' + out.join(' ') : ''
 }
