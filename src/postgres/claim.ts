@@ -22,7 +22,8 @@ import { NOW_MS, type Tables } from './schema.js'
  * for the transaction, the only plans left are the ones these statements are written for —
  * an ordered walk of `entries_due` that stops after `n` claimable rows, and primary-key
  * lookups — and they do not depend on statistics at all. `set_config(…, true)` is
- * transaction-local and, unlike `SET LOCAL`, one parameterless SELECT both drivers accept.
+ * transaction-local like `SET LOCAL`, and sets both in one round trip (a query with
+ * parameters, as pg and PGlite send them, may hold only one statement).
  */
 export const PIN_PLANS = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
