@@ -191,7 +191,9 @@ async function kernelRows(): Promise<Row[]> {
         unit: 'env/s',
         note: note(burst),
         compareTo: BASELINES,
-        ...(size === '120B' ? { target: 1_000_000 } : {}),
+        // Issue 5's absolute 1.0M/s depended on the machine; the target since is a ratio to the
+        // raw ceiling of the same run, which does the same JSON.stringify and writeSync work.
+        extra: { cpuUsPerItem: burst.cpuUs! / burst.count, ...(size === '120B' && kind === 'object' ? { rawTarget: 0.95 } : {}) },
       })
       const s = budget(size, 400_000)
       if (kind === 'object') {
@@ -331,7 +333,15 @@ async function baselineRows(): Promise<Row[]> {
     rows.push({ group: GROUP_BASE, name: 'pino async', payload: size, value: perSec(pa.count, pa.ms), unit: 'lines/s', note: `${note(pa)}, incl. final flush` })
     rawCeiling(pool, Math.min(b.n, 20_000), 1_000) // warm-up
     const raw = await timed(() => rawCeiling(pool, b.n, b.capMs))
-    rows.push({ group: GROUP_BASE, name: 'raw ceiling', payload: size, value: perSec(raw.count, raw.ms), unit: 'lines/s', note: note(raw) })
+    rows.push({
+      group: GROUP_BASE,
+      name: 'raw ceiling',
+      payload: size,
+      value: perSec(raw.count, raw.ms),
+      unit: 'lines/s',
+      note: note(raw),
+      extra: { cpuUsPerItem: raw.cpuUs! / raw.count },
+    })
   }
   return rows
 }
