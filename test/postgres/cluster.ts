@@ -74,15 +74,38 @@ export async function startCluster(): Promise<Cluster> {
   fs.chmodSync(dir, 0o700)
   if (root) execFileSync('chown', ['postgres:postgres', dir])
   const data = path.join(dir, 'data')
-  const port = await freePort()
-  run(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
-  const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c unix_socket_directories=${dir} -c max_connections=100`
   const logFile = path.join(dir, 'server.log')
-  const start = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', opts, '-w', '-t', '60', 'start'])
+  let port = 0
+  const opts = () =>
+    `-c listen_addresses=127.0.0.1 -c port=${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c unix_socket_directories=${dir} -c max_connections=100`
+  const start = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', opts(), '-w', '-t', '60', 'start'])
   // 'fast' (not 'immediate'): with fsync and synchronous_commit off, only a clean shutdown
   // keeps the last commits, and a restarted server must still hold them.
   const stop = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'])
-  start()
+  try {
+    run(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
+    // The free port is only free when we asked: another cluster starting at the same moment
+    // (vitest runs test files in parallel) can take it first. Then try another one.
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort()
+      try {
+        start()
+        break
+      } catch (err) {
+        const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''
+        if (attempt >= 5 || !/could not bind|already in use/i.test(log)) throw err
+      }
+    }
+  } catch (err) {
+    // A server that came up too slowly for pg_ctl's wait must not outlive its directory.
+    if (fs.existsSync(path.join(data, 'postmaster.pid'))) {
+      try {
+        stop()
+      } catch {}
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
   let up = true
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
