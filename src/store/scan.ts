@@ -100,23 +100,11 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
         {
           line: (buf, s, e, offset, next, torn) => {
             opts.onProgress?.(file, next - file.start)
-            if (torn && file.active) return deliver({ kind: 'partial', file, offset })
-            if (e > s && buf[e - 1] === 0x0d) e--
-            const bytes = buf.subarray(s, e)
-            if (!isUtf8(bytes)) return deliver({ kind: 'unparseable', file, offset, line: undefined, error: 'invalid UTF-8' })
-            const line = bytes.toString('utf8')
-            if (!parse) return deliver({ kind: 'line', file, offset, line })
-            let env: Envelope
-            try {
-              env = parseEnvelope(line)
-            } catch (err) {
-              return deliver({ kind: 'unparseable', file, offset, line, error: (err as Error).message })
-            }
-            return deliver({ kind: 'record', file, offset, line, env })
+            return deliver(lineItem(file, buf, s, e, offset, torn, parse))
           },
           oversized: (_head, offset, next, length) => {
             opts.onProgress?.(file, next - file.start)
-            return deliver({ kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the ${sizeText(opts.maxRecordSize)} line limit` })
+            return deliver(oversizedItem(file, offset, length, opts.maxRecordSize))
           },
         },
         () => stopped || (opts.shouldStop?.() ?? false),
@@ -132,15 +120,41 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
   return { stopped, errors }
 
   function deliver(item: ScanItem): void | Promise<void> {
-    const r = opts.onItem(item)
-    if (r === false) {
-      stopped = true
-      return
-    }
-    if (r instanceof Promise) {
-      return r.then((v) => {
-        if (v === false) stopped = true
-      })
-    }
+    return handOver(opts, item, () => (stopped = true))
+  }
+}
+
+/**
+ * What one line of `file` is, `buf[s..e)` without its newline, kept apart from the reading so
+ * that a second reader gives the same answers. A trailing CR is dropped; the bytes after the
+ * last newline of the active file are a record being written.
+ */
+function lineItem(file: ScanFile, buf: Buffer, s: number, e: number, offset: number, torn: boolean, parse: boolean): ScanItem {
+  if (torn && file.active) return { kind: 'partial', file, offset }
+  if (e > s && buf[e - 1] === 0x0d) e--
+  const bytes = buf.subarray(s, e)
+  if (!isUtf8(bytes)) return { kind: 'unparseable', file, offset, line: undefined, error: 'invalid UTF-8' }
+  const line = bytes.toString('utf8')
+  if (!parse) return { kind: 'line', file, offset, line }
+  try {
+    return { kind: 'record', file, offset, line, env: parseEnvelope(line) }
+  } catch (err) {
+    return { kind: 'unparseable', file, offset, line, error: (err as Error).message }
+  }
+}
+
+/** A line longer than `maxRecordSize`, never read whole. */
+function oversizedItem(file: ScanFile, offset: number, length: number, maxRecordSize: number): ScanItem {
+  return { kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the ${sizeText(maxRecordSize)} line limit` }
+}
+
+/** Hands `item` to `onItem`; calls `stop` when it, or the promise it returns, says false. */
+function handOver(opts: Pick<ScanOptions, 'onItem'>, item: ScanItem, stop: () => void): void | Promise<void> {
+  const r = opts.onItem(item)
+  if (r === false) stop()
+  else if (r instanceof Promise) {
+    return r.then((v) => {
+      if (v === false) stop()
+    })
   }
 }
