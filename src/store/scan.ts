@@ -2,6 +2,8 @@
  * Read-only, streaming walk over the files of a log (stats, inspect, dry runs). Nothing here
  * writes, renames or locks: it is safe next to a live writer and a running replay. Files can
  * vanish under us (a replay finishing a segment), and the active file can be mid-append.
+ * scanFiles reads a list of files forward; scanFileBackward reads one plain file from its end
+ * (newest-first listings), giving the same items in reverse.
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -10,6 +12,7 @@ import { isUtf8 } from 'node:buffer'
 import { readCheckpoint } from './checkpoint.js'
 import { type Envelope, parseEnvelope } from '../envelope.js'
 import { readLines } from '../lines.js'
+import { readLinesBackward } from './reverse-lines.js'
 import { type SegmentFamily, listSegments, statePathOf } from './segments.js'
 import { sizeText } from './size-text.js'
 
@@ -125,9 +128,37 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
 }
 
 /**
- * What one line of `file` is, `buf[s..e)` without its newline, kept apart from the reading so
- * that a second reader gives the same answers. A trailing CR is dropped; the bytes after the
- * last newline of the active file are a record being written.
+ * One plain file's lines as scan items, last first (see reverse-lines.ts): the items scanFiles
+ * gives for it, with the same offsets, in reverse. A file gone by now is skipped.
+ */
+export async function scanFileBackward(file: ScanFile, opts: Omit<ScanOptions, 'onProgress'>): Promise<ScanResult> {
+  if (file.gz) throw new Error(`scanFileBackward: ${file.path} is compressed; a gzip stream reads forward only`)
+  const parse = opts.envelopes !== false
+  let stopped = false
+  const deliver = (item: ScanItem) => handOver(opts, item, () => (stopped = true))
+  let result
+  try {
+    result = await readLinesBackward(
+      file.path,
+      file.start,
+      opts.maxRecordSize,
+      {
+        line: (buf, s, e, offset, torn) => deliver(lineItem(file, buf, s, e, offset, torn, parse)),
+        oversized: (offset, length) => deliver(oversizedItem(file, offset, length, opts.maxRecordSize)),
+      },
+      () => stopped || (opts.shouldStop?.() ?? false),
+    )
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { stopped: false, errors: [] }
+    throw err
+  }
+  return { stopped: stopped || result.stopped, errors: result.error ? [{ file: file.path, error: result.error.message }] : [] }
+}
+
+/**
+ * What one line of `file` is, `buf[s..e)` without its newline: the same answer whichever way
+ * the file is read (scanFiles forward, scanFileBackward from the end). A trailing CR is
+ * dropped; the bytes after the last newline of the active file are a record being written.
  */
 function lineItem(file: ScanFile, buf: Buffer, s: number, e: number, offset: number, torn: boolean, parse: boolean): ScanItem {
   if (torn && file.active) return { kind: 'partial', file, offset }
