@@ -135,6 +135,7 @@ const jobs: Job[] = [
     },
   },
   { name: 'scrape (logCounts)', script: 'scrape.ts', args: [] },
+  { name: 'inspect newest first', script: 'inspect.ts', args: [] },
 ]
 
 // ------------------------------------------------------------------------------- output

@@ -2,14 +2,15 @@
  * `inspect(log)`: the entries of the retry log (pending items, from each segment's
  * checkpoint on), the permanent log or the corrupt quarantine, as an async iterable.
  * Read-only (no locks; safe next to a live writer and a running replay) and bounded in
- * memory: oldest-first streams with a small read-ahead, newest-first keeps skip + limit
- * entries.
+ * memory: oldest-first streams with a small read-ahead; newest-first reads the files backwards
+ * from the end and stops after the page, holding at most `limit` entries (a .gz segment on the
+ * way is read whole, keeping its last skip + limit matches).
  */
 import { rawPayloadOf } from '../envelope.js'
 import { DeadLetterError } from '../errors.js'
 import type { LogPaths } from '../store/segments.js'
 import { parseCorruptRecord } from '../store/corrupt-record.js'
-import { type ScanFile, type ScanItem, corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
+import { type ScanFile, type ScanItem, type ScanResult, corruptFiles, familyFiles, scanFileBackward, scanFiles } from '../store/scan.js'
 import { FILTER_KEYS, type Filterable, type ResolvedFilter, resolveFilter } from './filters.js'
 import { fingerprint } from './fingerprint.js'
 import { type Common, abortError, checkOptions, common, commonChecks, int, oneOf, resolveLogPath } from './options.js'
@@ -55,7 +56,8 @@ async function resolveRun(logPath: string, options: InspectOptions | undefined):
   const filter = resolveFilter((options ?? {}) as InspectOptions, log, Date.now())
   const order = o.order ?? 'oldest'
   if (order === 'newest' && filter.limit === undefined) {
-    // Newest-first keeps skip + limit entries; without a limit that is the whole log.
+    // Newest-first holds what a .gz segment on the way can still give (it reads forward only):
+    // up to skip + limit entries; without a limit that could be the whole segment.
     throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: option `order: 'newest'` needs a `limit` (memory is bounded by skip + limit entries)")
   }
   const paths = await resolveLogPath('inspect', logPath)
@@ -161,29 +163,72 @@ async function* oldestFirst(run: InspectRun, files: ScanFile[], summary: Inspect
   if (failure) throw failure.err
 }
 
-/** Keeps the last skip + limit matches in a ring, then yields them newest first. */
+/**
+ * Walks the files newest first, each plain one read from its end (store/reverse-lines.ts), and
+ * stops one match past the page (that one only tells `limited`): the cost follows what is
+ * listed and passed over, not the size of the log. Entries go out after each file, so at most
+ * `limit` are held (plus, while a .gz segment is read, its last matches).
+ */
 async function* newestFirst(run: InspectRun, files: ScanFile[], summary: InspectSummary): AsyncGenerator<InspectEntry> {
   const limit = run.filter.limit!
-  const size = run.skip + limit
-  const ring: InspectEntry[] = []
+  const page: InspectEntry[] = []
   let matched = 0
-  const res = await scanFiles(files, {
+  let taken = 0
+  /** One more match, newest first; false once the listing is complete. */
+  const take = (e: InspectEntry): boolean => {
+    if (matched++ < run.skip) summary.skipped++
+    else if (taken < limit) {
+      taken++
+      page.push(e)
+    } else summary.limited = true
+    return !summary.limited
+  }
+  const shouldStop = () => summary.limited || (run.signal?.aborted ?? false)
+  for (let i = files.length - 1; i >= 0 && !shouldStop(); i--) {
+    const file = files[i]
+    const res = file.gz
+      ? await lastMatchesOfGz(run, file, summary, run.skip + limit + 1 - matched, take)
+      : await scanFileBackward(file, {
+          maxRecordSize: run.maxRecordSize,
+          envelopes: run.log !== 'corrupt',
+          shouldStop,
+          onItem: (it) => {
+            const e = matchEntry(run, it, summary)
+            if (e) return take(e)
+          },
+        })
+    summary.readErrors.push(...res.errors)
+    for (const e of page.splice(0)) {
+      if (run.signal?.aborted) return
+      summary.entries++
+      yield e
+    }
+  }
+}
+
+/**
+ * A gzip segment can only be read from its start: reads it whole and hands its last `wanted`
+ * matches (all the listing can still use) to `take`, newest first.
+ */
+async function lastMatchesOfGz(
+  run: InspectRun,
+  file: ScanFile,
+  summary: InspectSummary,
+  wanted: number,
+  take: (e: InspectEntry) => boolean,
+): Promise<ScanResult> {
+  const ring: InspectEntry[] = []
+  let n = 0
+  const res = await scanFiles([file], {
     maxRecordSize: run.maxRecordSize,
     envelopes: run.log !== 'corrupt',
     shouldStop: () => run.signal?.aborted ?? false,
     onItem: (it) => {
       const e = matchEntry(run, it, summary)
-      if (e) ring[matched++ % size] = e
+      if (e) ring[n++ % wanted] = e
     },
   })
-  summary.readErrors.push(...res.errors)
-  if (run.signal?.aborted) return
-  summary.limited = matched > size
-  summary.skipped = Math.min(run.skip, matched)
-  const kept = Math.min(matched, size)
-  for (let i = run.skip; i < kept && !run.signal?.aborted; i++) {
-    const e = ring[(matched - 1 - i) % size]
-    summary.entries++
-    yield e
-  }
+  if (run.signal?.aborted) return res
+  for (let k = 1; k <= Math.min(n, wanted); k++) if (!take(ring[(n - k) % wanted])) break
+  return res
 }

@@ -63,7 +63,12 @@ export interface StatsOptions extends AdminCommonOptions {
 export interface InspectOptions extends EntryFilter, AdminCommonOptions {
   /** Which log to list. Default 'retry' (its pending items, from each segment's checkpoint on). */
   log?: LogKind
-  /** 'oldest' first (streams) or 'newest' first (needs `limit`; keeps skip + limit entries in memory). Default 'oldest'. */
+  /**
+   * 'oldest' first (streams) or 'newest' first (needs `limit`): reads the files backwards from
+   * the end of the log and stops after the page, so it costs what it lists and passes over
+   * (skip, filtered-out entries), not the size of the log; a .gz segment on the way is read
+   * whole. Holds at most skip + limit entries. Default 'oldest'.
+   */
   order?: 'oldest' | 'newest'
   /** Matching entries to pass over before yielding (pagination). Default 0. */
   skip?: number
@@ -137,11 +142,16 @@ export interface InspectSummary {
   entries: number
   /** Matching entries passed over by `skip`. */
   skipped: number
-  /** Lines that are not entries (skipped; the next replay quarantines those of the retry log). */
+  /**
+   * Lines that are not entries (skipped; the next replay quarantines those of the retry log),
+   * among the lines read: a listing cut by `limit` stops reading there, so this counts only the
+   * part it read (oldest first: up to the last entry; newest first: back to it, plus the whole of
+   * any .gz segment read).
+   */
   unparseable: number
   /** More entries followed the last one yielded (cut by `limit`). */
   limited: boolean
-  /** Files that could not be read to the end (a corrupt .gz): reported, never fatal. */
+  /** Files that could not be read to the end (a corrupt .gz), of those the listing read: reported, never fatal. */
   readErrors: Array<{ file: string; error: string }>
 }
 

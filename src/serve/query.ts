@@ -1,9 +1,9 @@
 /**
  * Filters and paging from a query string (pages, GET API) or a JSON body (actions): the same
  * names everywhere, checked here so that bad input is a 400 naming the field, never a scan
- * started with a surprise. Page depth is capped: a listing reads from the start of the log
- * (and newest-first keeps skip + limit entries in memory), so a page past the cap is refused
- * with the way out (narrow the filter or flip the order) instead of a slow, large read.
+ * started with a surprise. Page depth is capped: a listing reads past every entry before its
+ * page (from the start of the log, or from its end newest first), so a page past the cap is
+ * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
 import type { LogKind } from '../admin/types.js'
 import { parseDuration } from '../options.js'

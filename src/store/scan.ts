@@ -2,6 +2,8 @@
  * Read-only, streaming walk over the files of a log (stats, inspect, dry runs). Nothing here
  * writes, renames or locks: it is safe next to a live writer and a running replay. Files can
  * vanish under us (a replay finishing a segment), and the active file can be mid-append.
+ * scanFiles reads a list of files forward; scanFileBackward reads one plain file from its end
+ * (newest-first listings), giving the same items in reverse.
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -10,6 +12,7 @@ import { isUtf8 } from 'node:buffer'
 import { readCheckpoint } from './checkpoint.js'
 import { type Envelope, parseEnvelope } from '../envelope.js'
 import { readLines } from '../lines.js'
+import { readLinesBackward } from './reverse-lines.js'
 import { type SegmentFamily, listSegments, statePathOf } from './segments.js'
 import { sizeText } from './size-text.js'
 
@@ -100,23 +103,11 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
         {
           line: (buf, s, e, offset, next, torn) => {
             opts.onProgress?.(file, next - file.start)
-            if (torn && file.active) return deliver({ kind: 'partial', file, offset })
-            if (e > s && buf[e - 1] === 0x0d) e--
-            const bytes = buf.subarray(s, e)
-            if (!isUtf8(bytes)) return deliver({ kind: 'unparseable', file, offset, line: undefined, error: 'invalid UTF-8' })
-            const line = bytes.toString('utf8')
-            if (!parse) return deliver({ kind: 'line', file, offset, line })
-            let env: Envelope
-            try {
-              env = parseEnvelope(line)
-            } catch (err) {
-              return deliver({ kind: 'unparseable', file, offset, line, error: (err as Error).message })
-            }
-            return deliver({ kind: 'record', file, offset, line, env })
+            return deliver(lineItem(file, buf, s, e, offset, torn, parse))
           },
           oversized: (_head, offset, next, length) => {
             opts.onProgress?.(file, next - file.start)
-            return deliver({ kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the ${sizeText(opts.maxRecordSize)} line limit` })
+            return deliver(oversizedItem(file, offset, length, opts.maxRecordSize))
           },
         },
         () => stopped || (opts.shouldStop?.() ?? false),
@@ -132,15 +123,69 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
   return { stopped, errors }
 
   function deliver(item: ScanItem): void | Promise<void> {
-    const r = opts.onItem(item)
-    if (r === false) {
-      stopped = true
-      return
-    }
-    if (r instanceof Promise) {
-      return r.then((v) => {
-        if (v === false) stopped = true
-      })
-    }
+    return handOver(opts, item, () => (stopped = true))
+  }
+}
+
+/**
+ * One plain file's lines as scan items, last first (see reverse-lines.ts): the items scanFiles
+ * gives for it, with the same offsets, in reverse. A file gone by now is skipped.
+ */
+export async function scanFileBackward(file: ScanFile, opts: Omit<ScanOptions, 'onProgress'>): Promise<ScanResult> {
+  if (file.gz) throw new Error(`scanFileBackward: ${file.path} is compressed; a gzip stream reads forward only`)
+  const parse = opts.envelopes !== false
+  let stopped = false
+  const deliver = (item: ScanItem) => handOver(opts, item, () => (stopped = true))
+  let result
+  try {
+    result = await readLinesBackward(
+      file.path,
+      file.start,
+      opts.maxRecordSize,
+      {
+        line: (buf, s, e, offset, torn) => deliver(lineItem(file, buf, s, e, offset, torn, parse)),
+        oversized: (offset, length) => deliver(oversizedItem(file, offset, length, opts.maxRecordSize)),
+      },
+      () => stopped || (opts.shouldStop?.() ?? false),
+    )
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { stopped: false, errors: [] }
+    throw err
+  }
+  return { stopped: stopped || result.stopped, errors: result.error ? [{ file: file.path, error: result.error.message }] : [] }
+}
+
+/**
+ * What one line of `file` is, `buf[s..e)` without its newline: the same answer whichever way
+ * the file is read (scanFiles forward, scanFileBackward from the end). A trailing CR is
+ * dropped; the bytes after the last newline of the active file are a record being written.
+ */
+function lineItem(file: ScanFile, buf: Buffer, s: number, e: number, offset: number, torn: boolean, parse: boolean): ScanItem {
+  if (torn && file.active) return { kind: 'partial', file, offset }
+  if (e > s && buf[e - 1] === 0x0d) e--
+  const bytes = buf.subarray(s, e)
+  if (!isUtf8(bytes)) return { kind: 'unparseable', file, offset, line: undefined, error: 'invalid UTF-8' }
+  const line = bytes.toString('utf8')
+  if (!parse) return { kind: 'line', file, offset, line }
+  try {
+    return { kind: 'record', file, offset, line, env: parseEnvelope(line) }
+  } catch (err) {
+    return { kind: 'unparseable', file, offset, line, error: (err as Error).message }
+  }
+}
+
+/** A line longer than `maxRecordSize`, never read whole. */
+function oversizedItem(file: ScanFile, offset: number, length: number, maxRecordSize: number): ScanItem {
+  return { kind: 'unparseable', file, offset, line: undefined, error: `record of ${length} bytes exceeds the ${sizeText(maxRecordSize)} line limit` }
+}
+
+/** Hands `item` to `onItem`; calls `stop` when it, or the promise it returns, says false. */
+function handOver(opts: Pick<ScanOptions, 'onItem'>, item: ScanItem, stop: () => void): void | Promise<void> {
+  const r = opts.onItem(item)
+  if (r === false) stop()
+  else if (r instanceof Promise) {
+    return r.then((v) => {
+      if (v === false) stop()
+    })
   }
 }
