@@ -6,13 +6,14 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
+import { Diagnostics } from './diagnostics.js'
 import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { truncateReason } from './reason.js'
 import { FileLock, inspectLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
-import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
+import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
 import { compressSegment, countLines, listSegments, logPaths, type LogPaths } from './store/segments.js'
 import { serveSealRequest } from './store/seal-request.js'
@@ -74,7 +75,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private retrySeals = 0
   /** One retention job (eviction, maxBackups/maxAge) at a time, or two would count one segment twice. */
   private retention: Promise<void> = Promise.resolve()
-  private readonly log_: LoggerLike | undefined
+  private readonly diag: Diagnostics
 
   private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
     super()
@@ -82,7 +83,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.paths = paths
     this.options = options
     this.lock = lock
-    this.log_ = options.logger
+    this.diag = new Diagnostics(options.logger, this)
     this.serializer = new PayloadSerializer(options.schema ? compileSchema(options.schema) : undefined)
     const cfg = {
       durability: options.durability,
@@ -93,7 +94,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
       maxBufferedBytes: options.maxBufferedBytes,
     }
     const ownership = {
-      onWarning: (m: string, e?: unknown) => this.warn(m, e),
+      onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
       ensureOwnership: () => this.ensureOwnership(),
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
@@ -158,14 +159,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
     // still runs, at OWNERSHIP_CHECK_MS.
     dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval > 0 ? opts.sealPollInterval : OWNERSHIP_CHECK_MS)
     dlq.sealTimer.unref()
-    dlq.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
-    const held = dlq.openWarnings ?? []
-    dlq.openWarnings = undefined
-    if (held.length > 0) {
-      setImmediate(() => {
-        for (const err of held) if (dlq.listenerCount('warning') > 0) dlq.emit('warning', err)
-      })
-    }
+    dlq.diag.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
+    dlq.diag.releaseOpenWarnings()
     return dlq
   }
 
@@ -334,7 +329,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         while (this.background.size > 0) await Promise.allSettled([...this.background])
       } finally {
         await this.lock.release()
-        this.info({ path: this.path }, 'dlq: closed')
+        this.diag.info({ path: this.path }, 'dlq: closed')
       }
     })()
     return this.closing
@@ -360,7 +355,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         : options
     return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
-      logger: this.log_,
+      logger: this.diag.logger,
       emitter: this,
     })
   }
@@ -386,7 +381,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         .then((s) => onRun?.(s))
         .catch((err: Error) => {
           if ((err as DeadLetterError).code !== 'DLQ_REPLAY_LOCKED' && (err as DeadLetterError).code !== 'DLQ_CLOSED') {
-            this.emitError(err)
+            this.diag.error(err)
           }
         })
         .finally(() => {
@@ -413,12 +408,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
   }
 
   private track(p: Promise<unknown>): void {
-    const t = p.catch((err) => this.emitError(err)).finally(() => this.background.delete(t))
+    const t = p.catch((err) => this.diag.error(err)).finally(() => this.background.delete(t))
     this.background.add(t)
   }
 
   private onSealed(kind: LogKind, sealed: string): void {
-    this.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
+    this.diag.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
     this.emit('rotated', { kind, path: sealed })
     if (this.options.compress) this.track(this.compress(sealed))
     if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
@@ -436,10 +431,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private async compress(file: string): Promise<void> {
     try {
       const gz = await compressSegment(file, this.options.mode)
-      this.debug({ path: gz }, `dlq: compressed ${path.basename(file)}`)
+      this.diag.debug({ path: gz }, `dlq: compressed ${path.basename(file)}`)
     } catch (err) {
       // The uncompressed segment is still there and still replayable.
-      this.warn(`could not compress ${file}; it stays uncompressed`, err)
+      this.diag.warn(`could not compress ${file}; it stays uncompressed`, err)
     }
   }
 
@@ -484,7 +479,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     this.sealedRetryBytes = total
     if (ev.files.length > 0) {
-      this.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
+      this.diag.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
       this.emit('evicted', ev)
     }
   }
@@ -517,7 +512,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         ev.bytes += s.size
       }
       if (ev.files.length > 0) {
-        this.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
+        this.diag.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
         this.emit('evicted', ev)
       }
     }
@@ -536,14 +531,14 @@ export class Logger extends EventEmitter<LoggerEvents> {
       await this.ensureOwnership()
     } catch (err) {
       // Lost: reported by loseOwnership(). Anything else (the lock unreadable) is retried next tick.
-      if ((err as DeadLetterError).code !== 'DLQ_LOCK_LOST') this.warn(`could not check the writer lock ${this.paths.writerLock}`, err)
+      if ((err as DeadLetterError).code !== 'DLQ_LOCK_LOST') this.diag.warn(`could not check the writer lock ${this.paths.writerLock}`, err)
       return
     }
     if (this.options.sealPollInterval <= 0 || this.closed) return
     await serveSealRequest(this.paths, this.options.mode, async () => ({
       retry: await this.retry.seal(),
       permanent: await this.permanent.seal(),
-    })).catch((err) => this.warn('could not answer a seal request', err))
+    })).catch((err) => this.diag.warn('could not answer a seal request', err))
   }
 
   // ---------------------------------------------------------------------- ownership
@@ -565,7 +560,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         throw r.error
       }
       if (r.restored && !this.closed) {
-        this.warn(`the writer lock ${this.paths.writerLock} was removed or replaced by someone else; re-created it`)
+        this.diag.warn(`the writer lock ${this.paths.writerLock} was removed or replaced by someone else; re-created it`)
       }
     })().finally(() => {
       this.ownershipCheck = undefined
@@ -578,32 +573,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.lost = err
     this.retry.fail(err)
     this.permanent.fail(err)
-    this.emitError(err)
-  }
-
-  private warn(message: string, cause?: unknown): void {
-    const err = new Error(`dlq: ${message}`, cause === undefined ? undefined : { cause })
-    this.log_?.warn({ err: cause }, err.message)
-    // During open() nobody can have subscribed yet: hold the warning until the caller has the
-    // logger (emitted on the next turn of the event loop, after `await Logger.open()` returns).
-    if (this.openWarnings) this.openWarnings.push(err)
-    else if (this.listenerCount('warning') > 0) this.emit('warning', err)
-  }
-
-  private openWarnings: Error[] | undefined = []
-
-  private emitError(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err))
-    this.log_?.error({ err: e }, e.message)
-    // An 'error' event with no listener would crash the host process; the library never does that.
-    if (this.listenerCount('error') > 0) this.emit('error', e)
-  }
-
-  private info(obj: object, msg: string): void {
-    this.log_?.info(obj, msg)
-  }
-
-  private debug(obj: object, msg: string): void {
-    this.log_?.debug?.(obj, msg)
+    this.diag.error(err)
   }
 }
