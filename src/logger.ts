@@ -3,19 +3,18 @@
  * effects (compression, retention) and the answer to seal requests from other processes.
  */
 import { EventEmitter } from 'node:events'
-import fs from 'node:fs'
-import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Diagnostics } from './diagnostics.js'
 import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { truncateReason } from './reason.js'
-import { FileLock, inspectLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
+import { Retention } from './retention.js'
+import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
 import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
-import { compressSegment, countLines, listSegments, logPaths, type LogPaths } from './store/segments.js'
+import { compressSegment, logPaths, type LogPaths } from './store/segments.js'
 import { serveSealRequest } from './store/seal-request.js'
 import { SegmentWriter } from './writer.js'
 import type { Handler, ReplayerEvents, ReplaySummary } from './replay/index.js'
@@ -70,12 +69,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private closing: Promise<void> | undefined
   private background = new Set<Promise<unknown>>()
   private sealTimer: NodeJS.Timeout | undefined
-  private sealedRetryBytes = 0
-  /** Retry seals so far: a size listing that raced one is stale. */
-  private retrySeals = 0
-  /** One retention job (eviction, maxBackups/maxAge) at a time, or two would count one segment twice. */
-  private retention: Promise<void> = Promise.resolve()
   private readonly diag: Diagnostics
+  private readonly retention: Retention
 
   private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
     super()
@@ -99,6 +94,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
     this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
+    this.retention = new Retention(paths, options, this.retry, this.diag, this)
   }
 
   /**
@@ -153,8 +149,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
     for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
       if (opts.compress) dlq.track(dlq.compress(p))
     }
-    await dlq.refreshRetryBytes()
-    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.applyRetention())
+    await dlq.retention.refreshRetryBytes()
+    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     // The same timer checks that the lock file still names us; with seal requests off it
     // still runs, at OWNERSHIP_CHECK_MS.
     dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval > 0 ? opts.sealPollInterval : OWNERSHIP_CHECK_MS)
@@ -258,9 +254,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
         ),
       )
     }
-    if (capped && this.sealedRetryBytes + w.activeSize > this.options.maxRetryBytes!) {
+    if (capped && this.retention.sealedRetryBytes + w.activeSize > this.options.maxRetryBytes!) {
       sink.len = mark
-      return this.appendWhenFull(data, reason, attempt, id, size)
+      return this.retention.whenFull(size, () => this.append(this.retry, data, reason, attempt, id, undefined))
     }
     return w.commit()
   }
@@ -275,32 +271,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
   ): Promise<void> {
     await w.waitForRoom()
     return this.append(w, data, reason, attempt, id, final, true)
-  }
-
-  private async appendWhenFull(data: unknown, reason: unknown, attempt: number, id: string | undefined, size: number): Promise<void> {
-    const cap = this.options.maxRetryBytes!
-    if (this.options.onFull === 'drop-oldest') {
-      if (size <= cap) {
-        const run = this.retention.then(async () => {
-          await this.refreshRetryBytes()
-          if (this.sealedRetryBytes + this.retry.activeSize + size > cap) await this.evictOldest(size)
-        })
-        this.retention = run.catch(() => {})
-        await run
-        // append() checks again: when concurrent callers took the room meanwhile, it evicts again.
-        return this.append(this.retry, data, reason, attempt, id, undefined)
-      }
-    } else {
-      // The replayer may have drained segments since we last looked.
-      await this.refreshRetryBytes()
-      if (this.sealedRetryBytes + this.retry.activeSize + size <= cap) {
-        return this.append(this.retry, data, reason, attempt, id, undefined)
-      }
-    }
-    throw new DeadLetterError(
-      'DLQ_FULL',
-      `dlq: retry log is at maxRetryBytes (${cap} bytes); replay it or raise the cap (policy: ${this.options.onFull})`,
-    )
   }
 
   /** Seal the active retry segment now. Resolves to its path, or null when it was empty. */
@@ -417,14 +387,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.emit('rotated', { kind, path: sealed })
     if (this.options.compress) this.track(this.compress(sealed))
     if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
-      this.track(this.applyRetention())
+      this.track(this.retention.applyRetention())
     }
     if (kind === 'retry' && this.options.maxRetryBytes !== undefined) {
-      // Count it now: the writer's active size already dropped to 0, and until a listing sees
-      // the sealed file the cap would not count these bytes at all.
-      this.retrySeals++
-      this.sealedRetryBytes += fs.statSync(sealed, { throwIfNoEntry: false })?.size ?? 0
-      this.track(this.refreshRetryBytes())
+      this.track(this.retention.retrySealed(sealed))
     }
   }
 
@@ -435,86 +401,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
     } catch (err) {
       // The uncompressed segment is still there and still replayable.
       this.diag.warn(`could not compress ${file}; it stays uncompressed`, err)
-    }
-  }
-
-  private async refreshRetryBytes(): Promise<void> {
-    if (this.options.maxRetryBytes === undefined) return
-    for (;;) {
-      const seals = this.retrySeals
-      const segs = await listSegments(this.paths.retry)
-      // A seal during the listing may be missing from it (onSealed counted it already): list again.
-      if (seals !== this.retrySeals) continue
-      this.sealedRetryBytes = segs.reduce((n, s) => n + s.size, 0)
-      return
-    }
-  }
-
-  /** drop-oldest: remove the oldest sealed retry segments until `need` more bytes fit. */
-  /** True while a replay (in this process or another) holds the replay lock. */
-  private async replayerBusy(): Promise<boolean> {
-    return (await inspectLock(this.paths.replayLock).catch(() => ({ state: 'alive' as const }))).state === 'alive'
-  }
-
-  private async evictOldest(need: number): Promise<void> {
-    const cap = this.options.maxRetryBytes!
-    let segs = await listSegments(this.paths.retry)
-    // When dropping every sealed segment would still not make room, the active one goes too.
-    if (this.retry.activeSize > 0 && this.retry.activeSize + need > cap) {
-      await this.retry.seal()
-      segs = await listSegments(this.paths.retry)
-    }
-    const ev: EvictedEvent = { kind: 'retry', policy: 'drop-oldest', files: [], records: 0, bytes: 0 }
-    let total = segs.reduce((n, s) => n + s.size, 0)
-    const busy = await this.replayerBusy()
-    for (const s of segs) {
-      if (total + this.retry.activeSize + need <= cap) break
-      if (busy && s.owner === 'replayer') continue
-      ev.records += await countLines(s)
-      await fsp.unlink(s.path).catch(() => {})
-      await fsp.unlink(`${s.key}.state`).catch(() => {})
-      ev.files.push(s.path)
-      ev.bytes += s.size
-      total -= s.size
-    }
-    this.sealedRetryBytes = total
-    if (ev.files.length > 0) {
-      this.diag.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
-      this.emit('evicted', ev)
-    }
-  }
-
-  private applyRetention(): Promise<void> {
-    const run = this.retention.then(() => this.applyRetentionNow())
-    this.retention = run.catch(() => {})
-    return run
-  }
-
-  private async applyRetentionNow(): Promise<void> {
-    const { maxBackups, maxAge, now } = this.options
-    // A live replay may still be appending to its own permanent segment: leave those alone.
-    const busy = await this.replayerBusy()
-    const segs = (await listSegments(this.paths.permanent)).filter((s) => !(busy && s.owner === 'replayer'))
-    const doomed = new Map<string, 'maxBackups' | 'maxAge'>()
-    if (maxBackups !== undefined && segs.length > maxBackups) {
-      for (const s of segs.slice(0, segs.length - maxBackups)) doomed.set(s.path, 'maxBackups')
-    }
-    if (maxAge !== undefined) {
-      for (const s of segs) if (now() - s.mtimeMs > maxAge && !doomed.has(s.path)) doomed.set(s.path, 'maxAge')
-    }
-    for (const policy of ['maxBackups', 'maxAge'] as const) {
-      const ev: EvictedEvent = { kind: 'permanent', policy, files: [], records: 0, bytes: 0 }
-      for (const s of segs) {
-        if (doomed.get(s.path) !== policy) continue
-        ev.records += await countLines(s)
-        await fsp.unlink(s.path).catch(() => {})
-        ev.files.push(s.path)
-        ev.bytes += s.size
-      }
-      if (ev.files.length > 0) {
-        this.diag.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
-        this.emit('evicted', ev)
-      }
     }
   }
 
