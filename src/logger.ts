@@ -8,6 +8,7 @@ import { Diagnostics } from './diagnostics.js'
 import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
+import { OwnershipWatch } from './ownership-watch.js'
 import { truncateReason } from './reason.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
@@ -15,7 +16,6 @@ import { assertNotDirectory, mkdirp } from './fs-safe.js'
 import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
 import { compressSegment, logPaths, type LogPaths } from './store/segments.js'
-import { serveSealRequest } from './store/seal-request.js'
 import { SegmentWriter } from './writer.js'
 import type { Handler, ReplayerEvents, ReplaySummary } from './replay/index.js'
 import { runReplay } from './replay/index.js'
@@ -53,9 +53,6 @@ export interface LoggerEvents extends ReplayerEvents {
   error: [Error]
 }
 
-/** How often the lock is checked when seal requests are off (sealPollInterval: 0). */
-const OWNERSHIP_CHECK_MS = 1000
-
 export class Logger extends EventEmitter<LoggerEvents> {
   readonly path: string
   readonly paths: LogPaths
@@ -68,9 +65,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private closed = false
   private closing: Promise<void> | undefined
   private background = new Set<Promise<unknown>>()
-  private sealTimer: NodeJS.Timeout | undefined
   private readonly diag: Diagnostics
   private readonly retention: Retention
+  private readonly watch: OwnershipWatch
 
   private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
     super()
@@ -90,11 +87,19 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     const ownership = {
       onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
-      ensureOwnership: () => this.ensureOwnership(),
+      ensureOwnership: () => this.watch.ensureOwnership(),
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
     this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
     this.retention = new Retention(paths, options, this.retry, this.diag, this)
+    // `closed` and `lost` stay plain fields here, tested by every log(); the watch reads them live.
+    const host = {
+      closed: () => this.closed,
+      lost: () => this.lost,
+      loseOwnership: (err: DeadLetterError) => this.loseOwnership(err),
+      sealActive: async () => ({ retry: await this.retry.seal(), permanent: await this.permanent.seal() }),
+    }
+    this.watch = new OwnershipWatch(lock, paths, options, host, this.diag)
   }
 
   /**
@@ -151,10 +156,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     await dlq.retention.refreshRetryBytes()
     if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
-    // The same timer checks that the lock file still names us; with seal requests off it
-    // still runs, at OWNERSHIP_CHECK_MS.
-    dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval > 0 ? opts.sealPollInterval : OWNERSHIP_CHECK_MS)
-    dlq.sealTimer.unref()
+    dlq.watch.start()
     dlq.diag.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
     dlq.diag.releaseOpenWarnings()
     return dlq
@@ -292,8 +294,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (this.closing) return this.closing
     this.closed = true
     this.closing = (async () => {
-      if (this.sealTimer) clearInterval(this.sealTimer)
-      await this.sealPolling
+      await this.watch.stop()
       try {
         await Promise.all([this.retry.close(), this.permanent.close()])
         while (this.background.size > 0) await Promise.allSettled([...this.background])
@@ -404,55 +405,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
   }
 
-  private sealPolling: Promise<void> | undefined
-  private pollSealRequest(): void {
-    if (this.sealPolling || this.closed || this.lost) return
-    this.sealPolling = this.pollOnce().finally(() => {
-      this.sealPolling = undefined
-    })
-  }
-
-  private async pollOnce(): Promise<void> {
-    try {
-      await this.ensureOwnership()
-    } catch (err) {
-      // Lost: reported by loseOwnership(). Anything else (the lock unreadable) is retried next tick.
-      if ((err as DeadLetterError).code !== 'DLQ_LOCK_LOST') this.diag.warn(`could not check the writer lock ${this.paths.writerLock}`, err)
-      return
-    }
-    if (this.options.sealPollInterval <= 0 || this.closed) return
-    await serveSealRequest(this.paths, this.options.mode, async () => ({
-      retry: await this.retry.seal(),
-      permanent: await this.permanent.seal(),
-    })).catch((err) => this.diag.warn('could not answer a seal request', err))
-  }
-
   // ---------------------------------------------------------------------- ownership
 
   /** Set once another live process holds our lock: every later call rejects with it. */
   private lost: DeadLetterError | undefined
-  private ownershipCheck: Promise<void> | undefined
-
-  /**
-   * Make sure the writer lock still names us (one check at a time, shared by both writers and
-   * the timer): re-created when it was deleted, DLQ_LOCK_LOST when a live process holds it now.
-   */
-  private ensureOwnership(): Promise<void> {
-    if (this.lost) return Promise.reject(this.lost)
-    this.ownershipCheck ??= (async () => {
-      const r = await this.lock.ensureHeld()
-      if (r.state === 'lost') {
-        this.loseOwnership(r.error)
-        throw r.error
-      }
-      if (r.restored && !this.closed) {
-        this.diag.warn(`the writer lock ${this.paths.writerLock} was removed or replaced by someone else; re-created it`)
-      }
-    })().finally(() => {
-      this.ownershipCheck = undefined
-    })
-    return this.ownershipCheck
-  }
 
   private loseOwnership(err: DeadLetterError): void {
     if (this.lost) return
