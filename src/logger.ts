@@ -10,6 +10,7 @@ import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, des
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
 import { truncateReason } from './reason.js'
+import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
@@ -342,34 +343,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     resolveReplayOptions(rest)
     const every = timerDuration('interval', interval)
     if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
-    const ac = new AbortController()
-    outer?.addEventListener('abort', () => ac.abort(), { once: true })
-    let timer: NodeJS.Timeout | undefined
-    let running: Promise<void> | undefined
-    const tick = () => {
-      if (ac.signal.aborted || this.closed) return
-      running = this.replay(handler, { ...rest, signal: ac.signal })
-        .then((s) => onRun?.(s))
-        .catch((err: Error) => {
-          if ((err as DeadLetterError).code !== 'DLQ_REPLAY_LOCKED' && (err as DeadLetterError).code !== 'DLQ_CLOSED') {
-            this.diag.error(err)
-          }
-        })
-        .finally(() => {
-          running = undefined
-          if (!ac.signal.aborted && !this.closed) {
-            timer = setTimeout(tick, every)
-            timer.unref()
-          }
-        })
-    }
-    timer = setTimeout(tick, every)
-    timer.unref()
-    return async () => {
-      ac.abort()
-      if (timer) clearTimeout(timer)
-      await running
-    }
+    return startReplayerLoop(every, outer, {
+      replay: (signal) => this.replay(handler, { ...rest, signal }),
+      onRun,
+      onError: (err) => this.diag.error(err),
+      closed: () => this.closed,
+    })
   }
 
   // ---------------------------------------------------------------------- internals
