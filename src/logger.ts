@@ -1,6 +1,9 @@
 /**
- * The public Logger: owns the writer lock, the retry and permanent writers, rotation side
- * effects (compression, retention) and the answer to seal requests from other processes.
+ * The public Logger: takes the writer lock, encodes each record on the caller's turn into the
+ * retry or permanent writer (writer.ts), and follows up on sealed segments (events,
+ * compression). The rest it delegates, one concept per file: retention.ts (the retry cap,
+ * permanent retention), ownership-watch.ts (lock checks, seal requests), replayer-loop.ts
+ * (startReplayer), diagnostics.ts (where warnings and errors go).
  */
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
