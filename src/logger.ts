@@ -1,21 +1,25 @@
 /**
- * The public Logger: owns the writer lock, the retry and permanent writers, rotation side
- * effects (compression, retention) and the answer to seal requests from other processes.
+ * The public Logger: takes the writer lock, encodes each record on the caller's turn into the
+ * retry or permanent writer (writer.ts), and follows up on sealed segments (events,
+ * compression). The rest it delegates, one concept per file: retention.ts (the retry cap,
+ * permanent retention), ownership-watch.ts (lock checks, seal requests), replayer-loop.ts
+ * (startReplayer), diagnostics.ts (where warnings and errors go).
  */
 import { EventEmitter } from 'node:events'
-import fs from 'node:fs'
-import fsp from 'node:fs/promises'
 import path from 'node:path'
+import { Diagnostics } from './diagnostics.js'
 import { DeadLetterError, invalidOption, ioError } from './errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
+import { OwnershipWatch } from './ownership-watch.js'
 import { truncateReason } from './reason.js'
-import { FileLock, inspectLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
+import { startReplayerLoop } from './replayer-loop.js'
+import { Retention } from './retention.js'
+import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
-import { type LoggerLike, type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
+import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
-import { compressSegment, countLines, listSegments, logPaths, type LogPaths } from './store/segments.js'
-import { serveSealRequest } from './store/seal-request.js'
+import { compressSegment, logPaths, type LogPaths } from './store/segments.js'
 import { SegmentWriter } from './writer.js'
 import type { Handler, ReplayerEvents, ReplaySummary } from './replay/index.js'
 import { runReplay } from './replay/index.js'
@@ -53,9 +57,6 @@ export interface LoggerEvents extends ReplayerEvents {
   error: [Error]
 }
 
-/** How often the lock is checked when seal requests are off (sealPollInterval: 0). */
-const OWNERSHIP_CHECK_MS = 1000
-
 export class Logger extends EventEmitter<LoggerEvents> {
   readonly path: string
   readonly paths: LogPaths
@@ -68,13 +69,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private closed = false
   private closing: Promise<void> | undefined
   private background = new Set<Promise<unknown>>()
-  private sealTimer: NodeJS.Timeout | undefined
-  private sealedRetryBytes = 0
-  /** Retry seals so far: a size listing that raced one is stale. */
-  private retrySeals = 0
-  /** One retention job (eviction, maxBackups/maxAge) at a time, or two would count one segment twice. */
-  private retention: Promise<void> = Promise.resolve()
-  private readonly log_: LoggerLike | undefined
+  private readonly diag: Diagnostics
+  private readonly retention: Retention
+  private readonly watch: OwnershipWatch
 
   private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
     super()
@@ -82,7 +79,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.paths = paths
     this.options = options
     this.lock = lock
-    this.log_ = options.logger
+    this.diag = new Diagnostics(options.logger, this)
     this.serializer = new PayloadSerializer(options.schema ? compileSchema(options.schema) : undefined)
     const cfg = {
       durability: options.durability,
@@ -93,11 +90,20 @@ export class Logger extends EventEmitter<LoggerEvents> {
       maxBufferedBytes: options.maxBufferedBytes,
     }
     const ownership = {
-      onWarning: (m: string, e?: unknown) => this.warn(m, e),
-      ensureOwnership: () => this.ensureOwnership(),
+      onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
+      ensureOwnership: () => this.watch.ensureOwnership(),
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
     this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
+    this.retention = new Retention(paths, options, this.retry, this.diag, this)
+    // `closed` and `lost` stay plain fields here, tested by every log(); the watch reads them live.
+    const host = {
+      closed: () => this.closed,
+      lost: () => this.lost,
+      loseOwnership: (err: DeadLetterError) => this.loseOwnership(err),
+      sealActive: async () => ({ retry: await this.retry.seal(), permanent: await this.permanent.seal() }),
+    }
+    this.watch = new OwnershipWatch(lock, paths, options, host, this.diag)
   }
 
   /**
@@ -152,20 +158,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
     for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
       if (opts.compress) dlq.track(dlq.compress(p))
     }
-    await dlq.refreshRetryBytes()
-    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.applyRetention())
-    // The same timer checks that the lock file still names us; with seal requests off it
-    // still runs, at OWNERSHIP_CHECK_MS.
-    dlq.sealTimer = setInterval(() => dlq.pollSealRequest(), opts.sealPollInterval > 0 ? opts.sealPollInterval : OWNERSHIP_CHECK_MS)
-    dlq.sealTimer.unref()
-    dlq.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
-    const held = dlq.openWarnings ?? []
-    dlq.openWarnings = undefined
-    if (held.length > 0) {
-      setImmediate(() => {
-        for (const err of held) if (dlq.listenerCount('warning') > 0) dlq.emit('warning', err)
-      })
-    }
+    await dlq.retention.refreshRetryBytes()
+    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
+    dlq.watch.start()
+    dlq.diag.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
+    dlq.diag.releaseOpenWarnings()
     return dlq
   }
 
@@ -263,9 +260,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
         ),
       )
     }
-    if (capped && this.sealedRetryBytes + w.activeSize > this.options.maxRetryBytes!) {
+    if (capped && this.retention.sealedRetryBytes + w.activeSize > this.options.maxRetryBytes!) {
       sink.len = mark
-      return this.appendWhenFull(data, reason, attempt, id, size)
+      return this.retention.whenFull(size, () => this.append(this.retry, data, reason, attempt, id, undefined))
     }
     return w.commit()
   }
@@ -280,32 +277,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
   ): Promise<void> {
     await w.waitForRoom()
     return this.append(w, data, reason, attempt, id, final, true)
-  }
-
-  private async appendWhenFull(data: unknown, reason: unknown, attempt: number, id: string | undefined, size: number): Promise<void> {
-    const cap = this.options.maxRetryBytes!
-    if (this.options.onFull === 'drop-oldest') {
-      if (size <= cap) {
-        const run = this.retention.then(async () => {
-          await this.refreshRetryBytes()
-          if (this.sealedRetryBytes + this.retry.activeSize + size > cap) await this.evictOldest(size)
-        })
-        this.retention = run.catch(() => {})
-        await run
-        // append() checks again: when concurrent callers took the room meanwhile, it evicts again.
-        return this.append(this.retry, data, reason, attempt, id, undefined)
-      }
-    } else {
-      // The replayer may have drained segments since we last looked.
-      await this.refreshRetryBytes()
-      if (this.sealedRetryBytes + this.retry.activeSize + size <= cap) {
-        return this.append(this.retry, data, reason, attempt, id, undefined)
-      }
-    }
-    throw new DeadLetterError(
-      'DLQ_FULL',
-      `dlq: retry log is at maxRetryBytes (${cap} bytes); replay it or raise the cap (policy: ${this.options.onFull})`,
-    )
   }
 
   /** Seal the active retry segment now. Resolves to its path, or null when it was empty. */
@@ -327,14 +298,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (this.closing) return this.closing
     this.closed = true
     this.closing = (async () => {
-      if (this.sealTimer) clearInterval(this.sealTimer)
-      await this.sealPolling
+      await this.watch.stop()
       try {
         await Promise.all([this.retry.close(), this.permanent.close()])
         while (this.background.size > 0) await Promise.allSettled([...this.background])
       } finally {
         await this.lock.release()
-        this.info({ path: this.path }, 'dlq: closed')
+        this.diag.info({ path: this.path }, 'dlq: closed')
       }
     })()
     return this.closing
@@ -360,7 +330,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         : options
     return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
-      logger: this.log_,
+      logger: this.diag.logger,
       emitter: this,
     })
   }
@@ -376,34 +346,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     resolveReplayOptions(rest)
     const every = timerDuration('interval', interval)
     if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
-    const ac = new AbortController()
-    outer?.addEventListener('abort', () => ac.abort(), { once: true })
-    let timer: NodeJS.Timeout | undefined
-    let running: Promise<void> | undefined
-    const tick = () => {
-      if (ac.signal.aborted || this.closed) return
-      running = this.replay(handler, { ...rest, signal: ac.signal })
-        .then((s) => onRun?.(s))
-        .catch((err: Error) => {
-          if ((err as DeadLetterError).code !== 'DLQ_REPLAY_LOCKED' && (err as DeadLetterError).code !== 'DLQ_CLOSED') {
-            this.emitError(err)
-          }
-        })
-        .finally(() => {
-          running = undefined
-          if (!ac.signal.aborted && !this.closed) {
-            timer = setTimeout(tick, every)
-            timer.unref()
-          }
-        })
-    }
-    timer = setTimeout(tick, every)
-    timer.unref()
-    return async () => {
-      ac.abort()
-      if (timer) clearTimeout(timer)
-      await running
-    }
+    return startReplayerLoop(every, outer, {
+      replay: (signal) => this.replay(handler, { ...rest, signal }),
+      onRun,
+      onError: (err) => this.diag.error(err),
+      closed: () => this.closed,
+    })
   }
 
   // ---------------------------------------------------------------------- internals
@@ -413,197 +361,42 @@ export class Logger extends EventEmitter<LoggerEvents> {
   }
 
   private track(p: Promise<unknown>): void {
-    const t = p.catch((err) => this.emitError(err)).finally(() => this.background.delete(t))
+    const t = p.catch((err) => this.diag.error(err)).finally(() => this.background.delete(t))
     this.background.add(t)
   }
 
   private onSealed(kind: LogKind, sealed: string): void {
-    this.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
+    this.diag.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
     this.emit('rotated', { kind, path: sealed })
     if (this.options.compress) this.track(this.compress(sealed))
     if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
-      this.track(this.applyRetention())
+      this.track(this.retention.applyRetention())
     }
     if (kind === 'retry' && this.options.maxRetryBytes !== undefined) {
-      // Count it now: the writer's active size already dropped to 0, and until a listing sees
-      // the sealed file the cap would not count these bytes at all.
-      this.retrySeals++
-      this.sealedRetryBytes += fs.statSync(sealed, { throwIfNoEntry: false })?.size ?? 0
-      this.track(this.refreshRetryBytes())
+      this.track(this.retention.retrySealed(sealed))
     }
   }
 
   private async compress(file: string): Promise<void> {
     try {
       const gz = await compressSegment(file, this.options.mode)
-      this.debug({ path: gz }, `dlq: compressed ${path.basename(file)}`)
+      this.diag.debug({ path: gz }, `dlq: compressed ${path.basename(file)}`)
     } catch (err) {
       // The uncompressed segment is still there and still replayable.
-      this.warn(`could not compress ${file}; it stays uncompressed`, err)
+      this.diag.warn(`could not compress ${file}; it stays uncompressed`, err)
     }
-  }
-
-  private async refreshRetryBytes(): Promise<void> {
-    if (this.options.maxRetryBytes === undefined) return
-    for (;;) {
-      const seals = this.retrySeals
-      const segs = await listSegments(this.paths.retry)
-      // A seal during the listing may be missing from it (onSealed counted it already): list again.
-      if (seals !== this.retrySeals) continue
-      this.sealedRetryBytes = segs.reduce((n, s) => n + s.size, 0)
-      return
-    }
-  }
-
-  /** drop-oldest: remove the oldest sealed retry segments until `need` more bytes fit. */
-  /** True while a replay (in this process or another) holds the replay lock. */
-  private async replayerBusy(): Promise<boolean> {
-    return (await inspectLock(this.paths.replayLock).catch(() => ({ state: 'alive' as const }))).state === 'alive'
-  }
-
-  private async evictOldest(need: number): Promise<void> {
-    const cap = this.options.maxRetryBytes!
-    let segs = await listSegments(this.paths.retry)
-    // When dropping every sealed segment would still not make room, the active one goes too.
-    if (this.retry.activeSize > 0 && this.retry.activeSize + need > cap) {
-      await this.retry.seal()
-      segs = await listSegments(this.paths.retry)
-    }
-    const ev: EvictedEvent = { kind: 'retry', policy: 'drop-oldest', files: [], records: 0, bytes: 0 }
-    let total = segs.reduce((n, s) => n + s.size, 0)
-    const busy = await this.replayerBusy()
-    for (const s of segs) {
-      if (total + this.retry.activeSize + need <= cap) break
-      if (busy && s.owner === 'replayer') continue
-      ev.records += await countLines(s)
-      await fsp.unlink(s.path).catch(() => {})
-      await fsp.unlink(`${s.key}.state`).catch(() => {})
-      ev.files.push(s.path)
-      ev.bytes += s.size
-      total -= s.size
-    }
-    this.sealedRetryBytes = total
-    if (ev.files.length > 0) {
-      this.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
-      this.emit('evicted', ev)
-    }
-  }
-
-  private applyRetention(): Promise<void> {
-    const run = this.retention.then(() => this.applyRetentionNow())
-    this.retention = run.catch(() => {})
-    return run
-  }
-
-  private async applyRetentionNow(): Promise<void> {
-    const { maxBackups, maxAge, now } = this.options
-    // A live replay may still be appending to its own permanent segment: leave those alone.
-    const busy = await this.replayerBusy()
-    const segs = (await listSegments(this.paths.permanent)).filter((s) => !(busy && s.owner === 'replayer'))
-    const doomed = new Map<string, 'maxBackups' | 'maxAge'>()
-    if (maxBackups !== undefined && segs.length > maxBackups) {
-      for (const s of segs.slice(0, segs.length - maxBackups)) doomed.set(s.path, 'maxBackups')
-    }
-    if (maxAge !== undefined) {
-      for (const s of segs) if (now() - s.mtimeMs > maxAge && !doomed.has(s.path)) doomed.set(s.path, 'maxAge')
-    }
-    for (const policy of ['maxBackups', 'maxAge'] as const) {
-      const ev: EvictedEvent = { kind: 'permanent', policy, files: [], records: 0, bytes: 0 }
-      for (const s of segs) {
-        if (doomed.get(s.path) !== policy) continue
-        ev.records += await countLines(s)
-        await fsp.unlink(s.path).catch(() => {})
-        ev.files.push(s.path)
-        ev.bytes += s.size
-      }
-      if (ev.files.length > 0) {
-        this.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
-        this.emit('evicted', ev)
-      }
-    }
-  }
-
-  private sealPolling: Promise<void> | undefined
-  private pollSealRequest(): void {
-    if (this.sealPolling || this.closed || this.lost) return
-    this.sealPolling = this.pollOnce().finally(() => {
-      this.sealPolling = undefined
-    })
-  }
-
-  private async pollOnce(): Promise<void> {
-    try {
-      await this.ensureOwnership()
-    } catch (err) {
-      // Lost: reported by loseOwnership(). Anything else (the lock unreadable) is retried next tick.
-      if ((err as DeadLetterError).code !== 'DLQ_LOCK_LOST') this.warn(`could not check the writer lock ${this.paths.writerLock}`, err)
-      return
-    }
-    if (this.options.sealPollInterval <= 0 || this.closed) return
-    await serveSealRequest(this.paths, this.options.mode, async () => ({
-      retry: await this.retry.seal(),
-      permanent: await this.permanent.seal(),
-    })).catch((err) => this.warn('could not answer a seal request', err))
   }
 
   // ---------------------------------------------------------------------- ownership
 
   /** Set once another live process holds our lock: every later call rejects with it. */
   private lost: DeadLetterError | undefined
-  private ownershipCheck: Promise<void> | undefined
-
-  /**
-   * Make sure the writer lock still names us (one check at a time, shared by both writers and
-   * the timer): re-created when it was deleted, DLQ_LOCK_LOST when a live process holds it now.
-   */
-  private ensureOwnership(): Promise<void> {
-    if (this.lost) return Promise.reject(this.lost)
-    this.ownershipCheck ??= (async () => {
-      const r = await this.lock.ensureHeld()
-      if (r.state === 'lost') {
-        this.loseOwnership(r.error)
-        throw r.error
-      }
-      if (r.restored && !this.closed) {
-        this.warn(`the writer lock ${this.paths.writerLock} was removed or replaced by someone else; re-created it`)
-      }
-    })().finally(() => {
-      this.ownershipCheck = undefined
-    })
-    return this.ownershipCheck
-  }
 
   private loseOwnership(err: DeadLetterError): void {
     if (this.lost) return
     this.lost = err
     this.retry.fail(err)
     this.permanent.fail(err)
-    this.emitError(err)
-  }
-
-  private warn(message: string, cause?: unknown): void {
-    const err = new Error(`dlq: ${message}`, cause === undefined ? undefined : { cause })
-    this.log_?.warn({ err: cause }, err.message)
-    // During open() nobody can have subscribed yet: hold the warning until the caller has the
-    // logger (emitted on the next turn of the event loop, after `await Logger.open()` returns).
-    if (this.openWarnings) this.openWarnings.push(err)
-    else if (this.listenerCount('warning') > 0) this.emit('warning', err)
-  }
-
-  private openWarnings: Error[] | undefined = []
-
-  private emitError(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err))
-    this.log_?.error({ err: e }, e.message)
-    // An 'error' event with no listener would crash the host process; the library never does that.
-    if (this.listenerCount('error') > 0) this.emit('error', e)
-  }
-
-  private info(obj: object, msg: string): void {
-    this.log_?.info(obj, msg)
-  }
-
-  private debug(obj: object, msg: string): void {
-    this.log_?.debug?.(obj, msg)
+    this.diag.error(err)
   }
 }
