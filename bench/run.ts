@@ -177,7 +177,7 @@ function finish(rows: Row[]): OutRow[] {
       if (base && base.value > 0) out.ratios[b] = r.value / base.value
       // Against a floor row, CPU time per item when both have it (steadier than wall time on a
       // shared machine); a floor measured in the row's own process wins.
-      const own = b === 'bare loop' ? r.extra?.bareCpuUsPerItem : undefined
+      const own = b === 'bare loop' ? r.extra?.bareCpuUsPerItem : b === 'raw ceiling' ? r.extra?.rawCpuUsPerItem : undefined
       const baseCpu = typeof own === 'number' ? own : base?.extra?.cpuUsPerItem
       const cpu = r.extra?.cpuUsPerItem
       if (CPU_RATIO_ROWS.has(b) && typeof baseCpu === 'number' && typeof cpu === 'number' && cpu > 0) out.ratios[b] = baseCpu / cpu

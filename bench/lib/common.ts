@@ -163,6 +163,15 @@ export function now(): number {
   return performance.now()
 }
 
+/** The middle element of `xs` by `key` (the upper one of an even count). */
+export function medianBy<T>(xs: T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!
+}
+
+export function median(xs: number[]): number {
+  return medianBy(xs, (x) => x)
+}
+
 export function perSec(count: number, ms: number): number {
   return ms > 0 ? (count * 1000) / ms : 0
 }

@@ -16,15 +16,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { inspect } from '../../src/admin/inspect.js'
 import type { InspectOptions } from '../../src/admin/types.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
+import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median } from '../lib/common.js'
 
 const GROUP = 'inspect: newest first'
 const SEGMENT_BYTES = 64 * 1024 * 1024
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
 
 /** Bytes this process read through system calls so far (Linux /proc/self/io; NaN elsewhere). */
 function rchar(): number {

@@ -22,7 +22,7 @@ import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import { replay, type ReplaySummary } from '../../src/replay/index.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
+import { type Row, QUICK, envelopeLine, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments, medianBy } from '../lib/common.js'
 
 const GROUP = '4. replay throughput'
 const SEGMENT_BYTES = 64 * 1024 * 1024
@@ -114,7 +114,7 @@ async function run(kind: string): Promise<Row[]> {
       }
       runs.push(await timedReplay(kind, logPath, files))
     }
-    const b = bare.length > 0 ? median(bare, (x) => x.cpuUs) : undefined
+    const b = bare.length > 0 ? medianBy(bare, (x) => x.cpuUs) : undefined
     if (b && kind === 'noop') {
       rows.push({
         group: GROUP,
@@ -126,7 +126,7 @@ async function run(kind: string): Promise<Row[]> {
         extra: { cpuUsPerItem: b.cpuUs / b.items },
       })
     }
-    const { ms, cpuUs, summary } = median(runs, (x) => x.cpuUs)
+    const { ms, cpuUs, summary } = medianBy(runs, (x) => x.cpuUs)
     if (summary.handled !== items) throw new Error(`${kind}: handled ${summary.handled} of ${items}`)
     const target = kind === 'noop' ? 0.8 : kind === 'retries1' ? 0.7 : undefined
     rows.push({
@@ -149,10 +149,6 @@ async function run(kind: string): Promise<Row[]> {
 }
 
 const REPS = QUICK ? 1 : 3
-
-function median<T>(xs: T[], key: (x: T) => number): T {
-  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]
-}
 
 async function timedReplay(kind: string, logPath: string, files: string[]): Promise<{ ms: number; cpuUs: number; summary: ReplaySummary }> {
   const opts = kind === 'conc8' ? { concurrency: 8 } : kind === 'sparse' ? { checkpointEvery: 100_000, checkpointInterval: 60_000 } : kind === 'retries1' ? { retries: 1 } : {}

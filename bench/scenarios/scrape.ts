@@ -15,15 +15,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { forgetTails } from '../../src/store/active-tail.js'
 import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/log-counts.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
+import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median } from '../lib/common.js'
 
 const GROUP = 'scrape: logCounts()'
 const SEGMENT_BYTES = 64 * 1024 * 1024
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
 
 async function timed(f: () => Promise<LogCounts>): Promise<{ ms: number; c: LogCounts }> {
   const t0 = now()

@@ -12,23 +12,7 @@ import { encodeHeader, encodeTrailer } from '../../src/envelope.js'
 import { Logger } from '../../src/logger.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer, RawPayload } from '../../src/serialize.js'
 import { ByteSink } from '../../src/sink.js'
-import {
-  type PayloadSize,
-  type Row,
-  LoggableOrder,
-  ORDER_SCHEMA,
-  PAYLOAD_SIZES,
-  QUICK,
-  REASON,
-  fail,
-  gc,
-  now,
-  orderPool,
-  perSec,
-  report,
-  rmScratch,
-  scratchDir,
-} from '../lib/common.js'
+import { type PayloadSize, type Row, LoggableOrder, ORDER_SCHEMA, PAYLOAD_SIZES, QUICK, REASON, fail, gc, now, orderPool, perSec, report, rmScratch, scratchDir, median } from '../lib/common.js'
 
 type Mode = 'Loggable' | 'schema' | 'JSON.stringify' | 'RawPayload'
 const MODES: Mode[] = ['Loggable', 'schema', 'JSON.stringify', 'RawPayload']
@@ -67,11 +51,6 @@ function encodeBatch(sink: ByteSink, s: Subject, n: number, clock: () => number)
     serializer.write(sink, payloads[i & mask])
     encodeTrailer(sink)
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
 }
 
 // ------------------------------------------------------------------------------- ops/s

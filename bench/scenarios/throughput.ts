@@ -30,6 +30,7 @@ import {
   report,
   rmScratch,
   scratchDir,
+  median,
 } from '../lib/common.js'
 
 const GROUP_LOG = '2. log() throughput, durability kernel'
@@ -183,17 +184,20 @@ async function kernelRows(): Promise<Row[]> {
       })
       const b = budget(size, 2_000_000)
       const burst = await withLogger({}, (dlq) => timed(() => bursts(dlq, payloads, b.n, b.capMs)))
+      // The raw ceiling of the target, measured here, alternating with bursts three times:
+      // rates from another child process (the baselines) drift too much for a 0.95× target.
+      const vsRaw = size === '120B' && kind === 'object' ? await burstsVsRaw(pool, payloads, Math.round(b.n / 4), b.capMs) : undefined
       rows.push({
         group: GROUP_LOG,
         name: `bursts of 1,000 (${kind})`,
         payload: size,
         value: perSec(burst.count, burst.ms),
         unit: 'env/s',
-        note: note(burst),
+        note: note(burst) + (vsRaw ? `; vs raw ceiling in this process (median of 3 alternations): ${vsRaw.burst.toFixed(2)} vs ${vsRaw.raw.toFixed(2)} µs/env` : ''),
         compareTo: BASELINES,
         // Issue 5's absolute 1.0M/s depended on the machine; the target since is a ratio to the
-        // raw ceiling of the same run, which does the same JSON.stringify and writeSync work.
-        extra: { cpuUsPerItem: burst.cpuUs! / burst.count, ...(size === '120B' && kind === 'object' ? { rawTarget: 0.95 } : {}) },
+        // raw ceiling, which does the same JSON.stringify and writeSync work.
+        extra: vsRaw ? { cpuUsPerItem: vsRaw.burst, rawCpuUsPerItem: vsRaw.raw, rawTarget: 0.95 } : { cpuUsPerItem: burst.cpuUs! / burst.count },
       })
       const s = budget(size, 400_000)
       if (kind === 'object') {
@@ -234,6 +238,19 @@ async function kernelRows(): Promise<Row[]> {
     }
   }
   return rows
+}
+
+/** CPU µs per envelope of the raw ceiling and of bursts, medians of three alternations. */
+async function burstsVsRaw(pool: Order[], payloads: unknown[], n: number, capMs: number): Promise<{ raw: number; burst: number }> {
+  const raw: number[] = []
+  const burst: number[] = []
+  for (let k = 0; k < 3; k++) {
+    const r = await timed(() => rawCeiling(pool, n, capMs))
+    raw.push(r.cpuUs! / r.count)
+    const b = await withLogger({}, (dlq) => timed(() => bursts(dlq, payloads, n, capMs)))
+    burst.push(b.cpuUs! / b.count)
+  }
+  return { raw: median(raw), burst: median(burst) }
 }
 
 async function fsyncRows(): Promise<Row[]> {
