@@ -163,6 +163,22 @@ export function now(): number {
   return performance.now()
 }
 
+/** Cost-follows-work scenarios measure at two log sizes (entries). */
+export const TWO_SIZES: [number, number] = QUICK ? [20_000, 100_000] : [100_000, 1_000_000]
+
+/** `measure` at both sizes, small first. */
+export async function atTwoSizes(measure: (entries: number) => Promise<Row[]>): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const n of TWO_SIZES) rows.push(...(await measure(n)))
+  return rows
+}
+
+/** The named row at the larger size over the smaller: ~1× when the cost does not grow with the log. */
+export function sizeRatio(rows: Row[], name: string): number {
+  const r = rows.filter((x) => x.name === name)
+  return r.length === 2 ? r[1]!.value / r[0]!.value : NaN
+}
+
 /** The middle element of `xs` by `key` (the upper one of an even count). */
 export function medianBy<T>(xs: T[], key: (x: T) => number): T {
   return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!

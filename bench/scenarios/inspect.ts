@@ -16,7 +16,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { inspect } from '../../src/admin/inspect.js'
 import type { InspectOptions } from '../../src/admin/types.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median } from '../lib/common.js'
+import { type Row, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median, TWO_SIZES, atTwoSizes, sizeRatio } from '../lib/common.js'
 
 const GROUP = 'inspect: newest first'
 const SEGMENT_BYTES = 64 * 1024 * 1024
@@ -85,17 +85,10 @@ async function measure(entries: number): Promise<Row[]> {
 }
 
 try {
-  const sizes = QUICK ? [20_000, 100_000] : [100_000, 1_000_000]
-  const rows: Row[] = []
-  for (const n of sizes) rows.push(...(await measure(n)))
-  const ratio = (name: string) => {
-    const r = rows.filter((x) => x.name === name)
-    return r.length === 2 ? (r[1].value / r[0].value).toFixed(2) : 'n/a'
-  }
-  const big = sizes[1].toLocaleString('en-US')
-  const small = sizes[0].toLocaleString('en-US')
+  const rows = await atTwoSizes(measure)
+  const [small, big] = TWO_SIZES.map((n) => n.toLocaleString('en-US'))
   const notes = [
-    `inspect newest first: ${big} / ${small} entries = ${ratio('first page (limit 50)')}× for the first page, ${ratio('deepest page (skip 9,950, limit 50)')}× for the deepest (flat = ~1×: a page costs what it lists and passes over, not the size of the log).`,
+    `inspect newest first: ${big} / ${small} entries = ${sizeRatio(rows, 'first page (limit 50)').toFixed(2)}× for the first page, ${sizeRatio(rows, 'deepest page (skip 9,950, limit 50)').toFixed(2)}× for the deepest (flat = ~1×: a page costs what it lists and passes over, not the size of the log).`,
   ]
   report({ rows, notes })
 } catch (err) {

@@ -15,7 +15,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { forgetTails } from '../../src/store/active-tail.js'
 import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/log-counts.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median } from '../lib/common.js'
+import { type Row, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median, TWO_SIZES, atTwoSizes, sizeRatio } from '../lib/common.js'
 
 const GROUP = 'scrape: logCounts()'
 const SEGMENT_BYTES = 64 * 1024 * 1024
@@ -80,13 +80,10 @@ async function measure(entries: number): Promise<Row[]> {
 }
 
 try {
-  const sizes = QUICK ? [20_000, 100_000] : [100_000, 1_000_000]
-  const rows: Row[] = []
-  for (const n of sizes) rows.push(...(await measure(n)))
-  const warm = rows.filter((r) => r.name.startsWith('warm (nothing'))
-  const flat = warm.length === 2 ? warm[1].value / warm[0].value : NaN
+  const rows = await atTwoSizes(measure)
+  const [small, big] = TWO_SIZES.map((n) => n.toLocaleString('en-US'))
   const notes = [
-    `scrape: warm ${sizes[1].toLocaleString('en-US')} / warm ${sizes[0].toLocaleString('en-US')} entries = ${flat.toFixed(2)}× (flat = ~1×: a scrape costs O(segments), not O(entries)).`,
+    `scrape: warm ${big} / warm ${small} entries = ${sizeRatio(rows, 'warm (nothing changed)').toFixed(2)}× (flat = ~1×: a scrape costs O(segments), not O(entries)).`,
   ]
   report({ rows, notes })
 } catch (err) {
