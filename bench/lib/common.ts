@@ -130,7 +130,13 @@ export function rmScratch(dir: string): void {
  * Write `segments` sealed retry segments straight in the file format, `perSegment` lines
  * each, cycling through the payload pool. Much faster than going through log().
  */
-export function writeSegments(dir: string, base: string, pool: Order[], total: number, perSegment: number): string[] {
+/** Envelopes of `pool` per 64 MiB segment (the default rotateSize). */
+function per64MiB(pool: Order[]): number {
+  return Math.floor((64 * 1024 * 1024) / Buffer.byteLength(envelopeLine(1_700_000_000_000, pool[0]!)))
+}
+
+/** `total` envelopes in segment files `<base>.<seq>.log`, `perSegment` each (default: 64 MiB worth). */
+export function writeSegments(dir: string, base: string, pool: Order[], total: number, perSegment = per64MiB(pool)): string[] {
   const files: string[] = []
   const lines = pool.map((p, i) => Buffer.from(envelopeLine(1_700_000_000_000 + i, p)))
   const chunk = Buffer.allocUnsafe(4 * 1024 * 1024)
@@ -166,17 +172,22 @@ export function now(): number {
 /** Cost-follows-work scenarios measure at two log sizes (entries). */
 export const TWO_SIZES: [number, number] = QUICK ? [20_000, 100_000] : [100_000, 1_000_000]
 
-/** `measure` at both sizes, small first. */
-export async function atTwoSizes(measure: (entries: number) => Promise<Row[]>): Promise<Row[]> {
+/**
+ * Runs `measure` at both sizes (small first) and reports its rows with one note, written by
+ * `note` from `ratio(row name)`: the larger size over the smaller, ~1× when the cost does not
+ * grow with the log.
+ */
+export async function reportAtTwoSizes(
+  measure: (entries: number) => Promise<Row[]>,
+  note: (ratio: (name: string) => string, sizes: [string, string]) => string,
+): Promise<void> {
   const rows: Row[] = []
   for (const n of TWO_SIZES) rows.push(...(await measure(n)))
-  return rows
-}
-
-/** The named row at the larger size over the smaller: ~1× when the cost does not grow with the log. */
-export function sizeRatio(rows: Row[], name: string): number {
-  const r = rows.filter((x) => x.name === name)
-  return r.length === 2 ? r[1]!.value / r[0]!.value : NaN
+  const ratio = (name: string) => {
+    const r = rows.filter((x) => x.name === name)
+    return r.length === 2 ? `${(r[1]!.value / r[0]!.value).toFixed(2)}×` : 'n/a'
+  }
+  report({ rows, notes: [note(ratio, [TWO_SIZES[0].toLocaleString('en-US'), TWO_SIZES[1].toLocaleString('en-US')])] })
 }
 
 /** The middle element of `xs` by `key` (the upper one of an even count). */

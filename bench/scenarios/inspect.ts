@@ -16,10 +16,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { inspect } from '../../src/admin/inspect.js'
 import type { InspectOptions } from '../../src/admin/types.js'
-import { type Row, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median, TWO_SIZES, atTwoSizes, sizeRatio } from '../lib/common.js'
+import { type Row, envelopeLine, fail, now, orderPool, rmScratch, scratchDir, writeSegments, median, reportAtTwoSizes } from '../lib/common.js'
 
 const GROUP = 'inspect: newest first'
-const SEGMENT_BYTES = 64 * 1024 * 1024
 
 /** Bytes this process read through system calls so far (Linux /proc/self/io; NaN elsewhere). */
 function rchar(): number {
@@ -45,12 +44,10 @@ function kib(bytes: number): string {
 
 async function measure(entries: number): Promise<Row[]> {
   const pool = orderPool('120B')
-  const line = envelopeLine(1_700_000_000_000, pool[0])
-  const perSegment = Math.floor(SEGMENT_BYTES / Buffer.byteLength(line))
   const dir = scratchDir('inspect')
   try {
     const log = path.join(dir, 'bench.log')
-    const files = writeSegments(dir, 'permanent-bench', pool, entries - 10, perSegment)
+    const files = writeSegments(dir, 'permanent-bench', pool, entries - 10)
     fs.writeFileSync(path.join(dir, 'permanent-bench.log'), Array.from({ length: 10 }, (_, i) => envelopeLine(1_700_000_100_000 + i, pool[i])).join(''))
     const bytes = files.reduce((n, f) => n + fs.statSync(f).size, 0)
     const label = entries >= 1_000_000 ? `${entries / 1_000_000}M entries` : `${entries / 1000}k entries`
@@ -85,12 +82,11 @@ async function measure(entries: number): Promise<Row[]> {
 }
 
 try {
-  const rows = await atTwoSizes(measure)
-  const [small, big] = TWO_SIZES.map((n) => n.toLocaleString('en-US'))
-  const notes = [
-    `inspect newest first: ${big} / ${small} entries = ${sizeRatio(rows, 'first page (limit 50)').toFixed(2)}× for the first page, ${sizeRatio(rows, 'deepest page (skip 9,950, limit 50)').toFixed(2)}× for the deepest (flat = ~1×: a page costs what it lists and passes over, not the size of the log).`,
-  ]
-  report({ rows, notes })
+  await reportAtTwoSizes(
+    measure,
+    (ratio, [small, big]) =>
+      `inspect newest first: ${big} / ${small} entries = ${ratio('first page (limit 50)')} for the first page, ${ratio('deepest page (skip 9,950, limit 50)')} for the deepest (flat = ~1×: a page costs what it lists and passes over, not the size of the log).`,
+  )
 } catch (err) {
   fail(err)
 }

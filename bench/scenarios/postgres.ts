@@ -14,7 +14,7 @@ import crypto from 'node:crypto'
 import path from 'node:path'
 import { PostgresStore } from '../../src/postgres/index.js'
 import { findPgBin, startCluster } from '../../test/postgres/cluster.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
+import { type Row, QUICK, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments } from '../lib/common.js'
 
 const GROUP = '7. central store (PostgreSQL)'
 const BATCH = 2000
@@ -58,8 +58,7 @@ async function run(): Promise<{ rows: Row[]; notes: string[] }> {
 
     const store = await PostgresStore.connect(cluster.url, { schema: 'dletter', host: 'bench' })
     const pool = orderPool('120B')
-    const perSegment = Math.floor((64 * 1024 * 1024) / Buffer.byteLength(envelopeLine(1_700_000_000_000, pool[0]!)))
-    writeSegments(dir, 'bench', pool, items, perSegment)
+    writeSegments(dir, 'bench', pool, items)
     const t0 = now()
     const c0 = process.cpuUsage()
     const shipped = await store.ship(path.join(dir, 'bench.log'))

@@ -22,10 +22,9 @@ import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import { replay, type ReplaySummary } from '../../src/replay/index.js'
-import { type Row, QUICK, envelopeLine, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments, medianBy } from '../lib/common.js'
+import { type Row, QUICK, fail, now, orderPool, perSec, report, rmScratch, scratchDir, writeSegments, medianBy } from '../lib/common.js'
 
 const GROUP = '4. replay throughput'
-const SEGMENT_BYTES = 64 * 1024 * 1024
 const BARE = 'bare loop'
 
 async function gzipAll(files: string[]): Promise<void> {
@@ -42,8 +41,7 @@ function itemsFor(kind: string): number {
 
 function segmentsFor(dir: string, items: number): string[] {
   const pool = orderPool('120B')
-  const perSegment = Math.floor(SEGMENT_BYTES / Buffer.byteLength(envelopeLine(1_700_000_000_000, pool[0])))
-  return writeSegments(dir, 'bench', pool, items, perSegment)
+  return writeSegments(dir, 'bench', pool, items)
 }
 
 /** The floor: the least any reader of these files must do per line. */

@@ -15,10 +15,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { forgetTails } from '../../src/store/active-tail.js'
 import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/log-counts.js'
-import { type Row, envelopeLine, fail, now, orderPool, report, rmScratch, scratchDir, writeSegments, median, TWO_SIZES, atTwoSizes, sizeRatio } from '../lib/common.js'
+import { type Row, envelopeLine, fail, now, orderPool, rmScratch, scratchDir, writeSegments, median, reportAtTwoSizes } from '../lib/common.js'
 
 const GROUP = 'scrape: logCounts()'
-const SEGMENT_BYTES = 64 * 1024 * 1024
 
 async function timed(f: () => Promise<LogCounts>): Promise<{ ms: number; c: LogCounts }> {
   const t0 = now()
@@ -28,12 +27,10 @@ async function timed(f: () => Promise<LogCounts>): Promise<{ ms: number; c: LogC
 
 async function measure(entries: number): Promise<Row[]> {
   const pool = orderPool('120B')
-  const line = envelopeLine(1_700_000_000_000, pool[0])
-  const perSegment = Math.floor(SEGMENT_BYTES / Buffer.byteLength(line))
   const dir = scratchDir('scrape')
   try {
     const log = path.join(dir, 'bench.log')
-    const files = writeSegments(dir, 'bench', pool, entries, perSegment)
+    const files = writeSegments(dir, 'bench', pool, entries)
     fs.writeFileSync(log, Array.from({ length: 1000 }, (_, i) => envelopeLine(1_700_000_100_000 + i, pool[i])).join(''))
     fs.writeFileSync(path.join(dir, 'permanent-bench.log'), Array.from({ length: 100 }, (_, i) => envelopeLine(1_700_000_000_000 + i, pool[i])).join(''))
     forgetLogCounts()
@@ -80,12 +77,10 @@ async function measure(entries: number): Promise<Row[]> {
 }
 
 try {
-  const rows = await atTwoSizes(measure)
-  const [small, big] = TWO_SIZES.map((n) => n.toLocaleString('en-US'))
-  const notes = [
-    `scrape: warm ${big} / warm ${small} entries = ${sizeRatio(rows, 'warm (nothing changed)').toFixed(2)}× (flat = ~1×: a scrape costs O(segments), not O(entries)).`,
-  ]
-  report({ rows, notes })
+  await reportAtTwoSizes(
+    measure,
+    (ratio, [small, big]) => `scrape: warm ${big} / warm ${small} entries = ${ratio('warm (nothing changed)')} (flat = ~1×: a scrape costs O(segments), not O(entries)).`,
+  )
 } catch (err) {
   fail(err)
 }
