@@ -1,6 +1,6 @@
 /** `dletter/postgres`: the fleet's central store. */
 export { PostgresStore } from './store.js'
-export type { PostgresStoreEvents } from './store.js'
+export type { CentralInspectOptions, PostgresStoreEvents } from './store.js'
 export type { ShipResult } from './ship.js'
 export type { CentralEntry } from './entry.js'
 export type { EntryFilter, EntryState } from './filters.js'

@@ -10,7 +10,7 @@ import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.j
 import type { CentralEntry } from './entry.js'
 import { dbError, maskSecrets, redactUrl } from './errors.js'
 import { compileFilter, type EntryFilter } from './filters.js'
-import { inspectEntries } from './inspect.js'
+import { type InspectOrder, inspectEntries } from './inspect.js'
 import {
   type CentralReplayOptions,
   type ConnectOptions,
@@ -37,6 +37,9 @@ export interface PostgresStoreEvents {
   /** A non-fatal failure: a background ship round, a lost idle connection. */
   error: [DeadLetterError]
 }
+
+/** `store.inspect()`: a filter, and which end of the shipping order to start from (default 'oldest'). */
+export type CentralInspectOptions = EntryFilter & { order?: InspectOrder }
 
 export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   readonly host: string
@@ -114,10 +117,21 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     return wrapped
   }
 
-  /** Matching entries in shipping order, streamed page by page. Throws at once on a bad filter. */
-  inspect(filter?: EntryFilter): AsyncGenerator<CentralEntry> {
+  /**
+   * Matching entries in shipping order (`order: 'newest'`: newest first), streamed page by
+   * page. Throws at once on a bad filter.
+   */
+  inspect(filter?: CentralInspectOptions): AsyncGenerator<CentralEntry> {
     this.assertOpen()
-    return inspectEntries(this.db, this.tables, compileFilter(filter, 3))
+    let where: EntryFilter | undefined = filter
+    let order: InspectOrder | undefined
+    if (filter !== null && typeof filter === 'object' && 'order' in filter) {
+      const { order: o, ...rest } = filter
+      if (o !== undefined && o !== 'oldest' && o !== 'newest') throw invalidOption('order', "'oldest' or 'newest'", o)
+      order = o
+      where = rest
+    }
+    return inspectEntries(this.db, this.tables, compileFilter(where, 3), order)
   }
 
   async stats(filter?: EntryFilter, options?: StatsOptions): Promise<CentralStats> {

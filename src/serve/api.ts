@@ -18,7 +18,7 @@ export function queryOf(c: Context): Record<string, string> {
 
 export async function listPage(source: Source, q: Record<string, unknown>, signal?: AbortSignal) {
   const fp = parseFilterParams(q)
-  const pg = parsePageParams(q, fp.log, source.kind === 'store')
+  const pg = parsePageParams(q, fp.log)
   const filter = toSourceFilter(fp, Date.now())
   const got = await source.list({ filter, order: pg.order, skip: (pg.page - 1) * pg.size, limit: pg.size + 1, signal })
   return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }

@@ -42,7 +42,7 @@ export function pageRoutes(app: Hono, ctx: ServeContext): void {
       } catch {
         fp = { log: 'retry', re: false }
       }
-      const pg = { order: q.order === 'oldest' || q.order === 'newest' ? q.order : defaultOrder(fp.log, source.kind === 'store'), page: 1, size: 50 }
+      const pg = { order: q.order === 'oldest' || q.order === 'newest' ? q.order : defaultOrder(fp.log), page: 1, size: 50 }
       return c.html(entriesPage(ctx, { source, filter: fp, page: pg, rows: [], more: false, error: body.error }), 400)
     }
   })

@@ -77,16 +77,16 @@ export function parseFilterParams(input: Input): FilterParams {
 }
 
 /**
- * The retry log is a queue: oldest first is what the next replay takes (and streams, cheap on
- * any size). The permanent and corrupt logs are archives: the latest failures matter most —
- * unless newest first means reading everything (`onlyOldestIsCheap`: the central store).
+ * The retry log is a queue: oldest first is what the next replay takes. The permanent and
+ * corrupt logs are archives: the latest failures matter most. Both orders cost what a page
+ * lists and passes over, for local logs and the central store alike.
  */
-export function defaultOrder(log: LogKind, onlyOldestIsCheap = false): 'newest' | 'oldest' {
-  return log === 'retry' || onlyOldestIsCheap ? 'oldest' : 'newest'
+export function defaultOrder(log: LogKind): 'newest' | 'oldest' {
+  return log === 'retry' ? 'oldest' : 'newest'
 }
 
-export function parsePageParams(input: Input, log: LogKind, onlyOldestIsCheap = false): PageParams {
-  const order = text(input, 'order') ?? defaultOrder(log, onlyOldestIsCheap)
+export function parsePageParams(input: Input, log: LogKind): PageParams {
+  const order = text(input, 'order') ?? defaultOrder(log)
   if (order !== 'newest' && order !== 'oldest') throw badRequest('order: expected newest or oldest')
   const size = int(input, 'size', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)!
   const page = int(input, 'page', 1, 1_000_000_000, 1)!

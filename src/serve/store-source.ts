@@ -157,23 +157,15 @@ export class StoreSource implements Source {
   async list(req: ListRequest): Promise<SourceEntry[]> {
     const { where, local } = this.split(req.filter)
     return this.scans.run(async () => {
-      const keep = req.skip + req.limit
-      // Oldest first streams and stops; newest first keeps the last skip + limit (bounded by the page cap).
-      const ring: CentralEntry[] = []
+      // The store walks its primary key from either end: a page reads what it lists and skips.
+      const page: CentralEntry[] = []
       let seen = 0
-      for await (const e of this.store.inspect(where)) {
+      for await (const e of this.store.inspect({ ...where, order: req.order })) {
         req.signal?.throwIfAborted()
         if (local && !local(e)) continue
-        seen++
-        if (req.order === 'oldest') {
-          if (seen > req.skip) ring.push(e)
-          if (ring.length >= req.limit) break
-        } else {
-          ring.push(e)
-          if (ring.length > keep) ring.shift()
-        }
+        if (++seen > req.skip) page.push(e)
+        if (page.length >= req.limit) break
       }
-      const page = req.order === 'oldest' ? ring : ring.reverse().slice(req.skip, req.skip + req.limit)
       return page.map(toSourceEntry)
     }, req.signal)
   }

@@ -57,6 +57,13 @@ describe('dletter serve --db (central store)', () => {
     const s = await serve({ db: shared })
     const all = (await get(s, '/api/logs/central/entries?log=permanent&order=oldest')).json()
     expect(all.entries).toHaveLength(12)
+    // The permanent log opens newest first, as a local one does; pages come from either end.
+    const latest = (await get(s, '/api/logs/central/entries?log=permanent&size=5')).json()
+    expect(latest.entries).toHaveLength(5)
+    expect(latest.entries.every((e: any) => /^\d+\.\d+$/.test(e.ref))).toBe(true)
+    expect(latest.entries.map((e: any) => e.ref)).toEqual(all.entries.slice(-5).reverse().map((e: any) => e.ref))
+    const latest2 = (await get(s, '/api/logs/central/entries?log=permanent&size=5&page=2')).json()
+    expect(latest2.entries.map((e: any) => e.ref)).toEqual(all.entries.slice(-10, -5).reverse().map((e: any) => e.ref))
     const web2 = (await get(s, '/api/logs/central/entries?log=permanent&host=web-2&size=4')).json()
     expect(web2.entries.every((e: any) => e.host === 'web-2')).toBe(true)
     expect(web2.entries).toHaveLength(4)
