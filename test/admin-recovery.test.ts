@@ -11,23 +11,13 @@ import { describe, expect, it } from 'vitest'
 import { Logger, replay } from '../src/index.js'
 import { exited, forkFixture } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
+import { Rng } from './helpers/rng.js'
 import { envLine, familyLines, runCli, writeLines } from './fixtures/cli-util.js'
 
 const SEGMENTS = 3
 const PER_SEGMENT = 300
 const PAD = 'x'.repeat(600)
 const PHASES = ['journal-moving', 'item', 'synced', 'committed', 'renamed', 'source-deleted'] as const
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** id → whether the requeue selects it. */
 function buildLog(dir: string): Map<string, boolean> {
@@ -63,7 +53,8 @@ describe('a crash mid-requeue is recovered the same way by every replay entry po
   it('library replay(), dlq.replay() and the CLI replay agree, and nothing is lost or doubled', { timeout: 240_000 }, async () => {
     const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31)
     console.log(`[admin-recovery] seed=${seed}`)
-    const rand = mulberry32(seed)
+    const rng = new Rng(seed)
+    const rand = () => rng.next()
     for (const phase of PHASES) {
       const crashed = tmpDir()
       const ids = buildLog(crashed)

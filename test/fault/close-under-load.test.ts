@@ -11,7 +11,7 @@ import { logPaths } from '../../src/store/segments.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { count, report, SEED } from './helpers/config.js'
 import { familyLines } from './helpers/logfiles.js'
-import { Rng } from './helpers/rng.js'
+import { Rng } from '../helpers/rng.js'
 
 const CALLS = count('DLQ_SOAK_CLOSE_CALLS', 5000, 50_000)
 const SETTLE_MS = 30_000

@@ -14,7 +14,7 @@ import { listSegments, logPaths } from '../../src/store/segments.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { budget, count, report, SEED } from './helpers/config.js'
 import { type Case, idOf, makeCase, makeContent, MAX_RECORD, segmentFileName } from './helpers/corpus.js'
-import { Rng } from './helpers/rng.js'
+import { Rng } from '../helpers/rng.js'
 
 const CASES = count('DLQ_SOAK_FUZZ_CASES', 1000, 10_000)
 const PER_BATCH = 100

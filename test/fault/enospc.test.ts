@@ -13,7 +13,7 @@ import { listSegments, logPaths, statePathOf } from '../../src/store/segments.js
 import { budget, count, report, SEED } from './helpers/config.js'
 import { familyLines, linesOfFile } from './helpers/logfiles.js'
 import { fillDisk, freeBytes, mountRefused, mountTmpfs } from './helpers/mount.js'
-import { Rng } from './helpers/rng.js'
+import { Rng } from '../helpers/rng.js'
 
 const ROUNDS = count('DLQ_SOAK_ENOSPC_ROUNDS', 8, 100)
 

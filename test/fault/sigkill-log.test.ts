@@ -14,7 +14,7 @@ import { tmpDir } from '../helpers/tmp.js'
 import { budget, count, report, SEED } from './helpers/config.js'
 import { exited, forkFault, sleep, waitMessage } from './helpers/fork.js'
 import { linesOfFile } from './helpers/logfiles.js'
-import { Rng } from './helpers/rng.js'
+import { Rng } from '../helpers/rng.js'
 
 function endsAtLineBoundary(file: string): boolean {
   if (!fs.existsSync(file)) return true

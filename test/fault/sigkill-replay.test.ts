@@ -19,7 +19,7 @@ import { expectedHome } from './helpers/classes.js'
 import { budget, count, report, SEED } from './helpers/config.js'
 import { exited, forkFault, sleep, waitMessage } from './helpers/fork.js'
 import { familyLines } from './helpers/logfiles.js'
-import { Rng } from './helpers/rng.js'
+import { Rng } from '../helpers/rng.js'
 
 const KILLS = count('DLQ_SOAK_REPLAY_KILLS', 20, 500)
 

@@ -10,20 +10,10 @@ import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { exited, forkFixture } from '../helpers/child.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { Rng } from '../helpers/rng.js'
 import { collect, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function fork(name: string, args: string[]) {
   return forkFixture(path.join('..', 'postgres', 'fixtures', name), args)
@@ -49,7 +39,8 @@ describe('crashes', () => {
   it('a shipper SIGKILLed mid-way, then shipped again: every entry exactly once, nothing lost', async () => {
     const seedValue = Number(process.env.DLQ_SEED ?? Date.now() % 1_000_000)
     console.log(`ship crash seed: ${seedValue} (DLQ_SEED=${seedValue} to repeat)`)
-    const random = rng(seedValue)
+    const rng = new Rng(seedValue)
+    const random = () => rng.next()
     const store = await pg.store()
     const dir = tmpDir()
     const logPath = path.join(dir, 'crash.log')

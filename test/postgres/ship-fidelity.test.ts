@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
-import { Rng } from '../fault/helpers/rng.js'
+import { Rng } from '../helpers/rng.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { collect, useCluster } from './setup.js'
 

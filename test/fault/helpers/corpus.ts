@@ -6,7 +6,7 @@
  */
 import zlib from 'node:zlib'
 import { encodeCheckpoint } from '../../../src/store/checkpoint.js'
-import type { Rng } from './rng.js'
+import type { Rng } from '../../helpers/rng.js'
 
 export const MAX_RECORD = 4096
 

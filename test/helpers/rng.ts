@@ -1,4 +1,4 @@
-/** A small seeded generator (mulberry32): same seed, same faults, same order. */
+/** A small seeded generator (mulberry32): same seed, same choices, same order. */
 export class Rng {
   private s: number
   constructor(seed: number) {
