@@ -3,7 +3,6 @@
  * a symlink planted at one of our paths is never followed (its target stays untouched); an
  * unwritable log directory fails at open with a clear error, not at the first log().
  */
-import { fork } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,7 +11,7 @@ import { Logger, PermanentError, replay, type DeadLetterError } from '../../src/
 import { encodeCheckpoint } from '../../src/store/checkpoint.js'
 import { logPaths } from '../../src/store/segments.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { exited, faultFixtures, waitMessage } from './helpers/fork.js'
+import { NOBODY, exited, forkFault, resultOf } from './helpers/fork.js'
 import { mountRefused, mountTmpfs, remount } from './helpers/mount.js'
 
 const modeOf = (p: string) => fs.lstatSync(p).mode & 0o777
@@ -244,27 +243,13 @@ describe.skipIf(mountRefused !== undefined)(`read-only directory${mountRefused ?
   })
 })
 
-const nobody = 65534
 describe.skipIf(process.getuid?.() !== 0)('unwritable directory for an unprivileged user', () => {
   it('Logger.open run as uid 65534 in a root-owned 0755 directory rejects at open with DLQ_IO, systemCode EACCES', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlq-fault-eacces-'))
     try {
       fs.chmodSync(dir, 0o755)
-      const child = fork(path.join(faultFixtures, 'open-log.ts'), [path.join(dir, 'q.log')], {
-        execArgv: ['--import', 'tsx'],
-        uid: nobody,
-        gid: nobody,
-        // tsx keeps a cache under the temp dir; give the user its own.
-        env: { ...process.env, HOME: os.tmpdir() },
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      })
-      let stderr = ''
-      child.stderr!.on('data', (d) => (stderr += d))
-      const res = await waitMessage<{ opened: boolean; code?: string; systemCode?: string; message?: string }>(child, (m) => m.type === 'result', 30_000).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}: ${stderr}`)
-        },
-      )
+      const child = forkFault('open-log.ts', [path.join(dir, 'q.log')], {}, NOBODY)
+      const res = await resultOf<{ opened: boolean; code?: string; systemCode?: string; message?: string }>(child, 30_000)
       await exited(child)
       expect(res.opened).toBe(false)
       expect(res.code, res.message).toBe('DLQ_IO')

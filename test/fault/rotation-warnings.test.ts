@@ -4,36 +4,19 @@
  * bounded number of times — the first failure, then at most one a minute, and a summary with
  * the count of suppressed ones — not once per log() call.
  */
-import { fork } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { exited, faultFixtures, waitMessage } from './helpers/fork.js'
-
-const nobody = 65534
+import { NOBODY, exited, forkFault, resultOf } from './helpers/fork.js'
 
 describe.skipIf(process.getuid?.() !== 0)('a size rotation that keeps failing', () => {
   it('200 log() calls: a few warnings, one of them counting the suppressed ones; every record still written', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlq-fault-rotwarn-'))
     try {
-      fs.chownSync(dir, nobody, nobody)
-      const child = fork(path.join(faultFixtures, 'rotation-stuck.ts'), [path.join(dir, 'q.log')], {
-        execArgv: ['--import', 'tsx'],
-        uid: nobody,
-        gid: nobody,
-        // tsx keeps a cache under the temp dir; give the user its own.
-        env: { ...process.env, HOME: os.tmpdir() },
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      })
-      let stderr = ''
-      child.stderr!.on('data', (d) => (stderr += d))
-      child.stdout!.resume()
-      const res = await waitMessage<{ warnings: string[]; failed: number; size: number }>(child, (m) => m.type === 'result', 60_000).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}: ${stderr}`)
-        },
-      )
+      fs.chownSync(dir, NOBODY, NOBODY)
+      const child = forkFault('rotation-stuck.ts', [path.join(dir, 'q.log')], {}, NOBODY)
+      const res = await resultOf<{ warnings: string[]; failed: number; size: number }>(child, 60_000)
       await exited(child)
       expect(res.failed).toBe(0)
       const rotation = res.warnings.filter((w) => /size rotation/.test(w))

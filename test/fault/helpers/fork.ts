@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 export { exited } from '../../helpers/child.js'
@@ -6,12 +7,19 @@ export { exited } from '../../helpers/child.js'
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const faultFixtures = path.join(here, '..', 'fixtures')
 
-/** Fork a fault-suite fixture under tsx with an IPC channel; stderr is kept for diagnostics. */
-export function forkFault(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess & { stderrText: () => string } {
+/** An unprivileged user, for fixtures that need permissions to bite (CI runs the tests as root). */
+export const NOBODY = 65534
+
+/**
+ * Fork a fault-suite fixture under tsx with an IPC channel; stderr is kept for diagnostics.
+ * `asUser`: run it as that uid/gid, with its own HOME (tsx keeps a cache under it).
+ */
+export function forkFault(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, asUser?: number): ChildProcess & { stderrText: () => string } {
   const child = fork(path.join(faultFixtures, name), args, {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...(asUser !== undefined ? { HOME: os.tmpdir() } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    ...(asUser !== undefined ? { uid: asUser, gid: asUser } : {}),
   }) as ChildProcess & { stderrText: () => string }
   let err = ''
   child.stderr?.on('data', (d: Buffer) => {
@@ -44,3 +52,10 @@ export function waitMessage<T = any>(child: ChildProcess, pred: (m: any) => bool
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** The fixture's `{ type: 'result' }` message; a failure carries the child's stderr. */
+export function resultOf<T>(child: ChildProcess & { stderrText: () => string }, timeoutMs: number): Promise<T> {
+  return waitMessage<T>(child, (m) => m.type === 'result', timeoutMs).catch((err: Error) => {
+    throw new Error(`${err.message}: ${child.stderrText()}`)
+  })
+}
