@@ -6,6 +6,7 @@ import type { ServeContext } from '../context.js'
 import type { EntryRow } from '../entry-row.js'
 import { type FilterParams, MAX_PAGE_SIZE, type PageParams, filterQuery } from '../query.js'
 import type { Source } from '../sources.js'
+import { actionPanel } from './actions.js'
 import { clip, formatCount, formatTime } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 import { layout } from './layout.js'
@@ -70,18 +71,17 @@ function actions(ctx: ServeContext, v: EntriesView): Html {
       : html`<p class="muted">Read-only: start <code>dletter serve</code> with <code>--allow-writes</code> to requeue or purge from here.</p>`
   }
   const perm = v.filter.log === 'permanent'
-  return html`<section id="actions" class="actions" data-api="/api${base(v.source.key)}" data-filter="${JSON.stringify(v.actionFilter ?? {})}">
-<div class="bar">
+  return actionPanel(
+    `/api${base(v.source.key)}`,
+    JSON.stringify(v.actionFilter ?? {}),
+    html`<div class="bar">
 ${perm ? html`<button type="button" data-op="requeue" data-scope="selected" disabled>Requeue selected</button>
 <button type="button" data-op="requeue" data-scope="all">Requeue all matching</button>
 <label class="check"><input type="checkbox" id="reset-attempts"> reset attempts</label>` : ''}
 ${perm ? html`<button type="button" data-op="purge" data-scope="selected" class="danger" disabled>Purge selected</button>` : ''}
 <button type="button" data-op="purge" data-scope="all" class="danger">Purge all matching</button>
-</div>
-<div id="confirm" class="confirm" hidden><p id="confirm-text"></p><button type="button" id="confirm-yes">Confirm</button> <button type="button" id="confirm-no">Cancel</button></div>
-<div id="progress" hidden><progress max="1" value="0"></progress> <span id="progress-text"></span></div>
-<p id="result" class="result" hidden></p>
-</section>`
+</div>`,
+  )
 }
 
 function row(ctx: ServeContext, v: EntriesView, r: EntryRow): Html {

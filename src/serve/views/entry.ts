@@ -5,6 +5,7 @@
 import path from 'node:path'
 import type { ServeContext } from '../context.js'
 import type { Source, SourceEntry } from '../sources.js'
+import { actionPanel } from './actions.js'
 import { clip, formatCount, formatTime, prettyJson } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 import { layout } from './layout.js'
@@ -41,17 +42,16 @@ function fields(e: SourceEntry): Array<[string, string]> {
 function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
   if (!ctx.allowWrites || e.log !== 'permanent' || e.id === undefined) return EMPTY
   const filter = JSON.stringify({ log: e.log, id: e.id })
-  return html`<section id="actions" class="actions" data-api="/api/logs/${encodeURIComponent(source.key)}" data-filter="${filter}">
-<p class="muted">Acts on every entry of the permanent log with this id (the dry run counts them first).</p>
+  return actionPanel(
+    `/api/logs/${encodeURIComponent(source.key)}`,
+    filter,
+    html`<p class="muted">Acts on every entry of the permanent log with this id (the dry run counts them first).</p>
 <div class="bar">
 <button type="button" data-op="requeue" data-scope="all">Requeue this entry</button>
 <label class="check"><input type="checkbox" id="reset-attempts"> reset attempts</label>
 <button type="button" data-op="purge" data-scope="all" class="danger">Purge this entry</button>
-</div>
-<div id="confirm" class="confirm" hidden><p id="confirm-text"></p><button type="button" id="confirm-yes">Confirm</button> <button type="button" id="confirm-no">Cancel</button></div>
-<div id="progress" hidden><progress max="1" value="0"></progress> <span id="progress-text"></span></div>
-<p id="result" class="result" hidden></p>
-</section>`
+</div>`,
+  )
 }
 
 export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Html {
