@@ -10,9 +10,10 @@ import { replayDefaults } from '../options.js'
 import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
-import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'
+import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countCorrupt, countPermanent } from './dry-run.js'
-import { FILTER_KEYS, type ResolvedFilter, envelopeSelector, resolveFilter } from './filters.js'
+import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
+import { rewriteSelected } from './permanent-rewrite.js'
 import { type Common, bool, checkOptions, common, commonChecks, duration, fn, oneOf, resolveLogPath } from './options.js'
 import type { AdminProgress, PurgeOptions, PurgeSummary } from './types.js'
 
@@ -93,21 +94,5 @@ async function purgeCorrupt(session: MaintenanceSession, run: PurgeRun, summary:
 }
 
 async function purgePermanent(session: MaintenanceSession, run: PurgeRun, summary: PurgeSummary, hooks: RewriteHooks | undefined): Promise<void> {
-  const res = await rewritePermanent({
-    paths: session.paths,
-    op: 'purge',
-    select: envelopeSelector(run.filter),
-    limit: run.filter.limit,
-    maxRecordSize: run.maxRecordSize,
-    signal: run.signal,
-    hooks,
-    onProgress: (done, total, items) => run.onProgress?.({ done, total, items }),
-  })
-  summary.removed = res.selected
-  summary.kept = res.kept
-  summary.segments = res.segments
-  summary.rewritten = res.rewritten
-  summary.aborted = res.aborted
-  summary.limited = res.limited
-  for (const s of res.skipped) summary.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
+  summary.removed = (await rewriteSelected(session.paths, 'purge', run, summary, hooks)).selected
 }

@@ -10,9 +10,10 @@ import { replayDefaults } from '../options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
-import { type RewriteHooks, rewritePermanent } from '../store/rewrite-permanent.js'
+import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countPermanent } from './dry-run.js'
-import { FILTER_KEYS, type ResolvedFilter, envelopeSelector, resolveFilter } from './filters.js'
+import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
+import { rewriteSelected } from './permanent-rewrite.js'
 import { type Common, bool, checkOptions, common, commonChecks, duration, fn, resolveLogPath } from './options.js'
 import type { AdminProgress, RequeueOptions, RequeueSummary } from './types.js'
 
@@ -79,25 +80,9 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
   const res = await withMaintenance(paths, maintenance, async (session) => {
     summary.recovered = session.recovered
     summary.warnings.push(...session.warnings)
-    return rewritePermanent({
-      paths,
-      op: 'requeue',
-      select: envelopeSelector(run.filter),
-      transform: run.resetAttempts ? writeReset : undefined,
-      limit: run.filter.limit,
-      maxRecordSize: run.maxRecordSize,
-      signal: run.signal,
-      hooks,
-      onProgress: (done, total, items) => run.onProgress?.({ done, total, items }),
-    })
+    return rewriteSelected(paths, 'requeue', run, summary, hooks, run.resetAttempts ? writeReset : undefined)
   })
   summary.moved = res.selected
-  summary.kept = res.kept
-  summary.segments = res.segments
-  summary.rewritten = res.rewritten
   summary.skipped = res.skipped
-  summary.aborted = res.aborted
-  summary.limited = res.limited
-  for (const s of res.skipped) summary.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
   return summary
 }

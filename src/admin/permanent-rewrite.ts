@@ -1,0 +1,55 @@
+/**
+ * What requeue and purge share when they rewrite the permanent log: the journaled rewrite
+ * (src/store/rewrite-permanent.ts) set up from a resolved run, and its outcome copied into the
+ * run's summary. They differ only in what a selected entry becomes (moved or dropped).
+ */
+import type { ByteSink } from '../sink.js'
+import type { Envelope } from '../envelope.js'
+import type { LogPaths } from '../store/segments.js'
+import { type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
+import { type ResolvedFilter, envelopeSelector } from './filters.js'
+import type { Common } from './options.js'
+import type { AdminProgress } from './types.js'
+
+export interface PermanentRewriteRun extends Common {
+  filter: ResolvedFilter
+  onProgress?: (p: AdminProgress) => void
+}
+
+/** The summary fields a rewrite fills in the same way for requeue and purge. */
+export interface RewriteCounts {
+  kept: number
+  segments: number
+  rewritten: number
+  aborted: boolean
+  limited: boolean
+  warnings: string[]
+}
+
+export async function rewriteSelected(
+  paths: LogPaths,
+  op: 'requeue' | 'purge',
+  run: PermanentRewriteRun,
+  summary: RewriteCounts,
+  hooks: RewriteHooks | undefined,
+  transform?: (sink: ByteSink, env: Envelope, line: string) => void,
+): Promise<RewriteResult> {
+  const res = await rewritePermanent({
+    paths,
+    op,
+    select: envelopeSelector(run.filter),
+    transform,
+    limit: run.filter.limit,
+    maxRecordSize: run.maxRecordSize,
+    signal: run.signal,
+    hooks,
+    onProgress: (done, total, items) => run.onProgress?.({ done, total, items }),
+  })
+  summary.kept = res.kept
+  summary.segments = res.segments
+  summary.rewritten = res.rewritten
+  summary.aborted = res.aborted
+  summary.limited = res.limited
+  for (const s of res.skipped) summary.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
+  return res
+}
