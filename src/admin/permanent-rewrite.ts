@@ -11,8 +11,11 @@ import { type ResolvedFilter, envelopeSelector } from './filters.js'
 import type { Common } from './options.js'
 import type { AdminProgress } from './types.js'
 
+/** A resolved requeue or purge run: what both take besides their own options. */
 export interface PermanentRewriteRun extends Common {
   filter: ResolvedFilter
+  dryRun: boolean
+  sealTimeout: number
   onProgress?: (p: AdminProgress) => void
 }
 

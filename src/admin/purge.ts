@@ -12,19 +12,15 @@ import { type MaintenanceSession, withMaintenance } from '../store/maintenance-s
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countCorrupt, countPermanent } from './dry-run.js'
-import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
-import { rewriteSelected } from './permanent-rewrite.js'
-import { type Common, bool, checkOptions, common, commonChecks, duration, fn, oneOf, resolveLogPath } from './options.js'
-import type { AdminProgress, PurgeOptions, PurgeSummary } from './types.js'
+import { FILTER_KEYS, resolveFilter } from './filters.js'
+import { type PermanentRewriteRun, rewriteSelected } from './permanent-rewrite.js'
+import { bool, checkOptions, common, commonChecks, duration, fn, oneOf, resolveLogPath } from './options.js'
+import type { PurgeOptions, PurgeSummary } from './types.js'
 
 const checks = { ...commonChecks, log: oneOf('permanent', 'corrupt'), dryRun: bool, onProgress: fn, sealTimeout: duration }
 
-export interface PurgeRun extends Common {
+export interface PurgeRun extends PermanentRewriteRun {
   target: 'permanent' | 'corrupt'
-  filter: ResolvedFilter
-  dryRun: boolean
-  sealTimeout: number
-  onProgress?: (p: AdminProgress) => void
 }
 
 export function resolvePurge(options: PurgeOptions | undefined): PurgeRun {

@@ -12,19 +12,15 @@ import type { ByteSink } from '../sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countPermanent } from './dry-run.js'
-import { FILTER_KEYS, type ResolvedFilter, resolveFilter } from './filters.js'
-import { rewriteSelected } from './permanent-rewrite.js'
-import { type Common, bool, checkOptions, common, commonChecks, duration, fn, resolveLogPath } from './options.js'
-import type { AdminProgress, RequeueOptions, RequeueSummary } from './types.js'
+import { FILTER_KEYS, resolveFilter } from './filters.js'
+import { type PermanentRewriteRun, rewriteSelected } from './permanent-rewrite.js'
+import { bool, checkOptions, common, commonChecks, duration, fn, resolveLogPath } from './options.js'
+import type { RequeueOptions, RequeueSummary } from './types.js'
 
 const checks = { ...commonChecks, resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }
 
-export interface RequeueRun extends Common {
-  filter: ResolvedFilter
+export interface RequeueRun extends PermanentRewriteRun {
   resetAttempts: boolean
-  dryRun: boolean
-  sealTimeout: number
-  onProgress?: (p: AdminProgress) => void
 }
 
 export function resolveRequeue(options: RequeueOptions | undefined): RequeueRun {
