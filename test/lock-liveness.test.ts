@@ -12,19 +12,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Logger } from '../src/index.js'
 import { logPaths } from '../src/store/segments.js'
 import { bootId, processStartTime } from '../src/store/process-identity.js'
-import { exited, forkFixture } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const onLinux = fs.existsSync('/proc/sys/kernel/random/boot_id')
-const children: ChildProcess[] = []
 const open: Logger[] = []
 
 afterEach(async () => {
   for (const l of open.splice(0)) await l.close()
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    await exited(c)
-  }
 })
 
 function nextMessage<T>(child: ChildProcess): Promise<T> {
@@ -40,7 +35,7 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
 
 function liveChild(): number {
   const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })
-  children.push(c)
+  killAfterTest(c)
   return c.pid!
 }
 
@@ -52,7 +47,7 @@ describe('a live writer in another process', () => {
   it('keeps its lock when the lock file mtime is in the distant past (a forward clock step): a second open fails', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const child = forkFixture('log-hold.ts', [log, 'hold'])
-    children.push(child)
+    killAfterTest(child)
     expect(await nextMessage<{ ok: boolean }>(child)).toMatchObject({ ok: true })
     const lock = logPaths(log).writerLock
     const before = fs.readFileSync(lock, 'utf8')
@@ -67,7 +62,7 @@ describe('a live writer in another process', () => {
   it.skipIf(!onLinux)('records boot id, pid and process start time in its lock', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const child = forkFixture('log-hold.ts', [log, 'hold'])
-    children.push(child)
+    killAfterTest(child)
     await nextMessage(child)
     const info = JSON.parse(fs.readFileSync(logPaths(log).writerLock, 'utf8'))
     expect(info).toMatchObject({ pid: child.pid, host: os.hostname(), kind: 'writer', boot: bootId(), start: processStartTime(child.pid!) })

@@ -4,19 +4,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger } from '../src/index.js'
-import { exited, forkFixture } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest } from './helpers/child.js'
 import { bootId, processStartTime } from '../src/store/process-identity.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []
-const children: ChildProcess[] = []
 
 afterEach(async () => {
   for (const d of open.splice(0)) await d.close()
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    await exited(c)
-  }
 })
 
 async function openLog(file: string): Promise<Logger> {
@@ -157,7 +152,7 @@ describe('stale locks', () => {
     const file = path.join(tmpDir(), 'orders.log')
     fs.writeFileSync(lockOf(file), JSON.stringify({ pid: deadPid(), host: os.hostname(), token: 'dead', since: 0, kind: 'writer' }) + '\n')
     const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })
-    children.push(holder)
+    killAfterTest(holder)
     const pid = holder.pid!
     fs.writeFileSync(`${lockOf(file)}.reclaim`, JSON.stringify({ pid, host: os.hostname(), boot: bootId(), start: processStartTime(pid) }) + '\n')
     const err = await Logger.open(file, { sealPollInterval: 0, openTimeout: 100 }).catch((e: unknown) => e)
@@ -215,7 +210,7 @@ describe('writer lock across processes', () => {
     const file = path.join(tmpDir(), 'orders.log')
     await openLog(file)
     const child = forkFixture('log-hold.ts', [file, 'try'])
-    children.push(child)
+    killAfterTest(child)
     const report = await nextMessage<ChildReport>(child)
     expect(report.ok).toBe(false)
     expect(report.code).toBe('DLQ_LOCKED')
@@ -226,7 +221,7 @@ describe('writer lock across processes', () => {
   it('this process cannot open the log while a child holds it, and can once the child closes', async () => {
     const file = path.join(tmpDir(), 'orders.log')
     const child = forkFixture('log-hold.ts', [file, 'hold'])
-    children.push(child)
+    killAfterTest(child)
     const report = await nextMessage<ChildReport>(child)
     expect(report).toEqual({ ok: true, pid: child.pid })
     await expect(Logger.open(file)).rejects.toMatchObject({
@@ -243,7 +238,7 @@ describe('writer lock across processes', () => {
   it('a lock left by a SIGKILLed child is reclaimed', async () => {
     const file = path.join(tmpDir(), 'orders.log')
     const child = forkFixture('log-hold.ts', [file, 'hold'])
-    children.push(child)
+    killAfterTest(child)
     expect((await nextMessage<ChildReport>(child)).ok).toBe(true)
     child.kill('SIGKILL')
     expect((await exited(child)).signal).toBe('SIGKILL')

@@ -1,22 +1,14 @@
-import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Logger, type LoggerOptions } from '../src/index.js'
 import { listSegments, logPaths } from '../src/store/segments.js'
 import { parseEnvelope } from '../src/envelope.js'
-import { exited, forkFixture } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
 import { prng } from './fixtures/replay-util.js'
 
-const children: ChildProcess[] = []
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    await exited(c)
-  }
-})
 
 interface Scan {
   numbers: number[]
@@ -58,7 +50,7 @@ console.log(`logger-crash: seed ${SEED} (rerun with DLQ_TEST_SEED=${SEED})`)
  */
 async function runAndKill(file: string, opts: LoggerOptions, seed: number, killAfter: number): Promise<number[]> {
   const child = forkFixture('log-loop.ts', [file, JSON.stringify(opts), String(seed)])
-  children.push(child)
+  killAfterTest(child)
   const acked: number[] = []
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))

@@ -1,23 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { bootId, holderAlive, processStartTime, selfIdentity, startTimeOfStat } from '../src/store/process-identity.js'
-import { exited } from './helpers/child.js'
+import { killAfterTest } from './helpers/child.js'
 
 const onLinux = fs.existsSync('/proc/sys/kernel/random/boot_id')
-const children: ChildProcess[] = []
 
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    c.kill('SIGKILL')
-    await exited(c)
-  }
-})
 
 function liveChild(): number {
   const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })
-  children.push(c)
+  killAfterTest(c)
   return c.pid!
 }
 

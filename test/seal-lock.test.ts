@@ -8,27 +8,20 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Logger } from '../src/index.js'
 import { sealLockPath } from '../src/store/lock.js'
 import { bootId, processStartTime } from '../src/store/process-identity.js'
 import { logPaths } from '../src/store/segments.js'
-import { exited, forkFixture } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
 import { waitMessage } from './fault/helpers/fork.js'
 
-const children: ChildProcess[] = []
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    await exited(c)
-  }
-})
 
 /** A seal lock naming a live process that stands in for a sealer. */
 function fakeSealer(log: string): ChildProcess {
   const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })
-  children.push(c)
+  killAfterTest(c)
   const pid = c.pid!
   const info = { pid, host: os.hostname(), boot: bootId(), start: processStartTime(pid), token: 'sealer', since: Date.now(), kind: 'sealer' }
   fs.writeFileSync(sealLockPath(logPaths(log).writerLock), JSON.stringify(info) + '\n')
@@ -75,7 +68,7 @@ describe('an application restarting beside a process that keeps sealing the log 
     const rand = () => (x = Math.imul(x, 48271) >>> 0) / 0x1_0000_0000
     const log = path.join(tmpDir(), 'orders.log')
     const sealer = forkFixture('seal-loop.ts', [log])
-    children.push(sealer)
+    killAfterTest(sealer)
     sealer.stdout?.resume()
     sealer.stderr?.resume()
     await waitMessage(sealer, (m) => m.type === 'ready', 30_000)

@@ -6,20 +6,13 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { replay } from '../src/index.js'
 import { logPaths } from '../src/store/segments.js'
-import { exited, forkFixture } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
 import type { ChildProcess } from 'node:child_process'
 
-const children: ChildProcess[] = []
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    await exited(c)
-  }
-})
 
 function message<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -41,7 +34,7 @@ describe.each(['closes', 'is killed'] as const)('the writer %s before answering 
     const paths = logPaths(log)
     // sealPollInterval 0: this writer never answers seal requests.
     const child = forkFixture('ownership-writer.ts', [log, JSON.stringify({ sealPollInterval: 0 }), '20'])
-    children.push(child)
+    killAfterTest(child)
     child.stdout?.resume()
     child.stderr?.resume()
     expect(await message<{ acked: number }>(child, 'logged')).toMatchObject({ acked: 20 })

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const fixturesDir = path.join(here, '..', 'fixtures')
@@ -21,3 +22,18 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   }
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
 }
+
+const running: ChildProcess[] = []
+
+/** `child`, SIGKILLed (if still running) and waited for after the current test, whatever its outcome. */
+export function killAfterTest<C extends ChildProcess>(child: C): C {
+  running.push(child)
+  return child
+}
+
+afterEach(async () => {
+  for (const c of running.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    await exited(c)
+  }
+})
