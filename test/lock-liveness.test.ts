@@ -4,7 +4,7 @@
  * boot; a forward clock step made a live writer's lock look like that, and a second
  * Logger.open beside it succeeded. Setting the lock's mtime far in the past reproduces it.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Logger } from '../src/index.js'
 import { logPaths } from '../src/store/segments.js'
 import { bootId, processStartTime } from '../src/store/process-identity.js'
-import { exited, forkFixture, killAfterTest } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest, nextMessage } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const onLinux = fs.existsSync('/proc/sys/kernel/random/boot_id')
@@ -21,17 +21,6 @@ const open: Logger[] = []
 afterEach(async () => {
   for (const l of open.splice(0)) await l.close()
 })
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = () => reject(new Error('child exited without a message'))
-    child.once('message', (m) => {
-      child.off('exit', onExit)
-      resolve(m as T)
-    })
-    child.once('exit', onExit)
-  })
-}
 
 function liveChild(): number {
   const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })

@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger } from '../src/index.js'
-import { exited, forkFixture, killAfterTest } from './helpers/child.js'
+import { exited, forkFixture, killAfterTest, nextMessage } from './helpers/child.js'
 import { bootId, processStartTime } from '../src/store/process-identity.js'
 import { tmpDir } from './helpers/tmp.js'
 
@@ -30,17 +30,6 @@ function deadPid(): number {
   expect(r.status).toBe(0)
   expect(r.pid).toBeGreaterThan(0)
   return r.pid!
-}
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = () => reject(new Error('child exited without a message'))
-    child.once('message', (m) => {
-      child.off('exit', onExit)
-      resolve(m as T)
-    })
-    child.once('exit', onExit)
-  })
 }
 
 interface ChildReport {

@@ -23,6 +23,18 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
 }
 
+/** The child's next IPC message; rejects if it exits first. */
+export function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = () => reject(new Error('child exited without a message'))
+    child.once('message', (m) => {
+      child.off('exit', onExit)
+      resolve(m as T)
+    })
+    child.once('exit', onExit)
+  })
+}
+
 const running: ChildProcess[] = []
 
 /** `child`, SIGKILLed (if still running) and waited for after the current test, whatever its outcome. */
