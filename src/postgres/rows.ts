@@ -8,6 +8,7 @@ import crypto from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
 import { EnvelopeParseError, type Envelope, parseEnvelope, rawPayloadOf } from '../envelope.js'
 import { fingerprintOf } from './fingerprint.js'
+import { pgText } from './pg-text.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt'
 
@@ -62,12 +63,9 @@ let lastPrefix = 0
 /** PostgreSQL text and jsonb cannot hold U+0000, which JSON may carry as an escape. */
 const NUL_ESCAPE = /(^|[^\\])(\\\\)*\\u0000/
 
-function textSafe(s: string): string {
-  return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s
-}
 
 export function corruptRow(key: string, source: string, offset: number, bytes: Buffer, why: string, now: number): Row {
-  const raw = textSafe(isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1'))
+  const raw = pgText(isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1'))
   return {
     key, source, offset, state: 'corrupt', attempt: 0, reason: why, fingerprint: fingerprintOf(why), id: null, ts: now,
     firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw,
@@ -84,14 +82,14 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
     offset,
     state,
     attempt: env.attempt,
-    reason: env.reason === null ? null : textSafe(env.reason),
+    reason: env.reason === null ? null : pgText(env.reason),
     fingerprint: fingerprintOf(env.reason),
-    id: env.id === undefined ? null : textSafe(env.id),
+    id: env.id === undefined ? null : pgText(env.id),
     ts: Math.trunc(env.ts),
     firstTs: env.firstTs === undefined ? null : Math.trunc(env.firstTs),
     dueTs: env.dueTs === undefined ? 0 : Math.trunc(env.dueTs),
-    errorName: env.errorName === undefined ? null : textSafe(env.errorName),
-    errorCode: env.errorCode === undefined ? null : textSafe(env.errorCode),
+    errorName: env.errorName === undefined ? null : pgText(env.errorName),
+    errorCode: env.errorCode === undefined ? null : pgText(env.errorCode),
     final: env.final ?? null,
     payload: storable ? payload : null,
     raw: storable ? null : line,
@@ -127,7 +125,7 @@ export function quarantineLineRow(host: string, log: string, source: string, off
   if (!rec) return corruptRow(key, source, offset, bytes, 'unreadable quarantine record', now)
   const why = typeof rec.error === 'string' ? rec.error : 'corrupt'
   const row = corruptRow(key, source, offset, Buffer.alloc(0), why, typeof rec.ts === 'number' && Number.isFinite(rec.ts) ? Math.trunc(rec.ts) : now)
-  row.raw = typeof rec.raw === 'string' ? textSafe(rec.raw) : null
+  row.raw = typeof rec.raw === 'string' ? pgText(rec.raw) : null
   // The whole quarantine record (segment, offset, encoding, truncation, side file) stays queryable.
   const json = bytes.toString('utf8')
   row.payload = NUL_ESCAPE.test(json) ? null : json
