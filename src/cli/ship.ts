@@ -72,6 +72,7 @@ async function run(logArg: string, flags: ShipFlags): Promise<number> {
       row('retry', r.retry, 'retry entries read') +
       row('permanent', r.permanent, 'permanent entries read') +
       row('corrupt', r.corrupt, 'corrupt lines or quarantine records read') +
+      (r.refused > 0 ? row('refused', r.refused, 'of them: entries the database refused, kept as corrupt rows with its message') : '') +
       `  local files removed: ${r.files}; active files sealed by: ${r.sealedBy === 'timeout' ? 'nobody (the writer did not answer in time)' : r.sealedBy === 'self' ? 'this command (no writer alive)' : 'the live writer'}\n`,
   )
   return EXIT.OK

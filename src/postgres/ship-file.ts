@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { readLines, type LineHandler, type ReadResult } from '../lines.js'
 import type { Db } from './db.js'
-import { insertRows } from './insert.js'
+import { insertIsolating } from './insert.js'
 import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
 import type { Tables } from './schema.js'
 import { OversizedKeeper } from '../replay/oversized.js'
@@ -27,6 +27,8 @@ export interface FileCounts {
   retry: number
   permanent: number
   corrupt: number
+  /** Entries the server refused, shipped as corrupt rows (counted in `corrupt`, not as what they were read as). */
+  refused: number
   bytes: number
 }
 
@@ -44,7 +46,7 @@ export async function shipFile(
   o: { batchSize: number; maxRecordSize: number; mode: number; shouldStop: () => boolean },
 ): Promise<ShipFileResult> {
   const source = path.basename(file.key)
-  const counts: FileCounts = { entries: 0, inserted: 0, retry: 0, permanent: 0, corrupt: 0, bytes: 0 }
+  const counts: FileCounts = { entries: 0, inserted: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, bytes: 0 }
   let batch: Row[] = []
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
@@ -56,9 +58,14 @@ export async function shipFile(
     if (batch.length === 0 || failure !== undefined) return
     const rows = batch
     batch = []
-    const p = insertRows(target.db, target.tables, target.host, target.log, rows).then(
-      (n) => {
-        counts.inserted += n
+    const p = insertIsolating(target.db, target.tables, target.host, target.log, rows).then(
+      (r) => {
+        counts.inserted += r.inserted
+        for (const was of r.refused) {
+          counts[was]--
+          counts.corrupt++
+          counts.refused++
+        }
       },
       (err) => {
         failure ??= err

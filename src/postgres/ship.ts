@@ -17,7 +17,7 @@ import { sealLog } from '../store/seal.js'
 import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { asideName, removeShipped, replayedUpTo } from './local-files.js'
-import { insertRows } from './insert.js'
+import { insertIsolating } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
 import { type FileKind, shipFile, type ShipTarget } from './ship-file.js'
 import type { ResolvedShipOptions } from './options.js'
@@ -31,6 +31,12 @@ export interface ShipResult {
   retry: number
   permanent: number
   corrupt: number
+  /**
+   * Entries the database refused (a value it cannot hold that got past the checks in
+   * pg-text.ts): each went in as a `corrupt` row with its line and the server's message, its
+   * file and byte offset in `source` and `offset`. Counted in `corrupt`, not as retry/permanent.
+   */
+  refused: number
   /** Local files shipped and removed. */
   files: number
   /** Who sealed the active files: the live writer, this call (no writer alive), or nobody in time. */
@@ -48,7 +54,7 @@ export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, 
   const t0 = Date.now()
   const paths = logPaths(logPath)
   const full: ShipTarget = { ...target, log: o.logName ?? paths.active }
-  const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
+  const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.
   await withMaintenance(paths, { mode: o.mode, operation: 'ship' }, async (session) => {
@@ -95,6 +101,7 @@ async function shipOne(
   res.retry += r.retry
   res.permanent += r.permanent
   res.corrupt += r.corrupt
+  res.refused += r.refused
   if (r.read.stopped) return
   if (r.read.error) {
     // A damaged .gz: what could be read is shipped; the unreadable rest stays on this host,
@@ -104,11 +111,11 @@ async function shipOne(
     const why = `unreadable rest of ${path.basename(file.path)} after byte ${r.read.end} (${r.read.error.message}); file kept on this host as ${path.basename(aside)}`
     const src = path.basename(file.key)
     const marker = Buffer.from(`unreadable@${r.read.end}`)
-    const n = await insertRows(target.db, target.tables, target.host, target.log, [
+    const n = await insertIsolating(target.db, target.tables, target.host, target.log, [
       corruptRow(entryKey(target.host, target.log, src, r.read.end, marker), src, r.read.end, Buffer.alloc(0), why, Date.now()),
     ])
-    res.shipped += n
-    res.corrupt += n
+    res.shipped += n.inserted
+    res.corrupt += n.inserted
   }
   await removeShipped(file)
   res.files++
