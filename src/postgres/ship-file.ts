@@ -16,7 +16,13 @@ export interface ShipTarget {
   db: Db
   tables: Tables
   host: string
+  /** The log's name in the database (the `log` column). */
   log: string
+  /**
+   * The log's real path (its directory through fs.realpath): part of every entry key, so a
+   * file reached through any spelling of its path (a symlinked directory) gets the same keys.
+   */
+  origin: string
 }
 
 export type FileKind = 'retry' | 'permanent' | 'quarantine'
@@ -85,8 +91,8 @@ export async function shipFile(
   const handler: LineHandler = {
     line(buf, s, e, offset, _next, torn) {
       const bytes = buf.subarray(s, e)
-      if (kind === 'quarantine') return add(quarantineLineRow(target.host, target.log, source, offset, bytes, now))
-      return add(segmentLineRow(target.host, target.log, source, offset, bytes, kind, torn, now))
+      if (kind === 'quarantine') return add(quarantineLineRow(target.host, target.origin, source, offset, bytes, now))
+      return add(segmentLineRow(target.host, target.origin, source, offset, bytes, kind, torn, now))
     },
     // An over-limit line's bytes are kept whole in a side file on this host (as a local
     // replay does); the database gets a corrupt row with the head and the file's name.
@@ -96,7 +102,7 @@ export async function shipFile(
     oversized(head, offset, _next, length) {
       const kept = aside.finish()
       const why = `record of ${length} bytes exceeds maxRecordSize${kept ? `; full bytes kept on this host in ${kept}` : ''}`
-      const row = corruptRow(entryKey(target.host, target.log, source, offset, head), source, offset, head, why, now)
+      const row = corruptRow(entryKey(target.host, target.origin, source, offset, head), source, offset, head, why, now)
       return add(row)
     },
   }

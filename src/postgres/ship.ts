@@ -13,6 +13,7 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
+import { ioError } from '../errors.js'
 import { sealLog } from '../store/seal.js'
 import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
 import { withMaintenance } from '../store/maintenance-session.js'
@@ -50,15 +51,18 @@ export interface ShipResult {
   durationMs: number
 }
 
-export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
+export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
   const t0 = Date.now()
   const paths = logPaths(logPath)
-  const full: ShipTarget = { ...target, log: o.logName ?? paths.active }
   const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.
   await withMaintenance(paths, { mode: o.mode, operation: 'ship' }, async (session) => {
     if (session.recovered) res.recovered = session.recovered
+    // Keys (and the default name) from the real path: re-shipping through another spelling
+    // after a crash between COMMIT and the local delete must find the keys it inserted.
+    const origin = path.join(await realDir(paths.dir), path.basename(paths.active))
+    const full: ShipTarget = { ...target, log: o.logName ?? origin, origin }
     const seal = await sealLog(paths, { permanent: true, timeout: o.sealTimeout, mode: o.mode, ...(o.signal ? { signal: o.signal } : {}) })
     res.sealedBy = seal.by
     if (seal.error !== undefined) res.sealError = seal.error
@@ -112,13 +116,21 @@ async function shipOne(
     const src = path.basename(file.key)
     const marker = Buffer.from(`unreadable@${r.read.end}`)
     const n = await insertIsolating(target.db, target.tables, target.host, target.log, [
-      corruptRow(entryKey(target.host, target.log, src, r.read.end, marker), src, r.read.end, Buffer.alloc(0), why, Date.now()),
+      corruptRow(entryKey(target.host, target.origin, src, r.read.end, marker), src, r.read.end, Buffer.alloc(0), why, Date.now()),
     ])
     res.shipped += n.inserted
     res.corrupt += n.inserted
   }
   await removeShipped(file)
   res.files++
+}
+
+async function realDir(dir: string): Promise<string> {
+  try {
+    return await fsp.realpath(dir)
+  } catch (err) {
+    throw ioError(`resolve ${dir}`, err)
+  }
 }
 
 async function isFile(p: string): Promise<boolean> {
