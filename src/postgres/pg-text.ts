@@ -40,21 +40,36 @@ const MAX_DIGITS = 1000
 /** …and an exponent of at most four digits: then 1000 + 9999 digits stay far inside numeric's 16,383 / 131,072. */
 const MAX_EXPONENT = 9999
 
-/**
- * Every JSON text jsonb might refuse contains one of these: an escape of U+0000 or of a
- * surrogate, an exponent of five or more digits, a run of MAX_DIGITS digits, or (nesting)
- * more than 2 × JSONB_MAX_DEPTH characters. A hit only means "look closer".
+/*
+ * Every JSON text jsonb might refuse has one of these: an escape of U+0000 or of a surrogate,
+ * an exponent of five or more digits, a run of MAX_DIGITS digits, or more than
+ * JSONB_MAX_DEPTH opening brackets. A hit only means "look closer" (scan). Native searches
+ * only, each written so the regular-expression engine rejects most positions at once: this
+ * runs for every shipped entry.
  */
-const SUSPECT = /\\u(?:0000|[dD][89a-fA-F])|[eE][+-]?\d{5}|\d{1000}/
+const ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
+const LONG_EXPONENT = /[0-9][eE][-+]?[0-9][0-9][0-9][0-9][0-9]/
+const LONG_DIGITS = new RegExp(`(?<![0-9])[0-9]{${MAX_DIGITS}}`)
 
 /**
  * Why jsonb would refuse this JSON text (valid JSON, as JSON.parse accepted it), or
- * undefined when it can hold it. Costs one regular-expression test for a short clean
- * payload; longer or suspect ones get one pass over their characters.
+ * undefined when it can hold it.
  */
 export function jsonbRefusal(json: string): string | undefined {
-  if (json.length <= 2 * JSONB_MAX_DEPTH && !SUSPECT.test(json)) return undefined
-  return scan(json)
+  const suspect =
+    (json.includes('\\u') && ESCAPE.test(json)) ||
+    LONG_EXPONENT.test(json) ||
+    (json.length >= MAX_DIGITS && LONG_DIGITS.test(json)) ||
+    (json.length > 2 * JSONB_MAX_DEPTH && opensMoreThan(json, JSONB_MAX_DEPTH))
+  return suspect ? scan(json) : undefined
+}
+
+/** More than `limit` `{` and `[` in all (strings included): nesting deeper than `limit` needs as many. */
+function opensMoreThan(json: string, limit: number): boolean {
+  let n = 0
+  for (let i = json.indexOf('{'); i !== -1 && n <= limit; i = json.indexOf('{', i + 1)) n++
+  for (let i = json.indexOf('['); i !== -1 && n <= limit; i = json.indexOf('[', i + 1)) n++
+  return n > limit
 }
 
 const QUOTE = 0x22
