@@ -28,7 +28,7 @@ export function registerShip(program: Command): void {
     .argument('<log>', 'path of the log file, as given to Logger.open')
     .addOption(new Option('--db <url>', 'PostgreSQL connection string (default: $DLETTER_DB)'))
     .addOption(new Option('--host <name>', 'this host\'s name in the database (default: the machine\'s hostname)'))
-    .addOption(new Option('--log-name <name>', 'the log\'s name in the database (default: its absolute path)'))
+    .addOption(new Option('--log-name <name>', 'the log\'s name in the database (default: its real path, symlinks resolved)'))
     .addOption(new Option('--seal-timeout <duration>', 'how long to wait for a live writer to seal its active files (default: 5s)').argParser(parseDurationArg))
     .addOption(new Option('--batch-size <n>', 'rows per INSERT (default: 2000)').argParser(parseIntArg(1)))
     .addOption(new Option('--max-record-size <size>', 'longest line shipped as an entry; longer ones stay on this host whole and ship as a corrupt row (default: 16 MiB)').argParser(parseSizeArg))
@@ -72,6 +72,7 @@ async function run(logArg: string, flags: ShipFlags): Promise<number> {
       row('retry', r.retry, 'retry entries read') +
       row('permanent', r.permanent, 'permanent entries read') +
       row('corrupt', r.corrupt, 'corrupt lines or quarantine records read') +
+      (r.refused > 0 ? row('refused', r.refused, 'of them: entries the database refused, kept as corrupt rows with its message') : '') +
       `  local files removed: ${r.files}; active files sealed by: ${r.sealedBy === 'timeout' ? 'nobody (the writer did not answer in time)' : r.sealedBy === 'self' ? 'this command (no writer alive)' : 'the live writer'}\n`,
   )
   return EXIT.OK

@@ -42,7 +42,8 @@ export function toEntry(r: EntryRowData): CentralEntry {
   let payload: unknown = r.payload ?? undefined
   const raw = r.raw as string | null
   if (payload === undefined && raw !== null && state !== 'corrupt') {
-    // Payloads jsonb cannot hold (a \u0000 escape) were stored as their whole line.
+    // Payloads jsonb cannot hold (jsonbRefusal in pg-text.ts, or refused by the server) were
+    // stored as their whole line: parsed here as a local replay parses it.
     try {
       payload = parseEnvelope(raw).payload
     } catch {}

@@ -4,14 +4,23 @@
  * DO NOTHING` on the entry key so a re-shipped line is silently skipped. Returns how many
  * rows were new.
  *
+ * A batch the server refuses for a value in it (SQLSTATE class 22, data exception, or 54,
+ * program limit exceeded — `jsonbRefusal` in pg-text.ts keeps the known ones out; this is
+ * the net for the rest) is split in halves until the refused rows stand alone; the rest goes
+ * in. A refused row is tried once more with its payload as the whole line in `raw` (stored
+ * faithfully when the payload was the trouble), else it goes in as a `corrupt` row with its
+ * line and the server's message. Any other failure (connection, server shutting down) fails
+ * the call: the file stays and is shipped again next time.
+ *
  * Why one JSON document rather than a text array per column: pg builds array literals in
  * JavaScript, escaping every element (payloads are full of quotes) — measured as a quarter
  * of the shipper's CPU, plus the garbage. A JSON document is built with one native
  * JSON.stringify per string field, and each payload goes in as the JSON text it already is
  * (it parsed as part of its envelope), so it is neither re-encoded nor escaped.
  */
+import { DeadLetterError } from '../errors.js'
 import { run, type Queryable } from './db.js'
-import type { Row } from './rows.js'
+import { asRawLine, corruptTextRow, type EntryState, type Row } from './rows.js'
 import { NOW_MS, type Tables } from './schema.js'
 
 export function insertSql(t: Tables): string {
@@ -42,8 +51,65 @@ export function rowsJson(rows: Row[]): string {
   return out + ']'
 }
 
+/** Insert `rows` (all read from one file) as they are; a failure names the file and the bytes. */
 export async function insertRows(q: Queryable, t: Tables, host: string, log: string, rows: Row[]): Promise<number> {
   if (rows.length === 0) return 0
-  const r = await run(q, `ship ${rows.length} entries`, insertSql(t), [host, log, rowsJson(rows)])
+  const first = rows[0]!
+  const last = rows[rows.length - 1]!
+  const where = rows.length === 1 ? `the entry at byte ${first.offset} of ${first.source}` : `${rows.length} entries of ${first.source} (bytes ${first.offset}–${last.offset})`
+  const r = await run(q, `ship ${where}`, insertSql(t), [host, log, rowsJson(rows)])
   return r.rowCount
+}
+
+export interface InsertOutcome {
+  /** Rows new to the table. */
+  inserted: number
+  /** What each row the server refused was read as; each went in as a `corrupt` row instead. */
+  refused: EntryState[]
+}
+
+/** The server's message when it refused a value in the rows (SQLSTATE class 22 or 54); undefined for any other failure. */
+function refusal(err: unknown): string | undefined {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause
+  const code = cause?.code
+  if (typeof code !== 'string' || !/^(22|54)[0-9A-Z]{3}$/.test(code)) return undefined
+  return `${code}: ${typeof cause?.message === 'string' ? cause.message : 'refused'}`
+}
+
+/** Insert `rows`, isolating any the server refuses (see the top of this file). */
+export async function insertIsolating(q: Queryable, t: Tables, host: string, log: string, rows: Row[]): Promise<InsertOutcome> {
+  try {
+    return { inserted: await insertRows(q, t, host, log, rows), refused: [] }
+  } catch (err) {
+    const why = refusal(err)
+    if (why === undefined) throw err
+    if (rows.length === 1) return insertRefused(q, t, host, log, rows[0]!, why)
+    const mid = rows.length >>> 1
+    const a = await insertIsolating(q, t, host, log, rows.slice(0, mid))
+    const b = await insertIsolating(q, t, host, log, rows.slice(mid))
+    return { inserted: a.inserted + b.inserted, refused: a.refused.concat(b.refused) }
+  }
+}
+
+async function insertRefused(q: Queryable, t: Tables, host: string, log: string, row: Row, why: string): Promise<InsertOutcome> {
+  if (row.payload !== null && row.state !== 'corrupt') {
+    try {
+      return { inserted: await insertRows(q, t, host, log, [asRawLine(row)]), refused: [] }
+    } catch (err) {
+      if (refusal(err) === undefined) throw err
+    }
+  }
+  // Its own time when the column can hold it (a refused ts is often the trouble), else now.
+  const ts = Number.isSafeInteger(row.ts) ? row.ts : Date.now()
+  const corrupt = corruptTextRow(row.key, row.source, row.offset, row.line, `the database refused this entry (${why})`, ts)
+  try {
+    return { inserted: await insertRows(q, t, host, log, [corrupt]), refused: [row.state] }
+  } catch (err) {
+    if (refusal(err) === undefined) throw err
+    throw new DeadLetterError(
+      'DLQ_DB',
+      `dlq: ship the entry at byte ${row.offset} of ${row.source}: the database refused it (${why}) and its corrupt record (${refusal(err)})`,
+      { cause: err },
+    )
+  }
 }

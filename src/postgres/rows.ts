@@ -8,7 +8,7 @@ import crypto from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
 import { EnvelopeParseError, type Envelope, parseEnvelope, rawPayloadOf } from '../envelope.js'
 import { fingerprintOf } from './fingerprint.js'
-import { pgText } from './pg-text.js'
+import { jsonbRefusal, pgText } from './pg-text.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt'
 
@@ -30,6 +30,8 @@ export interface Row {
   /** JSON text of the payload (inserted as jsonb), or null. */
   payload: string | null
   raw: string | null
+  /** The line as read (not sent unless the row is stored as its raw line): what to keep when the server refuses the row. */
+  line: string
 }
 
 /**
@@ -60,30 +62,34 @@ export function entryKey(host: string, log: string, source: string, offset: numb
 let lastPlace = ''
 let lastPrefix = 0
 
-/** PostgreSQL text and jsonb cannot hold U+0000, which JSON may carry as an escape. */
-const NUL_ESCAPE = /(^|[^\\])(\\\\)*\\u0000/
-
-
 export function corruptRow(key: string, source: string, offset: number, bytes: Buffer, why: string, now: number): Row {
-  const raw = pgText(isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1'))
+  return corruptTextRow(key, source, offset, isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1'), why, now)
+}
+
+/** A corrupt row keeping `text` (the line, or what is left of it) with `why`. */
+export function corruptTextRow(key: string, source: string, offset: number, text: string, why: string, now: number): Row {
+  const raw = pgText(text)
+  const reason = pgText(why)
   return {
-    key, source, offset, state: 'corrupt', attempt: 0, reason: why, fingerprint: fingerprintOf(why), id: null, ts: now,
-    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw,
+    key, source, offset, state: 'corrupt', attempt: 0, reason, fingerprint: fingerprintOf(reason), id: null, ts: now,
+    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw, line: raw,
   }
 }
 
 export function envelopeRow(key: string, source: string, offset: number, line: string, env: Envelope, state: EntryState): Row {
   const payload = rawPayloadOf(line, env)
-  // A payload jsonb cannot store is kept as the whole line in `raw` (text), parsed on read.
-  const storable = !NUL_ESCAPE.test(payload)
+  // A payload jsonb cannot store is kept as the whole line in `raw` (text), parsed on read:
+  // the same JSON.parse a local replay runs, so both deliver the same value.
+  const storable = jsonbRefusal(payload) === undefined
+  const reason = env.reason === null ? null : pgText(env.reason)
   return {
     key,
     source,
     offset,
     state,
     attempt: env.attempt,
-    reason: env.reason === null ? null : pgText(env.reason),
-    fingerprint: fingerprintOf(env.reason),
+    reason,
+    fingerprint: fingerprintOf(reason),
     id: env.id === undefined ? null : pgText(env.id),
     ts: Math.trunc(env.ts),
     firstTs: env.firstTs === undefined ? null : Math.trunc(env.firstTs),
@@ -93,7 +99,13 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
     final: env.final ?? null,
     payload: storable ? payload : null,
     raw: storable ? null : line,
+    line,
   }
+}
+
+/** `row` with its payload stored as the whole line in `raw` instead of as jsonb. */
+export function asRawLine(row: Row): Row {
+  return { ...row, payload: null, raw: row.line }
 }
 
 /** A line of a retry or permanent segment. */
@@ -128,6 +140,7 @@ export function quarantineLineRow(host: string, log: string, source: string, off
   row.raw = typeof rec.raw === 'string' ? pgText(rec.raw) : null
   // The whole quarantine record (segment, offset, encoding, truncation, side file) stays queryable.
   const json = bytes.toString('utf8')
-  row.payload = NUL_ESCAPE.test(json) ? null : json
+  row.payload = jsonbRefusal(json) === undefined ? json : null
+  row.line = pgText(json)
   return row
 }

@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { readLines, type LineHandler, type ReadResult } from '../lines.js'
 import type { Db } from './db.js'
-import { insertRows } from './insert.js'
+import { insertIsolating } from './insert.js'
 import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
 import type { Tables } from './schema.js'
 import { OversizedKeeper } from '../replay/oversized.js'
@@ -16,7 +16,13 @@ export interface ShipTarget {
   db: Db
   tables: Tables
   host: string
+  /** The log's name in the database (the `log` column). */
   log: string
+  /**
+   * The log's real path (its directory through fs.realpath): part of every entry key, so a
+   * file reached through any spelling of its path (a symlinked directory) gets the same keys.
+   */
+  origin: string
 }
 
 export type FileKind = 'retry' | 'permanent' | 'quarantine'
@@ -27,6 +33,8 @@ export interface FileCounts {
   retry: number
   permanent: number
   corrupt: number
+  /** Entries the server refused, shipped as corrupt rows (counted in `corrupt`, not as what they were read as). */
+  refused: number
   bytes: number
 }
 
@@ -44,7 +52,7 @@ export async function shipFile(
   o: { batchSize: number; maxRecordSize: number; mode: number; shouldStop: () => boolean },
 ): Promise<ShipFileResult> {
   const source = path.basename(file.key)
-  const counts: FileCounts = { entries: 0, inserted: 0, retry: 0, permanent: 0, corrupt: 0, bytes: 0 }
+  const counts: FileCounts = { entries: 0, inserted: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, bytes: 0 }
   let batch: Row[] = []
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
@@ -56,9 +64,14 @@ export async function shipFile(
     if (batch.length === 0 || failure !== undefined) return
     const rows = batch
     batch = []
-    const p = insertRows(target.db, target.tables, target.host, target.log, rows).then(
-      (n) => {
-        counts.inserted += n
+    const p = insertIsolating(target.db, target.tables, target.host, target.log, rows).then(
+      (r) => {
+        counts.inserted += r.inserted
+        for (const was of r.refused) {
+          counts[was]--
+          counts.corrupt++
+          counts.refused++
+        }
       },
       (err) => {
         failure ??= err
@@ -78,8 +91,8 @@ export async function shipFile(
   const handler: LineHandler = {
     line(buf, s, e, offset, _next, torn) {
       const bytes = buf.subarray(s, e)
-      if (kind === 'quarantine') return add(quarantineLineRow(target.host, target.log, source, offset, bytes, now))
-      return add(segmentLineRow(target.host, target.log, source, offset, bytes, kind, torn, now))
+      if (kind === 'quarantine') return add(quarantineLineRow(target.host, target.origin, source, offset, bytes, now))
+      return add(segmentLineRow(target.host, target.origin, source, offset, bytes, kind, torn, now))
     },
     // An over-limit line's bytes are kept whole in a side file on this host (as a local
     // replay does); the database gets a corrupt row with the head and the file's name.
@@ -89,7 +102,7 @@ export async function shipFile(
     oversized(head, offset, _next, length) {
       const kept = aside.finish()
       const why = `record of ${length} bytes exceeds maxRecordSize${kept ? `; full bytes kept on this host in ${kept}` : ''}`
-      const row = corruptRow(entryKey(target.host, target.log, source, offset, head), source, offset, head, why, now)
+      const row = corruptRow(entryKey(target.host, target.origin, source, offset, head), source, offset, head, why, now)
       return add(row)
     },
   }

@@ -13,11 +13,12 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
+import { ioError } from '../errors.js'
 import { sealLog } from '../store/seal.js'
 import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { asideName, removeShipped, replayedUpTo } from './local-files.js'
-import { insertRows } from './insert.js'
+import { insertIsolating } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
 import { type FileKind, shipFile, type ShipTarget } from './ship-file.js'
 import type { ResolvedShipOptions } from './options.js'
@@ -31,6 +32,12 @@ export interface ShipResult {
   retry: number
   permanent: number
   corrupt: number
+  /**
+   * Entries the database refused (a value it cannot hold that got past the checks in
+   * pg-text.ts): each went in as a `corrupt` row with its line and the server's message, its
+   * file and byte offset in `source` and `offset`. Counted in `corrupt`, not as retry/permanent.
+   */
+  refused: number
   /** Local files shipped and removed. */
   files: number
   /** Who sealed the active files: the live writer, this call (no writer alive), or nobody in time. */
@@ -44,15 +51,18 @@ export interface ShipResult {
   durationMs: number
 }
 
-export async function shipLog(target: Omit<ShipTarget, 'log'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
+export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
   const t0 = Date.now()
   const paths = logPaths(logPath)
-  const full: ShipTarget = { ...target, log: o.logName ?? paths.active }
-  const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
+  const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.
   await withMaintenance(paths, { mode: o.mode, operation: 'ship' }, async (session) => {
     if (session.recovered) res.recovered = session.recovered
+    // Keys (and the default name) from the real path: re-shipping through another spelling
+    // after a crash between COMMIT and the local delete must find the keys it inserted.
+    const origin = path.join(await realDir(paths.dir), path.basename(paths.active))
+    const full: ShipTarget = { ...target, log: o.logName ?? origin, origin }
     const seal = await sealLog(paths, { permanent: true, timeout: o.sealTimeout, mode: o.mode, ...(o.signal ? { signal: o.signal } : {}) })
     res.sealedBy = seal.by
     if (seal.error !== undefined) res.sealError = seal.error
@@ -95,6 +105,7 @@ async function shipOne(
   res.retry += r.retry
   res.permanent += r.permanent
   res.corrupt += r.corrupt
+  res.refused += r.refused
   if (r.read.stopped) return
   if (r.read.error) {
     // A damaged .gz: what could be read is shipped; the unreadable rest stays on this host,
@@ -104,14 +115,22 @@ async function shipOne(
     const why = `unreadable rest of ${path.basename(file.path)} after byte ${r.read.end} (${r.read.error.message}); file kept on this host as ${path.basename(aside)}`
     const src = path.basename(file.key)
     const marker = Buffer.from(`unreadable@${r.read.end}`)
-    const n = await insertRows(target.db, target.tables, target.host, target.log, [
-      corruptRow(entryKey(target.host, target.log, src, r.read.end, marker), src, r.read.end, Buffer.alloc(0), why, Date.now()),
+    const n = await insertIsolating(target.db, target.tables, target.host, target.log, [
+      corruptRow(entryKey(target.host, target.origin, src, r.read.end, marker), src, r.read.end, Buffer.alloc(0), why, Date.now()),
     ])
-    res.shipped += n
-    res.corrupt += n
+    res.shipped += n.inserted
+    res.corrupt += n.inserted
   }
   await removeShipped(file)
   res.files++
+}
+
+async function realDir(dir: string): Promise<string> {
+  try {
+    return await fsp.realpath(dir)
+  } catch (err) {
+    throw ioError(`resolve ${dir}`, err)
+  }
 }
 
 async function isFile(p: string): Promise<boolean> {
