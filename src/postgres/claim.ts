@@ -112,7 +112,49 @@ export interface Failure {
   dueTs: number
 }
 
-export async function settle(db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[]): Promise<void> {
+/**
+ * SQLSTATE classes a statement fails with because of the values it writes, not because of the
+ * database or the connection: 22 data exception, 23 integrity constraint violation (a CHECK
+ * the operator added), 54 program limit exceeded (e.g. an index row too large).
+ */
+function isDataError(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code)
+}
+
+function sqlState(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code
+  return typeof code === 'string' ? code : 'unknown'
+}
+
+async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Failure[]): Promise<void> {
+  const col = <K extends keyof Failure>(k: K) => failed.map((f) => f[k])
+  await run(
+    q,
+    'settle failed entries',
+    `UPDATE ${t.entries} AS e SET state = u.st, attempt = u.att, reason = u.rsn, fingerprint = u.fp, error_name = u.en,
+       error_code = u.ec, final = u.fin, first_ts = coalesce(e.first_ts, e.ts), ts = u.ts, due_ts = u.due,
+       lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
+     FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+       AS u(seq, st, att, rsn, fp, en, ec, fin, ts, due)
+     WHERE e.seq = u.seq AND e.lease_owner = $11 AND e.state = 'retry'`,
+    [col('seq'), col('state'), col('attempt'), col('reason'), col('fingerprint'), col('errorName'), col('errorCode'), col('final'), col('ts'), col('dueTs'), owner],
+  )
+}
+
+/**
+ * Settle a batch in one transaction. What a handler threw is data (its text is already made
+ * storable, src/postgres/pg-text.ts), yet the database may still refuse a value — a CHECK an
+ * operator added, a limit. Such a refusal must cost that entry its reason, never the batch:
+ * rolled back, the deliveries would be delivered again on every run and the failures would
+ * never count their attempts. So the failures are written after a savepoint; when PostgreSQL
+ * refuses them for their values, each is written alone, and one it still refuses is written
+ * with `unstorable(f)` in its place. Any other error (the connection, the server) rolls back
+ * the batch: the lease ends and the batch is claimed again (at-least-once).
+ */
+export async function settle(db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[], unstorable: (f: Failure, sqlState: string) => Failure): Promise<void> {
   if (delivered.length === 0 && failed.length === 0) return
   await pinned(db, 'settle entries', async (q) => {
     if (delivered.length > 0) {
@@ -124,19 +166,25 @@ export async function settle(db: Db, t: Tables, owner: string, delivered: number
         [delivered, owner],
       )
     }
-    if (failed.length > 0) {
-      const col = <K extends keyof Failure>(k: K) => failed.map((f) => f[k])
-      await run(
-        q,
-        'settle failed entries',
-        `UPDATE ${t.entries} AS e SET state = u.st, attempt = u.att, reason = u.rsn, fingerprint = u.fp, error_name = u.en,
-           error_code = u.ec, final = u.fin, first_ts = coalesce(e.first_ts, e.ts), ts = u.ts, due_ts = u.due,
-           lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
-         FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-           AS u(seq, st, att, rsn, fp, en, ec, fin, ts, due)
-         WHERE e.seq = u.seq AND e.lease_owner = $11 AND e.state = 'retry'`,
-        [col('seq'), col('state'), col('attempt'), col('reason'), col('fingerprint'), col('errorName'), col('errorCode'), col('final'), col('ts'), col('dueTs'), owner],
-      )
+    if (failed.length === 0) return
+    await run(q, 'settle failed entries', 'SAVEPOINT failures')
+    try {
+      await settleFailed(q, t, owner, failed)
+      return
+    } catch (err) {
+      if (!isDataError(err)) throw err
+      await run(q, 'settle failed entries', 'ROLLBACK TO SAVEPOINT failures')
+    }
+    for (const f of failed) {
+      await run(q, 'settle a failed entry', 'SAVEPOINT one')
+      try {
+        await settleFailed(q, t, owner, [f])
+      } catch (err) {
+        if (!isDataError(err)) throw err
+        await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')
+        await settleFailed(q, t, owner, [unstorable(f, sqlState(err))])
+      }
+      await run(q, 'settle a failed entry', 'RELEASE SAVEPOINT one')
     }
   })
 }

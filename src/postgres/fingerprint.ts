@@ -4,6 +4,7 @@
  * so grouping the whole fleet by failure mode is an index scan, not a regex per row.
  */
 import { fingerprint as normalizeReason } from '../admin/fingerprint.js'
+import { pgText } from './pg-text.js'
 
 // Reasons repeat (one failure mode, thousands of entries): remember the last few hundred.
 const cache = new Map<string, string>()
@@ -13,9 +14,8 @@ export function fingerprintOf(reason: string | null): string {
   if (reason === null) return normalizeReason(null)
   const hit = cache.get(reason)
   if (hit !== undefined) return hit
-  let fp = normalizeReason(reason)
-  // PostgreSQL text cannot hold U+0000.
-  if (fp.includes('\u0000')) fp = fp.replace(/\u0000/g, '\uFFFD')
+  // Cut at 500 characters, a reason may end in half a surrogate pair.
+  const fp = pgText(normalizeReason(reason))
   if (cache.size >= CACHE_MAX) cache.clear()
   if (reason.length <= 1000) cache.set(reason, fp)
   return fp

@@ -20,6 +20,7 @@ import { claim, type Failure, release, renew, settle } from './claim.js'
 import type { Db } from './db.js'
 import { type CentralEntry, toEntry } from './entry.js'
 import { fingerprintOf } from './fingerprint.js'
+import { pgTextOrNull } from './pg-text.js'
 import type { ResolvedCentralReplayOptions } from './options.js'
 import type { Tables } from './schema.js'
 import { boundedCall } from '../replay/handler-timeout.js'
@@ -136,7 +137,7 @@ async function runBatch(
   }
   try {
     await Promise.all(Array.from({ length: Math.min(o.concurrency, entries.length) }, lane))
-    await settle(db, t, owner, delivered, failed)
+    await settle(db, t, owner, delivered, failed, unstorable)
     for (const seq of delivered) unsettled.delete(seq)
     for (const f of failed) unsettled.delete(f.seq)
     if (notStarted.length > 0) {
@@ -148,9 +149,20 @@ async function runBatch(
   }
 }
 
+/** `reason`, `errorName`, `errorCode`: as describeReason() made them (bounded), or as stored. */
 function failure(
   e: CentralEntry, state: 'retry' | 'permanent', attempt: number, reason: string | null,
   errorName: string | null, errorCode: string | null, final: string | null, ts: number, dueTs: number,
 ): Failure {
-  return { seq: e.seq, state, attempt, reason, fingerprint: fingerprintOf(reason), errorName, errorCode, final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs) }
+  const text = pgTextOrNull(reason)
+  return {
+    seq: e.seq, state, attempt, reason: text, fingerprint: fingerprintOf(text), errorName: pgTextOrNull(errorName), errorCode: pgTextOrNull(errorCode),
+    final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs),
+  }
+}
+
+/** A failure whose values the database refused: the outcome stands, the reason says why it is not there. */
+function unstorable(f: Failure, sqlState: string): Failure {
+  const reason = `[the handler's failure reason could not be stored: PostgreSQL refused it with SQLSTATE ${sqlState}]`
+  return { ...f, reason, fingerprint: fingerprintOf(reason), errorName: null, errorCode: null }
 }
