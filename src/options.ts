@@ -278,7 +278,7 @@ const sizeOpt: Check<number> = (name, v) => {
 const intOpt =
   (min: number): Check<number> =>
   (name, v) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalidOption(name, `an integer >= ${min}`, v)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalidOption(name, `an integer >= ${min}`, v)
     return v
   }
 const boolOpt: Check<boolean> = (name, v) => {
@@ -300,6 +300,11 @@ const modeOpt =
   }
 const fileModeOpt = modeOpt(0o600, '0o600')
 const dirModeOpt = modeOpt(0o700, '0o700')
+
+/** A file mode given outside the options objects (the central store's `ship`): rw for the owner at least. */
+export function fileMode(name: string, value: unknown): number {
+  return fileModeOpt(name, value)
+}
 const oneOf =
   <T extends string>(...values: T[]): Check<T> =>
   (name, v) => {

@@ -6,6 +6,7 @@
  */
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
+import { boundedDuration } from './options.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged'
 export const ALL_STATES: EntryState[] = ['retry', 'permanent', 'corrupt', 'delivered', 'purged']
@@ -52,11 +53,14 @@ function list(name: string, v: unknown): string[] {
 
 export function timeOf(name: string, v: unknown, now: number): number {
   if (v instanceof Date && Number.isFinite(v.getTime())) return v.getTime()
-  if (typeof v === 'number' && Number.isFinite(v)) return v
+  // Compared with a bigint column: only what it holds exactly.
+  if (typeof v === 'number' && Number.isSafeInteger(Math.trunc(v))) return v
   if (typeof v === 'string') {
+    let ago: number | undefined
     try {
-      return now - parseDuration(v)
+      ago = parseDuration(v)
     } catch {}
+    if (ago !== undefined && ago <= Number.MAX_SAFE_INTEGER) return now - ago
     const t = Date.parse(v)
     if (Number.isFinite(t)) return t
   }
@@ -108,14 +112,7 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
   }
   if (f.olderThan !== undefined) {
     if (f.until !== undefined) throw new DeadLetterError('DLQ_INVALID_OPTION', 'dlq: filter `olderThan` cannot be combined with `until`')
-    let ms: number
-    try {
-      if (typeof f.olderThan !== 'number' && typeof f.olderThan !== 'string') throw new Error()
-      ms = parseDuration(f.olderThan)
-    } catch {
-      throw invalidOption('olderThan', 'a duration (ms or a string such as "30d")', f.olderThan)
-    }
-    conds.push(`ts < ${p(Math.trunc(now - ms))}`)
+    conds.push(`ts < ${p(Math.trunc(now - boundedDuration('olderThan', f.olderThan)))}`)
   }
   if (f.since !== undefined) conds.push(`ts >= ${p(Math.trunc(timeOf('since', f.since, now)))}`)
   if (f.until !== undefined) conds.push(`ts < ${p(Math.trunc(timeOf('until', f.until, now)))}`)

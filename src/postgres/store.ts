@@ -5,13 +5,13 @@
  */
 import { EventEmitter } from 'node:events'
 import { DeadLetterError, invalidOption } from '../errors.js'
-import { parseDuration } from '../options.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
 import type { CentralEntry } from './entry.js'
 import { dbError, maskSecrets, redactUrl } from './errors.js'
 import { compileFilter, type EntryFilter } from './filters.js'
 import { type InspectOrder, inspectEntries } from './inspect.js'
 import {
+  boundedDuration,
   type CentralReplayOptions,
   type ConnectOptions,
   type RedriveOptions,
@@ -165,13 +165,7 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */
   async prune(options: { olderThan: number | string }): Promise<number> {
     this.assertOpen()
-    let ms: number
-    try {
-      ms = parseDuration(options?.olderThan)
-    } catch {
-      throw invalidOption('olderThan', 'a duration (ms or a string such as "7d")', options?.olderThan)
-    }
-    return prune(this.db, this.tables, ms)
+    return prune(this.db, this.tables, boundedDuration('olderThan', options?.olderThan))
   }
 
   /** Stop background shippers (waiting for a round in flight) and close the connections. */
