@@ -12,7 +12,7 @@
 import { dbError } from './errors.js'
 import { run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
-import { NOW_MS, type Tables } from './schema.js'
+import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
 /**
  * Right after a large ship the table has no (or stale) statistics until autovacuum analyzes
@@ -51,7 +51,7 @@ export interface ClaimScope {
  * depend on a host's clock.
  */
 export function claimStatement(t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope): { text: string; params: unknown[] } {
-  const conds = [`state = 'retry'`, `due_ts <= (SELECT ${NOW_MS})`, `(lease_until IS NULL OR lease_until < (SELECT ${NOW_MS}))`]
+  const conds = [`state = 'retry'`, `due_ts <= (SELECT ${NOW_MS})`, UNLEASED]
   const params: unknown[] = [owner, n, leaseMs]
   if (scope.host !== undefined) {
     params.push(scope.host)

@@ -7,6 +7,8 @@
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
 import { boundedDuration } from './options.js'
+import { type Queryable, run } from './db.js'
+import { pgText } from './pg-text.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged'
 export const ALL_STATES: EntryState[] = ['retry', 'permanent', 'corrupt', 'delivered', 'purged']
@@ -41,6 +43,8 @@ export interface CompiledFilter {
   where: string
   params: unknown[]
   limit: number | undefined
+  /** The `reason` RegExp as sent, for checkFilter(). */
+  pattern?: { op: '~' | '~*'; source: string }
 }
 
 const KNOWN = new Set(['state', 'reason', 'fingerprint', 'host', 'log', 'id', 'payload', 'attempt', 'since', 'until', 'olderThan', 'limit'])
@@ -76,10 +80,13 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
   }
   const conds: string[] = []
   const params: unknown[] = []
+  // Stored text never holds what PostgreSQL text cannot (pg-text.ts): neither may a filter,
+  // and mapped the same way it matches what was stored.
   const p = (v: unknown) => {
-    params.push(v)
+    params.push(typeof v === 'string' ? pgText(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? pgText(x) : x)) : v)
     return `$${first + params.length - 1}`
   }
+  let pattern: CompiledFilter['pattern']
   const states = f.state === undefined ? defaultStates : list('state', f.state)
   for (const s of states) if (!ALL_STATES.includes(s as EntryState)) throw invalidOption('state', `one of ${ALL_STATES.join(', ')}`, s)
   conds.push(`state = ANY(${p(states)}::text[])`)
@@ -87,7 +94,9 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
     if (f.reason instanceof RegExp) {
       const bad = f.reason.flags.replace(/[igyd]/g, '')
       if (bad) throw invalidOption('reason', 'a RegExp without the m, s, u or v flags (PostgreSQL regular expressions have no equivalent)', f.reason)
-      conds.push(`coalesce(reason, '') ${f.reason.ignoreCase ? '~*' : '~'} ${p(f.reason.source)}`)
+      const op = f.reason.ignoreCase ? '~*' : '~'
+      conds.push(`coalesce(reason, '') ${op} ${p(f.reason.source)}`)
+      pattern = { op, source: params[params.length - 1] as string }
     } else if (typeof f.reason === 'string') {
       conds.push(`strpos(coalesce(reason, ''), ${p(f.reason)}) > 0`)
     } else {
@@ -119,5 +128,16 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
   if (f.limit !== undefined && (typeof f.limit !== 'number' || !Number.isSafeInteger(f.limit) || f.limit < 1)) {
     throw invalidOption('limit', 'an integer >= 1', f.limit)
   }
-  return { where: conds.join(' AND '), params, limit: f.limit }
+  return { where: conds.join(' AND '), params, limit: f.limit, ...(pattern ? { pattern } : {}) }
+}
+
+/**
+ * PostgreSQL's regular expressions are not JavaScript's (no named groups, no \p{…}, at most
+ * 255 repetitions), and the server compiles a pattern only when a row reaches it: run as
+ * part of an operation, a pattern it rejects would pass on an empty table and fail on a full
+ * one. Every operation with a `reason` RegExp asks the server first, once, so the answer
+ * never depends on the data; a rejection is bad input (errors.ts maps SQLSTATE 2201B).
+ */
+export async function checkFilter(q: Queryable, f: CompiledFilter): Promise<void> {
+  if (f.pattern) await run(q, 'check filter `reason`', `SELECT '' ${f.pattern.op} $1`, [f.pattern.source])
 }

@@ -4,8 +4,8 @@
  * indexed fingerprint column; nothing is normalised at query time.
  */
 import { run, type Db } from './db.js'
-import { ALL_STATES, OPEN_STATES, compileFilter, type EntryFilter, type EntryState } from './filters.js'
-import { NOW_MS, type Tables } from './schema.js'
+import { ALL_STATES, OPEN_STATES, checkFilter, compileFilter, type EntryFilter, type EntryState } from './filters.js'
+import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
 export interface FingerprintGroup {
   fingerprint: string
@@ -43,11 +43,12 @@ const n = (v: unknown) => Number(v ?? 0)
 export async function centralStats(db: Db, t: Tables, filter?: EntryFilter, opts: StatsOptions = {}): Promise<CentralStats> {
   const f = compileFilter({ ...filter, limit: undefined }, 1, ALL_STATES)
   const top = opts.top ?? 20
+  await checkFilter(db, f)
   const byState = await run<Record<string, unknown>>(
     db,
     'stats',
     `SELECT state, count(*) AS c, min(ts) AS oldest, ${NOW_MS} AS now,
-            count(*) FILTER (WHERE state = 'retry' AND due_ts <= ${NOW_MS} AND (lease_until IS NULL OR lease_until < ${NOW_MS})) AS due
+            count(*) FILTER (WHERE state = 'retry' AND due_ts <= ${NOW_MS} AND ${UNLEASED}) AS due
      FROM ${t.entries} WHERE ${f.where} GROUP BY state`,
     f.params,
   )
