@@ -187,7 +187,7 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
 /** `extra`: the local command's --json fields that apply (moved / removed, target, resetAttempts). */
 function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean | undefined, extra: Record<string, unknown>): void {
   if (json) {
-    stdoutWrite(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
+    stdoutWrite(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, leased: r.leased, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
     return
   }
   const head = r.dryRun ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}; nothing was changed` : `${verb} ${r.count} entries of the ${where(url)}${r.stopped ? ' (interrupted)' : ''}`
