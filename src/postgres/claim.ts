@@ -81,13 +81,17 @@ export async function claim(db: Db, t: Tables, owner: string, n: number, leaseMs
   return { rows: r.rows, serverNow: r.rows.length > 0 ? Number(r.rows[0]!.server_now) : 0 }
 }
 
-export async function renew(db: Db, t: Tables, owner: string, seqs: number[], leaseMs: number): Promise<void> {
-  if (seqs.length === 0) return
-  await pinned(db, 'renew lease', (q) => run(q, 'renew lease', `UPDATE ${t.entries} SET lease_until = ${NOW_MS} + $3 WHERE seq = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'retry'`, [
-    seqs,
-    owner,
-    leaseMs,
-  ]))
+/** Extend the lease of `seqs`; returns those still ours (another worker may have claimed one after the lease ended). */
+export async function renew(db: Db, t: Tables, owner: string, seqs: number[], leaseMs: number): Promise<Set<number>> {
+  if (seqs.length === 0) return new Set()
+  const r = await pinned(db, 'renew lease', (q) =>
+    run<{ seq: string }>(q, 'renew lease', `UPDATE ${t.entries} SET lease_until = ${NOW_MS} + $3 WHERE seq = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'retry' RETURNING seq`, [
+      seqs,
+      owner,
+      leaseMs,
+    ]),
+  )
+  return new Set(r.rows.map((row) => Number(row.seq)))
 }
 
 /** Give back claimed entries that were not started (abort): claimable again at once. */
