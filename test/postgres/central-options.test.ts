@@ -10,21 +10,12 @@ import { describe, expect, it } from 'vitest'
 import { Logger, replay } from '../../src/index.js'
 import { PostgresStore } from '../../src/postgres/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, seed, useCluster } from './setup.js'
+import { collect, rejection, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
 const OVER = '25d' // 2,160,000,000 ms > 2^31 − 1
 const MAX_TIMER = 2 ** 31 - 1
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<{ code?: string; message: string }> {
-  try {
-    await (typeof p === 'function' ? p() : p)
-  } catch (err) {
-    return err as { code?: string; message: string }
-  }
-  throw new Error('expected a rejection')
-}
 
 async function localReplayRejection(options: Record<string, unknown>): Promise<{ code?: string; message: string }> {
   const dir = tmpDir()

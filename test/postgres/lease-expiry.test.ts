@@ -9,48 +9,18 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exited, forkFixture, killAfterTest } from '../helpers/child.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { seed, useCluster } from './setup.js'
+import { until } from '../fixtures/counts-util.js'
+import { handlerTracker, schemaOf, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
-
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
-/** Who is inside a handler for which entry; every overlap is recorded. */
-function tracker() {
-  const inside = new Map<number, string>()
-  const entered: Array<[string, number]> = []
-  const exited: string[] = []
-  const overlaps: string[] = []
-  return {
-    entered,
-    exited,
-    overlaps,
-    enter(who: string, n: number) {
-      const other = inside.get(n)
-      if (other !== undefined) overlaps.push(`entry ${n}: ${who} entered while ${other} was inside`)
-      inside.set(n, who)
-      entered.push([who, n])
-    },
-    exit(who: string, n: number) {
-      if (inside.get(n) === who) inside.delete(n)
-      exited.push(`${who}:${n}`)
-    },
-  }
-}
 
 describe("a worker's own lease", () => {
   it('after a stall longer than the lease, the rest of the batch is left to the worker that claimed it since', async () => {
     const store = await pg.store()
     await seed(store, tmpDir(), 5)
-    const schema = (store as unknown as { tables: { schema: string } }).tables.schema
+    const schema = schemaOf(store)
     const flag = path.join(tmpDir(), 'unblock')
-    const t = tracker()
+    const t = handlerTracker()
     let aSummary: Record<string, unknown> | undefined
     // Worker A, a process of its own: its first handler call blocks the event loop (no
     // renewal can run) until the flag file exists.
@@ -60,9 +30,9 @@ describe("a worker's own lease", () => {
       if (m.exit !== undefined) t.exit('A', m.exit)
       if (m.summary) aSummary = m.summary
     })
-    await until('A is stalled in its first handler call', () => t.entered.length === 1)
+    await until(() => t.entered.length === 1, 30_000, 'A is stalled in its first handler call')
     const stalled = t.entered[0]![1]
-    await until("A's lease has ended", async () => (await store.stats()).due === 5)
+    await until(async () => (await store.stats()).due === 5, 30_000, "A's lease has ended")
     // Worker B claims the batch A can no longer vouch for. The entry A is stuck in is the
     // unavoidable overlap of a handler that blocks past its lease: B waits for A to leave it
     // (that is not what this test is about). The others B holds until A has finished.
@@ -70,14 +40,14 @@ describe("a worker's own lease", () => {
     const runB = store.replay(
       async (p: { n: number }) => {
         bCalls++
-        if (p.n === stalled) await until('A leaves its stalled call', () => t.exited.includes(`A:${stalled}`))
+        if (p.n === stalled) await until(() => t.exited.includes(`A:${stalled}`), 30_000, 'A leaves its stalled call')
         t.enter('B', p.n)
-        await until('A finishes', () => aSummary !== undefined)
+        await until(() => aSummary !== undefined, 30_000, 'A finishes')
         t.exit('B', p.n)
       },
       { concurrency: 5, lease: 1000 },
     )
-    await until('B has all five', () => bCalls === 5)
+    await until(() => bCalls === 5, 30_000, 'B has all five')
     fs.writeFileSync(flag, '')
     expect(await runB).toMatchObject({ handled: 5, delivered: 5 })
     expect(t.overlaps).toEqual([])
@@ -95,7 +65,7 @@ describe("a worker's own lease", () => {
     const { default: pgClient } = await import('pg')
     const sql = new pgClient.Client(pg.url)
     await sql.connect()
-    const schema = (store as unknown as { tables: { schema: string } }).tables.schema
+    const schema = schemaOf(store)
     const leaseUntil = async () => Number((await sql.query(`SELECT max(lease_until) AS u FROM "${schema}".entries`)).rows[0].u)
     try {
       const s = await store.replay(

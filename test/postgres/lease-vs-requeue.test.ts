@@ -7,39 +7,10 @@
 import { describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/postgres/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { seed, useCluster } from './setup.js'
+import { until } from '../fixtures/counts-util.js'
+import { handlerTracker, schemaOf, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
-
-const schemaOf = (s: unknown) => (s as { tables: { schema: string } }).tables.schema
-
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
-/** Who is inside a handler for which entry; every overlap is recorded. */
-function tracker() {
-  const inside = new Map<number, string>()
-  const entered: Array<[string, number]> = []
-  const overlaps: string[] = []
-  return {
-    entered,
-    overlaps,
-    enter(who: string, n: number) {
-      const other = inside.get(n)
-      if (other !== undefined) overlaps.push(`entry ${n}: ${who} entered while ${other} was inside`)
-      inside.set(n, who)
-      entered.push([who, n])
-    },
-    exit(who: string, n: number) {
-      if (inside.get(n) === who) inside.delete(n)
-    },
-  }
-}
 
 describe('a lease is a promise', () => {
   it('requeue, purge and their dry runs skip leased entries and report them; a second worker gets only the rest', async () => {
@@ -56,7 +27,7 @@ describe('a lease is a promise', () => {
         )
       ).rows[0]!
     try {
-      const t = tracker()
+      const t = handlerTracker()
       let open!: () => void
       const gate = new Promise<void>((r) => (open = r))
       // Worker A takes 20 of the 25 and holds them until the gate opens.
@@ -68,11 +39,11 @@ describe('a lease is a promise', () => {
         },
         { batchSize: 20, limit: 20, concurrency: 20, lease: '1s' },
       )
-      await until('A runs 20 entries', () => t.entered.length === 20)
+      await until(() => t.entered.length === 20, 30_000, 'A runs 20 entries')
       const first = await leases()
       expect(Number(first.held)).toBe(20)
       // Past the first lease's end, still A's: the heartbeat renewed it.
-      await until('the lease is renewed', async () => Number((await leases()).until) > Number(first.until))
+      await until(async () => Number((await leases()).until) > Number(first.until), 30_000, 'the lease is renewed')
 
       const held = new Set(t.entered.map(([, n]) => n))
       expect(await a.requeue({ state: 'retry' }, { dryRun: true })).toMatchObject({ dryRun: true, count: 5, leased: 20 })
@@ -119,7 +90,7 @@ describe('a lease is a promise', () => {
       // What a worker killed mid-batch leaves behind: a lease nobody renews.
       await sql.query(`UPDATE "${schemaOf(a)}".entries SET lease_owner = 'gone:1:x', lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + 300`)
       expect(await a.requeue({ state: 'retry' })).toMatchObject({ count: 0, leased: 4 })
-      await until('the lease ends', async () => (await a.requeue({ state: 'retry' }, { dryRun: true })).count === 4)
+      await until(async () => (await a.requeue({ state: 'retry' }, { dryRun: true })).count === 4, 30_000, 'the lease ends')
       expect(await a.requeue({ state: 'retry' })).toMatchObject({ count: 4, leased: 0 })
       expect(await a.replay(() => {})).toMatchObject({ handled: 4, delivered: 4 })
     } finally {

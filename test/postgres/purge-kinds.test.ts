@@ -13,18 +13,9 @@ import { PostgresStore } from '../../src/postgres/index.js'
 import { runCli } from '../fixtures/cli-util.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { post, serve } from '../serve/helpers.js'
-import { useCluster } from './setup.js'
+import { rejection, useCluster } from './setup.js'
 
 const pg = useCluster()
-
-async function rejection(p: () => Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await p()
-  } catch (err) {
-    return err as { code?: string; message: string }
-  }
-  throw new Error('expected a rejection')
-}
 
 /** 4 retry, 3 permanent and 1 corrupt entry in a local log, shipped into `store`. */
 async function fill(store: PostgresStore): Promise<string> {

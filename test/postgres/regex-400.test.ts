@@ -11,22 +11,13 @@ import { PostgresStore } from '../../src/postgres/index.js'
 import { runCli } from '../fixtures/cli-util.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { get, post, serve, waitJob } from '../serve/helpers.js'
-import { collect, seed, useCluster } from './setup.js'
+import { collect, rejection, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
 // Named groups, Unicode property escapes (no `u` flag: JavaScript reads `\p` as `p`), and a
 // repetition count over PostgreSQL's limit of 255.
 const PATTERNS = [/(?<n>perm)/, new RegExp('\\p{L}+'), /a{1,300}/, /timeout(?<n>\d+)/i]
-
-async function rejection(p: () => Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await p()
-  } catch (err) {
-    return err as { code?: string; message: string }
-  }
-  throw new Error('expected a rejection')
-}
 
 /** A database of its own, holding permanent and retry entries under the default schema (what the CLI and serve use). */
 async function database(name: string): Promise<string> {

@@ -11,7 +11,7 @@ import { inspect, Logger, replay } from '../../src/index.js'
 import { pgText } from '../../src/postgres/pg-text.js'
 import { MAX_REASON_LENGTH } from '../../src/reason.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, seed, useCluster } from './setup.js'
+import { collect, schemaOf, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -114,8 +114,7 @@ describe('central replay settles whatever a handler throws', () => {
     const admin = new pgClient.Client(pg.url)
     await admin.connect()
     try {
-      const schema = (store as unknown as { tables: { entries: string } }).tables.entries
-      await admin.query(`ALTER TABLE ${schema} ADD CONSTRAINT no_secrets CHECK (reason IS NULL OR strpos(reason, 'secret-token') = 0)`)
+      await admin.query(`ALTER TABLE "${schemaOf(store)}".entries ADD CONSTRAINT no_secrets CHECK (reason IS NULL OR strpos(reason, 'secret-token') = 0)`)
     } finally {
       await admin.end()
     }
