@@ -227,14 +227,16 @@ const SIZE_UNITS: Record<string, number> = {
 /** '4096', '64K', '16MiB', '1G' → bytes (binary units). Throws a plain Error on bad input. */
 export function parseSize(input: number | string): number {
   if (typeof input === 'number') {
-    if (!Number.isInteger(input) || input < 0) throw new Error(`invalid size ${input}`)
+    if (!Number.isSafeInteger(input) || input < 0) throw new Error(`invalid size ${input}`)
     return input
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input)
   if (!m) throw new Error(`invalid size ${JSON.stringify(input)} (examples: 512K, 64M, 1G)`)
   const mult = SIZE_UNITS[(m[2] || 'b').toLowerCase()]
   if (mult === undefined) throw new Error(`invalid size unit ${JSON.stringify(m[2])} in ${JSON.stringify(input)} (use B, K, M, G)`)
-  return Math.floor(Number(m[1]) * mult)
+  const bytes = Math.floor(Number(m[1]) * mult)
+  if (!Number.isSafeInteger(bytes)) throw new Error(`invalid size ${JSON.stringify(input)} (too large)`)
+  return bytes
 }
 
 // ---------------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ describe('central options are checked as the local ones', () => {
     expect(central).toMatchObject({ code: 'DLQ_INVALID_OPTION' })
     expect(local).toMatchObject({ code: 'DLQ_INVALID_OPTION' })
     expect(central.message).toBe(local.message)
+    for (const maxRecordSize of [2 ** 53, '9'.repeat(30) + 'G']) {
+      expect(await rejection(store.ship(path.join(tmpDir(), 'o.log'), { maxRecordSize })), String(maxRecordSize)).toMatchObject({ code: 'DLQ_INVALID_OPTION' })
+      expect(await rejection(Logger.open(path.join(tmpDir(), 'o.log'), { maxRecordSize })), String(maxRecordSize)).toMatchObject({ code: 'DLQ_INVALID_OPTION' })
+    }
     // The attempt column is a PostgreSQL integer.
     expect((await rejection(store.replay(() => {}, { maxAttempts: 2 ** 31 }))).message).toMatch(/option `maxAttempts` must be at most 2147483647/)
     for (const name of ['initialWait', 'maxWait', 'ttl'] as const) {
