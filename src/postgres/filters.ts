@@ -7,7 +7,6 @@
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
 import { boundedDuration } from './options.js'
-import { type Queryable, run } from './db.js'
 import { pgText } from './pg-text.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged'
@@ -43,8 +42,6 @@ export interface CompiledFilter {
   where: string
   params: unknown[]
   limit: number | undefined
-  /** The `reason` RegExp as sent, for checkFilter(). */
-  pattern?: { op: '~' | '~*'; source: string }
 }
 
 const KNOWN = new Set(['state', 'reason', 'fingerprint', 'host', 'log', 'id', 'payload', 'attempt', 'since', 'until', 'olderThan', 'limit'])
@@ -86,7 +83,6 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
     params.push(typeof v === 'string' ? pgText(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? pgText(x) : x)) : v)
     return `$${first + params.length - 1}`
   }
-  let pattern: CompiledFilter['pattern']
   const states = f.state === undefined ? defaultStates : list('state', f.state)
   for (const s of states) if (!ALL_STATES.includes(s as EntryState)) throw invalidOption('state', `one of ${ALL_STATES.join(', ')}`, s)
   conds.push(`state = ANY(${p(states)}::text[])`)
@@ -94,9 +90,10 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
     if (f.reason instanceof RegExp) {
       const bad = f.reason.flags.replace(/[igyd]/g, '')
       if (bad) throw invalidOption('reason', 'a RegExp without the m, s, u or v flags (PostgreSQL regular expressions have no equivalent)', f.reason)
-      const op = f.reason.ignoreCase ? '~*' : '~'
-      conds.push(`coalesce(reason, '') ${op} ${p(f.reason.source)}`)
-      pattern = { op, source: params[params.length - 1] as string }
+      // PostgreSQL's syntax, not JavaScript's: a pattern it rejects fails the statement while
+      // it is planned (its selectivity estimate compiles the pattern), whatever the rows, and
+      // errors.ts maps that (SQLSTATE 2201B) to DLQ_INVALID_OPTION naming this filter.
+      conds.push(`coalesce(reason, '') ${f.reason.ignoreCase ? '~*' : '~'} ${p(f.reason.source)}`)
     } else if (typeof f.reason === 'string') {
       conds.push(`strpos(coalesce(reason, ''), ${p(f.reason)}) > 0`)
     } else {
@@ -128,16 +125,5 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
   if (f.limit !== undefined && (typeof f.limit !== 'number' || !Number.isSafeInteger(f.limit) || f.limit < 1)) {
     throw invalidOption('limit', 'an integer >= 1', f.limit)
   }
-  return { where: conds.join(' AND '), params, limit: f.limit, ...(pattern ? { pattern } : {}) }
-}
-
-/**
- * PostgreSQL's regular expressions are not JavaScript's (no named groups, no \p{…}, at most
- * 255 repetitions), and the server compiles a pattern only when a row reaches it: run as
- * part of an operation, a pattern it rejects would pass on an empty table and fail on a full
- * one. Every operation with a `reason` RegExp asks the server first, once, so the answer
- * never depends on the data; a rejection is bad input (errors.ts maps SQLSTATE 2201B).
- */
-export async function checkFilter(q: Queryable, f: CompiledFilter): Promise<void> {
-  if (f.pattern) await run(q, 'check filter `reason`', `SELECT '' ${f.pattern.op} $1`, [f.pattern.source])
+  return { where: conds.join(' AND '), params, limit: f.limit }
 }

@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { run, type Db } from './db.js'
-import { checkFilter, compileFilter, type EntryFilter, type EntryState } from './filters.js'
+import { compileFilter, type EntryFilter, type EntryState } from './filters.js'
 import type { ResolvedRedriveOptions } from './options.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
@@ -73,7 +73,6 @@ function setClause(kind: Kind, resetParam: string): string {
 export async function redrive(db: Db, t: Tables, kind: Kind, filter: EntryFilter | undefined, o: ResolvedRedriveOptions): Promise<RedriveResult> {
   const own = kind === 'requeue' ? [o.resetAttempts] : []
   const f = compileFilter(kindFilter(kind, filter), 3 + own.length)
-  await checkFilter(db, f)
   if (o.dryRun) return dryRun(db, t, filter, kind)
   const groups = new Map<string, ReasonCount>()
   let count = 0

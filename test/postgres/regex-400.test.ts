@@ -1,8 +1,8 @@
 /**
  * A regular expression JavaScript accepts and PostgreSQL rejects is bad input, not a database
  * failure: DLQ_INVALID_OPTION naming `reason` from every central operation (inspect, stats,
- * requeue, purge, dry runs included; on an empty table too, where PostgreSQL would never
- * compile it), 400 from `dletter serve --db` over HTTP, exit 1 (usage) from the CLI.
+ * requeue, purge, dry runs included; on an empty table too, where no row reaches the
+ * pattern), 400 from `dletter serve --db` over HTTP, exit 1 (usage) from the CLI.
  */
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
