@@ -151,16 +151,20 @@ async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Fail
 /**
  * Settle a batch in one transaction. What a handler threw is data (its text is already made
  * storable, src/postgres/pg-text.ts), yet the database may still refuse a value — a CHECK an
- * operator added, a limit. Such a refusal must cost that entry its reason, never the batch:
- * rolled back, the deliveries would be delivered again on every run and the failures would
- * never count their attempts. So the failures are written after a savepoint; when PostgreSQL
- * refuses them for their values, each is written alone, and one it still refuses is written
- * with `unstorable(f)` in its place. Any other error (the connection, the server) rolls back
- * the batch: the lease ends and the batch is claimed again (at-least-once).
+ * operator added, a limit. Such a refusal must cost that entry, never the batch: rolled back,
+ * the deliveries would be delivered again on every run and the failures would never count
+ * their attempts. So the failures are written after a savepoint; when PostgreSQL refuses them
+ * for their values, each is written alone, one it refuses is written with `unstorable(f)` in
+ * its place, and one it refuses even so is left out (returned: its lease ends and it runs
+ * again). Any other error (the connection, the server) rolls back the batch: the lease ends
+ * and the batch is claimed again (at-least-once).
  */
-export async function settle(db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[], unstorable: (f: Failure, sqlState: string) => Failure): Promise<void> {
-  if (delivered.length === 0 && failed.length === 0) return
-  await pinned(db, 'settle entries', async (q) => {
+export async function settle(
+  db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[], unstorable: (f: Failure, sqlState: string) => Failure,
+): Promise<Failure[]> {
+  if (delivered.length === 0 && failed.length === 0) return []
+  return pinned(db, 'settle entries', async (q) => {
+    const refused: Failure[] = []
     if (delivered.length > 0) {
       await run(
         q,
@@ -170,11 +174,11 @@ export async function settle(db: Db, t: Tables, owner: string, delivered: number
         [delivered, owner],
       )
     }
-    if (failed.length === 0) return
+    if (failed.length === 0) return refused
     await run(q, 'settle failed entries', 'SAVEPOINT failures')
     try {
       await settleFailed(q, t, owner, failed)
-      return
+      return refused
     } catch (err) {
       if (!isDataError(err)) throw err
       await run(q, 'settle failed entries', 'ROLLBACK TO SAVEPOINT failures')
@@ -186,9 +190,16 @@ export async function settle(db: Db, t: Tables, owner: string, delivered: number
       } catch (err) {
         if (!isDataError(err)) throw err
         await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')
-        await settleFailed(q, t, owner, [unstorable(f, sqlState(err))])
+        try {
+          await settleFailed(q, t, owner, [unstorable(f, sqlState(err))])
+        } catch (again) {
+          if (!isDataError(again)) throw again
+          await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')
+          refused.push(f)
+        }
       }
       await run(q, 'settle a failed entry', 'RELEASE SAVEPOINT one')
     }
+    return refused
   })
 }

@@ -157,7 +157,10 @@ async function runBatch(
   }
   try {
     await Promise.all(Array.from({ length: Math.min(o.concurrency, entries.length) }, lane))
-    await settle(db, t, owner, delivered, failed, unstorable)
+    const refused = await settle(db, t, owner, delivered, failed, unstorable)
+    for (const f of refused) {
+      logger?.warn({ seq: f.seq, attempt: f.attempt }, 'dlq: the database refused to record the outcome of a central entry; it runs again when its lease ends')
+    }
     for (const seq of delivered) unsettled.delete(seq)
     for (const f of failed) unsettled.delete(f.seq)
     if (notStarted.length > 0) {

@@ -136,4 +136,37 @@ describe('central replay settles whatever a handler throws', () => {
     expect(byN.get(3)!.reason).toMatch(/could not be stored.*23514/)
     expect(byN.get(3)!.dueTs).toBeGreaterThan(Date.now() + 30 * 60_000)
   })
+
+  it('an outcome the database refuses even without its reason costs that entry one more run, not the batch', async () => {
+    const warnings: unknown[][] = []
+    const logger = { info() {}, error() {}, warn: (...a: unknown[]) => void warnings.push(a) }
+    const store = await pg.store({ logger })
+    const { default: pgClient } = await import('pg')
+    const admin = new pgClient.Client(pg.url)
+    await admin.connect()
+    try {
+      // This entry may never count a second attempt, whatever its reason says.
+      await admin.query(`ALTER TABLE "${schemaOf(store)}".entries ADD CONSTRAINT stuck CHECK (attempt < 2 OR id IS DISTINCT FROM 'stuck')`)
+    } finally {
+      await admin.end()
+    }
+    await seed(store, tmpDir(), 6, { id: (i) => (i === 2 ? 'stuck' : `o-${i}`) })
+    const delivered: number[] = []
+    const s = await store.replay(
+      (p: { n: number }) => {
+        if (p.n === 2 || p.n === 4) throw new Error(`failed ${p.n}`)
+        delivered.push(p.n)
+      },
+      { initialWait: '1h', maxWait: '1h', lease: '1h' },
+    )
+    expect(s).toMatchObject({ handled: 6, delivered: 4, requeued: 2 })
+    expect(delivered.sort()).toEqual([0, 1, 3, 5])
+    const rows = new Map((await collect(store.inspect({ state: ['retry', 'delivered'] }))).map((e) => [(e.payload as { n: number }).n, e]))
+    expect(rows.get(4)).toMatchObject({ state: 'retry', attempt: 2, reason: 'failed 4' })
+    // Left as it was, still leased: it runs again when the lease ends.
+    expect(rows.get(2)).toMatchObject({ state: 'retry', attempt: 1 })
+    expect((await store.stats()).due).toBe(0)
+    expect(warnings).toHaveLength(1)
+    expect(String(warnings[0]![1])).toMatch(/refused to record the outcome/)
+  })
 })
