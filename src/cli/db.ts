@@ -175,7 +175,7 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
           row('requeued', s.requeued, 'failed again; attempt+1 and a backoff due time') +
           row('permanent', s.permanent, 'out of attempts or PermanentError') +
           row('expired', s.expired, 'older than --ttl') +
-          (s.released > 0 ? row('released', s.released, 'claimed but not started (stopped); due again at once') : ''),
+          (s.released > 0 ? row('released', s.released, 'claimed but not started (stopped, or the lease ran short); given back') : ''),
       )
     }
   } finally {

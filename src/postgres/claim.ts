@@ -9,7 +9,7 @@
  * Every statement here runs with its plan pinned (see PIN_PLANS): the cost of a claim must
  * follow the batch, never the backlog, whatever the planner's statistics say.
  */
-import { dbError } from './errors.js'
+import { dbError, sqlStateOf } from './errors.js'
 import { run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
@@ -122,15 +122,7 @@ export interface Failure {
  * the operator added), 54 program limit exceeded (e.g. an index row too large).
  */
 function isDataError(err: unknown): boolean {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | null
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code
-  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code)
-}
-
-function sqlState(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | null
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code
-  return typeof code === 'string' ? code : 'unknown'
+  return /^(22|23|54)/.test(sqlStateOf(err) ?? '')
 }
 
 async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Failure[]): Promise<void> {
@@ -191,7 +183,7 @@ export async function settle(
         if (!isDataError(err)) throw err
         await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')
         try {
-          await settleFailed(q, t, owner, [unstorable(f, sqlState(err))])
+          await settleFailed(q, t, owner, [unstorable(f, sqlStateOf(err) ?? 'unknown')])
         } catch (again) {
           if (!isDataError(again)) throw again
           await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')

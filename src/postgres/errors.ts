@@ -20,6 +20,13 @@ function causeCode(err: unknown): string | undefined {
   return undefined
 }
 
+/** The SQLSTATE a statement failed with, also through a DLQ_DB wrapper (undefined for other failures). */
+export function sqlStateOf(err: unknown): string | undefined {
+  const e = err instanceof DeadLetterError ? err.cause : err
+  const code = (e as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
 /** SQLSTATE invalid_regular_expression: the only pattern the store sends is the `reason` filter's. */
 const INVALID_REGULAR_EXPRESSION = '2201B'
 
