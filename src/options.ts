@@ -227,14 +227,16 @@ const SIZE_UNITS: Record<string, number> = {
 /** '4096', '64K', '16MiB', '1G' → bytes (binary units). Throws a plain Error on bad input. */
 export function parseSize(input: number | string): number {
   if (typeof input === 'number') {
-    if (!Number.isInteger(input) || input < 0) throw new Error(`invalid size ${input}`)
+    if (!Number.isSafeInteger(input) || input < 0) throw new Error(`invalid size ${input}`)
     return input
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input)
   if (!m) throw new Error(`invalid size ${JSON.stringify(input)} (examples: 512K, 64M, 1G)`)
   const mult = SIZE_UNITS[(m[2] || 'b').toLowerCase()]
   if (mult === undefined) throw new Error(`invalid size unit ${JSON.stringify(m[2])} in ${JSON.stringify(input)} (use B, K, M, G)`)
-  return Math.floor(Number(m[1]) * mult)
+  const bytes = Math.floor(Number(m[1]) * mult)
+  if (!Number.isSafeInteger(bytes)) throw new Error(`invalid size ${JSON.stringify(input)} (too large)`)
+  return bytes
 }
 
 // ---------------------------------------------------------------------------------------
@@ -278,7 +280,7 @@ const sizeOpt: Check<number> = (name, v) => {
 const intOpt =
   (min: number): Check<number> =>
   (name, v) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalidOption(name, `an integer >= ${min}`, v)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalidOption(name, `an integer >= ${min}`, v)
     return v
   }
 const boolOpt: Check<boolean> = (name, v) => {
@@ -300,6 +302,11 @@ const modeOpt =
   }
 const fileModeOpt = modeOpt(0o600, '0o600')
 const dirModeOpt = modeOpt(0o700, '0o700')
+
+/** A file mode given outside the options objects (the central store's `ship`): rw for the owner at least. */
+export function fileMode(name: string, value: unknown): number {
+  return fileModeOpt(name, value)
+}
 const oneOf =
   <T extends string>(...values: T[]): Check<T> =>
   (name, v) => {

@@ -175,7 +175,7 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
           row('requeued', s.requeued, 'failed again; attempt+1 and a backoff due time') +
           row('permanent', s.permanent, 'out of attempts or PermanentError') +
           row('expired', s.expired, 'older than --ttl') +
-          (s.released > 0 ? row('released', s.released, 'claimed but not started (stopped); due again at once') : ''),
+          (s.released > 0 ? row('released', s.released, 'claimed but not started (stopped, or the lease ran short); given back') : ''),
       )
     }
   } finally {
@@ -187,7 +187,7 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
 /** `extra`: the local command's --json fields that apply (moved / removed, target, resetAttempts). */
 function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean | undefined, extra: Record<string, unknown>): void {
   if (json) {
-    stdoutWrite(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
+    stdoutWrite(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, leased: r.leased, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
     return
   }
   const head = r.dryRun ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}; nothing was changed` : `${verb} ${r.count} entries of the ${where(url)}${r.stopped ? ' (interrupted)' : ''}`

@@ -9,10 +9,10 @@
  * Every statement here runs with its plan pinned (see PIN_PLANS): the cost of a claim must
  * follow the batch, never the backlog, whatever the planner's statistics say.
  */
-import { dbError } from './errors.js'
+import { dbError, sqlStateOf } from './errors.js'
 import { run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
-import { NOW_MS, type Tables } from './schema.js'
+import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
 /**
  * Right after a large ship the table has no (or stale) statistics until autovacuum analyzes
@@ -51,7 +51,7 @@ export interface ClaimScope {
  * depend on a host's clock.
  */
 export function claimStatement(t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope): { text: string; params: unknown[] } {
-  const conds = [`state = 'retry'`, `due_ts <= (SELECT ${NOW_MS})`, `(lease_until IS NULL OR lease_until < (SELECT ${NOW_MS}))`]
+  const conds = [`state = 'retry'`, `due_ts <= (SELECT ${NOW_MS})`, UNLEASED]
   const params: unknown[] = [owner, n, leaseMs]
   if (scope.host !== undefined) {
     params.push(scope.host)
@@ -81,13 +81,17 @@ export async function claim(db: Db, t: Tables, owner: string, n: number, leaseMs
   return { rows: r.rows, serverNow: r.rows.length > 0 ? Number(r.rows[0]!.server_now) : 0 }
 }
 
-export async function renew(db: Db, t: Tables, owner: string, seqs: number[], leaseMs: number): Promise<void> {
-  if (seqs.length === 0) return
-  await pinned(db, 'renew lease', (q) => run(q, 'renew lease', `UPDATE ${t.entries} SET lease_until = ${NOW_MS} + $3 WHERE seq = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'retry'`, [
-    seqs,
-    owner,
-    leaseMs,
-  ]))
+/** Extend the lease of `seqs`; returns those still ours (another worker may have claimed one after the lease ended). */
+export async function renew(db: Db, t: Tables, owner: string, seqs: number[], leaseMs: number): Promise<Set<number>> {
+  if (seqs.length === 0) return new Set()
+  const r = await pinned(db, 'renew lease', (q) =>
+    run<{ seq: string }>(q, 'renew lease', `UPDATE ${t.entries} SET lease_until = ${NOW_MS} + $3 WHERE seq = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'retry' RETURNING seq`, [
+      seqs,
+      owner,
+      leaseMs,
+    ]),
+  )
+  return new Set(r.rows.map((row) => Number(row.seq)))
 }
 
 /** Give back claimed entries that were not started (abort): claimable again at once. */
@@ -112,9 +116,47 @@ export interface Failure {
   dueTs: number
 }
 
-export async function settle(db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[]): Promise<void> {
-  if (delivered.length === 0 && failed.length === 0) return
-  await pinned(db, 'settle entries', async (q) => {
+/**
+ * SQLSTATE classes a statement fails with because of the values it writes, not because of the
+ * database or the connection: 22 data exception, 23 integrity constraint violation (a CHECK
+ * the operator added), 54 program limit exceeded (e.g. an index row too large).
+ */
+function isDataError(err: unknown): boolean {
+  return /^(22|23|54)/.test(sqlStateOf(err) ?? '')
+}
+
+async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Failure[]): Promise<void> {
+  const col = <K extends keyof Failure>(k: K) => failed.map((f) => f[k])
+  await run(
+    q,
+    'settle failed entries',
+    `UPDATE ${t.entries} AS e SET state = u.st, attempt = u.att, reason = u.rsn, fingerprint = u.fp, error_name = u.en,
+       error_code = u.ec, final = u.fin, first_ts = coalesce(e.first_ts, e.ts), ts = u.ts, due_ts = u.due,
+       lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
+     FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+       AS u(seq, st, att, rsn, fp, en, ec, fin, ts, due)
+     WHERE e.seq = u.seq AND e.lease_owner = $11 AND e.state = 'retry'`,
+    [col('seq'), col('state'), col('attempt'), col('reason'), col('fingerprint'), col('errorName'), col('errorCode'), col('final'), col('ts'), col('dueTs'), owner],
+  )
+}
+
+/**
+ * Settle a batch in one transaction. What a handler threw is data (its text is already made
+ * storable, src/postgres/pg-text.ts), yet the database may still refuse a value — a CHECK an
+ * operator added, a limit. Such a refusal must cost that entry, never the batch: rolled back,
+ * the deliveries would be delivered again on every run and the failures would never count
+ * their attempts. So the failures are written after a savepoint; when PostgreSQL refuses them
+ * for their values, each is written alone, one it refuses is written with `unstorable(f)` in
+ * its place, and one it refuses even so is left out (returned: its lease ends and it runs
+ * again). Any other error (the connection, the server) rolls back the batch: the lease ends
+ * and the batch is claimed again (at-least-once).
+ */
+export async function settle(
+  db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[], unstorable: (f: Failure, sqlState: string) => Failure,
+): Promise<Failure[]> {
+  if (delivered.length === 0 && failed.length === 0) return []
+  return pinned(db, 'settle entries', async (q) => {
+    const refused: Failure[] = []
     if (delivered.length > 0) {
       await run(
         q,
@@ -124,19 +166,32 @@ export async function settle(db: Db, t: Tables, owner: string, delivered: number
         [delivered, owner],
       )
     }
-    if (failed.length > 0) {
-      const col = <K extends keyof Failure>(k: K) => failed.map((f) => f[k])
-      await run(
-        q,
-        'settle failed entries',
-        `UPDATE ${t.entries} AS e SET state = u.st, attempt = u.att, reason = u.rsn, fingerprint = u.fp, error_name = u.en,
-           error_code = u.ec, final = u.fin, first_ts = coalesce(e.first_ts, e.ts), ts = u.ts, due_ts = u.due,
-           lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
-         FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-           AS u(seq, st, att, rsn, fp, en, ec, fin, ts, due)
-         WHERE e.seq = u.seq AND e.lease_owner = $11 AND e.state = 'retry'`,
-        [col('seq'), col('state'), col('attempt'), col('reason'), col('fingerprint'), col('errorName'), col('errorCode'), col('final'), col('ts'), col('dueTs'), owner],
-      )
+    if (failed.length === 0) return refused
+    await run(q, 'settle failed entries', 'SAVEPOINT failures')
+    try {
+      await settleFailed(q, t, owner, failed)
+      return refused
+    } catch (err) {
+      if (!isDataError(err)) throw err
+      await run(q, 'settle failed entries', 'ROLLBACK TO SAVEPOINT failures')
     }
+    for (const f of failed) {
+      await run(q, 'settle a failed entry', 'SAVEPOINT one')
+      try {
+        await settleFailed(q, t, owner, [f])
+      } catch (err) {
+        if (!isDataError(err)) throw err
+        await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')
+        try {
+          await settleFailed(q, t, owner, [unstorable(f, sqlStateOf(err) ?? 'unknown')])
+        } catch (again) {
+          if (!isDataError(again)) throw again
+          await run(q, 'settle a failed entry', 'ROLLBACK TO SAVEPOINT one')
+          refused.push(f)
+        }
+      }
+      await run(q, 'settle a failed entry', 'RELEASE SAVEPOINT one')
+    }
+    return refused
   })
 }

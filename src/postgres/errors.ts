@@ -20,10 +20,27 @@ function causeCode(err: unknown): string | undefined {
   return undefined
 }
 
+/** The SQLSTATE a statement failed with, also through a DLQ_DB wrapper (undefined for other failures). */
+export function sqlStateOf(err: unknown): string | undefined {
+  const e = err instanceof DeadLetterError ? err.cause : err
+  const code = (e as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+/** SQLSTATE invalid_regular_expression: the only pattern the store sends is the `reason` filter's. */
+const INVALID_REGULAR_EXPRESSION = '2201B'
+
 export function dbError(action: string, err: unknown): DeadLetterError {
   if (err instanceof DeadLetterError) return err
   const code = causeCode(err)
   const raw = err instanceof Error ? err.message || err.name : String(err)
+  if (code === INVALID_REGULAR_EXPRESSION) {
+    return new DeadLetterError(
+      'DLQ_INVALID_OPTION',
+      `dlq: option \`reason\` must be a regular expression PostgreSQL accepts (its syntax, not JavaScript's: no named groups, no \\p{…}, at most 255 repetitions): ${raw}`,
+      { cause: err },
+    )
+  }
   const msg = maskSecrets(raw || code || 'unknown error')
   const withCode = code && !msg.includes(code) ? `${code}: ${msg}` : msg
   return new DeadLetterError('DLQ_DB', `dlq: ${action}: ${withCode}`, { cause: err })

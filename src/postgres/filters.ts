@@ -6,6 +6,8 @@
  */
 import { DeadLetterError, invalidOption } from '../errors.js'
 import { parseDuration } from '../options.js'
+import { boundedDuration } from './options.js'
+import { pgText } from './pg-text.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged'
 export const ALL_STATES: EntryState[] = ['retry', 'permanent', 'corrupt', 'delivered', 'purged']
@@ -52,11 +54,14 @@ function list(name: string, v: unknown): string[] {
 
 export function timeOf(name: string, v: unknown, now: number): number {
   if (v instanceof Date && Number.isFinite(v.getTime())) return v.getTime()
-  if (typeof v === 'number' && Number.isFinite(v)) return v
+  // Compared with a bigint column: only what it holds exactly.
+  if (typeof v === 'number' && Number.isSafeInteger(Math.trunc(v))) return v
   if (typeof v === 'string') {
+    let ago: number | undefined
     try {
-      return now - parseDuration(v)
+      ago = parseDuration(v)
     } catch {}
+    if (ago !== undefined && ago <= Number.MAX_SAFE_INTEGER) return now - ago
     const t = Date.parse(v)
     if (Number.isFinite(t)) return t
   }
@@ -72,8 +77,10 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
   }
   const conds: string[] = []
   const params: unknown[] = []
+  // Stored text never holds what PostgreSQL text cannot (pg-text.ts): neither may a filter,
+  // and mapped the same way it matches what was stored.
   const p = (v: unknown) => {
-    params.push(v)
+    params.push(typeof v === 'string' ? pgText(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? pgText(x) : x)) : v)
     return `$${first + params.length - 1}`
   }
   const states = f.state === undefined ? defaultStates : list('state', f.state)
@@ -83,6 +90,9 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
     if (f.reason instanceof RegExp) {
       const bad = f.reason.flags.replace(/[igyd]/g, '')
       if (bad) throw invalidOption('reason', 'a RegExp without the m, s, u or v flags (PostgreSQL regular expressions have no equivalent)', f.reason)
+      // PostgreSQL's syntax, not JavaScript's: a pattern it rejects fails the statement while
+      // it is planned (its selectivity estimate compiles the pattern), whatever the rows, and
+      // errors.ts maps that (SQLSTATE 2201B) to DLQ_INVALID_OPTION naming this filter.
       conds.push(`coalesce(reason, '') ${f.reason.ignoreCase ? '~*' : '~'} ${p(f.reason.source)}`)
     } else if (typeof f.reason === 'string') {
       conds.push(`strpos(coalesce(reason, ''), ${p(f.reason)}) > 0`)
@@ -108,14 +118,7 @@ export function compileFilter(input: EntryFilter | undefined, first = 1, default
   }
   if (f.olderThan !== undefined) {
     if (f.until !== undefined) throw new DeadLetterError('DLQ_INVALID_OPTION', 'dlq: filter `olderThan` cannot be combined with `until`')
-    let ms: number
-    try {
-      if (typeof f.olderThan !== 'number' && typeof f.olderThan !== 'string') throw new Error()
-      ms = parseDuration(f.olderThan)
-    } catch {
-      throw invalidOption('olderThan', 'a duration (ms or a string such as "30d")', f.olderThan)
-    }
-    conds.push(`ts < ${p(Math.trunc(now - ms))}`)
+    conds.push(`ts < ${p(Math.trunc(now - boundedDuration('olderThan', f.olderThan)))}`)
   }
   if (f.since !== undefined) conds.push(`ts >= ${p(Math.trunc(timeOf('since', f.since, now)))}`)
   if (f.until !== undefined) conds.push(`ts < ${p(Math.trunc(timeOf('until', f.until, now)))}`)

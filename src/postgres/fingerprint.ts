@@ -14,7 +14,8 @@ export function fingerprintOf(reason: string | null): string {
   if (reason === null) return normalizeReason(null)
   const hit = cache.get(reason)
   if (hit !== undefined) return hit
-  // Stored in a text column: the reason may carry U+0000 or a lone surrogate.
+  // Stored in a text column: the reason may carry U+0000, a lone surrogate, or end (cut at 500
+  // characters) in half a surrogate pair.
   const fp = pgText(normalizeReason(reason))
   if (cache.size >= CACHE_MAX) cache.clear()
   if (reason.length <= 1000) cache.set(reason, fp)

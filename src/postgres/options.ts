@@ -4,18 +4,30 @@
  */
 import os from 'node:os'
 import { DeadLetterError, describe, invalidOption } from '../errors.js'
-import { type LoggerLike, parseDuration, parseSize, replayDefaults } from '../options.js'
+import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, timerDuration } from '../options.js'
 
 type Check = (name: string, v: unknown) => unknown
 
-const duration: Check = (name, v) => {
+/**
+ * A duration the store turns into a time in a bigint column (due times, `ttl`, `olderThan`):
+ * at most Number.MAX_SAFE_INTEGER ms, so that time plus it is still an exact integer there.
+ * A duration that drives a timer is checked by `timer` instead, as the local options are.
+ */
+export function boundedDuration(name: string, v: unknown): number {
+  let ms: number
   try {
     if (typeof v !== 'number' && typeof v !== 'string') throw new Error()
-    return parseDuration(v)
+    ms = parseDuration(v)
   } catch {
     throw invalidOption(name, 'a duration (ms or a string such as "30s")', v)
   }
+  if (ms > Number.MAX_SAFE_INTEGER) throw invalidOption(name, `at most ${Number.MAX_SAFE_INTEGER} ms`, v)
+  return ms
 }
+const duration: Check = boundedDuration
+const timer: Check = timerDuration
+/** The `attempt` column is a PostgreSQL integer. */
+const MAX_ATTEMPTS = 2 ** 31 - 1
 const size: Check = (name, v) => {
   try {
     if (typeof v !== 'number' && typeof v !== 'string') throw new Error()
@@ -95,7 +107,7 @@ export function resolveConnectOptions(input: unknown): ResolvedConnectOptions {
     host: str,
     schema: str,
     maxConnections: int(1),
-    connectTimeout: duration,
+    connectTimeout: timer,
     logger,
   })
 }
@@ -128,11 +140,11 @@ export interface ResolvedShipOptions {
 
 export function resolveShipOptions(input: unknown): ResolvedShipOptions {
   const o = resolve<ResolvedShipOptions>('ship', input, { sealTimeout: 5000, batchSize: 2000, maxRecordSize: replayDefaults.maxRecordSize, logName: undefined, mode: 0o600, signal: undefined }, {
-    sealTimeout: duration,
+    sealTimeout: timer,
     batchSize: int(1),
     maxRecordSize: size,
     logName: str,
-    mode: int(0),
+    mode: fileMode,
     signal,
   })
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
@@ -146,7 +158,7 @@ export interface ShipperOptions extends Omit<ShipOptions, 'signal'> {
 
 export function resolveShipperOptions(input: unknown): { interval: number; ship: ResolvedShipOptions } {
   const { interval, ...rest } = (input ?? {}) as ShipperOptions
-  return { interval: interval === undefined ? 1000 : (duration('interval', interval) as number), ship: resolveShipOptions(rest) }
+  return { interval: interval === undefined ? 1000 : timerDuration('interval', interval), ship: resolveShipOptions(rest) }
 }
 
 // ------------------------------------------------------------------------------ replay
@@ -220,16 +232,17 @@ export function resolveCentralReplayOptions(input: unknown): ResolvedCentralRepl
       maxWait: duration,
       concurrency: int(1),
       ttl: duration,
-      handlerTimeout: duration,
+      handlerTimeout: timer,
       limit: int(1),
       signal,
       batchSize: int(1),
-      lease: duration,
+      lease: timer,
       host: str,
       log: str,
       random: fn,
     },
   )
+  if (o.maxAttempts > MAX_ATTEMPTS) throw invalidOption('maxAttempts', `at most ${MAX_ATTEMPTS}`, o.maxAttempts)
   if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
   if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
   if (o.lease < 100) throw invalidOption('lease', 'at least 100 ms', o.lease)
@@ -261,4 +274,4 @@ export function resolveRedriveOptions(what: string, input: unknown): ResolvedRed
   return resolve(what, input, { dryRun: false, rate: undefined, resetAttempts: false, signal: undefined }, checks)
 }
 
-export { bool as checkBool, duration as checkDuration }
+export { bool as checkBool }

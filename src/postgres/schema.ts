@@ -25,6 +25,13 @@ export function tablesFor(schema: string): Tables {
 /** Server time in epoch ms: leases and due times never depend on a host's clock. */
 export const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
 
+/**
+ * A row no replay worker holds: never leased, or its lease has ended (the server's time, read
+ * once per statement). Claims take only such rows, and so do requeue and purge: a lease is a
+ * promise that nobody else runs, changes or hands out the entry until it ends.
+ */
+export const UNLEASED = `(lease_until IS NULL OR lease_until < (SELECT ${NOW_MS}))`
+
 type Migration = (t: Tables) => string[]
 
 export const MIGRATIONS: Migration[] = [

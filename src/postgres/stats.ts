@@ -5,7 +5,7 @@
  */
 import { run, type Db } from './db.js'
 import { ALL_STATES, OPEN_STATES, compileFilter, type EntryFilter, type EntryState } from './filters.js'
-import { NOW_MS, type Tables } from './schema.js'
+import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
 export interface FingerprintGroup {
   fingerprint: string
@@ -47,7 +47,7 @@ export async function centralStats(db: Db, t: Tables, filter?: EntryFilter, opts
     db,
     'stats',
     `SELECT state, count(*) AS c, min(ts) AS oldest, ${NOW_MS} AS now,
-            count(*) FILTER (WHERE state = 'retry' AND due_ts <= ${NOW_MS} AND (lease_until IS NULL OR lease_until < ${NOW_MS})) AS due
+            count(*) FILTER (WHERE state = 'retry' AND due_ts <= ${NOW_MS} AND ${UNLEASED}) AS due
      FROM ${t.entries} WHERE ${f.where} GROUP BY state`,
     f.params,
   )

@@ -5,13 +5,13 @@
  */
 import { EventEmitter } from 'node:events'
 import { DeadLetterError, invalidOption } from '../errors.js'
-import { parseDuration } from '../options.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
 import type { CentralEntry } from './entry.js'
 import { dbError, maskSecrets, redactUrl } from './errors.js'
 import { compileFilter, type EntryFilter } from './filters.js'
 import { type InspectOrder, inspectEntries } from './inspect.js'
 import {
+  boundedDuration,
   type CentralReplayOptions,
   type ConnectOptions,
   type RedriveOptions,
@@ -119,7 +119,8 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
 
   /**
    * Matching entries in shipping order (`order: 'newest'`: newest first), streamed page by
-   * page. Throws at once on a bad filter.
+   * page. Throws at once on a bad filter; a `reason` pattern PostgreSQL rejects fails the
+   * first step of the iteration (DLQ_INVALID_OPTION), before any entry.
    */
   inspect(filter?: CentralInspectOptions): AsyncGenerator<CentralEntry> {
     this.assertOpen()
@@ -150,13 +151,19 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     return runWorker(this.db, this.tables, handler as CentralHandler, o, this.options.logger)
   }
 
-  /** Make matching entries due again (permanent ones by default). */
+  /**
+   * Make matching entries due again: `state` 'permanent' (the default) or 'retry'. Entries a
+   * replay worker holds (leased) are skipped and counted in `leased`.
+   */
   async requeue(filter?: EntryFilter, options?: RedriveOptions): Promise<RedriveResult> {
     this.assertOpen()
     return redrive(this.db, this.tables, 'requeue', filter, resolveRedriveOptions('requeue', options))
   }
 
-  /** Mark matching entries purged (kept until prune()). */
+  /**
+   * Mark matching entries purged (kept until prune()). The filter must name `state`:
+   * 'permanent', 'corrupt' or both — the retry log is never purged, as locally.
+   */
   async purge(filter?: EntryFilter, options?: Omit<RedriveOptions, 'resetAttempts'>): Promise<RedriveResult> {
     this.assertOpen()
     return redrive(this.db, this.tables, 'purge', filter, resolveRedriveOptions('purge', options))
@@ -165,13 +172,7 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */
   async prune(options: { olderThan: number | string }): Promise<number> {
     this.assertOpen()
-    let ms: number
-    try {
-      ms = parseDuration(options?.olderThan)
-    } catch {
-      throw invalidOption('olderThan', 'a duration (ms or a string such as "7d")', options?.olderThan)
-    }
-    return prune(this.db, this.tables, ms)
+    return prune(this.db, this.tables, boundedDuration('olderThan', options?.olderThan))
   }
 
   /** Stop background shippers (waiting for a round in flight) and close the connections. */

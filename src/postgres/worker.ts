@@ -20,6 +20,7 @@ import { claim, type Failure, release, renew, settle } from './claim.js'
 import type { Db } from './db.js'
 import { type CentralEntry, toEntry } from './entry.js'
 import { fingerprintOf } from './fingerprint.js'
+import { pgTextOrNull } from './pg-text.js'
 import type { ResolvedCentralReplayOptions } from './options.js'
 import type { Tables } from './schema.js'
 import { boundedCall } from '../replay/handler-timeout.js'
@@ -35,7 +36,7 @@ export interface CentralReplaySummary {
   permanent: number
   /** Became permanent because older than `ttl`. */
   expired: number
-  /** Claimed but given back unstarted (abort). */
+  /** Claimed but given back unstarted: on abort, or when the lease could no longer be vouched for. */
   released: number
   stopped?: 'abort' | 'limit'
   durationMs: number
@@ -56,9 +57,10 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
       s.stopped = 'limit'
       break
     }
+    const sent = performance.now()
     const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope)
     if (batch.rows.length === 0) break
-    await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, s, logger)
+    await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger)
   }
   s.durationMs = Date.now() - t0
   return s
@@ -72,6 +74,7 @@ async function runBatch(
   o: ResolvedCentralReplayOptions,
   entries: CentralEntry[],
   serverNow: number,
+  claimSent: number,
   s: CentralReplaySummary,
   logger: LoggerLike | undefined,
 ): Promise<void> {
@@ -80,11 +83,29 @@ async function runBatch(
   const delivered: number[] = []
   const failed: Failure[] = []
   const unsettled = new Set(entries.map((e) => e.seq))
+  // A lease is a promise that no other worker runs these entries until it ends, so a handler
+  // may start only under a lease this worker can vouch for: until `heldUntil` (counted on
+  // this host's monotonic clock from when the claim or the last renewal was sent, so never
+  // later than the server's), and only for entries the last renewal still found ours. With
+  // less than a third of it left — the next renewal may come too late — entries are given
+  // back unstarted, as on abort; after a stall (a blocked event loop, renewals failing)
+  // another worker may already have claimed them.
+  let heldUntil = claimSent + o.lease
+  const lost = new Set<number>()
   // Long handlers keep their lease: renewed at a third of its length while the batch runs.
   const heartbeat = setInterval(() => {
-    renew(db, t, owner, [...unsettled], o.lease).catch((err) => logger?.warn({ err }, 'dlq: could not renew the lease of claimed entries'))
+    const sent = performance.now()
+    const seqs = [...unsettled]
+    renew(db, t, owner, seqs, o.lease).then(
+      (held) => {
+        heldUntil = Math.max(heldUntil, sent + o.lease)
+        for (const seq of seqs) if (!held.has(seq)) lost.add(seq)
+      },
+      (err) => logger?.warn({ err }, 'dlq: could not renew the lease of claimed entries'),
+    )
   }, Math.max(50, Math.floor(o.lease / 3)))
   heartbeat.unref()
+  const vouched = (seq: number) => !lost.has(seq) && heldUntil - performance.now() > o.lease / 3
   let next = 0
   const notStarted: number[] = []
   const one = async (e: CentralEntry): Promise<void> => {
@@ -126,7 +147,7 @@ async function runBatch(
   const lane = async (): Promise<void> => {
     while (next < entries.length) {
       const e = entries[next++]!
-      if (o.signal?.aborted) {
+      if (o.signal?.aborted || !vouched(e.seq)) {
         notStarted.push(e.seq)
         continue
       }
@@ -136,7 +157,10 @@ async function runBatch(
   }
   try {
     await Promise.all(Array.from({ length: Math.min(o.concurrency, entries.length) }, lane))
-    await settle(db, t, owner, delivered, failed)
+    const refused = await settle(db, t, owner, delivered, failed, unstorable)
+    for (const f of refused) {
+      logger?.warn({ seq: f.seq, attempt: f.attempt }, 'dlq: the database refused to record the outcome of a central entry; it runs again when its lease ends')
+    }
     for (const seq of delivered) unsettled.delete(seq)
     for (const f of failed) unsettled.delete(f.seq)
     if (notStarted.length > 0) {
@@ -148,9 +172,20 @@ async function runBatch(
   }
 }
 
+/** `reason`, `errorName`, `errorCode`: as describeReason() made them (bounded), or as stored. */
 function failure(
   e: CentralEntry, state: 'retry' | 'permanent', attempt: number, reason: string | null,
   errorName: string | null, errorCode: string | null, final: string | null, ts: number, dueTs: number,
 ): Failure {
-  return { seq: e.seq, state, attempt, reason, fingerprint: fingerprintOf(reason), errorName, errorCode, final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs) }
+  const text = pgTextOrNull(reason)
+  return {
+    seq: e.seq, state, attempt, reason: text, fingerprint: fingerprintOf(text), errorName: pgTextOrNull(errorName), errorCode: pgTextOrNull(errorCode),
+    final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs),
+  }
+}
+
+/** A failure whose values the database refused: the outcome stands, the reason says why it is not there. */
+function unstorable(f: Failure, sqlState: string): Failure {
+  const reason = `[the handler's failure reason could not be stored: PostgreSQL refused it with SQLSTATE ${sqlState}]`
+  return { ...f, reason, fingerprint: fingerprintOf(reason), errorName: null, errorCode: null }
 }

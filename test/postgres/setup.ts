@@ -68,3 +68,42 @@ export async function seed(
   await store.ship(logPath)
   return logPath
 }
+
+/** The rejection of `p` (a test fails if it resolves). */
+export async function rejection(p: Promise<unknown> | (() => unknown)): Promise<{ code?: string; message: string }> {
+  try {
+    await (typeof p === 'function' ? p() : p)
+  } catch (err) {
+    return err as { code?: string; message: string }
+  }
+  throw new Error('expected a rejection')
+}
+
+/**
+ * Handler calls per entry, as the handlers report them (from any process): who entered and
+ * left which entry, and every time one entered an entry another was still inside.
+ */
+export function handlerTracker() {
+  const inside = new Map<number, string>()
+  const entered: Array<[string, number]> = []
+  const exited: string[] = []
+  const overlaps: string[] = []
+  return {
+    entered,
+    exited,
+    overlaps,
+    enter(who: string, n: number) {
+      const other = inside.get(n)
+      if (other !== undefined) overlaps.push(`entry ${n}: ${who} entered while ${other} was inside`)
+      inside.set(n, who)
+      entered.push([who, n])
+    },
+    exit(who: string, n: number) {
+      if (inside.get(n) === who) inside.delete(n)
+      exited.push(`${who}:${n}`)
+    },
+  }
+}
+
+/** The schema a store of `useCluster().store()` works in (private to the store). */
+export const schemaOf = (s: unknown): string => (s as { tables: { schema: string } }).tables.schema

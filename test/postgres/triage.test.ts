@@ -84,7 +84,7 @@ describe('inspect, stats, requeue, purge', () => {
     const delivered: number[] = []
     await store.replay((p: { n: number }) => void delivered.push(p.n), { host: 'pod-1' })
     expect(delivered).toHaveLength(30)
-    await expect(store.requeue({ state: 'corrupt' })).rejects.toThrow(/cannot take corrupt/)
+    await expect(store.requeue({ state: 'corrupt' })).rejects.toThrow(/corrupt entries have no payload to deliver/)
   })
 
   it('purge with a limit and a rate; purged rows stay until prune()', async () => {
