@@ -95,7 +95,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
     this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
-    this.retention = new Retention(paths, options, this.retry, this.diag, this)
+    this.retention = new Retention(paths, options, this.retry, this.diag)
     // `closed` and `lost` stay plain fields here, tested by every log(); the watch reads them live.
     const host = {
       closed: () => this.closed,
@@ -304,6 +304,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         while (this.background.size > 0) await Promise.allSettled([...this.background])
       } finally {
         await this.lock.release()
+        this.diag.flush()
         this.diag.info({ path: this.path }, 'dlq: closed')
       }
     })()
@@ -344,11 +345,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     const { interval = 30_000, onRun, signal: outer, ...rest } = options
     // Validate now: a typo must fail here, not silently on every background run.
     resolveReplayOptions(rest)
+    if (onRun !== undefined && typeof onRun !== 'function') throw invalidOption('onRun', 'a function', onRun)
     const every = timerDuration('interval', interval)
     if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
     return startReplayerLoop(every, outer, {
       replay: (signal) => this.replay(handler, { ...rest, signal }),
-      onRun,
+      onRun: this.diag.callback('onRun', onRun),
       onError: (err) => this.diag.error(err),
       closed: () => this.closed,
     })
@@ -367,7 +369,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private onSealed(kind: LogKind, sealed: string): void {
     this.diag.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
-    this.emit('rotated', { kind, path: sealed })
     if (this.options.compress) this.track(this.compress(sealed))
     if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
       this.track(this.retention.applyRetention())
@@ -375,6 +376,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (kind === 'retry' && this.options.maxRetryBytes !== undefined) {
       this.track(this.retention.retrySealed(sealed))
     }
+    // Last, once the follow-up work is scheduled and the cap counts the sealed bytes: a
+    // listener sees a consistent logger, and what it throws is reported, never rethrown.
+    this.diag.emit('rotated', { kind, path: sealed })
   }
 
   private async compress(file: string): Promise<void> {
