@@ -91,6 +91,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     const ownership = {
       onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
+      onDebug: (m: string) => this.diag.debug({ path: this.path }, `dlq: ${m}`),
       ensureOwnership: () => this.watch.ensureOwnership(),
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })

@@ -25,7 +25,7 @@ export interface LoggerOptions {
   maxRecordSize?: number | string
   /** Seal the active segment once it reaches this size. `0` disables size rotation. */
   rotateSize?: number | string
-  /** Also seal on a clock boundary: '30s', '5m', '1h', '1d' (rotating-file-stream's interval syntax). */
+  /** Also seal on a clock boundary: '30s', '5m', '1h', '1d', '1M' (see parseRotationInterval). */
   rotateInterval?: string
   /** gzip sealed segments. */
   compress?: boolean
@@ -328,15 +328,27 @@ const signalOpt: Check<AbortSignal> = (name, v) => {
   if (!(v instanceof AbortSignal)) throw invalidOption(name, 'an AbortSignal', v)
   return v
 }
-const intervalOpt: Check<string> = (name, v) => {
-  // rotating-file-stream accepts only intervals that divide their unit evenly.
+/** A rotation interval: `num` of `unit` (seconds, minutes, hours, days, months). */
+export interface RotationInterval {
+  num: number
+  unit: 's' | 'm' | 'h' | 'd' | 'M'
+}
+
+/**
+ * `'30s'`, `'5m'`, `'1h'`, `'1d'`, `'1M'`; undefined when malformed. Seconds and minutes must
+ * divide 60 and hours 24, so that every boundary falls on the same clock positions.
+ */
+export function parseRotationInterval(v: unknown): RotationInterval | undefined {
   const m = typeof v === 'string' ? /^(\d+)([smhdM])$/.exec(v) : null
-  const n = m ? Number(m[1]) : 0
-  const ok =
-    m !== null &&
-    n > 0 &&
-    ((m[2] === 's' || m[2] === 'm') ? 60 % n === 0 : m[2] === 'h' ? 24 % n === 0 : true)
-  if (!ok) throw invalidOption(name, "an interval such as '30s', '5m', '1h', '1d' (s/m must divide 60, h must divide 24)", v)
+  if (!m) return undefined
+  const num = Number(m[1])
+  const unit = m[2] as RotationInterval['unit']
+  const ok = num > 0 && (unit === 's' || unit === 'm' ? 60 % num === 0 : unit === 'h' ? 24 % num === 0 : true)
+  return ok ? { num, unit } : undefined
+}
+
+const intervalOpt: Check<string> = (name, v) => {
+  if (!parseRotationInterval(v)) throw invalidOption(name, "an interval such as '30s', '5m', '1h', '1d' (s/m must divide 60, h must divide 24)", v)
   return v as string
 }
 

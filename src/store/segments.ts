@@ -11,7 +11,7 @@
  *   .orders.log.lock, .orders.log.replay.lock, .orders.log.seal-request, .orders.log.seal-done
  *
  * Writer and replayer number their segments in separate namespaces (`N` and `rN`), so a
- * rotation inside rotating-file-stream can never race a replayer for the same name. Discovery
+ * writer's rotation can never race a replayer for the same name. Discovery
  * matches these exact patterns; nothing else in the directory is ever read or deleted.
  */
 import fs from 'node:fs'
