@@ -131,40 +131,38 @@ export class Logger extends EventEmitter<LoggerEvents> {
       throw ioError(`create directory ${paths.dir}`, err)
     }
     const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode, { waitMs: opts.openTimeout })
+    let dlq: Logger | undefined
     try {
       // With the writer lock in place no new sealer starts; one already sealing is let finish.
       const sealer = await waitWhileHeld(sealLockPath(paths.writerLock), opts.openTimeout)
       if (sealer.state === 'alive') throw lockedError(sealLockPath(paths.writerLock), 'writer', sealer.info, opts.openTimeout)
-    } catch (err) {
-      await lock.release()
-      throw err
-    }
-    let dlq: Logger
-    try {
       dlq = new Logger(paths, opts, lock)
-    } catch (err) {
-      // An uncompilable schema must not leave this process holding the lock.
-      await lock.release()
-      throw err
-    }
-    try {
       await dlq.retry.open()
       await dlq.permanent.open()
+      for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
+        if (opts.compress) dlq.track(dlq.compress(p))
+      }
+      await dlq.retention.refreshRetryBytes()
+      if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     } catch (err) {
-      await dlq.retry.close().catch(() => {})
-      await dlq.permanent.close().catch(() => {})
+      // Whatever failed once the lock was taken (an uncompilable schema, EMFILE while listing
+      // segments, …), this process keeps neither the lock — every later open would get
+      // DLQ_LOCKED — nor a descriptor or a background job.
+      await dlq?.discard()
       await lock.release()
       throw err
     }
-    for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
-      if (opts.compress) dlq.track(dlq.compress(p))
-    }
-    await dlq.retention.refreshRetryBytes()
-    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     dlq.watch.start()
     dlq.diag.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
     dlq.diag.releaseOpenWarnings()
     return dlq
+  }
+
+  /** Undo a failed open(): close the writers' files and wait for the jobs it started. */
+  private async discard(): Promise<void> {
+    this.closed = true
+    await Promise.allSettled([this.retry.close(), this.permanent.close()])
+    while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 
   // ---------------------------------------------------------------------- writing
