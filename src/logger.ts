@@ -16,6 +16,7 @@ import { truncateReason } from './reason.js'
 import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
+import { removeAbandonedTemps } from './store/seal-request.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
 import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
@@ -139,6 +140,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
       dlq = new Logger(paths, opts, lock)
       await dlq.retry.open()
       await dlq.permanent.open()
+      await removeAbandonedTemps(paths)
       for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
         if (opts.compress) dlq.track(dlq.compress(p))
       }
