@@ -217,9 +217,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
       return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
     }
-    if (id !== undefined && typeof id !== 'string') {
-      return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: id must be a string, got ${typeof id}`))
-    }
     // A caller the writer just admitted must not queue again behind the waiters still queued
     // (w.full counts them): with more waiters than one wake-up admits, every admitted caller
     // would re-queue and none would ever write.
