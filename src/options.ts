@@ -403,6 +403,17 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
   return o
 }
 
+/**
+ * The backoff pair, for local and central replay alike. `maxWait` given: it must be at least
+ * `initialWait`. Not given: it is its default or `initialWait`, whichever is larger — the user
+ * who asked for `initialWait: '1h'` never chose the 30 s cap it would otherwise contradict.
+ */
+export function settleBackoffWaits(input: unknown, o: { initialWait: number; maxWait: number }): void {
+  const given = input !== null && typeof input === 'object' && (input as { maxWait?: unknown }).maxWait !== undefined
+  if (!given) o.maxWait = Math.max(o.maxWait, o.initialWait)
+  else if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
+}
+
 export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
   const o = resolve('replay', input, replayDefaults, {
     maxAttempts: intOpt(1),
@@ -425,7 +436,7 @@ export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
     now: fnOpt,
     random: fnOpt,
   } as { [K in keyof ResolvedReplayOptions]: Check<ResolvedReplayOptions[K]> })
-  if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
+  settleBackoffWaits(input, o)
   if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
   return o
