@@ -47,6 +47,16 @@ export function fsyncDirSync(dir: string): void {
 let tmpCounter = 0
 
 /**
+ * The pid in `name` when it is a temp file writeFileAtomic(`<dir>/<file>`) left behind (a
+ * crash between creating and renaming it); undefined for any other name.
+ */
+export function atomicTempPid(file: string, name: string): number | undefined {
+  if (!name.startsWith(`${file}.tmp-`)) return undefined
+  const m = /^(\d+)-\d+$/.exec(name.slice(file.length + 5))
+  return m ? Number(m[1]) : undefined
+}
+
+/**
  * Replace `file` atomically: write a temp file, fsync it, rename over the target, fsync the
  * directory. A reader sees the old content or the new one, never a mix, even after power loss.
  */

@@ -12,8 +12,11 @@ import { DeadLetterError, describe } from './errors.js'
 export interface LogOptions {
   /** Attempts made so far, including this failure. Default 1. */
   attempt?: number
-  /** A stable id for idempotent consumers; kept across re-logs. */
-  id?: string
+  /**
+   * A stable id for idempotent consumers; kept across re-logs. A finite number is stored as
+   * its string form (`42` → `"42"`), which is what replay, filters and the central store see.
+   */
+  id?: string | number
 }
 
 export interface LogArgs {
@@ -62,7 +65,8 @@ function checkAttempt(v: unknown): number {
 }
 
 function checkId(v: unknown): string | undefined {
-  if (v !== undefined && typeof v !== 'string') throw invalid(`id must be a string, got ${describe(v)}`)
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+  if (v !== undefined && typeof v !== 'string') throw invalid(`id must be a string or a finite number, got ${describe(v)}`)
   return v
 }
 

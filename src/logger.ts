@@ -16,6 +16,7 @@ import { truncateReason } from './reason.js'
 import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
+import { removeAbandonedTemps } from './store/seal-request.js'
 import { assertNotDirectory, mkdirp } from './fs-safe.js'
 import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
@@ -91,11 +92,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     const ownership = {
       onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
+      onDebug: (m: string) => this.diag.debug({ path: this.path }, `dlq: ${m}`),
       ensureOwnership: () => this.watch.ensureOwnership(),
     }
     this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
     this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
-    this.retention = new Retention(paths, options, this.retry, this.diag, this)
+    this.retention = new Retention(paths, options, this.retry, this.diag)
     // `closed` and `lost` stay plain fields here, tested by every log(); the watch reads them live.
     const host = {
       closed: () => this.closed,
@@ -130,40 +132,39 @@ export class Logger extends EventEmitter<LoggerEvents> {
       throw ioError(`create directory ${paths.dir}`, err)
     }
     const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode, { waitMs: opts.openTimeout })
+    let dlq: Logger | undefined
     try {
       // With the writer lock in place no new sealer starts; one already sealing is let finish.
       const sealer = await waitWhileHeld(sealLockPath(paths.writerLock), opts.openTimeout)
       if (sealer.state === 'alive') throw lockedError(sealLockPath(paths.writerLock), 'writer', sealer.info, opts.openTimeout)
-    } catch (err) {
-      await lock.release()
-      throw err
-    }
-    let dlq: Logger
-    try {
       dlq = new Logger(paths, opts, lock)
-    } catch (err) {
-      // An uncompilable schema must not leave this process holding the lock.
-      await lock.release()
-      throw err
-    }
-    try {
       await dlq.retry.open()
       await dlq.permanent.open()
+      await removeAbandonedTemps(paths)
+      for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
+        if (opts.compress) dlq.track(dlq.compress(p))
+      }
+      await dlq.retention.refreshRetryBytes()
+      if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     } catch (err) {
-      await dlq.retry.close().catch(() => {})
-      await dlq.permanent.close().catch(() => {})
+      // Whatever failed once the lock was taken (an uncompilable schema, EMFILE while listing
+      // segments, …), this process keeps neither the lock — every later open would get
+      // DLQ_LOCKED — nor a descriptor or a background job.
+      await dlq?.discard()
       await lock.release()
       throw err
     }
-    for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
-      if (opts.compress) dlq.track(dlq.compress(p))
-    }
-    await dlq.retention.refreshRetryBytes()
-    if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     dlq.watch.start()
     dlq.diag.info({ path: paths.active, durability: opts.durability }, 'dlq: opened')
     dlq.diag.releaseOpenWarnings()
     return dlq
+  }
+
+  /** Undo a failed open(): close the writers' files and wait for the jobs it started. */
+  private async discard(): Promise<void> {
+    this.closed = true
+    await Promise.allSettled([this.retry.close(), this.permanent.close()])
+    while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 
   // ---------------------------------------------------------------------- writing
@@ -215,9 +216,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (this.lost) return Promise.reject(this.lost)
     if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
       return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
-    }
-    if (id !== undefined && typeof id !== 'string') {
-      return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: id must be a string, got ${typeof id}`))
     }
     // A caller the writer just admitted must not queue again behind the waiters still queued
     // (w.full counts them): with more waiters than one wake-up admits, every admitted caller
@@ -304,6 +302,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
         while (this.background.size > 0) await Promise.allSettled([...this.background])
       } finally {
         await this.lock.release()
+        this.diag.flush()
         this.diag.info({ path: this.path }, 'dlq: closed')
       }
     })()
@@ -344,11 +343,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     const { interval = 30_000, onRun, signal: outer, ...rest } = options
     // Validate now: a typo must fail here, not silently on every background run.
     resolveReplayOptions(rest)
+    if (onRun !== undefined && typeof onRun !== 'function') throw invalidOption('onRun', 'a function', onRun)
     const every = timerDuration('interval', interval)
     if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
     return startReplayerLoop(every, outer, {
       replay: (signal) => this.replay(handler, { ...rest, signal }),
-      onRun,
+      onRun: this.diag.callback('onRun', onRun),
       onError: (err) => this.diag.error(err),
       closed: () => this.closed,
     })
@@ -367,7 +367,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
 
   private onSealed(kind: LogKind, sealed: string): void {
     this.diag.info({ path: sealed, kind }, `dlq: sealed segment ${path.basename(sealed)}`)
-    this.emit('rotated', { kind, path: sealed })
     if (this.options.compress) this.track(this.compress(sealed))
     if (kind === 'permanent' && (this.options.maxBackups !== undefined || this.options.maxAge !== undefined)) {
       this.track(this.retention.applyRetention())
@@ -375,6 +374,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (kind === 'retry' && this.options.maxRetryBytes !== undefined) {
       this.track(this.retention.retrySealed(sealed))
     }
+    // Last, once the follow-up work is scheduled and the cap counts the sealed bytes: a
+    // listener sees a consistent logger, and what it throws is reported, never rethrown.
+    this.diag.emit('rotated', { kind, path: sealed })
   }
 
   private async compress(file: string): Promise<void> {

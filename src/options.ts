@@ -25,7 +25,7 @@ export interface LoggerOptions {
   maxRecordSize?: number | string
   /** Seal the active segment once it reaches this size. `0` disables size rotation. */
   rotateSize?: number | string
-  /** Also seal on a clock boundary: '30s', '5m', '1h', '1d' (rotating-file-stream's interval syntax). */
+  /** Also seal on a clock boundary: '30s', '5m', '1h', '1d', '1M' (see parseRotationInterval). */
   rotateInterval?: string
   /** gzip sealed segments. */
   compress?: boolean
@@ -328,15 +328,27 @@ const signalOpt: Check<AbortSignal> = (name, v) => {
   if (!(v instanceof AbortSignal)) throw invalidOption(name, 'an AbortSignal', v)
   return v
 }
-const intervalOpt: Check<string> = (name, v) => {
-  // rotating-file-stream accepts only intervals that divide their unit evenly.
+/** A rotation interval: `num` of `unit` (seconds, minutes, hours, days, months). */
+export interface RotationInterval {
+  num: number
+  unit: 's' | 'm' | 'h' | 'd' | 'M'
+}
+
+/**
+ * `'30s'`, `'5m'`, `'1h'`, `'1d'`, `'1M'`; undefined when malformed. Seconds and minutes must
+ * divide 60 and hours 24, so that every boundary falls on the same clock positions.
+ */
+export function parseRotationInterval(v: unknown): RotationInterval | undefined {
   const m = typeof v === 'string' ? /^(\d+)([smhdM])$/.exec(v) : null
-  const n = m ? Number(m[1]) : 0
-  const ok =
-    m !== null &&
-    n > 0 &&
-    ((m[2] === 's' || m[2] === 'm') ? 60 % n === 0 : m[2] === 'h' ? 24 % n === 0 : true)
-  if (!ok) throw invalidOption(name, "an interval such as '30s', '5m', '1h', '1d' (s/m must divide 60, h must divide 24)", v)
+  if (!m) return undefined
+  const num = Number(m[1])
+  const unit = m[2] as RotationInterval['unit']
+  const ok = num > 0 && (unit === 's' || unit === 'm' ? 60 % num === 0 : unit === 'h' ? 24 % num === 0 : true)
+  return ok ? { num, unit } : undefined
+}
+
+const intervalOpt: Check<string> = (name, v) => {
+  if (!parseRotationInterval(v)) throw invalidOption(name, "an interval such as '30s', '5m', '1h', '1d' (s/m must divide 60, h must divide 24)", v)
   return v as string
 }
 
@@ -391,6 +403,17 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
   return o
 }
 
+/**
+ * The backoff pair, for local and central replay alike. `maxWait` given: it must be at least
+ * `initialWait`. Not given: it is its default or `initialWait`, whichever is larger — the user
+ * who asked for `initialWait: '1h'` never chose the 30 s cap it would otherwise contradict.
+ */
+export function settleBackoffWaits(input: unknown, o: { initialWait: number; maxWait: number }): void {
+  const given = input !== null && typeof input === 'object' && (input as { maxWait?: unknown }).maxWait !== undefined
+  if (!given) o.maxWait = Math.max(o.maxWait, o.initialWait)
+  else if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
+}
+
 export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
   const o = resolve('replay', input, replayDefaults, {
     maxAttempts: intOpt(1),
@@ -413,7 +436,7 @@ export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
     now: fnOpt,
     random: fnOpt,
   } as { [K in keyof ResolvedReplayOptions]: Check<ResolvedReplayOptions[K]> })
-  if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
+  settleBackoffWaits(input, o)
   if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
   return o

@@ -7,12 +7,11 @@
  * The cap's running count (`sealedRetryBytes`) is a plain field because log() reads it on
  * every capped call.
  */
-import type { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import type { Diagnostics } from './diagnostics.js'
 import { DeadLetterError } from './errors.js'
-import type { EvictedEvent, LoggerEvents } from './logger.js'
+import type { EvictedEvent } from './logger.js'
 import type { ResolvedLoggerOptions } from './options.js'
 import { inspectLock } from './store/lock.js'
 import { countLines, listSegments, type LogPaths } from './store/segments.js'
@@ -31,7 +30,6 @@ export class Retention {
     private readonly options: Readonly<ResolvedLoggerOptions>,
     private readonly retry: SegmentWriter,
     private readonly diag: Diagnostics,
-    private readonly events: EventEmitter<LoggerEvents>,
   ) {}
 
   // ---------------------------------------------------------------------- retry cap
@@ -71,7 +69,11 @@ export class Retention {
     // Count it now: the writer's active size already dropped to 0, and until a listing sees
     // the sealed file the cap would not count these bytes at all.
     this.retrySeals++
-    this.sealedRetryBytes += fs.statSync(sealed, { throwIfNoEntry: false })?.size ?? 0
+    try {
+      this.sealedRetryBytes += fs.statSync(sealed, { throwIfNoEntry: false })?.size ?? 0
+    } catch {
+      // Unreadable for a moment (EACCES): the listing below counts it, or reports why not.
+    }
     return this.refreshRetryBytes()
   }
 
@@ -112,7 +114,7 @@ export class Retention {
     this.sealedRetryBytes = total
     if (ev.files.length > 0) {
       this.diag.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
-      this.events.emit('evicted', ev)
+      this.diag.emit('evicted', ev)
     }
   }
 
@@ -148,7 +150,7 @@ export class Retention {
       }
       if (ev.files.length > 0) {
         this.diag.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
-        this.events.emit('evicted', ev)
+        this.diag.emit('evicted', ev)
       }
     }
   }

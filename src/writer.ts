@@ -8,15 +8,20 @@
  *
  * Writes are synchronous calls on our own descriptor, not rotating-file-stream's async
  * `FileHandle.write`. Measured on the 2-core reference machine: a 150-byte synchronous write
- * costs ~0.5 µs, a threadpool write ~6 µs, rfs's stream path ~16 µs — the difference between
+ * costs ~0.5 µs, a threadpool write ~6 µs, rotating-file-stream's stream path ~16 µs — the difference between
  * ~60k and several 100k sequential `await log()`s per second. Synchronous writes also make the
  * byte count exact (a full disk can cut a write short without an error: we see it and
  * truncate the partial batch away) and mean no write can be in flight while a file is renamed.
  * A batch is at most `maxBufferedBytes`, which bounds how long one write can block.
  *
- * Size rotation and rotate() are our own seal (rename to the next sequence, fsync the
- * directory, reopen). rotating-file-stream drives interval rotation with our name generator:
- * it emits 'rotation' before it renames, we pause writes until its 'open', then reopen.
+ * Every rotation is our own seal (rename to the next sequence, fsync the directory, reopen),
+ * queued in the same chain as the writes: size rotation after a batch, rotate(), seal requests,
+ * and interval rotation from an unref'd timer set to the next clock boundary. Interval
+ * rotation used to be rotating-file-stream's: it renamed the file from its own timer while we
+ * paused writes until it reopened, and it swallows its own errors (a failed rename or reopen
+ * ended in neither 'open' nor 'error'), so one stalled rotation could hold every later log()
+ * forever. Our seal reports its failures and is retried at the next boundary, and nothing in
+ * the chain can reject: every batch is settled, whatever fails.
  *
  * Ownership is verified after every batch, not assumed: right after the write(2), before any
  * await, the active path is lstat'ed and compared with our descriptor (dev/ino: one syscall
@@ -28,9 +33,7 @@
  * costs no record, because a taker can only take the active file, which this check sees.)
  */
 import fs from 'node:fs'
-import path from 'node:path'
 import { promisify } from 'node:util'
-import { createStream, type RotatingFileStream } from 'rotating-file-stream'
 import { DeadLetterError, ioError } from './errors.js'
 import { APPEND_FLAGS, fsyncDir } from './fs-safe.js'
 import { ByteSink } from './sink.js'
@@ -41,20 +44,19 @@ import {
   maxSeq,
   recoverSegments,
   sealActiveFile,
-  segmentName,
 } from './store/segments.js'
-import type { Durability } from './options.js'
+import { type Durability, type RotationInterval, parseRotationInterval } from './options.js'
 
 const fsyncP = promisify(fs.fsync)
 
 /** Waiters admitted per completed write (see wakeWaiters). */
 const WAKE_PER_WRITE = 1024
-/** rfs swallows errors inside an interval rotation; never wait on it forever. */
-const RFS_ROTATION_TIMEOUT_MS = 10_000
-/** A failing size rotation is retried after every batch; its warning at most this often. */
+/** A failing size rotation is retried after every batch, an interval one at every boundary; their warnings at most this often. */
 const ROTATION_WARNING_EVERY_MS = 60_000
 /** Rewrites of one batch into a new active file before giving up (the file keeps being taken). */
 const MAX_REWRITES = 5
+/** setTimeout's longest delay; a boundary further away is reached in several steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface WriterConfig {
   durability: Durability
@@ -69,6 +71,7 @@ export interface WriterHooks {
   /** A segment was sealed (size/interval rotation, seal()). */
   onSealed(sealedPath: string): void
   onWarning(message: string, err?: unknown): void
+  onDebug(message: string): void
   /** Re-establish the writer lock (re-create it when deleted); throws DLQ_LOCK_LOST when another live process holds it. */
   ensureOwnership(): Promise<void>
 }
@@ -108,15 +111,13 @@ export class SegmentWriter {
   /** Set once the logger lost its lock: every later batch is rejected with it. */
   private fatal: DeadLetterError | undefined
   private readonly rotationWarnings = new WarningLimiter(ROTATION_WARNING_EVERY_MS)
+  private readonly intervalWarnings = new WarningLimiter(ROTATION_WARNING_EVERY_MS)
   /** Bytes in the active file; a failed write is truncated back to this. */
   private size = 0
   private seq = 0
 
-  private rfs: RotatingFileStream | undefined
-  /** Set between rfs's 'rotation' and its 'open': the active file is being renamed. */
-  private rfsRotation: Promise<void> | undefined
-  private rfsRotationDone: (() => void) | undefined
-  private fdStale = false
+  private readonly interval: RotationInterval | undefined
+  private intervalTimer: NodeJS.Timeout | undefined
 
   private chain: Promise<void> = Promise.resolve()
   private writeQueued = false
@@ -131,6 +132,7 @@ export class SegmentWriter {
     this.fam = fam
     this.cfg = cfg
     this.hooks = hooks
+    this.interval = cfg.rotateInterval === undefined ? undefined : parseRotationInterval(cfg.rotateInterval)
   }
 
   async open(): Promise<void> {
@@ -149,7 +151,7 @@ export class SegmentWriter {
       this.hooks.onWarning(`isolated a torn last line in ${fam.active} (left by a crash); replay will quarantine it`)
     }
     this.openActive()
-    if (this.cfg.rotateInterval) await this.startRfs()
+    this.scheduleInterval()
   }
 
   // ------------------------------------------------------------------ hot path
@@ -192,8 +194,8 @@ export class SegmentWriter {
     this.chain = this.chain.then(this.writeOnce)
   }
 
+  /** Never rejects (the chain would stop for good): every failure settles the batch instead. */
   private readonly writeOnce = async (): Promise<void> => {
-    if (this.rfsRotation) await this.waitForRfsRotation()
     this.writeQueued = false
     const full = this.sink
     const batch = this.batch
@@ -209,7 +211,7 @@ export class SegmentWriter {
       await this.writeBuffer(full.view())
       batch?.resolve()
     } catch (err) {
-      batch?.reject(err)
+      batch?.reject(ioError(`write ${this.fam.active}`, err))
     } finally {
       full.reset()
       this.wakeWaiters()
@@ -253,7 +255,8 @@ export class SegmentWriter {
 
   private async writeBuffer(buf: Buffer): Promise<void> {
     if (this.fatal) throw this.fatal
-    if (this.fdStale || this.fd === undefined) await this.reopenActive()
+    // Undefined after a seal that could not reopen the active file: try again now.
+    if (this.fd === undefined) await this.reopenActive()
     this.writeAll(buf)
     // No await since the write: nothing in this process can have renamed the file meanwhile.
     // When this throws (the lock was lost) the rejected batch may still be in a file another
@@ -317,9 +320,7 @@ export class SegmentWriter {
   private async reassertOwnership(buf: Buffer): Promise<void> {
     for (let round = 0; ; round++) {
       await this.hooks.ensureOwnership()
-      // Our own interval rotation (rotating-file-stream) renamed it: the batch is in the
-      // segment it just sealed.
-      if (this.ownsActive() || this.rfsRotation !== undefined || this.fdStale) return
+      if (this.ownsActive()) return
       if (round >= MAX_REWRITES) {
         throw new DeadLetterError('DLQ_LOCK_LOST', `dlq: ${this.fam.active} keeps being renamed or replaced by another process; the batch was not acknowledged`)
       }
@@ -348,7 +349,6 @@ export class SegmentWriter {
     this.fdDev = st.dev
     this.fdIno = st.ino
     this.size = st.size
-    this.fdStale = false
   }
 
   private closeActive(): void {
@@ -360,7 +360,7 @@ export class SegmentWriter {
     } catch {}
   }
 
-  /** After rfs renamed the active file: sync the directory (fsync mode) and open the new one. */
+  /** After the active file was renamed: sync the directory (fsync mode) and open the new one. */
   private async reopenActive(): Promise<void> {
     this.closeActive()
     if (this.cfg.durability === 'fsync') await fsyncDir(this.fam.dir)
@@ -369,114 +369,62 @@ export class SegmentWriter {
 
   /** Seal the active file by renaming it; a no-op when it is empty. Runs inside the chain. */
   private async sealNow(): Promise<string | null> {
-    // Our rename and rfs's interval rename must never race: stopping rfs clears its timer and
-    // waits for a rotation already under way.
-    const hadRfs = this.rfs !== undefined
-    if (hadRfs) await this.stopRfs()
-    let sealed: string | null = null
+    // After the lock was lost the active file may be another writer's: never rename it.
+    if (this.fatal) throw this.fatal
+    if (this.fd === undefined) await this.reopenActive()
+    if (this.size === 0) return null
+    this.closeActive()
+    let sealed: string | null
     try {
-      if (this.fdStale || this.fd === undefined) await this.reopenActive()
-      if (this.size > 0) {
-        this.closeActive()
-        try {
-          sealed = await sealActiveFile(this.fam, async () => {
-            // A replayer holding the writer lock while no writer was alive may have taken names.
-            this.seq = Math.max(this.seq, await maxSeq(this.fam, 'writer')) + 1
-            return this.seq
-          })
-        } finally {
-          this.openActive()
-        }
-      }
+      sealed = await sealActiveFile(this.fam, async () => {
+        // A replayer holding the writer lock while no writer was alive may have taken names.
+        this.seq = Math.max(this.seq, await maxSeq(this.fam, 'writer')) + 1
+        return this.seq
+      })
     } finally {
-      if (hadRfs && !this.closed) await this.startRfs()
+      this.openActive()
     }
     if (sealed) this.hooks.onSealed(sealed)
     return sealed
   }
 
-  // ------------------------------------------------------------------ interval rotation (rfs)
+  // ------------------------------------------------------------------ interval rotation
 
-  private async startRfs(): Promise<void> {
-    const { fam, cfg } = this
-    const activeName = path.basename(fam.active)
-    const stream = createStream((time) => (time ? segmentName(fam, 'writer', ++this.seq) : activeName), {
-      path: fam.dir,
-      mode: cfg.mode,
-      interval: cfg.rotateInterval,
-    })
-    stream.on('error', (err) => this.hooks.onWarning(`interval rotation failed: ${err.message}`, err))
-    stream.on('warning', (err) => this.hooks.onWarning(`rotating-file-stream: ${err.message}`, err))
-    stream.on('rotation', () => {
-      // Emitted before rfs renames the file; from here until 'open' our writes must wait.
-      this.rfsRotation = new Promise((resolve) => (this.rfsRotationDone = resolve))
-    })
-    stream.on('rotated', (sealed: string) => {
-      this.fdStale = true
-      if (fs.statSync(sealed, { throwIfNoEntry: false })?.size === 0) {
-        // An interval with no records: nothing worth keeping.
-        fs.rmSync(sealed, { force: true })
-        return
+  /** Arm the timer for the next clock boundary (rotateInterval), when configured. */
+  private scheduleInterval(): void {
+    if (this.interval === undefined || this.closed) return
+    const at = nextBoundary(this.interval, Date.now())
+    const arm = () => {
+      const wait = at - Date.now()
+      if (wait > 0) {
+        // setTimeout runs on the monotonic clock, the boundary is wall-clock time: check again.
+        this.intervalTimer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS))
+        this.intervalTimer.unref()
+      } else {
+        this.intervalTimer = undefined
+        this.sealAtBoundary()
       }
-      this.hooks.onSealed(sealed)
-    })
-    await new Promise<void>((resolve, reject) => {
-      const onOpen = () => {
-        stream.off('error', onErr)
-        resolve()
-      }
-      const onErr = (err: Error) => {
-        stream.off('open', onOpen)
-        reject(ioError(`open ${fam.active}`, err))
-      }
-      stream.once('open', onOpen)
-      stream.once('error', onErr)
-    })
-    stream.on('open', () => {
-      this.fdStale = true
-      const done = this.rfsRotationDone
-      this.rfsRotation = undefined
-      this.rfsRotationDone = undefined
-      done?.()
-      // Writes queued while the file was being renamed go out now.
-      if (this.sink.len > 0) this.queueWrite()
-    })
-    this.rfs = stream
-  }
-
-  private async waitForRfsRotation(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = await Promise.race([
-      this.rfsRotation!.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), RFS_ROTATION_TIMEOUT_MS)
-        timer.unref()
-      }),
-    ])
-    clearTimeout(timer)
-    if (timedOut) {
-      this.hooks.onWarning(`interval rotation of ${this.fam.active} did not finish; restarting it`)
-      this.rfsRotation = undefined
-      this.fdStale = true
-      await this.restartRfs()
     }
+    arm()
   }
 
-  private async stopRfs(): Promise<void> {
-    const stream = this.rfs
-    this.rfs = undefined
-    if (!stream || stream.destroyed) return
-    await new Promise<void>((resolve) => {
-      stream.once('close', resolve)
-      stream.once('error', () => resolve())
-      stream.end()
-    })
-  }
-
-  /** rfs keeps its own descriptor; after our seal it must follow the new active file. */
-  private async restartRfs(): Promise<void> {
-    await this.stopRfs()
-    await this.startRfs()
+  private sealAtBoundary(): void {
+    if (this.closed || this.fatal) return
+    if (this.sink.len > 0) this.queueWrite()
+    this.chain = this.chain
+      .then(() => this.sealNow())
+      .then(
+        (sealed) => {
+          if (sealed === null) this.hooks.onDebug(`interval boundary: ${this.fam.active} is empty, nothing to seal`)
+          const text = this.intervalWarnings.flush(`interval rotation of ${this.fam.active} works again`)
+          if (text !== undefined) this.hooks.onWarning(text)
+        },
+        (err) => {
+          const text = this.intervalWarnings.take(`interval rotation of ${this.fam.active} failed; retrying at the next boundary`)
+          if (text !== undefined) this.hooks.onWarning(text, err)
+        },
+      )
+      .then(() => this.scheduleInterval())
   }
 
   // ------------------------------------------------------------------ sealing & closing
@@ -487,7 +435,6 @@ export class SegmentWriter {
     let result: string | null = null
     if (this.sink.len > 0) this.queueWrite()
     const op = this.chain.then(async () => {
-      if (this.rfsRotation) await this.waitForRfsRotation()
       result = await this.sealNow()
     })
     this.chain = op.catch(() => {})
@@ -497,6 +444,7 @@ export class SegmentWriter {
   async close(): Promise<void> {
     if (this.closed) return this.chain
     this.closed = true
+    clearTimeout(this.intervalTimer)
     // Waiters admitted here encode in their own microtasks; loop until none is left behind.
     while (this.waiters.length > 0 || this.sink.len > 0) {
       this.queueWrite()
@@ -505,14 +453,40 @@ export class SegmentWriter {
     }
     await this.chain
     this.finished = true
-    await this.stopRfs()
     this.closeActive()
     const held = this.rotationWarnings.flush(`size rotation of ${this.fam.active} was still failing at close`)
     if (held !== undefined) this.hooks.onWarning(held)
+    const heldInterval = this.intervalWarnings.flush(`interval rotation of ${this.fam.active} was still failing at close`)
+    if (heldInterval !== undefined) this.hooks.onWarning(heldInterval)
   }
 
   /** True once close() has written everything and released the file. */
   get isClosed(): boolean {
     return this.finished
   }
+}
+
+/**
+ * The first clock boundary of `iv` after `now` (ms): seconds and minutes count from the epoch;
+ * hours, days and months follow local time (midnight, the first of the month), as
+ * rotating-file-stream, which drove interval rotation before, placed them.
+ */
+export function nextBoundary(iv: RotationInterval, now: number): number {
+  if (iv.unit === 's' || iv.unit === 'm') {
+    const period = iv.num * (iv.unit === 's' ? 1000 : 60_000)
+    return Math.floor(now / period) * period + period
+  }
+  const d = new Date(now)
+  const y = d.getFullYear()
+  const mo = d.getMonth()
+  const day = d.getDate()
+  const next =
+    iv.unit === 'h'
+      ? new Date(y, mo, day, Math.floor(d.getHours() / iv.num) * iv.num + iv.num).getTime()
+      : iv.unit === 'd'
+        ? new Date(y, mo, day + iv.num).getTime()
+        : new Date(y, mo + iv.num, 1).getTime()
+  if (!Number.isFinite(next)) return Infinity // past the last date there is: never
+  // A daylight-saving jump can put the computed hour at or before now; never spin on it.
+  return next > now ? next : now + 1000
 }

@@ -162,11 +162,13 @@ describe('attempt and id validation', () => {
     })
   }
 
-  it('rejects a non-string id with DLQ_INVALID_ARGUMENT', async () => {
+  it('rejects an id that is neither a string nor a finite number with DLQ_INVALID_ARGUMENT', async () => {
     const { dlq } = await openLog()
-    await expect(dlq.log(1, 'x', 1, { id: 7 as unknown as string })).rejects.toMatchObject({
-      code: 'DLQ_INVALID_ARGUMENT',
-    })
+    for (const id of [{ n: 7 }, NaN, true]) {
+      await expect(dlq.log(1, 'x', 1, { id: id as unknown as string })).rejects.toMatchObject({
+        code: 'DLQ_INVALID_ARGUMENT',
+      })
+    }
   })
 
   it('records large attempt numbers exactly', async () => {

@@ -1,7 +1,8 @@
 /**
  * log() and logPermanent() take `{ attempt, id }` as their third argument, beside the
  * positional `(data, reason, attempt, { id })`. Anything else in those places is rejected with
- * DLQ_INVALID_ARGUMENT and writes nothing.
+ * DLQ_INVALID_ARGUMENT and writes nothing. An id is a string, or a finite number stored as its
+ * string form.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -49,6 +50,16 @@ describe.each<Method>(['log', 'logPermanent'])('%s(data, reason, options)', (m) 
     expect(b).not.toHaveProperty('id')
   })
 
+  it('stores a numeric id as its string form, as the README quick start passes order.id', async () => {
+    const dlq = await openLog()
+    await dlq[m]({ n: 1 }, 'r', { id: 42 })
+    await dlq[m]({ n: 2 }, 'r', 2, { id: -0.5 })
+    await dlq.flush()
+    const [a, b] = records(fileOf(dlq, m)) as Array<Record<string, unknown>>
+    expect(a).toMatchObject({ attempt: 1, id: '42' })
+    expect(b).toMatchObject({ attempt: 2, id: '-0.5' })
+  })
+
   it('writes the same bytes as the positional form', async () => {
     const a = await openLog()
     const b = await openLog()
@@ -72,7 +83,9 @@ describe.each<Method>(['log', 'logPermanent'])('%s(data, reason, options)', (m) 
     ['an array as the third argument', [[2]]],
     ['a bad attempt in the options', [{ attempt: 0 }]],
     ['a fractional attempt in the options', [{ attempt: 1.5 }]],
-    ['a non-string id in the options', [{ id: 42 }]],
+    ['an object as the id', [{ id: { n: 42 } }]],
+    ['NaN as the id', [{ id: NaN }]],
+    ['Infinity as the id', [1, { id: Infinity }]],
   ]
   it.each(bad)('rejects %s with DLQ_INVALID_ARGUMENT and writes nothing', async (_name, rest) => {
     const dlq = await openLog()

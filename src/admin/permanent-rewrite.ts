@@ -3,6 +3,7 @@
  * (src/store/rewrite-permanent.ts) set up from a resolved run, and its outcome copied into the
  * run's summary. They differ only in what a selected entry becomes (moved or dropped).
  */
+import { ListenerGuard } from '../listener-guard.js'
 import type { ByteSink } from '../sink.js'
 import type { Envelope } from '../envelope.js'
 import type { LogPaths } from '../store/segments.js'
@@ -37,6 +38,8 @@ export async function rewriteSelected(
   hooks: RewriteHooks | undefined,
   transform?: (sink: ByteSink, env: Envelope, line: string) => void,
 ): Promise<RewriteResult> {
+  // A progress callback that throws must not stop the rewrite halfway: it becomes a warning.
+  const guard = new ListenerGuard((message) => summary.warnings.push(message))
   const res = await rewritePermanent({
     paths,
     op,
@@ -46,8 +49,9 @@ export async function rewriteSelected(
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,
     hooks,
-    onProgress: (done, total, items) => run.onProgress?.({ done, total, items }),
+    onProgress: (done, total, items) => guard.call('onProgress', run.onProgress, { done, total, items }),
   })
+  guard.flush()
   summary.kept = res.kept
   summary.segments = res.segments
   summary.rewritten = res.rewritten

@@ -5,6 +5,7 @@
  * a record being written, skipped), no locks taken, nothing renamed.
  */
 import fsp from 'node:fs/promises'
+import { ListenerGuard } from '../listener-guard.js'
 import { inspectLock } from '../store/lock.js'
 import { logCounts } from '../store/log-counts.js'
 import type { LogPaths } from '../store/segments.js'
@@ -19,10 +20,15 @@ const checks = { ...commonChecks, top: int(1), fast: bool, onProgress: fn }
 export async function stats(logPath: string, options?: StatsOptions): Promise<LogStats> {
   const o = checkOptions('stats', options, checks)
   const paths = await resolveLogPath('stats', logPath)
-  const run = { ...common(o), top: o.top ?? 10, onProgress: o.onProgress as ((p: AdminProgress) => void) | undefined }
+  // Read-only as it is, a stats call must not fail because its progress callback threw.
+  const warnings: string[] = []
+  const guard = new ListenerGuard((message) => warnings.push(message))
+  const run = { ...common(o), top: o.top ?? 10, onProgress: guard.wrap('onProgress', o.onProgress as ((p: AdminProgress) => void) | undefined) }
   if (run.signal?.aborted) throw abortError('stats', run.signal)
   const result = o.fast ? await fastStats(paths, run) : await collectStats(paths, run)
   if (run.signal?.aborted) throw abortError('stats', run.signal)
+  guard.flush()
+  result.warnings.push(...warnings)
   return result
 }
 
@@ -161,6 +167,7 @@ async function emptyStats(paths: LogPaths, files: Files, now: number): Promise<L
     corrupt: { bytes: (await regularFile(paths.corrupt))?.size ?? 0, records: 0, filesSetAside: await countSetAside(paths) },
     interruptedRewrite: await pendingRewrite(paths),
     readErrors: [],
+    warnings: [],
   }
 }
 

@@ -221,6 +221,8 @@ export interface LogStats {
   /** A requeue or purge was killed mid-way; the next replay, requeue or purge settles it. */
   interruptedRewrite: { op: string; source: string; state: string } | null
   readErrors: Array<{ file: string; error: string }>
+  /** What went wrong without failing the call: an `onProgress` callback that threw. */
+  warnings: string[]
   /** Only with `fast: true`: the counts came from logCounts; false flags mark estimates. */
   fast?: { dueExact: boolean; oldestPendingTsExact: boolean; scannedBytes: number }
 }

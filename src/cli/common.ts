@@ -60,7 +60,8 @@ export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): P
 }
 
 async function logExists(paths: LogPaths): Promise<boolean> {
-  for (const f of [paths.active, paths.permanentActive, paths.corrupt]) {
+  // A log that was shipped or replayed empty keeps its lock files: it exists, it is just empty.
+  for (const f of [paths.active, paths.permanentActive, paths.corrupt, paths.writerLock, paths.replayLock]) {
     if (await fsp.lstat(f).then(() => true, () => false)) return true
   }
   return (await listSegments(paths.retry)).length > 0 || (await listSegments(paths.permanent)).length > 0

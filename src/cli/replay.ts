@@ -65,7 +65,7 @@ export function registerReplay(program: Command): void {
     .option('--handler <module>', 'module whose default export (or export named `handler`) is (payload, envelope) => Promise<void>; path relative to the current directory. Required, except with --dry-run, which never loads it (given anyway, it is ignored)')
     .addOption(new Option('--max-attempts <n>', `total attempts including the original failure (default: ${d.maxAttempts})`).argParser(parseIntArg(1)))
     .addOption(new Option('--initial-wait <duration>', `first backoff before a failed item is due again (default: ${formatDuration(d.initialWait)})`).argParser(parseDurationArg))
-    .addOption(new Option('--max-wait <duration>', `backoff cap (default: ${formatDuration(d.maxWait)})`).argParser(parseDurationArg))
+    .addOption(new Option('--max-wait <duration>', `backoff cap (default: ${formatDuration(d.maxWait)}, or --initial-wait when that is longer)`).argParser(parseDurationArg))
     .addOption(new Option('--retries <n>', `extra in-place retries of a failing handler call within this run (default: ${d.retries})`).argParser(parseIntArg(0)))
     .addOption(new Option('--concurrency <n>', `handler calls in flight (default: ${d.concurrency})`).argParser(parseIntArg(1)))
     .addOption(new Option('--ttl <duration>', 'items that first failed longer ago than this move to the permanent log as expired (default: no limit)').argParser(parseDurationArg))

@@ -4,7 +4,7 @@
  */
 import os from 'node:os'
 import { DeadLetterError, describe, invalidOption } from '../errors.js'
-import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, timerDuration } from '../options.js'
+import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, settleBackoffWaits, timerDuration } from '../options.js'
 
 type Check = (name: string, v: unknown) => unknown
 
@@ -243,7 +243,7 @@ export function resolveCentralReplayOptions(input: unknown): ResolvedCentralRepl
     },
   )
   if (o.maxAttempts > MAX_ATTEMPTS) throw invalidOption('maxAttempts', `at most ${MAX_ATTEMPTS}`, o.maxAttempts)
-  if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
+  settleBackoffWaits(input, o)
   if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
   if (o.lease < 100) throw invalidOption('lease', 'at least 100 ms', o.lease)
   return o

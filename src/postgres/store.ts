@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { DeadLetterError, invalidOption } from '../errors.js'
+import { ListenerGuard } from '../listener-guard.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
 import type { CentralEntry } from './entry.js'
 import { dbError, maskSecrets, redactUrl } from './errors.js'
@@ -36,6 +37,8 @@ export interface PostgresStoreEvents {
   shipped: [ShipResult]
   /** A non-fatal failure: a background ship round, a lost idle connection. */
   error: [DeadLetterError]
+  /** Something to know that failed nothing: a listener of this store that threw. */
+  warning: [Error]
 }
 
 /** `store.inspect()`: a filter, and which end of the shipping order to start from (default 'oldest'). */
@@ -45,6 +48,12 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   readonly host: string
   private closed = false
   private readonly shippers = new Set<() => Promise<void>>()
+  /**
+   * Events go out through these, as the Logger's do: a listener that throws (a 'shipped' one
+   * runs inside the background shipper) becomes a warning, never an unhandled rejection.
+   */
+  private readonly guard = new ListenerGuard((message, err) => this.warn(message, err))
+  private readonly warningGuard = new ListenerGuard((message, err) => this.options.logger?.warn({ err }, `dlq: ${message}`))
 
   private constructor(
     private readonly db: Db,
@@ -106,7 +115,7 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     const { interval, ship } = resolveShipperOptions(options)
     const stop = startShipperLoop(interval, ship, {
       ship: (signal) => shipLog({ db: this.db, tables: this.tables, host: this.host }, logPath, { ...ship, signal }),
-      onShipped: (r) => this.emit('shipped', r),
+      onShipped: (r) => this.guard.emit(this, 'shipped', r),
       onError: (err) => this.report(err instanceof DeadLetterError ? err : dbError('ship', err)),
     })
     const wrapped = async () => {
@@ -180,6 +189,8 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     if (this.closed) return
     this.closed = true
     await Promise.all([...this.shippers].map((s) => s()))
+    this.guard.flush()
+    this.warningGuard.flush()
     await this.db.close()
   }
 
@@ -189,6 +200,12 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
 
   private report(err: DeadLetterError): void {
     this.options.logger?.warn({ err }, err.message)
-    if (this.listenerCount('error') > 0) this.emit('error', err)
+    this.guard.emit(this, 'error', err)
+  }
+
+  private warn(message: string, cause: unknown): void {
+    const err = new Error(`dlq: ${message}`, { cause })
+    this.options.logger?.warn({ err: cause }, err.message)
+    this.warningGuard.emit(this, 'warning', err)
   }
 }

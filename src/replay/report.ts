@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events'
 import path from 'node:path'
+import { ListenerGuard } from '../listener-guard.js'
 import type { Envelope } from '../envelope.js'
 import type { LoggerLike } from '../options.js'
 import type { SegmentInfo } from '../store/segments.js'
@@ -24,7 +25,14 @@ export class Reporter {
     private readonly logger: LoggerLike | undefined,
   ) {}
 
+  /** Listener failures become warnings of the run (never its failure: see ListenerGuard)… */
+  private readonly guard = new ListenerGuard((message) => this.warn(message))
+  /** …and those of 'warning' listeners are only recorded, or they would report themselves forever. */
+  private readonly warningGuard = new ListenerGuard((message) => this.record(message))
+
   close(): void {
+    this.guard.flush()
+    this.warningGuard.flush()
     for (const e of [this.own, this.extra]) {
       e?.off('newListener', this.forget)
       e?.off('removeListener', this.forget)
@@ -82,17 +90,30 @@ export class Reporter {
   }
 
   warn(message: string): void {
-    this.summary.warnings.push(message)
-    this.logger?.warn({}, `dlq: ${message}`)
-    this.emit('warning', new Error(`dlq: ${message}`))
+    this.record(message)
+    const err = new Error(`dlq: ${message}`)
+    this.warningGuard.emit(this.own, 'warning', err)
+    if (this.extra) this.warningGuard.emit(this.extra, 'warning', err)
   }
 
   info(obj: object, message: string): void {
-    this.logger?.info(obj, message)
+    this.log('info', obj, message)
+  }
+
+  private record(message: string): void {
+    this.summary.warnings.push(message)
+    this.log('warn', {}, `dlq: ${message}`)
+  }
+
+  /** The injected logger is application code as well: what it throws must not stop the run. */
+  private log(level: 'info' | 'warn', obj: object, message: string): void {
+    try {
+      this.logger?.[level](obj, message)
+    } catch {}
   }
 
   private emit(event: string, value: unknown): void {
-    if (this.own.listenerCount(event) > 0) this.own.emit(event, value)
-    if (this.extra && this.extra.listenerCount(event) > 0) this.extra.emit(event, value)
+    this.guard.emit(this.own, event, value)
+    if (this.extra) this.guard.emit(this.extra, event, value)
   }
 }

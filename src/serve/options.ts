@@ -51,8 +51,11 @@ export function resolveServeOptions(o: ServeOptions): ResolvedServeOptions {
   }
   const port = o.port ?? 8080
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', 'an integer from 0 to 65535', port)
-  const host = o.host ?? '127.0.0.1'
-  if (typeof host !== 'string' || host.trim() === '') throw invalidOption('host', 'a host name or IP address', host)
+  const given = o.host ?? '127.0.0.1'
+  if (typeof given !== 'string' || given.trim() === '') throw invalidOption('host', 'a host name or IP address', given)
+  // [::1] is how a URL spells an IPv6 address; listen() wants it bare.
+  const bracketed = /^\[(.*)\]$/.exec(given)
+  const host = bracketed && net.isIPv6(bracketed[1]) ? bracketed[1] : given
   if (o.allowWrites !== undefined && typeof o.allowWrites !== 'boolean') throw invalidOption('allowWrites', 'a boolean', o.allowWrites)
   const token = o.token
   if (token !== undefined) {
@@ -71,15 +74,23 @@ export function resolveServeOptions(o: ServeOptions): ResolvedServeOptions {
   return { logs: [...logs], db: o.db, port, host, allowWrites: o.allowWrites === true, token }
 }
 
-/** Loopback: 127.0.0.0/8, ::1 (also as ::ffff:127.x) and the name localhost. */
+/**
+ * Loopback: 127.0.0.0/8 in any spelling the system resolver accepts (127.1, 0x7f.1,
+ * 2130706433), ::1 (also as ::ffff:127.x), with or without brackets, and the name localhost.
+ */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase()
   if (h === 'localhost') return true
-  if (net.isIPv4(h)) return h.startsWith('127.')
-  if (net.isIPv6(h)) {
-    // The URL parser writes an IPv6 address in its one canonical form (0:0:…:1 → ::1).
-    const canon = new URL(`http://[${h}]/`).hostname
-    return canon === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:/.test(canon)
+  // 127.0.0.1. is a DNS name to the resolver, not an address: it could lead anywhere.
+  if (h.endsWith('.')) return false
+  // The URL parser writes an address in its one canonical form, as getaddrinfo reads it:
+  // 127.1 → 127.0.0.1, 0:0:…:1 → [::1]. A name stays a name (and is not loopback).
+  let canon: string
+  try {
+    canon = new URL(`http://${net.isIPv6(h) ? `[${h}]` : h}/`).hostname
+  } catch {
+    return false
   }
-  return false
+  if (net.isIPv4(canon)) return canon.startsWith('127.')
+  return canon === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:/.test(canon)
 }

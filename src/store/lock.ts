@@ -116,9 +116,26 @@ export class FileLock {
 
   /**
    * Make sure the lock file still names us: re-create it when it was deleted (or when whoever
-   * replaced it is gone too). Returns 'held', or 'lost' when a live process holds it now.
+   * replaced it is gone too). Returns 'held', or 'lost' when a live process holds it now —
+   * or when others keep taking it while we try (it changed under us in 5 rounds, or a live
+   * reclaimer held its mutex past DEFAULT_RECLAIM_WAIT_MS): a writer that cannot show the lock
+   * is its own must stop acknowledging records, and DLQ_LOCKED is what open() answers, not log().
    */
   async ensureHeld(): Promise<{ state: 'held'; restored: boolean } | { state: 'lost'; error: DeadLetterError }> {
+    try {
+      return await this.reassert()
+    } catch (err) {
+      if (!(err instanceof DeadLetterError) || err.code !== 'DLQ_LOCKED') throw err
+      const lost = new DeadLetterError(
+        'DLQ_LOCK_LOST',
+        `dlq: could not re-establish the writer lock ${this.file}: ${err.message.replace(/^dlq: /, '')}; this logger no longer owns the log and accepts no more records`,
+        { cause: err },
+      )
+      return { state: 'lost', error: Object.assign(lost, holderPropsOf(err)) }
+    }
+  }
+
+  private async reassert(): Promise<{ state: 'held'; restored: boolean } | { state: 'lost'; error: DeadLetterError }> {
     const content = JSON.stringify(this.info) + '\n'
     for (let tries = 0; tries < 5; tries++) {
       if (this.released) return { state: 'held', restored: false }
@@ -350,6 +367,12 @@ function describeHolder(info: LockInfo | undefined, withKind = true): string {
   if (!info) return 'another process (unreadable lock)'
   const kind = withKind && typeof info.kind === 'string' ? ` (${info.kind})` : ''
   return `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}${kind}`
+}
+
+/** The holder properties a DLQ_LOCKED error carries, to pass on to the error it becomes. */
+function holderPropsOf(err: DeadLetterError): Partial<LockHolderProps> {
+  const { pid, host, holderKind } = err as DeadLetterError & Partial<LockHolderProps>
+  return { pid, host, holderKind, transient: false }
 }
 
 function holderProps(info: LockInfo | undefined, transient: boolean): LockHolderProps {

@@ -7,7 +7,8 @@
  *   2. replayer-owned outputs are cut back to the sizes their newest checkpoint recorded, and
  *      those marks are dropped;
  *   3. a partial last line of a replayer-owned segment or of the corrupt log is cut off;
- *   4. checkpoint files whose segment is gone, and checkpoint temp files, are removed.
+ *   4. checkpoint files whose segment is gone, and checkpoint temp files, are removed;
+ *   5. so are the temp files of seal requests and answers whose writer was killed.
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
@@ -17,6 +18,7 @@ import { type LogPaths, listSegments } from './segments.js'
 import { publishOutputs, removeSource } from './commit.js'
 import { readJournal, rewritePaths } from './journal.js'
 import { dropOutputMarks, readOutputMarks } from './marks.js'
+import { removeAbandonedTemps } from './seal-request.js'
 
 export interface RecoveryReport {
   /** What happened to an interrupted requeue/purge, in words; undefined when there was none. */
@@ -29,6 +31,7 @@ export async function recoverLog(paths: LogPaths, mode: number): Promise<Recover
   await cutToOutputMarks(paths, mode)
   await trimOwnSegments(paths)
   await sweepStateFiles(paths)
+  await removeAbandonedTemps(paths)
   return rewrite === undefined ? {} : { rewrite }
 }
 

@@ -6,9 +6,11 @@
  */
 import crypto from 'node:crypto'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { inspectLock } from './lock.js'
-import { readSmallFile, unlinkIfExists, writeFileAtomic } from '../fs-safe.js'
+import { pidExists } from './process-identity.js'
+import { atomicTempPid, readSmallFile, unlinkIfExists, writeFileAtomic } from '../fs-safe.js'
 import type { LogPaths } from './segments.js'
 
 export interface SealResponse {
@@ -87,5 +89,20 @@ export async function requestSeal(paths: LogPaths, mode: number, timeoutMs: numb
     const pending = await readSmallFile(paths.sealRequest).catch(() => undefined)
     if (pending?.includes(nonce)) await fsp.unlink(paths.sealRequest).catch(() => {})
     await unlinkIfExists(paths.sealDone).catch(() => {})
+  }
+}
+
+/**
+ * A process killed while writing a request or an answer leaves its temp file
+ * (`.orders.log.seal-done.tmp-<pid>-<n>`) behind, and nothing else would ever remove it.
+ * Those whose writer is gone are removed (exact names only; a live requester's are its own).
+ */
+export async function removeAbandonedTemps(paths: LogPaths): Promise<void> {
+  const names = await fsp.readdir(paths.dir).catch(() => [] as string[])
+  for (const file of [paths.sealRequest, paths.sealDone]) {
+    for (const n of names) {
+      const pid = atomicTempPid(path.basename(file), n)
+      if (pid !== undefined && !pidExists(pid)) await unlinkIfExists(path.join(paths.dir, n)).catch(() => {})
+    }
   }
 }

@@ -11,7 +11,7 @@
  *   .orders.log.lock, .orders.log.replay.lock, .orders.log.seal-request, .orders.log.seal-done
  *
  * Writer and replayer number their segments in separate namespaces (`N` and `rN`), so a
- * rotation inside rotating-file-stream can never race a replayer for the same name. Discovery
+ * writer's rotation can never race a replayer for the same name. Discovery
  * matches these exact patterns; nothing else in the directory is ever read or deleted.
  */
 import fs from 'node:fs'
@@ -259,7 +259,14 @@ export async function compressSegment(file: string, mode: number): Promise<strin
   const final = `${file}.gz`
   await unlinkIfExists(tmp)
   const src = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
-  const out = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
+  let out: fsp.FileHandle
+  try {
+    out = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
+  } catch (err) {
+    // No room for the temp file (ENOSPC, EMFILE…): the source must not stay open behind us.
+    await src.close().catch(() => {})
+    throw ioError(`compress ${file}`, err)
+  }
   const rs = src.createReadStream({ autoClose: false })
   const ws = out.createWriteStream({ autoClose: false })
   try {

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +21,22 @@ export function forkFault(name: string, args: string[] = [], env: NodeJS.Process
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     ...(asUser !== undefined ? { uid: asUser, gid: asUser } : {}),
   }) as ChildProcess & { stderrText: () => string }
+  return keepStderr(child)
+}
+
+/**
+ * Like forkFault, under a limit of `fdLimit` open descriptors (`ulimit -n`, soft and hard), so
+ * that a fixture can run the process out of them for real (EMFILE) without a huge table to fill.
+ */
+export function forkFaultWithFdLimit(name: string, args: string[], fdLimit: number): ChildProcess & { stderrText: () => string } {
+  const child = spawn('/bin/sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, '--import', 'tsx', path.join(faultFixtures, name), ...args], {
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  }) as ChildProcess & { stderrText: () => string }
+  return keepStderr(child)
+}
+
+function keepStderr(child: ChildProcess & { stderrText: () => string }): ChildProcess & { stderrText: () => string } {
   let err = ''
   child.stderr?.on('data', (d: Buffer) => {
     if (err.length < 64 * 1024) err += d.toString()
