@@ -10,7 +10,7 @@
  * follow the batch, never the backlog, whatever the planner's statistics say.
  */
 import { dbError, sqlStateOf } from './errors.js'
-import { run, type Db, type Queryable } from './db.js'
+import { retryTransient, run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
@@ -27,13 +27,19 @@ import { NOW_MS, type Tables, UNLEASED } from './schema.js'
  */
 export const PIN_PLANS = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
-/** Run `fn` in one transaction with PIN_PLANS applied. */
+/**
+ * Run `fn` in one transaction with PIN_PLANS applied; again when it failed for a transient
+ * reason (retryTransient: every transaction here is safe to run twice, its statements only
+ * touch rows still leased to the worker, or claimable).
+ */
 export async function pinned<T>(db: Db, action: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
   try {
-    return await db.tx(async (q) => {
-      await run(q, action, PIN_PLANS)
-      return fn(q)
-    })
+    return await retryTransient(() =>
+      db.tx(async (q) => {
+        await run(q, action, PIN_PLANS)
+        return fn(q)
+      }),
+    )
   } catch (err) {
     throw dbError(action, err)
   }

@@ -3,8 +3,9 @@
  * in-process PGlite instance (the demo's embedded default). Everything above speaks SQL with
  * parameters through `query` and `tx`, never string-built values.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import { dbError } from './errors.js'
+import { dbError, isTransient } from './errors.js'
 
 export interface QueryResult<R> {
   rows: R[]
@@ -103,5 +104,27 @@ export async function run<R>(q: Queryable, action: string, text: string, params?
     return await q.query<R>(text, params)
   } catch (err) {
     throw dbError(action, err)
+  }
+}
+
+/** Tries of a transaction that keeps failing for a transient reason before its failure is reported. */
+const TRANSIENT_TRIES = 6
+
+/**
+ * Run `fn` — one transaction or one statement, which the server rolls back as a whole when
+ * it fails — again when it failed for a transient reason (isTransient: a deadlock, a
+ * serialization failure), after a short random pause so that the transactions that
+ * collided do not collide again. Only for work that is safe to run twice: every caller's
+ * statements are guarded (by lease owner, state, ON CONFLICT) so that a second run does
+ * what the rolled-back one would have done.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (tries >= TRANSIENT_TRIES || !isTransient(err)) throw err
+      await sleep(Math.random() * 10 * 2 ** tries)
+    }
   }
 }

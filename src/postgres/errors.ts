@@ -27,6 +27,17 @@ export function sqlStateOf(err: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }
 
+/**
+ * Whether the server rolled back a whole transaction for a reason of the moment, not of the
+ * statement: 40P01 deadlock_detected (two transactions waited on each other; one was
+ * chosen to fail) and 40001 serialization_failure (under a stricter isolation level an
+ * operator may have set as the default). Running the same transaction again is the cure.
+ */
+export function isTransient(err: unknown): boolean {
+  const state = sqlStateOf(err)
+  return state === '40P01' || state === '40001'
+}
+
 /** SQLSTATE invalid_regular_expression: the only pattern the store sends is the `reason` filter's. */
 const INVALID_REGULAR_EXPRESSION = '2201B'
 

@@ -51,6 +51,23 @@ export function rowsJson(rows: Row[]): string {
   return out + ']'
 }
 
+/**
+ * What a batch's document may hold, in row text (rowBytes): 32 MiB. A batch is one string in
+ * V8 (at most 2^29 − 24 characters) and one parameter for PostgreSQL (at most 1 GB); capped by
+ * rows alone, 2000 records of 16 MiB (the default maxRecordSize) would pass both, and every
+ * ship of that file would fail. The estimate counts characters before JSON escaping; an
+ * escape is at most 6 characters (`\u001f`) and a character at most 3 bytes of UTF-8, so
+ * a batch stays below 200 MB on the wire whatever its text. A single row larger than the
+ * cap goes alone.
+ */
+export const BATCH_BYTES = 32 * 1024 * 1024
+
+/** The row's share of rowsJson, estimated: its text fields' lengths plus the fixed part (keys, numbers, key uuid). */
+export function rowBytes(r: Row): number {
+  const len = (x: string | null) => (x === null ? 0 : x.length)
+  return 256 + r.source.length + len(r.reason) + r.fingerprint.length + len(r.id) + len(r.errorName) + len(r.errorCode) + len(r.final) + len(r.payload) + len(r.raw)
+}
+
 /** Insert `rows` (all read from one file) as they are; a failure names the file and the bytes. */
 export async function insertRows(q: Queryable, t: Tables, host: string, log: string, rows: Row[]): Promise<number> {
   if (rows.length === 0) return 0

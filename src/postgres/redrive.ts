@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DeadLetterError, invalidOption } from '../errors.js'
-import { run, type Db } from './db.js'
+import { retryTransient, run, type Db } from './db.js'
 import { compileFilter, type EntryFilter, type EntryState } from './filters.js'
 import type { ResolvedRedriveOptions } from './options.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
@@ -160,16 +160,22 @@ async function dryRun(db: Db, t: Tables, filter: EntryFilter | undefined, kind: 
   return { dryRun: true, count, leased, topReasons, stopped: false }
 }
 
-/** Delete delivered and purged rows last changed longer ago than `olderThanMs`. */
+/**
+ * Delete delivered and purged rows last changed longer ago than `olderThanMs`. Unlike
+ * requeue and purge it waits on row locks (a second prune's, an operator's own statement),
+ * so it can be a deadlock's victim: a batch is one statement, run again (retryTransient).
+ */
 export async function prune(db: Db, t: Tables, olderThanMs: number, states: EntryState[] = ['delivered', 'purged']): Promise<number> {
   let total = 0
   for (;;) {
-    const r = await run(
-      db,
-      'prune',
-      `DELETE FROM ${t.entries} WHERE seq IN (
-         SELECT seq FROM ${t.entries} WHERE state = ANY($1::text[]) AND updated_at < ${NOW_MS} - $2 LIMIT 5000)`,
-      [states, olderThanMs],
+    const r = await retryTransient(() =>
+      run(
+        db,
+        'prune',
+        `DELETE FROM ${t.entries} WHERE seq IN (
+           SELECT seq FROM ${t.entries} WHERE state = ANY($1::text[]) AND updated_at < ${NOW_MS} - $2 LIMIT 5000)`,
+        [states, olderThanMs],
+      ),
     )
     total += r.rowCount
     if (r.rowCount < 5000) return total

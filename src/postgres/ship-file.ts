@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { readLines, type LineHandler, type ReadResult } from '../lines.js'
 import type { Db } from './db.js'
-import { insertIsolating } from './insert.js'
+import { insertIsolating, rowBytes } from './insert.js'
 import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
 import type { Tables } from './schema.js'
 import { OversizedKeeper } from '../replay/oversized.js'
@@ -49,11 +49,19 @@ export async function shipFile(
   file: { path: string; key: string; gz: boolean },
   kind: FileKind,
   start: number,
-  o: { batchSize: number; maxRecordSize: number; mode: number; shouldStop: () => boolean },
+  o: {
+    batchSize: number
+    /** At most this much row text in one batch (rowBytes; BATCH_BYTES, smaller in tests). */
+    batchBytes: number
+    maxRecordSize: number
+    mode: number
+    shouldStop: () => boolean
+  },
 ): Promise<ShipFileResult> {
   const source = path.basename(file.key)
   const counts: FileCounts = { entries: 0, inserted: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, bytes: 0 }
   let batch: Row[] = []
+  let batchBytes = 0
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
   // Over-limit lines are kept whole on this host exactly as a local replay keeps them.
@@ -64,6 +72,7 @@ export async function shipFile(
     if (batch.length === 0 || failure !== undefined) return
     const rows = batch
     batch = []
+    batchBytes = 0
     const p = insertIsolating(target.db, target.tables, target.host, target.log, rows).then(
       (r) => {
         counts.inserted += r.inserted
@@ -81,11 +90,19 @@ export async function shipFile(
     inFlight.add(tracked)
     while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight)
   }
+  const push = (row: Row, bytes: number): void | Promise<void> => {
+    batch.push(row)
+    batchBytes += bytes
+    if (batch.length >= o.batchSize || batchBytes >= o.batchBytes) return flush()
+  }
+  // A batch is capped by its text as well as by rows (BATCH_BYTES says why): a row that would
+  // take it past the cap starts the next one — alone, when it is larger than the cap itself.
   const add = (row: Row): void | Promise<void> => {
     counts.entries++
     counts[row.state]++
-    batch.push(row)
-    if (batch.length >= o.batchSize) return flush()
+    const bytes = rowBytes(row)
+    if (batch.length > 0 && batchBytes + bytes > o.batchBytes) return flush().then(() => push(row, bytes))
+    return push(row, bytes)
   }
   const now = Date.now()
   const handler: LineHandler = {

@@ -18,7 +18,7 @@ import { sealLog } from '../store/seal.js'
 import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { asideName, removeShipped, replayedUpTo } from './local-files.js'
-import { insertIsolating } from './insert.js'
+import { BATCH_BYTES, insertIsolating } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
 import { type FileKind, shipFile, type ShipTarget } from './ship-file.js'
 import type { ResolvedShipOptions } from './options.js'
@@ -90,7 +90,7 @@ async function shipOne(
   o: ResolvedShipOptions,
   res: ShipResult,
 ): Promise<void> {
-  const opts = { batchSize: o.batchSize, maxRecordSize: o.maxRecordSize, mode: o.mode, shouldStop: () => o.signal?.aborted === true }
+  const opts = { batchSize: o.batchSize, batchBytes: BATCH_BYTES, maxRecordSize: o.maxRecordSize, mode: o.mode, shouldStop: () => o.signal?.aborted === true }
   let r
   try {
     r = await shipFile(target, file, kind, start, opts)

@@ -82,7 +82,8 @@ async function runBatch(
   const now = () => serverNow + (Date.now() - localAtClaim)
   const delivered: number[] = []
   const failed: Failure[] = []
-  const unsettled = new Set(entries.map((e) => e.seq))
+  // Finished entries too: their outcome is recorded only when the batch settles.
+  const claimed = entries.map((e) => e.seq)
   // A lease is a promise that no other worker runs these entries until it ends, so a handler
   // may start only under a lease this worker can vouch for: until `heldUntil` (counted on
   // this host's monotonic clock from when the claim or the last renewal was sent, so never
@@ -92,17 +93,26 @@ async function runBatch(
   // another worker may already have claimed them.
   let heldUntil = claimSent + o.lease
   const lost = new Set<number>()
-  // Long handlers keep their lease: renewed at a third of its length while the batch runs.
+  // Long handlers keep their lease: renewed at a third of its length while the handlers run.
+  // One renewal at a time, and none once the batch settles: a renewal and the settle (or the
+  // release) update the same rows, and on two connections at once they lock them in
+  // different orders — PostgreSQL found them deadlocked. Settling needs no renewal: it
+  // checks the owner, not the lease's end.
+  let renewing: Promise<void> | undefined
   const heartbeat = setInterval(() => {
+    if (renewing) return
     const sent = performance.now()
-    const seqs = [...unsettled]
-    renew(db, t, owner, seqs, o.lease).then(
-      (held) => {
-        heldUntil = Math.max(heldUntil, sent + o.lease)
-        for (const seq of seqs) if (!held.has(seq)) lost.add(seq)
-      },
-      (err) => logger?.warn({ err }, 'dlq: could not renew the lease of claimed entries'),
-    )
+    renewing = renew(db, t, owner, claimed, o.lease)
+      .then(
+        (held) => {
+          heldUntil = Math.max(heldUntil, sent + o.lease)
+          for (const seq of claimed) if (!held.has(seq)) lost.add(seq)
+        },
+        (err) => logger?.warn({ err }, 'dlq: could not renew the lease of claimed entries'),
+      )
+      .finally(() => {
+        renewing = undefined
+      })
   }, Math.max(50, Math.floor(o.lease / 3)))
   heartbeat.unref()
   const vouched = (seq: number) => !lost.has(seq) && heldUntil - performance.now() > o.lease / 3
@@ -157,18 +167,17 @@ async function runBatch(
   }
   try {
     await Promise.all(Array.from({ length: Math.min(o.concurrency, entries.length) }, lane))
-    const refused = await settle(db, t, owner, delivered, failed, unstorable)
-    for (const f of refused) {
-      logger?.warn({ seq: f.seq, attempt: f.attempt }, 'dlq: the database refused to record the outcome of a central entry; it runs again when its lease ends')
-    }
-    for (const seq of delivered) unsettled.delete(seq)
-    for (const f of failed) unsettled.delete(f.seq)
-    if (notStarted.length > 0) {
-      await release(db, t, owner, notStarted)
-      s.released += notStarted.length
-    }
   } finally {
     clearInterval(heartbeat)
+    await renewing
+  }
+  const refused = await settle(db, t, owner, delivered, failed, unstorable)
+  for (const f of refused) {
+    logger?.warn({ seq: f.seq, attempt: f.attempt }, 'dlq: the database refused to record the outcome of a central entry; it runs again when its lease ends')
+  }
+  if (notStarted.length > 0) {
+    await release(db, t, owner, notStarted)
+    s.released += notStarted.length
   }
 }
 
