@@ -16,7 +16,8 @@
  * and CPU time) that asks for the reason groups of the whole retry log (GET
  * /api/logs/<key>/groups: a full scan) and scrapes /metrics every 100 ms until the groups
  * arrive. Each run uses a fresh server (no cached groups); runs alternate between the scan
- * yielding to the event loop (src/time-slice.ts) and not, in this process.
+ * yielding to the event loop (src/time-slice.ts), not yielding, and no scan at all (scrapes
+ * alone for as long: what the machine's load alone does to the latency), in this process.
  *
  *   max, p99    /metrics latency over the scrapes issued while a yielding scan ran
  *   scan time   the groups request, yielding over not yielding (medians): this process's CPU
@@ -99,7 +100,7 @@ const SCRAPE_EVERY_MS = 100
 
 /** The client (node -e, IPC): one scan request, scrapes every 100 ms while it runs. */
 const CLIENT = `
-process.on('message', async ({ url, scan, every }) => {
+process.on('message', async ({ url, scan, idleMs, every }) => {
   try {
     const latencies = []
     const failures = []
@@ -113,7 +114,8 @@ process.on('message', async ({ url, scan, every }) => {
       }).catch((err) => failures.push(String((err.cause && err.cause.message) || err.message))))
     }
     const t0 = performance.now()
-    const groups = fetch(url + scan).then(async (r) => {
+    // No scan: scrapes alone for idleMs, the same server's latency without a scan to share with.
+    const groups = scan === null ? new Promise((resolve) => setTimeout(() => resolve({ matched: null }), idleMs)) : fetch(url + scan).then(async (r) => {
       const body = await r.text()
       if (r.status !== 200) throw new Error(scan + ' answered ' + r.status + ': ' + body.slice(0, 200))
       return JSON.parse(body)
@@ -154,16 +156,18 @@ function ask(client: ChildProcess, msg: unknown): Promise<Omit<ScanRun, 'cpuMs'>
   })
 }
 
-async function scanRun(client: ChildProcess, log: string, yielding: boolean): Promise<ScanRun> {
-  setSliceMs(yielding ? undefined : Infinity)
+/** One run on a fresh server: a scan yielding or not, or (idleMs) scrapes alone for that long. */
+async function scanRun(client: ChildProcess, log: string, mode: { yielding: boolean } | { idleMs: number }): Promise<ScanRun> {
+  setSliceMs('yielding' in mode && !mode.yielding ? Infinity : undefined)
   const server = await startServer({ logs: [log], port: 0 })
   try {
     // Counts computed (and their sidecars written) before the clock starts: a scrape then costs what it does in steady state.
     await fetch(`${server.url}/metrics`).then((r) => r.text())
     const cpu0 = process.cpuUsage()
-    const run = await ask(client, { url: server.url, scan: `/api/logs/${server.sources[0]!.key}/groups?log=retry`, every: SCRAPE_EVERY_MS })
+    const scan = 'idleMs' in mode ? null : `/api/logs/${server.sources[0]!.key}/groups?log=retry`
+    const run = await ask(client, { url: server.url, scan, idleMs: 'idleMs' in mode ? mode.idleMs : 0, every: SCRAPE_EVERY_MS })
     const cpu = process.cpuUsage(cpu0)
-    if (run.matched !== SCAN_ENTRIES) throw new Error(`groups counted ${run.matched} of ${SCAN_ENTRIES} entries`)
+    if (scan !== null && run.matched !== SCAN_ENTRIES) throw new Error(`groups counted ${run.matched} of ${SCAN_ENTRIES} entries`)
     return { ...run, cpuMs: (cpu.user + cpu.system) / 1000 }
   } finally {
     await server.close()
@@ -180,10 +184,12 @@ async function duringScan(): Promise<Row[]> {
     writeSegments(dir, 'bench', pool, SCAN_ENTRIES)
     const yielding: ScanRun[] = []
     const blocking: ScanRun[] = []
+    const alone: ScanRun[] = []
     for (let i = 0; i < SCAN_PAIRS; i++) {
-      // Alternating, so a change in the machine's load falls on both.
-      yielding.push(await scanRun(client, log, true))
-      blocking.push(await scanRun(client, log, false))
+      // Alternating, so a change in the machine's load falls on all three.
+      yielding.push(await scanRun(client, log, { yielding: true }))
+      blocking.push(await scanRun(client, log, { yielding: false }))
+      alone.push(await scanRun(client, log, { idleMs: yielding[i]!.scanMs }))
     }
     const failed = yielding.flatMap((r) => r.failures)
     if (failed.length > 0) throw new Error(`${failed.length} scrapes failed during yielding scans: ${failed[0]}`)
@@ -191,6 +197,7 @@ async function duringScan(): Promise<Row[]> {
     // (its keep-alive timeout) on the first turn after the blocked loop, with the request unread.
     const failedBlocking = blocking.flatMap((r) => r.failures)
     const lat = yielding.flatMap((r) => r.latencies)
+    const latAlone = alone.flatMap((r) => r.latencies)
     const latBlocking = blocking.flatMap((r) => r.latencies)
     const scanYield = median(yielding.map((r) => r.scanMs))
     const scanBlock = median(blocking.map((r) => r.scanMs))
@@ -213,9 +220,19 @@ async function duringScan(): Promise<Row[]> {
         unit: 'ms',
         target: 50,
         lowerIsBetter: true,
-        note: `${ms(max)} over ${lat.length} scrapes (every ${SCRAPE_EVERY_MS} ms during ${SCAN_PAIRS} /groups scans of ${s(scanYield)}); ${without}`,
+        note:
+          `${ms(max)} over ${lat.length} scrapes (every ${SCRAPE_EVERY_MS} ms during ${SCAN_PAIRS} /groups scans of ${s(scanYield)}); ` +
+          `with no scan running, as long: max ${ms(Math.max(...latAlone))}, p99 ${ms(percentile(latAlone, 0.99))}; ${without}`,
       },
-      { group: SCAN_GROUP, name: '/metrics latency, p99', payload: label, value: p99, unit: 'ms', lowerIsBetter: true, note: `${ms(p99)}; median ${ms(median(lat))}` },
+      {
+        group: SCAN_GROUP,
+        name: '/metrics latency, p99',
+        payload: label,
+        value: p99,
+        unit: 'ms',
+        lowerIsBetter: true,
+        note: `${ms(p99)}; median ${ms(median(lat))}; with no scan running: median ${ms(median(latAlone))}`,
+      },
       {
         group: SCAN_GROUP,
         name: 'scan time, yielding / not yielding',
