@@ -134,7 +134,7 @@ const jobs: Job[] = [
       if (memReplayDir) rmScratch(memReplayDir)
     },
   },
-  { name: 'scrape (logCounts)', script: 'scrape.ts', args: [] },
+  { name: 'scrape (logCounts, /metrics during a scan)', script: 'scrape.ts', args: [] },
   { name: 'inspect newest first', script: 'inspect.ts', args: [] },
 ]
 
@@ -161,6 +161,7 @@ function fmtValue(v: number, unit: string): string {
   if (!Number.isFinite(v)) return 'n/a'
   if (unit === 'B/call') return `${v.toFixed(1)} ${unit}`
   if (unit === 'MiB') return `${v.toFixed(1)} ${unit}`
+  if (unit === '×') return `${v.toFixed(2)}×`
   return `${Math.round(v).toLocaleString('en-US')} ${unit}`
 }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import zlib from 'node:zlib'
 import { O_NOFOLLOW } from './fs-safe.js'
+import { Slicer, yieldToLoop } from './time-slice.js'
 
 export interface LineHandler {
   /**
@@ -68,9 +69,10 @@ const PLAIN_BUFFER = 1024 * 1024
 
 /**
  * One buffer, filled by positional reads; the lines of each fill go to the handler in a
- * synchronous loop, which awaits only when the handler returns a promise. A partial line at
- * the end of a fill moves to the front before the next read. Spent memory stays at one
- * buffer: no chunk objects for the GC, no stream machinery per chunk.
+ * synchronous loop, which awaits when the handler returns a promise and gives the event loop
+ * a turn after each time slice (time-slice.ts). A partial line at the end of a fill moves to
+ * the front before the next read. Spent memory stays at one buffer: no chunk objects for the
+ * GC, no stream machinery per chunk.
  */
 async function readPlain(
   file: string,
@@ -86,6 +88,7 @@ async function readPlain(
   let base = Math.max(0, startOffset - 1)
   let filled = 0
   let i = 0
+  const slicer = new Slicer()
   try {
     for (;;) {
       if (i > 0) {
@@ -120,8 +123,10 @@ async function readPlain(
         if (nl === -1) break
         const offset = base + i
         const r = deliver(view, i, nl, offset, base + nl + 1, false)
+        const bytes = nl + 1 - i
         i = nl + 1
         if (r) await r
+        if (slicer.spent(bytes)) await yieldToLoop()
       }
     }
     // Bytes after the last newline: a torn record.
@@ -171,6 +176,7 @@ class StreamLines {
   private stopped = false
   /** The byte before startOffset was not a newline: fine only if no data follows. */
   private midLine = false
+  private readonly slicer = new Slicer()
 
   constructor(
     private readonly file: string,
@@ -248,7 +254,9 @@ class StreamLines {
       this.parts = []
       this.partLen = 0
       this.lineStart = base + nl + 1
+      const bytes = nl + 1 - i
       i = nl + 1
+      if (this.slicer.spent(bytes)) await yieldToLoop()
     }
     return undefined
   }

@@ -173,21 +173,35 @@ export function now(): number {
 export const TWO_SIZES: [number, number] = QUICK ? [20_000, 100_000] : [100_000, 1_000_000]
 
 /**
- * Runs `measure` at both sizes (small first) and reports its rows with one note, written by
- * `note` from `ratio(row name)`: the larger size over the smaller, ~1× when the cost does not
- * grow with the log.
+ * Runs `measure` at both sizes (small first): its rows with one note, written by `note` from
+ * `ratio(row name)`: the larger size over the smaller, ~1× when the cost does not grow with
+ * the log.
  */
-export async function reportAtTwoSizes(
+export async function atTwoSizes(
   measure: (entries: number) => Promise<Row[]>,
   note: (ratio: (name: string) => string, sizes: [string, string]) => string,
-): Promise<void> {
+): Promise<ScenarioResult> {
   const rows: Row[] = []
   for (const n of TWO_SIZES) rows.push(...(await measure(n)))
   const ratio = (name: string) => {
     const r = rows.filter((x) => x.name === name)
     return r.length === 2 ? `${(r[1]!.value / r[0]!.value).toFixed(2)}×` : 'n/a'
   }
-  report({ rows, notes: [note(ratio, [TWO_SIZES[0].toLocaleString('en-US'), TWO_SIZES[1].toLocaleString('en-US')])] })
+  return { rows, notes: [note(ratio, [TWO_SIZES[0].toLocaleString('en-US'), TWO_SIZES[1].toLocaleString('en-US')])] }
+}
+
+/** atTwoSizes, reported. */
+export async function reportAtTwoSizes(
+  measure: (entries: number) => Promise<Row[]>,
+  note: (ratio: (name: string) => string, sizes: [string, string]) => string,
+): Promise<void> {
+  report(await atTwoSizes(measure, note))
+}
+
+/** The value below which `p` (0..1) of `xs` lie (nearest rank). */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.max(0, Math.ceil(p * s.length) - 1)]!
 }
 
 /** The middle element of `xs` by `key` (the upper one of an even count). */

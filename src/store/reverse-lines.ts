@@ -16,6 +16,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import { O_NOFOLLOW } from '../fs-safe.js'
+import { Slicer, yieldToLoop } from '../time-slice.js'
 
 export interface BackwardLineHandler {
   /**
@@ -89,6 +90,7 @@ class BackwardLines {
   private over = false
   /** The current line is the one after the file's last newline. */
   private torn = true
+  private readonly slicer = new Slicer()
 
   constructor(
     private readonly fh: fsp.FileHandle,
@@ -161,7 +163,9 @@ class BackwardLines {
       if (r) await r
       this.lineEnd = this.lo + nl
       this.torn = false
+      const bytes = e - nl
       e = nl
+      if (this.slicer.spent(bytes)) await yieldToLoop()
     }
     if (this.lo === this.startOffset) {
       // The region's first line starts where the region does.

@@ -147,17 +147,16 @@ export async function listSegments(fam: SegmentFamily): Promise<SegmentInfo[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw ioError(`list ${fam.dir}`, err)
   }
-  const byKey = new Map<string, SegmentInfo>()
-  for (const n of names) {
+  const matched = names.flatMap((n) => {
     const m = fam.pattern.exec(n)
-    if (!m) continue
-    const full = path.join(fam.dir, n)
-    let st: fs.Stats
-    try {
-      st = await fsp.lstat(full)
-    } catch {
-      continue // removed meanwhile
-    }
+    return m ? [{ full: path.join(fam.dir, n), m }] : []
+  })
+  // All at once: a listing is one round trip of I/O whatever the number of segments.
+  const stats = await Promise.all(matched.map(({ full }) => fsp.lstat(full).catch(() => undefined)))
+  const byKey = new Map<string, SegmentInfo>()
+  for (const [i, { full, m }] of matched.entries()) {
+    const st = stats[i]
+    if (!st) continue // removed meanwhile
     if (!st.isFile()) continue // never follow a planted symlink or read a directory
     const gz = m[3] === '.gz'
     const key = gz ? full.slice(0, -3) : full

@@ -2,20 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp.js'
 import { runCli, startCli } from '../fixtures/cli-util.js'
-import { buildLog } from './helpers.js'
-
-/** Resolves with the URL once the process prints its listening line. */
-function listening(cli: ReturnType<typeof startCli>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    cli.child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /^listening on (http:\/\/127\.0\.0\.1:(\d+))\n/.exec(out)
-      if (m) resolve(m[1])
-    })
-    cli.done.then((r) => reject(new Error(`exited before listening: ${JSON.stringify(r)}`)))
-  })
-}
+import { buildLog, listening } from './helpers.js'
 
 describe('dletter serve (CLI)', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

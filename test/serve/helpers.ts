@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach } from 'vitest'
 import { type RunningServer, type ServeOptions, startServer } from '../../src/serve/server.js'
-import { envLine, writeLines } from '../fixtures/cli-util.js'
+import { envLine, type startCli, writeLines } from '../fixtures/cli-util.js'
 
 export const XSS_PAYLOAD = { html: '<img src=x onerror="window.__xss=1">', script: '<script>window.__xss=2</script>' }
 export const XSS_REASON = '<script>window.__xss=3</script> failed \u001b[31mred\u001b[0m \u202eevil'
@@ -102,4 +102,17 @@ export function contents(dir: string): Record<string, string> {
     if (fs.statSync(f).isFile() && !n.endsWith('.meta') && !n.startsWith('.')) out[n] = fs.readFileSync(f, 'utf8')
   }
   return out
+}
+
+/** Resolves with the URL once a `dletter serve` process prints its listening line. */
+export function listening(cli: ReturnType<typeof startCli>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    cli.child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /^listening on (http:\/\/127\.0\.0\.1:(\d+))\n/.exec(out)
+      if (m) resolve(m[1])
+    })
+    cli.done.then((r) => reject(new Error(`exited before listening: ${JSON.stringify(r)}`)))
+  })
 }
