@@ -4,8 +4,8 @@
  * everything). Failures are DLQ_INVALID_OPTION naming the option.
  */
 import fsp from 'node:fs/promises'
-import { DeadLetterError, invalidOption } from '../errors.js'
-import { parseDuration, parseSize, replayDefaults } from '../options.js'
+import { DeadLetterError, invalidOption } from '../base/errors.js'
+import { parseDuration, parseSize, replayDefaults } from '../base/options.js'
 import { type LogPaths, logPaths } from '../store/segments.js'
 
 export type Check<T> = (name: string, value: unknown) => T

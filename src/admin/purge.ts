@@ -5,8 +5,8 @@
  * segment, an atomic rename for the corrupt log. Kept entries are never at risk. The retry
  * log is never purged: its items leave through replay.
  */
-import { DeadLetterError } from '../errors.js'
-import { replayDefaults } from '../options.js'
+import { DeadLetterError } from '../base/errors.js'
+import { replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
