@@ -1,7 +1,8 @@
 // The public API. Internals (option defaults, segment naming, the envelope parser, the
 // replay engine's class) are not exported: they change without a major version.
 export { Logger } from './write/logger.js'
-export type { LogOptions, LogKind, RotatedEvent, EvictedEvent, StartReplayerOptions, LoggerEvents } from './write/logger.js'
+export type { LogOptions } from './write/logger.js'
+export type { LogKind, RotatedEvent, EvictedEvent, StartReplayerOptions, LoggerEvents } from './write/events.js'
 export { replay } from './replay/index.js'
 export type { Handler, ReplayEnvelope, ReplaySummary, ReplayProgress, ReplayOutcome, OutcomeEvent, ReplayerEvents } from './replay/index.js'
 export { DeadLetterError, PermanentError } from './base/errors.js'

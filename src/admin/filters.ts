@@ -5,7 +5,7 @@
 import { type Envelope, rawPayloadOf } from '../format/envelope.js'
 import { DeadLetterError, invalidOption } from '../base/errors.js'
 import { parseDuration } from '../base/options.js'
-import { type Check, int } from './options.js'
+import { type Check, int } from '../base/checks.js'
 import type { EntryFilter, LogKind, TimeInput } from './types.js'
 
 export const FILTER_KEYS = ['reason', 'id', 'payload', 'attempt', 'since', 'until', 'olderThan', 'limit'] as const

@@ -8,7 +8,7 @@
  */
 import type { EventEmitter } from 'node:events'
 import { ListenerGuard } from '../base/listener-guard.js'
-import type { LoggerEvents } from './logger.js'
+import type { LoggerEvents } from './events.js'
 import type { LoggerLike } from '../base/options.js'
 
 export class Diagnostics {

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
 import { Diagnostics } from './diagnostics.js'
+import type { LogKind, LoggerEvents, StartReplayerOptions } from './events.js'
 import { DeadLetterError, invalidOption, ioError } from '../base/errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from '../format/envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
@@ -22,41 +23,11 @@ import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, r
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
 import { compressSegment, logPaths, type LogPaths } from '../store/segments.js'
 import { SegmentWriter } from './writer.js'
-import type { Handler, ReplayerEvents, ReplaySummary } from '../replay/index.js'
+import type { Handler, ReplaySummary } from '../replay/index.js'
 import { runReplay } from '../replay/index.js'
 import type { ReplayOptions } from '../base/options.js'
 
 export type { LogOptions } from './log-args.js'
-
-export type LogKind = 'retry' | 'permanent'
-
-export interface RotatedEvent {
-  kind: LogKind
-  path: string
-}
-
-export interface EvictedEvent {
-  kind: LogKind
-  /** Why: 'drop-oldest' (retry cap), 'maxBackups' or 'maxAge' (permanent retention). */
-  policy: 'drop-oldest' | 'maxBackups' | 'maxAge'
-  files: string[]
-  records: number
-  bytes: number
-}
-
-export interface StartReplayerOptions extends ReplayOptions {
-  /** Time between runs (ms or duration string). Default 30 s. */
-  interval?: number | string
-  /** Called with each run's summary. */
-  onRun?: (summary: ReplaySummary) => void
-}
-
-/** Logger events; during dlq.replay() / startReplayer() the replay events are emitted here too. */
-export interface LoggerEvents extends ReplayerEvents {
-  rotated: [RotatedEvent]
-  evicted: [EvictedEvent]
-  error: [Error]
-}
 
 export class Logger extends EventEmitter<LoggerEvents> {
   readonly path: string
