@@ -1,5 +1,5 @@
 /**
- * stats() and inspect() give the event loop back while they scan (src/time-slice.ts): a
+ * stats() and inspect() give the event loop back while they scan (src/base/time-slice.ts): a
  * callback queued with setImmediate once the scan is under way runs before the scan ends,
  * not after it, so a server in the same process keeps answering.
  */

@@ -1,6 +1,6 @@
 /** How `dletter stats` groups failure reasons: variable parts normalized, the rest kept. */
 import { describe, expect, it } from 'vitest'
-import { fingerprint as normalizeReason } from '../src/admin/fingerprint.js'
+import { fingerprint as normalizeReason } from '../src/format/fingerprint.js'
 
 describe('normalizeReason', () => {
   it('folds numbers, so one failure mode is one group', () => {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { crc32, crc32Portable } from '../src/crc32.js'
+import { crc32, crc32Portable } from '../src/base/crc32.js'
 import { exited, forkFixture } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
 

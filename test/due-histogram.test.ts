@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DueHistogram, MAX_BUCKETS, dueAt } from '../src/store/due-histogram.js'
+import { DueHistogram, MAX_BUCKETS, dueAt } from '../src/store/counts/due-histogram.js'
 
 const SEED = Number(process.env.FC_SEED ?? 20261129)
 

@@ -2,8 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Logger } from '../src/index.js'
-import { encodeHeader, encodeTrailer, EnvelopeParseError, parseEnvelope, rawPayloadOf } from '../src/envelope.js'
-import { ByteSink } from '../src/sink.js'
+import { encodeHeader, encodeTrailer, EnvelopeParseError, parseEnvelope, rawPayloadOf } from '../src/format/envelope.js'
+import { ByteSink } from '../src/format/sink.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const TS = 1732252800000

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { readLines, type LineHandler, type ReadResult } from '../src/lines.js'
+import { readLines, type LineHandler, type ReadResult } from '../src/format/lines.js'
 import { tmpDir } from './helpers/tmp.js'
 
 interface Seen {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger } from '../src/index.js'
-import { parseEnvelope } from '../src/envelope.js'
+import { parseEnvelope } from '../src/format/envelope.js'
 import { tmpDir } from './helpers/tmp.js'
 
 /** n of every record in every retry (or permanent) segment of dir; every line must parse. */

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger, type EvictedEvent } from '../src/index.js'
-import { parseEnvelope } from '../src/envelope.js'
+import { parseEnvelope } from '../src/format/envelope.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []

@@ -3,7 +3,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Logger, type LoggerLike, type RotatedEvent } from '../src/index.js'
-import { parseEnvelope } from '../src/envelope.js'
+import { parseEnvelope } from '../src/format/envelope.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const open: Logger[] = []

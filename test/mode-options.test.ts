@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger, replay } from '../src/index.js'
-import { resolveLoggerOptions, resolveReplayOptions } from '../src/options.js'
+import { resolveLoggerOptions, resolveReplayOptions } from '../src/base/options.js'
 import { tmpDir } from './helpers/tmp.js'
 
 describe('Logger mode and dirMode', () => {

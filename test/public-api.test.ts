@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import * as api from '../src/index.js'
 import { Logger } from '../src/index.js'
-import { loggerDefaults, replayDefaults } from '../src/options.js'
+import { loggerDefaults, replayDefaults } from '../src/base/options.js'
 import { PUBLIC_EXPORTS } from './fixtures/public-exports.js'
 
 describe('package entry', () => {

@@ -1,13 +1,13 @@
 /**
  * The backward line reader (src/store/reverse-lines.ts): the same lines as the forward reader
- * (src/lines.ts), with the same offsets, last first — whatever the chunk size, the record
+ * (src/format/lines.ts), with the same offsets, last first — whatever the chunk size, the record
  * limit or where the region starts — and a read stopped early costs the chunks it needed.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { readLines } from '../src/lines.js'
+import { readLines } from '../src/format/lines.js'
 import { type BackwardReadResult, readLinesBackward } from '../src/store/reverse-lines.js'
 import { tmpDir } from './helpers/tmp.js'
 

@@ -13,7 +13,7 @@ import {
   scanSegmentMeta,
   writeSegmentMeta,
   type SegmentMeta,
-} from '../src/store/segment-meta.js'
+} from '../src/store/counts/segment-meta.js'
 import { envLine, splitLines, writeSegment } from './fixtures/counts-util.js'
 import { tmpDir } from './helpers/tmp.js'
 

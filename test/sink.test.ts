@@ -2,8 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Logger, type JsonOut } from '../src/index.js'
-import { parseEnvelope } from '../src/envelope.js'
-import { ByteSink, needsEscape } from '../src/sink.js'
+import { parseEnvelope } from '../src/format/envelope.js'
+import { ByteSink, needsEscape } from '../src/format/sink.js'
 import { tmpDir } from './helpers/tmp.js'
 
 describe('ByteSink', () => {

@@ -1,10 +1,10 @@
 /**
- * Loops that give the event loop back (src/time-slice.ts) take turns through one queue: each
+ * Loops that give the event loop back (src/base/time-slice.ts) take turns through one queue: each
  * turn of the loop runs at most one of their slices, however many are waiting, so the rest
  * of the process gets the loop back after every slice.
  */
 import { expect, it } from 'vitest'
-import { yieldToLoop } from '../src/time-slice.js'
+import { yieldToLoop } from '../src/base/time-slice.js'
 
 it('one slice per turn of the event loop, whatever the number of loops yielding', async () => {
   const events: string[] = []

@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { JsonOut, Loggable } from '../../src/serialize.js'
+import type { JsonOut, Loggable } from '../../src/format/serialize.js'
 
 export const QUICK = process.argv.includes('--quick') || process.env.DLQ_BENCH_QUICK === '1'
 

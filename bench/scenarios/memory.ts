@@ -9,7 +9,7 @@
  *   replay <dir>    replay the segment(s) already generated in <dir> with a no-op handler
  */
 import path from 'node:path'
-import { Logger } from '../../src/logger.js'
+import { Logger } from '../../src/write/logger.js'
 import { replay } from '../../src/replay/index.js'
 import { type Row, QUICK, REASON, fail, mib, now, orderPool, perSec, report, rmScratch, scratchDir } from '../lib/common.js'
 

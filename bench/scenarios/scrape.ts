@@ -16,7 +16,7 @@
  * and CPU time) that asks for the reason groups of the whole retry log (GET
  * /api/logs/<key>/groups: a full scan) and scrapes /metrics every 100 ms until the groups
  * arrive. Each run uses a fresh server (no cached groups); runs alternate between the scan
- * yielding to the event loop (src/time-slice.ts), not yielding, and no scan at all (scrapes
+ * yielding to the event loop (src/base/time-slice.ts), not yielding, and no scan at all (scrapes
  * alone for as long: what the machine's load alone does to the latency), in this process.
  *
  *   max, p99    /metrics latency over the scrapes issued while a yielding scan ran
@@ -27,9 +27,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { startServer } from '../../src/serve/server.js'
-import { setSliceMs } from '../../src/time-slice.js'
-import { forgetTails } from '../../src/store/active-tail.js'
-import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/log-counts.js'
+import { setSliceMs } from '../../src/base/time-slice.js'
+import { forgetTails } from '../../src/store/counts/active-tail.js'
+import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/counts/log-counts.js'
 import { QUICK, type Row, atTwoSizes, envelopeLine, fail, now, orderPool, percentile, report, rmScratch, scratchDir, writeSegments, median } from '../lib/common.js'
 
 const GROUP = 'scrape: logCounts()'

@@ -8,10 +8,10 @@
  */
 import path from 'node:path'
 import v8 from 'node:v8'
-import { encodeHeader, encodeTrailer } from '../../src/envelope.js'
-import { Logger } from '../../src/logger.js'
-import { compileSchema, loadSchemaCompiler, PayloadSerializer, RawPayload } from '../../src/serialize.js'
-import { ByteSink } from '../../src/sink.js'
+import { encodeHeader, encodeTrailer } from '../../src/format/envelope.js'
+import { Logger } from '../../src/write/logger.js'
+import { compileSchema, loadSchemaCompiler, PayloadSerializer, RawPayload } from '../../src/format/serialize.js'
+import { ByteSink } from '../../src/format/sink.js'
 import { type PayloadSize, type Row, LoggableOrder, ORDER_SCHEMA, PAYLOAD_SIZES, QUICK, REASON, fail, gc, now, orderPool, perSec, report, rmScratch, scratchDir, median } from '../lib/common.js'
 
 type Mode = 'Loggable' | 'schema' | 'JSON.stringify' | 'RawPayload'

@@ -12,9 +12,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import pino from 'pino'
-import { Logger } from '../../src/logger.js'
-import { encodeHeader, encodeTrailer } from '../../src/envelope.js'
-import { ByteSink } from '../../src/sink.js'
+import { Logger } from '../../src/write/logger.js'
+import { encodeHeader, encodeTrailer } from '../../src/format/envelope.js'
+import { ByteSink } from '../../src/format/sink.js'
 import {
   type Order,
   type PayloadSize,

@@ -2,7 +2,7 @@
  * What a requeue or purge would touch, counted read-only (no lock, nothing written): the
  * same filter over the same files, sealed and active, so the count matches a real run's.
  */
-import { rawPayloadOf } from '../envelope.js'
+import { rawPayloadOf } from '../format/envelope.js'
 import type { LogPaths } from '../store/segments.js'
 import { parseCorruptRecord } from '../store/corrupt-record.js'
 import { corruptFiles, familyFiles, scanFiles } from '../store/scan.js'

@@ -2,10 +2,10 @@
  * The entry filter shared by inspect, requeue and purge (library and CLI), so `inspect`
  * with a filter previews exactly what `requeue` or `purge` will touch with the same one.
  */
-import { type Envelope, rawPayloadOf } from '../envelope.js'
-import { DeadLetterError, invalidOption } from '../errors.js'
-import { parseDuration } from '../options.js'
-import { type Check, int } from './options.js'
+import { type Envelope, rawPayloadOf } from '../format/envelope.js'
+import { DeadLetterError, invalidOption } from '../base/errors.js'
+import { parseDuration } from '../base/options.js'
+import { type Check, int } from '../base/checks.js'
 import type { EntryFilter, LogKind, TimeInput } from './types.js'
 
 export const FILTER_KEYS = ['reason', 'id', 'payload', 'attempt', 'since', 'until', 'olderThan', 'limit'] as const

@@ -6,14 +6,16 @@
  * from the end and stops after the page, holding at most `limit` entries (a .gz segment on the
  * way is read whole, keeping its last skip + limit matches).
  */
-import { rawPayloadOf } from '../envelope.js'
-import { DeadLetterError } from '../errors.js'
+import { rawPayloadOf } from '../format/envelope.js'
+import { DeadLetterError } from '../base/errors.js'
 import type { LogPaths } from '../store/segments.js'
 import { parseCorruptRecord } from '../store/corrupt-record.js'
 import { type ScanFile, type ScanItem, type ScanResult, corruptFiles, familyFiles, scanFileBackward, scanFiles } from '../store/scan.js'
 import { FILTER_KEYS, type Filterable, type ResolvedFilter, resolveFilter } from './filters.js'
-import { fingerprint } from './fingerprint.js'
-import { type Common, abortError, checkOptions, common, commonChecks, int, oneOf, resolveLogPath } from './options.js'
+import { fingerprint } from '../format/fingerprint.js'
+import { checkOptions, int, oneOf } from '../base/checks.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { type Common, abortError, common, commonChecks } from './options.js'
 import type { InspectEntry, InspectIterable, InspectOptions, InspectSummary, LogKind } from './types.js'
 
 const checks = { ...commonChecks, log: oneOf<LogKind>('retry', 'permanent', 'corrupt'), order: oneOf('oldest', 'newest'), skip: int(0) }

@@ -3,9 +3,9 @@
  * (src/store/rewrite-permanent.ts) set up from a resolved run, and its outcome copied into the
  * run's summary. They differ only in what a selected entry becomes (moved or dropped).
  */
-import { ListenerGuard } from '../listener-guard.js'
-import type { ByteSink } from '../sink.js'
-import type { Envelope } from '../envelope.js'
+import { ListenerGuard } from '../base/listener-guard.js'
+import type { ByteSink } from '../format/sink.js'
+import type { Envelope } from '../format/envelope.js'
 import type { LogPaths } from '../store/segments.js'
 import { type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
 import { type ResolvedFilter, envelopeSelector } from './filters.js'

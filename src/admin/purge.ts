@@ -5,8 +5,8 @@
  * segment, an atomic rename for the corrupt log. Kept entries are never at risk. The retry
  * log is never purged: its items leave through replay.
  */
-import { DeadLetterError } from '../errors.js'
-import { replayDefaults } from '../options.js'
+import { DeadLetterError } from '../base/errors.js'
+import { replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
@@ -14,7 +14,9 @@ import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countCorrupt, countPermanent } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type PermanentRewriteRun, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, common, commonChecks, duration, fn, oneOf, resolveLogPath } from './options.js'
+import { bool, checkOptions, duration, fn, oneOf } from '../base/checks.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { common, commonChecks } from './options.js'
 import type { PurgeOptions, PurgeSummary } from './types.js'
 
 const checks = { ...commonChecks, log: oneOf('permanent', 'corrupt'), dryRun: bool, onProgress: fn, sealTimeout: duration }

@@ -1,5 +1,5 @@
 /** Failure reasons grouped by fingerprint, in bounded memory whatever the log holds. */
-import { fingerprint } from './fingerprint.js'
+import { fingerprint } from '../format/fingerprint.js'
 import type { ReasonGroup } from './types.js'
 
 /** The group that new kinds of reason join once the cap is reached. */

@@ -5,16 +5,18 @@
  * and, once a run (or the next replay, requeue or purge) completes, in exactly one. Holds
  * the replay lock, so it never runs alongside a replay of the same log.
  */
-import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../envelope.js'
-import { replayDefaults } from '../options.js'
+import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
+import { replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
-import type { ByteSink } from '../sink.js'
+import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countPermanent } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type PermanentRewriteRun, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, common, commonChecks, duration, fn, resolveLogPath } from './options.js'
+import { bool, checkOptions, duration, fn } from '../base/checks.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { common, commonChecks } from './options.js'
 import type { RequeueOptions, RequeueSummary } from './types.js'
 
 const checks = { ...commonChecks, resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }

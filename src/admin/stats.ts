@@ -5,13 +5,15 @@
  * a record being written, skipped), no locks taken, nothing renamed.
  */
 import fsp from 'node:fs/promises'
-import { ListenerGuard } from '../listener-guard.js'
+import { ListenerGuard } from '../base/listener-guard.js'
 import { inspectLock } from '../store/lock.js'
-import { logCounts } from '../store/log-counts.js'
+import { logCounts } from '../store/counts/log-counts.js'
 import type { LogPaths } from '../store/segments.js'
 import { pendingRewrite } from '../store/journal.js'
 import { type ScanFile, type ScanItem, corruptFiles, familyFiles, regularFile, scanFiles } from '../store/scan.js'
-import { type Common, abortError, bool, checkOptions, common, commonChecks, fn, int, resolveLogPath } from './options.js'
+import { bool, checkOptions, fn, int } from '../base/checks.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { type Common, abortError, common, commonChecks } from './options.js'
 import { ReasonCounter } from './reason-counter.js'
 import type { AdminProgress, LogStats, StatsOptions } from './types.js'
 

@@ -3,7 +3,7 @@
  * returned here are exactly what the CLI prints with `--json`, so scripts can move between
  * the two without translation.
  */
-import type { FinalReason } from '../envelope.js'
+import type { FinalReason } from '../format/envelope.js'
 
 /** Which of a log's three files an entry lives in. */
 export type LogKind = 'retry' | 'permanent' | 'corrupt'

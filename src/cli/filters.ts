@@ -5,7 +5,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { parseTimeText } from '../admin/filters.js'
 import type { EntryFilter } from '../admin/types.js'
-import { parseDuration, parseSize, replayDefaults } from '../options.js'
+import { parseDuration, parseSize, replayDefaults } from '../base/options.js'
 import { formatBytes, usageError } from './output.js'
 
 /** A point in time given either as an age ("30d" ago) or as an ISO date, kept as typed. */

@@ -2,7 +2,7 @@
  * Exit codes, error reporting and text formatting shared by every command. Scripts (cron,
  * alerting) depend on the exit codes, so each failure maps to exactly one of them here.
  */
-import { DeadLetterError } from '../errors.js'
+import { DeadLetterError } from '../base/errors.js'
 
 export const EXIT = {
   OK: 0,

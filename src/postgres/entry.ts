@@ -1,5 +1,5 @@
 /** A row as the store's callers see it: numbers as numbers, the payload parsed. */
-import { parseEnvelope } from '../envelope.js'
+import { parseEnvelope } from '../format/envelope.js'
 import type { EntryState } from './filters.js'
 
 export interface CentralEntry<T = unknown> {

@@ -3,7 +3,7 @@
  * (ECONNREFUSED, 28P01, …) so an operator sees why at once; connection strings are masked
  * because pg puts host, user and sometimes the password into its messages.
  */
-import { DeadLetterError } from '../errors.js'
+import { DeadLetterError } from '../base/errors.js'
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also `password=…` pairs. */
 export function maskSecrets(text: string): string {

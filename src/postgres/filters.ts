@@ -4,8 +4,8 @@
  * source, a plain string a literal substring test (`strpos`, so no pattern characters to
  * escape), times compare the entry's `ts`.
  */
-import { DeadLetterError, invalidOption } from '../errors.js'
-import { parseDuration } from '../options.js'
+import { DeadLetterError, invalidOption } from '../base/errors.js'
+import { parseDuration } from '../base/options.js'
 import { boundedDuration } from './options.js'
 import { pgText } from './pg-text.js'
 

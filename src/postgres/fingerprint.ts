@@ -3,7 +3,7 @@
  * (uuids, times, ips, hex ids and numbers masked), computed once when an entry is shipped and stored in an indexed column,
  * so grouping the whole fleet by failure mode is an index scan, not a regex per row.
  */
-import { fingerprint as normalizeReason } from '../admin/fingerprint.js'
+import { fingerprint as normalizeReason } from '../format/fingerprint.js'
 import { pgText } from './pg-text.js'
 
 // Reasons repeat (one failure mode, thousands of entries): remember the last few hundred.

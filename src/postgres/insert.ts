@@ -18,7 +18,7 @@
  * JSON.stringify per string field, and each payload goes in as the JSON text it already is
  * (it parsed as part of its envelope), so it is neither re-encoded nor escaped.
  */
-import { DeadLetterError } from '../errors.js'
+import { DeadLetterError } from '../base/errors.js'
 import { run, type Queryable } from './db.js'
 import { asRawLine, corruptTextRow, type EntryState, type Row } from './rows.js'
 import { NOW_MS, type Tables } from './schema.js'

@@ -6,9 +6,9 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { readCheckpoint, removeCheckpoint } from '../store/checkpoint.js'
-import { ioError } from '../errors.js'
-import { fsyncDir } from '../fs-safe.js'
-import { removeSegmentMeta } from '../store/segment-meta.js'
+import { ioError } from '../base/errors.js'
+import { fsyncDir } from '../base/fs-safe.js'
+import { removeSegmentMeta } from '../store/counts/segment-meta.js'
 import { type SegmentInfo, statePathOf } from '../store/segments.js'
 
 /** Bytes of a retry segment a local replay already accounted for (0 when none or unreadable). */

@@ -3,8 +3,8 @@
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
 import os from 'node:os'
-import { DeadLetterError, describe, invalidOption } from '../errors.js'
-import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, settleBackoffWaits, timerDuration } from '../options.js'
+import { DeadLetterError, describe, invalidOption } from '../base/errors.js'
+import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, settleBackoffWaits, timerDuration } from '../base/options.js'
 
 type Check = (name: string, v: unknown) => unknown
 

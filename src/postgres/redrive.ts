@@ -13,7 +13,7 @@
  * entries are skipped and counted in `leased`; run again once the worker has settled them.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DeadLetterError, invalidOption } from '../errors.js'
+import { DeadLetterError, invalidOption } from '../base/errors.js'
 import { retryTransient, run, type Db } from './db.js'
 import { compileFilter, type EntryFilter, type EntryState } from './filters.js'
 import type { ResolvedRedriveOptions } from './options.js'

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
-import { EnvelopeParseError, type Envelope, parseEnvelope, rawPayloadOf } from '../envelope.js'
+import { EnvelopeParseError, type Envelope, parseEnvelope, rawPayloadOf } from '../format/envelope.js'
 import { fingerprintOf } from './fingerprint.js'
 import { jsonbRefusal, pgText } from './pg-text.js'
 

@@ -5,7 +5,7 @@
  * transaction as its record. Migrations only ever add; a database migrated by a newer
  * version than this one is refused rather than misread.
  */
-import { DeadLetterError } from '../errors.js'
+import { DeadLetterError } from '../base/errors.js'
 import { type Db, run } from './db.js'
 
 export interface Tables {

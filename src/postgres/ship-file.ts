@@ -5,12 +5,12 @@
  * committed; the caller deletes the file after that, never before.
  */
 import path from 'node:path'
-import { readLines, type LineHandler, type ReadResult } from '../lines.js'
+import { readLines, type LineHandler, type ReadResult } from '../format/lines.js'
 import type { Db } from './db.js'
 import { insertIsolating, rowBytes } from './insert.js'
 import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
 import type { Tables } from './schema.js'
-import { OversizedKeeper } from '../replay/oversized.js'
+import { OversizedKeeper } from '../store/oversized.js'
 
 export interface ShipTarget {
   db: Db

@@ -13,7 +13,7 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { ioError } from '../errors.js'
+import { ioError } from '../base/errors.js'
 import { sealLog } from '../store/seal.js'
 import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
 import { withMaintenance } from '../store/maintenance-session.js'

@@ -4,8 +4,8 @@
  * here, from any host.
  */
 import { EventEmitter } from 'node:events'
-import { DeadLetterError, invalidOption } from '../errors.js'
-import { ListenerGuard } from '../listener-guard.js'
+import { DeadLetterError, invalidOption } from '../base/errors.js'
+import { ListenerGuard } from '../base/listener-guard.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
 import type { CentralEntry } from './entry.js'
 import { dbError, maskSecrets, redactUrl } from './errors.js'

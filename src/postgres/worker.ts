@@ -3,7 +3,7 @@
  * claims due entries in batches under a lease, calls the handler with the local replay's
  * semantics, and settles the batch in one transaction:
  *   delivered → state 'delivered';
- *   failure → attempt + 1 and a backoff due time (src/backoff.ts), or 'permanent' when
+ *   failure → attempt + 1 and a backoff due time (src/format/backoff.ts), or 'permanent' when
  *     PermanentError or attempts are exhausted; over `ttl` → 'permanent' ('expired');
  *   handler not settled within `handlerTimeout` → a failure.
  * It returns when nothing is due (or `limit`, or abort). Delivery is at-least-once: a worker
@@ -12,10 +12,10 @@
  */
 import crypto from 'node:crypto'
 import os from 'node:os'
-import { backoffDelay } from '../backoff.js'
-import { describeReason } from '../envelope.js'
-import { isPermanentError } from '../errors.js'
-import type { LoggerLike } from '../options.js'
+import { backoffDelay } from '../format/backoff.js'
+import { describeReason } from '../format/envelope.js'
+import { isPermanentError } from '../base/errors.js'
+import type { LoggerLike } from '../base/options.js'
 import { claim, type Failure, release, renew, settle } from './claim.js'
 import type { Db } from './db.js'
 import { type CentralEntry, toEntry } from './entry.js'
@@ -23,7 +23,7 @@ import { fingerprintOf } from './fingerprint.js'
 import { pgTextOrNull } from './pg-text.js'
 import type { ResolvedCentralReplayOptions } from './options.js'
 import type { Tables } from './schema.js'
-import { boundedCall } from '../replay/handler-timeout.js'
+import { boundedCall } from '../base/handler-timeout.js'
 
 export type CentralHandler<T = unknown> = (payload: T, entry: CentralEntry<T>) => unknown | Promise<unknown>
 

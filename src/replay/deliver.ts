@@ -7,9 +7,9 @@
  * or a `Failed` holding what the handler threw last.
  */
 import pRetry, { AbortError } from 'p-retry'
-import { isPermanentError } from '../errors.js'
+import { isPermanentError } from '../base/errors.js'
 import type { Handler, ReplayEnvelope } from './types.js'
-import { boundedCall, isThenable } from './handler-timeout.js'
+import { boundedCall, isThenable } from '../base/handler-timeout.js'
 
 export class Failed {
   constructor(readonly error: unknown) {}

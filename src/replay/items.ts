@@ -4,11 +4,11 @@
  * (delivered, re-logged with backoff, or moved to the permanent log).
  */
 import { isUtf8 } from 'node:buffer'
-import { backoffDelay } from '../backoff.js'
-import { isPermanentError } from '../errors.js'
-import { type Envelope, type EnvelopeHeader, type FinalReason, type ReasonParts, EnvelopeParseError, describeReason, parseEnvelope, rawPayloadOf } from '../envelope.js'
-import type { ResolvedReplayOptions } from '../options.js'
-import { classify } from './classify.js'
+import { backoffDelay } from '../format/backoff.js'
+import { isPermanentError } from '../base/errors.js'
+import { type Envelope, type EnvelopeHeader, type FinalReason, type ReasonParts, EnvelopeParseError, describeReason, parseEnvelope, rawPayloadOf } from '../format/envelope.js'
+import type { ResolvedReplayOptions } from '../base/options.js'
+import { classify } from '../format/classify.js'
 import { type Deliverer, Failed } from './deliver.js'
 import type { ReplayOutputs } from './outputs.js'
 import type { Reporter } from './report.js'

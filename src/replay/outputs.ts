@@ -12,11 +12,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
 import { type Checkpoint, type OutputMark } from '../store/checkpoint.js'
-import { type EnvelopeHeader, encodeHeader, encodeTrailer } from '../envelope.js'
+import { type EnvelopeHeader, encodeHeader, encodeTrailer } from '../format/envelope.js'
 import { OutputFile } from '../store/outputs.js'
 import type { LogPaths } from '../store/segments.js'
-import type { ByteSink } from '../sink.js'
-import { SegmentMetaBuilder, writeSegmentMeta } from '../store/segment-meta.js'
+import type { ByteSink } from '../format/sink.js'
+import { SegmentMetaBuilder, writeSegmentMeta } from '../store/counts/segment-meta.js'
 
 /** A failed item written again with attempt + 1 and its next due time (`header.dueTs`). */
 export interface RelogRecord {

@@ -5,9 +5,9 @@
  */
 import type { EventEmitter } from 'node:events'
 import path from 'node:path'
-import { ListenerGuard } from '../listener-guard.js'
-import type { Envelope } from '../envelope.js'
-import type { LoggerLike } from '../options.js'
+import { ListenerGuard } from '../base/listener-guard.js'
+import type { Envelope } from '../format/envelope.js'
+import type { LoggerLike } from '../base/options.js'
 import type { SegmentInfo } from '../store/segments.js'
 import type { OutcomeEvent, ReplayOutcome, ReplayProgress, ReplaySummary } from './types.js'
 

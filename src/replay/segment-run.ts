@@ -9,16 +9,16 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { type Checkpoint, CheckpointWriter, readCheckpoint } from '../store/checkpoint.js'
-import { DeadLetterError, ioError } from '../errors.js'
-import { type LineHandler, type ReadResult, readLines } from '../lines.js'
-import type { ResolvedReplayOptions } from '../options.js'
+import { DeadLetterError, ioError } from '../base/errors.js'
+import { type LineHandler, type ReadResult, readLines } from '../format/lines.js'
+import type { ResolvedReplayOptions } from '../base/options.js'
 import { type SegmentInfo, statePathOf } from '../store/segments.js'
-import { removeSegmentMeta } from '../store/segment-meta.js'
+import { removeSegmentMeta } from '../store/counts/segment-meta.js'
 import type { ItemProcessor } from './items.js'
-import type { OversizedKeeper } from './oversized.js'
+import type { OversizedKeeper } from '../store/oversized.js'
 import { type ReplayOutputs, withNewFile } from './outputs.js'
 import type { Reporter } from './report.js'
-import { freeName } from './names.js'
+import { freeName } from '../store/names.js'
 
 /** What every segment of one run shares (owned by the Replayer). */
 export interface RunScope {

@@ -1,7 +1,7 @@
 /** Public shapes of the replay engine: handler, summary, progress and outcome events. */
 import type { EventEmitter } from 'node:events'
-import type { Envelope } from '../envelope.js'
-import type { LoggerLike } from '../options.js'
+import type { Envelope } from '../format/envelope.js'
+import type { LoggerLike } from '../base/options.js'
 
 export type Handler<T = unknown> = (payload: T, envelope: ReplayEnvelope<T>) => unknown | Promise<unknown>
 

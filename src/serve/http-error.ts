@@ -3,7 +3,7 @@
  * caller's to fix (4xx, said plainly), anything else is a 500 without a stack trace (the
  * message may name a file, never the process's internals).
  */
-import { DeadLetterError } from '../errors.js'
+import { DeadLetterError } from '../base/errors.js'
 
 export class HttpError extends Error {
   constructor(

@@ -6,11 +6,11 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { fingerprint } from '../admin/fingerprint.js'
+import { fingerprint } from '../format/fingerprint.js'
 import type { InspectEntry, LogKind } from '../admin/types.js'
-import { parseEnvelope } from '../envelope.js'
-import { readLines } from '../lines.js'
-import { replayDefaults } from '../options.js'
+import { parseEnvelope } from '../format/envelope.js'
+import { readLines } from '../format/lines.js'
+import { replayDefaults } from '../base/options.js'
 import { listSegments, logPaths } from '../store/segments.js'
 
 async function regularFile(file: string): Promise<boolean> {

@@ -3,7 +3,7 @@
  * the message. The defaults keep the inspector private: loopback only, read-only.
  */
 import net from 'node:net'
-import { DeadLetterError, invalidOption } from '../errors.js'
+import { DeadLetterError, invalidOption } from '../base/errors.js'
 import type { PGliteLike } from '../postgres/index.js'
 
 export interface ServeOptions {

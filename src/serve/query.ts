@@ -6,7 +6,7 @@
  * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
 import type { LogKind } from '../admin/types.js'
-import { parseDuration } from '../options.js'
+import { parseDuration } from '../base/options.js'
 import { badRequest } from './http-error.js'
 import type { SourceFilter } from './sources.js'
 

@@ -4,7 +4,7 @@
  * so a source is one file and the routes never know where entries live.
  */
 import type { AdminProgress, EntryFilter, InspectEntry, LogKind, ReasonGroup } from '../admin/types.js'
-import type { LogCounts } from '../store/log-counts.js'
+import type { LogCounts } from '../store/counts/log-counts.js'
 
 /** Cheap counts (no scan): what the overview and /metrics show. */
 export type SourceCounts = Pick<LogCounts, 'pending' | 'due' | 'deferred' | 'permanent' | 'corrupt' | 'oldestPendingTs'>

@@ -17,9 +17,9 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import { crc32 } from '../crc32.js'
-import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../fs-safe.js'
-import { ioError } from '../errors.js'
+import { crc32 } from '../base/crc32.js'
+import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../base/fs-safe.js'
+import { ioError } from '../base/errors.js'
 
 export interface Checkpoint {
   /** Name of the segment (without .gz) this state belongs to. */

@@ -5,8 +5,8 @@
  * always partial, because they are renamed before the journal is removed.
  */
 import path from 'node:path'
-import { ioError } from '../errors.js'
-import { readSmallFile, writeFileAtomic } from '../fs-safe.js'
+import { ioError } from '../base/errors.js'
+import { readSmallFile, writeFileAtomic } from '../base/fs-safe.js'
 import type { LogPaths } from './segments.js'
 
 export interface RewritePaths {

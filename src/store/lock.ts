@@ -14,8 +14,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { DeadLetterError, ioError } from '../errors.js'
-import { CREATE_EXCL_FLAGS, readSmallFile, unlinkIfExists } from '../fs-safe.js'
+import { DeadLetterError, ioError } from '../base/errors.js'
+import { CREATE_EXCL_FLAGS, readSmallFile, unlinkIfExists } from '../base/fs-safe.js'
 import { holderAlive, pidExists, type ProcessIdentity, selfIdentity } from './process-identity.js'
 
 export interface LockInfo extends ProcessIdentity {

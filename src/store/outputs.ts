@@ -7,9 +7,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ioError } from '../errors.js'
-import { APPEND_FLAGS, CREATE_EXCL_FLAGS, fsyncDir } from '../fs-safe.js'
-import { ByteSink } from '../sink.js'
+import { ioError } from '../base/errors.js'
+import { APPEND_FLAGS, CREATE_EXCL_FLAGS, fsyncDir } from '../base/fs-safe.js'
+import { ByteSink } from '../format/sink.js'
 import { type SegmentFamily, maxSeq, segmentName } from './segments.js'
 
 const fsyncP = promisify(fs.fsync)

@@ -12,7 +12,7 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { fsyncDir, unlinkIfExists } from '../fs-safe.js'
+import { fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
 import { truncateTornTail } from './outputs.js'
 import { type LogPaths, listSegments } from './segments.js'
 import { publishOutputs, removeSource } from './commit.js'

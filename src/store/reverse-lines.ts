@@ -4,7 +4,7 @@
  * of the log: a page of the 50 latest entries reads the file's last chunk or two, never the
  * gigabytes before them.
  *
- * It splits lines exactly as the forward reader (src/lines.ts) does, so the two directions
+ * It splits lines exactly as the forward reader (src/format/lines.ts) does, so the two directions
  * report the same offsets: a region that starts at `startOffset` (a checkpoint) must start
  * right after a newline, the bytes after the last newline are one torn line, and a line longer
  * than `maxRecordSize` is reported by offset and length only. That one is never held: its
@@ -15,8 +15,8 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import { O_NOFOLLOW } from '../fs-safe.js'
-import { Slicer, yieldToLoop } from '../time-slice.js'
+import { O_NOFOLLOW } from '../base/fs-safe.js'
+import { Slicer, yieldToLoop } from '../base/time-slice.js'
 
 export interface BackwardLineHandler {
   /**

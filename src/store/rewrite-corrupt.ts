@@ -5,9 +5,9 @@
  * left-over temp file.
  */
 import fsp from 'node:fs/promises'
-import { ioError } from '../errors.js'
-import { fsyncDir, unlinkIfExists } from '../fs-safe.js'
-import { readLines } from '../lines.js'
+import { ioError } from '../base/errors.js'
+import { fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
+import { readLines } from '../format/lines.js'
 import type { LogPaths } from './segments.js'
 import { type CorruptRecord, parseCorruptRecord } from './corrupt-record.js'
 import { rewritePaths } from './journal.js'

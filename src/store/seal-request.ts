@@ -10,7 +10,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { inspectLock } from './lock.js'
 import { pidExists } from './process-identity.js'
-import { atomicTempPid, readSmallFile, unlinkIfExists, writeFileAtomic } from '../fs-safe.js'
+import { atomicTempPid, readSmallFile, unlinkIfExists, writeFileAtomic } from '../base/fs-safe.js'
 import type { LogPaths } from './segments.js'
 
 export interface SealResponse {

@@ -9,7 +9,7 @@
  * The sealer checks for a live writer after taking its lock and again just before each
  * rename, so it never renames an active file a live writer owns.
  */
-import { DeadLetterError } from '../errors.js'
+import { DeadLetterError } from '../base/errors.js'
 import { FileLock, inspectLock, lockedError, sealLockPath, waitWhileHeld } from './lock.js'
 import { requestSeal } from './seal-request.js'
 import { type LogPaths, type SegmentFamily, logPaths, maxSeq, recoverSegments, sealActiveFile } from './segments.js'

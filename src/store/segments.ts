@@ -19,8 +19,8 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
-import { DeadLetterError, ioError } from '../errors.js'
-import { CREATE_EXCL_FLAGS, O_NOFOLLOW, fsyncDir, unlinkIfExists } from '../fs-safe.js'
+import { DeadLetterError, ioError } from '../base/errors.js'
+import { CREATE_EXCL_FLAGS, O_NOFOLLOW, fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
 
 const SEQ_DIGITS = 12
 

@@ -5,11 +5,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
-import { type Envelope, parseEnvelope } from '../envelope.js'
-import { ioError } from '../errors.js'
-import { CREATE_EXCL_FLAGS } from '../fs-safe.js'
+import { type Envelope, parseEnvelope } from '../format/envelope.js'
+import { ioError } from '../base/errors.js'
+import { CREATE_EXCL_FLAGS } from '../base/fs-safe.js'
 import { OutputFile } from './outputs.js'
-import type { ByteSink } from '../sink.js'
+import type { ByteSink } from '../format/sink.js'
 
 export function tmpOutput(file: string, mode: number): OutputFile {
   return new OutputFile(async () => {

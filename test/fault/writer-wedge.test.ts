@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { parseEnvelope } from '../../src/envelope.js'
+import { parseEnvelope } from '../../src/format/envelope.js'
 import { NOBODY, exited, forkFault, resultOf } from './helpers/fork.js'
 import { killAfterTest } from '../helpers/child.js'
 

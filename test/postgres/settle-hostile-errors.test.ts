@@ -9,7 +9,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { inspect, Logger, replay } from '../../src/index.js'
 import { pgText } from '../../src/postgres/pg-text.js'
-import { MAX_REASON_LENGTH } from '../../src/reason.js'
+import { MAX_REASON_LENGTH } from '../../src/base/reason.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { collect, schemaOf, seed, useCluster } from './setup.js'
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { parseEnvelope, type Envelope } from '../../../src/envelope.js'
+import { parseEnvelope, type Envelope } from '../../../src/format/envelope.js'
 import { listSegments, type SegmentFamily } from '../../../src/store/segments.js'
 
 export interface Line {

@@ -6,11 +6,11 @@
  * the run is bounded from its metadata instead).
  */
 import path from 'node:path'
-import { readCheckpoint } from './checkpoint.js'
+import { readCheckpoint } from '../checkpoint.js'
 import { dueAt } from './due-histogram.js'
-import { readLines } from '../lines.js'
+import { readLines } from '../../format/lines.js'
 import { type Block, type SegmentMeta, envelopeOfLine } from './segment-meta.js'
-import { type SegmentInfo, statePathOf } from './segments.js'
+import { type SegmentInfo, statePathOf } from '../segments.js'
 
 export interface PendingPart {
   pending: number

@@ -6,7 +6,7 @@
  *  4. `RawPayload` carries JSON that is already serialized (replay re-logs with it).
  */
 import type fastJsonType from 'fast-json-stringify'
-import { DeadLetterError } from './errors.js'
+import { DeadLetterError } from '../base/errors.js'
 import { ByteSink, needsEscape } from './sink.js'
 
 /** Builds one JSON value in place. Commas between members are inserted for you. */

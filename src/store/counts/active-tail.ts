@@ -12,7 +12,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { CREATE_EXCL_FLAGS, O_NOFOLLOW } from '../fs-safe.js'
+import { CREATE_EXCL_FLAGS, O_NOFOLLOW } from '../../base/fs-safe.js'
 import { SegmentMetaBuilder, decodeSegmentMeta, feedBuilder, type SegmentMeta } from './segment-meta.js'
 
 const PROBE = 64

@@ -7,9 +7,9 @@
  * becomes a warning instead of changing what the logger does.
  */
 import type { EventEmitter } from 'node:events'
-import { ListenerGuard } from './listener-guard.js'
-import type { LoggerEvents } from './logger.js'
-import type { LoggerLike } from './options.js'
+import { ListenerGuard } from '../base/listener-guard.js'
+import type { LoggerEvents } from './events.js'
+import type { LoggerLike } from '../base/options.js'
 
 export class Diagnostics {
   /** Warnings raised while open() runs; undefined once open() handed the logger out. */

@@ -8,55 +8,26 @@
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
 import { Diagnostics } from './diagnostics.js'
-import { DeadLetterError, invalidOption, ioError } from './errors.js'
-import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from './envelope.js'
+import type { LogKind, LoggerEvents, StartReplayerOptions } from './events.js'
+import { DeadLetterError, invalidOption, ioError } from '../base/errors.js'
+import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from '../format/envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
-import { truncateReason } from './reason.js'
+import { truncateReason } from '../base/reason.js'
 import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
-import { FileLock, lockedError, sealLockPath, waitWhileHeld } from './store/lock.js'
-import { removeAbandonedTemps } from './store/seal-request.js'
-import { assertNotDirectory, mkdirp } from './fs-safe.js'
-import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from './options.js'
-import { compileSchema, loadSchemaCompiler, PayloadSerializer } from './serialize.js'
-import { compressSegment, logPaths, type LogPaths } from './store/segments.js'
+import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
+import { removeAbandonedTemps } from '../store/seal-request.js'
+import { assertNotDirectory, mkdirp } from '../base/fs-safe.js'
+import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from '../base/options.js'
+import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
+import { compressSegment, logPaths, type LogPaths } from '../store/segments.js'
 import { SegmentWriter } from './writer.js'
-import type { Handler, ReplayerEvents, ReplaySummary } from './replay/index.js'
-import { runReplay } from './replay/index.js'
-import type { ReplayOptions } from './options.js'
+import type { Handler, ReplaySummary } from '../replay/index.js'
+import { runReplay } from '../replay/index.js'
+import type { ReplayOptions } from '../base/options.js'
 
 export type { LogOptions } from './log-args.js'
-
-export type LogKind = 'retry' | 'permanent'
-
-export interface RotatedEvent {
-  kind: LogKind
-  path: string
-}
-
-export interface EvictedEvent {
-  kind: LogKind
-  /** Why: 'drop-oldest' (retry cap), 'maxBackups' or 'maxAge' (permanent retention). */
-  policy: 'drop-oldest' | 'maxBackups' | 'maxAge'
-  files: string[]
-  records: number
-  bytes: number
-}
-
-export interface StartReplayerOptions extends ReplayOptions {
-  /** Time between runs (ms or duration string). Default 30 s. */
-  interval?: number | string
-  /** Called with each run's summary. */
-  onRun?: (summary: ReplaySummary) => void
-}
-
-/** Logger events; during dlq.replay() / startReplayer() the replay events are emitted here too. */
-export interface LoggerEvents extends ReplayerEvents {
-  rotated: [RotatedEvent]
-  evicted: [EvictedEvent]
-  error: [Error]
-}
 
 export class Logger extends EventEmitter<LoggerEvents> {
   readonly path: string

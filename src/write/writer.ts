@@ -34,18 +34,18 @@
  */
 import fs from 'node:fs'
 import { promisify } from 'node:util'
-import { DeadLetterError, ioError } from './errors.js'
-import { APPEND_FLAGS, fsyncDir } from './fs-safe.js'
-import { ByteSink } from './sink.js'
-import { WarningLimiter } from './warning-limiter.js'
+import { DeadLetterError, ioError } from '../base/errors.js'
+import { APPEND_FLAGS, fsyncDir } from '../base/fs-safe.js'
+import { ByteSink } from '../format/sink.js'
+import { WarningLimiter } from '../base/warning-limiter.js'
 import {
   type SegmentFamily,
   isolateTornTail,
   maxSeq,
   recoverSegments,
   sealActiveFile,
-} from './store/segments.js'
-import { type Durability, type RotationInterval, parseRotationInterval } from './options.js'
+} from '../store/segments.js'
+import { type Durability, type RotationInterval, parseRotationInterval } from '../base/options.js'
 
 const fsyncP = promisify(fs.fsync)
 

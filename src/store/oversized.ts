@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { ioError } from '../errors.js'
-import { O_NOFOLLOW, fsyncDirSync } from '../fs-safe.js'
+import { ioError } from '../base/errors.js'
+import { O_NOFOLLOW, fsyncDirSync } from '../base/fs-safe.js'
 
 export class OversizedKeeper {
   private current: { segment: string; offset: number; file: string; fd: number } | undefined

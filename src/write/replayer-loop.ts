@@ -5,8 +5,8 @@
  * or the logger closed, is not a failure. The returned function stops the loop and resolves
  * once a run under way has finished.
  */
-import type { DeadLetterError } from './errors.js'
-import type { ReplaySummary } from './replay/index.js'
+import type { DeadLetterError } from '../base/errors.js'
+import type { ReplaySummary } from '../replay/index.js'
 
 export interface ReplayerLoopHooks {
   replay: (signal: AbortSignal) => Promise<ReplaySummary>

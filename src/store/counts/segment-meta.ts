@@ -12,11 +12,11 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
 import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
-import { type Envelope, parseEnvelope } from '../envelope.js'
-import { ioError } from '../errors.js'
-import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../fs-safe.js'
-import { readLines } from '../lines.js'
-import type { SegmentFamily, SegmentInfo } from './segments.js'
+import { type Envelope, parseEnvelope } from '../../format/envelope.js'
+import { ioError } from '../../base/errors.js'
+import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../../base/fs-safe.js'
+import { readLines } from '../../format/lines.js'
+import type { SegmentFamily, SegmentInfo } from '../segments.js'
 
 export interface FileIdentity {
   size: number

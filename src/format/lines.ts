@@ -8,8 +8,8 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import zlib from 'node:zlib'
-import { O_NOFOLLOW } from './fs-safe.js'
-import { Slicer, yieldToLoop } from './time-slice.js'
+import { O_NOFOLLOW } from '../base/fs-safe.js'
+import { Slicer, yieldToLoop } from '../base/time-slice.js'
 
 export interface LineHandler {
   /**

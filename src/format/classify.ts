@@ -2,7 +2,7 @@
  * What happens to an item, decided from its envelope alone (pure): moved to the permanent log
  * as expired or exhausted, carried forward because not yet due, or handed to the handler.
  */
-import type { Envelope } from '../envelope.js'
+import type { Envelope } from './envelope.js'
 
 export type Verdict = 'expired' | 'exhausted' | 'deferred' | 'due'
 

@@ -7,7 +7,7 @@
  *    once by reading the segment and stored in the sidecar), minus what the replay checkpoint
  *    says is consumed;
  *  - active files (retry, permanent, corrupt quarantine): counted incrementally
- *    (src/store/active-tail.ts), in memory and in one small sidecar for other processes.
+ *    (src/store/counts/active-tail.ts), in memory and in one small sidecar for other processes.
  *
  * Read-only towards the log: the only files written are caches (sidecars), and failing to
  * write them (read-only directory, another user's files) only costs speed.
@@ -16,8 +16,8 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { dueAt } from './due-histogram.js'
-import { DeadLetterError, invalidOption } from '../errors.js'
-import { parseSize, replayDefaults } from '../options.js'
+import { DeadLetterError, invalidOption } from '../../base/errors.js'
+import { parseSize, replayDefaults } from '../../base/options.js'
 import {
   type SegmentMeta,
   SegmentMetaBuilder,
@@ -30,7 +30,7 @@ import {
   scanSegmentMeta,
   writeSegmentMeta,
 } from './segment-meta.js'
-import { type LogPaths, type SegmentInfo, listSegments, logPaths } from './segments.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths } from '../segments.js'
 import { type PendingPart, earliest, forgetPendingRuns, pendingPart } from './segment-pending.js'
 import {
   type TailKind,
@@ -196,7 +196,7 @@ async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
 /**
  * `fn` over the segments, SEGMENTS_AT_ONCE at a time, results in order. A count then waits for
  * a few round trips of file I/O per batch instead of per segment: each round trip can wait a
- * time slice of a scan sharing the event loop (src/time-slice.ts), which is what a /metrics
+ * time slice of a scan sharing the event loop (src/base/time-slice.ts), which is what a /metrics
  * scrape during a scan would otherwise pay per segment. A batch of segments without metadata
  * is read at once, holding one read buffer each.
  */

@@ -9,11 +9,11 @@
  * call, so it stays a plain field of the logger, read here through the host.
  */
 import type { Diagnostics } from './diagnostics.js'
-import type { DeadLetterError } from './errors.js'
-import type { ResolvedLoggerOptions } from './options.js'
-import type { FileLock } from './store/lock.js'
-import { serveSealRequest } from './store/seal-request.js'
-import type { LogPaths } from './store/segments.js'
+import type { DeadLetterError } from '../base/errors.js'
+import type { ResolvedLoggerOptions } from '../base/options.js'
+import type { FileLock } from '../store/lock.js'
+import { serveSealRequest } from '../store/seal-request.js'
+import type { LogPaths } from '../store/segments.js'
 
 /** How often the lock is checked when seal requests are off (sealPollInterval: 0). */
 const OWNERSHIP_CHECK_MS = 1000

@@ -10,11 +10,11 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import type { Diagnostics } from './diagnostics.js'
-import { DeadLetterError } from './errors.js'
-import type { EvictedEvent } from './logger.js'
-import type { ResolvedLoggerOptions } from './options.js'
-import { inspectLock } from './store/lock.js'
-import { countLines, listSegments, type LogPaths } from './store/segments.js'
+import { DeadLetterError } from '../base/errors.js'
+import type { EvictedEvent } from './events.js'
+import type { ResolvedLoggerOptions } from '../base/options.js'
+import { inspectLock } from '../store/lock.js'
+import { countLines, listSegments, type LogPaths } from '../store/segments.js'
 import type { SegmentWriter } from './writer.js'
 
 export class Retention {

@@ -7,7 +7,7 @@
  * Checked here so a misspelt key or a string where the options belong fails loudly instead
  * of being ignored.
  */
-import { DeadLetterError, describe } from './errors.js'
+import { DeadLetterError, describe } from '../base/errors.js'
 
 export interface LogOptions {
   /** Attempts made so far, including this failure. Default 1. */

@@ -94,7 +94,7 @@ export function encodeTrailer(sink: ByteSink): void {
 }
 
 // Reasons are described (and capped) in one place; re-exported for the envelope's users.
-export { describeReason, type ReasonParts } from './reason.js'
+export { describeReason, type ReasonParts } from '../base/reason.js'
 
 export class EnvelopeParseError extends Error {
   constructor(message: string) {
