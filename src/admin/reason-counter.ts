@@ -1,6 +1,6 @@
 /** Failure reasons grouped by fingerprint, in bounded memory whatever the log holds. */
 import { fingerprint } from '../format/fingerprint.js'
-import type { ReasonGroup } from './types.js'
+import type { ReasonGroup } from '../format/model.js'
 
 /** The group that new kinds of reason join once the cap is reached. */
 export const OTHER_REASONS = '(other reasons)'
@@ -35,15 +35,27 @@ export class ReasonCounter {
     const g = this.groups.get(key)
     if (g) {
       g.count++
-      if (ts < g.firstSeen) g.firstSeen = ts
-      if (ts > g.lastSeen) g.lastSeen = ts
+      if (ts < g.oldestTs) g.oldestTs = ts
+      if (ts > g.newestTs) g.newestTs = ts
     } else {
       const example = reason === null || reason.length <= this.exampleChars ? reason : reason.slice(0, this.exampleChars)
-      this.groups.set(key, { reason: key, count: 1, firstSeen: ts, lastSeen: ts, example })
+      this.groups.set(key, { fingerprint: key, count: 1, example, oldestTs: ts, newestTs: ts })
     }
   }
 
+  /** Adds what another counter counted. */
+  merge(other: ReasonCounter): void {
+    for (const g of other.groups.values()) {
+      this.addTo(g.fingerprint, g.example, g.oldestTs)
+      const mine = this.groups.get(this.groups.has(g.fingerprint) ? g.fingerprint : OTHER_REASONS)!
+      mine.count += g.count - 1
+      this.matched += g.count - 1
+      if (g.newestTs > mine.newestTs) mine.newestTs = g.newestTs
+    }
+  }
+
+  /** The `n` largest groups: by count, then fingerprint (as the central store orders them). */
   top(n: number): ReasonGroup[] {
-    return [...this.groups.values()].sort((a, b) => b.count - a.count || a.firstSeen - b.firstSeen).slice(0, n)
+    return [...this.groups.values()].sort((a, b) => b.count - a.count || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0)).slice(0, n)
   }
 }

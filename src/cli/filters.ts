@@ -4,7 +4,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { parseTimeText } from '../admin/filters.js'
-import type { EntryFilter } from '../admin/types.js'
+import type { EntryFilter } from '../format/model.js'
 import { parseDuration, parseSize, replayDefaults } from '../base/options.js'
 import { formatBytes, usageError } from './output.js'
 

@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { type Command, Option } from 'commander'
 import { inspect } from '../admin/inspect.js'
-import type { InspectEntry, LogKind } from '../admin/types.js'
+import type { Entry, Kind } from '../format/model.js'
 import type { Envelope } from '../format/envelope.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbInspect } from './db.js'
@@ -60,10 +60,10 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   const log = await resolveLog(logArg!, { quiet: flags.json })
   const human = flags.human === true || (!flags.json && process.stdout.isTTY === true)
   const width = Math.max(60, process.stdout.columns ?? 160)
-  const which: LogKind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
-  const listing = inspect(log.paths.active, { ...filters, log: which, maxRecordSize: flags.maxRecordSize })
+  const which: Kind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
+  const listing = inspect(log.paths.active, { ...filters, kind: which, maxRecordSize: flags.maxRecordSize })
   for await (const e of listing) {
-    const text = !human ? e.line + '\n' : e.log === 'corrupt' ? corruptLine(corruptRecordOf(e), width) : envelopeLine(envelopeOf(e), width)
+    const text = !human ? e.line + '\n' : e.kind === 'corrupt' ? corruptLine(corruptRecordOf(e), width) : envelopeLine(envelopeOf(e), width)
     const pending = writeOut(text)
     if (pending) await pending
   }
@@ -72,7 +72,7 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   if (human) {
     const what = flags.corrupt ? 'corrupt log' : flags.permanent ? 'permanent log' : 'retry log (pending items)'
     let foot = `-- ${res.entries} entr${res.entries === 1 ? 'y' : 'ies'} of the ${what}`
-    if (res.limited) foot += `; stopped at --limit ${filters.limit}`
+    if (res.stopped === 'limit') foot += `; stopped at --limit ${filters.limit}`
     if (res.unparseable > 0) foot += `; ${res.unparseable} unparseable line(s) skipped`
     await writeOut(foot + '\n')
   } else if (res.unparseable > 0 && !flags.json) {
@@ -81,13 +81,13 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   return EXIT.OK
 }
 
-function envelopeOf(e: InspectEntry): Envelope {
-  const { log: _l, file: _f, offset: _o, line: _line, fingerprint: _fp, ...env } = e
+function envelopeOf(e: Entry): Envelope {
+  const { kind: _k, ref: _r, file: _f, offset: _o, line: _line, fingerprint: _fp, ...env } = e
   return { ...env, payload: e.payload }
 }
 
-function corruptRecordOf(e: InspectEntry): CorruptRecord {
-  return { ts: e.ts, segment: e.source?.segment, offset: e.source?.offset, length: e.source?.length, error: e.reason ?? undefined, raw: e.raw, rawEncoding: e.rawEncoding }
+function corruptRecordOf(e: Entry): CorruptRecord {
+  return { ts: e.ts, segment: e.origin?.segment, offset: e.origin?.offset, length: e.origin?.length, error: e.reason ?? undefined, raw: e.raw, rawEncoding: e.rawEncoding }
 }
 
 interface CorruptRecord {

@@ -8,6 +8,7 @@
 import { type Command, Option } from 'commander'
 import { resolveFilter } from '../admin/filters.js'
 import { purge } from '../admin/purge.js'
+import type { LocalChangeBackend } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbPurge } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
@@ -66,27 +67,28 @@ async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Pro
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
   const log = await resolveLog(logArg!, { quiet: flags.json })
-  const options = { ...filters, log: target, maxRecordSize: flags.maxRecordSize } as const
+  const options = { ...filters, kind: target, maxRecordSize: flags.maxRecordSize } as const
   const summary = flags.dryRun
     ? await purge(log.paths.active, { ...options, dryRun: true })
     : await runRewrite('purge', !flags.json && flags.progress !== false, (signal, progress) =>
-        purge(log.paths.active, { ...options, signal, onProgress: (p) => progress.update(p) }),
+        purge(log.paths.active, { ...options, signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
       )
   if (flags.json) {
     process.stdout.write(JSON.stringify(summary) + '\n')
     return EXIT.OK
   }
-  if (summary.recovered) note(summary.recovered)
-  for (const w of summary.warnings) warn(w)
   const s = summary
+  const b = s.backend as LocalChangeBackend
+  if (b.recovered) note(b.recovered)
+  for (const w of s.warnings) warn(w)
   const n = (k: number) => `${k} entr${k === 1 ? 'y' : 'ies'}`
   if (s.dryRun) {
-    process.stdout.write(`dry run: would remove ${n(s.removed)} (${terminalSafe(s.filters)}) from the ${target} log; ${s.kept} would stay. Nothing was changed.\n`)
+    process.stdout.write(`dry run: would remove ${n(s.count)} (${terminalSafe(s.filter)}) from the ${target} log; ${b.kept} would stay. Nothing was changed.\n`)
   } else {
     process.stdout.write(
-      `removed ${n(s.removed)} (${terminalSafe(s.filters)}) from the ${target} log; ${s.kept} kept` +
-        `${target === 'permanent' ? `, ${s.rewritten} of ${s.segments} segment(s) rewritten` : ''}` +
-        `${s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''}\n`,
+      `removed ${n(s.count)} (${terminalSafe(s.filter)}) from the ${target} log; ${b.kept} kept` +
+        `${target === 'permanent' ? `, ${b.rewritten} of ${b.segments} segment(s) rewritten` : ''}` +
+        `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
     )
   }
   return EXIT.OK

@@ -150,7 +150,7 @@ async function replayWith(paths: LogPaths, handler: Handler, flags: ReplayFlags)
     if (recovered && !flags.json) note(recovered)
   }
   const summary = await replayOnce(paths.active, handler, options, flags)
-  if (summary.aborted) {
+  if (summary.stopped === 'abort') {
     note(`replay stopped early by ${summary.signal ?? 'a signal'}; a checkpoint was written, the next run continues from it`)
   }
 }
@@ -233,7 +233,7 @@ function releaseOwnLockSync(file: string): void {
 
 function formatSummary(file: string, s: ReplaySummary): string {
   const head = s.dryRun ? `dry run of ${terminalSafe(file)}: nothing was called or changed` : `replay of ${terminalSafe(file)}`
-  const status = s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''
+  const status = s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''
   const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${padStart(n, 8)}  ${what}\n`
   const wouldOr = (a: string, b: string) => (s.dryRun ? a : b)
   return (

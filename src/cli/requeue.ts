@@ -7,6 +7,7 @@
  */
 import { type Command, Option } from 'commander'
 import { requeue } from '../admin/requeue.js'
+import type { LocalChangeBackend } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbRequeue } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
@@ -56,29 +57,30 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
   const summary = flags.dryRun
     ? await requeue(log.paths.active, { ...options, dryRun: true })
     : await runRewrite('requeue', !flags.json && flags.progress !== false, (signal, progress) =>
-        requeue(log.paths.active, { ...options, signal, onProgress: (p) => progress.update(p) }),
+        requeue(log.paths.active, { ...options, signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
       )
   if (flags.json) {
     process.stdout.write(JSON.stringify(summary) + '\n')
     return EXIT.OK
   }
-  if (summary.recovered) note(summary.recovered)
-  for (const w of summary.warnings) warn(w)
   const s = summary
+  const b = s.backend as LocalChangeBackend
+  if (b.recovered) note(b.recovered)
+  for (const w of s.warnings) warn(w)
   if (s.dryRun) {
     process.stdout.write(
-      `dry run: would move ${s.moved} entr${s.moved === 1 ? 'y' : 'ies'} (${terminalSafe(s.filters)}${s.limited ? `, first ${s.moved} by --limit` : ''}) ` +
-        `from the permanent log to the retry log; ${s.kept} would stay. Nothing was changed.\n` +
+      `dry run: would move ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}${s.stopped === 'limit' ? `, first ${s.count} by --limit` : ''}) ` +
+        `from the permanent log to the retry log; ${b.kept} would stay. Nothing was changed.\n` +
         `  list them: dletter inspect ${shellArg(logArg!)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}\n`,
     )
     return EXIT.OK
   }
   process.stdout.write(
-    `requeued ${s.moved} entr${s.moved === 1 ? 'y' : 'ies'} (${terminalSafe(s.filters)}) from the permanent log to the retry log` +
-      `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${s.rewritten} of ${s.segments} segment(s) rewritten, ${s.kept} left in the permanent log` +
-      `${s.aborted ? ' (aborted)' : s.limited ? ' (stopped at --limit)' : ''}\n`,
+    `requeued ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}) from the permanent log to the retry log` +
+      `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log` +
+      `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
   )
-  if (s.moved > 0 && !s.resetAttempts) {
+  if (s.count > 0 && !s.resetAttempts) {
     process.stdout.write(
       '  note: without --reset-attempts, entries that used all their attempts go back to the permanent log\n' +
         '  on the next replay unless it runs with a higher --max-attempts\n',

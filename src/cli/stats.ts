@@ -7,7 +7,7 @@
 import path from 'node:path'
 import type { Command } from 'commander'
 import { stats } from '../admin/stats.js'
-import type { LogStats, ReasonGroup } from '../admin/types.js'
+import type { LocalStatsBackend, ReasonGroup, Stats } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbStats } from './db.js'
 import { maxRecordSizeOption, parseIntArg } from './filters.js'
@@ -38,7 +38,7 @@ export function registerStats(program: Command): void {
     `
 Examples:
   $ dletter stats /var/lib/app/dlq/orders.log
-  $ dletter stats ./dlq/orders.log --json | jq .retry.pending
+  $ dletter stats ./dlq/orders.log --json | jq .retry.count
 
 ${EXIT_CODES_HELP}`,
   )
@@ -51,9 +51,9 @@ async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Pro
   guardStdoutPipe()
   const log = await resolveLog(logArg!, { quiet: flags.json })
   const progress = new Progress('stats', !flags.json && flags.progress !== false)
-  let s: LogStats
+  let s: Stats
   try {
-    s = await stats(log.paths.active, { top: flags.top, maxRecordSize: flags.maxRecordSize, fast: flags.fast === true, onProgress: (p) => progress.update(p) })
+    s = await stats(log.paths.active, { top: flags.top, maxRecordSize: flags.maxRecordSize, fast: flags.fast === true, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) })
   } finally {
     progress.stop()
   }
@@ -61,7 +61,7 @@ async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Pro
     process.stdout.write(JSON.stringify(s) + '\n')
     return EXIT.OK
   }
-  for (const e of s.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+  for (const e of (s.backend as LocalStatsBackend).readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
   process.stdout.write(formatStats(s))
   return EXIT.OK
 }
@@ -85,43 +85,44 @@ function reasonTable(title: string, groups: ReasonGroup[], width: number): strin
   const cw = Math.max(5, ...groups.map((g) => String(g.count).length))
   let out = `\n${title}\n  ${'count'.padStart(cw)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  reason\n`
   for (const g of groups) {
-    const left = `  ${padStart(g.count, cw)}  ${formatTime(g.firstSeen).padEnd(20)}  ${formatTime(g.lastSeen).padEnd(20)}  `
-    out += left + preview(g.reason, Math.max(20, width - left.length)) + '\n'
+    const left = `  ${padStart(g.count, cw)}  ${formatTime(g.oldestTs).padEnd(20)}  ${formatTime(g.newestTs).padEnd(20)}  `
+    out += left + preview(g.fingerprint, Math.max(20, width - left.length)) + '\n'
   }
   return out
 }
 
-function formatStats(s: LogStats): string {
+function formatStats(s: Stats): string {
   const width = process.stdout.columns ?? 120
   const r = s.retry
   const p = s.permanent
+  const b = s.backend as LocalStatsBackend
   const proc = (x: { running: boolean; pid: number | null }) => (x.running ? `running (pid ${x.pid ?? '?'})` : 'not running')
   const segs = (n: number, activeBytes: number) => `${n} sealed segment(s)${activeBytes > 0 ? ' + active file' : ''}`
   // Reasons go through preview(), which is terminal-safe; so must every other stored string.
-  const op = s.replay.operation
-  const replay = s.replay.running && op !== null && op !== 'replay' ? `not running (a ${terminalSafe(op)} holds the replay lock, pid ${s.replay.pid ?? '?'})` : proc(s.replay)
-  let out = `log ${terminalSafe(s.log)}\n  writer: ${proc(s.writer)}; replay: ${replay}\n`
-  out += `\nretry log: ${segs(r.sealedSegments, r.activeBytes)}, ${formatBytes(r.bytes)}${r.checkpointed > 0 ? ` (${r.checkpointed} partly replayed)` : ''}\n`
-  out += `  pending         ${r.pending} item(s): ${r.dueNow} due now, ${r.deferred} deferred`
+  const op = b.replay.operation
+  const replay = b.replay.running && op !== null && op !== 'replay' ? `not running (a ${terminalSafe(op)} holds the replay lock, pid ${b.replay.pid ?? '?'})` : proc(b.replay)
+  let out = `log ${terminalSafe(b.path)}\n  writer: ${proc(b.writer)}; replay: ${replay}\n`
+  out += `\nretry log: ${segs(b.retry.sealedSegments, b.retry.activeBytes)}, ${formatBytes(b.retry.bytes)}${b.retry.checkpointed > 0 ? ` (${b.retry.checkpointed} partly replayed)` : ''}\n`
+  out += `  pending         ${r.count} item(s): ${r.due} due now, ${r.deferred} deferred`
   out += r.nextDueTs !== null ? ` (next due in ${formatDuration(r.nextDueTs - s.at)})\n` : '\n'
-  if (r.pending > 0) {
+  if (r.count > 0) {
     out += `  attempts\n${histogram(r.attempts).join('\n')}\n`
-    out += `  oldest failure  ${ago(r.oldestFailureTs, s.at)}\n`
-    out += `  newest failure  ${ago(r.newestFailureTs, s.at)}\n`
+    out += `  oldest failure  ${ago(r.oldestTs, s.at)}\n`
+    out += `  newest failure  ${ago(r.newestTs, s.at)}\n`
   }
-  if (r.unparseable > 0) out += `  unparseable     ${r.unparseable} line(s); the next replay quarantines them to the corrupt log\n`
-  if (r.partialTail) out += `  (the active file ends in a record being written; not counted)\n`
+  if (b.retry.unparseable > 0) out += `  unparseable     ${b.retry.unparseable} line(s); the next replay quarantines them to the corrupt log\n`
+  if (b.retry.partialTail) out += `  (the active file ends in a record being written; not counted)\n`
   const finals = Object.entries(p.byFinal)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')
-  out += `\npermanent log: ${segs(p.sealedSegments, p.activeBytes)}, ${formatBytes(p.bytes)}\n`
-  out += `  entries         ${p.entries}${finals ? ` (${finals})` : ''}\n`
-  if (p.entries > 0) out += `  oldest / newest ${formatTime(p.oldestTs ?? undefined)} / ${formatTime(p.newestTs ?? undefined)}\n`
-  if (p.unparseable > 0) out += `  unparseable     ${p.unparseable} line(s)\n`
-  out += `\ncorrupt log: ${s.corrupt.records} record(s), ${formatBytes(s.corrupt.bytes)}`
-  out += s.corrupt.filesSetAside > 0 ? `; ${s.corrupt.filesSetAside} unreadable compressed segment(s) set aside\n` : '\n'
-  if (s.interruptedRewrite) {
-    const w = s.interruptedRewrite
+  out += `\npermanent log: ${segs(b.permanent.sealedSegments, b.permanent.activeBytes)}, ${formatBytes(b.permanent.bytes)}\n`
+  out += `  entries         ${p.count}${finals ? ` (${finals})` : ''}\n`
+  if (p.count > 0) out += `  oldest / newest ${formatTime(p.oldestTs ?? undefined)} / ${formatTime(p.newestTs ?? undefined)}\n`
+  if (b.permanent.unparseable > 0) out += `  unparseable     ${b.permanent.unparseable} line(s)\n`
+  out += `\ncorrupt log: ${s.corrupt.count} record(s), ${formatBytes(b.corrupt.bytes)}`
+  out += b.corrupt.filesSetAside > 0 ? `; ${b.corrupt.filesSetAside} unreadable compressed segment(s) set aside\n` : '\n'
+  if (b.interruptedRewrite) {
+    const w = b.interruptedRewrite
     out += terminalSafe(`\nan interrupted ${w.op} of ${w.source} (${w.state}) is settled by the next replay, requeue or purge\n`)
   }
   out += reasonTable('top reasons, retry log', r.reasons, width)

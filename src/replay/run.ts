@@ -90,7 +90,8 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
    * with a stale checkpoint of an earlier file of the same name.
    */
   private async prepare(): Promise<void> {
-    await recoverLog(this.paths, this.options.mode) // the one recovery every entry point runs (src/store/recovery.ts)
+    const recovery = await recoverLog(this.paths, this.options.mode) // the one recovery every entry point runs (src/store/recovery.ts)
+    this.report.summary.recovered = recovery.rewrite ?? null
     await this.sealActive()
   }
 
@@ -165,8 +166,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         : ioError(`replay ${this.paths.active}`, this.failure)
     }
     const summary = this.report.summary
-    summary.aborted = this.stopReason === 'abort'
-    summary.limited = this.stopReason === 'limit'
+    summary.stopped = this.stopReason ?? null
     summary.durationMs = Date.now() - started
     this.report.info({ summary }, 'dlq: replay finished')
     return summary

@@ -3,6 +3,7 @@
  * purge are POSTs with a JSON body, read-only unless the server runs with --allow-writes,
  * and answer a dry run at once or start a job that /api/jobs/<id> reports on.
  */
+import type { Progress } from '../format/model.js'
 import type { Context, Hono } from 'hono'
 import type { ServeContext } from './context.js'
 import { toRow } from './entry-row.js'
@@ -85,7 +86,7 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     requireWrites(ctx)
     const source = ctx.source(c.req.param('key'))
     const a = actionFilter(await jsonBody(c))
-    const run = (signal: AbortSignal | undefined, onProgress?: (p: { done: number; total: number; items: number }) => void) =>
+    const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
       source.requeue({ filter: a.filter, dryRun: a.dryRun, resetAttempts: a.resetAttempts, signal, onProgress })
     if (a.dryRun) return c.json(await run(c.req.raw.signal))
     const job = ctx.jobs.start(source.key, 'requeue', run)
@@ -98,7 +99,7 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     const a = actionFilter(await jsonBody(c))
     const log = a.filter.log
     if (log !== 'permanent' && log !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): log=permanent or log=corrupt')
-    const run = (signal: AbortSignal | undefined, onProgress?: (p: { done: number; total: number; items: number }) => void) =>
+    const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
       source.purge({ filter: { ...a.filter, log }, dryRun: a.dryRun, signal, onProgress })
     if (a.dryRun) return c.json(await run(c.req.raw.signal))
     const job = ctx.jobs.start(source.key, 'purge', run)

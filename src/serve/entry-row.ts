@@ -28,7 +28,7 @@ export interface EntryRow {
 }
 
 function payloadText(e: SourceEntry): string {
-  if (e.log === 'corrupt') return e.raw ?? ''
+  if (e.kind === 'corrupt') return e.raw ?? ''
   try {
     return JSON.stringify(e.payload) ?? 'undefined'
   } catch {
@@ -41,7 +41,7 @@ export function toRow(e: SourceEntry): EntryRow {
   const payload = cut(payloadText(e), PAYLOAD_PREVIEW)
   const row: EntryRow = {
     ref: e.ref,
-    log: e.log,
+    log: e.kind,
     file: path.basename(e.file),
     offset: e.offset,
     ts: e.ts,

@@ -4,18 +4,17 @@
  * groups and actions from the admin functions, so the pages see and change exactly what
  * the CLI would, under the same locks.
  */
-import path from 'node:path'
 import { inspect } from '../admin/inspect.js'
 import { purge } from '../admin/purge.js'
 import { requeue } from '../admin/requeue.js'
 import { stats } from '../admin/stats.js'
-import type { EntryFilter } from '../admin/types.js'
+import { readEntry } from '../index.js'
+import type { EntryFilter } from '../format/model.js'
 import { logCounts } from '../store/counts/log-counts.js'
 import { logPaths } from '../store/segments.js'
 import { Background, Limiter, Memo } from './cache.js'
 import { groupCounter } from './groups.js'
 import { badRequest } from './http-error.js'
-import { readEntryAt } from './local-entry.js'
 import { purgeText, requeueText } from './summary-text.js'
 import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
 
@@ -80,9 +79,7 @@ export class LocalLogSource implements Source {
     const signal = this.signal(req.signal)
     return this.scans.run(async () => {
       const out: SourceEntry[] = []
-      for await (const e of inspect(this.logPath, { ...filter, log: req.filter.log, order: req.order, skip: req.skip, limit: req.limit, signal })) {
-        out.push({ ...e, ref: refOf(e.log, e.file, e.offset) })
-      }
+      for await (const e of inspect(this.logPath, { ...filter, kind: req.filter.log, order: req.order, skip: req.skip, limit: req.limit, signal })) out.push(e)
       return out
     }, signal)
   }
@@ -97,7 +94,7 @@ export class LocalLogSource implements Source {
       memo = new Memo(GROUPS_TTL_MS, () =>
         this.scans.run(async () => {
           const counter = groupCounter()
-          for await (const e of inspect(this.logPath, { ...ef, log: filter.log, signal: this.abort.signal })) counter.addTo(e.fingerprint, e.reason, e.ts)
+          for await (const e of inspect(this.logPath, { ...ef, kind: filter.log, signal: this.abort.signal })) counter.addTo(e.fingerprint, e.reason, e.ts)
           return { groups: counter.top(100), matched: counter.matched, capped: counter.capped }
         }, this.abort.signal),
       )
@@ -109,9 +106,7 @@ export class LocalLogSource implements Source {
   }
 
   async entry(ref: string): Promise<SourceEntry | undefined> {
-    const r = parseRef(ref)
-    const e = await readEntryAt(this.logPath, r.log, r.file, r.offset)
-    return e && { ...e, ref }
+    return readEntry(this.logPath, ref)
   }
 
   async requeue(req: ActionRequest): Promise<ActionResult> {
@@ -120,7 +115,7 @@ export class LocalLogSource implements Source {
     const summary = await this.changing(req.dryRun, () =>
       requeue(this.logPath, { ...filter, dryRun: req.dryRun, resetAttempts: req.resetAttempts === true, signal: this.signal(req.signal), onProgress: req.onProgress }),
     )
-    return { count: summary.moved, text: requeueText(summary), summary }
+    return { count: summary.count, text: requeueText(summary), summary }
   }
 
   async purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<ActionResult> {
@@ -128,9 +123,9 @@ export class LocalLogSource implements Source {
     if (log !== 'permanent' && log !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): use log=permanent or log=corrupt')
     const filter = this.entryFilter(req.filter)
     const summary = await this.changing(req.dryRun, () =>
-      purge(this.logPath, { ...filter, log: req.filter.log, dryRun: req.dryRun, signal: this.signal(req.signal), onProgress: req.onProgress }),
+      purge(this.logPath, { ...filter, kind: req.filter.log, dryRun: req.dryRun, signal: this.signal(req.signal), onProgress: req.onProgress }),
     )
-    return { count: summary.removed, text: purgeText(summary), summary }
+    return { count: summary.count, text: purgeText(summary), summary }
   }
 
   /** Runs a change of the log; whatever its outcome, cached counts and groups are stale after it. */
@@ -159,15 +154,4 @@ export class LocalLogSource implements Source {
   private signal(s: AbortSignal | undefined): AbortSignal {
     return s ? AbortSignal.any([s, this.abort.signal]) : this.abort.signal
   }
-}
-
-/** `<log>/<file name>/<offset>`: names a line by where it is, valid until that file is rewritten. */
-export function refOf(log: string, file: string, offset: number): string {
-  return `${log}/${path.basename(file)}/${offset}`
-}
-
-export function parseRef(ref: string): { log: 'retry' | 'permanent' | 'corrupt'; file: string; offset: number } {
-  const m = /^(retry|permanent|corrupt)\/([^/\\\0]{1,255})\/(\d{1,15})$/.exec(ref)
-  if (!m || m[2] === '.' || m[2] === '..') throw badRequest('ref: expected <retry|permanent|corrupt>/<file name>/<byte offset>, as the listing links give it')
-  return { log: m[1] as 'retry' | 'permanent' | 'corrupt', file: m[2], offset: Number(m[3]) }
 }

@@ -62,7 +62,7 @@ export function pageRoutes(app: Hono, ctx: ServeContext): void {
     const e = await source.entry(c.req.query('ref') ?? '')
     if (!e) throw notFound('no entry at that position any more')
     const text =
-      part === 'line' ? e.line : part === 'reason' ? (e.reason ?? '') : e.log === 'corrupt' ? (e.raw ?? '') : (JSON.stringify(e.payload, null, 2) ?? '')
+      part === 'line' ? e.line : part === 'reason' ? (e.reason ?? '') : e.kind === 'corrupt' ? (e.raw ?? '') : (JSON.stringify(e.payload, null, 2) ?? '')
     c.header('Content-Security-Policy', "sandbox; default-src 'none'")
     c.header('Content-Disposition', 'inline; filename="entry.txt"')
     return c.text(text)

@@ -5,7 +5,7 @@
  * page (from the start of the log, or from its end newest first), so a page past the cap is
  * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
-import type { LogKind } from '../admin/types.js'
+import type { Kind as LogKind } from '../format/model.js'
 import { parseDuration } from '../base/options.js'
 import { badRequest } from './http-error.js'
 import type { SourceFilter } from './sources.js'

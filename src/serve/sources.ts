@@ -3,7 +3,7 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type { AdminProgress, EntryFilter, InspectEntry, LogKind, ReasonGroup } from '../admin/types.js'
+import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
 import type { LogCounts } from '../store/counts/log-counts.js'
 
 /** Cheap counts (no scan): what the overview and /metrics show. */
@@ -26,7 +26,7 @@ export interface ReasonSummary {
 
 /** A filter as the pages and the API take it, before it becomes the admin EntryFilter. */
 export interface SourceFilter extends EntryFilter {
-  log: LogKind
+  log: Kind
   /** The central store only. */
   host?: string
 }
@@ -39,11 +39,8 @@ export interface ListRequest {
   signal?: AbortSignal
 }
 
-/** One listed entry plus the opaque reference its own page is reached by. */
-export interface SourceEntry extends InspectEntry {
-  ref: string
-  host?: string
-}
+/** One listed entry, with the opaque reference its own page is reached by. */
+export type SourceEntry = Entry
 
 export interface GroupsResult {
   groups: ReasonGroup[]
@@ -58,7 +55,7 @@ export interface ActionRequest {
   dryRun: boolean
   resetAttempts?: boolean
   signal?: AbortSignal
-  onProgress?: (p: AdminProgress) => void
+  onProgress?: (p: Progress) => void
 }
 
 /** What a requeue or purge did (or, dry, would do). */

@@ -2,26 +2,30 @@
  * The one-line result of a requeue or purge, worded as the CLI prints it, so a person who
  * acted from the page and one who ran the command read the same sentence.
  */
-import type { PurgeSummary, RequeueSummary } from '../admin/types.js'
+import type { LocalChangeBackend, PurgeResult, RequeueResult } from '../format/model.js'
 
 const n = (k: number) => `${k} entr${k === 1 ? 'y' : 'ies'}`
 
-export function requeueText(s: RequeueSummary): string {
+const stopped = (s: { stopped: string | null }) => (s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at limit)' : '')
+
+export function requeueText(s: RequeueResult): string {
+  const b = s.backend as LocalChangeBackend
   if (s.dryRun) {
-    return `dry run: would move ${n(s.moved)} (${s.filters}${s.limited ? `, first ${s.moved} by limit` : ''}) from the permanent log to the retry log; ${s.kept} would stay. Nothing was changed.`
+    return `dry run: would move ${n(s.count)} (${s.filter}${s.stopped === 'limit' ? `, first ${s.count} by limit` : ''}) from the permanent log to the retry log; ${b.kept} would stay. Nothing was changed.`
   }
   return (
-    `requeued ${n(s.moved)} (${s.filters}) from the permanent log to the retry log` +
-    `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${s.rewritten} of ${s.segments} segment(s) rewritten, ${s.kept} left in the permanent log` +
-    `${s.aborted ? ' (aborted)' : s.limited ? ' (stopped at limit)' : ''}`
+    `requeued ${n(s.count)} (${s.filter}) from the permanent log to the retry log` +
+    `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log` +
+    stopped(s)
   )
 }
 
-export function purgeText(s: PurgeSummary): string {
-  if (s.dryRun) return `dry run: would remove ${n(s.removed)} (${s.filters}) from the ${s.target} log; ${s.kept} would stay. Nothing was changed.`
+export function purgeText(s: PurgeResult): string {
+  const b = s.backend as LocalChangeBackend
+  if (s.dryRun) return `dry run: would remove ${n(s.count)} (${s.filter}) from the ${s.kind} log; ${b.kept} would stay. Nothing was changed.`
   return (
-    `removed ${n(s.removed)} (${s.filters}) from the ${s.target} log; ${s.kept} kept` +
-    `${s.target === 'permanent' ? `, ${s.rewritten} of ${s.segments} segment(s) rewritten` : ''}` +
-    `${s.aborted ? ' (aborted)' : s.limited ? ' (stopped at limit)' : ''}`
+    `removed ${n(s.count)} (${s.filter}) from the ${s.kind} log; ${b.kept} kept` +
+    `${s.kind === 'permanent' ? `, ${b.rewritten} of ${b.segments} segment(s) rewritten` : ''}` +
+    stopped(s)
   )
 }

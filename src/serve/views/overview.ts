@@ -17,9 +17,9 @@ export function reasonTable(key: string, title: string, groups: GroupLink[]): Ht
 <caption>${title}</caption>
 <thead><tr><th>reason group</th><th class="num">count</th><th>first seen</th><th>last seen</th></tr></thead>
 <tbody>${groups.map((g) => {
-    const fp = clip(g.reason, 200).text
+    const fp = clip(g.fingerprint, 200).text
     const label = g.query ? html`<a href="/logs/${encodeURIComponent(key)}/entries?${g.query}">${fp}</a>` : fp
-    return html`<tr><td class="reason">${label}</td><td class="num">${formatCount(g.count)}</td><td>${formatTime(g.firstSeen)}</td><td>${formatTime(g.lastSeen)}</td></tr>`
+    return html`<tr><td class="reason">${label}</td><td class="num">${formatCount(g.count)}</td><td>${formatTime(g.oldestTs)}</td><td>${formatTime(g.newestTs)}</td></tr>`
   })}</tbody>
 </table>`
 }
