@@ -126,7 +126,7 @@ describe('replay: a handler that never settles', () => {
       env: { CALLS: calls },
     })
     expect(r.code).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({ handled: 3, delivered: 0, requeued: 3, aborted: false })
+    expect(JSON.parse(r.stdout)).toMatchObject({ handled: 3, delivered: 0, requeued: 3, stopped: null })
     expect(lines(calls).sort()).toEqual(['0', '1', '2'])
     const relogged = retryEnvelopes(log)
     expect(relogged.map((e) => [e.id, e.attempt]).sort()).toEqual([

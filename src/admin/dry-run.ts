@@ -6,7 +6,7 @@ import { parseCorruptRecord } from '../format/entry.js'
 import type { LogPaths } from '../store/segments.js'
 import { corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
 import { type Filterable, type ResolvedFilter, envelopeFields, recordFields } from './filters.js'
-import { ReasonCounter } from './reason-counter.js'
+import { ReasonCounter } from '../format/reasons.js'
 
 export interface DryRunCount {
   matched: number

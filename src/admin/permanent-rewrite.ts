@@ -12,7 +12,7 @@ import type { LogPaths } from '../store/segments.js'
 import { type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
 import { type ResolvedFilter, envelopeFields } from './filters.js'
 import type { Common } from './options.js'
-import { ReasonCounter } from './reason-counter.js'
+import { ReasonCounter } from '../format/reasons.js'
 import type { DryRunCount } from './dry-run.js'
 
 /** Reason groups listed in a requeue or purge result. */

@@ -18,7 +18,7 @@ import { type ChangeRun, type LocalChange, RESULT_REASONS, countedResult, newRes
 import { bool, checkOptions, duration, fn, oneOf } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
-import { ReasonCounter } from './reason-counter.js'
+import { ReasonCounter } from '../format/reasons.js'
 
 const checks = { ...commonChecks, kind: oneOf('permanent', 'corrupt'), dryRun: bool, onProgress: fn, sealTimeout: duration }
 

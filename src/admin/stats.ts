@@ -18,7 +18,7 @@ import { bool, checkOptions, fn, int } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
 import { type Common, abortError, common, commonChecks } from './options.js'
-import { ReasonCounter } from './reason-counter.js'
+import { ReasonCounter } from '../format/reasons.js'
 
 const checks = { ...commonChecks, top: int(1), fast: bool, onProgress: fn }
 const STATS_FILTER_KEYS = FILTER_KEYS.filter((k) => k !== 'limit')

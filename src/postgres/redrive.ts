@@ -16,7 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DeadLetterError } from '../base/errors.js'
 import { bool, checkOptions, fn, int, oneOf, signal } from '../base/checks.js'
 import { ListenerGuard } from '../base/listener-guard.js'
-import type { ChangeResult, Kind, Progress, PurgeResult, ReasonGroup, RequeueResult } from '../format/model.js'
+import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult } from '../format/model.js'
+import { ReasonCounter } from '../format/reasons.js'
 import { retryTransient, run, type Db } from './db.js'
 import { CENTRAL_FILTER_KEYS, type CompiledFilter, type EntryState, centralFilter, compileFilter } from './filters.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
@@ -70,30 +71,6 @@ function setClause(op: Op, resetParam: string): string {
           attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END`
 }
 
-/** Reason groups of the changed rows, in bounded memory (1000 groups). */
-class Groups {
-  private readonly groups = new Map<string, ReasonGroup & { hostSet: Set<string> }>()
-
-  add(fp: string, reason: string | null, ts: number, host: string): void {
-    const g = this.groups.get(fp)
-    if (g) {
-      g.count++
-      g.oldestTs = Math.min(g.oldestTs, ts)
-      g.newestTs = Math.max(g.newestTs, ts)
-      if (g.hostSet.size < 10_000) g.hostSet.add(host)
-    } else if (this.groups.size < 1000) {
-      this.groups.set(fp, { fingerprint: fp, count: 1, example: reason, oldestTs: ts, newestTs: ts, hostSet: new Set([host]) })
-    }
-  }
-
-  top(): ReasonGroup[] {
-    return [...this.groups.values()]
-      .sort((a, b) => b.count - a.count || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0))
-      .slice(0, TOP)
-      .map(({ hostSet, ...g }) => ({ ...g, hosts: hostSet.size }))
-  }
-}
-
 export async function redrive(db: Db, t: Tables, op: 'requeue', options: unknown): Promise<RequeueResult>
 export async function redrive(db: Db, t: Tables, op: 'purge', options: unknown): Promise<PurgeResult>
 export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Promise<ChangeResult> {
@@ -105,7 +82,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
   if (o.dryRun) return dryRun(db, t, o, out)
   // A progress callback that throws must not stop the operation halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => out.warnings.push(message))
-  const groups = new Groups()
+  const groups = new ReasonCounter(1000)
   let leased = 0
   let after = 0
   const t0 = Date.now()
@@ -116,19 +93,19 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
     // settling right now are locked: skipped). `span`: the stretch of the keyset this batch
     // covers — to `m`'s last row, or to the end when `m` came up short. Every matching row
     // of the span (as of the statement's snapshot) that was not changed was held by a worker.
-    const r = await run<{ seq: string | null; fingerprint: string | null; reason: string | null; ts: string | null; host: string | null; taken: string | null; seen: string | null; hi: string | null }>(
+    const r = await run<{ seq: string | null; fingerprint: string | null; reason: string | null; ts: string | null; taken: string | null; seen: string | null; hi: string | null }>(
       db,
       op,
       `WITH m AS (
          SELECT seq FROM ${t.entries} WHERE seq > $1 AND ${f.where} AND ${UNLEASED} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
        ), u AS (
-         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED} RETURNING seq, fingerprint, reason, ts, host
+         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED} RETURNING seq, fingerprint, reason, ts
        ), span AS (
          SELECT count(*) AS taken, CASE WHEN count(*) < $2 THEN NULL ELSE max(seq) END AS hi FROM m
        )
-       SELECT seq, fingerprint, reason, ts, host, NULL::bigint AS taken, NULL::bigint AS seen, NULL::bigint AS hi FROM u
+       SELECT seq, fingerprint, reason, ts, NULL::bigint AS taken, NULL::bigint AS seen, NULL::bigint AS hi FROM u
        UNION ALL
-       SELECT NULL, NULL, NULL, NULL, NULL, span.taken,
+       SELECT NULL, NULL, NULL, NULL, span.taken,
               (SELECT count(*) FROM ${t.entries} WHERE seq > $1 AND (span.hi IS NULL OR seq <= span.hi) AND ${f.where}), span.hi
        FROM span`,
       [after, n, ...own, ...f.params],
@@ -141,7 +118,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
         continue
       }
       changed++
-      groups.add(row.fingerprint!, row.reason, Number(row.ts), row.host!)
+      groups.addTo(row.fingerprint!, row.reason, Number(row.ts))
     }
     out.count += changed
     leased += Number(span!.seen) - changed
@@ -154,7 +131,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
     }
   }
   guard.flush()
-  out.reasons = groups.top()
+  out.reasons = groups.top(TOP)
   out.stopped = o.signal?.aborted ? 'abort' : out.count >= limit ? 'limit' : null
   out.backend = { type: 'postgres', leased }
   return out
@@ -171,13 +148,13 @@ async function dryRun<R extends ChangeResult>(db: Db, t: Tables, o: RedriveRun, 
       ? ''
       : `WHERE seq <= coalesce((SELECT seq FROM m WHERE free ORDER BY seq OFFSET $${f.params.length + 1} LIMIT 1), 9223372036854775807)`
   const params = f.limit === undefined ? f.params : [...f.params, f.limit - 1]
-  const r = await run<{ fingerprint: string | null; c: string; l: string; example: string | null; hosts: string; oldest: string | null; newest: string | null }>(
+  const r = await run<{ fingerprint: string | null; c: string; l: string; example: string | null; oldest: string | null; newest: string | null }>(
     db,
     `${o.op} (dry run)`,
-    `WITH m AS (SELECT seq, fingerprint, reason, ts, host, ${UNLEASED} AS free FROM ${t.entries} WHERE ${f.where})
+    `WITH m AS (SELECT seq, fingerprint, reason, ts, ${UNLEASED} AS free FROM ${t.entries} WHERE ${f.where})
      SELECT fingerprint, count(*) FILTER (WHERE free) AS c, count(*) FILTER (WHERE NOT free) AS l, min(reason) FILTER (WHERE free) AS example,
-            count(DISTINCT host) FILTER (WHERE free) AS hosts, min(ts) FILTER (WHERE free) AS oldest, max(ts) FILTER (WHERE free) AS newest
-     FROM m ${bound} GROUP BY ROLLUP (fingerprint) ORDER BY c DESC, fingerprint COLLATE "C"`,
+            min(ts) FILTER (WHERE free) AS oldest, max(ts) FILTER (WHERE free) AS newest
+     FROM m ${bound} GROUP BY ROLLUP (fingerprint) ORDER BY c DESC, oldest, fingerprint COLLATE "C"`,
     params,
   )
   for (const row of r.rows) {
@@ -185,7 +162,7 @@ async function dryRun<R extends ChangeResult>(db: Db, t: Tables, o: RedriveRun, 
       out.count = Number(row.c)
       out.backend = { type: 'postgres', leased: Number(row.l) }
     } else if (out.reasons.length < TOP && Number(row.c) > 0) {
-      out.reasons.push({ fingerprint: row.fingerprint, count: Number(row.c), example: row.example, oldestTs: Number(row.oldest), newestTs: Number(row.newest), hosts: Number(row.hosts) })
+      out.reasons.push({ fingerprint: row.fingerprint, count: Number(row.c), example: row.example, oldestTs: Number(row.oldest), newestTs: Number(row.newest) })
     }
   }
   out.stopped = f.limit !== undefined && out.count >= f.limit ? 'limit' : null

@@ -3,7 +3,7 @@
  * by), with first and last seen. Memory is bounded by the number of groups kept, not by
  * the entries scanned.
  */
-import { OTHER_REASONS, ReasonCounter } from '../admin/reason-counter.js'
+import { OTHER_REASONS, ReasonCounter } from '../format/reasons.js'
 
 export const MAX_GROUPS = 1000
 export const OTHER = OTHER_REASONS

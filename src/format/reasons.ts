@@ -1,6 +1,6 @@
 /** Failure reasons grouped by fingerprint, in bounded memory whatever the log holds. */
-import { fingerprint } from '../format/fingerprint.js'
-import type { ReasonGroup } from '../format/model.js'
+import { fingerprint } from './fingerprint.js'
+import type { ReasonGroup } from './model.js'
 
 /** The group that new kinds of reason join once the cap is reached. */
 export const OTHER_REASONS = '(other reasons)'
@@ -54,8 +54,12 @@ export class ReasonCounter {
     }
   }
 
-  /** The `n` largest groups: by count, then fingerprint (as the central store orders them). */
+  /** The `n` largest groups: by count, then oldest first, then by fingerprint (as the central store orders them). */
   top(n: number): ReasonGroup[] {
-    return [...this.groups.values()].sort((a, b) => b.count - a.count || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0)).slice(0, n)
+    return [...this.groups.values()].sort(byRank).slice(0, n)
   }
+}
+
+export function byRank(a: ReasonGroup, b: ReasonGroup): number {
+  return b.count - a.count || a.oldestTs - b.oldestTs || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0)
 }
