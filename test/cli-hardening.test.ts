@@ -281,7 +281,7 @@ describe('the replay lock names what holds it', () => {
           expect(r.code).toBe(2)
           expect(r.stderr).toBe(`dletter: a ${op} of this log is already running (pid ${child.pid}, lock ${p.replayLock}); try again when it has finished\n`)
           const stats = await runCli(['stats', log, '--json'])
-          expect(JSON.parse(stats.stdout).replay).toEqual({ running: true, pid: child.pid, operation: op })
+          expect(JSON.parse(stats.stdout).backend.replay).toEqual({ running: true, pid: child.pid, operation: op })
           const human = await runCli(['stats', log])
           expect(human.stdout).toContain(`replay: not running (a ${op} holds the replay lock, pid ${child.pid})`)
         } finally {

@@ -16,11 +16,12 @@ import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type ChangeRun, type LocalChange, countedResult, newResult, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, duration, fn, oneOf } from '../base/checks.js'
+import { bool, checkOptions, duration, fn } from '../base/checks.js'
+import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, kind: oneOf('permanent', 'retry'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }
+const checks = { ...commonChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean

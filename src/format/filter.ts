@@ -5,10 +5,24 @@
  */
 import { DeadLetterError, invalidOption } from '../base/errors.js'
 import { parseDuration } from '../base/options.js'
-import { int } from '../base/checks.js'
+import { type Check, int } from '../base/checks.js'
 import type { Kind, TimeInput } from './model.js'
 
 export const FILTER_KEYS = ['reason', 'fingerprint', 'id', 'payload', 'attempt', 'since', 'until', 'olderThan', 'limit'] as const
+
+/** The kinds requeue and purge change, and why the third is refused: the same rule on both backends. */
+const CHANGES = {
+  requeue: { kinds: ['permanent', 'retry'], why: 'corrupt entries have no payload to deliver' },
+  purge: { kinds: ['permanent', 'corrupt'], why: 'the retry log is never purged: its entries leave through replay' },
+} as const
+
+export function changeKind<Op extends keyof typeof CHANGES>(op: Op): Check<(typeof CHANGES)[Op]['kinds'][number]> {
+  const { kinds, why } = CHANGES[op]
+  return (name, v) => {
+    if (!(kinds as readonly unknown[]).includes(v)) throw invalidOption(name, `${kinds.map((k) => `'${k}'`).join(' or ')} for ${op}() (${why})`, v)
+    return v as (typeof CHANGES)[Op]['kinds'][number]
+  }
+}
 
 /** A filter as both backends apply it: times as epoch ms, one regex rule, the limit apart. */
 export interface NormalFilter {

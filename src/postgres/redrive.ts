@@ -14,7 +14,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DeadLetterError } from '../base/errors.js'
-import { bool, checkOptions, fn, int, oneOf, signal } from '../base/checks.js'
+import { bool, checkOptions, fn, int, signal } from '../base/checks.js'
+import { changeKind } from '../format/filter.js'
 import { ListenerGuard } from '../base/listener-guard.js'
 import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult } from '../format/model.js'
 import { ReasonCounter } from '../format/reasons.js'
@@ -29,8 +30,8 @@ type Op = 'requeue' | 'purge'
 
 const common = { dryRun: bool, rate: int(1), signal, onProgress: fn }
 const CHECKS = {
-  requeue: { ...common, kind: oneOf('permanent', 'retry'), resetAttempts: bool },
-  purge: { ...common, kind: oneOf('permanent', 'corrupt') },
+  requeue: { ...common, kind: changeKind('requeue'), resetAttempts: bool },
+  purge: { ...common, kind: changeKind('purge') },
 }
 
 interface RedriveRun {
