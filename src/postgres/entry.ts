@@ -109,7 +109,8 @@ export function entryOfRow(r: EntryRowData): Entry {
     for (const k of ['id', 'firstTs', 'dueTs', 'errorName', 'errorCode'] as const) if (c[k] !== undefined) (env as unknown as Record<string, unknown>)[k] = c[k]
     if (c.final !== undefined) env.final = c.final as FinalReason
     env.payload = c.payload
-    at.line = JSON.stringify(env)
+    // A payload jsonb could not hold was kept as the whole line: that is the stored line.
+    at.line = typeof r.raw === 'string' ? r.raw : JSON.stringify(env)
     e = envelopeEntry(kind, at, env)
   }
   e.host = c.host

@@ -32,7 +32,7 @@ describe('central replay', () => {
     expect(s).toMatchObject({ handled: 3, requeued: 3 })
     const rows = await allEntries(store)
     for (const e of rows) {
-      expect(e).toMatchObject({ state: 'retry', attempt: 2, reason: 'upstream 503 for order 17', errorName: 'TypeError', errorCode: 'ECONNRESET' })
+      expect(e).toMatchObject({ kind: 'retry', attempt: 2, reason: 'upstream 503 for order 17', errorName: 'TypeError', errorCode: 'ECONNRESET' })
       expect(e.fingerprint).toBe('upstream <n> for order <n>')
       expect(e.dueTs! - e.ts).toBe(3_600_000)
     }

@@ -54,7 +54,9 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
  */
 export async function allEntries(store: PostgresStore, options: Omit<InspectOptions, 'kind'> & CentralOptions = {}): Promise<Entry[]> {
   const out: Entry[] = []
-  for (const kind of ['retry', 'permanent', 'corrupt'] as const) out.push(...(await collect(store.inspect({ ...options, kind }))))
+  // Corrupt entries have no id or attempt: a filter on those leaves them out.
+  const kinds = options.id !== undefined || options.attempt !== undefined ? (['retry', 'permanent'] as const) : (['retry', 'permanent', 'corrupt'] as const)
+  for (const kind of kinds) out.push(...(await collect(store.inspect({ ...options, kind }))))
   return out.sort((a, b) => Number(a.ref) - Number(b.ref)).slice(0, options.limit ?? Infinity)
 }
 

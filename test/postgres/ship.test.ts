@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { allEntries, byState, rowCount, useCluster } from './setup.js'
+import { allEntries, rowCount, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -36,7 +36,7 @@ describe('ship', () => {
     expect(byState('permanent')).toHaveLength(5)
     expect(byState('corrupt')[0]).toMatchObject({ reason: expect.stringContaining('invalid JSON'), raw: 'not json' })
     const e7 = rows.find((e) => e.id === 'ord-7')!
-    expect(e7).toMatchObject({ host: 'host-a', log: logPath, state: 'retry', attempt: 1, reason: 'timeout after 7 ms', payload: { n: 7 } })
+    expect(e7).toMatchObject({ host: 'host-a', logName: logPath, kind: 'retry', attempt: 1, reason: 'timeout after 7 ms', payload: { n: 7 } })
     expect(typeof e7.ts).toBe('number')
     // Nothing left to ship, nothing inserted twice.
     expect(await store.ship(logPath)).toMatchObject({ shipped: 0, duplicates: 0, files: 0 })
