@@ -4,7 +4,7 @@
  */
 import { type Envelope, rawPayloadOf } from '../format/envelope.js'
 import { DeadLetterError, invalidOption } from '../base/errors.js'
-import { parseDuration } from '../base/options.js'
+import { parseDuration } from '../base/checks.js'
 import { type Check, int } from '../base/checks.js'
 import type { EntryFilter, LogKind, TimeInput } from './types.js'
 

@@ -14,12 +14,12 @@ import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countCorrupt, countPermanent } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type PermanentRewriteRun, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, duration, fn, oneOf } from '../base/checks.js'
+import { bool, checkOptions, fn, oneOf, timer } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 import type { PurgeOptions, PurgeSummary } from './types.js'
 
-const checks = { ...commonChecks, log: oneOf('permanent', 'corrupt'), dryRun: bool, onProgress: fn, sealTimeout: duration }
+const checks = { ...commonChecks, log: oneOf('permanent', 'corrupt'), dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface PurgeRun extends PermanentRewriteRun {
   target: 'permanent' | 'corrupt'

@@ -14,12 +14,12 @@ import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countPermanent } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type PermanentRewriteRun, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, duration, fn } from '../base/checks.js'
+import { bool, checkOptions, fn, timer } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 import type { RequeueOptions, RequeueSummary } from './types.js'
 
-const checks = { ...commonChecks, resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }
+const checks = { ...commonChecks, resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface RequeueRun extends PermanentRewriteRun {
   resetAttempts: boolean

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { DeadLetterError, ioError } from './errors.js'
+import { ioError } from './errors.js'
 
 export const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
 
@@ -117,19 +117,5 @@ export async function unlinkIfExists(file: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
-  }
-}
-
-/**
- * A log path naming an existing directory is a caller's mistake, not an I/O failure: say so
- * (DLQ_INVALID_ARGUMENT) before anything is created or locked next to it.
- */
-export async function assertNotDirectory(file: string, caller: string): Promise<void> {
-  const st = await fsp.lstat(file).catch(() => undefined)
-  if (st?.isDirectory()) {
-    throw new DeadLetterError(
-      'DLQ_INVALID_ARGUMENT',
-      `dlq: ${file} is a directory; ${caller} needs the path of a log file, e.g. ${path.join(file, 'app.log')}`,
-    )
   }
 }

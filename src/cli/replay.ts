@@ -15,7 +15,7 @@ import { replayDefaults } from '../base/options.js'
 import { type Handler, Replayer, type ReplaySummary } from '../replay/index.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, type DbReplayFlags, addDbOptions, centralTarget, dbReplay } from './db.js'
-import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
+import { parseDurationArg, parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
 import {
   CliError,
   EXIT,
@@ -70,12 +70,12 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--concurrency <n>', `handler calls in flight (default: ${d.concurrency})`).argParser(parseIntArg(1)))
     .addOption(new Option('--ttl <duration>', 'items that first failed longer ago than this move to the permanent log as expired (default: no limit)').argParser(parseDurationArg))
     .addOption(new Option('--limit <n>', 'stop after this many items (the rest waits for the next run)').argParser(parseIntArg(1)))
-    .addOption(new Option('--retry-delay <duration>', `first in-place retry delay, doubling per retry (default: ${formatDuration(d.retryDelay)})`).argParser(parseDurationArg))
+    .addOption(new Option('--retry-delay <duration>', `first in-place retry delay, doubling per retry (default: ${formatDuration(d.retryDelay)})`).argParser(parseTimerArg))
     .addOption(new Option('--checkpoint-every <n>', `checkpoint at least every n items: a crash redoes at most n + concurrency - 1 items (default: ${d.checkpointEvery})`).argParser(parseIntArg(1)))
-    .addOption(new Option('--checkpoint-interval <duration>', `and at least this often (default: ${formatDuration(d.checkpointInterval)})`).argParser(parseDurationArg))
-    .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseDurationArg))
-    .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseSizeArg))
-    .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseDurationArg))
+    .addOption(new Option('--checkpoint-interval <duration>', `and at least this often (default: ${formatDuration(d.checkpointInterval)})`).argParser(parseTimerArg))
+    .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseTimerArg))
+    .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseRecordSizeArg))
+    .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseTimerArg))
     .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing, load no handler'))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
   addDbOptions(cmd)

@@ -5,8 +5,8 @@
  * escape), times compare the entry's `ts`.
  */
 import { DeadLetterError, invalidOption } from '../base/errors.js'
-import { parseDuration } from '../base/options.js'
-import { boundedDuration } from './options.js'
+import { parseDuration } from '../base/checks.js'
+import { duration as boundedDuration } from '../base/checks.js'
 import { pgText } from './pg-text.js'
 
 export type EntryState = 'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged'

@@ -15,7 +15,8 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ioError } from '../base/errors.js'
 import { sealLog } from '../store/seal.js'
-import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
+import { listSegments, type LogPaths } from '../store/segments.js'
+import { resolveLogPath } from '../store/log-path.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { asideName, removeShipped, replayedUpTo } from './local-files.js'
 import { BATCH_BYTES, insertIsolating } from './insert.js'
@@ -53,7 +54,7 @@ export interface ShipResult {
 
 export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
   const t0 = Date.now()
-  const paths = logPaths(logPath)
+  const paths = await resolveLogPath('store.ship', logPath)
   const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.

@@ -12,13 +12,14 @@ import { dbError, maskSecrets, redactUrl } from './errors.js'
 import { compileFilter, type EntryFilter } from './filters.js'
 import { type InspectOrder, inspectEntries } from './inspect.js'
 import {
-  boundedDuration,
   type CentralReplayOptions,
   type ConnectOptions,
+  type PruneOptions,
   type RedriveOptions,
   type ResolvedConnectOptions,
   resolveCentralReplayOptions,
   resolveConnectOptions,
+  resolvePruneOptions,
   resolveRedriveOptions,
   resolveShipOptions,
   resolveShipperOptions,
@@ -179,9 +180,9 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   }
 
   /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */
-  async prune(options: { olderThan: number | string }): Promise<number> {
+  async prune(options: PruneOptions): Promise<number> {
     this.assertOpen()
-    return prune(this.db, this.tables, boundedDuration('olderThan', options?.olderThan))
+    return prune(this.db, this.tables, resolvePruneOptions(options).olderThan)
   }
 
   /** Stop background shippers (waiting for a round in flight) and close the connections. */

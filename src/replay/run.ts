@@ -19,6 +19,7 @@ import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } 
 import { sealLog } from '../store/seal.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths } from '../store/segments.js'
 import { readSegmentMeta } from '../store/counts/segment-meta.js'
+import { logPathArg, resolveLogPath } from '../store/log-path.js'
 import { recoverLog } from '../store/recovery.js'
 import { Deliverer } from './deliver.js'
 import { ItemProcessor } from './items.js'
@@ -40,13 +41,10 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
 
   constructor(logPath: string, handler: Handler, options?: ReplayOptions, ctx: ReplayContext = {}) {
     super()
-    if (typeof logPath !== 'string' || logPath.length === 0) {
-      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: replay() needs the log file path')
-    }
     if (typeof handler !== 'function') {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: replay() needs a handler function, got ${typeof handler}`)
     }
-    this.paths = logPaths(logPath)
+    this.paths = logPaths(logPathArg('replay', logPath))
     this.options = resolveReplayOptions(options)
     this.handler = handler
     this.ctx = ctx
@@ -56,6 +54,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
   async run(): Promise<ReplaySummary> {
     const started = Date.now()
     const { options: o, paths } = this
+    await resolveLogPath('replay', paths.active) // a dry run too: a missing directory is not an empty log
     const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode, { operation: 'replay' })
     this.report.watch()
     let outputs: ReplayOutputs | undefined

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events'
 import path from 'node:path'
 import { Diagnostics } from './diagnostics.js'
 import type { LogKind, LoggerEvents, StartReplayerOptions } from './events.js'
-import { DeadLetterError, invalidOption, ioError } from '../base/errors.js'
+import { DeadLetterError, ioError } from '../base/errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from '../format/envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
@@ -18,10 +18,11 @@ import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
 import { removeAbandonedTemps } from '../store/seal-request.js'
-import { assertNotDirectory, mkdirp } from '../base/fs-safe.js'
-import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from '../base/options.js'
+import { mkdirp } from '../base/fs-safe.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayerOptions } from '../base/options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
-import { compressSegment, logPaths, type LogPaths } from '../store/segments.js'
+import { compressSegment, type LogPaths } from '../store/segments.js'
 import { SegmentWriter } from './writer.js'
 import type { Handler, ReplaySummary } from '../replay/index.js'
 import { runReplay } from '../replay/index.js'
@@ -87,16 +88,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
    * when the directory cannot be written.
    */
   static async open(logPath: string, options?: LoggerOptions): Promise<Logger> {
-    if (typeof logPath !== 'string' || logPath.length === 0) {
-      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: Logger.open() needs a log file path')
-    }
     const opts = resolveLoggerOptions(options)
     if (opts.schema) await loadSchemaCompiler()
-    const paths = logPaths(logPath)
-    if (!paths.file || paths.file === '.' || paths.file === '..') {
-      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${logPath} is not a file path`)
-    }
-    await assertNotDirectory(paths.active, 'Logger.open()')
+    const paths = await resolveLogPath('Logger.open', logPath, { create: true })
     try {
       await mkdirp(paths.dir, opts.dirMode)
     } catch (err) {
@@ -311,13 +305,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
    */
   startReplayer<T = unknown>(handler: Handler<T>, options: StartReplayerOptions = {}): () => Promise<void> {
     this.assertOpen()
-    const { interval = 30_000, onRun, signal: outer, ...rest } = options
-    // Validate now: a typo must fail here, not silently on every background run.
-    resolveReplayOptions(rest)
-    if (onRun !== undefined && typeof onRun !== 'function') throw invalidOption('onRun', 'a function', onRun)
-    const every = timerDuration('interval', interval)
-    if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
-    return startReplayerLoop(every, outer, {
+    // Checked now: a typo must fail here, not silently on every background run.
+    const { interval, onRun, signal: outer, replay: rest } = resolveReplayerOptions<ReplaySummary>(options)
+    return startReplayerLoop(interval, outer, {
       replay: (signal) => this.replay(handler, { ...rest, signal }),
       onRun: this.diag.callback('onRun', onRun),
       onError: (err) => this.diag.error(err),

@@ -45,7 +45,8 @@ import {
   recoverSegments,
   sealActiveFile,
 } from '../store/segments.js'
-import { type Durability, type RotationInterval, parseRotationInterval } from '../base/options.js'
+import type { Durability } from '../base/options.js'
+import { MAX_TIMER_MS, type RotationInterval, parseRotationInterval } from '../base/checks.js'
 
 const fsyncP = promisify(fs.fsync)
 
@@ -55,8 +56,6 @@ const WAKE_PER_WRITE = 1024
 const ROTATION_WARNING_EVERY_MS = 60_000
 /** Rewrites of one batch into a new active file before giving up (the file keeps being taken). */
 const MAX_REWRITES = 5
-/** setTimeout's longest delay; a boundary further away is reached in several steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface WriterConfig {
   durability: Durability
@@ -398,7 +397,7 @@ export class SegmentWriter {
       const wait = at - Date.now()
       if (wait > 0) {
         // setTimeout runs on the monotonic clock, the boundary is wall-clock time: check again.
-        this.intervalTimer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS))
+        this.intervalTimer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS)) // a boundary further away is reached in several steps
         this.intervalTimer.unref()
       } else {
         this.intervalTimer = undefined

@@ -20,7 +20,7 @@ describe('schema and migrations', () => {
   })
 
   it('rejects unknown and invalid connect options by name, and refuses calls on a closed store', async () => {
-    await expect(PostgresStore.connect(pg.url, { hots: 'x' } as never)).rejects.toThrow(/unknown PostgresStore.connect option `hots`/)
+    await expect(PostgresStore.connect(pg.url, { hots: 'x' } as never)).rejects.toThrow(/unknown PostgresStore.connect\(\) option `hots` \(known: connectTimeout, host, logger, maxConnections, schema\)/)
     await expect(PostgresStore.connect(pg.url, { maxConnections: 0 })).rejects.toThrow(/option `maxConnections`/)
     const s = await pg.store()
     await s.close()

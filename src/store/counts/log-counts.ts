@@ -16,8 +16,8 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { dueAt } from './due-histogram.js'
-import { DeadLetterError, invalidOption } from '../../base/errors.js'
-import { parseSize, replayDefaults } from '../../base/options.js'
+import { recordSize, resolveOptions, time } from '../../base/checks.js'
+import { replayDefaults } from '../../base/options.js'
 import {
   type SegmentMeta,
   SegmentMetaBuilder,
@@ -98,7 +98,7 @@ export function forgetLogCounts(): void {
 }
 
 export async function logCounts(logPath: string, opts?: LogCountsOptions): Promise<LogCounts> {
-  const o = resolveOptions(opts)
+  const o: Resolved = resolveOptions('logCounts', opts, { now: Date.now(), maxRecordSize: replayDefaults.maxRecordSize }, { now: time, maxRecordSize: recordSize })
   const paths = logPaths(logPath)
   // Serialized per log: two scrapes at once would otherwise both compute a missing meta.
   const prev = running.get(paths.active)
@@ -117,33 +117,6 @@ export async function logCounts(logPath: string, opts?: LogCountsOptions): Promi
 interface Resolved {
   now: number
   maxRecordSize: number
-}
-
-function resolveOptions(opts: unknown): Resolved {
-  const out: Resolved = { now: Date.now(), maxRecordSize: replayDefaults.maxRecordSize }
-  if (opts === undefined || opts === null) return out
-  if (typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: logCounts options must be an object, got ${typeof opts}`)
-  }
-  for (const [k, v] of Object.entries(opts)) {
-    if (v === undefined) continue
-    if (k === 'now') {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidOption('now', 'a time in epoch milliseconds', v)
-      out.now = v
-    } else if (k === 'maxRecordSize') {
-      let n: number
-      try {
-        n = parseSize(v as number | string)
-      } catch (err) {
-        throw invalidOption('maxRecordSize', `a size (${(err as Error).message})`, v)
-      }
-      if (n < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', v)
-      out.maxRecordSize = n
-    } else {
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: unknown logCounts option \`${k}\` (known: maxRecordSize, now)`)
-    }
-  }
-  return out
 }
 
 async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
