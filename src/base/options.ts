@@ -213,7 +213,7 @@ export function settleBackoffWaits(input: unknown, o: { initialWait: number; max
   else if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
 }
 
-const replayChecks: Checks<ResolvedReplayOptions> = {
+export const replayChecks: Checks<ResolvedReplayOptions> = {
   maxAttempts: int(1),
   initialWait: duration,
   maxWait: duration,

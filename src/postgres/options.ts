@@ -3,8 +3,8 @@
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
 import os from 'node:os'
-import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, fn, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
-import { replayDefaults, settleBackoffWaits } from '../base/options.js'
+import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
+import { type ResolvedReplayOptions, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
 /** The `attempt` column is a PostgreSQL integer. */
 const MAX_ATTEMPTS = 2 ** 31 - 1
@@ -117,56 +117,23 @@ export interface CentralReplayOptions {
   random?: () => number
 }
 
-export interface ResolvedCentralReplayOptions {
-  maxAttempts: number
-  initialWait: number
-  maxWait: number
-  concurrency: number
-  ttl: number | undefined
-  handlerTimeout: number | undefined
-  limit: number | undefined
-  signal: AbortSignal | undefined
+/** What the central replay shares with the local one: the same defaults and the same rules. */
+const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random'] as const
+const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
+
+export interface ResolvedCentralReplayOptions extends Pick<ResolvedReplayOptions, (typeof SHARED)[number]> {
   batchSize: number
   lease: number
   host: string | undefined
   log: string | undefined
-  random: () => number
 }
 
 export function resolveCentralReplayOptions(input: unknown): ResolvedCentralReplayOptions {
   const o = resolveOptions<ResolvedCentralReplayOptions>(
     'store.replay',
     input,
-    {
-      maxAttempts: replayDefaults.maxAttempts,
-      initialWait: replayDefaults.initialWait,
-      maxWait: replayDefaults.maxWait,
-      concurrency: 1,
-      ttl: undefined,
-      handlerTimeout: undefined,
-      limit: undefined,
-      signal: undefined,
-      batchSize: 100,
-      lease: 30_000,
-      host: undefined,
-      log: undefined,
-      random: Math.random,
-    },
-    {
-      maxAttempts: int(1, MAX_ATTEMPTS),
-      initialWait: duration,
-      maxWait: duration,
-      concurrency: int(1),
-      ttl: duration,
-      handlerTimeout: atLeast(timer, 1, 'ms'),
-      limit: int(1),
-      signal,
-      batchSize: int(1),
-      lease: atLeast(timer, 100, 'ms'),
-      host: str,
-      log: str,
-      random: fn,
-    },
+    { ...pick(replayDefaults), batchSize: 100, lease: 30_000, host: undefined, log: undefined },
+    { ...pick(replayChecks), maxAttempts: int(1, MAX_ATTEMPTS), batchSize: int(1), lease: atLeast(timer, 100, 'ms'), host: str, log: str },
   )
   settleBackoffWaits(input, o)
   return o
