@@ -7,24 +7,14 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger, inspect, purge, replay, requeue, stats } from '../src/index.js'
-import { PostgresStore, type PGliteLike } from '../src/postgres/index.js'
 import { startServer } from '../src/serve/server.js'
 import { runCli } from './fixtures/cli-util.js'
 import { tmpDir } from './helpers/tmp.js'
+import { usePGliteStore } from './postgres/setup.js'
 
-let pglite: PGlite
-let store: PostgresStore
-beforeAll(async () => {
-  pglite = new PGlite()
-  store = await PostgresStore.connect(pglite as unknown as PGliteLike, { host: 'paths' })
-}, 60_000)
-afterAll(async () => {
-  await store?.close()
-  await pglite?.close()
-})
+const pg = usePGliteStore('paths')
 
 async function drain(it: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of it);
@@ -40,7 +30,7 @@ const entries: Record<string, (log: string) => Promise<unknown>> = {
   purge: (log) => purge(log, { log: 'permanent' }),
   replay: (log) => replay(log, noop),
   'replay dry run': (log) => replay(log, noop, { dryRun: true }),
-  'store.ship': (log) => store.ship(log),
+  'store.ship': (log) => pg.store.ship(log),
   startServer: async (log) => (await startServer({ logs: [log], port: 0 })).close(),
 }
 
@@ -140,6 +130,6 @@ describe('an existing directory without files of the log', () => {
     const log = path.join(tmpDir(), 'orders.log')
     expect(await replay(log, noop, { dryRun: true })).toMatchObject({ handled: 0 })
     expect(await replay(log, noop)).toMatchObject({ handled: 0 })
-    expect(await store.ship(log)).toMatchObject({ shipped: 0, files: 0 })
+    expect(await pg.store.ship(log)).toMatchObject({ shipped: 0, files: 0 })
   })
 })

@@ -6,28 +6,19 @@
  * timer at 2^31−1 ms, and lists the known keys when it rejects an unknown one.
  */
 import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DeadLetterError, Logger, inspect, purge, replay, requeue, stats } from '../src/index.js'
 import { parseDuration, parseSize } from '../src/base/checks.js'
-import { PostgresStore, type PGliteLike } from '../src/postgres/index.js'
+import { PostgresStore } from '../src/postgres/index.js'
 import { startServer } from '../src/serve/server.js'
 import { logCounts } from '../src/store/counts/log-counts.js'
 import { runCli } from './fixtures/cli-util.js'
 import { tmpDir } from './helpers/tmp.js'
+import { usePGliteStore } from './postgres/setup.js'
 
 type Call = (options: unknown) => unknown
 
-let pglite: PGlite
-let store: PostgresStore
-beforeAll(async () => {
-  pglite = new PGlite()
-  store = await PostgresStore.connect(pglite as unknown as PGliteLike, { host: 'rules' })
-}, 60_000)
-afterAll(async () => {
-  await store?.close()
-  await pglite?.close()
-})
+const pg = usePGliteStore('rules')
 
 let dir: string
 let log: string
@@ -61,13 +52,13 @@ const entries: Record<string, Call> = {
   requeue: (o) => requeue(log, o as never),
   purge: (o) => purge(log, (isObject(o) ? { log: 'permanent', ...o } : o) as never),
   logCounts: (o) => logCounts(log, o as never),
-  'PostgresStore.connect': (o) => PostgresStore.connect(pglite as unknown as PGliteLike, o as never),
-  'store.ship': (o) => store.ship(log, o as never),
-  'store.startShipper': (o) => store.startShipper(log, o as never),
-  'store.replay': (o) => store.replay(noop, o as never),
-  'store.requeue': (o) => store.requeue({}, o as never),
-  'store.purge': (o) => store.purge({ state: 'permanent' }, o as never),
-  'store.prune': (o) => store.prune((isObject(o) ? { olderThan: '30d', ...o } : o) as never),
+  'PostgresStore.connect': (o) => PostgresStore.connect(pg.db, o as never),
+  'store.ship': (o) => pg.store.ship(log, o as never),
+  'store.startShipper': (o) => pg.store.startShipper(log, o as never),
+  'store.replay': (o) => pg.store.replay(noop, o as never),
+  'store.requeue': (o) => pg.store.requeue({}, o as never),
+  'store.purge': (o) => pg.store.purge({ state: 'permanent' }, o as never),
+  'store.prune': (o) => pg.store.prune((isObject(o) ? { olderThan: '30d', ...o } : o) as never),
   startServer: (o) => startServer((isObject(o) ? { logs: [log], port: 0, ...o } : o) as never),
 }
 
