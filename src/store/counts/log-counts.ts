@@ -16,7 +16,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { dueAt } from './due-histogram.js'
-import { invalidOption } from '../../base/errors.js'
+import { invalidOption, systemCodeOf } from '../../base/errors.js'
 import { type Check, checkOptions, recordSize } from '../../base/checks.js'
 import { O_NOFOLLOW } from '../../base/fs-safe.js'
 import { replayDefaults } from '../../base/options.js'
@@ -82,12 +82,12 @@ const SEGMENTS_AT_ONCE = 16
 const metas = new Map<string, SegmentMeta>()
 // One count at a time per log in this process: concurrent callers share the work.
 const running = new Map<string, Promise<LogCounts>>()
-// When orphaned sidecars were last looked for, per log.
-const lastSweep = new Map<string, number>()
-const SWEEP_EVERY_MS = 60_000
 // Segment key + identity + checkpoint offset → what lies past the offset (segments with corrupt lines).
 const rests = new Map<string, SegmentMeta | undefined>()
 const MAX_RESTS = 256
+// When orphaned sidecars were last looked for, per log.
+const lastSweep = new Map<string, number>()
+const SWEEP_EVERY_MS = 60_000
 // When the active files' counts were last saved for other processes, per sidecar.
 const lastSave = new Map<string, number>()
 const SAVE_EVERY_MS = 5_000
@@ -195,7 +195,7 @@ async function inBatches<T>(segs: SegmentInfo[], fn: (seg: SegmentInfo) => Promi
   return out
 }
 
-/** Now and then, drop sidecars of segments deleted by code that does not know about them. */
+/** Now and then, drop sidecars of segments deleted by hand. */
 async function sweepOrphans(paths: LogPaths): Promise<void> {
   const t = Date.now()
   if (t - (lastSweep.get(paths.active) ?? 0) < SWEEP_EVERY_MS) return
@@ -301,7 +301,7 @@ async function scanOrFollow(seg: SegmentInfo, o: Resolved): Promise<[SegmentMeta
       const st = await fsp.lstat(s.path)
       return [await scanSegmentMeta(s, o.maxRecordSize), st, s.path]
     } catch (err) {
-      if (systemCode(err) !== 'ENOENT') throw err
+      if (systemCodeOf(err) !== 'ENOENT') throw err
     }
   }
   return undefined
@@ -398,9 +398,4 @@ function add(c: LogCounts, p: Part): void {
   c.pending += p.pending
   c.due += p.due
   if (!p.dueExact) c.dueExact = false
-}
-
-function systemCode(err: unknown): string | undefined {
-  const e = err as { systemCode?: string; code?: string }
-  return e?.systemCode ?? e?.code
 }

@@ -210,8 +210,8 @@ export async function readSegmentMetaFor(segKey: string, id: FileIdentity): Prom
 }
 
 /**
- * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left by whoever
- * deleted a segment without knowing about its sidecar. Sidecars are caches, so removing one
+ * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left when a segment
+ * was deleted by hand (every removal of ours takes its sidecar along: removeSegment). Sidecars are caches, so removing one
  * a moment too early only costs a rescan. Returns how many were removed.
  */
 export async function removeOrphanSegmentMeta(fam: SegmentFamily): Promise<number> {
