@@ -15,10 +15,10 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ioError } from '../base/errors.js'
 import { sealLog } from '../store/seal.js'
-import { listSegments, type LogPaths } from '../store/segments.js'
+import { listSegments, type LogPaths, removeSegment, setAsideName } from '../store/segments.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { withMaintenance } from '../store/maintenance-session.js'
-import { asideName, removeShipped, replayedUpTo } from './local-files.js'
+import { replayedUpTo } from './local-files.js'
 import { BATCH_BYTES, insertIsolating } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
 import { type FileKind, shipFile, type ShipTarget } from './ship-file.js'
@@ -111,7 +111,7 @@ async function shipOne(
   if (r.read.error) {
     // A damaged .gz: what could be read is shipped; the unreadable rest stays on this host,
     // set aside under a name no log pattern matches, and a corrupt row says where.
-    const aside = await asideName(paths.dir, `corrupt-${path.basename(file.path)}`)
+    const aside = await setAsideName(paths.dir, `corrupt-${path.basename(file.path)}`)
     await fsp.rename(file.path, aside)
     const why = `unreadable rest of ${path.basename(file.path)} after byte ${r.read.end} (${r.read.error.message}); file kept on this host as ${path.basename(aside)}`
     const src = path.basename(file.key)
@@ -122,7 +122,8 @@ async function shipOne(
     res.shipped += n.inserted
     res.corrupt += n.inserted
   }
-  await removeShipped(file)
+  // After a damaged .gz was set aside, a plain twin (a crash mid-compression) is the intact copy.
+  await removeSegment(file, { twins: !r.read.error })
   res.files++
 }
 

@@ -154,6 +154,43 @@ export function statePathOf(seg: SegmentInfo | string): string {
   return `${typeof seg === 'string' ? seg : seg.key}.state`
 }
 
+/** The count sidecar of a segment (store/counts/segment-meta.ts): one name for `X` and `X.gz`. */
+export function metaPathOf(key: string): string {
+  return `${key}.meta`
+}
+
+/**
+ * Remove a segment and what belongs to it, the one way every remover does it (replay, ship,
+ * rewrite, retention, recovery): `X` first, then `X.gz` — the order the compressor checks, so
+ * one racing us never resurrects the segment (compressSegment) — then `path` if it is neither,
+ * then the checkpoint, so a later segment of that name cannot resume at a stale offset, then
+ * the count sidecar, then an fsync of the directory. A caller removes a retry segment only
+ * once its outputs and checkpoint are durable (invariant 4). `twins: false` removes only
+ * `path` of the two copies: a damaged `.gz` set aside leaves a plain twin, then the intact copy.
+ */
+export async function removeSegment(seg: { key: string; path: string }, opts: { twins?: boolean } = {}): Promise<void> {
+  const files = opts.twins === false ? [seg.path] : [seg.key, `${seg.key}.gz`]
+  if (!files.includes(seg.path)) files.push(seg.path)
+  const fail = (what: string) => (err: unknown) => {
+    throw ioError(what, err)
+  }
+  for (const f of [...files, statePathOf(seg.key), metaPathOf(seg.key)]) await unlinkIfExists(f).catch(fail(`remove ${f}`))
+  await fsyncDir(path.dirname(seg.key)).catch(fail(`sync ${path.dirname(seg.key)}`))
+}
+
+/** `dir/base`, or `dir/base.1`, `dir/base.2`, …: the first name not taken, for a file set aside. */
+export async function setAsideName(dir: string, base: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const p = path.join(dir, i === 0 ? base : `${base}.${i}`)
+    try {
+      await fsp.lstat(p)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return p
+      throw ioError(`check ${p}`, err)
+    }
+  }
+}
+
 /**
  * Sealed segments of a family, oldest first (mtime, ties by owner then sequence). When both
  * `X` and `X.gz` exist (a crash between compressing and unlinking), only `X.gz` is listed.
@@ -311,8 +348,8 @@ export async function compressSegment(file: string, mode: number): Promise<strin
     return final
   }
   await fsp.rename(tmp, final)
-  // …and it may have done so between the check above and the rename (replay removes X and
-  // then X.gz, so one of the two sides always sees the other's removal).
+  // …and it may have done so between the check above and the rename (removeSegment removes X
+  // and then X.gz, so one of the two sides always sees the other's removal).
   if (!fs.existsSync(file)) {
     await unlinkIfExists(final)
     return final
