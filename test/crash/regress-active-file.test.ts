@@ -1,0 +1,34 @@
+/**
+ * Regression (found by the explorer, strict model): after a seal renamed the active file and
+ * synced the directory, the new active file was created, its records written, fsynced and
+ * acknowledged — but its name was never synced, so a power cut could keep the data and lose
+ * the file. The same for the files Logger.open creates. Now the first batch in each new
+ * active file syncs the directory before anyone is answered.
+ */
+import { describe, expect, it } from 'vitest'
+import { runWorkload, TEST_TIMEOUT } from './workloads.js'
+
+describe('regression: a new active file is made durable before its first acknowledgement', () => {
+  it(
+    'keeps every acknowledged record on disk across rotations',
+    async () => {
+      const report = await runWorkload(
+        {
+          name: 'regression: active file after a seal',
+          script: 'workloads/small.ts',
+          setup: ['dlq'],
+          args: ['dlq/orders.log', '12', '1024'],
+          log: 'dlq/orders.log',
+          durability: 'fsync',
+          compress: false,
+          maxDeliveries: 1,
+        },
+        { models: ['strict'], budget: 4 },
+      )
+      const m = report.models[0]!
+      expect(m.statesChecked).toBeGreaterThan(100)
+      expect(m.violations).toEqual([])
+    },
+    TEST_TIMEOUT,
+  )
+})
