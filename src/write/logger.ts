@@ -18,7 +18,7 @@ import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
 import { removeAbandonedTemps } from '../store/seal-request.js'
-import { assertNotDirectory, mkdirp } from '../base/fs-safe.js'
+import { assertNotDirectory, fsyncNewDirs, mkdirp } from '../base/fs-safe.js'
 import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from '../base/options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
 import { compressSegment, logPaths, type LogPaths } from '../store/segments.js'
@@ -98,7 +98,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
     }
     await assertNotDirectory(paths.active, 'Logger.open()')
     try {
-      await mkdirp(paths.dir, opts.dirMode)
+      const created = await mkdirp(paths.dir, opts.dirMode)
+      if (created !== undefined && opts.durability === 'fsync') await fsyncNewDirs(created, paths.dir)
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }
