@@ -17,6 +17,7 @@ import { Rng } from '../helpers/rng.js'
 import { buildRecording, type Event, type Ino, type Recording, snapshot } from './record.js'
 import type { RecoveryInput, RecoveryOutcome } from './recover.js'
 import { recordIds } from './log-ids.js'
+import { decodeCheckpoint } from '../../src/store/checkpoint.js'
 import { type Choice, type CrashState, type FileRef, Frontier, type Model } from './states.js'
 import { parseTrace, runTraced } from './trace.js'
 import type { Bundle } from './bundle.js'
@@ -239,6 +240,8 @@ async function exploreModel(
     if (!ids) onDisk.set(s.key, (ids = idsOnDisk(f, s)))
     return ids
   }
+  const uncovered = new Map<string, Uncovered[]>()
+  const gone = goneAt(rec)
   for (;;) {
     const k = f.k
     for (const choice of f.choices(rng, o.random)) {
@@ -251,6 +254,14 @@ async function exploreModel(
       const missing: string[] = []
       for (const [id, at] of marks.ackAt) {
         if (at < k && !ids.has(id) && deliveredBefore(marks, id, k) === 0 && !before(marks.commitAt.get(id), k)) missing.push(id)
+      }
+      let u = uncovered.get(state.key)
+      if (!u) uncovered.set(state.key, (u = uncoveredOutputs(f, state)))
+      // An output a later run consumed (unlinked) on purpose has had its items accounted for.
+      const bad = u.filter((x) => !before(gone.get(x.file), k))
+      if (bad.length > 0) {
+        const x = bad[0]!
+        violate('checkpoint covers an output that is not there', k, choiceText(choice), `${path.basename(x.checkpoint)} names ${path.basename(x.file)} at ${x.need} bytes; it has ${x.have ?? 'no file'}`)
       }
       if (missing.length > 0) {
         d.staticFail = true
@@ -289,6 +300,42 @@ function idsOnDisk(f: Frontier, s: CrashState): Set<string> {
     for (const id of recordIds(f.content(ref), n.endsWith('.gz'))) ids.add(id)
   }
   return ids
+}
+
+interface Uncovered {
+  checkpoint: string
+  file: string
+  need: number
+  have: number | undefined
+}
+
+/** Output files a readable checkpoint (of a segment still there) names at a size they do not reach. */
+function uncoveredOutputs(f: Frontier, s: CrashState): Uncovered[] {
+  const out: Uncovered[] = []
+  for (const [p, ref] of s.files) {
+    if (!p.endsWith('.state')) continue
+    const seg = p.slice(0, -'.state'.length)
+    if (!s.files.has(seg) && !s.files.has(`${seg}.gz`)) continue
+    const read = decodeCheckpoint(f.content(ref), path.basename(seg))
+    if (read.status !== 'ok') continue
+    for (const m of read.checkpoint.outputs ?? []) {
+      if (m.size === 0) continue
+      const file = path.join(path.dirname(p), m.file)
+      const r = s.files.get(file)
+      const have = r === undefined ? undefined : f.content(r).length
+      if (have === undefined || have < m.size) out.push({ checkpoint: p, file, need: m.size, have })
+    }
+  }
+  return out
+}
+
+/** Event index at which each path was first unlinked or renamed away. */
+function goneAt(rec: Recording): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const ev of rec.events) {
+    if ((ev.kind === 'unlink' || ev.kind === 'rename') && !m.has(ev.path)) m.set(ev.path, ev.i)
+  }
+  return m
 }
 
 function sample<T extends { staticFail: boolean }>(all: T[], budget: number, rng: Rng): T[] {
