@@ -288,7 +288,11 @@ function choiceText(c: Choice): string {
 }
 
 /** Ids of complete records in files recovery treats as the log's (not temps it deletes, not the quarantine). */
+const fileIds = new WeakMap<Frontier, Map<string, string[]>>()
+
 function idsOnDisk(f: Frontier, s: CrashState): Set<string> {
+  let cache = fileIds.get(f)
+  if (!cache) fileIds.set(f, (cache = new Map()))
   const ids = new Set<string>()
   const journal = [...s.files].find(([p]) => /\/\.[^/]+\.rewrite$/.test(p))
   const committed = journal !== undefined && f.content(journal[1]).toString('utf8').includes('"committed"')
@@ -297,7 +301,11 @@ function idsOnDisk(f: Frontier, s: CrashState): Set<string> {
     if (n.startsWith('corrupt-') || n.endsWith('.gz.tmp') || n.endsWith('.state') || n.endsWith('.meta') || /\.lock|\.tmp$/.test(n)) {
       if (!(committed && /\.rewrite-(retry|permanent)\.tmp$/.test(n))) continue
     }
-    for (const id of recordIds(f.content(ref), n.endsWith('.gz'))) ids.add(id)
+    const gz = n.endsWith('.gz')
+    const key = `${gz}:${ref.ino}:${ref.n}:${ref.cut ?? ''}`
+    let got = cache.get(key)
+    if (!got) cache.set(key, (got = recordIds(f.content(ref), gz)))
+    for (const id of got) ids.add(id)
   }
   return ids
 }

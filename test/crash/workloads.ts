@@ -61,7 +61,7 @@ export const FULL = process.env.DLQ_CRASH_FULL === '1'
 export const SEED = Number(process.env.DLQ_CRASH_SEED ?? Date.now() % 1_000_000)
 
 /** Distinct states recovered per model in CI (every one with DLQ_CRASH_FULL=1). */
-const CI_BUDGET = Number(process.env.DLQ_CRASH_BUDGET ?? 12)
+const CI_BUDGET = Number(process.env.DLQ_CRASH_BUDGET ?? 10)
 
 /** Time for one test: the trace, the on-disk checks, and the recoveries. */
 export const TEST_TIMEOUT = FULL ? 6 * 3600_000 : 180_000
