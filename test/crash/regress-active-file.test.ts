@@ -31,4 +31,27 @@ describe('regression: a new active file is made durable before its first acknowl
     },
     TEST_TIMEOUT,
   )
+
+  it(
+    'the same after an interval rotation (a seal on a timer)',
+    async () => {
+      const report = await runWorkload(
+        {
+          name: 'regression: active file after an interval rotation',
+          script: 'workloads/small.ts',
+          setup: ['dlq'],
+          args: ['dlq/orders.log', '3', '0', '1s'],
+          log: 'dlq/orders.log',
+          durability: 'fsync',
+          compress: false,
+          maxDeliveries: 1,
+        },
+        { models: ['strict'], budget: 4 },
+      )
+      const m = report.models[0]!
+      expect(report.acked).toBe(6)
+      expect(m.violations).toEqual([])
+    },
+    TEST_TIMEOUT,
+  )
 })

@@ -103,8 +103,9 @@ function hexBytes(s: string): Buffer {
 
 /** `21<\x2f\x74…>` → fd 21 and its path; `AT_FDCWD<…>` → fd -100. */
 export function fdArg(token: string): { fd: number; path: string | undefined } {
-  const m = /^(-?\d+|AT_FDCWD)(?:<(.*)>)?$/.exec(token.trim())
-  if (!m) throw new Error(`not a descriptor: ${token.slice(0, 60)}`)
+  // A file unlinked while open prints as `<path>(deleted)`.
+  const m = /^(-?\d+|AT_FDCWD)(?:<(.*)>)?(?:\(deleted\))?$/.exec(token.trim())
+  if (!m) throw new Error(`not a descriptor: ${token.slice(0, 60)}…${token.slice(-60)}`)
   const fd = m[1] === 'AT_FDCWD' ? -100 : Number(m[1])
   return { fd, path: m[2] === undefined ? undefined : hexBytes(m[2]).toString('utf8') }
 }
