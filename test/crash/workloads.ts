@@ -26,6 +26,7 @@ export const logKernel: Workload = { ...logFsync, name: 'log (kernel)', args: ['
 export const replayWhileLogging: Workload = {
   name: 'replay while logging',
   script: 'workloads/replay.ts',
+  setup: [],
   log: 'dlq/orders.log',
   durability: 'fsync',
   compress: false,

@@ -1,9 +1,10 @@
 /**
  * Workload 2: a cron-style replay in this process while a writer process logs (fsync mode):
- * re-logs, moves to the permanent log, frequent checkpoints, a writer asked to seal, and
- * after the writer is gone, runs that seal its files themselves. argv: run <root>.
- * The writer is this script again (argv: writer <root>), driven over IPC.
+ * re-logs, moves to the permanent log, frequent checkpoints, a writer asked to seal, a line
+ * to quarantine, and after the writer is gone, runs that seal its files themselves.
+ * argv: setup|run <root>. The writer is this script again (argv: writer <root>), over IPC.
  */
+import fs from 'node:fs'
 import { fork } from 'node:child_process'
 import path from 'node:path'
 import { Logger, PermanentError, replay } from '../../../src/index.js'
@@ -20,7 +21,15 @@ function handler(_payload: unknown, item: { id?: string; attempt: number }): voi
   mark('dlv', item.id!)
 }
 
-if (phase === 'writer') {
+const SETUP = 4
+
+if (phase === 'setup') {
+  const dlq = await Logger.open(log, { durability: 'fsync' })
+  for (let n = 0; n < SETUP; n++) await dlq.log({ order: `g${n}` }, 'timeout', { id: `g${String(n).padStart(3, '0')}` })
+  await dlq.close()
+  // Not an envelope: the first replay quarantines it.
+  fs.appendFileSync(log, 'not a record\n')
+} else if (phase === 'writer') {
   const dlq = await Logger.open(log, { durability: 'fsync', rotateSize: 2048, sealPollInterval: 10 })
   let next = 0
   process.on('message', async (m: { log?: number; close?: true }) => {
@@ -38,6 +47,7 @@ if (phase === 'writer') {
   })
   process.send!('ready')
 } else {
+  for (let n = 0; n < SETUP; n++) mark('ack', `g${String(n).padStart(3, '0')}`)
   const writer = fork(process.argv[1]!, ['writer', root!], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const next = () => new Promise<unknown>((resolve) => writer.once('message', resolve))
   const options = (round: number) => ({
