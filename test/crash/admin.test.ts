@@ -3,7 +3,7 @@
  * not purged survives, and after recovery it is in exactly one log.
  */
 import { describe, expect, it } from 'vitest'
-import { requeuePurge, runWorkload, TEST_TIMEOUT } from './workloads.js'
+import { expectHolds, requeuePurge, runWorkload, TEST_TIMEOUT } from './workloads.js'
 
 describe('power cut: requeue and purge', () => {
   it(
@@ -11,10 +11,7 @@ describe('power cut: requeue and purge', () => {
     async () => {
       const report = await runWorkload(requeuePurge)
       expect(report.acked).toBeGreaterThan(10)
-      for (const m of report.models) {
-        expect(m.recovered).toBeGreaterThan(0)
-        expect(m.violations).toEqual([])
-      }
+      expectHolds(report)
     },
     TEST_TIMEOUT,
   )

@@ -3,7 +3,7 @@
  * every record acknowledged before the cut survives recovery, under both models.
  */
 import { describe, expect, it } from 'vitest'
-import { logFsync, runWorkload, TEST_TIMEOUT } from './workloads.js'
+import { expectHolds, logFsync, runWorkload, TEST_TIMEOUT } from './workloads.js'
 
 describe('power cut: log() in fsync mode', () => {
   it(
@@ -11,10 +11,7 @@ describe('power cut: log() in fsync mode', () => {
     async () => {
       const report = await runWorkload(logFsync)
       expect(report.acked).toBeGreaterThan(100)
-      for (const m of report.models) {
-        expect(m.recovered).toBeGreaterThan(0)
-        expect(m.violations).toEqual([])
-      }
+      expectHolds(report)
     },
     TEST_TIMEOUT,
   )

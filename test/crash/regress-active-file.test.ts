@@ -6,28 +6,15 @@
  * active file syncs the directory before anyone is answered.
  */
 import { describe, expect, it } from 'vitest'
-import { runWorkload, TEST_TIMEOUT } from './workloads.js'
+import { expectHolds, runWorkload, small, TEST_TIMEOUT } from './workloads.js'
 
 describe('regression: a new active file is made durable before its first acknowledgement', () => {
   it(
     'keeps every acknowledged record on disk across rotations',
     async () => {
-      const report = await runWorkload(
-        {
-          name: 'regression: active file after a seal',
-          script: 'workloads/small.ts',
-          setup: ['dlq'],
-          args: ['dlq/orders.log', '12', '1024'],
-          log: 'dlq/orders.log',
-          durability: 'fsync',
-          compress: false,
-          maxDeliveries: 1,
-        },
-        { models: ['strict'], budget: 4 },
-      )
-      const m = report.models[0]!
-      expect(m.statesChecked).toBeGreaterThan(100)
-      expect(m.violations).toEqual([])
+      const report = await runWorkload(small('active file after a seal', ['dlq/orders.log', '12', '1024'], 'dlq'), { models: ['strict'], budget: 4 })
+      expect(report.models[0]!.statesChecked).toBeGreaterThan(100)
+      expectHolds(report)
     },
     TEST_TIMEOUT,
   )
@@ -35,22 +22,12 @@ describe('regression: a new active file is made durable before its first acknowl
   it(
     'the same after an interval rotation (a seal on a timer)',
     async () => {
-      const report = await runWorkload(
-        {
-          name: 'regression: active file after an interval rotation',
-          script: 'workloads/small.ts',
-          setup: ['dlq'],
-          args: ['dlq/orders.log', '3', '0', '1s'],
-          log: 'dlq/orders.log',
-          durability: 'fsync',
-          compress: false,
-          maxDeliveries: 1,
-        },
-        { models: ['strict'], budget: 4 },
-      )
-      const m = report.models[0]!
+      const report = await runWorkload(small('active file after an interval rotation', ['dlq/orders.log', '3', '0', '1s'], 'dlq'), {
+        models: ['strict'],
+        budget: 4,
+      })
       expect(report.acked).toBe(6)
-      expect(m.violations).toEqual([])
+      expectHolds(report)
     },
     TEST_TIMEOUT,
   )

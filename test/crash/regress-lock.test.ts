@@ -6,41 +6,29 @@
  */
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runWorkload, TEST_TIMEOUT } from './workloads.js'
+import { runWorkload, small, TEST_TIMEOUT } from './workloads.js'
 
 describe('regression: a power cut never leaves an unreadable lock', () => {
   it(
     'every crash state holds a readable writer lock or none, and recovery starts',
     async () => {
       let unreadable = 0
-      const report = await runWorkload(
-        {
-          name: 'regression: lock content',
-          script: 'workloads/small.ts',
-          setup: ['dlq'],
-          args: ['dlq/orders.log', '2', '0'],
-          log: 'dlq/orders.log',
-          durability: 'fsync',
-          compress: false,
-          maxDeliveries: 1,
-        },
-        {
-          // Recover the states with an unreadable lock (there should be none).
-          select: (state, content) => {
-            for (const [p, ref] of state.files) {
-              if (path.basename(p) !== '.orders.log.lock') continue
-              try {
-                JSON.parse(content(ref).toString('utf8'))
-              } catch {
-                unreadable++
-                return true
-              }
+      const report = await runWorkload(small('lock content', ['dlq/orders.log', '2', '0'], 'dlq'), {
+        // Recover the states with an unreadable lock (there should be none).
+        select: (state, content) => {
+          for (const [p, ref] of state.files) {
+            if (path.basename(p) !== '.orders.log.lock') continue
+            try {
+              JSON.parse(content(ref).toString('utf8'))
+            } catch {
+              unreadable++
+              return true
             }
-            return false
-          },
-          budget: 4,
+          }
+          return false
         },
-      )
+        budget: 4,
+      })
       expect(unreadable).toBe(0)
       for (const m of report.models) expect(m.violations).toEqual([])
     },

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { useCluster } from '../postgres/setup.js'
-import { runWorkload, ship, TEST_TIMEOUT } from './workloads.js'
+import { expectHolds, runWorkload, ship, TEST_TIMEOUT } from './workloads.js'
 
 const pg = useCluster()
 
@@ -15,10 +15,7 @@ describe('power cut: ship', () => {
       const report = await runWorkload(ship(pg.url, `crash_${process.pid}`))
       expect(report.acked).toBeGreaterThan(20)
       expect(report.committed).toBe(report.acked)
-      for (const m of report.models) {
-        expect(m.recovered).toBeGreaterThan(0)
-        expect(m.violations).toEqual([])
-      }
+      expectHolds(report)
     },
     TEST_TIMEOUT,
   )

@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { expect } from 'vitest'
 import { bundle } from './bundle.js'
 import { explore, type ExploreOptions, type Report, summarize, type Workload } from './explore.js'
 import type { Model } from './states.js'
@@ -58,6 +59,20 @@ export function ship(url: string, schema: string): Workload {
   }
 }
 
+/** The regression tests' small fsync run (workloads/small.ts): `args` = log, records, rotateSize[, interval]. */
+export function small(name: string, args: string[], setupDir?: string): Workload {
+  return {
+    name: `regression: ${name}`,
+    script: 'workloads/small.ts',
+    ...(setupDir !== undefined ? { setup: [setupDir] } : {}),
+    args,
+    log: args[0]!,
+    durability: 'fsync',
+    compress: false,
+    maxDeliveries: 1,
+  }
+}
+
 export const FULL = process.env.DLQ_CRASH_FULL === '1'
 export const SEED = Number(process.env.DLQ_CRASH_SEED ?? Date.now() % 1_000_000)
 
@@ -95,5 +110,13 @@ export async function runWorkload(w: Workload, o: RunOptions = {}): Promise<Repo
   } finally {
     b.remove()
     fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/** Every model recovered states and no invariant broke. */
+export function expectHolds(report: Report): void {
+  for (const m of report.models) {
+    expect(m.recovered, `${report.workload} (${m.model}): states recovered`).toBeGreaterThan(0)
+    expect(m.violations, `${report.workload} (${m.model}): violations`).toEqual([])
   }
 }
