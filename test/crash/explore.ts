@@ -276,7 +276,7 @@ async function exploreModel(
   const all = [...distinct.values()].filter((d) => o.select?.(d.state, (ref) => f.content(ref)) ?? true)
   const chosen = o.budget === undefined ? all : sample(all, o.budget, new Rng(o.seed ^ 0x5eed))
   await pool(chosen, o.concurrency, async (d, n) => {
-    const outcome = await recoverState(w, o, rec, f, d.state, `${model}-${n}`)
+    const outcome = await recoverState(w, o, f, d.state, `${model}-${n}`)
     r.recovered++
     checkOutcome(w, marks, d, outcome, r, violate)
   })
@@ -387,7 +387,7 @@ export function materialize(f: Frontier, s: CrashState, target: string): void {
 
 type Outcome = RecoveryOutcome | { hung: true }
 
-async function recoverState(w: Workload, o: ExploreOptions, rec: Recording, f: Frontier, s: CrashState, name: string): Promise<Outcome> {
+async function recoverState(w: Workload, o: ExploreOptions, f: Frontier, s: CrashState, name: string): Promise<Outcome> {
   const dir = path.join(o.work, `state-${name}`)
   fs.rmSync(dir, { recursive: true, force: true })
   materialize(f, s, dir)
