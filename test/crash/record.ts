@@ -188,9 +188,8 @@ export function buildRecording(calls: Call[], snap: ReturnType<typeof snapshot>,
       case 'openat':
       case 'openat2':
       case 'creat': {
-        const [dirTok, pathTok, flagTok, modeTok] =
-          c.name === 'openat' || c.name === 'openat2' ? [a[0], a[1]!, a[2]!, a[3]] : c.name === 'open' ? [undefined, a[0]!, a[1]!, a[2]] : [undefined, a[0]!, 'O_CREAT|O_WRONLY|O_TRUNC', a[1]]
-        void modeTok
+        const [dirTok, pathTok, flagTok] =
+          c.name === 'openat' || c.name === 'openat2' ? [a[0], a[1]!, a[2]!] : c.name === 'open' ? [undefined, a[0]!, a[1]!] : [undefined, a[0]!, 'O_CREAT|O_WRONLY|O_TRUNC']
         const abs = c.retPath !== undefined && path.isAbsolute(c.retPath) ? c.retPath : resolve(dirTok, pathTok)
         const flags = flagsOf(c.name === 'openat2' ? (/flags=([A-Z_|0-9]+)/.exec(flagTok)?.[1] ?? '') : flagTok)
         if (exit) {
