@@ -218,6 +218,9 @@ async function createLockFile(file: string, content: string, mode: number): Prom
     const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
     try {
       await fh.writeFile(content)
+      // Content before name: after a power cut the lock must not be there empty or torn,
+      // which reads as a lock being written and refuses every start for a while.
+      await fh.sync()
     } finally {
       await fh.close()
     }

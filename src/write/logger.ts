@@ -18,7 +18,7 @@ import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
 import { removeAbandonedTemps } from '../store/seal-request.js'
-import { mkdirp } from '../base/fs-safe.js'
+import { fsyncNewDirs, mkdirp } from '../base/fs-safe.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayerOptions } from '../base/options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
@@ -92,7 +92,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
     if (opts.schema) await loadSchemaCompiler()
     const paths = await resolveLogPath('Logger.open', logPath, { create: true })
     try {
-      await mkdirp(paths.dir, opts.dirMode)
+      const created = await mkdirp(paths.dir, opts.dirMode)
+      if (created !== undefined && opts.durability === 'fsync') await fsyncNewDirs(created, paths.dir)
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }

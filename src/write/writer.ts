@@ -113,6 +113,8 @@ export class SegmentWriter {
   private readonly intervalWarnings = new WarningLimiter(ROTATION_WARNING_EVERY_MS)
   /** Bytes in the active file; a failed write is truncated back to this. */
   private size = 0
+  /** fsync mode: the active file's name is not known to be durable yet (see writeBuffer). */
+  private dirSyncDue = false
   private seq = 0
 
   private readonly interval: RotationInterval | undefined
@@ -266,6 +268,13 @@ export class SegmentWriter {
       const start = this.size - buf.length
       try {
         await fsyncP(fd)
+        // The file's name is only durable once its directory is synced (fsync(2)): without
+        // this, a power cut could keep the records and lose the file. Once per active file,
+        // before its first acknowledgement.
+        if (this.dirSyncDue) {
+          await fsyncDir(this.fam.dir)
+          this.dirSyncDue = false
+        }
       } catch (err) {
         // The batch is rejected, so its records must not stay behind to be replayed (a caller
         // that logs them again would get duplicates). Best effort: the disk is failing.
@@ -348,6 +357,7 @@ export class SegmentWriter {
     this.fdDev = st.dev
     this.fdIno = st.ino
     this.size = st.size
+    this.dirSyncDue = true
   }
 
   private closeActive(): void {
@@ -359,10 +369,9 @@ export class SegmentWriter {
     } catch {}
   }
 
-  /** After the active file was renamed: sync the directory (fsync mode) and open the new one. */
+  /** After the active file was renamed: open the new one (its first batch syncs the directory). */
   private async reopenActive(): Promise<void> {
     this.closeActive()
-    if (this.cfg.durability === 'fsync') await fsyncDir(this.fam.dir)
     this.openActive()
   }
 
