@@ -4,6 +4,7 @@
  * loudly instead of silently running with the default.
  */
 import { DeadLetterError, invalidOption } from './errors.js'
+import type { TraceParentMode } from './trace.js'
 
 /** The subset of a pino logger we use; console-like objects work too. */
 export interface LoggerLike {
@@ -49,6 +50,10 @@ export interface LoggerOptions {
   sealPollInterval?: number | string
   /** How long Logger.open waits for a process sealing an orphaned active file (a transient holder) before DLQ_LOCKED. */
   openTimeout?: number | string
+  /** Record the active OpenTelemetry span's context in each envelope (needs `@opentelemetry/api`; docs/tracing.md). */
+  trace?: boolean
+  /** Record the OpenTelemetry baggage too. Off by default: baggage may carry secrets into a file that lives for days. */
+  traceBaggage?: boolean
   /** Clock, for tests. */
   now?: () => number
 }
@@ -70,6 +75,8 @@ export interface ResolvedLoggerOptions {
   logger: LoggerLike | undefined
   sealPollInterval: number
   openTimeout: number
+  trace: boolean
+  traceBaggage: boolean
   now: () => number
 }
 
@@ -93,6 +100,8 @@ export const loggerDefaults: Readonly<ResolvedLoggerOptions> = Object.freeze({
   logger: undefined,
   sealPollInterval: 200,
   openTimeout: 5000,
+  trace: true,
+  traceBaggage: false,
   now: Date.now,
 })
 
@@ -131,6 +140,10 @@ export interface ReplayOptions {
   mode?: number
   /** A pino-compatible logger. */
   logger?: LoggerLike
+  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). */
+  trace?: boolean
+  /** How that span relates to the context captured by log(): a link (the default) or its child. */
+  traceParent?: TraceParentMode
   /** Clock, for tests. */
   now?: () => number
   /** Random source for jitter, for tests. */
@@ -155,6 +168,8 @@ export interface ResolvedReplayOptions {
   maxRecordSize: number
   mode: number
   logger: LoggerLike | undefined
+  trace: boolean
+  traceParent: TraceParentMode
   now: () => number
   random: () => number
 }
@@ -177,6 +192,8 @@ export const replayDefaults: Readonly<ResolvedReplayOptions> = Object.freeze({
   maxRecordSize: 16 * MiB,
   mode: 0o600,
   logger: undefined,
+  trace: true,
+  traceParent: 'link',
   now: Date.now,
   random: Math.random,
 })
@@ -392,6 +409,8 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
     logger: loggerOpt,
     sealPollInterval: timerOpt,
     openTimeout: timerOpt,
+    trace: boolOpt,
+    traceBaggage: boolOpt,
     now: fnOpt,
   } as { [K in keyof ResolvedLoggerOptions]: Check<ResolvedLoggerOptions[K]> })
   if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
@@ -433,6 +452,8 @@ export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
     maxRecordSize: sizeOpt,
     mode: fileModeOpt,
     logger: loggerOpt,
+    trace: boolOpt,
+    traceParent: oneOf('link', 'child'),
     now: fnOpt,
     random: fnOpt,
   } as { [K in keyof ResolvedReplayOptions]: Check<ResolvedReplayOptions[K]> })
