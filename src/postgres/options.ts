@@ -4,6 +4,8 @@
  */
 import os from 'node:os'
 import { DeadLetterError, describe, invalidOption } from '../base/errors.js'
+import type { TraceParentMode } from '../base/trace.js'
+import { oneOf } from '../base/checks.js'
 import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, settleBackoffWaits, timerDuration } from '../base/options.js'
 
 type Check = (name: string, v: unknown) => unknown
@@ -187,6 +189,10 @@ export interface CentralReplayOptions {
   /** Only entries of this host / log. */
   host?: string
   log?: string
+  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). Default true. */
+  trace?: boolean
+  /** How that span relates to the context captured by log(): 'link' (the default) or 'child'. */
+  traceParent?: TraceParentMode
   /** Random source for jitter, for tests. */
   random?: () => number
 }
@@ -204,6 +210,8 @@ export interface ResolvedCentralReplayOptions {
   lease: number
   host: string | undefined
   log: string | undefined
+  trace: boolean
+  traceParent: TraceParentMode
   random: () => number
 }
 
@@ -224,6 +232,8 @@ export function resolveCentralReplayOptions(input: unknown): ResolvedCentralRepl
       lease: 30_000,
       host: undefined,
       log: undefined,
+      trace: replayDefaults.trace,
+      traceParent: replayDefaults.traceParent,
       random: Math.random,
     },
     {
@@ -239,6 +249,8 @@ export function resolveCentralReplayOptions(input: unknown): ResolvedCentralRepl
       lease: timer,
       host: str,
       log: str,
+      trace: bool,
+      traceParent: oneOf('link', 'child'),
       random: fn,
     },
   )
