@@ -232,6 +232,31 @@ export function callHandler<I extends TracedItem>(
 }
 
 /**
+ * Export what the registered SDK still holds, for a process about to exit (the CLI ends with
+ * process.exit, which would drop the spans a BatchSpanProcessor has queued). Waits at most
+ * `ms`; a failing or missing SDK is ignored. Loads nothing: a process that never traced has
+ * nothing to flush.
+ */
+export async function flushTraces(ms = 5000): Promise<void> {
+  const api = loading === undefined ? undefined : await loading
+  if (api === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  try {
+    let p: unknown = api.trace.getTracerProvider()
+    if (p instanceof api.ProxyTracerProvider) p = p.getDelegate()
+    const flush = (p as { forceFlush?: () => Promise<void> }).forceFlush
+    if (typeof flush !== 'function') return
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    })
+    await Promise.race([flush.call(p), timeout])
+  } catch {
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
  * Whether a tracer provider was registered. The API's global provider is a proxy until an
  * SDK registers one; without one every span would be a no-op that still costs its allocations.
  */

@@ -33,6 +33,7 @@ import {
 } from './output.js'
 import { Progress } from './progress.js'
 import { withMaintenance } from '../store/maintenance-session.js'
+import { flushTraces } from '../base/trace.js'
 
 interface ReplayFlags extends CommonFlags {
   handler?: string
@@ -120,7 +121,9 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   const spec = flags.dryRun ? undefined : requiredHandler(flags.handler)
   const db = centralTarget(logArg, flags)
   if (db !== undefined) {
-    return dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+    const code = await dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+    await flushTraces()
+    return code
   }
   const log = await resolveLog(logArg!)
   const unfinished = guardUnfinishedRun(log.paths.replayLock)
@@ -130,6 +133,8 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   } finally {
     unfinished.dispose()
   }
+  // The process exits next: the spans the handler module's SDK still queues must go out first.
+  await flushTraces()
   return EXIT.OK
 }
 

@@ -83,19 +83,21 @@ const simplifyUrl = JSON.stringify(pathToFileURL(path.join(path.dirname(fileURLT
 
 /**
  * The source of a handler module for `dletter replay` in a child process. It sets up the SDK
- * at its top level, as a user's module would, and at exit writes the spans exported in that
- * process to $SPANS, one per line. Each call appends the payload's n to $CALLS.
+ * at its top level, as a user's module would (a BatchSpanProcessor that would export only
+ * after a minute), and at exit writes the spans exported in that process to $SPANS, one per
+ * line. Each call appends the payload's n to $CALLS.
  */
 export function handlerModuleSource(): string {
   return `import fs from 'node:fs'
 import { context, trace } from ${moduleUrl('@opentelemetry/api')}
 import { AsyncLocalStorageContextManager } from ${moduleUrl('@opentelemetry/context-async-hooks')}
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from ${moduleUrl('@opentelemetry/sdk-trace-base')}
+import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from ${moduleUrl('@opentelemetry/sdk-trace-base')}
 import { simplify } from ${simplifyUrl}
 
 const exporter = new InMemorySpanExporter()
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
-trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }))
+// Batched, as in production: the spans still queued when the CLI exits must be flushed by it.
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60000 })] }))
 process.on('exit', () => {
   fs.writeFileSync(process.env.SPANS, exporter.getFinishedSpans().map((s) => JSON.stringify(simplify(s)) + '\\n').join(''))
 })

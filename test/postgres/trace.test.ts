@@ -7,7 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/api'
 import { describe, expect, it } from 'vitest'
-import { logInSpan, processSpans, useTracing } from '../helpers/otel.js'
+import { type SimpleSpan, handlerModuleSource, logInSpan, processSpans, useTracing } from '../helpers/otel.js'
+import { runCli } from '../fixtures/cli-util.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { collect, useCluster } from './setup.js'
 
@@ -86,5 +87,27 @@ describe('central replay: process spans', () => {
     expect(warnings).toEqual([`dlq: ignored the malformed trace context of central entry ${e!.seq}: "tp" is not a W3C traceparent`])
     const [s] = processSpans(otel.spans())
     expect(s!.links).toEqual([])
+  })
+
+  it('dletter replay --db in another process: the handler module sets up the SDK, the spans link and are flushed before exit', async () => {
+    // A database of its own: the CLI always uses the default schema.
+    const { default: pgClient } = await import('pg')
+    const admin = new pgClient.Client(pg.url)
+    await admin.connect()
+    await admin.query('CREATE DATABASE trace_cli')
+    await admin.end()
+    const url = pg.url.replace(/\/postgres$/, '/trace_cli')
+    const { log, traceId, spanId } = await logged(2)
+    const dir = path.dirname(log)
+    expect((await runCli(['ship', log, '--db', url])).code).toBe(0)
+    const handler = path.join(dir, 'handler.mjs')
+    fs.writeFileSync(handler, handlerModuleSource())
+    const env = { SPANS: path.join(dir, 'spans.jsonl'), CALLS: path.join(dir, 'calls.txt') }
+    const r = await runCli(['replay', '--db', url, '--handler', handler, '--json'], { env })
+    expect(r.stderr).toBe('')
+    expect(JSON.parse(r.stdout)).toMatchObject({ delivered: 2 })
+    const spans = fs.readFileSync(env.SPANS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SimpleSpan)
+    expect(spans.map((s) => s.attributes['messaging.message.id']).sort()).toEqual(['item-0', 'item-1'])
+    for (const s of spans) expect(s.links).toEqual([{ traceId, spanId, traceState: 'vendor=abc' }])
   })
 })
