@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import { describe, expect, it } from 'vitest'
-import { PermanentError, replay } from '../src/index.js'
+import { Logger, PermanentError, replay } from '../src/index.js'
 import { logInSpan, processSpans, useTracing } from './helpers/otel.js'
 import { tmpDir } from './helpers/tmp.js'
 import { permanentRecords, retryRecords } from './fixtures/replay-util.js'
@@ -139,9 +139,23 @@ describe('local replay: process spans', () => {
     expect(retryRecords(log).map((r) => r.obj.tp)).toEqual([tp, tp])
   })
 
-  it('trace: false makes no spans', async () => {
+  it('trace: false makes no spans; dlq.replay() takes it from the logger', async () => {
     const { log } = await logged(2)
     expect(await replay(log, () => {}, { trace: false })).toMatchObject({ delivered: 2 })
+    await logInSpan(otel.tracer, log, 2, { logger: { trace: false } })
+    const dlq = await Logger.open(log, { trace: false })
+    expect(await dlq.replay(() => {})).toMatchObject({ delivered: 2 })
+    await dlq.close()
     expect(processSpans(otel.spans())).toEqual([])
+  })
+
+  it('a thrown value that is hostile to read still ends its span, with error.type _OTHER', async () => {
+    const { log } = await logged(1)
+    const hostile = new Proxy({}, { get: () => { throw new Error('no') }, getPrototypeOf: () => { throw new Error('no') } })
+    expect(await replay(log, () => {
+      throw hostile
+    })).toMatchObject({ requeued: 1 })
+    const [sp] = processSpans(otel.spans())
+    expect(sp).toMatchObject({ status: { code: SpanStatusCode.ERROR }, attributes: expect.objectContaining({ 'error.type': '_OTHER' }) })
   })
 })

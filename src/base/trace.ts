@@ -198,17 +198,27 @@ export class ProcessSpans<I extends TracedItem> {
   }
 
   private end(span: Otel.Span, failed: boolean, err: unknown): void {
+    if (failed) {
+      try {
+        this.failed(span, err)
+      } catch {}
+    }
     try {
-      if (failed) {
-        // Read through describeReason only: what a handler throws may be hostile (a throwing
-        // getter, a Proxy), and the SDK's own recordException would read it unguarded.
-        const r = describeReason(err)
-        span.setAttribute(ERROR_TYPE, r.errorCode ?? r.errorName ?? (err instanceof Error ? 'Error' : ERROR_TYPE_OTHER))
-        span.recordException({ name: r.errorName ?? 'Error', message: r.text ?? '', ...(r.errorCode !== undefined ? { code: r.errorCode } : {}) })
-        span.setStatus({ code: this.api.SpanStatusCode.ERROR, ...(r.text !== null ? { message: r.text } : {}) })
-      }
       span.end()
     } catch {}
+  }
+
+  private failed(span: Otel.Span, err: unknown): void {
+    // Read through describeReason only: what a handler throws may be hostile (a throwing
+    // getter, a Proxy), and the SDK's own recordException would read it unguarded.
+    const r = describeReason(err)
+    let isError = false
+    try {
+      isError = err instanceof Error
+    } catch {}
+    span.setAttribute(ERROR_TYPE, r.errorCode ?? r.errorName ?? (isError ? 'Error' : ERROR_TYPE_OTHER))
+    span.recordException({ name: r.errorName ?? 'Error', message: r.text ?? '', ...(r.errorCode !== undefined ? { code: r.errorCode } : {}) })
+    span.setStatus({ code: this.api.SpanStatusCode.ERROR, ...(r.text !== null ? { message: r.text } : {}) })
   }
 
   private malformed(item: I, why: string): void {

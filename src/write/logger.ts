@@ -303,10 +303,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
   async replay<T = unknown>(handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
     this.assertOpen()
     // Lines this logger accepted must be readable by its replay, and files it creates get the
-    // same mode: both default to the logger's own settings.
+    // same mode: both default to the logger's own settings; so does tracing (`trace: false`
+    // on the logger means no spans from it either).
     const inherited =
       options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))
-        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, ...options }
+        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, trace: this.options.trace, ...options }
         : options
     return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
