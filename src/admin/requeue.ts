@@ -10,6 +10,7 @@ import { replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
+import { copyTrace } from '../base/trace-context.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countPermanent } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
@@ -48,6 +49,7 @@ export function writeReset(sink: ByteSink, env: Envelope, line: string): void {
   const h: EnvelopeHeader = { ts: env.ts, attempt: 1, reason: env.reason, firstTs: env.firstTs ?? env.ts }
   if (env.errorName !== undefined) h.errorName = env.errorName
   if (env.errorCode !== undefined) h.errorCode = env.errorCode
+  copyTrace(h, env)
   encodeHeader(sink, env.ts, 1, env.reason, env.id, h)
   sink.utf8(rawPayloadOf(line, env))
   encodeTrailer(sink)

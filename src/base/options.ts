@@ -4,6 +4,7 @@
  */
 import { type Check, type Checks, type LoggerLike, atLeast, bool, dirMode, duration, fileMode, fn, int, logger, object, oneOf, recordSize, resolveOptions, rotateInterval, signal, size, timer } from './checks.js'
 import { invalidOption } from './errors.js'
+import type { TraceParentMode } from './trace.js'
 
 export type { LoggerLike } from './checks.js'
 
@@ -43,6 +44,10 @@ export interface LoggerOptions {
   sealPollInterval?: number | string
   /** How long Logger.open waits for a process sealing an orphaned active file (a transient holder) before DLQ_LOCKED. */
   openTimeout?: number | string
+  /** Record the active OpenTelemetry span's context in each envelope (needs `@opentelemetry/api`; docs/tracing.md). */
+  trace?: boolean
+  /** Record the OpenTelemetry baggage too. Off by default: baggage may carry secrets into a file that lives for days. */
+  traceBaggage?: boolean
   /** Clock, for tests. */
   now?: () => number
 }
@@ -64,6 +69,8 @@ export interface ResolvedLoggerOptions {
   logger: LoggerLike | undefined
   sealPollInterval: number
   openTimeout: number
+  trace: boolean
+  traceBaggage: boolean
   now: () => number
 }
 
@@ -87,6 +94,8 @@ export const loggerDefaults: Readonly<ResolvedLoggerOptions> = Object.freeze({
   logger: undefined,
   sealPollInterval: 200,
   openTimeout: 5000,
+  trace: true,
+  traceBaggage: false,
   now: Date.now,
 })
 
@@ -125,6 +134,10 @@ export interface ReplayOptions {
   mode?: number
   /** A pino-compatible logger. */
   logger?: LoggerLike
+  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). */
+  trace?: boolean
+  /** How that span relates to the context captured by log(): a link (the default) or its child. */
+  traceParent?: TraceParentMode
   /** Clock, for tests. */
   now?: () => number
   /** Random source for jitter, for tests. */
@@ -149,6 +162,8 @@ export interface ResolvedReplayOptions {
   maxRecordSize: number
   mode: number
   logger: LoggerLike | undefined
+  trace: boolean
+  traceParent: TraceParentMode
   now: () => number
   random: () => number
 }
@@ -171,6 +186,8 @@ export const replayDefaults: Readonly<ResolvedReplayOptions> = Object.freeze({
   maxRecordSize: 16 * MiB,
   mode: 0o600,
   logger: undefined,
+  trace: true,
+  traceParent: 'link',
   now: Date.now,
   random: Math.random,
 })
@@ -193,6 +210,8 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
     logger,
     sealPollInterval: timer,
     openTimeout: timer,
+    trace: bool,
+    traceBaggage: bool,
     now: fn,
   })
   if (o.rotateSize !== 0 && o.rotateSize < 1024) throw invalidOption('rotateSize', '0 (off) or at least 1024 bytes', o.rotateSize)
@@ -231,6 +250,8 @@ export const replayChecks: Checks<ResolvedReplayOptions> = {
   maxRecordSize: recordSize,
   mode: fileMode,
   logger,
+  trace: bool,
+  traceParent: oneOf('link', 'child'),
   now: fn,
   random: fn,
 }

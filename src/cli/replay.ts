@@ -33,6 +33,7 @@ import {
 } from './output.js'
 import { Progress } from './progress.js'
 import { withMaintenance } from '../store/maintenance-session.js'
+import { flushTraces } from '../base/trace.js'
 
 interface ReplayFlags extends CommonFlags {
   handler?: string
@@ -50,6 +51,8 @@ interface ReplayFlags extends CommonFlags {
   sealTimeout?: string
   maxRecordSize?: string
   handlerTimeout?: string
+  trace?: boolean
+  traceParent?: 'link' | 'child'
 }
 
 const d = replayDefaults
@@ -77,6 +80,8 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseRecordSizeArg))
     .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseTimerArg))
     .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing, load no handler'))
+    .addOption(new Option('--no-trace', 'no OpenTelemetry process spans, even when the handler module registered an SDK'))
+    .addOption(new Option('--trace-parent <mode>', "a process span links to the trace log() recorded ('link'), or continues it ('child') (default: link)").choices(['link', 'child']))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
   addDbOptions(cmd)
   cmd.addHelpText(
@@ -100,6 +105,8 @@ Examples:
   */5 * * * * cd /srv/app && npx dletter replay /var/lib/app/dlq/orders.log --handler ./dlq-handler.js --json >> /var/log/dlq-replay.jsonl
 
 A TypeScript handler needs a loader: node --import tsx node_modules/dletter/dist/cli/main.js replay …
+Tracing: a handler module that sets up the OpenTelemetry SDK at its top level gets one process
+span per handler call, linked to the trace of the failure (docs/tracing.md).
 
 ${EXIT_CODES_HELP}`,
   )
@@ -114,7 +121,9 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   const spec = flags.dryRun ? undefined : requiredHandler(flags.handler)
   const db = centralTarget(logArg, flags)
   if (db !== undefined) {
-    return dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+    const code = await dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+    await flushTraces()
+    return code
   }
   const log = await resolveLog(logArg!)
   const unfinished = guardUnfinishedRun(log.paths.replayLock)
@@ -124,6 +133,8 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   } finally {
     unfinished.dispose()
   }
+  // The process exits next: the spans the handler module's SDK still queues must go out first.
+  await flushTraces()
   return EXIT.OK
 }
 
@@ -143,6 +154,8 @@ async function replayWith(paths: LogPaths, handler: Handler, flags: ReplayFlags)
     sealTimeout: flags.sealTimeout,
     maxRecordSize: flags.maxRecordSize,
     handlerTimeout: flags.handlerTimeout,
+    trace: flags.trace,
+    traceParent: flags.traceParent,
   }
   if (!flags.dryRun) {
     // The replay recovers the log itself; doing it first here is only to tell the user what it settled.

@@ -1,6 +1,7 @@
 /** A row as the store's callers see it: numbers as numbers, the payload parsed. */
 import { parseEnvelope } from '../format/envelope.js'
 import type { EntryState } from './filters.js'
+import { copyTrace } from '../base/trace-context.js'
 
 export interface CentralEntry<T = unknown> {
   /** Database sequence number (stable, increasing with shipping order). */
@@ -20,6 +21,10 @@ export interface CentralEntry<T = unknown> {
   final?: string
   /** The parsed payload; for a corrupt entry, the local quarantine record when there was one. */
   payload: T
+  /** The trace context log() captured (W3C traceparent, tracestate, baggage), as in the envelope. */
+  tp?: string
+  tpState?: string
+  baggage?: string
   /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
   raw?: string
   /** Local file and byte offset the entry was shipped from. */
@@ -31,7 +36,7 @@ export interface CentralEntry<T = unknown> {
 
 /** Columns selected for a CentralEntry. */
 export const ENTRY_COLUMNS =
-  'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, source, byte_offset, shipped_at, updated_at'
+  'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at'
 
 export type EntryRowData = Record<string, unknown>
 
@@ -69,6 +74,7 @@ export function toEntry(r: EntryRowData): CentralEntry {
   if (r.error_name !== null && r.error_name !== undefined) e.errorName = r.error_name as string
   if (r.error_code !== null && r.error_code !== undefined) e.errorCode = r.error_code as string
   if (r.final !== null && r.final !== undefined) e.final = r.final as string
+  if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
   if (state === 'corrupt' && raw !== null) e.raw = raw
   return e
 }

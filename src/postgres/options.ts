@@ -3,6 +3,7 @@
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
 import os from 'node:os'
+import type { TraceParentMode } from '../base/trace.js'
 import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
 import { type ResolvedReplayOptions, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
@@ -113,12 +114,16 @@ export interface CentralReplayOptions {
   /** Only entries of this host / log. */
   host?: string
   log?: string
+  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). Default true. */
+  trace?: boolean
+  /** How that span relates to the context captured by log(): 'link' (the default) or 'child'. */
+  traceParent?: TraceParentMode
   /** Random source for jitter, for tests. */
   random?: () => number
 }
 
 /** What the central replay shares with the local one: the same defaults and the same rules. */
-const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random'] as const
+const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
 const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
 
 export interface ResolvedCentralReplayOptions extends Pick<ResolvedReplayOptions, (typeof SHARED)[number]> {

@@ -24,6 +24,7 @@ import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, r
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
 import { compressSegment, type LogPaths } from '../store/segments.js'
 import { SegmentWriter } from './writer.js'
+import { type CaptureTrace, traceCapture } from '../base/trace.js'
 import type { Handler, ReplaySummary } from '../replay/index.js'
 import { runReplay } from '../replay/index.js'
 import type { ReplayOptions } from '../base/options.js'
@@ -46,7 +47,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private readonly retention: Retention
   private readonly watch: OwnershipWatch
 
-  private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
+  private constructor(
+    paths: LogPaths,
+    options: ResolvedLoggerOptions,
+    lock: FileLock,
+    /** Undefined with `trace: false` or without `@opentelemetry/api`: then log() looks at no context. */
+    private readonly captureTrace: CaptureTrace | undefined,
+  ) {
     super()
     this.path = paths.active
     this.paths = paths
@@ -97,13 +104,14 @@ export class Logger extends EventEmitter<LoggerEvents> {
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }
+    const capture = opts.trace ? await traceCapture(opts.traceBaggage) : undefined
     const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode, { waitMs: opts.openTimeout })
     let dlq: Logger | undefined
     try {
       // With the writer lock in place no new sealer starts; one already sealing is let finish.
       const sealer = await waitWhileHeld(sealLockPath(paths.writerLock), opts.openTimeout)
       if (sealer.state === 'alive') throw lockedError(sealLockPath(paths.writerLock), 'writer', sealer.info, opts.openTimeout)
-      dlq = new Logger(paths, opts, lock)
+      dlq = new Logger(paths, opts, lock, capture)
       await dlq.retry.open()
       await dlq.permanent.open()
       await removeAbandonedTemps(paths)
@@ -207,6 +215,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
         }
       }
       if (final !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), final }
+      const trace = this.captureTrace?.()
+      if (trace !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), ...trace }
       encodeHeader(sink, this.options.now(), attempt, text, id, extra)
       this.serializer.write(sink, data)
       encodeTrailer(sink)
@@ -288,10 +298,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
   async replay<T = unknown>(handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
     this.assertOpen()
     // Lines this logger accepted must be readable by its replay, and files it creates get the
-    // same mode: both default to the logger's own settings.
+    // same mode: both default to the logger's own settings; so does tracing (`trace: false`
+    // on the logger means no spans from it either).
     const inherited =
       options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))
-        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, ...options }
+        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, trace: this.options.trace, ...options }
         : options
     return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
