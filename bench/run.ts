@@ -115,6 +115,7 @@ const jobs: Job[] = [
   { name: 'replay concurrency 8', script: 'replay.ts', args: ['conc8'] },
   { name: 'replay sparse checkpoints', script: 'replay.ts', args: ['sparse'] },
   { name: 'replay idle run', script: 'replay.ts', args: ['idle'] },
+  { name: 'replay with OpenTelemetry spans', script: 'replay.ts', args: ['otel'] },
   { name: 'postgres ship + central replay', script: 'postgres.ts', args: [] },
   { name: 'memory: logging', script: 'memory.ts', args: ['log', String(QUICK ? 300_000 : 10_000_000)] },
   {

@@ -26,7 +26,7 @@ describe('requeue()', () => {
     expect(cli.code, cli.stderr).toBe(0)
     const fromCli = JSON.parse(cli.stdout) as Record<string, unknown>
     const anyPath = (r: { backend: object }) => ({ ...r, backend: { ...r.backend, path: 'x' } })
-    expect(anyPath(lib)).toEqual(anyPath(fromCli as typeof lib))
+    expect(anyPath(lib)).toEqual(anyPath(fromCli as unknown as typeof lib))
     expect(lib).toMatchObject({ count: 2, dryRun: false, resetAttempts: false, filter: 'reason ~ /legacy/', stopped: null, warnings: [], backend: { recovered: null } })
     expect(familyLines(a.log, 'permanent').map(idOf).sort()).toEqual(['p1', 'p2', 'p4'])
     const moved = familyLines(a.log, 'retry').filter((l) => l.includes('legacy'))

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { CheckpointWriter, decodeCheckpoint, encodeCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from '../src/store/checkpoint.js'
+import { CheckpointWriter, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint } from '../src/store/checkpoint.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const SEG = 'orders.000000000001.log'
@@ -74,14 +74,6 @@ describe('checkpoint state files', () => {
     const file = path.join(tmpDir(), `${SEG}.state`)
     fs.mkdirSync(file)
     expect((await readCheckpoint(file, SEG)).status).toBe('corrupt')
-  })
-
-  it('removeCheckpoint is idempotent', async () => {
-    const file = path.join(tmpDir(), `${SEG}.state`)
-    await writeCheckpoint(file, cp, 0o600)
-    await removeCheckpoint(file)
-    await removeCheckpoint(file)
-    expect(fs.existsSync(file)).toBe(false)
   })
 
   describe('in-place slot writes', () => {

@@ -7,8 +7,8 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { forgetTails } from '../src/store/counts/active-tail.js'
 import { forgetLogCounts, logCounts } from '../src/store/counts/log-counts.js'
-import { decodeSegmentMeta, metaPathOf } from '../src/store/counts/segment-meta.js'
-import { listSegments, logPaths } from '../src/store/segments.js'
+import { decodeSegmentMeta } from '../src/store/counts/segment-meta.js'
+import { listSegments, logPaths, metaPathOf } from '../src/store/segments.js'
 import { envLine, fullScanCounts, writeSegment } from './fixtures/counts-util.js'
 import { forkFixture, exited } from './helpers/child.js'
 import { tmpDir } from './helpers/tmp.js'
@@ -116,7 +116,7 @@ describe('sidecars', () => {
     expect(metas).toEqual(['orders.000000000001.log.meta', 'orders.000000000002.log.meta', 'permanent-orders.000000000003.log.meta'])
     const foreign = ['notes.meta', 'other.000000000001.log.meta', 'orders.log.meta']
     for (const n of foreign) fs.writeFileSync(path.join(dir, n), 'x')
-    // Deleted by code that does not know about sidecars (e.g. retention), sidecar left behind.
+    // Deleted by hand, sidecar left behind.
     fs.unlinkSync(f1)
     fs.unlinkSync(f2)
     fs.unlinkSync(path.join(dir, 'permanent-orders.000000000003.log'))

@@ -94,7 +94,8 @@ describe('writer lock', () => {
   it('taken by another live logger meanwhile: an error event names the holder, log() rejects DLQ_LOCK_LOST', async () => {
     const log = path.join(tmpDir(), 'orders.log')
     const lock = logPaths(log).writerLock
-    const a = await openLog(log, { sealPollInterval: 20 })
+    // A periodic check long enough for b to win the race below: taking a lock syncs its file.
+    const a = await openLog(log, { sealPollInterval: 500 })
     const errors: Error[] = []
     a.on('error', (e) => errors.push(e))
     await logIds(a, ['a1'])

@@ -107,9 +107,9 @@ export function payloadBytes(size: PayloadSize): number {
 
 export const REASON = 'upstream timeout'
 
-/** One envelope line exactly as the logger writes it (payload last). */
-export function envelopeLine(ts: number, payload: Order, attempt = 1): string {
-  return `{"ts":${ts},"attempt":${attempt},"reason":${JSON.stringify(REASON)},"payload":${JSON.stringify(payload)}}\n`
+/** One envelope line exactly as the logger writes it (payload last); `fields`: more header fields, e.g. `,"tp":"…"`. */
+export function envelopeLine(ts: number, payload: Order, attempt = 1, fields = ''): string {
+  return `{"ts":${ts},"attempt":${attempt},"reason":${JSON.stringify(REASON)}${fields},"payload":${JSON.stringify(payload)}}\n`
 }
 
 // ------------------------------------------------------------------------------- scratch
@@ -136,9 +136,9 @@ function per64MiB(pool: Order[]): number {
 }
 
 /** `total` envelopes in segment files `<base>.<seq>.log`, `perSegment` each (default: 64 MiB worth). */
-export function writeSegments(dir: string, base: string, pool: Order[], total: number, perSegment = per64MiB(pool)): string[] {
+export function writeSegments(dir: string, base: string, pool: Order[], total: number, perSegment = per64MiB(pool), fields = ''): string[] {
   const files: string[] = []
-  const lines = pool.map((p, i) => Buffer.from(envelopeLine(1_700_000_000_000 + i, p)))
+  const lines = pool.map((p, i) => Buffer.from(envelopeLine(1_700_000_000_000 + i, p, 1, fields)))
   const chunk = Buffer.allocUnsafe(4 * 1024 * 1024)
   let written = 0
   let seq = 1

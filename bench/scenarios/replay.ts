@@ -11,6 +11,9 @@
  *   sparse    noop with checkpointEvery 100,000: how much of the noop time is checkpoint I/O
  *   idle      1M items deferred an hour, nothing due: a run with segment metadata (skips
  *             them) against the same run without it (reads and carries every item forward)
+ *   otel      every item carries a traceparent; the OpenTelemetry SDK is registered with a
+ *             BatchSpanProcessor and an exporter that drops everything: replay with process
+ *             spans against the same replay with `trace: false`, alternating in this process
  *
  * The bare loop is the floor any replay stands on: readSync into a 4 MiB buffer,
  * indexOf(10), utf8Slice, JSON.parse, call a function. Every replay row of one bench run
@@ -36,6 +39,7 @@ async function gzipAll(files: string[]): Promise<void> {
 
 function itemsFor(kind: string): number {
   if (kind === 'conc8') return QUICK ? 4_000 : 20_000
+  if (kind === 'otel') return QUICK ? 50_000 : 300_000
   return QUICK ? 100_000 : 1_000_000
 }
 
@@ -149,7 +153,16 @@ async function run(kind: string): Promise<Row[]> {
 const REPS = QUICK ? 1 : 3
 
 async function timedReplay(kind: string, logPath: string, files: string[]): Promise<{ ms: number; cpuUs: number; summary: ReplaySummary }> {
-  const opts = kind === 'conc8' ? { concurrency: 8 } : kind === 'sparse' ? { checkpointEvery: 100_000, checkpointInterval: 60_000 } : kind === 'retries1' ? { retries: 1 } : {}
+  const opts =
+    kind === 'conc8'
+      ? { concurrency: 8 }
+      : kind === 'sparse'
+        ? { checkpointEvery: 100_000, checkpointInterval: 60_000 }
+        : kind === 'retries1'
+          ? { retries: 1 }
+          : kind === 'untraced'
+            ? { trace: false }
+            : {}
   if (kind === 'gzip') await gzipAll(files)
   let n = 0
   const handler =
@@ -223,12 +236,70 @@ async function idle(): Promise<Row[]> {
   }
 }
 
+/** The cost of a process span per replayed item, with a registered SDK whose exporter drops everything. */
+async function otel(): Promise<Row[]> {
+  const { context, trace } = await import('@opentelemetry/api')
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks')
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
+  let exported = 0
+  const exporter = {
+    export(spans: unknown[], done: (r: { code: number }) => void) {
+      exported += spans.length
+      done({ code: 0 })
+    },
+    shutdown: async () => {},
+  }
+  const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] })
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  trace.setGlobalTracerProvider(provider)
+  const items = itemsFor('otel')
+  const dir = scratchDir('replay-otel')
+  try {
+    const logPath = path.join(dir, 'bench.log')
+    const pool = orderPool('120B')
+    const tp = ',"tp":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"'
+    const off: Array<{ ms: number; cpuUs: number }> = []
+    const on: Array<{ ms: number; cpuUs: number }> = []
+    for (let rep = 0; rep < REPS + 1; rep++) {
+      // The first round warms up page cache and JIT; not counted.
+      const a = await timedReplay('untraced', logPath, writeSegments(dir, 'bench', pool, items, undefined, tp))
+      const b = await timedReplay('otel', logPath, writeSegments(dir, 'bench', pool, items, undefined, tp))
+      if (a.summary.delivered !== items || b.summary.delivered !== items) throw new Error('otel: not every item delivered')
+      if (rep > 0) {
+        off.push(a)
+        on.push(b)
+      }
+    }
+    await provider.forceFlush()
+    const u = medianBy(off, (x) => x.cpuUs)
+    const t = medianBy(on, (x) => x.cpuUs)
+    const cost = (t.cpuUs - u.cpuUs) / items
+    return [
+      {
+        group: GROUP,
+        name: 'no-op handler, process spans (SDK, no-op exporter)',
+        payload: '120B',
+        value: perSec(items, t.ms),
+        unit: 'items/s',
+        note:
+          `${items.toLocaleString('en-US')} items with a traceparent, median of ${REPS}: CPU ${(t.cpuUs / items).toFixed(2)} µs/item, ` +
+          `${(u.cpuUs / items).toFixed(2)} µs/item with trace: false alternating in this process: ` +
+          `a process span costs ${cost.toFixed(2)} µs per replayed item (${(t.cpuUs / u.cpuUs).toFixed(2)}×); ` +
+          `BatchSpanProcessor defaults, ${exported.toLocaleString('en-US')} spans reached the exporter (it drops what its queue cannot hold)`,
+        extra: { cpuUsPerItem: t.cpuUs / items, untracedCpuUsPerItem: u.cpuUs / items, spanCostUs: cost },
+      },
+    ]
+  } finally {
+    rmScratch(dir)
+  }
+}
+
 try {
   const kind = process.argv[2]
-  if (!['noop', 'retries1', 'fail10', 'gzip', 'conc8', 'sparse', 'idle'].includes(kind)) {
-    throw new Error('usage: replay.ts noop|retries1|fail10|gzip|conc8|sparse|idle [--quick]')
+  if (!['noop', 'retries1', 'fail10', 'gzip', 'conc8', 'sparse', 'idle', 'otel'].includes(kind)) {
+    throw new Error('usage: replay.ts noop|retries1|fail10|gzip|conc8|sparse|idle|otel [--quick]')
   }
-  report({ rows: kind === 'idle' ? await idle() : await run(kind), notes: [] })
+  report({ rows: kind === 'idle' ? await idle() : kind === 'otel' ? await otel() : await run(kind), notes: [] })
 } catch (err) {
   fail(err)
 }

@@ -8,6 +8,8 @@
  *   appending   the same process, 100 new entries appended to the active file between calls
  *   sidecars    a new process (memory forgotten) with the sidecars on disk: reads the active
  *               file and the sidecars, no segment data
+ *   replaying   the same process, a replay's checkpoint moved to another line of the oldest
+ *               segment between calls (what a scrape during a replay sees)
  *
  * Warm should be milliseconds and flat between the two sizes: its cost is O(segments).
  *
@@ -30,6 +32,8 @@ import { startServer } from '../../src/serve/server.js'
 import { setSliceMs } from '../../src/base/time-slice.js'
 import { forgetTails } from '../../src/store/counts/active-tail.js'
 import { forgetLogCounts, logCounts, type LogCounts } from '../../src/store/counts/log-counts.js'
+import { writeCheckpoint } from '../../src/store/checkpoint.js'
+import { statePathOf } from '../../src/store/segments.js'
 import { QUICK, type Row, atTwoSizes, envelopeLine, fail, now, orderPool, percentile, report, rmScratch, scratchDir, writeSegments, median } from '../lib/common.js'
 
 const GROUP = 'scrape: logCounts()'
@@ -76,15 +80,30 @@ async function measure(entries: number): Promise<Row[]> {
       sidecars.push(r.ms)
       sideBytes = r.c.scannedBytes
     }
+    // Line starts of the oldest segment: where a replay's checkpoints fall.
+    const seg = fs.readFileSync(files[0])
+    const starts = [0]
+    for (let i = seg.indexOf(10); i !== -1 && i + 1 < seg.length; i = seg.indexOf(10, i + 1)) starts.push(i + 1)
+    const replaying: number[] = []
+    let replayBytes = 0
+    for (let i = 0; i < 30; i++) {
+      const line = Math.floor(((i + 1) * starts.length) / 32) + 17
+      await writeCheckpoint(statePathOf(files[0]), { segment: path.basename(files[0]), offset: starts[line], items: line, updatedAt: 0 }, 0o600)
+      const r = await timed(() => logCounts(log))
+      if (r.c.pending !== entries + 4000 - line) throw new Error(`replaying: counted ${r.c.pending} of ${entries + 4000 - line}`)
+      replaying.push(r.ms)
+      replayBytes += r.c.scannedBytes
+    }
     const label = entries >= 1_000_000 ? `${entries / 1_000_000}M entries` : `${entries / 1000}k entries`
-    const seg = `${files.length} segment(s)`
+    const segs = `${files.length} segment(s)`
     const w = median(warm)
     const row = (name: string, ms: number, note: string): Row => ({ group: GROUP, name, payload: label, value: ms, unit: 'ms', lowerIsBetter: true, note })
     return [
-      row('cold (first call, writes sidecars)', cold.ms, `${seg}, ${(cold.ms / 1000).toFixed(2)} s, read ${(cold.c.scannedBytes / 2 ** 20).toFixed(0)} MiB`),
+      row('cold (first call, writes sidecars)', cold.ms, `${segs}, ${(cold.ms / 1000).toFixed(2)} s, read ${(cold.c.scannedBytes / 2 ** 20).toFixed(0)} MiB`),
       row('warm (nothing changed)', w, `median of 30: ${w.toFixed(3)} ms, ${warmBytes} bytes read in all; warm/cold = ${(w / cold.ms).toExponential(2)}`),
       row('warm, 100 entries appended between calls', median(appending), `median of 30: ${median(appending).toFixed(3)} ms`),
       row('new process, sidecars on disk', median(sidecars), `median of 10: ${median(sidecars).toFixed(3)} ms, read ${sideBytes} bytes of segment or active-file data`),
+      row('warm, a replay checkpoint moved between calls', median(replaying), `median of 30: ${median(replaying).toFixed(3)} ms, ${replayBytes} bytes of segment data read in all`),
     ]
   } finally {
     rmScratch(dir)

@@ -15,13 +15,13 @@ import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, recordFields, resolveFilter } from './filters.js'
 import { type ChangeRun, type LocalChange, RESULT_REASONS, countedResult, newResult, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, duration, fn } from '../base/checks.js'
+import { bool, checkOptions, fn, timer } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 import { ReasonCounter } from '../format/reasons.js'
 
-const checks = { ...commonChecks, kind: changeKind('purge'), dryRun: bool, onProgress: fn, sealTimeout: duration }
+const checks = { ...commonChecks, kind: changeKind('purge'), dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface PurgeRun extends ChangeRun {
   kind: 'permanent' | 'corrupt'

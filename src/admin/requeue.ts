@@ -12,16 +12,17 @@ import { replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
+import { copyTrace } from '../base/trace-context.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type ChangeRun, type LocalChange, countedResult, newResult, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, duration, fn } from '../base/checks.js'
+import { bool, checkOptions, fn, timer } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: duration }
+const checks = { ...commonChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean
@@ -56,6 +57,7 @@ export function writeReset(sink: ByteSink, env: Envelope, line: string): void {
   const h: EnvelopeHeader = { ts: env.ts, attempt: 1, reason: env.reason, firstTs: env.firstTs ?? env.ts }
   if (env.errorName !== undefined) h.errorName = env.errorName
   if (env.errorCode !== undefined) h.errorCode = env.errorCode
+  copyTrace(h, env)
   encodeHeader(sink, env.ts, 1, env.reason, env.id, h)
   sink.utf8(rawPayloadOf(line, env))
   encodeTrailer(sink)

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { DeadLetterError, ioError } from './errors.js'
+import { ioError } from './errors.js'
 
 export const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
 
@@ -94,19 +94,33 @@ export async function readSmallFile(file: string): Promise<string | undefined> {
 
 /**
  * `mkdir -p`, reporting the real reason a level cannot be created: Node's recursive mkdir
- * answers ENOENT when a missing level fails with EROFS or EACCES.
+ * answers ENOENT when a missing level fails with EROFS or EACCES. Returns the first
+ * directory it created (undefined when `dir` existed).
  */
-export async function mkdirp(dir: string, mode: number): Promise<void> {
+export async function mkdirp(dir: string, mode: number): Promise<string | undefined> {
   try {
-    await fsp.mkdir(dir, { recursive: true, mode })
+    return await fsp.mkdir(dir, { recursive: true, mode })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     const parent = path.dirname(dir)
     if (parent === dir) throw err
-    await mkdirp(parent, mode)
-    await fsp.mkdir(dir, { mode }).catch((e) => {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-    })
+    const first = await mkdirp(parent, mode)
+    const made = await fsp.mkdir(dir, { mode }).then(
+      () => true,
+      (e) => {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+        return false
+      },
+    )
+    return first ?? (made ? dir : undefined)
+  }
+}
+
+/** After mkdirp created `first` … `dir`: sync each new level's parent, so none is lost to a power cut. */
+export async function fsyncNewDirs(first: string, dir: string): Promise<void> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    await fsyncDir(path.dirname(d))
+    if (d === first || path.dirname(d) === d) return
   }
 }
 
@@ -117,19 +131,5 @@ export async function unlinkIfExists(file: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
-  }
-}
-
-/**
- * A log path naming an existing directory is a caller's mistake, not an I/O failure: say so
- * (DLQ_INVALID_ARGUMENT) before anything is created or locked next to it.
- */
-export async function assertNotDirectory(file: string, caller: string): Promise<void> {
-  const st = await fsp.lstat(file).catch(() => undefined)
-  if (st?.isDirectory()) {
-    throw new DeadLetterError(
-      'DLQ_INVALID_ARGUMENT',
-      `dlq: ${file} is a directory; ${caller} needs the path of a log file, e.g. ${path.join(file, 'app.log')}`,
-    )
   }
 }

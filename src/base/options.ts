@@ -1,17 +1,12 @@
 /**
- * All defaults live here, in one typed object per API, and are validated once (at open or at
- * the start of a replay). Unknown options are rejected so a typo such as `maxAttempt` fails
- * loudly instead of silently running with the default.
+ * All defaults live here, in one typed object per API, checked once (at open or at the start
+ * of a replay) through the rule book in checks.ts.
  */
-import { DeadLetterError, invalidOption } from './errors.js'
+import { type Check, type Checks, type LoggerLike, atLeast, bool, dirMode, duration, fileMode, fn, int, logger, object, oneOf, recordSize, resolveOptions, rotateInterval, signal, size, timer } from './checks.js'
+import { invalidOption } from './errors.js'
+import type { TraceParentMode } from './trace.js'
 
-/** The subset of a pino logger we use; console-like objects work too. */
-export interface LoggerLike {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-  debug?(obj: object, msg?: string): void
-}
+export type { LoggerLike } from './checks.js'
 
 export type Durability = 'kernel' | 'fsync'
 export type FullPolicy = 'reject' | 'drop-oldest'
@@ -49,6 +44,10 @@ export interface LoggerOptions {
   sealPollInterval?: number | string
   /** How long Logger.open waits for a process sealing an orphaned active file (a transient holder) before DLQ_LOCKED. */
   openTimeout?: number | string
+  /** Record the active OpenTelemetry span's context in each envelope (needs `@opentelemetry/api`; docs/tracing.md). */
+  trace?: boolean
+  /** Record the OpenTelemetry baggage too. Off by default: baggage may carry secrets into a file that lives for days. */
+  traceBaggage?: boolean
   /** Clock, for tests. */
   now?: () => number
 }
@@ -70,6 +69,8 @@ export interface ResolvedLoggerOptions {
   logger: LoggerLike | undefined
   sealPollInterval: number
   openTimeout: number
+  trace: boolean
+  traceBaggage: boolean
   now: () => number
 }
 
@@ -93,6 +94,8 @@ export const loggerDefaults: Readonly<ResolvedLoggerOptions> = Object.freeze({
   logger: undefined,
   sealPollInterval: 200,
   openTimeout: 5000,
+  trace: true,
+  traceBaggage: false,
   now: Date.now,
 })
 
@@ -131,6 +134,10 @@ export interface ReplayOptions {
   mode?: number
   /** A pino-compatible logger. */
   logger?: LoggerLike
+  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). */
+  trace?: boolean
+  /** How that span relates to the context captured by log(): a link (the default) or its child. */
+  traceParent?: TraceParentMode
   /** Clock, for tests. */
   now?: () => number
   /** Random source for jitter, for tests. */
@@ -155,6 +162,8 @@ export interface ResolvedReplayOptions {
   maxRecordSize: number
   mode: number
   logger: LoggerLike | undefined
+  trace: boolean
+  traceParent: TraceParentMode
   now: () => number
   random: () => number
 }
@@ -177,225 +186,34 @@ export const replayDefaults: Readonly<ResolvedReplayOptions> = Object.freeze({
   maxRecordSize: 16 * MiB,
   mode: 0o600,
   logger: undefined,
+  trace: true,
+  traceParent: 'link',
   now: Date.now,
   random: Math.random,
 })
 
-// ---------------------------------------------------------------------------------------
-// Shared parsers: the CLI uses the same ones, so `--ttl 72h` and `{ ttl: '72h' }` agree.
-
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  sec: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-}
-
-/** '1500', '1.5s', '30m', '72h', '30d' → milliseconds. Throws a plain Error on bad input. */
-export function parseDuration(input: number | string): number {
-  if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) throw new Error(`invalid duration ${input}`)
-    return input
-  }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input)
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(input)} (examples: 500ms, 30s, 15m, 72h, 30d)`)
-  const unit = (m[2] || 'ms').toLowerCase()
-  const mult = DURATION_UNITS[unit]
-  if (mult === undefined) {
-    throw new Error(`invalid duration unit ${JSON.stringify(m[2])} in ${JSON.stringify(input)} (use ms, s, m, h, d, w)`)
-  }
-  return Math.round(Number(m[1]) * mult)
-}
-
-const SIZE_UNITS: Record<string, number> = {
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  kib: 1024,
-  m: MiB,
-  mb: MiB,
-  mib: MiB,
-  g: 1024 * MiB,
-  gb: 1024 * MiB,
-  gib: 1024 * MiB,
-}
-
-/** '4096', '64K', '16MiB', '1G' → bytes (binary units). Throws a plain Error on bad input. */
-export function parseSize(input: number | string): number {
-  if (typeof input === 'number') {
-    if (!Number.isSafeInteger(input) || input < 0) throw new Error(`invalid size ${input}`)
-    return input
-  }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input)
-  if (!m) throw new Error(`invalid size ${JSON.stringify(input)} (examples: 512K, 64M, 1G)`)
-  const mult = SIZE_UNITS[(m[2] || 'b').toLowerCase()]
-  if (mult === undefined) throw new Error(`invalid size unit ${JSON.stringify(m[2])} in ${JSON.stringify(input)} (use B, K, M, G)`)
-  const bytes = Math.floor(Number(m[1]) * mult)
-  if (!Number.isSafeInteger(bytes)) throw new Error(`invalid size ${JSON.stringify(input)} (too large)`)
-  return bytes
-}
-
-// ---------------------------------------------------------------------------------------
-
-type Check<T> = (name: string, value: unknown) => T
-
-const durationOpt: Check<number> = (name, v) => {
-  if (typeof v !== 'number' && typeof v !== 'string') throw invalidOption(name, 'a duration (ms or "30s")', v)
-  try {
-    return parseDuration(v)
-  } catch (err) {
-    throw invalidOption(name, `a duration (${(err as Error).message})`, v)
-  }
-}
-/**
- * setTimeout and setInterval take at most 2^31−1 ms; Node runs a longer delay after 1 ms
- * instead (and prints a TimeoutOverflowWarning). Every option that ends up as a timer
- * delay, or bounds a wait made of timers, is checked against this.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1
-
-const timerOpt: Check<number> = (name, v) => {
-  const ms = durationOpt(name, v)
-  if (ms > MAX_TIMER_MS) throw invalidOption(name, `at most ${MAX_TIMER_MS} ms (about 24.8 days)`, v)
-  return ms
-}
-
-/** A timer-driving duration given outside the options objects (startReplayer's `interval`). */
-export function timerDuration(name: string, value: unknown): number {
-  return timerOpt(name, value)
-}
-
-const sizeOpt: Check<number> = (name, v) => {
-  if (typeof v !== 'number' && typeof v !== 'string') throw invalidOption(name, 'a size (bytes or "64M")', v)
-  try {
-    return parseSize(v)
-  } catch (err) {
-    throw invalidOption(name, `a size (${(err as Error).message})`, v)
-  }
-}
-const intOpt =
-  (min: number): Check<number> =>
-  (name, v) => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalidOption(name, `an integer >= ${min}`, v)
-    return v
-  }
-const boolOpt: Check<boolean> = (name, v) => {
-  if (typeof v !== 'boolean') throw invalidOption(name, 'a boolean', v)
-  return v
-}
-const fnOpt: Check<() => number> = (name, v) => {
-  if (typeof v !== 'function') throw invalidOption(name, 'a function', v)
-  return v as () => number
-}
-/** A mode that leaves the owner (this process) at least `need`: a log it cannot reopen is lost. */
-const modeOpt =
-  (need: number, example: string): Check<number> =>
-  (name, v) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0o7777 || (v & need) !== need) {
-      throw invalidOption(name, `a mode such as ${example} that gives the owner ${need === 0o700 ? 'rwx' : 'rw'}`, v)
-    }
-    return v
-  }
-const fileModeOpt = modeOpt(0o600, '0o600')
-const dirModeOpt = modeOpt(0o700, '0o700')
-
-/** A file mode given outside the options objects (the central store's `ship`): rw for the owner at least. */
-export function fileMode(name: string, value: unknown): number {
-  return fileModeOpt(name, value)
-}
-const oneOf =
-  <T extends string>(...values: T[]): Check<T> =>
-  (name, v) => {
-    if (!values.includes(v as T)) throw invalidOption(name, `one of ${values.map((x) => `'${x}'`).join(', ')}`, v)
-    return v as T
-  }
-const loggerOpt: Check<LoggerLike> = (name, v) => {
-  const l = v as LoggerLike
-  if (!l || typeof l.info !== 'function' || typeof l.warn !== 'function' || typeof l.error !== 'function') {
-    throw invalidOption(name, 'a pino-compatible logger (info, warn, error methods)', v)
-  }
-  return l
-}
-const objectOpt: Check<object> = (name, v) => {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalidOption(name, 'an object', v)
-  return v
-}
-const signalOpt: Check<AbortSignal> = (name, v) => {
-  if (!(v instanceof AbortSignal)) throw invalidOption(name, 'an AbortSignal', v)
-  return v
-}
-/** A rotation interval: `num` of `unit` (seconds, minutes, hours, days, months). */
-export interface RotationInterval {
-  num: number
-  unit: 's' | 'm' | 'h' | 'd' | 'M'
-}
-
-/**
- * `'30s'`, `'5m'`, `'1h'`, `'1d'`, `'1M'`; undefined when malformed. Seconds and minutes must
- * divide 60 and hours 24, so that every boundary falls on the same clock positions.
- */
-export function parseRotationInterval(v: unknown): RotationInterval | undefined {
-  const m = typeof v === 'string' ? /^(\d+)([smhdM])$/.exec(v) : null
-  if (!m) return undefined
-  const num = Number(m[1])
-  const unit = m[2] as RotationInterval['unit']
-  const ok = num > 0 && (unit === 's' || unit === 'm' ? 60 % num === 0 : unit === 'h' ? 24 % num === 0 : true)
-  return ok ? { num, unit } : undefined
-}
-
-const intervalOpt: Check<string> = (name, v) => {
-  if (!parseRotationInterval(v)) throw invalidOption(name, "an interval such as '30s', '5m', '1h', '1d' (s/m must divide 60, h must divide 24)", v)
-  return v as string
-}
-
-function resolve<R extends object>(
-  what: string,
-  input: unknown,
-  defaults: Readonly<R>,
-  checks: { [K in keyof R]: Check<R[K]> },
-): R {
-  if (input === undefined || input === null) return { ...defaults }
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: ${what} options must be an object, got ${typeof input}`)
-  }
-  const out = { ...defaults }
-  for (const [key, value] of Object.entries(input)) {
-    if (!Object.prototype.hasOwnProperty.call(checks, key)) {
-      const known = Object.keys(checks).sort().join(', ')
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: unknown ${what} option \`${key}\` (known: ${known})`)
-    }
-    if (value === undefined) continue
-    ;(out as Record<string, unknown>)[key] = (checks as Record<string, Check<unknown>>)[key](key, value)
-  }
-  return out
-}
-
 export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
-  const o = resolve('Logger', input, loggerDefaults, {
+  const o = resolveOptions('Logger.open', input, loggerDefaults, {
     durability: oneOf('kernel', 'fsync'),
-    maxBufferedBytes: sizeOpt,
-    maxRecordSize: sizeOpt,
-    rotateSize: sizeOpt,
-    rotateInterval: intervalOpt,
-    compress: boolOpt,
-    maxRetryBytes: sizeOpt,
+    maxBufferedBytes: atLeast(size, 1024, 'bytes'),
+    maxRecordSize: recordSize,
+    rotateSize: size,
+    rotateInterval,
+    compress: bool,
+    maxRetryBytes: size,
     onFull: oneOf('reject', 'drop-oldest'),
-    maxBackups: intOpt(1),
-    maxAge: durationOpt,
-    mode: fileModeOpt,
-    dirMode: dirModeOpt,
-    schema: objectOpt,
-    logger: loggerOpt,
-    sealPollInterval: timerOpt,
-    openTimeout: timerOpt,
-    now: fnOpt,
-  } as { [K in keyof ResolvedLoggerOptions]: Check<ResolvedLoggerOptions[K]> })
-  if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
-  if (o.maxBufferedBytes < 1024) throw invalidOption('maxBufferedBytes', 'at least 1024 bytes', o.maxBufferedBytes)
+    maxBackups: int(1),
+    maxAge: duration,
+    mode: fileMode,
+    dirMode,
+    schema: object,
+    logger,
+    sealPollInterval: timer,
+    openTimeout: timer,
+    trace: bool,
+    traceBaggage: bool,
+    now: fn,
+  })
   if (o.rotateSize !== 0 && o.rotateSize < 1024) throw invalidOption('rotateSize', '0 (off) or at least 1024 bytes', o.rotateSize)
   if (o.maxRetryBytes !== undefined && o.maxRetryBytes < o.maxRecordSize && o.maxRetryBytes < 1024) {
     throw invalidOption('maxRetryBytes', 'at least 1024 bytes', o.maxRetryBytes)
@@ -414,30 +232,41 @@ export function settleBackoffWaits(input: unknown, o: { initialWait: number; max
   else if (o.maxWait < o.initialWait) throw invalidOption('maxWait', `>= initialWait (${o.initialWait} ms)`, o.maxWait)
 }
 
-export function resolveReplayOptions(input: unknown): ResolvedReplayOptions {
-  const o = resolve('replay', input, replayDefaults, {
-    maxAttempts: intOpt(1),
-    initialWait: durationOpt,
-    maxWait: durationOpt,
-    retries: intOpt(0),
-    concurrency: intOpt(1),
-    ttl: durationOpt,
-    limit: intOpt(1),
-    signal: signalOpt,
-    dryRun: boolOpt,
-    checkpointEvery: intOpt(1),
-    checkpointInterval: timerOpt,
-    sealTimeout: timerOpt,
-    retryDelay: timerOpt,
-    handlerTimeout: timerOpt,
-    maxRecordSize: sizeOpt,
-    mode: fileModeOpt,
-    logger: loggerOpt,
-    now: fnOpt,
-    random: fnOpt,
-  } as { [K in keyof ResolvedReplayOptions]: Check<ResolvedReplayOptions[K]> })
+export const replayChecks: Checks<ResolvedReplayOptions> = {
+  maxAttempts: int(1),
+  initialWait: duration,
+  maxWait: duration,
+  retries: int(0),
+  concurrency: int(1),
+  ttl: duration,
+  limit: int(1),
+  signal,
+  dryRun: bool,
+  checkpointEvery: int(1),
+  checkpointInterval: timer,
+  sealTimeout: timer,
+  retryDelay: timer,
+  handlerTimeout: atLeast(timer, 1, 'ms'),
+  maxRecordSize: recordSize,
+  mode: fileMode,
+  logger,
+  trace: bool,
+  traceParent: oneOf('link', 'child'),
+  now: fn,
+  random: fn,
+}
+
+export function resolveReplayOptions(input: unknown, what = 'replay'): ResolvedReplayOptions {
+  const o = resolveOptions(what, input, replayDefaults, replayChecks)
   settleBackoffWaits(input, o)
-  if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
-  if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
   return o
+}
+
+/** startReplayer(): its own options; the others are replay options, checked now and passed to each run. */
+export function resolveReplayerOptions<S>(input: unknown): { interval: number; onRun: ((summary: S) => void) | undefined; signal: AbortSignal | undefined; replay: ReplayOptions } {
+  const own = { interval: atLeast(timer, 1, 'ms'), onRun: fn as Check<((summary: S) => void) | undefined>, signal: signal as Check<AbortSignal | undefined> }
+  const o = resolveOptions('startReplayer', input, { interval: 30_000, onRun: undefined, signal: undefined }, own, Object.keys(replayChecks).filter((k) => k !== 'signal'))
+  const replay = Object.fromEntries(Object.entries(input ?? {}).filter(([k]) => !(k in own)))
+  resolveReplayOptions(replay, 'startReplayer')
+  return { ...o, replay }
 }

@@ -2,10 +2,8 @@
  * What every command shares: resolving and checking the log path, the common flags, and the
  * action wrapper that turns any failure into one stderr line and a documented exit code.
  */
-import fsp from 'node:fs/promises'
-import path from 'node:path'
 import { type Command, Option } from 'commander'
-import { type LogPaths, listSegments, logPaths } from '../store/segments.js'
+import { type LogPaths, otherLogs, resolveLogPath } from '../store/log-path.js'
 import { note, reportError, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
 
@@ -25,59 +23,20 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
 export interface ResolvedLog {
   arg: string
   paths: LogPaths
-  /** False when the directory exists but holds no file of this log. */
-  found: boolean
 }
 
 /**
- * The log argument is the active file's path (`/var/lib/app/dlq/orders.log`), as given to
- * Logger.open. The file itself may not exist (rotated away, or nothing failed yet); the
- * directory must.
+ * The log argument, resolved by the library's one rule (a missing directory exits 1 like
+ * any usage error); with a hint when the directory holds no file of this log.
  */
 export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<ResolvedLog> {
   if (!arg || arg.trim() === '') throw usageError('missing log path')
-  const abs = path.resolve(arg)
-  const st = await fsp.stat(abs).catch(() => undefined)
-  if (st?.isDirectory()) {
-    const hint = await guessLogs(abs)
-    throw usageError(
-      `${arg} is a directory; pass the log file path${hint.length > 0 ? `, e.g. ${path.join(arg, hint[0])}` : ' (the path given to Logger.open)'}`,
-    )
+  const paths = await resolveLogPath('dletter', arg)
+  const others = opts.quiet ? undefined : await otherLogs(paths)
+  if (others) {
+    warn(`no files of log ${paths.file} in ${paths.dir} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
   }
-  const paths = logPaths(abs)
-  const dirSt = await fsp.stat(paths.dir).catch(() => undefined)
-  if (!dirSt) throw usageError(`no such directory: ${paths.dir} (from log path ${arg})`)
-  if (!dirSt.isDirectory()) throw usageError(`${paths.dir} is not a directory (from log path ${arg})`)
-  const found = await logExists(paths)
-  if (!found && !opts.quiet) {
-    const hint = await guessLogs(paths.dir)
-    warn(
-      `no files of log ${paths.file} in ${paths.dir} (nothing logged yet, or a typo?)` +
-        (hint.length > 0 ? `; logs there: ${hint.slice(0, 5).join(', ')}` : ''),
-    )
-  }
-  return { arg, paths, found }
-}
-
-async function logExists(paths: LogPaths): Promise<boolean> {
-  // A log that was shipped or replayed empty keeps its lock files: it exists, it is just empty.
-  for (const f of [paths.active, paths.permanentActive, paths.corrupt, paths.writerLock, paths.replayLock]) {
-    if (await fsp.lstat(f).then(() => true, () => false)) return true
-  }
-  return (await listSegments(paths.retry)).length > 0 || (await listSegments(paths.permanent)).length > 0
-}
-
-/** Active-file names in a directory that look like dletter logs (they have a lock or siblings). */
-async function guessLogs(dir: string): Promise<string[]> {
-  const names = await fsp.readdir(dir).catch(() => [] as string[])
-  const set = new Set<string>()
-  for (const n of names) {
-    const lock = /^\.(.+)\.lock$/.exec(n)
-    if (lock && !lock[1].endsWith('.replay')) set.add(lock[1])
-    const perm = /^permanent-(.+)$/.exec(n)
-    if (perm && !/\.\d{12}\./.test(perm[1]) && !/\.r\d{12}\./.test(perm[1])) set.add(perm[1])
-  }
-  return [...set].sort()
+  return { arg, paths }
 }
 
 /**

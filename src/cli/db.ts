@@ -124,6 +124,8 @@ export interface DbReplayFlags extends DbFlags {
   ttl?: string
   limit?: number
   handlerTimeout?: string
+  trace?: boolean
+  traceParent?: 'link' | 'child'
   json?: boolean
   [other: string]: unknown
 }
@@ -147,6 +149,8 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
         ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
         ...(flags.handlerTimeout !== undefined ? { handlerTimeout: flags.handlerTimeout } : {}),
         ...(flags.host !== undefined ? { host: flags.host } : {}),
+        ...(flags.trace !== undefined ? { trace: flags.trace } : {}),
+        ...(flags.traceParent !== undefined ? { traceParent: flags.traceParent } : {}),
         signal: stop.signal,
       }),
     )

@@ -5,7 +5,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { parseTimeText } from '../admin/filters.js'
 import type { EntryFilter } from '../format/model.js'
-import { parseDuration, parseSize, replayDefaults } from '../base/options.js'
+import { type Check, duration, int, recordSize, timer } from '../base/checks.js'
+import { replayDefaults } from '../base/options.js'
 import { formatBytes, usageError } from './output.js'
 
 /** A point in time given either as an age ("30d" ago) or as an ISO date, kept as typed. */
@@ -13,33 +14,31 @@ export interface TimeBound {
   text: string
 }
 
-export function parseIntArg(min: number): (value: string) => number {
-  return (value) => {
-    if (!/^\s*\d+\s*$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-      throw new InvalidArgumentError(`expected an integer >= ${min}`)
-    }
-    return Number(value)
+/**
+ * A flag held to the library's check for the option it sets, so `--ttl 72h` and
+ * `{ ttl: '72h' }` meet one rule and one message ("must be …"; commander names the flag).
+ */
+function flag<T>(check: Check<T>, value: unknown): T {
+  try {
+    return check('', value)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^dlq: option `` /, ''))
   }
 }
 
-export function parseDurationArg(value: string): string {
-  try {
-    parseDuration(value)
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message)
-  }
-  // Kept as text: the library parses it again, so both report the same value.
-  return value
+export function parseIntArg(min: number, max?: number): (value: string) => number {
+  return (value) => flag(int(min, max), /^\s*\d+\s*$/.test(value) ? Number(value) : value)
 }
 
-export function parseSizeArg(value: string): string {
-  try {
-    parseSize(value)
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message)
-  }
-  return value
-}
+/** Kept as text: the library parses it again, so both report the same value. */
+const textFlag =
+  (check: Check<unknown>) =>
+  (value: string): string => (flag(check, value), value)
+
+export const parseDurationArg = textFlag(duration)
+/** A duration that drives a timer: at most 2^31−1 ms, as the option. */
+export const parseTimerArg = textFlag(timer)
+export const parseRecordSizeArg = textFlag(recordSize)
 
 export function parseRegexArg(value: string): RegExp {
   try {
@@ -88,5 +87,5 @@ export function usageCheckCorrupt(f: EntryFilter): void {
 
 /** The --max-record-size flag of the commands that read a log's records. */
 export function maxRecordSizeOption(): Option {
-  return new Option('--max-record-size <size>', `longest line read whole; set it to the writer's maxRecordSize if you raised that (default: ${formatBytes(replayDefaults.maxRecordSize)})`).argParser(parseSizeArg)
+  return new Option('--max-record-size <size>', `longest line read whole; set it to the writer's maxRecordSize if you raised that (default: ${formatBytes(replayDefaults.maxRecordSize)})`).argParser(parseRecordSizeArg)
 }

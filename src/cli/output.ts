@@ -51,6 +51,7 @@ export function exitCodeOf(err: unknown): number {
         return EXIT.LOCKED
       case 'DLQ_INVALID_OPTION':
       case 'DLQ_INVALID_ARGUMENT':
+      case 'DLQ_NOT_FOUND':
         return EXIT.USAGE
       default:
         return EXIT.FAILURE

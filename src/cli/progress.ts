@@ -5,7 +5,7 @@
  * (default 2s), because carriage-return redraws turn into garbage in a log file.
  */
 import cliProgress from 'cli-progress'
-import { parseDuration } from '../base/options.js'
+import { parseDuration } from '../base/checks.js'
 import { formatBytes } from './output.js'
 
 const BAR_DELAY_MS = 300

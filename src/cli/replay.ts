@@ -15,7 +15,7 @@ import { replayDefaults } from '../base/options.js'
 import { type Handler, Replayer, type ReplaySummary } from '../replay/index.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, type DbReplayFlags, addDbOptions, centralTarget, dbReplay } from './db.js'
-import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
+import { parseDurationArg, parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
 import {
   CliError,
   EXIT,
@@ -33,6 +33,7 @@ import {
 } from './output.js'
 import { Progress } from './progress.js'
 import { withMaintenance } from '../store/maintenance-session.js'
+import { flushTraces } from '../base/trace.js'
 
 interface ReplayFlags extends CommonFlags {
   handler?: string
@@ -50,6 +51,8 @@ interface ReplayFlags extends CommonFlags {
   sealTimeout?: string
   maxRecordSize?: string
   handlerTimeout?: string
+  trace?: boolean
+  traceParent?: 'link' | 'child'
 }
 
 const d = replayDefaults
@@ -70,13 +73,15 @@ export function registerReplay(program: Command): void {
     .addOption(new Option('--concurrency <n>', `handler calls in flight (default: ${d.concurrency})`).argParser(parseIntArg(1)))
     .addOption(new Option('--ttl <duration>', 'items that first failed longer ago than this move to the permanent log as expired (default: no limit)').argParser(parseDurationArg))
     .addOption(new Option('--limit <n>', 'stop after this many items (the rest waits for the next run)').argParser(parseIntArg(1)))
-    .addOption(new Option('--retry-delay <duration>', `first in-place retry delay, doubling per retry (default: ${formatDuration(d.retryDelay)})`).argParser(parseDurationArg))
+    .addOption(new Option('--retry-delay <duration>', `first in-place retry delay, doubling per retry (default: ${formatDuration(d.retryDelay)})`).argParser(parseTimerArg))
     .addOption(new Option('--checkpoint-every <n>', `checkpoint at least every n items: a crash redoes at most n + concurrency - 1 items (default: ${d.checkpointEvery})`).argParser(parseIntArg(1)))
-    .addOption(new Option('--checkpoint-interval <duration>', `and at least this often (default: ${formatDuration(d.checkpointInterval)})`).argParser(parseDurationArg))
-    .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseDurationArg))
-    .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseSizeArg))
-    .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseDurationArg))
+    .addOption(new Option('--checkpoint-interval <duration>', `and at least this often (default: ${formatDuration(d.checkpointInterval)})`).argParser(parseTimerArg))
+    .addOption(new Option('--seal-timeout <duration>', `how long to wait for a live writer to seal its active segment (default: ${formatDuration(d.sealTimeout)})`).argParser(parseTimerArg))
+    .addOption(new Option('--max-record-size <size>', `longest line read; set it to the writer's maxRecordSize if you raised that. Longer lines are quarantined whole (default: ${formatBytes(d.maxRecordSize)})`).argParser(parseRecordSizeArg))
+    .addOption(new Option('--handler-timeout <duration>', 'a handler call not settled after this long counts as failed and is re-logged (default: no limit)').argParser(parseTimerArg))
     .addOption(new Option('--dry-run', 'read and report what would happen; call nothing, change nothing, load no handler'))
+    .addOption(new Option('--no-trace', 'no OpenTelemetry process spans, even when the handler module registered an SDK'))
+    .addOption(new Option('--trace-parent <mode>', "a process span links to the trace log() recorded ('link'), or continues it ('child') (default: link)").choices(['link', 'child']))
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout (and nothing else there)', progress: true })
   addDbOptions(cmd)
   cmd.addHelpText(
@@ -100,6 +105,8 @@ Examples:
   */5 * * * * cd /srv/app && npx dletter replay /var/lib/app/dlq/orders.log --handler ./dlq-handler.js --json >> /var/log/dlq-replay.jsonl
 
 A TypeScript handler needs a loader: node --import tsx node_modules/dletter/dist/cli/main.js replay …
+Tracing: a handler module that sets up the OpenTelemetry SDK at its top level gets one process
+span per handler call, linked to the trace of the failure (docs/tracing.md).
 
 ${EXIT_CODES_HELP}`,
   )
@@ -114,7 +121,9 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   const spec = flags.dryRun ? undefined : requiredHandler(flags.handler)
   const db = centralTarget(logArg, flags)
   if (db !== undefined) {
-    return dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+    const code = await dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
+    await flushTraces()
+    return code
   }
   const log = await resolveLog(logArg!)
   const unfinished = guardUnfinishedRun(log.paths.replayLock)
@@ -124,6 +133,8 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   } finally {
     unfinished.dispose()
   }
+  // The process exits next: the spans the handler module's SDK still queues must go out first.
+  await flushTraces()
   return EXIT.OK
 }
 
@@ -143,6 +154,8 @@ async function replayWith(paths: LogPaths, handler: Handler, flags: ReplayFlags)
     sealTimeout: flags.sealTimeout,
     maxRecordSize: flags.maxRecordSize,
     handlerTimeout: flags.handlerTimeout,
+    trace: flags.trace,
+    traceParent: flags.traceParent,
   }
   if (!flags.dryRun) {
     // The replay recovers the log itself; doing it first here is only to tell the user what it settled.

@@ -3,8 +3,9 @@
  * `listening on http://HOST:PORT` on stdout once the port accepts connections (scripts wait
  * for that line; with --port 0 it carries the port picked) and runs until SIGINT/SIGTERM.
  */
-import { type Command, InvalidArgumentError, Option } from 'commander'
+import { type Command, Option } from 'commander'
 import { abortOnSignals, action } from './common.js'
+import { parseIntArg } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, note } from './output.js'
 
 interface ServeFlags {
@@ -16,11 +17,6 @@ interface ServeFlags {
   verbose?: boolean
 }
 
-function parsePort(value: string): number {
-  if (!/^\s*\d{1,5}\s*$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free one)')
-  return Number(value)
-}
-
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
@@ -30,7 +26,7 @@ export function registerServe(program: Command): void {
     )
     .argument('[log...]', 'paths of the log files, as given to Logger.open')
     .addOption(new Option('--db <url>', 'also serve the central PostgreSQL store at this connection string (default when no LOG is given: $DLETTER_DB)'))
-    .addOption(new Option('--port <n>', 'TCP port (0 picks a free one; the line on stdout names it)').argParser(parsePort).default(8080))
+    .addOption(new Option('--port <n>', 'TCP port (0 picks a free one; the line on stdout names it)').argParser(parseIntArg(0, 65535)).default(8080))
     .addOption(new Option('--host <addr>', 'address to bind; anything but loopback requires --token').default('127.0.0.1'))
     .addOption(new Option('--allow-writes', 'enable requeue and purge from the pages and the API'))
     .addOption(new Option('--token <token>', 'require this token (at least 16 characters): a bearer header or the login form').env('DLETTER_SERVE_TOKEN'))

@@ -6,7 +6,7 @@
 import { type Command, Option } from 'commander'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { dbUrlFor, withStore } from './db.js'
-import { parseDurationArg, parseIntArg, parseSizeArg } from './filters.js'
+import { parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatDuration, guardStdoutPipe, padStart } from './output.js'
 
 interface ShipFlags extends CommonFlags {
@@ -29,9 +29,9 @@ export function registerShip(program: Command): void {
     .addOption(new Option('--db <url>', 'PostgreSQL connection string (default: $DLETTER_DB)'))
     .addOption(new Option('--host <name>', 'this host\'s name in the database (default: the machine\'s hostname)'))
     .addOption(new Option('--log-name <name>', 'the log\'s name in the database (default: its real path, symlinks resolved)'))
-    .addOption(new Option('--seal-timeout <duration>', 'how long to wait for a live writer to seal its active files (default: 5s)').argParser(parseDurationArg))
+    .addOption(new Option('--seal-timeout <duration>', 'how long to wait for a live writer to seal its active files (default: 5s)').argParser(parseTimerArg))
     .addOption(new Option('--batch-size <n>', 'rows per INSERT (default: 2000)').argParser(parseIntArg(1)))
-    .addOption(new Option('--max-record-size <size>', 'longest line shipped as an entry; longer ones stay on this host whole and ship as a corrupt row (default: 16 MiB)').argParser(parseSizeArg))
+    .addOption(new Option('--max-record-size <size>', 'longest line shipped as an entry; longer ones stay on this host whole and ship as a corrupt row (default: 16 MiB)').argParser(parseRecordSizeArg))
   addCommonOptions(cmd, { json: 'print the result as one JSON object on stdout' })
   cmd.addHelpText(
     'after',

@@ -3,14 +3,16 @@
  * item by splicing the payload's original bytes instead of parsing and re-encoding it.
  *
  *   {"ts":1732252800000,"attempt":1,"reason":"timeout","id":"ord-42","firstTs":…,"dueTs":…,
- *    "errorName":"TypeError","errorCode":"ECONNRESET","final":"exhausted","payload":{…}}
+ *    "errorName":"TypeError","errorCode":"ECONNRESET","final":"exhausted","tp":"00-…-01","payload":{…}}
  */
+import type { TraceContext } from '../base/trace-context.js'
 import { ByteSink } from './sink.js'
 
 /** Why an item ended in the permanent log. */
 export type FinalReason = 'exhausted' | 'permanent' | 'expired' | 'manual'
 
-export interface Envelope<T = unknown> {
+/** With the trace context captured by log() (`tp`, `tpState`, `baggage`: src/base/trace-context.ts). */
+export interface Envelope<T = unknown> extends Partial<TraceContext> {
   /** When this failure was recorded (epoch ms). */
   ts: number
   /** Attempts made so far, including the original failure (1 = the first failure). */
@@ -31,7 +33,7 @@ export interface Envelope<T = unknown> {
 }
 
 /** Envelope fields other than the payload, as written by the encoder. */
-export interface EnvelopeHeader {
+export interface EnvelopeHeader extends Partial<TraceContext> {
   ts: number
   attempt: number
   reason: string | null
@@ -84,8 +86,22 @@ export function encodeHeader(
       sink.ascii(',"final":')
       sink.jsonString(extra.final)
     }
+    if (extra.tp !== undefined) encodeTrace(sink, extra)
   }
   sink.ascii(',"payload":')
+}
+
+function encodeTrace(sink: ByteSink, t: Partial<TraceContext>): void {
+  sink.ascii(',"tp":')
+  sink.jsonString(t.tp!)
+  if (t.tpState !== undefined) {
+    sink.ascii(',"tpState":')
+    sink.jsonString(t.tpState)
+  }
+  if (t.baggage !== undefined) {
+    sink.ascii(',"baggage":')
+    sink.jsonString(t.baggage)
+  }
 }
 
 export function encodeTrailer(sink: ByteSink): void {

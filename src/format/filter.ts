@@ -4,7 +4,7 @@
  * store compiles it to SQL (postgres/filters.ts), so the same filter selects the same entries.
  */
 import { DeadLetterError, invalidOption } from '../base/errors.js'
-import { parseDuration } from '../base/options.js'
+import { parseDuration } from '../base/checks.js'
 import { type Check, int } from '../base/checks.js'
 import type { Kind, TimeInput } from './model.js'
 

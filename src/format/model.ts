@@ -4,6 +4,7 @@
  * inspect, requeue and purge. Where a backend has more to say, it says it under `backend`
  * (the only part whose keys differ) or in the central-only `host`/`hosts` fields.
  */
+import type { TraceContext } from '../base/trace-context.js'
 import type { FinalReason } from './envelope.js'
 
 /** Which of a log's three parts an entry is in: the same words in options, results, events and columns. */
@@ -206,7 +207,8 @@ export interface InspectOptions extends EntryFilter, Pick<OperationOptions, 'sig
   skip?: number
 }
 
-export interface Entry<T = unknown> {
+/** With the trace context log() captured (`tp`, `tpState`, `baggage`), as the envelope carries it. */
+export interface Entry<T = unknown> extends Partial<TraceContext> {
   kind: Kind
   /** Opaque; `readEntry(path, ref)` / `store.readEntry(ref)` fetch this entry again. */
   ref: string

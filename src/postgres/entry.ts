@@ -7,6 +7,7 @@ import { type Envelope, type FinalReason, parseEnvelope } from '../format/envelo
 import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from '../format/entry.js'
 import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
+import { copyTrace } from '../base/trace-context.js'
 
 /** The entry a central replay handler gets with the payload. */
 export interface CentralEntry<T = unknown> {
@@ -27,6 +28,10 @@ export interface CentralEntry<T = unknown> {
   final?: string
   /** The parsed payload; for a corrupt entry, the local quarantine record when there was one. */
   payload: T
+  /** The trace context log() captured (W3C traceparent, tracestate, baggage), as in the envelope. */
+  tp?: string
+  tpState?: string
+  baggage?: string
   /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
   raw?: string
   /** Local file and byte offset the entry was shipped from. */
@@ -38,7 +43,7 @@ export interface CentralEntry<T = unknown> {
 
 /** Columns selected for a CentralEntry. */
 export const ENTRY_COLUMNS =
-  'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, source, byte_offset, shipped_at, updated_at'
+  'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at'
 
 export type EntryRowData = Record<string, unknown>
 
@@ -76,6 +81,7 @@ export function toEntry(r: EntryRowData): CentralEntry {
   if (r.error_name !== null && r.error_name !== undefined) e.errorName = r.error_name as string
   if (r.error_code !== null && r.error_code !== undefined) e.errorCode = r.error_code as string
   if (r.final !== null && r.final !== undefined) e.final = r.final as string
+  if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
   if (state === 'corrupt' && raw !== null) e.raw = raw
   return e
 }
@@ -108,6 +114,7 @@ export function entryOfRow(r: EntryRowData): Entry {
     const env = { ts: c.ts, attempt: c.attempt, reason: c.reason } as Envelope
     for (const k of ['id', 'firstTs', 'dueTs', 'errorName', 'errorCode'] as const) if (c[k] !== undefined) (env as unknown as Record<string, unknown>)[k] = c[k]
     if (c.final !== undefined) env.final = c.final as FinalReason
+    copyTrace(env, c)
     env.payload = c.payload
     // A payload jsonb could not hold was kept as the whole line: that is the stored line.
     at.line = typeof r.raw === 'string' ? r.raw : JSON.stringify(env)

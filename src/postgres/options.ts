@@ -3,81 +3,12 @@
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
 import os from 'node:os'
-import { DeadLetterError, describe, invalidOption } from '../base/errors.js'
-import { fileMode, type LoggerLike, parseDuration, parseSize, replayDefaults, settleBackoffWaits, timerDuration } from '../base/options.js'
+import type { TraceParentMode } from '../base/trace.js'
+import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
+import { type ResolvedReplayOptions, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
-type Check = (name: string, v: unknown) => unknown
-
-/**
- * A duration the store turns into a time in a bigint column (due times, `ttl`, `olderThan`):
- * at most Number.MAX_SAFE_INTEGER ms, so that time plus it is still an exact integer there.
- * A duration that drives a timer is checked by `timer` instead, as the local options are.
- */
-export function boundedDuration(name: string, v: unknown): number {
-  let ms: number
-  try {
-    if (typeof v !== 'number' && typeof v !== 'string') throw new Error()
-    ms = parseDuration(v)
-  } catch {
-    throw invalidOption(name, 'a duration (ms or a string such as "30s")', v)
-  }
-  if (ms > Number.MAX_SAFE_INTEGER) throw invalidOption(name, `at most ${Number.MAX_SAFE_INTEGER} ms`, v)
-  return ms
-}
-const duration: Check = boundedDuration
-const timer: Check = timerDuration
 /** The `attempt` column is a PostgreSQL integer. */
 const MAX_ATTEMPTS = 2 ** 31 - 1
-const size: Check = (name, v) => {
-  try {
-    if (typeof v !== 'number' && typeof v !== 'string') throw new Error()
-    return parseSize(v)
-  } catch {
-    throw invalidOption(name, 'a size (bytes or a string such as "16MiB")', v)
-  }
-}
-const int = (min: number): Check => (name, v) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalidOption(name, `an integer >= ${min}`, v)
-  return v
-}
-const str: Check = (name, v) => {
-  if (typeof v !== 'string' || v.length === 0) throw invalidOption(name, 'a non-empty string', v)
-  return v
-}
-const bool: Check = (name, v) => {
-  if (typeof v !== 'boolean') throw invalidOption(name, 'true or false', v)
-  return v
-}
-const signal: Check = (name, v) => {
-  if (!(v instanceof AbortSignal)) throw invalidOption(name, 'an AbortSignal', v)
-  return v
-}
-const fn: Check = (name, v) => {
-  if (typeof v !== 'function') throw invalidOption(name, 'a function', v)
-  return v
-}
-const logger: Check = (name, v) => {
-  const l = v as LoggerLike
-  if (!l || typeof l.warn !== 'function' || typeof l.error !== 'function' || typeof l.info !== 'function') {
-    throw invalidOption(name, 'a pino-compatible logger (info, warn, error methods)', v)
-  }
-  return v
-}
-
-function resolve<T extends object>(what: string, input: unknown, defaults: T, checks: Record<string, Check>): T {
-  if (input === undefined || input === null) return { ...defaults }
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: ${what} options must be an object, got ${describe(input)}`)
-  }
-  const out = { ...defaults } as Record<string, unknown>
-  for (const [k, v] of Object.entries(input)) {
-    if (!Object.prototype.hasOwnProperty.call(checks, k)) {
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: unknown ${what} option \`${k}\` (known: ${Object.keys(checks).sort().join(', ')})`)
-    }
-    if (v !== undefined) out[k] = checks[k]!(k, v)
-  }
-  return out as T
-}
 
 // ------------------------------------------------------------------------------ connect
 
@@ -103,7 +34,7 @@ export interface ResolvedConnectOptions {
 }
 
 export function resolveConnectOptions(input: unknown): ResolvedConnectOptions {
-  return resolve('PostgresStore.connect', input, { host: os.hostname(), schema: 'dletter', maxConnections: 10, connectTimeout: 10_000, logger: undefined }, {
+  return resolveOptions<ResolvedConnectOptions>('PostgresStore.connect', input, { host: os.hostname(), schema: 'dletter', maxConnections: 10, connectTimeout: 10_000, logger: undefined }, {
     host: str,
     schema: str,
     maxConnections: int(1),
@@ -138,17 +69,11 @@ export interface ResolvedShipOptions {
   signal: AbortSignal | undefined
 }
 
+const shipDefaults: ResolvedShipOptions = { sealTimeout: 5000, batchSize: 2000, maxRecordSize: replayDefaults.maxRecordSize, logName: undefined, mode: 0o600, signal: undefined }
+const shipChecks: Checks<ResolvedShipOptions> = { sealTimeout: timer, batchSize: int(1), maxRecordSize: recordSize, logName: str, mode: fileMode, signal }
+
 export function resolveShipOptions(input: unknown): ResolvedShipOptions {
-  const o = resolve<ResolvedShipOptions>('ship', input, { sealTimeout: 5000, batchSize: 2000, maxRecordSize: replayDefaults.maxRecordSize, logName: undefined, mode: 0o600, signal: undefined }, {
-    sealTimeout: timer,
-    batchSize: int(1),
-    maxRecordSize: size,
-    logName: str,
-    mode: fileMode,
-    signal,
-  })
-  if (o.maxRecordSize < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', o.maxRecordSize)
-  return o
+  return resolveOptions<ResolvedShipOptions>('store.ship', input, shipDefaults, shipChecks)
 }
 
 export interface ShipperOptions extends Omit<ShipOptions, 'signal'> {
@@ -157,8 +82,10 @@ export interface ShipperOptions extends Omit<ShipOptions, 'signal'> {
 }
 
 export function resolveShipperOptions(input: unknown): { interval: number; ship: ResolvedShipOptions } {
-  const { interval, ...rest } = (input ?? {}) as ShipperOptions
-  return { interval: interval === undefined ? 1000 : timerDuration('interval', interval), ship: resolveShipOptions(rest) }
+  const { signal: _d, ...defaults } = shipDefaults
+  const { signal: _c, ...checks } = shipChecks
+  const { interval, ...ship } = resolveOptions('store.startShipper', input, { ...defaults, interval: 1000 }, { ...checks, interval: atLeast(timer, 1, 'ms') })
+  return { interval, ship: { ...ship, signal: undefined } }
 }
 
 // ------------------------------------------------------------------------------ replay
@@ -187,65 +114,33 @@ export interface CentralReplayOptions {
   /** Only entries of this host / log. */
   host?: string
   log?: string
+  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). Default true. */
+  trace?: boolean
+  /** How that span relates to the context captured by log(): 'link' (the default) or 'child'. */
+  traceParent?: TraceParentMode
   /** Random source for jitter, for tests. */
   random?: () => number
 }
 
-export interface ResolvedCentralReplayOptions {
-  maxAttempts: number
-  initialWait: number
-  maxWait: number
-  concurrency: number
-  ttl: number | undefined
-  handlerTimeout: number | undefined
-  limit: number | undefined
-  signal: AbortSignal | undefined
+/** What the central replay shares with the local one: the same defaults and the same rules. */
+const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
+const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
+
+export interface ResolvedCentralReplayOptions extends Pick<ResolvedReplayOptions, (typeof SHARED)[number]> {
   batchSize: number
   lease: number
   host: string | undefined
   log: string | undefined
-  random: () => number
 }
 
 export function resolveCentralReplayOptions(input: unknown): ResolvedCentralReplayOptions {
-  const o = resolve<ResolvedCentralReplayOptions>(
-    'replay',
+  const o = resolveOptions<ResolvedCentralReplayOptions>(
+    'store.replay',
     input,
-    {
-      maxAttempts: replayDefaults.maxAttempts,
-      initialWait: replayDefaults.initialWait,
-      maxWait: replayDefaults.maxWait,
-      concurrency: 1,
-      ttl: undefined,
-      handlerTimeout: undefined,
-      limit: undefined,
-      signal: undefined,
-      batchSize: 100,
-      lease: 30_000,
-      host: undefined,
-      log: undefined,
-      random: Math.random,
-    },
-    {
-      maxAttempts: int(1),
-      initialWait: duration,
-      maxWait: duration,
-      concurrency: int(1),
-      ttl: duration,
-      handlerTimeout: timer,
-      limit: int(1),
-      signal,
-      batchSize: int(1),
-      lease: timer,
-      host: str,
-      log: str,
-      random: fn,
-    },
+    { ...pick(replayDefaults), batchSize: 100, lease: 30_000, host: undefined, log: undefined },
+    { ...pick(replayChecks), maxAttempts: int(1, MAX_ATTEMPTS), batchSize: int(1), lease: atLeast(timer, 100, 'ms'), host: str, log: str },
   )
-  if (o.maxAttempts > MAX_ATTEMPTS) throw invalidOption('maxAttempts', `at most ${MAX_ATTEMPTS}`, o.maxAttempts)
   settleBackoffWaits(input, o)
-  if (o.handlerTimeout !== undefined && o.handlerTimeout <= 0) throw invalidOption('handlerTimeout', 'a positive duration', o.handlerTimeout)
-  if (o.lease < 100) throw invalidOption('lease', 'at least 100 ms', o.lease)
   return o
 }
 
@@ -268,10 +163,23 @@ export interface ResolvedRedriveOptions {
   signal: AbortSignal | undefined
 }
 
-export function resolveRedriveOptions(what: string, input: unknown): ResolvedRedriveOptions {
-  const checks: Record<string, Check> = { dryRun: bool, rate: int(1), signal }
-  if (what === 'requeue') checks.resetAttempts = bool
-  return resolve(what, input, { dryRun: false, rate: undefined, resetAttempts: false, signal: undefined }, checks)
+const redriveChecks: Checks<ResolvedRedriveOptions> = { dryRun: bool, rate: int(1), resetAttempts: bool, signal }
+
+export function resolveRedriveOptions(what: 'requeue' | 'purge', input: unknown): ResolvedRedriveOptions {
+  const { resetAttempts: _, ...purgeChecks } = redriveChecks
+  const checks = (what === 'requeue' ? redriveChecks : purgeChecks) as Checks<ResolvedRedriveOptions>
+  return resolveOptions(`store.${what}`, input, { dryRun: false, rate: undefined, resetAttempts: false, signal: undefined }, checks)
 }
 
-export { bool as checkBool }
+// ------------------------------------------------------------------------------ prune
+
+export interface PruneOptions {
+  /** Delete delivered and purged rows older than this. */
+  olderThan: number | string
+}
+
+export function resolvePruneOptions(input: unknown): { olderThan: number } {
+  const o = resolveOptions<{ olderThan: number | undefined }>('store.prune', input, { olderThan: undefined }, { olderThan: duration })
+  // Required: a prune with no age would delete every settled row.
+  return { olderThan: o.olderThan ?? duration('olderThan', undefined) }
+}

@@ -11,6 +11,7 @@ import { LineDecoder } from '../format/entry.js'
 import type { Kind } from '../format/model.js'
 import { fingerprintOf } from './fingerprint.js'
 import { jsonbRefusal, pgText } from './pg-text.js'
+import { copyTrace } from '../base/trace-context.js'
 
 export interface Row {
   key: string
@@ -30,6 +31,8 @@ export interface Row {
   /** JSON text of the payload (inserted as jsonb), or null. */
   payload: string | null
   raw: string | null
+  /** JSON text of the trace context (inserted as jsonb), or null. */
+  trace: string | null
   /** The line as read (not sent unless the row is stored as its raw line): what to keep when the server refuses the row. */
   line: string
 }
@@ -72,7 +75,7 @@ export function corruptTextRow(key: string, source: string, offset: number, text
   const reason = pgText(why)
   return {
     key, source, offset, state: 'corrupt', attempt: 0, reason, fingerprint: fingerprintOf(reason), id: null, ts: now,
-    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw, line: raw,
+    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw, trace: null, line: raw,
   }
 }
 
@@ -99,8 +102,16 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
     final: env.final ?? null,
     payload: storable ? payload : null,
     raw: storable ? null : line,
+    trace: traceJson(env),
     line,
   }
+}
+
+/** The envelope's trace context as a jsonb document, its strings made storable. */
+function traceJson(env: Envelope): string | null {
+  const t = copyTrace({}, env)
+  if (t.tp === undefined) return null
+  return JSON.stringify({ tp: pgText(t.tp), ...(t.tpState !== undefined ? { tpState: pgText(t.tpState) } : {}), ...(t.baggage !== undefined ? { baggage: pgText(t.baggage) } : {}) })
 }
 
 /** `row` with its payload stored as the whole line in `raw` instead of as jsonb. */

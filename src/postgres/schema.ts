@@ -70,6 +70,9 @@ export const MIGRATIONS: Migration[] = [
     `CREATE INDEX entries_ts ON ${t.entries} (ts)`,
     `CREATE INDEX entries_done ON ${t.entries} (updated_at) WHERE state IN ('delivered', 'purged')`,
   ],
+  // 2: the trace context log() captured ({ tp, tpState?, baggage? }, src/base/trace-context.ts).
+  // A nullable column without a default: added without rewriting the table.
+  (t) => [`ALTER TABLE ${t.entries} ADD COLUMN trace jsonb`],
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

@@ -15,9 +15,10 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ioError } from '../base/errors.js'
 import { sealLog } from '../store/seal.js'
-import { listSegments, logPaths, type LogPaths } from '../store/segments.js'
+import { listSegments, type LogPaths, removeSegment, setAsideName } from '../store/segments.js'
+import { resolveLogPath } from '../store/log-path.js'
 import { withMaintenance } from '../store/maintenance-session.js'
-import { asideName, removeShipped, replayedUpTo } from './local-files.js'
+import { replayedUpTo } from './local-files.js'
 import { BATCH_BYTES, insertIsolating } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
 import { type FileKind, shipFile, type ShipTarget } from './ship-file.js'
@@ -54,7 +55,7 @@ export interface ShipResult {
 
 export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
   const t0 = Date.now()
-  const paths = logPaths(logPath)
+  const paths = await resolveLogPath('store.ship', logPath)
   const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: null, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.
@@ -111,7 +112,7 @@ async function shipOne(
   if (r.read.error) {
     // A damaged .gz: what could be read is shipped; the unreadable rest stays on this host,
     // set aside under a name no log pattern matches, and a corrupt row says where.
-    const aside = await asideName(paths.dir, `corrupt-${path.basename(file.path)}`)
+    const aside = await setAsideName(paths.dir, `corrupt-${path.basename(file.path)}`)
     await fsp.rename(file.path, aside)
     const why = `unreadable rest of ${path.basename(file.path)} after byte ${r.read.end} (${r.read.error.message}); file kept on this host as ${path.basename(aside)}`
     const src = path.basename(file.key)
@@ -122,7 +123,8 @@ async function shipOne(
     res.shipped += n.inserted
     res.corrupt += n.inserted
   }
-  await removeShipped(file)
+  // After a damaged .gz was set aside, a plain twin (a crash mid-compression) is the intact copy.
+  await removeSegment(file, { twins: !r.read.error })
   res.files++
 }
 

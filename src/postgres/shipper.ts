@@ -1,9 +1,10 @@
 /**
- * `store.startShipper(path)`: ship on an interval in the background, like startReplayer.
- * A failed round (database down, a local replay holding the lock) is reported to the
- * `onError` callback / logger and retried next interval; it never throws into the app.
- * The returned function stops it and resolves once an in-flight round has finished.
+ * `store.startShipper(path)`: ship on an interval in the background (base/loop.ts), the first
+ * round at once. A failed round (database down) is reported to the store's `error` event and
+ * retried next interval; a round that found the replay lock taken (a local replay, another
+ * shipper) is not a failure. It never throws into the app.
  */
+import { startLoop } from '../base/loop.js'
 import type { ResolvedShipOptions } from './options.js'
 import type { ShipResult } from './ship.js'
 
@@ -13,28 +14,7 @@ export interface ShipperHooks {
   onError: (err: unknown) => void
 }
 
+// TODO(issue 18, integrator): `_o` is unused; drop it here and in store.ts (WP3's file).
 export function startShipperLoop(interval: number, _o: ResolvedShipOptions, hooks: ShipperHooks): () => Promise<void> {
-  const ac = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  const round = () => {
-    timer = undefined
-    running = hooks
-      .ship(ac.signal)
-      .then((r) => hooks.onShipped?.(r), hooks.onError)
-      .finally(() => {
-        running = undefined
-        if (!ac.signal.aborted) schedule()
-      })
-  }
-  const schedule = () => {
-    timer = setTimeout(round, interval)
-    timer.unref()
-  }
-  round()
-  return async () => {
-    ac.abort()
-    if (timer) clearTimeout(timer)
-    await running
-  }
+  return startLoop({ every: interval, first: 'now', run: hooks.ship, onResult: hooks.onShipped, onError: hooks.onError })
 }

@@ -27,12 +27,13 @@ import { maskSecrets, redactUrl } from '../base/redact.js'
 import { CENTRAL_FILTER_KEYS, centralFilter, compileFilter } from './filters.js'
 import { inspectEntries, readRow } from './inspect.js'
 import {
-  boundedDuration,
   type CentralReplayOptions,
   type ConnectOptions,
+  type PruneOptions,
   type ResolvedConnectOptions,
   resolveCentralReplayOptions,
   resolveConnectOptions,
+  resolvePruneOptions,
   resolveShipOptions,
   resolveShipperOptions,
   type ShipOptions,
@@ -207,9 +208,9 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   }
 
   /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */
-  async prune(options: { olderThan: number | string }): Promise<number> {
+  async prune(options: PruneOptions): Promise<number> {
     this.assertOpen()
-    return prune(this.db, this.tables, boundedDuration('olderThan', options?.olderThan))
+    return prune(this.db, this.tables, resolvePruneOptions(options).olderThan)
   }
 
   /** Stop background shippers (waiting for a round in flight) and close the connections. */

@@ -24,7 +24,7 @@ import { fingerprintOf } from './fingerprint.js'
 import { pgTextOrNull } from './pg-text.js'
 import type { ResolvedCentralReplayOptions } from './options.js'
 import type { Tables } from './schema.js'
-import { boundedCall } from '../base/handler-timeout.js'
+import { ProcessSpans, callHandler } from '../base/trace.js'
 
 export type CentralHandler<T = unknown> = (payload: T, entry: CentralEntry<T>) => unknown | Promise<unknown>
 
@@ -48,6 +48,9 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
   const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(6).toString('hex')}`
   const s: CentralReplaySummary = { handled: 0, delivered: 0, requeued: 0, permanent: 0, expired: 0, released: 0, stopped: null, durationMs: 0 }
   const scope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
+  const spans = o.trace
+    ? await ProcessSpans.start<CentralEntry>(o.traceParent, { destination: (e) => e.log, where: (e) => `central entry ${e.seq}` }, (m) => logger?.warn({}, `dlq: ${m}`))
+    : undefined
   for (;;) {
     if (o.signal?.aborted) {
       s.stopped = 'abort'
@@ -61,8 +64,9 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
     const sent = performance.now()
     const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope)
     if (batch.rows.length === 0) break
-    await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger)
+    await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger, spans)
   }
+  spans?.flush()
   s.durationMs = Date.now() - t0
   return s
 }
@@ -78,6 +82,7 @@ async function runBatch(
   claimSent: number,
   s: CentralReplaySummary,
   logger: LoggerLike | undefined,
+  spans: ProcessSpans<CentralEntry> | undefined,
 ): Promise<void> {
   const localAtClaim = Date.now()
   const now = () => serverNow + (Date.now() - localAtClaim)
@@ -130,7 +135,7 @@ async function runBatch(
     let error: unknown
     let threw = false
     try {
-      await boundedCall(handler(e.payload, e), o.handlerTimeout)
+      await callHandler(spans, handler, e.payload, e, o.handlerTimeout)
     } catch (err) {
       threw = true
       error = err

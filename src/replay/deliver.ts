@@ -1,6 +1,7 @@
 /**
  * Calling the handler for one due item: the first attempt synchronously, then, only after a
- * failure, the in-place retries through p-retry, each call bounded by `handlerTimeout`.
+ * failure, the in-place retries through p-retry, each call bounded by `handlerTimeout` and,
+ * when the run traces, inside its own process span (src/base/trace.ts).
  *
  * A handler that returns without a thenable and without throwing settles the item right
  * there: no promise, no microtask hop. Everything else resolves to `undefined` (delivered)
@@ -9,7 +10,8 @@
 import pRetry, { AbortError } from 'p-retry'
 import { isPermanentError } from '../base/errors.js'
 import type { Handler, ReplayEnvelope } from './types.js'
-import { boundedCall, isThenable } from '../base/handler-timeout.js'
+import { isThenable } from '../base/handler-timeout.js'
+import { type ProcessSpans, callHandler } from '../base/trace.js'
 
 export class Failed {
   constructor(readonly error: unknown) {}
@@ -34,6 +36,7 @@ export class Deliverer {
   constructor(
     private readonly handler: Handler,
     private readonly policy: DeliveryPolicy,
+    private readonly spans: ProcessSpans<ReplayEnvelope> | undefined,
   ) {}
 
   /**
@@ -43,7 +46,7 @@ export class Deliverer {
   deliver(env: ReplayEnvelope): undefined | Failed | Promise<Failed | undefined> {
     let r: unknown
     try {
-      r = this.handler(env.payload, env)
+      r = this.call(env)
     } catch (err) {
       if (this.policy.retries === 0 || isPermanentError(err)) return new Failed(err)
       return this.afterFailure(env, err)
@@ -54,7 +57,7 @@ export class Deliverer {
 
   private async settle(env: ReplayEnvelope, first: PromiseLike<unknown>): Promise<Failed | undefined> {
     try {
-      await this.bounded(first)
+      await first
       return undefined
     } catch (err) {
       return this.afterFailure(env, err)
@@ -79,7 +82,7 @@ export class Deliverer {
             throw new AttemptFailed(firstError)
           }
           try {
-            await this.bounded(this.handler(env.payload, env))
+            await this.call(env)
             handled = true
           } catch (err) {
             last = err
@@ -102,7 +105,7 @@ export class Deliverer {
     return undefined
   }
 
-  private bounded(result: unknown): unknown {
-    return boundedCall(result, this.policy.handlerTimeout)
+  private call(env: ReplayEnvelope): unknown {
+    return callHandler(this.spans, this.handler, env.payload, env, this.policy.handlerTimeout)
   }
 }

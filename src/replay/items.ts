@@ -7,6 +7,7 @@ import { type Envelope, type EnvelopeHeader, type FinalReason, type ReasonParts,
 import { LineDecoder } from '../format/entry.js'
 import type { ResolvedReplayOptions } from '../base/options.js'
 import { afterFailure, classify } from '../format/outcome.js'
+import { copyTrace } from '../base/trace-context.js'
 import { type Deliverer, Failed } from './deliver.js'
 import type { ReplayOutputs } from './outputs.js'
 import type { Reporter } from './report.js'
@@ -106,6 +107,7 @@ export class ItemProcessor {
       ...(reason.errorName !== undefined ? { errorName: reason.errorName } : {}),
       ...(reason.errorCode !== undefined ? { errorCode: reason.errorCode } : {}),
     }
+    copyTrace(header, env)
     this.summary.requeued++
     this.report.outcome('requeued', segment, offset, env, reason.text)
     return this.outputs!.relog({ header, id: env.id, rawPayload: rawPayloadOf(line, env) })
@@ -121,6 +123,7 @@ export class ItemProcessor {
     const errorCode = reason ? reason.errorCode : env.errorCode
     if (errorName !== undefined) header.errorName = errorName
     if (errorCode !== undefined) header.errorCode = errorCode
+    copyTrace(header, env)
     return this.outputs.permanent({ header, id: env.id, rawPayload: rawPayloadOf(line, env) })
   }
 

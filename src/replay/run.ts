@@ -13,12 +13,14 @@
  */
 import { EventEmitter } from 'node:events'
 import fsp from 'node:fs/promises'
+import path from 'node:path'
 import { DeadLetterError, ioError, systemCodeOf } from '../base/errors.js'
 import { FileLock, inspectLock } from '../store/lock.js'
 import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from '../base/options.js'
 import { sealLog } from '../store/seal.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths } from '../store/segments.js'
 import { readSegmentMeta } from '../store/counts/segment-meta.js'
+import { logPathArg, resolveLogPath } from '../store/log-path.js'
 import { recoverLog } from '../store/recovery.js'
 import { Deliverer } from './deliver.js'
 import { ItemProcessor } from './items.js'
@@ -26,7 +28,8 @@ import { OversizedKeeper } from '../store/oversized.js'
 import { ReplayOutputs } from './outputs.js'
 import { Reporter } from './report.js'
 import { type RunScope, SegmentRun } from './segment-run.js'
-import { type Handler, type ReplayContext, type ReplaySummary, type ReplayerEvents, emptySummary } from './types.js'
+import { type Handler, type ReplayContext, type ReplayEnvelope, type ReplaySummary, type ReplayerEvents, emptySummary } from './types.js'
+import { ProcessSpans } from '../base/trace.js'
 
 export class Replayer extends EventEmitter<ReplayerEvents> {
   readonly paths: LogPaths
@@ -37,16 +40,14 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
   private stopReason: 'abort' | 'limit' | undefined
   private failure: unknown
   private current: SegmentRun | undefined
+  private spans: ProcessSpans<ReplayEnvelope> | undefined
 
   constructor(logPath: string, handler: Handler, options?: ReplayOptions, ctx: ReplayContext = {}) {
     super()
-    if (typeof logPath !== 'string' || logPath.length === 0) {
-      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: replay() needs the log file path')
-    }
     if (typeof handler !== 'function') {
       throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: replay() needs a handler function, got ${typeof handler}`)
     }
-    this.paths = logPaths(logPath)
+    this.paths = logPaths(logPathArg('replay', logPath))
     this.options = resolveReplayOptions(options)
     this.handler = handler
     this.ctx = ctx
@@ -56,12 +57,14 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
   async run(): Promise<ReplaySummary> {
     const started = Date.now()
     const { options: o, paths } = this
+    await resolveLogPath('replay', paths.active) // a dry run too: a missing directory is not an empty log
     const lock = o.dryRun ? undefined : await FileLock.acquire(paths.replayLock, 'replay', o.mode, { operation: 'replay' })
     this.report.watch()
     let outputs: ReplayOutputs | undefined
     let oversized: OversizedKeeper | undefined
     try {
       if (!o.dryRun) await this.prepare()
+      if (o.trace && !o.dryRun) this.spans = await this.startSpans()
       // Listed before any output exists: our own new files are not replayed in this run.
       const segments = await listSegments(paths.retry)
       if (o.dryRun) await this.addActiveForDryRun(segments)
@@ -78,6 +81,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         outputs?.abandon()
         oversized?.abandon()
       }
+      this.spans?.flush()
       this.report.close()
       await lock?.release()
     }
@@ -139,7 +143,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
 
   private scope(outputs: ReplayOutputs | undefined, oversized: OversizedKeeper | undefined): RunScope {
     const o = this.options
-    const deliverer = new Deliverer(this.handler, o)
+    const deliverer = new Deliverer(this.handler, o, this.spans)
     return {
       o,
       report: this.report,
@@ -155,6 +159,16 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
         this.stopReason ??= 'limit'
       },
     }
+  }
+
+  /** Spans named after the log as shipping names it by default (its absolute path): one name on both backends. */
+  private startSpans(): Promise<ProcessSpans<ReplayEnvelope> | undefined> {
+    const log = path.resolve(this.paths.active)
+    return ProcessSpans.start<ReplayEnvelope>(
+      this.options.traceParent,
+      { destination: () => log, where: (env) => `the item at byte ${env.offset} of ${env.segment}` },
+      (message) => this.report.warn(message),
+    )
   }
 
   private finish(started: number): ReplaySummary {

@@ -12,13 +12,11 @@ import { type Checkpoint, CheckpointWriter, readCheckpoint } from '../store/chec
 import { DeadLetterError, ioError } from '../base/errors.js'
 import { type LineHandler, type ReadResult, readLines } from '../format/lines.js'
 import type { ResolvedReplayOptions } from '../base/options.js'
-import { type SegmentInfo, statePathOf } from '../store/segments.js'
-import { removeSegmentMeta } from '../store/counts/segment-meta.js'
+import { type SegmentInfo, removeSegment, setAsideName, statePathOf } from '../store/segments.js'
 import type { ItemProcessor } from './items.js'
 import type { OversizedKeeper } from '../store/oversized.js'
 import { type ReplayOutputs, withNewFile } from './outputs.js'
 import type { Reporter } from './report.js'
-import { freeName } from '../store/names.js'
 
 /** What every segment of one run shares (owned by the Replayer). */
 export interface RunScope {
@@ -322,40 +320,24 @@ export class SegmentRun implements LineHandler {
     if (err instanceof DeadLetterError || !(seg.gz || (err as NodeJS.ErrnoException).code?.startsWith('Z_'))) {
       throw ioError(`read ${seg.path}`, err)
     }
-    const aside = freeName(path.join(path.dirname(seg.path), `corrupt-${path.basename(seg.path)}`))
+    const aside = await setAsideName(path.dirname(seg.path), `corrupt-${path.basename(seg.path)}`)
     const why = `unreadable compressed data after byte ${result.end}: ${err.message}; file kept as ${path.basename(aside)}`
     await this.scope.items.damaged(this.name, this.safeOffset, why)
     await this.checkpoint()
     try {
       // link, not rename: never replace an earlier set-aside file of the same name.
       await fsp.link(seg.path, aside)
-      await fsp.unlink(seg.path)
     } catch (e) {
       throw ioError(`set aside ${seg.path}`, e)
     }
-    await this.forget()
+    await this.remove({ twins: false })
   }
 
-  /** Everything accounted for and durable: the segment can go. */
-  private async remove(): Promise<void> {
-    const { seg } = this
-    await fsp.unlink(seg.path).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove ${seg.path}`, err)
-    })
-    if (seg.gz) await fsp.unlink(seg.key).catch(() => {})
-    // A copy the writer's compression finished while we read: the same, already replayed, records.
-    else await fsp.unlink(`${seg.path}.gz`).catch(() => {})
-    await this.forget()
-  }
-
-  /** The segment is gone: its checkpoint and metadata go after it. */
-  private async forget(): Promise<void> {
+  /** Everything accounted for and durable: the segment can go, its checkpoint and metadata after it. */
+  private async remove(opts?: { twins: false }): Promise<void> {
     this.writer?.close()
     this.writer = undefined
-    await fsp.unlink(this.statePath).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove ${this.statePath}`, err)
-    })
-    await removeSegmentMeta(this.seg.key)
+    await removeSegment(this.seg, opts)
     this.scope.report.summary.segmentsRemoved++
   }
 }

@@ -3,6 +3,7 @@
  * the message. The defaults keep the inspector private: loopback only, read-only.
  */
 import net from 'node:net'
+import { type Check, bool, int, resolveOptions, str, strings } from '../base/checks.js'
 import { DeadLetterError, invalidOption } from '../base/errors.js'
 import type { PGliteLike } from '../postgres/index.js'
 
@@ -30,48 +31,40 @@ export interface ResolvedServeOptions {
   token: string | undefined
 }
 
-const KNOWN = new Set(['logs', 'db', 'port', 'host', 'allowWrites', 'token'])
 /** Short tokens can be guessed over the network; 16 characters of `openssl rand -hex 8` and up cannot. */
 export const MIN_TOKEN_LENGTH = 16
 
-export function resolveServeOptions(o: ServeOptions): ResolvedServeOptions {
-  if (o === null || typeof o !== 'object') throw invalidOption('options', 'an object', o)
-  for (const k of Object.keys(o)) {
-    if (!KNOWN.has(k)) throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: unknown option \`${k}\``)
+const db: Check<string | PGliteLike> = (name, v) => {
+  if (typeof v === 'string' ? v.trim() === '' : typeof (v as { query?: unknown })?.query !== 'function') {
+    throw invalidOption(name, 'a PostgreSQL connection string or a PGlite instance', v)
   }
-  const logs = o.logs ?? []
-  if (!Array.isArray(logs) || logs.some((l) => typeof l !== 'string' || l.trim() === '')) {
-    throw invalidOption('logs', 'an array of log paths', logs)
-  }
-  if (o.db !== undefined && (typeof o.db === 'string' ? o.db.trim() === '' : typeof (o.db as { query?: unknown })?.query !== 'function')) {
-    throw invalidOption('db', 'a PostgreSQL connection string or a PGlite instance', o.db)
-  }
-  if (logs.length === 0 && o.db === undefined) {
+  return v as string | PGliteLike
+}
+
+const token: Check<string> = (name, v) => {
+  // Printable ASCII only: it travels in an HTTP header and a cookie.
+  if (typeof v !== 'string' || !/^[\x21-\x7e]+$/.test(v)) throw invalidOption(name, 'printable ASCII without spaces', '(hidden)')
+  if (v.length < MIN_TOKEN_LENGTH) throw invalidOption(name, `at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 16)`, '(hidden)')
+  return v
+}
+
+const defaults: ResolvedServeOptions = { logs: [], db: undefined, port: 8080, host: '127.0.0.1', allowWrites: false, token: undefined }
+
+export function resolveServeOptions(input: ServeOptions): ResolvedServeOptions {
+  const o = resolveOptions('startServer', input, defaults, { logs: strings, db, port: int(0, 65535), host: str, allowWrites: bool, token })
+  if (o.logs.length === 0 && o.db === undefined) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', 'dlq: nothing to serve: give at least one log path (option `logs`) or `db`')
   }
-  const port = o.port ?? 8080
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', 'an integer from 0 to 65535', port)
-  const given = o.host ?? '127.0.0.1'
-  if (typeof given !== 'string' || given.trim() === '') throw invalidOption('host', 'a host name or IP address', given)
   // [::1] is how a URL spells an IPv6 address; listen() wants it bare.
-  const bracketed = /^\[(.*)\]$/.exec(given)
-  const host = bracketed && net.isIPv6(bracketed[1]) ? bracketed[1] : given
-  if (o.allowWrites !== undefined && typeof o.allowWrites !== 'boolean') throw invalidOption('allowWrites', 'a boolean', o.allowWrites)
-  const token = o.token
-  if (token !== undefined) {
-    // Printable ASCII only: it travels in an HTTP header and a cookie.
-    if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw invalidOption('token', 'printable ASCII without spaces', token === undefined ? token : '(hidden)')
-    if (token.length < MIN_TOKEN_LENGTH) {
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`token\` must be at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 16)`)
-    }
-  }
-  if (!isLoopback(host) && token === undefined) {
+  const bracketed = /^\[(.*)\]$/.exec(o.host)
+  if (bracketed && net.isIPv6(bracketed[1])) o.host = bracketed[1]
+  if (!isLoopback(o.host) && o.token === undefined) {
     throw new DeadLetterError(
       'DLQ_INVALID_OPTION',
-      `dlq: option \`host\` ${JSON.stringify(host)} is reachable from other machines: also give option \`token\` (or bind 127.0.0.1)`,
+      `dlq: option \`host\` ${JSON.stringify(o.host)} is reachable from other machines: also give option \`token\` (or bind 127.0.0.1)`,
     )
   }
-  return { logs: [...logs], db: o.db, port, host, allowWrites: o.allowWrites === true, token }
+  return o
 }
 
 /**

@@ -6,7 +6,7 @@
  * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
 import type { Kind as LogKind } from '../format/model.js'
-import { parseDuration } from '../base/options.js'
+import { parseDuration } from '../base/checks.js'
 import { badRequest } from './http-error.js'
 import type { SourceFilter } from './sources.js'
 
@@ -106,7 +106,7 @@ export function parseTime(name: string, value: string, now: number): number {
     try {
       return now - parseDuration(v)
     } catch (err) {
-      throw badRequest(`${name}: ${(err as Error).message}`)
+      throw badRequest(`${name}: ${(err as Error).message.replace(/^dlq: /, '')}`)
     }
   }
   const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v)

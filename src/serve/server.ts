@@ -3,13 +3,11 @@
  * one port. Resolves once the port accepts connections; close() stops accepting, aborts
  * running requeue/purge jobs (they roll back the segment in progress) and waits for them.
  */
-import fsp from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import path from 'node:path'
 import { createAdaptorServer } from '@hono/node-server'
 import { DeadLetterError, ioError } from '../base/errors.js'
-import { logPaths } from '../store/segments.js'
+import { resolveLogPath } from '../store/log-path.js'
 import { createApp } from './app.js'
 import { Limiter } from './cache.js'
 import { ServeContext } from './context.js'
@@ -32,8 +30,7 @@ export interface RunningServer {
 /** Scans (listings, groups, reason summaries) running at once, whatever the number of requests. */
 const SCANS_AT_ONCE = 2
 
-function keyFor(logPath: string, taken: Set<string>): string {
-  const p = logPaths(logPath)
+function keyFor(p: { name: string; file: string }, taken: Set<string>): string {
   const base = (p.name || p.file).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '').slice(0, 60) || 'log'
   let key = base
   for (let i = 2; taken.has(key); i++) key = `${base}-${i}`
@@ -44,13 +41,8 @@ function keyFor(logPath: string, taken: Set<string>): string {
 async function localSources(logs: string[], scans: Limiter, taken: Set<string>): Promise<Source[]> {
   const out: Source[] = []
   for (const log of logs) {
-    const abs = path.resolve(log)
-    const st = await fsp.stat(abs).catch(() => undefined)
-    if (st?.isDirectory()) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${log} is a directory; give the log file's path (the path given to Logger.open)`)
-    const dir = path.dirname(abs)
-    const dst = await fsp.stat(dir).catch(() => undefined)
-    if (!dst?.isDirectory()) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: no such directory: ${dir} (from log path ${log})`)
-    out.push(new LocalLogSource(keyFor(abs, taken), abs, scans))
+    const paths = await resolveLogPath('startServer', log)
+    out.push(new LocalLogSource(keyFor(paths, taken), paths.active, scans))
   }
   return out
 }
@@ -72,7 +64,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const sources = await localSources(o.logs, scans, taken)
   if (o.db !== undefined) {
     const { openStoreSource } = await import('./store-source.js')
-    sources.push(await openStoreSource(o.db, keyFor('central.log', taken), scans))
+    sources.push(await openStoreSource(o.db, keyFor({ name: 'central', file: 'central.log' }, taken), scans))
   }
   const ctx = new ServeContext(sources, o.allowWrites, o.token)
   let port = o.port

@@ -18,7 +18,7 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import { crc32 } from '../base/crc32.js'
-import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../base/fs-safe.js'
+import { O_NOFOLLOW, writeFileAtomic } from '../base/fs-safe.js'
 import { ioError } from '../base/errors.js'
 
 export interface Checkpoint {
@@ -206,10 +206,6 @@ export function writeCheckpoint(file: string, cp: Checkpoint, mode: number): Pro
   return Promise.resolve()
     .then(() => writeFileAtomic(file, fileBytes(cp, 1), mode))
     .catch((err) => Promise.reject(ioError(`write checkpoint ${file}`, err)))
-}
-
-export async function removeCheckpoint(file: string): Promise<void> {
-  await unlinkIfExists(file)
 }
 
 /**

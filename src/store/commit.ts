@@ -8,7 +8,6 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ioError } from '../base/errors.js'
 import { fsyncDir } from '../base/fs-safe.js'
-import { metaPathOf } from './counts/segment-meta.js'
 import { type LogPaths, maxSeq, segmentName } from './segments.js'
 import type { RewritePaths } from './journal.js'
 import { markedSeqs, readOutputMarks } from './marks.js'
@@ -35,17 +34,4 @@ export async function publishOutputs(paths: LogPaths, rp: RewritePaths): Promise
   }
   await fsyncDir(paths.dir)
   return out
-}
-
-/** Delete a rewritten source segment (plain or compressed; key = path without `.gz`) and its metadata sidecar. */
-export async function removeSource(paths: LogPaths, key: string): Promise<void> {
-  // The sidecar last: one left behind by a crash is swept by recovery (and is ignored as stale anyway).
-  for (const f of [key, `${key}.gz`, metaPathOf(key)]) {
-    try {
-      await fsp.unlink(f)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`remove ${f}`, err)
-    }
-  }
-  await fsyncDir(paths.dir)
 }

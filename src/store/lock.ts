@@ -44,10 +44,33 @@ export interface LockHolderProps {
 }
 
 /**
- * Tokens of the locks this process holds. A lock naming our own pid with another token was
- * left by an earlier process that had the same pid: in a container, PID 1 after a restart.
+ * The locks this process holds, token → lock file. A lock naming our own pid with another
+ * token was left by an earlier process that had the same pid: in a container, PID 1 after a
+ * restart.
  */
-const heldTokens = new Set<string>()
+const heldTokens = new Map<string, string>()
+
+function hold(token: string, file: string): void {
+  if (heldTokens.size === 0) process.on('exit', releaseAllSync)
+  heldTokens.set(token, file)
+}
+
+function unhold(token: string): void {
+  if (heldTokens.delete(token) && heldTokens.size === 0) process.off('exit', releaseAllSync)
+}
+
+/**
+ * At exit (process.exit, the end of the event loop, an uncaught exception) nothing of this
+ * process runs any more: a lock still carrying our token goes with it, so the next process
+ * finds none instead of a stale one. SIGKILL leaves it behind, to be judged stale.
+ */
+function releaseAllSync(): void {
+  for (const [token, file] of heldTokens) {
+    try {
+      if (fs.readFileSync(file, 'utf8').includes(token)) fs.unlinkSync(file)
+    } catch {}
+  }
+}
 
 /** A lock file without valid content younger than this is assumed to be mid-creation. */
 const UNWRITTEN_GRACE_MS = 10_000
@@ -88,7 +111,7 @@ export class FileLock {
     const content = JSON.stringify(info) + '\n'
     for (let tries = 0; tries < 5; tries++) {
       if (await tryCreate(file, content, mode)) {
-        heldTokens.add(info.token)
+        hold(info.token, file)
         await removeStaleTemps(file)
         return new FileLock(file, info, mode)
       }
@@ -106,7 +129,7 @@ export class FileLock {
         return tryCreate(file, content, mode)
       })
       if (won) {
-        heldTokens.add(info.token)
+        hold(info.token, file)
         await removeStaleTemps(file)
         return new FileLock(file, info, mode)
       }
@@ -166,7 +189,7 @@ export class FileLock {
   /** Only removes the file while it is still ours. */
   async release(): Promise<void> {
     this.released = true
-    heldTokens.delete(this.info.token)
+    unhold(this.info.token)
     const raw = await readSmallFile(this.file).catch(() => undefined)
     if (raw !== undefined && raw.includes(this.info.token)) await fsp.unlink(this.file).catch(() => {})
   }
@@ -195,6 +218,9 @@ async function createLockFile(file: string, content: string, mode: number): Prom
     const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, mode)
     try {
       await fh.writeFile(content)
+      // Content before name: after a power cut the lock must not be there empty or torn,
+      // which reads as a lock being written and refuses every start for a while.
+      await fh.sync()
     } finally {
       await fh.close()
     }

@@ -1,26 +1,64 @@
-import fsp from 'node:fs/promises'
-import { DeadLetterError } from '../base/errors.js'
-import { type LogPaths, logPaths } from './segments.js'
-
 /**
- * The log argument is the active file's path, as given to Logger.open. The file itself may
- * not exist (nothing failed yet, or it was rotated away); its directory must.
+ * The one rule for a log path argument, at every entry point (the admin functions, replay,
+ * ship, serve, the CLI; Logger.open with `create`). The path is the log's active file, as
+ * given to Logger.open; the file itself may not exist (nothing failed yet, or it was rotated
+ * away), its directory must — except for Logger.open, which creates it.
+ *
+ *   - not a string, empty, a NUL byte, a name of another log's files → DLQ_INVALID_ARGUMENT
+ *   - an existing directory → DLQ_INVALID_ARGUMENT, naming the logs in it
+ *   - its directory missing, or not a directory → DLQ_NOT_FOUND
  */
-export async function resolveLogPath(what: string, logPath: unknown): Promise<LogPaths> {
-  if (typeof logPath !== 'string' || logPath.trim() === '') {
-    throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${what}() needs the log file path, got ${typeof logPath === 'string' ? 'an empty string' : typeof logPath}`)
+import type fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { DeadLetterError, describe, ioError } from '../base/errors.js'
+import { type LogPaths, findLogNames, logPaths } from './segments.js'
+
+export type { LogPaths } from './segments.js'
+
+export async function resolveLogPath(what: string, logPath: unknown, opts: { create?: boolean } = {}): Promise<LogPaths> {
+  const file = logPathArg(what, logPath)
+  if ((await statOf(file))?.isDirectory()) {
+    const names = await findLogNames(file)
+    const eg = names.length > 0 ? names.slice(0, 3).map((n) => path.join(file, n)).join(' or ') : `${path.join(file, 'app.log')} (the path given to Logger.open)`
+    throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${file} is a directory; pass the log file path, e.g. ${eg}`)
   }
-  const st = await fsp.stat(logPath).catch(() => undefined)
-  if (st?.isDirectory()) {
-    throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${what}(): ${logPath} is a directory; pass the log file path (as given to Logger.open)`)
-  }
-  const paths = logPaths(logPath)
-  let dir
+  const paths = logPaths(file)
+  if (opts.create) return paths
+  let dir: fs.Stats
   try {
     dir = await fsp.stat(paths.dir)
   } catch (err) {
-    throw new DeadLetterError('DLQ_NOT_FOUND', `dlq: ${what}(): no such directory: ${paths.dir} (from log path ${logPath})`, { cause: err })
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(`stat ${paths.dir}`, err)
+    throw new DeadLetterError('DLQ_NOT_FOUND', `dlq: no such directory: ${paths.dir} (from log path ${file})`, { cause: err })
   }
-  if (!dir.isDirectory()) throw new DeadLetterError('DLQ_NOT_FOUND', `dlq: ${what}(): ${paths.dir} is not a directory (from log path ${logPath})`)
+  if (!dir.isDirectory()) throw new DeadLetterError('DLQ_NOT_FOUND', `dlq: ${paths.dir} is not a directory (from log path ${file})`)
   return paths
+}
+
+/** The part of the rule that needs no file system, for a caller that cannot wait (a constructor). */
+export function logPathArg(what: string, logPath: unknown): string {
+  if (typeof logPath !== 'string' || logPath.trim() === '') {
+    throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${what}() needs the log file path, got ${typeof logPath === 'string' ? JSON.stringify(logPath) : describe(logPath)}`)
+  }
+  return logPath
+}
+
+/**
+ * The other logs in the directory when it holds no file of this one (a misspelt name, or
+ * nothing logged yet); undefined when it does.
+ */
+export async function otherLogs(paths: LogPaths): Promise<string[] | undefined> {
+  const names = await findLogNames(paths.dir)
+  const active = await fsp.lstat(paths.active).then(() => true, () => false)
+  return names.includes(paths.file) || active ? undefined : names
+}
+
+async function statOf(file: string): Promise<fs.Stats | undefined> {
+  try {
+    return await fsp.stat(file)
+  } catch {
+    return undefined
+  }
 }

@@ -14,8 +14,8 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
 import { truncateTornTail } from './outputs.js'
-import { type LogPaths, listSegments } from './segments.js'
-import { publishOutputs, removeSource } from './commit.js'
+import { type LogPaths, listSegments, removeSegment } from './segments.js'
+import { publishOutputs } from './commit.js'
 import { readJournal, rewritePaths } from './journal.js'
 import { dropOutputMarks, readOutputMarks } from './marks.js'
 import { removeAbandonedTemps } from './seal-request.js'
@@ -57,7 +57,8 @@ export async function recoverRewrite(paths: LogPaths): Promise<string | undefine
     return j ? `rolled back an interrupted ${j.op} of ${j.source} (it is unchanged)` : 'removed an unreadable rewrite journal and its partial outputs'
   }
   await publishOutputs(paths, rp)
-  await removeSource(paths, path.join(paths.dir, path.basename(j.source)))
+  const key = path.join(paths.dir, path.basename(j.source))
+  await removeSegment({ key, path: key })
   await unlinkIfExists(rp.journal)
   return `finished an interrupted ${j.op} of ${j.source}`
 }
@@ -90,7 +91,7 @@ export async function trimOwnSegments(paths: LogPaths): Promise<void> {
       if (seg.owner !== 'replayer' || seg.gz) continue
       truncateTornTail(seg.path)
       const st = await fsp.stat(seg.path).catch(() => undefined)
-      if (st && st.size === 0) await fsp.unlink(seg.path).catch(() => {})
+      if (st && st.size === 0) await removeSegment(seg)
     }
   }
   truncateTornTail(paths.corrupt)

@@ -27,9 +27,9 @@ import type { Envelope } from '../format/envelope.js'
 import { unlinkIfExists } from '../base/fs-safe.js'
 import { readLines } from '../format/lines.js'
 import type { OutputFile } from './outputs.js'
-import { type LogPaths, type SegmentInfo, listSegments } from './segments.js'
+import { type LogPaths, type SegmentInfo, listSegments, removeSegment } from './segments.js'
 import type { ByteSink } from '../format/sink.js'
-import { publishOutputs, removeSource } from './commit.js'
+import { publishOutputs } from './commit.js'
 import { type RewritePaths, rewritePaths, writeJournal } from './journal.js'
 import { sizeText } from './size-text.js'
 import { copyLine, lineText, parseLine, tmpOutput } from './temp-output.js'
@@ -276,7 +276,7 @@ class PermanentRewrite {
     phase('committed')
     await publishOutputs(this.o.paths, rp)
     phase('renamed')
-    await removeSource(this.o.paths, p.seg.key)
+    await removeSegment(p.seg)
     phase('source-deleted')
     await unlinkIfExists(rp.journal)
     this.result.rewritten++

@@ -113,6 +113,25 @@ function family(dir: string, base: string, ext: string): SegmentFamily {
   }
 }
 
+/**
+ * The logs a directory holds, by active-file name (`orders.log`), read off the names of
+ * their locks, permanent and corrupt logs and sealed segments; for messages that point a
+ * user at the right path.
+ */
+export async function findLogNames(dir: string): Promise<string[]> {
+  const names = new Set<string>()
+  for (const n of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const control = /^\.(.+?)(?:\.replay)?\.(?:lock|counts|seal-request|seal-done)$/.exec(n)
+    const file = n.replace(/^(?:permanent|corrupt)-/, '')
+    // A segment, compressed or not, or one of its side files (.state, .meta, .gz.tmp, set aside as .1).
+    const seg = /^(.+)\.r?\d{12}(\.[^.]+)??(?:\.gz|\.tmp|\.state|\.meta|\.line|\.\d+)*$/.exec(file)
+    if (control) names.add(control[1])
+    else if (seg) names.add(seg[1] + (seg[2] ?? ''))
+    else if (file !== n && !/\.(?:line|\d+)$/.test(file)) names.add(file)
+  }
+  return [...names].sort()
+}
+
 export type SegmentOwner = 'writer' | 'replayer'
 
 export interface SegmentInfo {
@@ -133,6 +152,43 @@ export function segmentName(fam: SegmentFamily, owner: SegmentOwner, seq: number
 
 export function statePathOf(seg: SegmentInfo | string): string {
   return `${typeof seg === 'string' ? seg : seg.key}.state`
+}
+
+/** The count sidecar of a segment (store/counts/segment-meta.ts): one name for `X` and `X.gz`. */
+export function metaPathOf(key: string): string {
+  return `${key}.meta`
+}
+
+/**
+ * Remove a segment and what belongs to it, the one way every remover does it (replay, ship,
+ * rewrite, retention, recovery): `X` first, then `X.gz` — the order the compressor checks, so
+ * one racing us never resurrects the segment (compressSegment) — then `path` if it is neither,
+ * then the checkpoint, so a later segment of that name cannot resume at a stale offset, then
+ * the count sidecar, then an fsync of the directory. A caller removes a retry segment only
+ * once its outputs and checkpoint are durable (invariant 4). `twins: false` removes only
+ * `path` of the two copies: a damaged `.gz` set aside leaves a plain twin, then the intact copy.
+ */
+export async function removeSegment(seg: { key: string; path: string }, opts: { twins?: boolean } = {}): Promise<void> {
+  const files = opts.twins === false ? [seg.path] : [seg.key, `${seg.key}.gz`]
+  if (!files.includes(seg.path)) files.push(seg.path)
+  const fail = (what: string) => (err: unknown) => {
+    throw ioError(what, err)
+  }
+  for (const f of [...files, statePathOf(seg.key), metaPathOf(seg.key)]) await unlinkIfExists(f).catch(fail(`remove ${f}`))
+  await fsyncDir(path.dirname(seg.key)).catch(fail(`sync ${path.dirname(seg.key)}`))
+}
+
+/** `dir/base`, or `dir/base.1`, `dir/base.2`, …: the first name not taken, for a file set aside. */
+export async function setAsideName(dir: string, base: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const p = path.join(dir, i === 0 ? base : `${base}.${i}`)
+    try {
+      await fsp.lstat(p)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return p
+      throw ioError(`check ${p}`, err)
+    }
+  }
 }
 
 /**
@@ -292,8 +348,8 @@ export async function compressSegment(file: string, mode: number): Promise<strin
     return final
   }
   await fsp.rename(tmp, final)
-  // …and it may have done so between the check above and the rename (replay removes X and
-  // then X.gz, so one of the two sides always sees the other's removal).
+  // …and it may have done so between the check above and the rename (removeSegment removes X
+  // and then X.gz, so one of the two sides always sees the other's removal).
   if (!fs.existsSync(file)) {
     await unlinkIfExists(final)
     return final

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events'
 import path from 'node:path'
 import { Diagnostics } from './diagnostics.js'
 import type { LogKind, LoggerEvents, StartReplayerOptions } from './events.js'
-import { DeadLetterError, invalidOption, ioError } from '../base/errors.js'
+import { DeadLetterError, ioError } from '../base/errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from '../format/envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
@@ -18,11 +18,13 @@ import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
 import { removeAbandonedTemps } from '../store/seal-request.js'
-import { assertNotDirectory, mkdirp } from '../base/fs-safe.js'
-import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayOptions, timerDuration } from '../base/options.js'
+import { fsyncNewDirs, mkdirp } from '../base/fs-safe.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { type ResolvedLoggerOptions, type LoggerOptions, resolveLoggerOptions, resolveReplayerOptions } from '../base/options.js'
 import { compileSchema, loadSchemaCompiler, PayloadSerializer } from '../format/serialize.js'
-import { compressSegment, logPaths, type LogPaths } from '../store/segments.js'
+import { compressSegment, type LogPaths } from '../store/segments.js'
 import { SegmentWriter } from './writer.js'
+import { type CaptureTrace, traceCapture } from '../base/trace.js'
 import type { Handler, ReplaySummary } from '../replay/index.js'
 import { runReplay } from '../replay/index.js'
 import type { ReplayOptions } from '../base/options.js'
@@ -45,7 +47,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
   private readonly retention: Retention
   private readonly watch: OwnershipWatch
 
-  private constructor(paths: LogPaths, options: ResolvedLoggerOptions, lock: FileLock) {
+  private constructor(
+    paths: LogPaths,
+    options: ResolvedLoggerOptions,
+    lock: FileLock,
+    /** Undefined with `trace: false` or without `@opentelemetry/api`: then log() looks at no context. */
+    private readonly captureTrace: CaptureTrace | undefined,
+  ) {
     super()
     this.path = paths.active
     this.paths = paths
@@ -87,28 +95,23 @@ export class Logger extends EventEmitter<LoggerEvents> {
    * when the directory cannot be written.
    */
   static async open(logPath: string, options?: LoggerOptions): Promise<Logger> {
-    if (typeof logPath !== 'string' || logPath.length === 0) {
-      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: Logger.open() needs a log file path')
-    }
     const opts = resolveLoggerOptions(options)
     if (opts.schema) await loadSchemaCompiler()
-    const paths = logPaths(logPath)
-    if (!paths.file || paths.file === '.' || paths.file === '..') {
-      throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${logPath} is not a file path`)
-    }
-    await assertNotDirectory(paths.active, 'Logger.open()')
+    const paths = await resolveLogPath('Logger.open', logPath, { create: true })
     try {
-      await mkdirp(paths.dir, opts.dirMode)
+      const created = await mkdirp(paths.dir, opts.dirMode)
+      if (created !== undefined && opts.durability === 'fsync') await fsyncNewDirs(created, paths.dir)
     } catch (err) {
       throw ioError(`create directory ${paths.dir}`, err)
     }
+    const capture = opts.trace ? await traceCapture(opts.traceBaggage) : undefined
     const lock = await FileLock.acquire(paths.writerLock, 'writer', opts.mode, { waitMs: opts.openTimeout })
     let dlq: Logger | undefined
     try {
       // With the writer lock in place no new sealer starts; one already sealing is let finish.
       const sealer = await waitWhileHeld(sealLockPath(paths.writerLock), opts.openTimeout)
       if (sealer.state === 'alive') throw lockedError(sealLockPath(paths.writerLock), 'writer', sealer.info, opts.openTimeout)
-      dlq = new Logger(paths, opts, lock)
+      dlq = new Logger(paths, opts, lock, capture)
       await dlq.retry.open()
       await dlq.permanent.open()
       await removeAbandonedTemps(paths)
@@ -212,6 +215,8 @@ export class Logger extends EventEmitter<LoggerEvents> {
         }
       }
       if (final !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), final }
+      const trace = this.captureTrace?.()
+      if (trace !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), ...trace }
       encodeHeader(sink, this.options.now(), attempt, text, id, extra)
       this.serializer.write(sink, data)
       encodeTrailer(sink)
@@ -293,10 +298,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
   async replay<T = unknown>(handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
     this.assertOpen()
     // Lines this logger accepted must be readable by its replay, and files it creates get the
-    // same mode: both default to the logger's own settings.
+    // same mode: both default to the logger's own settings; so does tracing (`trace: false`
+    // on the logger means no spans from it either).
     const inherited =
       options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))
-        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, ...options }
+        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, trace: this.options.trace, ...options }
         : options
     return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),
@@ -311,13 +317,9 @@ export class Logger extends EventEmitter<LoggerEvents> {
    */
   startReplayer<T = unknown>(handler: Handler<T>, options: StartReplayerOptions = {}): () => Promise<void> {
     this.assertOpen()
-    const { interval = 30_000, onRun, signal: outer, ...rest } = options
-    // Validate now: a typo must fail here, not silently on every background run.
-    resolveReplayOptions(rest)
-    if (onRun !== undefined && typeof onRun !== 'function') throw invalidOption('onRun', 'a function', onRun)
-    const every = timerDuration('interval', interval)
-    if (every <= 0) throw invalidOption('interval', 'a positive duration', interval)
-    return startReplayerLoop(every, outer, {
+    // Checked now: a typo must fail here, not silently on every background run.
+    const { interval, onRun, signal: outer, replay: rest } = resolveReplayerOptions<ReplaySummary>(options)
+    return startReplayerLoop(interval, outer, {
       replay: (signal) => this.replay(handler, { ...rest, signal }),
       onRun: this.diag.callback('onRun', onRun),
       onError: (err) => this.diag.error(err),

@@ -1,11 +1,8 @@
 /**
- * `dlq.startReplayer(handler)`: replay on an interval in the background, a retry worker for
- * long-running services (postgres/shipper.ts does the same for shipping). A failed run is
- * reported and the next one starts an interval later; a run that found the replay lock taken,
- * or the logger closed, is not a failure. The returned function stops the loop and resolves
- * once a run under way has finished.
+ * `dlq.startReplayer(handler)`: replay on an interval in the background (base/loop.ts), a
+ * retry worker for long-running services. The first run starts an interval from now.
  */
-import type { DeadLetterError } from '../base/errors.js'
+import { startLoop } from '../base/loop.js'
 import type { ReplaySummary } from '../replay/index.js'
 
 export interface ReplayerLoopHooks {
@@ -17,34 +14,13 @@ export interface ReplayerLoopHooks {
 }
 
 export function startReplayerLoop(every: number, outer: AbortSignal | undefined, hooks: ReplayerLoopHooks): () => Promise<void> {
-  const { onRun } = hooks
-  const ac = new AbortController()
-  outer?.addEventListener('abort', () => ac.abort(), { once: true })
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  const tick = () => {
-    if (ac.signal.aborted || hooks.closed()) return
-    running = hooks
-      .replay(ac.signal)
-      .then((s) => onRun?.(s))
-      .catch((err: Error) => {
-        if ((err as DeadLetterError).code !== 'DLQ_REPLAY_LOCKED' && (err as DeadLetterError).code !== 'DLQ_CLOSED') {
-          hooks.onError(err)
-        }
-      })
-      .finally(() => {
-        running = undefined
-        if (!ac.signal.aborted && !hooks.closed()) {
-          timer = setTimeout(tick, every)
-          timer.unref()
-        }
-      })
-  }
-  timer = setTimeout(tick, every)
-  timer.unref()
-  return async () => {
-    ac.abort()
-    if (timer) clearTimeout(timer)
-    await running
-  }
+  return startLoop({
+    every,
+    first: 'later',
+    signal: outer,
+    run: hooks.replay,
+    onResult: hooks.onRun,
+    onError: (err) => hooks.onError(err as Error),
+    closed: hooks.closed,
+  })
 }

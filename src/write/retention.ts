@@ -8,13 +8,12 @@
  * every capped call.
  */
 import fs from 'node:fs'
-import fsp from 'node:fs/promises'
 import type { Diagnostics } from './diagnostics.js'
 import { DeadLetterError } from '../base/errors.js'
 import type { EvictedEvent } from './events.js'
 import type { ResolvedLoggerOptions } from '../base/options.js'
 import { inspectLock } from '../store/lock.js'
-import { countLines, listSegments, type LogPaths } from '../store/segments.js'
+import { countLines, listSegments, type LogPaths, removeSegment, type SegmentInfo } from '../store/segments.js'
 import type { SegmentWriter } from './writer.js'
 
 export class Retention {
@@ -101,21 +100,29 @@ export class Retention {
     const ev: EvictedEvent = { kind: 'retry', policy: 'drop-oldest', files: [], records: 0, bytes: 0 }
     let total = segs.reduce((n, s) => n + s.size, 0)
     const busy = await this.replayerBusy()
-    for (const s of segs) {
-      if (total + this.retry.activeSize + need <= cap) break
-      if (busy && s.owner === 'replayer') continue
-      ev.records += await countLines(s)
-      await fsp.unlink(s.path).catch(() => {})
-      await fsp.unlink(`${s.key}.state`).catch(() => {})
-      ev.files.push(s.path)
-      ev.bytes += s.size
-      total -= s.size
+    try {
+      for (const s of segs) {
+        if (total + this.retry.activeSize + need <= cap) break
+        if (busy && s.owner === 'replayer') continue
+        await this.remove(s, ev)
+        total -= s.size
+      }
+    } finally {
+      this.sealedRetryBytes = total
+      if (ev.files.length > 0) {
+        this.diag.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
+        this.diag.emit('evicted', ev)
+      }
     }
-    this.sealedRetryBytes = total
-    if (ev.files.length > 0) {
-      this.diag.warn(`evicted ${ev.records} records (${ev.bytes} bytes) from the retry log: maxRetryBytes reached`)
-      this.diag.emit('evicted', ev)
-    }
+  }
+
+  /** Delete one segment for a policy, counted in its event (a failure rejects: the room was not made). */
+  private async remove(s: SegmentInfo, ev: EvictedEvent): Promise<void> {
+    const records = await countLines(s)
+    await removeSegment(s)
+    ev.records += records
+    ev.files.push(s.path)
+    ev.bytes += s.size
   }
 
   // ---------------------------------------------------------------------- permanent retention
@@ -141,16 +148,13 @@ export class Retention {
     }
     for (const policy of ['maxBackups', 'maxAge'] as const) {
       const ev: EvictedEvent = { kind: 'permanent', policy, files: [], records: 0, bytes: 0 }
-      for (const s of segs) {
-        if (doomed.get(s.path) !== policy) continue
-        ev.records += await countLines(s)
-        await fsp.unlink(s.path).catch(() => {})
-        ev.files.push(s.path)
-        ev.bytes += s.size
-      }
-      if (ev.files.length > 0) {
-        this.diag.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
-        this.diag.emit('evicted', ev)
+      try {
+        for (const s of segs) if (doomed.get(s.path) === policy) await this.remove(s, ev)
+      } finally {
+        if (ev.files.length > 0) {
+          this.diag.info({ ...ev }, `dlq: retention removed ${ev.files.length} permanent segment(s) (${policy})`)
+          this.diag.emit('evicted', ev)
+        }
       }
     }
   }

@@ -45,7 +45,8 @@ import {
   recoverSegments,
   sealActiveFile,
 } from '../store/segments.js'
-import { type Durability, type RotationInterval, parseRotationInterval } from '../base/options.js'
+import type { Durability } from '../base/options.js'
+import { MAX_TIMER_MS, type RotationInterval, parseRotationInterval } from '../base/checks.js'
 
 const fsyncP = promisify(fs.fsync)
 
@@ -55,8 +56,6 @@ const WAKE_PER_WRITE = 1024
 const ROTATION_WARNING_EVERY_MS = 60_000
 /** Rewrites of one batch into a new active file before giving up (the file keeps being taken). */
 const MAX_REWRITES = 5
-/** setTimeout's longest delay; a boundary further away is reached in several steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface WriterConfig {
   durability: Durability
@@ -114,6 +113,8 @@ export class SegmentWriter {
   private readonly intervalWarnings = new WarningLimiter(ROTATION_WARNING_EVERY_MS)
   /** Bytes in the active file; a failed write is truncated back to this. */
   private size = 0
+  /** fsync mode: the active file's name is not known to be durable yet (see writeBuffer). */
+  private dirSyncDue = false
   private seq = 0
 
   private readonly interval: RotationInterval | undefined
@@ -267,6 +268,13 @@ export class SegmentWriter {
       const start = this.size - buf.length
       try {
         await fsyncP(fd)
+        // The file's name is only durable once its directory is synced (fsync(2)): without
+        // this, a power cut could keep the records and lose the file. Once per active file,
+        // before its first acknowledgement.
+        if (this.dirSyncDue) {
+          await fsyncDir(this.fam.dir)
+          this.dirSyncDue = false
+        }
       } catch (err) {
         // The batch is rejected, so its records must not stay behind to be replayed (a caller
         // that logs them again would get duplicates). Best effort: the disk is failing.
@@ -349,6 +357,7 @@ export class SegmentWriter {
     this.fdDev = st.dev
     this.fdIno = st.ino
     this.size = st.size
+    this.dirSyncDue = true
   }
 
   private closeActive(): void {
@@ -360,10 +369,9 @@ export class SegmentWriter {
     } catch {}
   }
 
-  /** After the active file was renamed: sync the directory (fsync mode) and open the new one. */
+  /** After the active file was renamed: open the new one (its first batch syncs the directory). */
   private async reopenActive(): Promise<void> {
     this.closeActive()
-    if (this.cfg.durability === 'fsync') await fsyncDir(this.fam.dir)
     this.openActive()
   }
 
@@ -398,7 +406,7 @@ export class SegmentWriter {
       const wait = at - Date.now()
       if (wait > 0) {
         // setTimeout runs on the monotonic clock, the boundary is wall-clock time: check again.
-        this.intervalTimer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS))
+        this.intervalTimer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS)) // a boundary further away is reached in several steps
         this.intervalTimer.unref()
       } else {
         this.intervalTimer = undefined

@@ -101,7 +101,7 @@ describe('central replay', () => {
 
   it('rejects unknown and invalid options by name', async () => {
     const store = await pg.store()
-    await expect(store.replay(() => {}, { bogus: 1 } as never)).rejects.toThrow(/unknown replay option `bogus`/)
+    await expect(store.replay(() => {}, { bogus: 1 } as never)).rejects.toThrow(/unknown store.replay\(\) option `bogus` \(known: /)
     await expect(store.replay(() => {}, { lease: 'soon' })).rejects.toThrow(/option `lease`/)
     await expect(store.replay('nope' as never)).rejects.toThrow(/needs a handler function/)
   })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/postgres/index.js'
-import { useCluster } from './setup.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { collect, schemaOf, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -8,7 +9,7 @@ describe('schema and migrations', () => {
   it('many hosts connecting at once migrate once; a schema newer than this dletter is refused', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, (_, i) => PostgresStore.connect(pg.url, { schema: 'mig_race', host: `h${i}` })))
     const db = (stores[0] as unknown as { db: { query(t: string, p?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> } }).db
-    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }])
+    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }])
     const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'mig_race' ORDER BY indexname`)
     expect(idx.rows.map((r) => r.indexname)).toEqual(['entries_done', 'entries_due', 'entries_fingerprint', 'entries_key', 'entries_pkey', 'entries_ts', 'migrations_pkey'])
     await db.query('INSERT INTO mig_race.migrations (version) VALUES (99)')
@@ -19,8 +20,23 @@ describe('schema and migrations', () => {
     for (const s of stores) await s.close()
   })
 
+  it('a schema of version 1 gets the trace column (version 2) on connect; its entries stay and replay', async () => {
+    const seeded = await pg.store()
+    const schema = schemaOf(seeded)
+    await seed(seeded, tmpDir(), 3)
+    const db = (seeded as unknown as { db: { query(t: string): Promise<unknown> } }).db
+    // As a dletter without tracing left it.
+    await db.query(`ALTER TABLE "${schema}".entries DROP COLUMN trace`)
+    await db.query(`DELETE FROM "${schema}".migrations WHERE version = 2`)
+    await seeded.close()
+    const store = await PostgresStore.connect(pg.url, { schema })
+    expect((await collect(store.inspect())).map((e) => e.tp)).toEqual([undefined, undefined, undefined])
+    expect(await store.replay(() => {})).toMatchObject({ delivered: 3 })
+    await store.close()
+  })
+
   it('rejects unknown and invalid connect options by name, and refuses calls on a closed store', async () => {
-    await expect(PostgresStore.connect(pg.url, { hots: 'x' } as never)).rejects.toThrow(/unknown PostgresStore.connect option `hots`/)
+    await expect(PostgresStore.connect(pg.url, { hots: 'x' } as never)).rejects.toThrow(/unknown PostgresStore.connect\(\) option `hots` \(known: connectTimeout, host, logger, maxConnections, schema\)/)
     await expect(PostgresStore.connect(pg.url, { maxConnections: 0 })).rejects.toThrow(/option `maxConnections`/)
     const s = await pg.store()
     await s.close()

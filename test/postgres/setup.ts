@@ -2,8 +2,9 @@
  * Shared by the test/postgres files: one throwaway cluster per file (started in beforeAll,
  * removed in afterAll) and a fresh schema per store, so tests never see each other's rows.
  */
+import { PGlite } from '@electric-sql/pglite'
 import { afterAll, beforeAll } from 'vitest'
-import { PostgresStore } from '../../src/postgres/index.js'
+import { type PGliteLike, PostgresStore } from '../../src/postgres/index.js'
 import type { CentralStatsBackend, Entry, InspectOptions, CentralOptions, StatsOptions } from '../../src/postgres/index.js'
 import type { ConnectOptions } from '../../src/postgres/options.js'
 import { type Cluster, startCluster } from './cluster.js'
@@ -131,3 +132,28 @@ export function handlerTracker() {
 
 /** The schema a store of `useCluster().store()` works in (private to the store). */
 export const schemaOf = (s: unknown): string => (s as { tables: { schema: string } }).tables.schema
+
+/**
+ * One store per file over an in-process PGlite (no server), for tests that need a store but
+ * not a real PostgreSQL: option checks, path resolution.
+ */
+export function usePGliteStore(host = 'pglite'): { readonly store: PostgresStore; readonly db: PGliteLike } {
+  let db: PGlite | undefined
+  let store: PostgresStore | undefined
+  beforeAll(async () => {
+    db = new PGlite()
+    store = await PostgresStore.connect(db as unknown as PGliteLike, { host })
+  }, 60_000)
+  afterAll(async () => {
+    await store?.close()
+    await db?.close()
+  })
+  return {
+    get store() {
+      return store!
+    },
+    get db() {
+      return db as unknown as PGliteLike
+    },
+  }
+}

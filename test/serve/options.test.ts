@@ -9,7 +9,7 @@ describe('serve options', () => {
 
   it('rejects bad values naming the option', () => {
     const bad: Array<[object, RegExp]> = [
-      [{ logs: ['/x/a.log'], nope: 1 }, /unknown option `nope`/],
+      [{ logs: ['/x/a.log'], nope: 1 }, /unknown startServer\(\) option `nope` \(known: allowWrites, db, host, logs, port, token\)/],
       [{}, /nothing to serve/],
       [{ logs: [''] }, /`logs`/],
       [{ logs: ['/x/a.log'], port: 70000 }, /`port`/],

@@ -52,16 +52,13 @@ export class DueHistogram {
     return { hist: this.uppers.map((u, i) => [u, this.counts[i]]), lows: [...this.lows] }
   }
 
-  /**
-   * Rebuild from a stored histogram (to go on adding to it). Without stored lows, a bucket's
-   * low is taken as just above the previous upper bound (the first: `min`), a valid bound.
-   */
-  static from(hist: DueHist, min: number | null, lows?: number[], maxBuckets = MAX_BUCKETS): DueHistogram {
+  /** Rebuild from a stored histogram and its lows (to go on adding to it). */
+  static from(hist: DueHist, lows: number[], maxBuckets = MAX_BUCKETS): DueHistogram {
     const h = new DueHistogram(maxBuckets)
     hist.forEach(([u, c], i) => {
       h.uppers.push(u)
       h.counts.push(c)
-      h.lows.push(lows?.[i] ?? (i === 0 ? (min ?? u) : c === 1 ? u : nextUp(hist[i - 1][0])))
+      h.lows.push(lows[i])
       h.total += c
     })
     return h
@@ -100,24 +97,14 @@ export class DueHistogram {
   }
 }
 
-/** The smallest double above x: "just above the previous bucket". */
-function nextUp(x: number): number {
-  if (x === 0) return Number.MIN_VALUE
-  const next = x + Math.abs(x) * Number.EPSILON
-  return next > x ? next : x + Number.MIN_VALUE
-}
-
 export interface DueCount {
   due: number
   /** False when `now` fell strictly inside a bucket spanning several due times (the count is interpolated). */
   exact: boolean
 }
 
-/**
- * Items of a histogram due at `now` (due time ≤ now). `lows` (the lowest due time per bucket)
- * sharpens the answer; without it a bucket starts just above the previous upper bound.
- */
-export function dueAt(hist: DueHist, minDue: number | null, now: number, lows?: number[]): DueCount {
+/** Items of a histogram due at `now` (due time ≤ now); `lows` is the lowest due time per bucket. */
+export function dueAt(hist: DueHist, lows: number[], now: number): DueCount {
   let due = 0
   for (let i = 0; i < hist.length; i++) {
     const [upper, count] = hist[i]
@@ -125,13 +112,11 @@ export function dueAt(hist: DueHist, minDue: number | null, now: number, lows?: 
       due += count
       continue
     }
-    // Items lie in [low, upper]; `low` is an item's due time when known exactly.
-    const known = lows !== undefined || i === 0 || count === 1
-    const low = lows?.[i] ?? (i === 0 ? (minDue ?? upper) : count === 1 ? upper : hist[i - 1][0])
-    if (known ? low > now : low >= now) return { due, exact: true }
-    // Both bounds are due times of items: at least one is due, at least one is not.
-    let part = Math.round((count * (now - low)) / (upper - low))
-    part = Math.min(count - 1, Math.max(known ? 1 : 0, part))
+    // Items lie in [low, upper], both due times of items.
+    const low = lows[i]
+    if (low > now) return { due, exact: true }
+    // At least one is due, at least one is not.
+    const part = Math.min(count - 1, Math.max(1, Math.round((count * (now - low)) / (upper - low))))
     return { due: due + part, exact: false }
   }
   return { due, exact: true }

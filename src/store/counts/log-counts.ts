@@ -5,7 +5,7 @@
  *
  *  - sealed segments: their SegmentMeta (memory, else the `<key>.meta` sidecar, else computed
  *    once by reading the segment and stored in the sidecar), minus what the replay checkpoint
- *    says is consumed;
+ *    says is consumed (its own count of the lines it passed);
  *  - active files (retry, permanent, corrupt quarantine): counted incrementally
  *    (src/store/counts/active-tail.ts), in memory and in one small sidecar for other processes.
  *
@@ -16,22 +16,23 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { dueAt } from './due-histogram.js'
-import { DeadLetterError, invalidOption } from '../../base/errors.js'
-import { parseSize, replayDefaults } from '../../base/options.js'
+import { systemCodeOf } from '../../base/errors.js'
+import { recordSize, resolveOptions, time } from '../../base/checks.js'
+import { O_NOFOLLOW } from '../../base/fs-safe.js'
+import { replayDefaults } from '../../base/options.js'
+import { readCheckpoint } from '../checkpoint.js'
 import {
   type SegmentMeta,
   SegmentMetaBuilder,
   feedBuilder,
   identityOf,
-  metaPathOf,
   readSegmentMetaFor,
   removeOrphanSegmentMeta,
   sameIdentity,
   scanSegmentMeta,
   writeSegmentMeta,
 } from './segment-meta.js'
-import { type LogPaths, type SegmentInfo, listSegments, logPaths } from '../segments.js'
-import { type PendingPart, earliest, forgetPendingRuns, pendingPart } from './segment-pending.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, statePathOf } from '../segments.js'
 import {
   type TailKind,
   type TailRead,
@@ -62,7 +63,7 @@ export interface LogCounts {
   segments: number
   /** Bytes of segment and active-file data read by this call (0 when nothing changed). */
   scannedBytes: number
-  /** False when `due` is interpolated (see dueAt) or estimated for a partly replayed segment. */
+  /** False when `due` is interpolated (see dueAt) or estimated for a partly replayed segment (docs/log-counts.md gives the bound). */
   dueExact: boolean
   /** False when a partly replayed segment's earliest time may belong to an item already consumed (a lower bound). */
   oldestPendingTsExact: boolean
@@ -81,6 +82,9 @@ const SEGMENTS_AT_ONCE = 16
 const metas = new Map<string, SegmentMeta>()
 // One count at a time per log in this process: concurrent callers share the work.
 const running = new Map<string, Promise<LogCounts>>()
+// Segment key + identity + checkpoint offset → what lies past the offset (segments with corrupt lines).
+const rests = new Map<string, SegmentMeta | undefined>()
+const MAX_RESTS = 256
 // When orphaned sidecars were last looked for, per log.
 const lastSweep = new Map<string, number>()
 const SWEEP_EVERY_MS = 60_000
@@ -94,11 +98,11 @@ export function forgetLogCounts(): void {
   metas.clear()
   lastSweep.clear()
   lastSave.clear()
-  forgetPendingRuns()
+  rests.clear()
 }
 
 export async function logCounts(logPath: string, opts?: LogCountsOptions): Promise<LogCounts> {
-  const o = resolveOptions(opts)
+  const o: Resolved = resolveOptions('logCounts', opts, { now: Date.now(), maxRecordSize: replayDefaults.maxRecordSize }, { now: time, maxRecordSize: recordSize })
   const paths = logPaths(logPath)
   // Serialized per log: two scrapes at once would otherwise both compute a missing meta.
   const prev = running.get(paths.active)
@@ -119,33 +123,6 @@ interface Resolved {
   maxRecordSize: number
 }
 
-function resolveOptions(opts: unknown): Resolved {
-  const out: Resolved = { now: Date.now(), maxRecordSize: replayDefaults.maxRecordSize }
-  if (opts === undefined || opts === null) return out
-  if (typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: logCounts options must be an object, got ${typeof opts}`)
-  }
-  for (const [k, v] of Object.entries(opts)) {
-    if (v === undefined) continue
-    if (k === 'now') {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidOption('now', 'a time in epoch milliseconds', v)
-      out.now = v
-    } else if (k === 'maxRecordSize') {
-      let n: number
-      try {
-        n = parseSize(v as number | string)
-      } catch (err) {
-        throw invalidOption('maxRecordSize', `a size (${(err as Error).message})`, v)
-      }
-      if (n < 64) throw invalidOption('maxRecordSize', 'at least 64 bytes', v)
-      out.maxRecordSize = n
-    } else {
-      throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: unknown logCounts option \`${k}\` (known: maxRecordSize, now)`)
-    }
-  }
-  return out
-}
-
 async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const c: LogCounts = {
     pending: 0,
@@ -163,14 +140,13 @@ async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const [retryParts, permMetas] = await Promise.all([
     inBatches(retrySegs, async (seg) => {
       const meta = await metaOf(seg, paths.active, o, c)
-      return meta && pendingPart(seg, meta, o.now, o.maxRecordSize)
+      return meta && pendingPart(seg, meta, o, c)
     }),
     inBatches(permSegs, (seg) => metaOf(seg, paths.permanentActive, o, c)),
   ])
   for (const part of retryParts) {
     if (!part) continue
     c.segments++
-    c.scannedBytes += part.scannedBytes
     add(c, part)
   }
   for (const meta of permMetas) {
@@ -182,10 +158,7 @@ async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const [active, permActive, corrupt] = await countActiveFiles(paths, o)
   c.scannedBytes += active.scannedBytes + permActive.scannedBytes + corrupt.scannedBytes
   const am = active.state?.meta
-  if (am && am.items > 0) {
-    const d = dueAt(am.dueHist, am.minDue, o.now, am.dueHistLow)
-    add(c, { pending: am.items, due: d.due, dueExact: d.exact, minTs: am.minTs, minTsExact: true, scannedBytes: 0 })
-  }
+  if (am) add(c, whole(am, o.now))
   c.permanent += permActive.state?.meta?.items ?? 0
   c.corrupt = corrupt.state?.lines ?? 0
   c.deferred = c.pending - c.due
@@ -212,7 +185,7 @@ async function inBatches<T>(segs: SegmentInfo[], fn: (seg: SegmentInfo) => Promi
   return out
 }
 
-/** Now and then, drop sidecars of segments deleted by code that does not know about them. */
+/** Now and then, drop sidecars of segments deleted by hand. */
 async function sweepOrphans(paths: LogPaths): Promise<void> {
   const t = Date.now()
   if (t - (lastSweep.get(paths.active) ?? 0) < SWEEP_EVERY_MS) return
@@ -318,24 +291,101 @@ async function scanOrFollow(seg: SegmentInfo, o: Resolved): Promise<[SegmentMeta
       const st = await fsp.lstat(s.path)
       return [await scanSegmentMeta(s, o.maxRecordSize), st, s.path]
     } catch (err) {
-      if (systemCode(err) !== 'ENOENT') throw err
+      if (systemCodeOf(err) !== 'ENOENT') throw err
     }
   }
   return undefined
 }
 
-function add(c: LogCounts, part: PendingPart): void {
-  if (part.pending <= 0) return
-  ;[c.oldestPendingTs, c.oldestPendingTsExact] = earliest(
-    { pending: c.pending, minTs: c.oldestPendingTs, minTsExact: c.oldestPendingTsExact },
-    part,
-  )
-  c.pending += part.pending
-  c.due += part.due
-  if (!part.dueExact) c.dueExact = false
+/** What of a retry segment a replay has not consumed yet, and how sure each figure is. */
+interface Part {
+  pending: number
+  due: number
+  dueExact: boolean
+  minTs: number | null
+  /** False: a lower bound, which may belong to an item already consumed. */
+  minTsExact: boolean
 }
 
-function systemCode(err: unknown): string | undefined {
-  const e = err as { systemCode?: string; code?: string }
-  return e?.systemCode ?? e?.code
+function whole(meta: SegmentMeta, now: number): Part {
+  const d = dueAt(meta.dueHist, meta.dueHistLow, now)
+  return { pending: meta.items, due: d.due, dueExact: d.exact, minTs: meta.minTs, minTsExact: true }
+}
+
+/**
+ * The part of a sealed retry segment past its replay checkpoint (bounds in docs/log-counts.md).
+ * A checkpoint replay would not resume from (none, unreadable, past the end, not at a line
+ * start) leaves the whole segment pending, as replay would. When every line is an item (no
+ * corrupt line: every segment a replayer wrote, and every writer segment without a torn line),
+ * the checkpoint's own count of the lines it passed gives `pending` without a read. Otherwise
+ * the rest is read, once per checkpoint position.
+ */
+async function pendingPart(seg: SegmentInfo, meta: SegmentMeta, o: Resolved, c: LogCounts): Promise<Part> {
+  const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
+  const at = cp.status === 'ok' ? cp.checkpoint : undefined
+  if (!at || at.offset === 0 || at.offset > meta.bytes) return whole(meta, o.now)
+  if (at.offset === meta.bytes) return { pending: 0, due: 0, dueExact: true, minTs: null, minTsExact: true }
+  if (!seg.gz && !(await atLineStart(seg.path, at.offset))) return whole(meta, o.now)
+  // A line count that cannot be right (0 past offset 0: a checkpoint of an early version) is not used.
+  if (meta.corrupt === 0 && at.items > 0 && at.items < meta.items) return partOf(meta, meta.items - at.items, o.now)
+  const rest = await restOf(seg, meta, at.offset, o, c)
+  return whole(rest ?? meta, o.now)
+}
+
+/** The last `pending` items of a segment, the others consumed: which of them are due is known only at the ends. */
+function partOf(meta: SegmentMeta, pending: number, now: number): Part {
+  const part: Part = { pending, due: pending, dueExact: true, minTs: meta.minTs, minTsExact: false }
+  if (meta.maxDue! <= now) return part
+  if (meta.minDue! > now) return { ...part, due: 0 }
+  // Replay consumes in file order, and items are appended about in due order: the consumed
+  // ones are taken to be the earliest due, the low end of the bound.
+  const all = dueAt(meta.dueHist, meta.dueHistLow, now).due
+  return { ...part, due: Math.min(pending, Math.max(0, all - (meta.items - pending))), dueExact: false }
+}
+
+/** Whether `offset` follows a newline, as replay checks before resuming there (unreadable: assumed). */
+async function atLineStart(file: string, offset: number): Promise<boolean> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    const b = Buffer.alloc(1)
+    const { bytesRead } = await fh.read(b, 0, 1, offset - 1)
+    return bytesRead === 1 && b[0] === 0x0a
+  } catch {
+    return true
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}
+
+/** What lies past `offset`, read once per checkpoint position; undefined when unreadable or replay would start over. */
+async function restOf(seg: SegmentInfo, meta: SegmentMeta, offset: number, o: Resolved, c: LogCounts): Promise<SegmentMeta | undefined> {
+  const key = `${seg.key}\0${meta.file.ino}\0${meta.file.size}\0${meta.file.mtimeMs}\0${offset}`
+  if (rests.has(key)) return rests.get(key)
+  const b = new SegmentMetaBuilder()
+  let r
+  try {
+    r = await feedBuilder(b, seg.path, seg.gz, offset, o.maxRecordSize)
+  } catch {
+    return undefined // removed or compressed since listed: counted whole this time
+  }
+  if (r.error && !seg.gz) return undefined // an I/O error, not a property of the file
+  c.scannedBytes += seg.gz ? seg.size : meta.bytes - offset
+  const rest = r.badStart ? undefined : b.finish(meta.file)
+  rests.set(key, rest)
+  if (rests.size > MAX_RESTS) rests.delete(rests.keys().next().value as string)
+  return rest
+}
+
+function add(c: LogCounts, p: Part): void {
+  if (p.pending <= 0) return
+  // The smaller minimum; a lower bound equal to an exact one is exact.
+  const cur = c.pending > 0 ? c.oldestPendingTs : null
+  if (cur === null || (p.minTs !== null && p.minTs < cur)) {
+    c.oldestPendingTs = p.minTs
+    c.oldestPendingTsExact = p.minTsExact
+  } else if (p.minTs === cur) c.oldestPendingTsExact ||= p.minTsExact
+  c.pending += p.pending
+  c.due += p.due
+  if (!p.dueExact) c.dueExact = false
 }

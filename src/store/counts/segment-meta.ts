@@ -1,10 +1,10 @@
 /**
  * Per-segment metadata: what a sealed segment holds (item counts, time ranges, a histogram of
- * due times, offset samples), kept next to it as `<segment key>.meta` so that counting a log
- * or deciding that a segment holds nothing due costs a small read instead of a scan.
+ * due times), kept next to it as `<segment key>.meta` so that counting a log or deciding that a
+ * segment holds nothing due costs a small read instead of a scan.
  *
  * The sidecar is a cache, never a source of truth: it records the identity (size, inode,
- * mtime) of the file it describes, and any mismatch, unknown version or malformed content
+ * mtime) of the file it describes, and any mismatch, other version or malformed content
  * makes it count as missing. Whoever needs it then computes it again from the segment.
  */
 import fs from 'node:fs'
@@ -16,7 +16,7 @@ import { type Envelope, parseEnvelope } from '../../format/envelope.js'
 import { ioError } from '../../base/errors.js'
 import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../../base/fs-safe.js'
 import { readLines } from '../../format/lines.js'
-import type { SegmentFamily, SegmentInfo } from '../segments.js'
+import { type SegmentFamily, type SegmentInfo, metaPathOf } from '../segments.js'
 
 export interface FileIdentity {
   size: number
@@ -25,7 +25,7 @@ export interface FileIdentity {
 }
 
 export interface SegmentMeta {
-  v: 1
+  v: 2
   /** Envelope lines (what a replay would hand to the handler or move on). */
   items: number
   /** Lines a replay would quarantine (unparseable, empty, invalid UTF-8, over the size limit), plus one for an unreadable compressed rest. */
@@ -34,7 +34,6 @@ export interface SegmentMeta {
   bytes: number
   /** Earliest first-failure time (`firstTs ?? ts`) of its items: what `ttl` measures from. */
   minTs: number | null
-  maxTs: number | null
   /**
    * Earliest due time: `dueTs`, or 0 for an item without one. Replay treats a missing `dueTs`
    * as due whatever the clock (even one behind the item's `ts`), so 0 keeps "minDue > now"
@@ -45,16 +44,7 @@ export interface SegmentMeta {
   /** [due time upper bound (ms), items] ascending, ≤ 64 buckets, for "due now" counts. */
   dueHist: DueHist
   /** The lowest due time in each bucket of dueHist (same length): a bucket spans [low, upper]. */
-  dueHistLow?: number[]
-  /** [byte offset of a line start, items before it] every ~1024 items, ascending. */
-  samples: Array<[number, number]>
-  /**
-   * [minTs, minDue, maxDue] of each run of items between samples (samples.length + 1 runs
-   * when there are items): what is left after a checkpoint, to within one run.
-   */
-  blocks?: Block[]
-  /** Line-start offsets of every corrupt line, when there are at most 1024 (absent otherwise). */
-  corruptAt?: number[]
+  dueHistLow: number[]
   /** Reading stopped at `bytes` on unreadable compressed data. */
   damaged?: boolean
   /**
@@ -67,12 +57,8 @@ export interface SegmentMeta {
   file: FileIdentity
 }
 
-export type Block = [number | null, number | null, number | null]
-
-export const SAMPLE_EVERY = 1024
-const CORRUPT_OFFSETS_CAP = 1024
-/** Larger sidecars are not ours (a 1 GiB segment of tiny items needs well under 1 MiB). */
-const MAX_META_BYTES = 16 * 1024 * 1024
+/** Larger sidecars are not ours (a sidecar is a few hundred bytes whatever the segment). */
+const MAX_META_BYTES = 64 * 1024
 
 /** Builds a SegmentMeta from the lines of a segment, in order, in bounded memory. */
 export class SegmentMetaBuilder {
@@ -80,14 +66,9 @@ export class SegmentMetaBuilder {
   private corrupt = 0
   private end = 0
   private minTs = Infinity
-  private maxTs = -Infinity
   private minDue = Infinity
   private maxDue = -Infinity
   private readonly hist: DueHistogram
-  private readonly samples: Array<[number, number]> = []
-  private readonly blocks: Block[] = []
-  private block: [number, number, number] = [Infinity, Infinity, -Infinity]
-  private corruptAt: number[] | undefined = []
   private damaged = false
   /** -1 once an item came without its attempt: the maximum is then unknown. */
   private maxAttempt = 0
@@ -102,21 +83,9 @@ export class SegmentMetaBuilder {
     this.corrupt = from.corrupt
     this.end = from.bytes
     this.minTs = from.minTs ?? Infinity
-    this.maxTs = from.maxTs ?? -Infinity
     this.minDue = from.minDue ?? Infinity
     this.maxDue = from.maxDue ?? -Infinity
-    this.hist = DueHistogram.from(from.dueHist, from.minDue, from.dueHistLow)
-    this.samples = from.samples.map(([o, n]) => [o, n])
-    if (from.blocks && from.blocks.length === from.samples.length + 1) {
-      this.blocks = from.blocks.slice(0, -1).map((b) => [...b] as Block)
-      const last = from.blocks[from.blocks.length - 1]
-      this.block = [last[0] ?? Infinity, last[1] ?? Infinity, last[2] ?? -Infinity]
-    } else if (from.items > 0) {
-      // An older snapshot without runs: one run for everything, a valid (if loose) bound.
-      this.blocks = from.samples.map(() => [from.minTs, from.minDue, from.maxDue] as Block)
-      this.block = [from.minTs ?? Infinity, from.minDue ?? Infinity, from.maxDue ?? -Infinity]
-    }
-    this.corruptAt = from.corruptAt ? [...from.corruptAt] : undefined
+    this.hist = DueHistogram.from(from.dueHist, from.dueHistLow)
     this.damaged = from.damaged === true
     this.maxAttempt = from.maxAttempt ?? (from.items > 0 ? -1 : 0)
   }
@@ -129,25 +98,13 @@ export class SegmentMetaBuilder {
   add(offset: number, lineBytes: number, firstTs: number | undefined, dueTs: number | undefined, attempt?: number): void {
     if (attempt === undefined) this.maxAttempt = -1
     else if (this.maxAttempt >= 0 && attempt > this.maxAttempt) this.maxAttempt = attempt
-    if (this.items > 0 && this.items % SAMPLE_EVERY === 0) {
-      this.samples.push([offset, this.items])
-      this.blocks.push(closed(this.block))
-      this.block = [Infinity, Infinity, -Infinity]
-    }
     this.items++
     this.cover(offset, lineBytes)
-    const b = this.block
-    if (firstTs !== undefined) {
-      if (firstTs < this.minTs) this.minTs = firstTs
-      if (firstTs > this.maxTs) this.maxTs = firstTs
-      if (firstTs < b[0]) b[0] = firstTs
-    }
+    if (firstTs !== undefined && firstTs < this.minTs) this.minTs = firstTs
     // No dueTs: due whatever the clock, as replay treats it (see SegmentMeta.minDue).
     const due = dueTs ?? 0
     if (due < this.minDue) this.minDue = due
     if (due > this.maxDue) this.maxDue = due
-    if (due < b[1]) b[1] = due
-    if (due > b[2]) b[2] = due
     this.hist.add(due)
   }
 
@@ -156,16 +113,10 @@ export class SegmentMetaBuilder {
     this.add(offset, lineBytes, env.firstTs ?? env.ts, env.dueTs, env.attempt)
   }
 
-  /** A line a replay would quarantine; without an offset the corrupt positions are not kept. */
-  addCorrupt(offset?: number, lineBytes?: number): void {
+  /** A line a replay would quarantine. */
+  addCorrupt(offset: number, lineBytes: number): void {
     this.corrupt++
-    if (offset === undefined) {
-      this.corruptAt = undefined
-      return
-    }
-    if (lineBytes !== undefined) this.cover(offset, lineBytes)
-    if (this.corruptAt && this.corruptAt.length < CORRUPT_OFFSETS_CAP) this.corruptAt.push(offset)
-    else this.corruptAt = undefined
+    this.cover(offset, lineBytes)
   }
 
   /** The rest of the data could not be read (corrupt gzip): a replay quarantines it as one record. */
@@ -179,28 +130,20 @@ export class SegmentMetaBuilder {
     return this.items
   }
 
-  get bytesCovered(): number {
-    return this.end
-  }
-
   finish(file: FileIdentity): SegmentMeta {
     const { hist, lows } = this.hist.snapshot()
     const meta: SegmentMeta = {
-      v: 1,
+      v: 2,
       items: this.items,
       corrupt: this.corrupt,
       bytes: this.end,
       minTs: finite(this.minTs),
-      maxTs: finite(this.maxTs),
       minDue: finite(this.minDue),
       maxDue: finite(this.maxDue),
       dueHist: hist,
       dueHistLow: lows,
-      samples: this.samples.map(([o, n]) => [o, n]),
-      blocks: this.items > 0 ? [...this.blocks.map((b) => [...b] as Block), closed(this.block)] : [],
       file: { size: file.size, ino: file.ino, mtimeMs: file.mtimeMs },
     }
-    if (this.corruptAt) meta.corruptAt = [...this.corruptAt]
     if (this.damaged) meta.damaged = true
     if (this.maxAttempt >= 0 && this.items > 0) meta.maxAttempt = this.maxAttempt
     return meta
@@ -211,16 +154,8 @@ export class SegmentMetaBuilder {
   }
 }
 
-function closed(b: [number, number, number]): Block {
-  return [finite(b[0]), finite(b[1]), finite(b[2])]
-}
-
 function finite(n: number): number | null {
   return Number.isFinite(n) ? n : null
-}
-
-export function metaPathOf(segKey: string): string {
-  return `${segKey}.meta`
 }
 
 export function identityOf(st: fs.Stats): FileIdentity {
@@ -238,15 +173,6 @@ export async function writeSegmentMeta(segKey: string, meta: SegmentMeta, mode: 
     await writeFileAtomic(file, JSON.stringify(meta) + '\n', mode)
   } catch (err) {
     throw ioError(`write ${file}`, err)
-  }
-}
-
-export async function removeSegmentMeta(segKey: string): Promise<void> {
-  const file = metaPathOf(segKey)
-  try {
-    await unlinkIfExists(file)
-  } catch (err) {
-    throw ioError(`remove ${file}`, err)
   }
 }
 
@@ -284,8 +210,8 @@ export async function readSegmentMetaFor(segKey: string, id: FileIdentity): Prom
 }
 
 /**
- * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left by whoever
- * deleted a segment without knowing about its sidecar. Sidecars are caches, so removing one
+ * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left when a segment
+ * was deleted by hand (every removal of ours takes its sidecar along: removeSegment). Sidecars are caches, so removing one
  * a moment too early only costs a rescan. Returns how many were removed.
  */
 export async function removeOrphanSegmentMeta(fam: SegmentFamily): Promise<number> {
@@ -315,33 +241,22 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   } catch {
     return undefined
   }
-  if (m === null || typeof m !== 'object' || Array.isArray(m) || m.v !== 1) return undefined
+  // Version 1 (with offset samples) reads as stale: computed again once, never misread.
+  if (m === null || typeof m !== 'object' || Array.isArray(m) || m.v !== 2) return undefined
   if (!count(m.items) || !count(m.corrupt) || !count(m.bytes)) return undefined
-  for (const k of ['minTs', 'maxTs', 'minDue', 'maxDue'] as const) {
+  for (const k of ['minTs', 'minDue', 'maxDue'] as const) {
     if (m[k] !== null && !(typeof m[k] === 'number' && Number.isFinite(m[k]))) return undefined
   }
   const items = m.items as number
   if ((items === 0) !== (m.minDue === null)) return undefined
-  if (!pairs(m.dueHist, MAX_BUCKETS, false) || !pairs(m.samples, Math.floor(items / SAMPLE_EVERY) + 1, true)) return undefined
+  if (!pairs(m.dueHist, MAX_BUCKETS)) return undefined
   const hist = m.dueHist as DueHist
   if (hist.reduce((n, [, c]) => n + c, 0) !== items) return undefined
-  if (m.dueHistLow !== undefined) {
-    const lows = m.dueHistLow
-    if (!Array.isArray(lows) || lows.length !== hist.length) return undefined
-    for (let i = 0; i < hist.length; i++) {
-      const low = lows[i] as unknown
-      if (typeof low !== 'number' || !Number.isFinite(low) || low > hist[i][0] || (i > 0 && low <= hist[i - 1][0])) return undefined
-    }
-  }
-  const samples = m.samples as Array<[number, number]>
-  if (samples.some(([o, n]) => o > (m.bytes as number) || n > items)) return undefined
-  if (m.blocks !== undefined) {
-    const b = m.blocks
-    if (!Array.isArray(b) || b.length !== (items > 0 ? samples.length + 1 : 0) || !b.every(isBlock)) return undefined
-  }
-  if (m.corruptAt !== undefined) {
-    const at = m.corruptAt
-    if (!Array.isArray(at) || at.length > (m.corrupt as number) || !at.every(count) || !ascending(at as number[], true)) return undefined
+  const lows = m.dueHistLow
+  if (!Array.isArray(lows) || lows.length !== hist.length) return undefined
+  for (let i = 0; i < hist.length; i++) {
+    const low = lows[i] as unknown
+    if (typeof low !== 'number' || !Number.isFinite(low) || low > hist[i][0] || (i > 0 && low <= hist[i - 1][0])) return undefined
   }
   if (m.damaged !== undefined && m.damaged !== true) return undefined
   if (m.maxAttempt !== undefined && !(Number.isSafeInteger(m.maxAttempt) && (m.maxAttempt as number) >= 1)) return undefined
@@ -352,33 +267,23 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   return m as unknown as SegmentMeta
 }
 
-function isBlock(x: unknown): boolean {
-  return Array.isArray(x) && x.length === 3 && x.every((v) => v === null || (typeof v === 'number' && Number.isFinite(v)))
-}
-
 function count(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
 }
 
-function pairs(x: unknown, max: number, integers: boolean): boolean {
+function pairs(x: unknown, max: number): boolean {
   if (!Array.isArray(x) || x.length > max) return false
   let prev = -Infinity
   for (const p of x) {
     if (!Array.isArray(p) || p.length !== 2) return false
     const [a, b] = p as unknown[]
-    if (typeof a !== 'number' || !Number.isFinite(a) || (integers && !count(a))) return false
-    if (!count(b) || b === 0) return false
-    if (a <= prev) return false
+    if (typeof a !== 'number' || !Number.isFinite(a) || a <= prev || !count(b) || b === 0) return false
     prev = a
   }
   return true
 }
 
-function ascending(xs: number[], strict: boolean): boolean {
-  for (let i = 1; i < xs.length; i++) if (strict ? xs[i] <= xs[i - 1] : xs[i] < xs[i - 1]) return false
-  return true
-}
-
+// TODO(issue 18, integrator): replace with WP3's format/entry.ts decodeLine (the one decoder).
 /**
  * What a replay makes of one line: the envelope, or undefined for a line it quarantines
  * (the same rules as replay's: CRLF tolerated, empty, invalid UTF-8, invalid envelope).
