@@ -48,10 +48,10 @@ interface RedriveRun {
 
 /** Check the options (filter fields and the operation's own) once; the same keys a local log takes, central ones added. */
 export function resolveRedrive(op: Op, options: unknown): RedriveRun {
-  const o = checkOptions(op, options, CHECKS[op] as typeof CHECKS.requeue, CENTRAL_FILTER_KEYS) as Record<string, unknown>
+  const o = checkOptions(`store.${op}`, options, CHECKS[op] as typeof CHECKS.requeue, CENTRAL_FILTER_KEYS) as Record<string, unknown>
   const kind = (o.kind as Kind | undefined) ?? (op === 'requeue' ? 'permanent' : undefined)
   if (kind === undefined) {
-    throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged; delivered and purged rows leave through prune())")
+    throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: store.purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged; delivered and purged rows leave through prune())")
   }
   const { filter, scope } = centralFilter(options as object, kind)
   return {

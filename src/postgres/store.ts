@@ -150,7 +150,7 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   inspect(options?: InspectOptions & CentralOptions): InspectIterable {
     this.assertOpen()
     return inspectEntries(this.db, this.tables, () => {
-      const o = checkOptions('inspect', options, INSPECT_CHECKS, CENTRAL_FILTER_KEYS)
+      const o = checkOptions('store.inspect', options, INSPECT_CHECKS, CENTRAL_FILTER_KEYS)
       const kind = o.kind ?? 'retry'
       const { filter, scope } = centralFilter(options, o.settled === undefined ? kind : undefined)
       return { filter: compileFilter(filter, scope, [o.settled ?? kind], 3), order: o.order ?? 'oldest', skip: o.skip ?? 0, signal: o.signal }
@@ -166,7 +166,7 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   /** The `Stats` a local log's stats() gives, over the whole store, with per-host counts in `hosts`. */
   async stats(options?: StatsOptions & Omit<CentralOptions, 'rate' | 'settled'>): Promise<Stats> {
     this.assertOpen()
-    const o = checkOptions('stats', options, STATS_CHECKS, STATS_FILTER_KEYS)
+    const o = checkOptions('store.stats', options, STATS_CHECKS, STATS_FILTER_KEYS)
     const { filter, scope } = centralFilter(options, undefined)
     const abort = () => new DeadLetterError('DLQ_ABORTED', 'dlq: stats() was aborted', { cause: o.signal?.reason })
     if (o.signal?.aborted) throw abort()
