@@ -5,7 +5,7 @@
  * page (from the start of the log, or from its end newest first), so a page past the cap is
  * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
-import type { Kind as LogKind } from '../format/model.js'
+import type { Kind } from '../format/model.js'
 import { parseDuration } from '../base/checks.js'
 import { badRequest } from './http-error.js'
 import type { SourceFilter } from './sources.js'
@@ -18,7 +18,7 @@ const MAX_TEXT = 1000
 const MAX_IDS = 1000
 
 export interface FilterParams {
-  log: LogKind
+  kind: Kind
   reason?: string
   /** `reason` is a regular expression (else a substring). */
   re: boolean
@@ -62,9 +62,11 @@ function flag(input: Input, name: string): boolean {
 }
 
 export function parseFilterParams(input: Input): FilterParams {
-  const log = (text(input, 'log') ?? 'retry') as LogKind
-  if (log !== 'retry' && log !== 'permanent' && log !== 'corrupt') throw badRequest('log: expected retry, permanent or corrupt')
-  const f: FilterParams = { log, re: flag(input, 're') }
+  // `log` is the parameter's name before 0.2 (links and scripts kept from then still work).
+  const name = input.kind === undefined && input.log !== undefined ? 'log' : 'kind'
+  const kind = (text(input, name) ?? 'retry') as Kind
+  if (kind !== 'retry' && kind !== 'permanent' && kind !== 'corrupt') throw badRequest(`${name}: expected retry, permanent or corrupt`)
+  const f: FilterParams = { kind, re: flag(input, 're') }
   f.reason = text(input, 'reason', 500)
   f.id = text(input, 'id')
   f.payload = text(input, 'payload')
@@ -81,12 +83,12 @@ export function parseFilterParams(input: Input): FilterParams {
  * corrupt logs are archives: the latest failures matter most. Both orders cost what a page
  * lists and passes over, for local logs and the central store alike.
  */
-export function defaultOrder(log: LogKind): 'newest' | 'oldest' {
-  return log === 'retry' ? 'oldest' : 'newest'
+export function defaultOrder(kind: Kind): 'newest' | 'oldest' {
+  return kind === 'retry' ? 'oldest' : 'newest'
 }
 
-export function parsePageParams(input: Input, log: LogKind): PageParams {
-  const order = text(input, 'order') ?? defaultOrder(log)
+export function parsePageParams(input: Input, kind: Kind): PageParams {
+  const order = text(input, 'order') ?? defaultOrder(kind)
   if (order !== 'newest' && order !== 'oldest') throw badRequest('order: expected newest or oldest')
   const size = int(input, 'size', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)!
   const page = int(input, 'page', 1, 1_000_000_000, 1)!
@@ -120,7 +122,7 @@ export function parseTime(name: string, value: string, now: number): number {
 
 /** The filter the sources (and through them the admin functions) take. */
 export function toSourceFilter(p: FilterParams, now: number): SourceFilter {
-  const f: SourceFilter = { log: p.log }
+  const f: SourceFilter = { kind: p.kind }
   if (p.reason !== undefined) {
     if (p.re) {
       try {
@@ -131,7 +133,7 @@ export function toSourceFilter(p: FilterParams, now: number): SourceFilter {
     } else f.reason = p.reason
   }
   if (p.id !== undefined) {
-    if (p.log === 'corrupt') throw badRequest('id: corrupt-log records have no id; match the parse error with reason')
+    if (p.kind === 'corrupt') throw badRequest('id: corrupt-log records have no id; match the parse error with reason')
     f.id = p.id
   }
   if (p.payload !== undefined) f.payload = p.payload
@@ -155,7 +157,7 @@ export function parseIds(v: unknown): string[] | undefined {
 /** Query string of a filter (links: pagination, groups, entries back to their list). */
 export function filterQuery(p: FilterParams, extra: Record<string, string | number | undefined> = {}): string {
   const q = new URLSearchParams()
-  q.set('log', p.log)
+  q.set('kind', p.kind)
   if (p.reason !== undefined) q.set('reason', p.reason)
   if (p.re) q.set('re', '1')
   for (const k of ['id', 'payload', 'host', 'attempt', 'since', 'until'] as const) {

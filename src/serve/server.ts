@@ -11,7 +11,7 @@ import { resolveLogPath } from '../store/log-path.js'
 import { createApp } from './app.js'
 import { Limiter } from './cache.js'
 import { ServeContext } from './context.js'
-import { LocalLogSource } from './local-source.js'
+import { localSource, storeSource } from './backend-source.js'
 import { type ServeOptions, isLoopback, resolveServeOptions } from './options.js'
 import type { Source } from './sources.js'
 
@@ -42,7 +42,7 @@ async function localSources(logs: string[], scans: Limiter, taken: Set<string>):
   const out: Source[] = []
   for (const log of logs) {
     const paths = await resolveLogPath('startServer', log)
-    out.push(new LocalLogSource(keyFor(paths, taken), paths.active, scans))
+    out.push(localSource(keyFor(paths, taken), paths.active, scans))
   }
   return out
 }
@@ -63,8 +63,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const taken = new Set<string>()
   const sources = await localSources(o.logs, scans, taken)
   if (o.db !== undefined) {
-    const { openStoreSource } = await import('./store-source.js')
-    sources.push(await openStoreSource(o.db, keyFor({ name: 'central', file: 'central.log' }, taken), scans))
+    sources.push(await storeSource(o.db, keyFor({ name: 'central', file: 'central.log' }, taken), scans))
   }
   const ctx = new ServeContext(sources, o.allowWrites, o.token)
   let port = o.port
