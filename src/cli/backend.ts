@@ -44,7 +44,7 @@ export interface BackendFlags extends DbFlags {
 export async function withBackend<T>(logArg: string | undefined, flags: BackendFlags, fn: (b: Backend) => Promise<T>): Promise<T> {
   const url = centralTarget(logArg, flags)
   if (url === undefined) {
-    const file = (await resolveLog(logArg!, { quiet: flags.json })).paths.active
+    const file = await resolveLog(logArg!, { quiet: flags.json })
     const local = flags.maxRecordSize !== undefined ? { maxRecordSize: flags.maxRecordSize } : {}
     return fn({
       stats: (o) => stats(file, { ...o, ...local }),

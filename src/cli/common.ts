@@ -1,9 +1,10 @@
 /**
- * What every command shares: resolving and checking the log path, the common flags, and the
+ * What every command shares: the log argument's hint, the common flags, and the
  * action wrapper that turns any failure into one stderr line and a documented exit code.
  */
 import { type Command, Option } from 'commander'
-import { type LogPaths, otherLogs, resolveLogPath } from '../store/log-path.js'
+import path from 'node:path'
+import { otherLogs } from '../format/log-names.js'
 import { note, reportError, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
 
@@ -20,23 +21,18 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
   return cmd
 }
 
-export interface ResolvedLog {
-  arg: string
-  paths: LogPaths
-}
-
 /**
- * The log argument, resolved by the library's one rule (a missing directory exits 1 like
- * any usage error); with a hint when the directory holds no file of this log.
+ * The log argument, with a hint when its directory holds no file of this log. The library
+ * checks the path itself, by its one rule (a missing directory is DLQ_NOT_FOUND: exit 1).
  */
-export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<ResolvedLog> {
+export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<string> {
   if (!arg || arg.trim() === '') throw usageError('missing log path')
-  const paths = await resolveLogPath('dletter', arg)
-  const others = opts.quiet ? undefined : await otherLogs(paths)
+  const others = opts.quiet ? undefined : await otherLogs(arg)
   if (others) {
-    warn(`no files of log ${paths.file} in ${paths.dir} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
+    const abs = path.resolve(arg)
+    warn(`no files of log ${path.basename(abs)} in ${path.dirname(abs)} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
   }
-  return { arg, paths }
+  return arg
 }
 
 /**

@@ -125,7 +125,7 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   const unfinished = guardUnfinishedRun()
   try {
     const handler = spec === undefined ? neverCalled : await loadHandler(spec)
-    await replayOnce(log.paths.active, handler, flags)
+    await replayOnce(log, handler, flags)
   } finally {
     unfinished.dispose()
   }
