@@ -8,7 +8,8 @@
  *   the faces cli/ and serve/ call the library only through base, format and the entry points
  *   (cli also starts serve/server.ts).
  *
- * No face import is exempt: cli/ and serve/ reach the library only through its entry points.
+ * FACE_EDGES lists the face imports that still reach past the entry points: an edge removed
+ * from the code must leave the list too, so the list only shrinks.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -34,6 +35,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ['base', 'format', 'cli', 'entry'],
   serve: ['base', 'format', 'serve', 'entry'],
 }
+
+/**
+ * The CLI checks a log path (src/store/log-path.ts, the one rule) before it loads a replay
+ * handler module, and no public call does only that.
+ */
+const FACE_EDGES: readonly string[] = ['src/cli/common.ts -> src/store/log-path.ts']
 
 /** src/index.ts and src/postgres/index.ts are 'entry'; any other file is its first folder's layer. */
 function layerOf(file: string): string | undefined {
@@ -77,8 +84,10 @@ describe('src/ layers', () => {
     expect(parseCircular(tree).map((c) => [...c, c[0]].join(' -> '))).toEqual([])
   })
 
-  it('imports only downward, the faces only through the entry points', () => {
+  it('imports only downward; the face edges still allowed are exactly FACE_EDGES', () => {
     const violations = [...new Set(edges.filter(([a, b]) => !allowed(a, b)).map(([a, b]) => `${a} -> ${b}`))].sort()
-    expect(violations, 'imports against the layer order').toEqual([])
+    const listed = new Set(FACE_EDGES)
+    expect.soft(violations.filter((v) => !listed.has(v)), 'imports against the layer order').toEqual([])
+    expect.soft(FACE_EDGES.filter((v) => !violations.includes(v)), 'FACE_EDGES entries no longer in the code: remove them from the list').toEqual([])
   })
 })

@@ -1,10 +1,11 @@
 /**
- * What every command shares: the log argument's hint, the common flags, and the
+ * What every command shares: the log argument (checked, with a hint), the common flags, and the
  * action wrapper that turns any failure into one stderr line and a documented exit code.
  */
 import { type Command, Option } from 'commander'
-import path from 'node:path'
 import { otherLogs } from '../format/log-names.js'
+// The one edge past the entry points left: no public call only checks a log path.
+import { resolveLogPath } from '../store/log-path.js'
 import { note, reportError, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
 
@@ -22,17 +23,16 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
 }
 
 /**
- * The log argument, with a hint when its directory holds no file of this log. The library
- * checks the path itself, by its one rule (a missing directory is DLQ_NOT_FOUND: exit 1).
+ * The log argument, checked by the library's one rule before anything else runs (a replay
+ * loads its handler module only after this: a missing directory is exit 1, not 3), with a
+ * hint when the directory holds no file of this log. Returns the log's active file.
  */
 export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<string> {
   if (!arg || arg.trim() === '') throw usageError('missing log path')
-  const others = opts.quiet ? undefined : await otherLogs(arg)
-  if (others) {
-    const abs = path.resolve(arg)
-    warn(`no files of log ${path.basename(abs)} in ${path.dirname(abs)} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
-  }
-  return arg
+  const { active, file, dir } = await resolveLogPath('dletter', arg)
+  const others = opts.quiet ? undefined : await otherLogs(active)
+  if (others) warn(`no files of log ${file} in ${dir} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
+  return active
 }
 
 /**

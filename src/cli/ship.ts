@@ -3,7 +3,6 @@
  * entries into the central PostgreSQL store, deleting each local file once its rows are
  * committed. Same locks as `replay`: run it from cron instead of (not next to) a local replay.
  */
-import path from 'node:path'
 import { type Command, Option } from 'commander'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { dbUrlFor, withStore } from './db.js'
@@ -52,7 +51,7 @@ ${EXIT_CODES_HELP}`,
 async function run(logArg: string, flags: ShipFlags): Promise<number> {
   guardStdoutPipe()
   const url = dbUrlFor(flags.db)
-  const log = path.resolve(await resolveLog(logArg))
+  const log = await resolveLog(logArg)
   const r = await withStore(url, flags.host, (store) =>
     store.ship(log, {
       ...(flags.sealTimeout !== undefined ? { sealTimeout: flags.sealTimeout } : {}),

@@ -6,7 +6,7 @@
  * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
 import type { Kind } from '../format/model.js'
-import { parseDuration } from '../base/checks.js'
+import { timeAt } from '../format/filter.js'
 import { badRequest } from './http-error.js'
 import type { SourceFilter } from './sources.js'
 
@@ -100,24 +100,13 @@ export function parsePageParams(input: Input, kind: Kind): PageParams {
   return { order, page, size }
 }
 
-/** `2h` (that long ago), an ISO date or date-time (UTC unless it says otherwise), or epoch ms. */
-export function parseTime(name: string, value: string, now: number): number {
-  const v = value.trim()
-  if (/^\d{1,15}$/.test(v) && v.length >= 10) return Number(v)
-  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(v)) {
-    try {
-      return now - parseDuration(v)
-    } catch (err) {
-      throw badRequest(`${name}: ${(err as Error).message.replace(/^dlq: /, '')}`)
-    }
+/** The library's one time rule (a duration ago, an ISO date or date-time in UTC unless it has an offset, epoch ms), as a 400 naming the field. */
+function parseTime(name: string, value: string, now: number): number {
+  try {
+    return timeAt(name, value, now)
+  } catch {
+    throw badRequest(`${name}: expected a duration ago (30m, 2h, 7d), an ISO date (2025-11-01, 2025-11-01T12:00, UTC) or epoch milliseconds`)
   }
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v)
-  if (m) {
-    // A browser's datetime-local field has no zone: the pages say the times are UTC.
-    const t = Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`)
-    if (Number.isFinite(t)) return t
-  }
-  throw badRequest(`${name}: expected a duration ago (30m, 2h, 7d), an ISO date (2025-11-01, 2025-11-01T12:00, UTC) or epoch milliseconds`)
 }
 
 /** The filter the sources (and through them the admin functions) take. */

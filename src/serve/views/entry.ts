@@ -35,6 +35,8 @@ function fields(e: SourceEntry): Array<[string, string]> {
   if (e.errorCode !== undefined) out.push(['error code', e.errorCode])
   if (e.origin?.segment !== undefined) out.push(['quarantined from', `${e.origin.segment} @ ${e.origin.offset ?? '?'} (${e.origin.length ?? '?'} bytes)`])
   if (e.rawEncoding !== undefined) out.push(['raw encoding', e.rawEncoding])
+  if (e.rawTruncated !== undefined) out.push(['raw truncated', e.rawTruncated ? 'yes: the quarantined bytes below are the start of the line' : 'no'])
+  if (e.rawFile !== undefined) out.push(['whole line kept in', e.rawFile])
   out.push(['reason group', e.fingerprint])
   return out
 }
