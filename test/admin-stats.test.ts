@@ -64,11 +64,13 @@ describe('stats()', () => {
     expect(fast.permanent.entries).toBe(full.permanent.entries)
     expect(fast.corrupt.records).toBe(full.corrupt.records)
     expect(fast.retry.sealedSegments).toBe(full.retry.sealedSegments)
-    expect(fast.fast).toMatchObject({ dueExact: true })
+    // Segment 1 is partly replayed and its due times straddle now (r1 later, r2 due): its due
+    // count is derived from the checkpoint, which docs/log-counts.md calls not exact.
+    expect(fast.fast).toMatchObject({ dueExact: false })
     expect(full.fast).toBeUndefined()
     const cli = await runCli(['stats', b.log, '--fast', '--json'])
     expect(cli.code, cli.stderr).toBe(0)
-    expect(JSON.parse(cli.stdout)).toMatchObject({ retry: { pending: full.retry.pending }, fast: { dueExact: true } })
+    expect(JSON.parse(cli.stdout)).toMatchObject({ retry: { pending: full.retry.pending }, fast: { dueExact: false } })
   })
 
   it('reports progress as it scans', async () => {
