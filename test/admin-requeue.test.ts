@@ -25,7 +25,8 @@ describe('requeue()', () => {
     const cli = await runCli(['requeue', b.log, '--reason', 'legacy', '--json'])
     expect(cli.code, cli.stderr).toBe(0)
     const fromCli = JSON.parse(cli.stdout) as Record<string, unknown>
-    const anyPath = (r: { backend: object }) => ({ ...r, backend: { ...r.backend, path: 'x' } })
+    // Two runs: two audit run ids and two audit files (each with its own records).
+    const anyPath = (r: { backend: object; audit?: object }) => ({ ...r, backend: { ...r.backend, path: 'x' }, audit: { ...r.audit, run: 'x', where: 'x' } })
     expect(anyPath(lib)).toEqual(anyPath(fromCli as unknown as typeof lib))
     expect(lib).toMatchObject({ count: 2, dryRun: false, resetAttempts: false, filter: 'reason ~ /legacy/', stopped: null, warnings: [], backend: { recovered: null } })
     expect(familyLines(a.log, 'permanent').map(idOf).sort()).toEqual(['p1', 'p2', 'p4'])

@@ -6,26 +6,32 @@
  * runs alongside a replay of the same log.
  */
 import { DeadLetterError } from '../base/errors.js'
-import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
-import type { LocalOptions, RequeueOptions, RequeueResult } from '../format/model.js'
+import { type EditOf, type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
+import type { LocalOptions, RequeueOptions, RequeueResult, Transform } from '../format/model.js'
+import { auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
+import { ChangeTracker, openAudit } from './audit.js'
+import { dryRunTransform } from './repair.js'
 import { replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { copyTrace } from '../base/trace-context.js'
-import type { RewriteHooks } from '../store/rewrite-permanent.js'
+import type { EntryAt, RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
-import { type ChangeRun, type LocalChange, countedResult, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { type ChangeRun, type LocalChange, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { bool, checkOptions, fn, timer } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...commonChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean
+  transform: Transform | string | undefined
+  why: string | undefined
+  actor: string | undefined
 }
 
 export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefined): RequeueRun {
@@ -36,6 +42,7 @@ export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefi
       "dlq: requeue() of a local log takes `kind: 'permanent'` only: its retry entries are the replay's (making deferred entries due now is the central store's `kind: 'retry'`)",
     )
   }
+  requireWhy('requeue', o)
   return {
     ...common(o),
     filter: resolveFilter(options, 'permanent', Date.now()),
@@ -43,6 +50,9 @@ export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefi
     dryRun: o.dryRun ?? false,
     sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
     onProgress: o.onProgress as RequeueRun['onProgress'],
+    transform: o.transform,
+    why: o.why,
+    actor: o.actor,
   }
 }
 
@@ -52,26 +62,42 @@ export async function requeue(logPath: string, options?: RequeueOptions & LocalO
   return runRequeue(paths, run)
 }
 
-/** Rewrites an entry as a fresh first failure (attempt 1, no dueTs, no final), payload bytes unchanged. */
-export function writeReset(sink: ByteSink, env: Envelope, line: string): void {
+/**
+ * Rewrites an entry as a fresh first failure (attempt 1, no dueTs, no final), payload bytes
+ * unchanged — or, for a repair, the new payload and `editOf`.
+ */
+export function writeReset(sink: ByteSink, env: Envelope, line: string, edit?: { payload: string; editOf: EditOf }): void {
   const h: EnvelopeHeader = { ts: env.ts, attempt: 1, reason: env.reason, firstTs: env.firstTs ?? env.ts }
   if (env.errorName !== undefined) h.errorName = env.errorName
   if (env.errorCode !== undefined) h.errorCode = env.errorCode
   copyTrace(h, env)
+  if (edit) h.editOf = edit.editOf
   encodeHeader(sink, env.ts, 1, env.reason, env.id, h)
-  sink.utf8(rawPayloadOf(line, env))
+  sink.utf8(edit ? edit.payload : rawPayloadOf(line, env))
   encodeTrailer(sink)
 }
 
 /** The requeue itself on resolved input; `hooks` let the crash tests die at chosen points. */
 export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: RewriteHooks): Promise<RequeueResult> {
   const result: LocalChange<RequeueResult> = { ...newResult('permanent', paths, run), resetAttempts: run.resetAttempts }
-  if (run.dryRun) return countedResult(result, await countMatching(paths, 'permanent', run), run)
+  const t = run.transform === undefined ? undefined : await loadTransform(run.transform, 'requeue')
+  // A repair always starts the entry over, as --reset-attempts does.
+  if (t) result.resetAttempts = true
+  if (run.dryRun) {
+    if (!t) return countedResult(result, await countMatching(paths, 'permanent', run), run)
+    const dry = await dryRunTransform(paths, run, t)
+    result.transform = dry.summary
+    return countedResult(result, dry.count, run)
+  }
   const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
   await withMaintenance(paths, maintenance, async (session) => {
     result.backend.recovered = session.recovered
     result.warnings.push(...session.warnings)
-    await rewriteSelected(paths, 'requeue', run, result, hooks, run.resetAttempts ? writeReset : undefined)
+    await openAudit(paths)
+    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, t && { t, write: writeReset })
+    const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : run.resetAttempts ? (sink: ByteSink, env: Envelope, line: string) => writeReset(sink, env, line) : undefined
+    await rewriteSelected(paths, 'requeue', run, result, hooks, tracker, write)
+    if (tracker.tally) result.transform = tracker.tally.done()
   })
   return result
 }

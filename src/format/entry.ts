@@ -117,7 +117,7 @@ export interface Place {
   line: string
 }
 
-const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode'] as const
+const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode', 'editOf'] as const
 
 /** The entry of a retry or permanent envelope. */
 export function envelopeEntry(kind: Kind, at: Place, env: Envelope): Entry {

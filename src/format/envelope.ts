@@ -29,7 +29,23 @@ export interface Envelope<T = unknown> extends Partial<TraceContext> {
   errorCode?: string
   /** Set on permanent-log records: why the item ended there. */
   final?: FinalReason
+  /** Set on a repaired entry (requeue with a transform): the entry it was made from. */
+  editOf?: EditOf
   payload: T
+}
+
+/** The original of a repaired entry: its id and where it was stored. */
+export interface EditOf {
+  id?: string
+  location: EntryLocation
+}
+
+/** Where an entry is (or was) stored: a listing's `ref`, its file and byte offset; centrally also its host. */
+export interface EntryLocation {
+  ref: string
+  file: string
+  offset: number
+  host?: string
 }
 
 /** Envelope fields other than the payload, as written by the encoder. */
@@ -43,6 +59,7 @@ export interface EnvelopeHeader extends Partial<TraceContext> {
   errorName?: string
   errorCode?: string
   final?: FinalReason
+  editOf?: EditOf
 }
 
 /** Writes everything up to and including `"payload":`; the caller appends the payload and `}\n`. */
@@ -87,6 +104,10 @@ export function encodeHeader(
       sink.jsonString(extra.final)
     }
     if (extra.tp !== undefined) encodeTrace(sink, extra)
+    if (extra.editOf !== undefined) {
+      sink.ascii(',"editOf":')
+      sink.utf8(JSON.stringify(extra.editOf))
+    }
   }
   sink.ascii(',"payload":')
 }
@@ -179,18 +200,21 @@ function lastKeyIsPayload(env: Envelope): boolean {
 }
 
 function isOurHeader(line: string, payloadKeyAt: number): boolean {
-  // Our header never contains '{' or '[' outside strings; a quick structural check that the
-  // prefix has no nested values is enough to trust the splice.
+  // A quote inside a string is escaped, so `,"payload":` outside strings is a key; the
+  // structural check makes sure it is the top level's (nested header values such as
+  // `editOf` have fixed keys, none of them "payload").
   const head = line.slice(0, payloadKeyAt)
   if (!head.startsWith('{"ts":')) return false
   let inStr = false
+  let depth = 0
   for (let k = 1; k < head.length; k++) {
     const c = head.charCodeAt(k)
     if (inStr) {
       if (c === 0x5c) k++
       else if (c === 0x22) inStr = false
     } else if (c === 0x22) inStr = true
-    else if (c === 0x7b || c === 0x5b) return false
+    else if (c === 0x7b || c === 0x5b) depth++
+    else if (c === 0x7d || c === 0x5d) depth--
   }
-  return !inStr
+  return !inStr && depth === 0
 }

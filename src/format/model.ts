@@ -5,7 +5,7 @@
  * (the only part whose keys differ) or in the central-only `host`/`hosts` fields.
  */
 import type { TraceContext } from '../base/trace-context.js'
-import type { FinalReason } from './envelope.js'
+import type { EditOf, EntryLocation, FinalReason } from './envelope.js'
 
 /** Which of a log's three parts an entry is in: the same words in options, results, events and columns. */
 export type Kind = 'retry' | 'permanent' | 'corrupt'
@@ -226,6 +226,8 @@ export interface Entry<T = unknown> extends Partial<TraceContext> {
   final?: FinalReason
   errorName?: string
   errorCode?: string
+  /** A repaired entry: the original it was made from (requeue with a transform). */
+  editOf?: EditOf
   /** The parsed payload; absent for corrupt entries. */
   payload?: T
   /** The stored line (central: the record encoded again from its columns). */
@@ -278,12 +280,61 @@ export interface RequeueOptions extends EntryFilter, OperationOptions {
   resetAttempts?: boolean
   /** Count what would change and list its top reasons; change nothing (locally: take no lock). Default false. */
   dryRun?: boolean
+  /**
+   * Repair before redrive: a function (or the path of a module exporting one) given each
+   * selected entry's payload and entry; it returns the new payload, `undefined` to leave the
+   * entry where it is, or throws to keep it there (counted with the error). A repaired entry
+   * is a new record with `editOf`, attempts reset. Needs `why`.
+   */
+  transform?: Transform | string
+  /** Why: written to the audit trail (required with `transform`). */
+  why?: string
+  /** Who: written to the audit trail. Default `user@host`. */
+  actor?: string
 }
 
 export interface PurgeOptions extends EntryFilter, OperationOptions {
   /** Required: the retry log is never purged (its entries leave through replay). */
   kind: 'permanent' | 'corrupt'
   dryRun?: boolean
+  /** Why: written to the audit trail. */
+  why?: string
+  /** Who: written to the audit trail. Default `user@host`. */
+  actor?: string
+}
+
+/** Repair before redrive: the new payload, `undefined` (leave the entry), or throw (keep it, counted). */
+export type Transform = (payload: unknown, entry: Entry) => unknown
+
+/** What a requeue with a transform did (dry run: would do). */
+export interface TransformSummary {
+  /** The module's path (or the function's name) and the SHA-256 of its source. */
+  source: { path?: string; name?: string; sha256: string }
+  /** Entries repaired and moved. */
+  changed: number
+  /** Entries the transform returned `undefined` for: left where they were. */
+  untouched: number
+  /** Entries left where they were because the transform failed on them, grouped by why. */
+  failed: number
+  failures: Array<{ reason: string; count: number; example: EntryLocation }>
+  /** Dry run: the first changes, as JSON Patches (RFC 6902) with the payloads before and after. */
+  preview: Array<{ id?: string; location: EntryLocation; before: unknown; after: unknown; patch: JsonPatchOp[] }>
+}
+
+/** One RFC 6902 operation. */
+export interface JsonPatchOp {
+  op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test'
+  path: string
+  value?: unknown
+  from?: string
+}
+
+/** Where the audit trail of a change went, and how many records it got. */
+export interface AuditSummary {
+  /** Local: the audit log's path; central: the audit table. */
+  where: string
+  records: number
+  run: string
 }
 
 export interface ChangeResult<K extends Kind = Kind> {
@@ -302,9 +353,16 @@ export interface ChangeResult<K extends Kind = Kind> {
 
 export interface RequeueResult extends ChangeResult<'permanent' | 'retry'> {
   resetAttempts: boolean
+  /** With a transform only. */
+  transform?: TransformSummary
+  /** A real run (not a dry run) only. */
+  audit?: AuditSummary
 }
 
-export type PurgeResult = ChangeResult<'permanent' | 'corrupt'>
+export interface PurgeResult extends ChangeResult<'permanent' | 'corrupt'> {
+  /** A real run (not a dry run) only. */
+  audit?: AuditSummary
+}
 
 export interface LocalChangeBackend {
   type: 'local'
