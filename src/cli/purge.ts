@@ -12,9 +12,10 @@ import type { LocalChangeBackend } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbPurge } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
+import { type AuditFlags, addAuditOptions, auditLine, auditOptions } from './audit-flags.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, terminalSafe, usageError, warn } from './output.js'
 
-interface PurgeFlags extends CommonFlags {
+interface PurgeFlags extends CommonFlags, AuditFlags {
   permanent?: boolean
   corrupt?: boolean
   yes?: boolean
@@ -37,6 +38,7 @@ export function registerPurge(program: Command): void {
     .addOption(new Option('--yes', 'confirm: matching entries are deleted and cannot be recovered'))
     .addOption(new Option('--dry-run', 'only count what would be removed; change nothing (no --yes needed)'))
     .addOption(maxRecordSizeOption())
+  addAuditOptions(cmd, false)
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
   addDbOptions(cmd, { rate: true })
   cmd.addHelpText(
@@ -67,7 +69,7 @@ async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Pro
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
   const log = await resolveLog(logArg!, { quiet: flags.json })
-  const options = { ...filters, kind: target, maxRecordSize: flags.maxRecordSize } as const
+  const options = { ...filters, ...auditOptions(flags), kind: target, maxRecordSize: flags.maxRecordSize } as const
   const summary = flags.dryRun
     ? await purge(log.paths.active, { ...options, dryRun: true })
     : await runRewrite('purge', !flags.json && flags.progress !== false, (signal, progress) =>
@@ -90,6 +92,7 @@ async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Pro
         `${target === 'permanent' ? `, ${b.rewritten} of ${b.segments} segment(s) rewritten` : ''}` +
         `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
     )
+    if (s.audit) process.stdout.write(auditLine(s.audit))
   }
   return EXIT.OK
 }

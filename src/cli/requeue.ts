@@ -11,9 +11,11 @@ import type { LocalChangeBackend } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbRequeue } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
+import { type AuditFlags, addAuditOptions, auditLine, auditOptions, transformText } from './audit-flags.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, shellArg, terminalSafe, warn } from './output.js'
 
-interface RequeueFlags extends CommonFlags {
+interface RequeueFlags extends CommonFlags, AuditFlags {
+  transform?: string
   resetAttempts?: boolean
   dryRun?: boolean
   maxRecordSize?: string
@@ -32,6 +34,7 @@ export function registerRequeue(program: Command): void {
     .addOption(new Option('--reset-attempts', 'start moved entries over: attempt 1, no due time, no `final` mark'))
     .addOption(new Option('--dry-run', 'only count what would move; change nothing (see the entries with `inspect --permanent` and the same filters)'))
     .addOption(maxRecordSizeOption())
+  addAuditOptions(cmd, true)
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
   addDbOptions(cmd, { rate: true })
   cmd.addHelpText(
@@ -41,6 +44,7 @@ Examples:
   $ dletter requeue ./dlq/orders.log --reason 'ECONNREFUSED' --reset-attempts
   $ dletter requeue ./dlq/orders.log --since 2025-11-20 --dry-run
   $ dletter requeue ./dlq/orders.log --id ord-42 --reset-attempts && dletter replay ./dlq/orders.log --handler ./handler.js
+  $ dletter requeue ./dlq/orders.log --reason 'amount' --transform ./fix-amount.mjs --why 'amounts sent as strings' --dry-run
 
 ${EXIT_CODES_HELP}`,
   )
@@ -53,7 +57,7 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
   const db = centralTarget(logArg, flags)
   if (db !== undefined) return dbRequeue(db, filters, flags)
   const log = await resolveLog(logArg!, { quiet: flags.json })
-  const options = { ...filters, resetAttempts: flags.resetAttempts === true, maxRecordSize: flags.maxRecordSize }
+  const options = { ...filters, ...auditOptions(flags), resetAttempts: flags.resetAttempts === true, maxRecordSize: flags.maxRecordSize }
   const summary = flags.dryRun
     ? await requeue(log.paths.active, { ...options, dryRun: true })
     : await runRewrite('requeue', !flags.json && flags.progress !== false, (signal, progress) =>
@@ -67,6 +71,7 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
   const b = s.backend as LocalChangeBackend
   if (b.recovered) note(b.recovered)
   for (const w of s.warnings) warn(w)
+  if (s.transform) process.stdout.write(transformText(s.transform, s.dryRun))
   if (s.dryRun) {
     process.stdout.write(
       `dry run: would move ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}${s.stopped === 'limit' ? `, first ${s.count} by --limit` : ''}) ` +
@@ -80,6 +85,7 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
       `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log` +
       `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
   )
+  if (s.audit) process.stdout.write(auditLine(s.audit))
   if (s.count > 0 && !s.resetAttempts) {
     process.stdout.write(
       '  note: without --reset-attempts, entries that used all their attempts go back to the permanent log\n' +

@@ -175,8 +175,7 @@ export function defaultActor(): string {
 }
 
 export function auditRecord(run: AuditRun, at: number, id: string | undefined, location: EntryLocation, beforeText: string, edit?: { text: string; patch: JsonPatchOp[] }): AuditRecord {
-  const r: AuditRecord = { v: 1, at, ...run, location, before: sha256(beforeText) }
-  if (id !== undefined) r.id = id
+  const r: AuditRecord = { v: 1, at, ...run, ...(id === undefined ? {} : { id }), location, before: sha256(beforeText) }
   if (edit) {
     r.after = sha256(edit.text)
     r.patch = edit.patch
@@ -198,4 +197,27 @@ export function requireWhy(op: string, o: { transform?: unknown; why?: string })
   if (o.transform !== undefined && o.why === undefined) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: ${op}(): option \`transform\` needs \`why\`: the audit trail records why the data was changed`)
   }
+}
+
+/** A patch as diff lines: `- path: old` / `+ path: new` (values as JSON, cut at 200 characters). */
+export function patchLines(before: unknown, patch: JsonPatchOp[]): string[] {
+  const show = (v: unknown) => {
+    const s = JSON.stringify(v) ?? 'undefined'
+    return s.length > 200 ? `${s.slice(0, 200)}…` : s
+  }
+  const old = (p: string) => {
+    try {
+      return show(jsonpatch.getValueByPointer(before, p))
+    } catch {
+      return '?'
+    }
+  }
+  const out: string[] = []
+  for (const op of patch) {
+    const where = op.path === '' ? '(the whole payload)' : op.path
+    if (op.op === 'replace' || op.op === 'remove') out.push(`- ${where}: ${old(op.path)}`)
+    if (op.op === 'replace' || op.op === 'add') out.push(`+ ${where}: ${show(op.value)}`)
+    if (op.op === 'move' || op.op === 'copy') out.push(`~ ${op.op} ${op.from} → ${where}`)
+  }
+  return out
 }
