@@ -41,7 +41,7 @@ export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { to
       : q(
           // Ordered as a local log orders its groups: by count, then oldest first, then fingerprint (byte order).
           `SELECT * FROM (
-             SELECT state, fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, min(reason) AS example, min(ts) AS oldest, max(ts) AS newest,
+             SELECT state, fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, (array_agg(reason ORDER BY ts, seq))[1] AS example, min(ts) AS oldest, max(ts) AS newest,
                     row_number() OVER (PARTITION BY state ORDER BY count(*) DESC, min(ts), fingerprint COLLATE "C") AS rank
              FROM ${t.entries} WHERE ${f.where} AND ${OPEN} GROUP BY state, fingerprint) g
            WHERE rank <= ${p(1)} ORDER BY state, rank`,
