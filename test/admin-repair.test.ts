@@ -68,7 +68,7 @@ describe('requeue() with a transform', () => {
       expect(rec).toMatchObject({ v: 1, op: 'requeue', actor: 'ops@test', why: 'amounts were sent as strings', filter: expect.stringContaining('amount is not a number'), transform: { name: 'fix' } })
       expect(rec.before).toBe(sha256(JSON.stringify(before)))
       expect(rec.after).toBe(sha256(JSON.stringify(after)))
-      expect(jsonpatch.applyPatch(structuredClone(before), rec.patch!, true, false).newDocument).toEqual(after)
+      expect(jsonpatch.applyPatch(structuredClone(before), rec.patch as jsonpatch.Operation[], true, false).newDocument).toEqual(after)
     }
   }, 60_000)
 })

@@ -76,7 +76,7 @@ function check(log: string, originals: Map<string, Original>): { moved: number }
     expect(moved.editOf.location.ref).toBe(o.location)
     expect(r.before).toBe(sha256(JSON.stringify(o.payload)))
     expect(r.after).toBe(sha256(JSON.stringify(moved.payload)))
-    expect(jsonpatch.applyPatch(structuredClone(o.payload), r.patch!, true, false).newDocument).toEqual(moved.payload)
+    expect(jsonpatch.applyPatch(structuredClone(o.payload), r.patch as jsonpatch.Operation[], true, false).newDocument).toEqual(moved.payload)
     expect(r).toMatchObject({ op: 'requeue', actor: 'tester', why: 'crash test', transform: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } })
   }
   return { moved: records.length }
