@@ -58,6 +58,8 @@ export async function rewriteSelected(
   result: LocalChange<ChangeResult>,
   hooks: RewriteHooks | undefined,
   transform?: (sink: ByteSink, env: Envelope, line: string) => void,
+  /** requeue's loop guard: a matching entry this holds back stays, counted in `held`. */
+  holdBack?: (env: Envelope) => boolean,
 ): Promise<RewriteResult> {
   // A progress callback that throws must not stop the rewrite halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => result.warnings.push(message))
@@ -65,7 +67,8 @@ export async function rewriteSelected(
   const res = await rewritePermanent({
     paths,
     op,
-    select: (env, line) => run.filter.match(envelopeFields(env, line)) && reasons.selected(env),
+    select: (env, line) => !holdBack?.(env) && run.filter.match(envelopeFields(env, line)) && reasons.selected(env),
+    held: holdBack && ((env, line) => holdBack(env) && run.filter.match(envelopeFields(env, line))),
     transform,
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,

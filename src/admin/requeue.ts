@@ -8,11 +8,12 @@
 import { DeadLetterError } from '../base/errors.js'
 import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
 import type { LocalOptions, RequeueOptions, RequeueResult } from '../format/model.js'
-import { replayDefaults } from '../base/options.js'
+import { redriveChecks, redriveDefaults, replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { copyTrace } from '../base/trace-context.js'
+import { copyLineage, redrivesOf } from '../format/lineage.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
@@ -22,10 +23,12 @@ import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...commonChecks, ...redriveChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean
+  /** Entries with this many redrives stay (the loop guard); Infinity with `force`. */
+  maxRedrives: number
 }
 
 export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefined): RequeueRun {
@@ -40,6 +43,7 @@ export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefi
     ...common(o),
     filter: resolveFilter(options, 'permanent', Date.now()),
     resetAttempts: o.resetAttempts ?? false,
+    maxRedrives: (o.force ?? redriveDefaults.force) ? Infinity : (o.maxRedrives ?? redriveDefaults.maxRedrives),
     dryRun: o.dryRun ?? false,
     sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
     onProgress: o.onProgress as RequeueRun['onProgress'],
@@ -52,26 +56,46 @@ export async function requeue(logPath: string, options?: RequeueOptions & LocalO
   return runRequeue(paths, run)
 }
 
-/** Rewrites an entry as a fresh first failure (attempt 1, no dueTs, no final), payload bytes unchanged. */
-export function writeReset(sink: ByteSink, env: Envelope, line: string): void {
-  const h: EnvelopeHeader = { ts: env.ts, attempt: 1, reason: env.reason, firstTs: env.firstTs ?? env.ts }
+/**
+ * Writes a requeued entry to the retry log: as it was, one more redrive counted, its lineage
+ * and payload bytes unchanged; with `reset`, as a fresh first failure (attempt 1, no dueTs, no
+ * final) that keeps its lineage.
+ */
+export function writeRequeued(sink: ByteSink, env: Envelope, line: string, reset: boolean): void {
+  const h: EnvelopeHeader = { ts: env.ts, attempt: reset ? 1 : env.attempt, reason: env.reason }
+  if (reset || env.firstTs !== undefined) h.firstTs = env.firstTs ?? env.ts
+  if (!reset && env.dueTs !== undefined) h.dueTs = env.dueTs
   if (env.errorName !== undefined) h.errorName = env.errorName
   if (env.errorCode !== undefined) h.errorCode = env.errorCode
+  if (!reset && env.final !== undefined) h.final = env.final
+  copyLineage(h, env)
+  h.redrives = redrivesOf(env) + 1
   copyTrace(h, env)
-  encodeHeader(sink, env.ts, 1, env.reason, env.id, h)
+  encodeHeader(sink, env.ts, h.attempt, env.reason, env.id, h)
   sink.utf8(rawPayloadOf(line, env))
   encodeTrailer(sink)
 }
 
 /** The requeue itself on resolved input; `hooks` let the crash tests die at chosen points. */
 export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: RewriteHooks): Promise<RequeueResult> {
-  const result: LocalChange<RequeueResult> = { ...newResult('permanent', paths, run), resetAttempts: run.resetAttempts }
-  if (run.dryRun) return countedResult(result, await countMatching(paths, 'permanent', run), run)
+  const result: LocalChange<RequeueResult> = {
+    ...newResult('permanent', paths, run),
+    resetAttempts: run.resetAttempts,
+    maxRedrives: Number.isFinite(run.maxRedrives) ? run.maxRedrives : null,
+    heldBack: 0,
+  }
+  const atLimit = (env: Envelope) => redrivesOf(env) >= run.maxRedrives
+  if (run.dryRun) {
+    const c = await countMatching(paths, 'permanent', run, atLimit)
+    result.heldBack = c.held
+    return countedResult(result, c, run)
+  }
   const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
   await withMaintenance(paths, maintenance, async (session) => {
     result.backend.recovered = session.recovered
     result.warnings.push(...session.warnings)
-    await rewriteSelected(paths, 'requeue', run, result, hooks, run.resetAttempts ? writeReset : undefined)
+    const res = await rewriteSelected(paths, 'requeue', run, result, hooks, (sink, env, line) => writeRequeued(sink, env, line, run.resetAttempts), atLimit)
+    result.heldBack = res.held
   })
   return result
 }

@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Envelope, EnvelopeParseError, parseEnvelope } from './envelope.js'
 import { fingerprint } from './fingerprint.js'
 import { copyTrace } from '../base/trace-context.js'
+import { copyLineage } from './lineage.js'
 import type { Entry, Kind } from './model.js'
 
 /**
@@ -123,6 +124,7 @@ const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode'] as 
 export function envelopeEntry(kind: Kind, at: Place, env: Envelope): Entry {
   const e: Entry = { kind, ref: at.ref, ts: env.ts, attempt: env.attempt, reason: env.reason, fingerprint: fingerprint(env.reason), line: at.line, file: at.file, offset: at.offset }
   for (const k of HEADER) if (env[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = env[k]
+  copyLineage(e, env)
   copyTrace(e, env)
   e.payload = env.payload
   return e
