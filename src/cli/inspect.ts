@@ -11,7 +11,7 @@ import type { Entry, Kind } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbInspect } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, terminalSafe, warn, writeOut } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, reasonWithFirst, terminalSafe, warn, writeOut } from './output.js'
 
 interface InspectFlags extends CommonFlags {
   permanent?: boolean
@@ -103,9 +103,7 @@ function envelopeLine(env: Entry, width: number): string {
   // Reason and payload share what is left of the line; on a narrow terminal both shrink.
   const room = Math.max(24, width - left.length)
   const reasonMax = Math.min(48, Math.floor(room / 2))
-  // What put the entry here, when it is not the last reason: "last ← first".
-  const first = env.firstReason && env.firstReason.reason !== env.reason ? ` ← ${env.firstReason.reason ?? '(no reason)'}` : ''
-  const reason = preview((env.reason ?? '(no reason)') + first, reasonMax)
+  const reason = preview(reasonWithFirst(env), reasonMax)
   const head = `${left}${reason.padEnd(Math.min(reasonMax, Math.max(reason.length, 24)))}  `
   const payload = preview(JSON.stringify(env.payload) ?? 'undefined', Math.max(12, width - head.length))
   return head + payload + '\n'
