@@ -66,6 +66,8 @@ export async function rewriteSelected(
   hooks: RewriteHooks | undefined,
   tracker: ChangeTracker,
   transform?: (sink: ByteSink, env: Envelope, line: string, at: EntryAt) => void,
+  /** requeue's loop guard: a matching entry this holds back stays, counted in `held`. */
+  holdBack?: (env: Envelope) => boolean,
 ): Promise<RewriteResult> {
   // A progress callback that throws must not stop the rewrite halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => result.warnings.push(message))
@@ -73,7 +75,9 @@ export async function rewriteSelected(
   const res = await rewritePermanent({
     paths,
     op,
-    select: (env, line, at) => tracker.select(env, line, at) && reasons.selected(env),
+    // Held back by the loop guard before the transform sees it: a held entry is never repaired.
+    select: (env, line, at) => !holdBack?.(env) && tracker.select(env, line, at) && reasons.selected(env),
+    held: holdBack && ((env, line) => holdBack(env) && run.filter.match(envelopeFields(env, line))),
     transform,
     sideLog: tracker.sideLog(auditFileOf(paths)),
     limit: run.filter.limit,

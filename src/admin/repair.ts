@@ -4,7 +4,7 @@
  * changes kept as JSON Patches for the person deciding.
  */
 import path from 'node:path'
-import { rawPayloadOf } from '../format/envelope.js'
+import { type Envelope, rawPayloadOf } from '../format/envelope.js'
 import { envelopeEntry } from '../format/entry.js'
 import { type LoadedTransform, TransformTally, applyTransform } from '../format/edit.js'
 import type { TransformSummary } from '../format/model.js'
@@ -16,18 +16,25 @@ import { envelopeFields } from './filters.js'
 import type { ChangeRun } from './permanent-rewrite.js'
 import { ReasonCounter } from '../format/reasons.js'
 
-export async function dryRunTransform(paths: LogPaths, run: ChangeRun, t: LoadedTransform): Promise<{ count: DryRunCount; summary: TransformSummary }> {
+export async function dryRunTransform(
+  paths: LogPaths,
+  run: ChangeRun,
+  t: LoadedTransform,
+  holdBack: (env: Envelope) => boolean,
+): Promise<{ count: DryRunCount; summary: TransformSummary }> {
   const files = await familyFiles(paths.permanent, { checkpoints: false })
   const max = run.filter.limit ?? Infinity
-  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false, reasons: new ReasonCounter() }
+  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false, reasons: new ReasonCounter(), held: 0 }
   const tally = new TransformTally(t.source)
   await scanFiles(files, {
     maxRecordSize: run.maxRecordSize,
     envelopes: true,
     shouldStop: () => run.signal?.aborted ?? false,
     onItem: (it) => {
-      if (it.kind !== 'record' || !run.filter.match(envelopeFields(it.env, () => it.line)) || c.matched >= max) {
-        if (it.kind === 'record' && c.matched >= max && run.filter.match(envelopeFields(it.env, () => it.line))) c.limited = true
+      const hit = it.kind === 'record' && run.filter.match(envelopeFields(it.env, () => it.line))
+      if (!hit || c.matched >= max || holdBack(it.env)) {
+        if (hit && holdBack(it.env)) c.held++
+        else if (hit) c.limited = true
         c.kept++
         return
       }

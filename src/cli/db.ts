@@ -6,9 +6,9 @@
 import { type Command, Option } from 'commander'
 import { type CentralEntry, PostgresStore } from '../postgres/index.js'
 import { redactUrl } from '../base/redact.js'
-import type { ChangeResult, CentralChangeBackend, Entry, EntryFilter, Kind } from '../format/model.js'
+import type { ChangeResult, CentralChangeBackend, Entry, EntryFilter, Kind, RequeueResult } from '../format/model.js'
 import { parseIntArg } from './filters.js'
-import { EXIT, formatDuration, formatTime, padStart, preview, stdoutWrite, terminalSafe, usageError } from './output.js'
+import { EXIT, formatDuration, formatTime, padStart, preview, reasonWithFirst, stdoutWrite, terminalSafe, usageError } from './output.js'
 import { abortOnSignals } from './common.js'
 
 export interface DbFlags {
@@ -69,8 +69,8 @@ function centralOptions(f: EntryFilter, kind: Kind, host: string | undefined) {
   return { ...f, kind, ...(host !== undefined ? { host } : {}) }
 }
 
-export async function dbStats(url: string, flags: DbFlags & { top: number; json?: boolean }): Promise<number> {
-  const s = await withStore(url, undefined, (store) => store.stats({ top: flags.top, ...(flags.host !== undefined ? { host: flags.host } : {}) }))
+export async function dbStats(url: string, flags: DbFlags & { top: number; groupBy?: 'first' | 'last'; json?: boolean }): Promise<number> {
+  const s = await withStore(url, undefined, (store) => store.stats({ top: flags.top, groupBy: flags.groupBy ?? 'last', ...(flags.host !== undefined ? { host: flags.host } : {}) }))
   if (flags.json) {
     stdoutWrite(JSON.stringify({ store: redactUrl(url), ...s }) + '\n')
     return EXIT.OK
@@ -109,7 +109,9 @@ export async function dbInspect(
     for await (const e of store.inspect(centralOptions(f, kindOf(flags), flags.host))) {
       const line = json
         ? entryJson(e)
-        : `${formatTime(e.ts)}  ${e.host}  ${e.kind}  attempt ${e.attempt}${e.id !== undefined ? `  id=${e.id}` : ''}  ${preview(e.reason ?? '(no reason)', 120)}  ${preview(e.raw ?? JSON.stringify(e.payload) ?? '', 200)}`
+        : `${formatTime(e.ts)}  ${e.host}  ${e.kind}  attempt ${e.attempt}${e.redrives ? ` ↻${e.redrives}` : ''}${e.id !== undefined ? `  id=${e.id}` : ''}  ` +
+          `${preview(reasonWithFirst(e), 120)}  ` +
+          `${preview(e.raw ?? JSON.stringify(e.payload) ?? '', 200)}`
       if (!stdoutWrite(line + '\n')) await new Promise((r) => process.stdout.once('drain', r))
     }
   })
@@ -179,20 +181,33 @@ function printRedrive(url: string, verb: string, r: ChangeResult, json: boolean 
     return
   }
   const leased = (r.backend as CentralChangeBackend).leased
-  const held = leased > 0 ? `; ${leased} held by a replay worker left alone` : ''
+  const guard = (r as Partial<RequeueResult>).heldBack
+  const held =
+    (leased > 0 ? `; ${leased} held by a replay worker left alone` : '') +
+    (guard ? `; ${guard} held back: already requeued ${(r as RequeueResult).maxRedrives} times, the --max-redrives limit (--force moves them)` : '')
   const head = r.dryRun
     ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}${held}; nothing was changed`
     : `${verb} ${r.count} entries of the ${where(url)}${r.stopped === 'abort' ? ' (interrupted)' : ''}${held}`
   stdoutWrite([head, ...r.reasons.map((t) => `  ${padStart(t.count, 8)}  ${t.fingerprint}`)].join('\n') + '\n')
 }
 
-export async function dbRequeue(url: string, f: EntryFilter, flags: DbFlags & { resetAttempts?: boolean; dryRun?: boolean; json?: boolean }): Promise<number> {
+/** --max-redrives / --force as requeue options (a local log and the central store take the same). */
+export function redriveFlags(flags: { maxRedrives?: number; force?: boolean }): { maxRedrives?: number; force?: boolean } {
+  return { ...(flags.maxRedrives !== undefined ? { maxRedrives: flags.maxRedrives } : {}), ...(flags.force ? { force: true } : {}) }
+}
+
+export async function dbRequeue(
+  url: string,
+  f: EntryFilter,
+  flags: DbFlags & { resetAttempts?: boolean; maxRedrives?: number; force?: boolean; dryRun?: boolean; json?: boolean },
+): Promise<number> {
   const r = await withStore(url, undefined, (store) =>
     store.requeue({
       ...centralOptions(f, 'permanent', flags.host),
       kind: 'permanent',
       dryRun: flags.dryRun === true,
       resetAttempts: flags.resetAttempts === true,
+      ...redriveFlags(flags),
       ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
     }),
   )

@@ -8,11 +8,10 @@ import path from 'node:path'
 import { type Command, Option } from 'commander'
 import { inspect } from '../admin/inspect.js'
 import type { Entry, Kind } from '../format/model.js'
-import type { Envelope } from '../format/envelope.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, addDbOptions, centralTarget, dbInspect } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, terminalSafe, warn, writeOut } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, reasonWithFirst, terminalSafe, warn, writeOut } from './output.js'
 
 interface InspectFlags extends CommonFlags {
   permanent?: boolean
@@ -63,7 +62,7 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   const which: Kind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
   const listing = inspect(log.paths.active, { ...filters, kind: which, maxRecordSize: flags.maxRecordSize })
   for await (const e of listing) {
-    const text = !human ? e.line + '\n' : e.kind === 'corrupt' ? corruptLine(corruptRecordOf(e), width) : envelopeLine(envelopeOf(e), width)
+    const text = !human ? e.line + '\n' : e.kind === 'corrupt' ? corruptLine(corruptRecordOf(e), width) : envelopeLine(e, width)
     const pending = writeOut(text)
     if (pending) await pending
   }
@@ -81,11 +80,6 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   return EXIT.OK
 }
 
-function envelopeOf(e: Entry): Envelope {
-  const { kind: _k, ref: _r, file: _f, offset: _o, line: _line, fingerprint: _fp, ...env } = e
-  return { ...env, payload: e.payload }
-}
-
 function corruptRecordOf(e: Entry): CorruptRecord {
   return { ts: e.ts, segment: e.origin?.segment, offset: e.origin?.offset, length: e.origin?.length, error: e.reason ?? undefined, raw: e.raw, rawEncoding: e.rawEncoding }
 }
@@ -100,14 +94,16 @@ interface CorruptRecord {
   rawEncoding?: string
 }
 
-function envelopeLine(env: Envelope, width: number): string {
+function envelopeLine(env: Entry, width: number): string {
   // Stored text may hold terminal control sequences: every field goes through terminalSafe/preview.
   const final = env.final ? ` ${terminalSafe(env.final).padEnd(9)}` : ''
-  const left = `${formatTime(env.ts)}  ${`#${env.attempt}`.padEnd(3)}${final}  ${terminalSafe(env.id ?? '-').padEnd(10)}  `
+  // Requeued entries say how often (the loop guard counts these).
+  const redrives = env.redrives ? ` ↻${env.redrives}` : ''
+  const left = `${formatTime(env.ts)}  ${`#${env.attempt}`.padEnd(3)}${final}${redrives}  ${terminalSafe(env.id ?? '-').padEnd(10)}  `
   // Reason and payload share what is left of the line; on a narrow terminal both shrink.
   const room = Math.max(24, width - left.length)
   const reasonMax = Math.min(48, Math.floor(room / 2))
-  const reason = preview(env.reason ?? '(no reason)', reasonMax)
+  const reason = preview(reasonWithFirst(env), reasonMax)
   const head = `${left}${reason.padEnd(Math.min(reasonMax, Math.max(reason.length, 24)))}  `
   const payload = preview(JSON.stringify(env.payload) ?? 'undefined', Math.max(12, width - head.length))
   return head + payload + '\n'

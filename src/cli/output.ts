@@ -224,3 +224,9 @@ export function padStart(s: string | number, n: number): string {
 export function padEnd(s: string | number, n: number): string {
   return String(s).padEnd(n)
 }
+
+/** An entry's reason for one-line listings, with what first put it in the log when that differs: "last ← first". */
+export function reasonWithFirst(e: { reason: string | null; firstReason?: { reason: string | null } }): string {
+  const last = e.reason ?? '(no reason)'
+  return e.firstReason && e.firstReason.reason !== e.reason ? `${last} ← ${e.firstReason.reason ?? '(no reason)'}` : last
+}

@@ -7,16 +7,18 @@
  */
 import { type Command, Option } from 'commander'
 import { requeue } from '../admin/requeue.js'
-import type { LocalChangeBackend } from '../format/model.js'
+import type { LocalChangeBackend, RequeueResult } from '../format/model.js'
 import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
-import { type DbFlags, addDbOptions, centralTarget, dbRequeue } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
+import { type DbFlags, addDbOptions, centralTarget, dbRequeue, redriveFlags } from './db.js'
+import { addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
 import { type AuditFlags, addAuditOptions, auditLine, auditOptions, transformText } from './audit-flags.js'
 import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, shellArg, terminalSafe, warn } from './output.js'
 
 interface RequeueFlags extends CommonFlags, AuditFlags {
   transform?: string
   resetAttempts?: boolean
+  maxRedrives?: number
+  force?: boolean
   dryRun?: boolean
   maxRecordSize?: string
 }
@@ -32,6 +34,8 @@ export function registerRequeue(program: Command): void {
   addFilterOptions(cmd, 'move at most this many entries')
   cmd
     .addOption(new Option('--reset-attempts', 'start moved entries over: attempt 1, no due time, no `final` mark'))
+    .addOption(new Option('--max-redrives <n>', 'loop guard: leave entries already requeued n times where they are (default 3)').argParser(parseIntArg(0)).conflicts('force'))
+    .addOption(new Option('--force', 'move entries at the --max-redrives limit too (each still counts one more redrive)'))
     .addOption(new Option('--dry-run', 'only count what would move; change nothing (see the entries with `inspect --permanent` and the same filters)'))
     .addOption(maxRecordSizeOption())
   addAuditOptions(cmd, true)
@@ -57,7 +61,7 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
   const db = centralTarget(logArg, flags)
   if (db !== undefined) return dbRequeue(db, filters, flags)
   const log = await resolveLog(logArg!, { quiet: flags.json })
-  const options = { ...filters, ...auditOptions(flags), resetAttempts: flags.resetAttempts === true, maxRecordSize: flags.maxRecordSize }
+  const options = { ...filters, ...redriveFlags(flags), ...auditOptions(flags), resetAttempts: flags.resetAttempts === true, maxRecordSize: flags.maxRecordSize }
   const summary = flags.dryRun
     ? await requeue(log.paths.active, { ...options, dryRun: true })
     : await runRewrite('requeue', !flags.json && flags.progress !== false, (signal, progress) =>
@@ -75,14 +79,14 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
   if (s.dryRun) {
     process.stdout.write(
       `dry run: would move ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}${s.stopped === 'limit' ? `, first ${s.count} by --limit` : ''}) ` +
-        `from the permanent log to the retry log; ${b.kept} would stay. Nothing was changed.\n` +
+        `from the permanent log to the retry log; ${b.kept} would stay${heldText(s)}. Nothing was changed.\n` +
         `  list them: dletter inspect ${shellArg(logArg!)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}\n`,
     )
     return EXIT.OK
   }
   process.stdout.write(
     `requeued ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}) from the permanent log to the retry log` +
-      `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log` +
+      `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log${heldText(s)}` +
       `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
   )
   if (s.audit) process.stdout.write(auditLine(s.audit))
@@ -93,6 +97,12 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
     )
   }
   return EXIT.OK
+}
+
+/** The loop guard's part of a summary line. */
+function heldText(s: RequeueResult): string {
+  if (s.heldBack === 0) return ''
+  return ` (${s.heldBack} of them held back: already requeued ${s.maxRedrives} times, the --max-redrives limit; --force moves them)`
 }
 
 function filterArgs(flags: Record<string, unknown>): string {

@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Envelope, EnvelopeParseError, parseEnvelope } from './envelope.js'
 import { fingerprint } from './fingerprint.js'
 import { copyTrace } from '../base/trace-context.js'
+import { copyLineage } from './lineage.js'
 import type { Entry, Kind } from './model.js'
 
 /**
@@ -125,6 +126,7 @@ export function envelopeEntry(kind: Kind, at: Place, env: Envelope): Entry {
   for (const k of HEADER) if (env[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = env[k]
   // A requeue moves a line byte for byte, `final` included; only a permanent entry has ended.
   if (kind !== 'permanent') delete e.final
+  copyLineage(e, env)
   copyTrace(e, env)
   e.payload = env.payload
   return e

@@ -6,6 +6,7 @@
  */
 import type { TraceContext } from '../base/trace-context.js'
 import type { EditOf, EntryLocation, FinalReason } from './envelope.js'
+import type { Lineage } from './lineage.js'
 
 /** Which of a log's three parts an entry is in: the same words in options, results, events and columns. */
 export type Kind = 'retry' | 'permanent' | 'corrupt'
@@ -95,6 +96,11 @@ export interface StatsOptions extends Omit<EntryFilter, 'limit'>, OperationOptio
    * empty; `exact` says which counts are exact. Locally not with filter fields. Default false.
    */
   fast?: boolean
+  /**
+   * Group reasons by the last reason each entry failed with ('last', the default) or by the
+   * first ('first': what put it in the log, kept across re-logs, requeues and shipping).
+   */
+  groupBy?: 'first' | 'last'
 }
 
 export interface ReasonGroup {
@@ -207,8 +213,11 @@ export interface InspectOptions extends EntryFilter, Pick<OperationOptions, 'sig
   skip?: number
 }
 
-/** With the trace context log() captured (`tp`, `tpState`, `baggage`), as the envelope carries it. */
-export interface Entry<T = unknown> extends Partial<TraceContext> {
+/**
+ * With the trace context log() captured (`tp`, `tpState`, `baggage`) and the lineage
+ * (`firstReason`, `history`, `redrives`, `origin` host and log), as the envelope carries them.
+ */
+export interface Entry<T = unknown> extends Partial<TraceContext>, Omit<Lineage, 'origin'> {
   kind: Kind
   /** Opaque; `readEntry(path, ref)` / `store.readEntry(ref)` fetch this entry again. */
   ref: string
@@ -240,8 +249,11 @@ export interface Entry<T = unknown> extends Partial<TraceContext> {
   rawEncoding?: string
   rawTruncated?: boolean
   rawFile?: string
-  /** Corrupt only: where the bad line was found. */
-  origin?: { segment?: string; offset?: number; length?: number }
+  /**
+   * Corrupt entries: where the bad line was found (segment, offset, length). Others: the host
+   * and log an entry was written to, once it left that log (a ship); absent while it is there.
+   */
+  origin?: { segment?: string; offset?: number; length?: number; host?: string; log?: string }
   /** Central only. */
   host?: string
   logName?: string
@@ -291,6 +303,13 @@ export interface RequeueOptions extends EntryFilter, OperationOptions {
   why?: string
   /** Who: written to the audit trail. Default `user@host`. */
   actor?: string
+  /**
+   * The loop guard: an entry requeued this many times already (its `redrives`) is held back,
+   * counted in `heldBack`, unless `force`. Default 3.
+   */
+  maxRedrives?: number
+  /** Move entries at `maxRedrives` too (each still counts one more redrive). Default false. */
+  force?: boolean
 }
 
 export interface PurgeOptions extends EntryFilter, OperationOptions {
@@ -357,6 +376,10 @@ export interface RequeueResult extends ChangeResult<'permanent' | 'retry'> {
   transform?: TransformSummary
   /** A real run (not a dry run) only. */
   audit?: AuditSummary
+  /** The loop guard in force: entries with this many redrives were held back (null with `force`). */
+  maxRedrives: number | null
+  /** Matching entries left where they were because they reached `maxRedrives` (dry run: that would be). */
+  heldBack: number
 }
 
 export interface PurgeResult extends ChangeResult<'permanent' | 'corrupt'> {

@@ -15,6 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DeadLetterError } from '../base/errors.js'
 import { bool, checkOptions, fn, int, signal } from '../base/checks.js'
+import { redriveChecks, redriveDefaults } from '../base/options.js'
 import { changeKind } from '../format/filter.js'
 import { ListenerGuard } from '../base/listener-guard.js'
 import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult } from '../format/model.js'
@@ -30,7 +31,7 @@ type Op = 'requeue' | 'purge'
 
 const common = { dryRun: bool, rate: int(1), signal, onProgress: fn }
 const CHECKS = {
-  requeue: { ...common, kind: changeKind('requeue'), resetAttempts: bool },
+  requeue: { ...common, ...redriveChecks, kind: changeKind('requeue'), resetAttempts: bool },
   purge: { ...common, kind: changeKind('purge') },
 }
 
@@ -42,6 +43,8 @@ interface RedriveRun {
   dryRun: boolean
   rate: number | undefined
   resetAttempts: boolean
+  /** requeue's loop guard: rows with this many redrives stay; null with `force` (and for purge). */
+  maxRedrives: number | null
   signal: AbortSignal | undefined
   onProgress: ((p: Progress) => void) | undefined
 }
@@ -61,6 +64,7 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
     dryRun: (o.dryRun as boolean | undefined) ?? false,
     rate: o.rate as number | undefined,
     resetAttempts: (o.resetAttempts as boolean | undefined) ?? false,
+    maxRedrives: op === 'purge' || ((o.force as boolean | undefined) ?? redriveDefaults.force) ? null : ((o.maxRedrives as number | undefined) ?? redriveDefaults.maxRedrives),
     signal: o.signal as AbortSignal | undefined,
     onProgress: o.onProgress as RedriveRun['onProgress'],
   }
@@ -70,7 +74,7 @@ function setClause(op: Op, resetParam: string): string {
   if (op === 'purge') return `state = 'purged', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}`
   return `state = 'retry', due_ts = 0, final = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS},
           attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END,
-          first_ts = CASE WHEN ${resetParam}::boolean THEN coalesce(first_ts, ts) ELSE first_ts END`
+          first_ts = CASE WHEN ${resetParam}::boolean THEN coalesce(first_ts, ts) ELSE first_ts END, redrives = redrives + 1`
 }
 
 export async function redrive(db: Db, t: Tables, op: 'requeue', options: unknown): Promise<RequeueResult>
@@ -78,9 +82,9 @@ export async function redrive(db: Db, t: Tables, op: 'purge', options: unknown):
 export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Promise<ChangeResult> {
   const o = resolveRedrive(op, options)
   const own = op === 'requeue' ? [o.resetAttempts] : []
-  const f = o.filter(3 + own.length)
+  const f = guarded(o, o.filter(3 + own.length))
   const result: ChangeResult = { kind: o.kind, dryRun: o.dryRun, filter: f.text, count: 0, reasons: [], stopped: null, warnings: [], backend: { type: 'postgres', leased: 0 } }
-  const out = op === 'requeue' ? { ...result, resetAttempts: o.resetAttempts } : result
+  const out = op === 'requeue' ? { ...result, resetAttempts: o.resetAttempts, maxRedrives: o.maxRedrives, heldBack: await heldBack(db, t, o) } : result
   if (o.dryRun) return dryRun(db, t, o, out)
   // A progress callback that throws must not stop the operation halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => out.warnings.push(message))
@@ -139,12 +143,29 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
   return out
 }
 
+/** The filter with requeue's loop guard: rows at maxRedrives are not taken (nor counted as leased). */
+function guarded(o: RedriveRun, f: CompiledFilter): CompiledFilter {
+  if (o.maxRedrives === null) return f
+  return { ...f, where: `${f.where} AND redrives < ${o.maxRedrives}` }
+}
+
+/**
+ * Matching rows the loop guard holds back, counted before the run (a row that reaches the
+ * limit by this run's own redrive was moved, not held back).
+ */
+async function heldBack(db: Db, t: Tables, o: RedriveRun): Promise<number> {
+  if (o.maxRedrives === null) return 0
+  const f = o.filter(1)
+  const r = await run<{ c: string }>(db, `${o.op} (loop guard)`, `SELECT count(*) AS c FROM ${t.entries} WHERE ${f.where} AND redrives >= ${o.maxRedrives}`, f.params)
+  return Number(r.rows[0]!.c)
+}
+
 /**
  * What a real run would change now: the matching rows nobody holds (the first `limit` of
  * them), and how many matching rows up to the last of those a worker holds.
  */
 async function dryRun<R extends ChangeResult>(db: Db, t: Tables, o: RedriveRun, out: R): Promise<R> {
-  const f = o.filter(1)
+  const f = guarded(o, o.filter(1))
   const bound =
     f.limit === undefined
       ? ''

@@ -73,6 +73,14 @@ export const MIGRATIONS: Migration[] = [
   // 2: the trace context log() captured ({ tp, tpState?, baggage? }, src/base/trace-context.ts).
   // A nullable column without a default: added without rewriting the table.
   (t) => [`ALTER TABLE ${t.entries} ADD COLUMN trace jsonb`],
+  // 3: lineage (src/format/lineage.ts): the first reason (NULL: the current reason is the
+  // first; `first_fingerprint` groups stats by it), the bounded history of earlier attempts,
+  // the redrive count the loop guard reads, and where the entry was written ({ host, log }).
+  // Nullable columns and a constant default: added without rewriting the table.
+  (t) => [
+    `ALTER TABLE ${t.entries} ADD COLUMN first_reason text, ADD COLUMN first_error_name text, ADD COLUMN first_error_code text,
+       ADD COLUMN first_fingerprint text, ADD COLUMN history jsonb, ADD COLUMN redrives integer NOT NULL DEFAULT 0, ADD COLUMN origin jsonb`,
+  ],
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

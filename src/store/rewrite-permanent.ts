@@ -60,6 +60,11 @@ export interface RewriteOptions {
   op: 'requeue' | 'purge'
   /** Is this entry selected (to move or to drop)? `line` gives the stored line (decoded on demand). */
   select: (env: Envelope, line: () => string, at: EntryAt) => boolean
+  /**
+   * Is this entry, not selected, one the operation would have taken but holds back (requeue's
+   * loop guard)? It stays where it is, counted in `held`. Asked only of entries not selected.
+   */
+  held?: (env: Envelope, line: () => string) => boolean
   /** requeue: how a selected entry is written to the retry log (default: the line unchanged). */
   transform?: (sink: ByteSink, env: Envelope, line: string, at: EntryAt) => void
   /** Written and fsynced with each segment's commit, cut back with its rollback (src/store/side-log.ts). */
@@ -82,6 +87,8 @@ export interface RewriteResult {
   selected: number
   /** Entries read and left in the permanent log (segments after the limit was reached are not read). */
   kept: number
+  /** Of `kept`, those `held` said were held back. */
+  held: number
   /** Segments left unchanged because they could not be rewritten safely. */
   skipped: Array<{ segment: string; reason: string }>
   aborted: boolean
@@ -98,6 +105,7 @@ interface Pass {
   keepOut: OutputFile
   selected: number
   kept: number
+  held: number
   problem: string | undefined
   side: SideLogMark | undefined
 }
@@ -109,7 +117,7 @@ export function rewritePermanent(o: RewriteOptions): Promise<RewriteResult> {
 class PermanentRewrite {
   private readonly rp: RewritePaths
   private readonly limit: number
-  private readonly result: RewriteResult = { segments: 0, rewritten: 0, selected: 0, kept: 0, skipped: [], aborted: false, limited: false }
+  private readonly result: RewriteResult = { segments: 0, rewritten: 0, selected: 0, kept: 0, held: 0, skipped: [], aborted: false, limited: false }
   private total = 0
   private doneBefore = 0
   private items = 0
@@ -172,6 +180,7 @@ class PermanentRewrite {
       keepOut: tmpOutput(this.rp.permanentTmp, mode),
       selected: 0,
       kept: 0,
+      held: 0,
       problem: undefined,
       side,
     }
@@ -195,6 +204,7 @@ class PermanentRewrite {
     const source = path.basename(seg.key)
     let found = false
     let lines = 0
+    let held = 0
     try {
       await readLines(
         seg.path,
@@ -206,7 +216,9 @@ class PermanentRewrite {
             this.progress(seg, next, 0)
             lines++
             const env = parseLine(buf, s, e)
-            if (env !== undefined && this.o.select(env, () => lineText(buf, s, e), { source, offset })) found = true
+            if (env === undefined) return
+            if (this.o.select(env, () => lineText(buf, s, e), { source, offset })) found = true
+            else if (this.o.held?.(env, () => lineText(buf, s, e))) held++
           },
           oversized: () => {
             lines++
@@ -218,7 +230,10 @@ class PermanentRewrite {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw err
     }
-    if (!found && !this.aborted) this.result.kept += lines
+    if (!found && !this.aborted) {
+      this.result.kept += lines
+      this.result.held += held
+    }
     return found
   }
 
@@ -272,6 +287,7 @@ class PermanentRewrite {
       return p.retryOut.append((sink) => transform(sink, env, line, at))
     }
     p.kept++
+    if (env !== undefined && this.o.held?.(env, () => lineText(buf, s, e))) p.held++
     // Byte for byte, unparseable lines included: a rewrite never loses what it cannot read.
     return p.keepOut.append((sink) => copyLine(sink, bytes))
   }
@@ -313,5 +329,6 @@ class PermanentRewrite {
     this.result.rewritten++
     this.result.selected += p.selected
     this.result.kept += p.kept
+    this.result.held += p.held
   }
 }
