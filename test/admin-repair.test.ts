@@ -42,6 +42,7 @@ describe('requeue() with a transform', () => {
     expect(moved).toHaveLength(N)
     for (const e of moved) {
       expect(e.attempt).toBe(1)
+      expect((e as { redrives?: number }).redrives).toBe(1)
       expect(e.editOf).toMatchObject({ id: e.id, location: { ref: expect.stringMatching(/^permanent\/permanent-orders\.\d{12}\.log\/\d+$/) } })
     }
 

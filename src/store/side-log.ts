@@ -68,7 +68,9 @@ export async function truncateSideLog(dir: string, mark: SideLogMark): Promise<v
       await fh.sync()
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    // Gone, or no longer a file: nothing this rewrite appended is there to cut.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'EISDIR') return
     throw ioError(`truncate ${full}`, err)
   } finally {
     await fh?.close().catch(() => {})
