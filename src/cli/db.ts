@@ -9,6 +9,7 @@ import { redactUrl } from '../base/redact.js'
 import type { ChangeResult, CentralChangeBackend, Entry, EntryFilter, Kind, RequeueResult } from '../format/model.js'
 import { parseIntArg } from './filters.js'
 import { EXIT, formatDuration, formatTime, padStart, preview, reasonWithFirst, stdoutWrite, terminalSafe, usageError } from './output.js'
+import { type AuditFlags, auditOptions, transformText } from './audit-flags.js'
 import { abortOnSignals } from './common.js'
 
 export interface DbFlags {
@@ -199,7 +200,7 @@ export function redriveFlags(flags: { maxRedrives?: number; force?: boolean }): 
 export async function dbRequeue(
   url: string,
   f: EntryFilter,
-  flags: DbFlags & { resetAttempts?: boolean; maxRedrives?: number; force?: boolean; dryRun?: boolean; json?: boolean },
+  flags: DbFlags & AuditFlags & { transform?: string; resetAttempts?: boolean; maxRedrives?: number; force?: boolean; dryRun?: boolean; json?: boolean },
 ): Promise<number> {
   const r = await withStore(url, undefined, (store) =>
     store.requeue({
@@ -208,9 +209,11 @@ export async function dbRequeue(
       dryRun: flags.dryRun === true,
       resetAttempts: flags.resetAttempts === true,
       ...redriveFlags(flags),
+      ...auditOptions(flags),
       ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
     }),
   )
+  if (r.transform && !flags.json) stdoutWrite(transformText(r.transform, r.dryRun))
   printRedrive(url, 'requeued', r, flags.json)
   return EXIT.OK
 }
@@ -218,12 +221,12 @@ export async function dbRequeue(
 export async function dbPurge(
   url: string,
   f: EntryFilter,
-  flags: DbFlags & { permanent?: boolean; corrupt?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean },
+  flags: DbFlags & AuditFlags & { permanent?: boolean; corrupt?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean },
 ): Promise<number> {
   if (!flags.dryRun && !flags.yes) throw usageError('purge changes the central store: add --yes to confirm (or --dry-run to count first)')
   const kind = flags.corrupt ? 'corrupt' : 'permanent'
   const r = await withStore(url, undefined, (store) =>
-    store.purge({ ...centralOptions(f, kind, flags.host), kind, dryRun: flags.dryRun === true, ...(flags.rate !== undefined ? { rate: flags.rate } : {}) }),
+    store.purge({ ...centralOptions(f, kind, flags.host), kind, dryRun: flags.dryRun === true, ...auditOptions(flags), ...(flags.rate !== undefined ? { rate: flags.rate } : {}) }),
   )
   printRedrive(url, 'purged', r, flags.json)
   return EXIT.OK

@@ -18,11 +18,13 @@ import { bool, checkOptions, fn, int, signal } from '../base/checks.js'
 import { redriveChecks, redriveDefaults } from '../base/options.js'
 import { changeKind } from '../format/filter.js'
 import { ListenerGuard } from '../base/listener-guard.js'
-import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult } from '../format/model.js'
+import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult, Transform } from '../format/model.js'
 import { ReasonCounter } from '../format/reasons.js'
 import { retryTransient, run, type Db } from './db.js'
 import { CENTRAL_FILTER_KEYS, type CompiledFilter, type EntryState, centralFilter, compileFilter } from './filters.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
+import { auditChecks, auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
+import { auditCte, auditParams, repairCentral } from './audit.js'
 
 const BATCH = 1000
 const TOP = 10
@@ -31,8 +33,8 @@ type Op = 'requeue' | 'purge'
 
 const common = { dryRun: bool, rate: int(1), signal, onProgress: fn }
 const CHECKS = {
-  requeue: { ...common, ...redriveChecks, kind: changeKind('requeue'), resetAttempts: bool },
-  purge: { ...common, kind: changeKind('purge') },
+  requeue: { ...common, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool },
+  purge: { ...common, ...auditChecks, kind: changeKind('purge') },
 }
 
 interface RedriveRun {
@@ -47,6 +49,9 @@ interface RedriveRun {
   maxRedrives: number | null
   signal: AbortSignal | undefined
   onProgress: ((p: Progress) => void) | undefined
+  /** Who and why, for the audit trail; requeue's transform (repair before redrive). */
+  author: { why?: string; actor?: string }
+  transform: Transform | string | undefined
 }
 
 /** Check the options (filter fields and the operation's own) once; the same keys a local log takes, central ones added. */
@@ -57,6 +62,7 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
     throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: store.purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged; delivered and purged rows leave through prune())")
   }
   const { filter, scope } = centralFilter(options as object, kind)
+  requireWhy(`store.${op}`, o)
   return {
     op,
     kind,
@@ -67,6 +73,8 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
     maxRedrives: op === 'purge' || ((o.force as boolean | undefined) ?? redriveDefaults.force) ? null : ((o.maxRedrives as number | undefined) ?? redriveDefaults.maxRedrives),
     signal: o.signal as AbortSignal | undefined,
     onProgress: o.onProgress as RedriveRun['onProgress'],
+    author: { why: o.why as string | undefined, actor: o.actor as string | undefined },
+    transform: o.transform as Transform | string | undefined,
   }
 }
 
@@ -85,7 +93,16 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
   const f = guarded(o, o.filter(3 + own.length))
   const result: ChangeResult = { kind: o.kind, dryRun: o.dryRun, filter: f.text, count: 0, reasons: [], stopped: null, warnings: [], backend: { type: 'postgres', leased: 0 } }
   const out = op === 'requeue' ? { ...result, resetAttempts: o.resetAttempts, maxRedrives: o.maxRedrives, heldBack: await heldBack(db, t, o) } : result
+  const tr = o.transform === undefined ? undefined : await loadTransform(o.transform, 'store.requeue')
+  const audit = auditRun(op, o.author, f.text, tr)
+  if (tr) {
+    const rf = guarded(o, o.filter(2))
+    const repaired = await repairCentral(db, t, tr, { filter: rf, limit: rf.limit ?? Infinity, dryRun: o.dryRun, audit, signal: o.signal }, { ...(out as RequeueResult), resetAttempts: true })
+    if (!o.dryRun) repaired.audit = { where: t.audit, records: repaired.count, run: audit.run }
+    return repaired
+  }
   if (o.dryRun) return dryRun(db, t, o, out)
+  const ap = 3 + own.length + f.params.length
   // A progress callback that throws must not stop the operation halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => out.warnings.push(message))
   const groups = new ReasonCounter(1000)
@@ -105,7 +122,10 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
       `WITH m AS (
          SELECT seq FROM ${t.entries} WHERE seq > $1 AND ${f.where} AND ${UNLEASED} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
        ), u AS (
-         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED} RETURNING seq, fingerprint, reason, ts
+         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED}
+         RETURNING seq, fingerprint, reason, ts, entry_key, id, source, byte_offset, host, payload, raw
+       ), a AS (
+         ${auditCte(t, 'u', (i) => `$${ap + i}`)}
        ), span AS (
          SELECT count(*) AS taken, CASE WHEN count(*) < $2 THEN NULL ELSE max(seq) END AS hi FROM m
        )
@@ -114,7 +134,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
        SELECT NULL, NULL, NULL, NULL, span.taken,
               (SELECT count(*) FROM ${t.entries} WHERE seq > $1 AND (span.hi IS NULL OR seq <= span.hi) AND ${f.where}), span.hi
        FROM span`,
-      [after, n, ...own, ...f.params],
+      [after, n, ...own, ...f.params, ...auditParams(audit)],
     )
     let changed = 0
     let span: (typeof r.rows)[number] | undefined
@@ -140,6 +160,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
   out.reasons = groups.top(TOP)
   out.stopped = o.signal?.aborted ? 'abort' : out.count >= limit ? 'limit' : null
   out.backend = { type: 'postgres', leased }
+  ;(out as RequeueResult).audit = { where: t.audit, records: out.count, run: audit.run }
   return out
 }
 
