@@ -107,7 +107,7 @@ export interface ReasonGroup {
   /** The normalized reason (`fingerprint()`). */
   fingerprint: string
   count: number
-  /** One original reason of the group. */
+  /** The reason of the group's oldest entry (the first stored among equals). */
   example: string | null
   /** Earliest and latest `ts` in the group. */
   oldestTs: number

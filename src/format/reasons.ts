@@ -14,7 +14,7 @@ export class ReasonCounter {
 
   /**
    * @param maxGroups distinct groups kept; later new kinds are lumped together
-   * @param exampleChars how much of a group's first reason is kept as its example
+   * @param exampleChars how much of a group's oldest reason is kept as its example
    */
   constructor(
     private readonly maxGroups = 10_000,
@@ -33,14 +33,22 @@ export class ReasonCounter {
       this.capped = true
     }
     const g = this.groups.get(key)
+    // The example is the oldest entry's reason (the first counted among equals), as the
+    // central store picks it: the same group shows the same example on both backends.
     if (g) {
       g.count++
-      if (ts < g.oldestTs) g.oldestTs = ts
+      if (ts < g.oldestTs) {
+        g.oldestTs = ts
+        g.example = this.exampleOf(reason)
+      }
       if (ts > g.newestTs) g.newestTs = ts
     } else {
-      const example = reason === null || reason.length <= this.exampleChars ? reason : reason.slice(0, this.exampleChars)
-      this.groups.set(key, { fingerprint: key, count: 1, example, oldestTs: ts, newestTs: ts })
+      this.groups.set(key, { fingerprint: key, count: 1, example: this.exampleOf(reason), oldestTs: ts, newestTs: ts })
     }
+  }
+
+  private exampleOf(reason: string | null): string | null {
+    return reason === null || reason.length <= this.exampleChars ? reason : reason.slice(0, this.exampleChars)
   }
 
   /** Adds what another counter counted. */

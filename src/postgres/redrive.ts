@@ -73,7 +73,8 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
 function setClause(op: Op, resetParam: string): string {
   if (op === 'purge') return `state = 'purged', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}`
   return `state = 'retry', due_ts = 0, final = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS},
-          attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END, redrives = redrives + 1`
+          attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END,
+          first_ts = CASE WHEN ${resetParam}::boolean THEN coalesce(first_ts, ts) ELSE first_ts END, redrives = redrives + 1`
 }
 
 export async function redrive(db: Db, t: Tables, op: 'requeue', options: unknown): Promise<RequeueResult>
@@ -174,7 +175,7 @@ async function dryRun<R extends ChangeResult>(db: Db, t: Tables, o: RedriveRun, 
     db,
     `${o.op} (dry run)`,
     `WITH m AS (SELECT seq, fingerprint, reason, ts, ${UNLEASED} AS free FROM ${t.entries} WHERE ${f.where})
-     SELECT fingerprint, count(*) FILTER (WHERE free) AS c, count(*) FILTER (WHERE NOT free) AS l, min(reason) FILTER (WHERE free) AS example,
+     SELECT fingerprint, count(*) FILTER (WHERE free) AS c, count(*) FILTER (WHERE NOT free) AS l, (array_agg(reason ORDER BY ts, seq) FILTER (WHERE free))[1] AS example,
             min(ts) FILTER (WHERE free) AS oldest, max(ts) FILTER (WHERE free) AS newest
      FROM m ${bound} GROUP BY ROLLUP (fingerprint) ORDER BY c DESC, oldest, fingerprint COLLATE "C"`,
     params,

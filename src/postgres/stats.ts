@@ -43,7 +43,7 @@ export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { to
       : q(
           // Ordered as a local log orders its groups: by count, then oldest first, then fingerprint (byte order).
           `SELECT * FROM (
-             SELECT state, ${key} AS fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, min(${example}) AS example, min(ts) AS oldest, max(ts) AS newest,
+             SELECT state, ${key} AS fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, (array_agg(${example} ORDER BY ts, seq))[1] AS example, min(ts) AS oldest, max(ts) AS newest,
                     row_number() OVER (PARTITION BY state ORDER BY count(*) DESC, min(ts), ${key} COLLATE "C") AS rank
              FROM ${t.entries} WHERE ${f.where} AND ${OPEN} GROUP BY state, ${key}) g
            WHERE rank <= ${p(1)} ORDER BY state, rank`,

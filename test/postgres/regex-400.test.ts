@@ -11,7 +11,7 @@ import { PostgresStore } from '../../src/postgres/index.js'
 import { runCli } from '../fixtures/cli-util.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { get, post, serve, waitJob } from '../serve/helpers.js'
-import { byState, collect, rejection, seed, useCluster } from './setup.js'
+import { allEntries, byState, collect, rejection, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -67,7 +67,7 @@ describe('a pattern PostgreSQL rejects is bad input', () => {
     }
     expect((await byState(full))).toMatchObject({ retry: 3, permanent: 3, purged: 0 })
     // The same patterns with PostgreSQL's spelling work.
-    expect(await collect(full.inspect({ reason: /(perm|timeout) [[:digit:]]+$/ }))).toHaveLength(6)
+    expect(await allEntries(full, { reason: /(perm|timeout) [[:digit:]]+$/ })).toHaveLength(6)
   })
 
   it('dletter serve --db answers 400 with the code, on pages, the API, dry runs and jobs', async () => {

@@ -49,8 +49,8 @@ describe('inspect, stats, requeue, purge', () => {
     expect((await rejection(allEntries(store, { olderThan: '1h', until: 0 }))).message).toMatch(/`until` and `olderThan`/)
     const e = (await allEntries(store, { id: 'b-4' }))[0]!
     expect(e).toMatchObject({ host: 'pod-2', kind: 'retry', attempt: 1, id: 'b-4', payload: { n: 4 }, reason: 'legacy order 4 rejected' })
-    expect((await rejection(allEntries(store, { colour: 'red' } as never))).message).toMatch(/unknown inspect\(\) option `colour`/)
-    expect((await rejection(allEntries(store, { kind: 'lost' } as never))).message).toMatch(/option `kind`/)
+    expect((await rejection(allEntries(store, { colour: 'red' } as never))).message).toMatch(/unknown store.inspect\(\) option `colour`/)
+    expect((await rejection(collect(store.inspect({ kind: 'lost' } as never)))).message).toMatch(/option `kind`/)
   })
 
   it('stats groups by fingerprint across hosts, by state and host, with the oldest age', async () => {
