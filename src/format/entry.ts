@@ -124,9 +124,9 @@ const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode', 'ed
 export function envelopeEntry(kind: Kind, at: Place, env: Envelope): Entry {
   const e: Entry = { kind, ref: at.ref, ts: env.ts, attempt: env.attempt, reason: env.reason, fingerprint: fingerprint(env.reason), line: at.line, file: at.file, offset: at.offset }
   for (const k of HEADER) if (env[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = env[k]
+  copyLineage(e, env)
   // A requeue moves a line byte for byte, `final` included; only a permanent entry has ended.
   if (kind !== 'permanent') delete e.final
-  copyLineage(e, env)
   copyTrace(e, env)
   e.payload = env.payload
   return e

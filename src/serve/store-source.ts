@@ -14,6 +14,7 @@ import type { PGliteLike } from '../postgres/index.js'
 import type { CentralOptions, InspectOptions, Stats } from '../format/model.js'
 import { Limiter, Memo } from './cache.js'
 import { badRequest } from './http-error.js'
+import { held } from './summary-text.js'
 import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceCounts, SourceEntry, SourceFilter } from './sources.js'
 
 const COUNTS_TTL_MS = 5000
@@ -94,9 +95,10 @@ export class StoreSource implements Source {
     const r = await this.store.requeue({ ...optionsOf(req.filter), kind: 'permanent', dryRun: req.dryRun, resetAttempts: req.resetAttempts === true, signal: req.signal, onProgress: req.onProgress })
     this.snapshot.invalidate()
     const n = `${r.count} entr${r.count === 1 ? 'y' : 'ies'}`
+    const heldBack = held(r)
     const text = r.dryRun
-      ? `dry run: would move ${n} of the central store from permanent to retry. Nothing was changed.`
-      : `requeued ${n} of the central store from permanent to retry${req.resetAttempts ? ', attempts reset to 1' : ''}${r.stopped === 'abort' ? ' (stopped)' : ''}`
+      ? `dry run: would move ${n} of the central store from permanent to retry${heldBack}. Nothing was changed.`
+      : `requeued ${n} of the central store from permanent to retry${req.resetAttempts ? ', attempts reset to 1' : ''}${heldBack}${r.stopped === 'abort' ? ' (stopped)' : ''}`
     return { count: r.count, text, summary: r }
   }
 

@@ -11,13 +11,18 @@ const stopped = (s: { stopped: string | null }) => (s.stopped === 'abort' ? ' (a
 export function requeueText(s: RequeueResult): string {
   const b = s.backend as LocalChangeBackend
   if (s.dryRun) {
-    return `dry run: would move ${n(s.count)} (${s.filter}${s.stopped === 'limit' ? `, first ${s.count} by limit` : ''}) from the permanent log to the retry log; ${b.kept} would stay. Nothing was changed.`
+    return `dry run: would move ${n(s.count)} (${s.filter}${s.stopped === 'limit' ? `, first ${s.count} by limit` : ''}) from the permanent log to the retry log; ${b.kept} would stay${held(s)}. Nothing was changed.`
   }
   return (
     `requeued ${n(s.count)} (${s.filter}) from the permanent log to the retry log` +
-    `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log` +
+    `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log${held(s)}` +
     stopped(s)
   )
+}
+
+/** The loop guard's part: entries at maxRedrives stay unless forced. */
+export function held(s: Pick<RequeueResult, 'heldBack' | 'maxRedrives'>): string {
+  return s.heldBack > 0 ? ` (${n(s.heldBack)} held back: already requeued ${s.maxRedrives} times, the maxRedrives limit)` : ''
 }
 
 export function purgeText(s: PurgeResult): string {
