@@ -70,6 +70,8 @@ describe('requeue() with a transform', () => {
       expect(rec.before).toBe(sha256(JSON.stringify(before)))
       expect(rec.after).toBe(sha256(JSON.stringify(after)))
       expect(jsonpatch.applyPatch(structuredClone(before), rec.patch as jsonpatch.Operation[], true, false).newDocument).toEqual(after)
+      // The original's payload, rebuilt from the delivered one.
+      expect(jsonpatch.applyPatch(structuredClone(after), rec.undo as jsonpatch.Operation[], true, false).newDocument).toEqual(before)
     }
   }, 60_000)
 })

@@ -58,7 +58,7 @@ export async function loadTransform(spec: Transform | string, op: string): Promi
 
 /** What a transform made of one entry. */
 export type EditOutcome =
-  | { kind: 'changed'; text: string; before: unknown; after: unknown; patch: JsonPatchOp[] }
+  | { kind: 'changed'; text: string; before: unknown; after: unknown; patch: JsonPatchOp[]; undo: JsonPatchOp[] }
   | { kind: 'untouched' }
   | { kind: 'failed'; reason: string }
 
@@ -84,7 +84,7 @@ export function applyTransform(t: LoadedTransform, payloadText: string, entry: E
   // Both sides as stored, so the patch turns the stored payload into the stored payload.
   const before = JSON.parse(payloadText) as unknown
   const after = JSON.parse(text) as unknown
-  return { kind: 'changed', text, before, after, patch: jsonPatch(before, after) }
+  return { kind: 'changed', text, before, after, patch: jsonPatch(before, after), undo: jsonPatch(after, before) }
 }
 
 /** RFC 6902 operations that turn `before` into `after`. */
@@ -155,6 +155,11 @@ export interface AuditRecord {
   after?: string
   /** Repairs only: RFC 6902 operations that turn the payload before into the payload after. */
   patch?: JsonPatchOp[]
+  /**
+   * Repairs only: the patch that turns the payload after back into the payload before. The
+   * original leaves the log; with this, its payload can always be rebuilt from the new entry.
+   */
+  undo?: JsonPatchOp[]
 }
 
 /** Who, why, what: the part every record of one run shares. */
@@ -174,11 +179,12 @@ export function defaultActor(): string {
   return `${user || process.env.USER || 'unknown'}@${os.hostname()}`
 }
 
-export function auditRecord(run: AuditRun, at: number, id: string | undefined, location: EntryLocation, beforeText: string, edit?: { text: string; patch: JsonPatchOp[] }): AuditRecord {
+export function auditRecord(run: AuditRun, at: number, id: string | undefined, location: EntryLocation, beforeText: string, edit?: { text: string; patch: JsonPatchOp[]; undo: JsonPatchOp[] }): AuditRecord {
   const r: AuditRecord = { v: 1, at, ...run, ...(id === undefined ? {} : { id }), location, before: sha256(beforeText) }
   if (edit) {
     r.after = sha256(edit.text)
     r.patch = edit.patch
+    r.undo = edit.undo
   }
   return r
 }

@@ -66,7 +66,7 @@ export async function repairCentral(db: Db, t: Tables, tr: LoadedTransform, o: R
          ${o.dryRun ? '' : 'FOR UPDATE SKIP LOCKED'}`,
         [after, ...f.params],
       )
-      const edits: Array<{ seq: string; payload: string; edit_of: EditOf; patch: unknown }> = []
+      const edits: Array<{ seq: string; payload: string; edit_of: EditOf; patch: unknown; undo: unknown }> = []
       for (const row of r.rows) {
         after = Number(row.seq)
         if (out.count + edits.length >= o.limit) break
@@ -79,7 +79,7 @@ export async function repairCentral(db: Db, t: Tables, tr: LoadedTransform, o: R
         tally.add(outcome, location, entry.id, o.dryRun)
         if (outcome.kind !== 'changed') continue
         groups.addTo(row.fingerprint as string, entry.reason, entry.ts)
-        edits.push({ seq: row.seq, payload: outcome.text, edit_of: entry.id === undefined ? { location } : { id: entry.id, location }, patch: outcome.patch })
+        edits.push({ seq: row.seq, payload: outcome.text, edit_of: entry.id === undefined ? { location } : { id: entry.id, location }, patch: outcome.patch, undo: outcome.undo })
       }
       if (!o.dryRun && edits.length > 0) await applyEdits(q, t, o.audit, edits)
       out.count += edits.length
@@ -103,7 +103,7 @@ async function applyEdits(q: Parameters<Parameters<Db['tx']>[0]>[0], t: Tables, 
     q,
     'requeue (repair)',
     `WITH input AS (
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint, payload text, edit_of jsonb, patch jsonb)
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint, payload text, edit_of jsonb, patch jsonb, undo jsonb)
      ), orig AS (
        UPDATE ${t.entries} e SET state = 'purged', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
        FROM input WHERE e.seq = input.seq RETURNING e.*
@@ -118,9 +118,9 @@ async function applyEdits(q: Parameters<Parameters<Db['tx']>[0]>[0], t: Tables, 
        FROM orig o JOIN input i ON i.seq = o.seq
        RETURNING seq, (edit_of->'location'->>'ref')::bigint AS orig_seq, payload
      )
-     INSERT INTO ${t.audit} (at, run, op, actor, why, filter, transform, entry_seq, entry_key, id, location, before_sha256, after_sha256, patch, new_seq)
+     INSERT INTO ${t.audit} (at, run, op, actor, why, filter, transform, entry_seq, entry_key, id, location, before_sha256, after_sha256, patch, undo, new_seq)
      SELECT ${NOW_MS}, $2::uuid, $3, $4, $5, $6, $7::jsonb, o.seq, o.entry_key, o.id, ${locationSql('o')}, ${PAYLOAD_SHA('o')},
-            encode(sha256(convert_to(ins.payload::text, 'UTF8')), 'hex'), i.patch, ins.seq
+            encode(sha256(convert_to(ins.payload::text, 'UTF8')), 'hex'), i.patch, i.undo, ins.seq
      FROM orig o JOIN input i ON i.seq = o.seq JOIN ins ON ins.orig_seq = o.seq`,
     [JSON.stringify(edits), a.run, a.op, a.actor, a.why, a.filter, JSON.stringify(a.transform)],
   )

@@ -105,6 +105,7 @@ export const MIGRATIONS: Migration[] = [
       before_sha256 text   NOT NULL,
       after_sha256  text,
       patch         jsonb,
+      undo          jsonb,
       new_seq       bigint
     )`,
     `CREATE INDEX audit_entry ON ${t.audit} (entry_seq)`,

@@ -69,8 +69,8 @@ describe('store.requeue({ transform })', () => {
     for (const [id, original] of originals) expect([id, delivered.get(id)]).toEqual([id, [fix(original)]])
 
     const schema = schemaOf(store)
-    const rows = await query<{ actor: string; why: string; op: string; transform: { name: string }; patch: jsonpatch.Operation[]; before: unknown; after: unknown; before_ok: boolean; after_ok: boolean; edit_ok: boolean; redrives: number }>(
-      `SELECT a.actor, a.why, a.op, a.transform, a.patch, o.payload AS before, n.payload AS after, n.redrives,
+    const rows = await query<{ actor: string; why: string; op: string; transform: { name: string }; patch: jsonpatch.Operation[]; undo: jsonpatch.Operation[]; before: unknown; after: unknown; before_ok: boolean; after_ok: boolean; edit_ok: boolean; redrives: number }>(
+      `SELECT a.actor, a.why, a.op, a.transform, a.patch, a.undo, o.payload AS before, n.payload AS after, n.redrives,
               a.before_sha256 = encode(sha256(convert_to(o.payload::text, 'UTF8')), 'hex') AS before_ok,
               a.after_sha256 = encode(sha256(convert_to(n.payload::text, 'UTF8')), 'hex') AS after_ok,
               (n.edit_of->'location'->>'ref')::bigint = o.seq AND o.state = 'purged' AS edit_ok
@@ -80,6 +80,7 @@ describe('store.requeue({ transform })', () => {
     for (const row of rows) {
       expect(row).toMatchObject({ actor: 'ops@test', why: 'amounts as strings', op: 'requeue', transform: { name: 'fix' }, before_ok: true, after_ok: true, edit_ok: true, redrives: 1 })
       expect(jsonpatch.applyPatch(structuredClone(row.before), row.patch, true, false).newDocument).toEqual(row.after)
+      expect(jsonpatch.applyPatch(structuredClone(row.after), row.undo, true, false).newDocument).toEqual(row.before)
       expect(row.after).toEqual(delivered.get((row.before as { id: string }).id)![0])
     }
   }, 120_000)
