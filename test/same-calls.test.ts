@@ -30,7 +30,12 @@ function keyPaths(v: unknown, at = ''): string[] {
 function comparable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(comparable)
   if (v === null || typeof v !== 'object') return v
-  return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'backend' && k !== 'at' && !CENTRAL_ONLY.has(k)).map(([k, x]) => [k, comparable(x)]))
+  // An audit summary's `where` (a file, a table) and `run` (a fresh UUID) are the backend's and the run's own.
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([k]) => k !== 'backend' && k !== 'at' && !CENTRAL_ONLY.has(k))
+      .map(([k, x]) => [k, k === 'audit' ? { records: (x as { records: number }).records } : comparable(x)]),
+  )
 }
 
 /** An entry without the origin a ship writes (`{ host, log }`: it has left its log), which a local entry has not yet. */
