@@ -7,7 +7,9 @@
  *      and use up their attempts, invalid ones go straight to the permanent log
  *   4. `stats` and `inspect --permanent` show what is left and why
  *   5. the bug behind one failure mode is "fixed"; `requeue --reset-attempts` moves those
- *      orders back, one more replay delivers them, final `stats`
+ *      orders back, one more replay delivers them
+ *   6. a bug in the data: a transform repairs the invalid orders (dry run first, then the
+ *      audited requeue), and a replay delivers them; final `stats`
  *
  * The downstream is simulated with seeded randomness (examples/handler.ts), so every run
  * tells the same story. The CLI runs from source through tsx: no build step needed.
@@ -67,12 +69,15 @@ async function main(): Promise<void> {
       for (let i = 0; i < 50; i++) {
         const n = ++attempted
         const r = rnd()
+        const cents = Math.round(rnd() * 20000) + 100
         const order: Order = {
           orderId: `ord-${String(n).padStart(5, '0')}`,
           customer: r < 0.04 ? 'legacy-corp' : `cust-${Math.floor(rnd() * 300)}`,
-          amount: r > 0.985 ? 0 : Math.round(rnd() * 20000) / 100,
+          amount: r > 0.985 ? 0 : cents / 100,
           currency: 'EUR',
         }
+        // The bug in the data: an older checkout sent the amount as text, and 0 as the amount.
+        if (order.amount === 0) order.amountText = (cents / 100).toFixed(2).replace('.', ',')
         batch.push(chargeOrder(order, 0).then(() => undefined, (err: unknown) => ({ order, err })))
       }
       // Logged in order, after the batch settles, so every run logs the same orders.
@@ -125,7 +130,24 @@ async function main(): Promise<void> {
     section('7. Replay once more, against the fixed API', 'Most requeued orders go through now; the few random failures wait for the next cron run.')
     dletter(replayArgs, { DEMO_DOWNSTREAM_FIXED: '1' })
 
-    section('8. Final state', 'What is left: the orders that failed again wait for the next cron run; the rest of the\npermanent log (invalid orders, exhausted retries) waits for a human, or for `dletter purge`.')
+    section(
+      '8. A bug in the data: repair before redrive',
+      'The "invalid" orders came from an older checkout that sent the amount as text ("12,50") and 0\n' +
+        'as the amount. No retry can fix that; examples/fix-amount.mjs can. requeue --transform runs it on\n' +
+        'each matching entry: --dry-run shows the changes as diffs; the real run writes each repaired order\n' +
+        'as a new entry pointing at its original (editOf), and records who, why and the exact change\n' +
+        '(a JSON Patch) in orders.log.audit.jsonl next to the log.',
+    )
+    dletter(['inspect', log, '--permanent', '--reason', 'amount must be positive', '--limit', '1', '--human'])
+    const repair = ['requeue', log, '--reason', 'amount must be positive', '--transform', 'examples/fix-amount.mjs', '--why', 'checkout sent amounts as text (PAY-123)', '--actor', 'demo']
+    dletter([...repair, '--dry-run'])
+    dletter([...repair, '--no-progress'])
+    // The plain requeue of step 6 is in the audit log too; the last record is a repair.
+    const last = fs.readFileSync(`${log}.audit.jsonl`, 'utf8').trim().split('\n').at(-1)!
+    console.log(dim(`\nthe last audit record (one repaired order):\n${last}`))
+    dletter(replayArgs, { DEMO_DOWNSTREAM_FIXED: '1' })
+
+    section('9. Final state', 'What is left: the orders that failed again wait for the next cron run; the rest of the\npermanent log (invalid orders, exhausted retries) waits for a human, or for `dletter purge`.')
     dletter(['stats', log, '--top', '5'])
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })

@@ -22,6 +22,8 @@ export interface Order {
   customer: string
   amount: number
   currency: string
+  /** The data bug of the demo's repair step: an older checkout sent the amount as text ("12,50") and 0. */
+  amountText?: string
 }
 
 export default async function handler(order: Order, envelope: ReplayEnvelope<Order>): Promise<void> {

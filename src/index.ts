@@ -9,7 +9,8 @@ export { DeadLetterError, PermanentError } from './base/errors.js'
 export type { DeadLetterErrorCode } from './base/errors.js'
 export { RawPayload } from './format/serialize.js'
 export type { Loggable, JsonOut } from './format/serialize.js'
-export type { Envelope, FinalReason } from './format/envelope.js'
+export type { Envelope, FinalReason, EditOf, EntryLocation } from './format/envelope.js'
+export type { AuditRecord } from './format/edit.js'
 export type { LoggerOptions, ReplayOptions, Durability, FullPolicy, LoggerLike } from './base/options.js'
 export { stats } from './admin/stats.js'
 export { inspect } from './admin/inspect.js'
@@ -18,6 +19,10 @@ export { requeue } from './admin/requeue.js'
 export { purge } from './admin/purge.js'
 export { fingerprint } from './format/fingerprint.js'
 export type {
+  Transform,
+  TransformSummary,
+  AuditSummary,
+  JsonPatchOp,
   Kind,
   Stopped,
   TimeInput,

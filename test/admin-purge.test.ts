@@ -19,7 +19,8 @@ describe('purge()', () => {
     const lib = await purge(a.log, { kind: 'permanent', olderThan: '35h' })
     const cli = await runCli(['purge', b.log, '--permanent', '--older-than', '35h', '--yes', '--json'])
     expect(cli.code, cli.stderr).toBe(0)
-    const anyPath = (r: { backend: object }) => ({ ...r, backend: { ...r.backend, path: 'x' } })
+    // Two runs: two audit run ids and two audit files (each with its own records).
+    const anyPath = (r: { backend: object; audit?: object }) => ({ ...r, backend: { ...r.backend, path: 'x' }, audit: { ...r.audit, run: 'x', where: 'x' } })
     expect(anyPath(lib)).toEqual(anyPath(JSON.parse(cli.stdout) as typeof lib))
     expect(lib).toMatchObject({ kind: 'permanent', count: 2, filter: 'older than 35h', dryRun: false })
     expect(familyLines(a.log, 'permanent').map(idOf).sort()).toEqual(['p3', 'p4', 'p5'])

@@ -42,7 +42,7 @@ const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.includes(
 const payloadText = (line: string) => line.slice(line.indexOf(',"payload":') + 11, -1)
 
 describe('dletter requeue', () => {
-  it('moves matching entries unchanged to the retry log and keeps the rest byte for byte', async () => {
+  it('moves matching entries to the retry log, one redrive counted, and keeps the rest byte for byte', async () => {
     const dir = tmpDir()
     const b = buildLog(dir)
     const retryBefore = familyLines(b.log, 'retry')
@@ -50,7 +50,8 @@ describe('dletter requeue', () => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({ count: 4, dryRun: false, resetAttempts: false, stopped: null, warnings: [], backend: { kept: 4, recovered: null } })
-    expect(familyLines(b.log, 'retry').sort()).toEqual([...retryBefore, ...b.matching].sort())
+    const redriven = b.matching.map((l) => l.replace(',"payload":', ',"redrives":1,"payload":'))
+    expect(familyLines(b.log, 'retry').sort()).toEqual([...retryBefore, ...redriven].sort())
     expect(familyLines(b.log, 'permanent').sort()).toEqual([...b.other].sort())
     expect(leftovers(dir)).toEqual([])
     // Rewritten segments keep their age (retention by maxAge and replay order go by mtime).

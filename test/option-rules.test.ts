@@ -108,8 +108,10 @@ describe('unknown keys and non-objects', () => {
     expect(await known('startReplayer')).toEqual(expect.arrayContaining(['interval', 'onRun', 'signal', 'maxAttempts', 'sealTimeout']))
     expect(await known('store.startShipper')).toEqual(['batchSize', 'interval', 'logName', 'maxRecordSize', 'mode', 'sealTimeout'])
     // One object: the filter fields (the shared ones, host and logName) and the operation's own.
-    expect(await known('store.requeue')).toEqual(['attempt', 'dryRun', 'fingerprint', 'host', 'id', 'kind', 'limit', 'logName', 'olderThan', 'onProgress', 'payload', 'rate', 'reason', 'resetAttempts', 'signal', 'since', 'until'])
-    expect(await known('store.purge')).toEqual(['attempt', 'dryRun', 'fingerprint', 'host', 'id', 'kind', 'limit', 'logName', 'olderThan', 'onProgress', 'payload', 'rate', 'reason', 'signal', 'since', 'until'])
+    expect(await known('store.requeue')).toEqual([
+      'actor', 'attempt', 'dryRun', 'fingerprint', 'force', 'host', 'id', 'kind', 'limit', 'logName', 'maxRedrives', 'olderThan', 'onProgress', 'payload', 'rate', 'reason', 'resetAttempts', 'signal', 'since', 'transform', 'until', 'why',
+    ])
+    expect(await known('store.purge')).toEqual(['actor', 'attempt', 'dryRun', 'fingerprint', 'host', 'id', 'kind', 'limit', 'logName', 'olderThan', 'onProgress', 'payload', 'rate', 'reason', 'signal', 'since', 'until', 'why'])
     expect(await known('store.prune')).toEqual(['olderThan'])
     expect(await known('startServer')).toEqual(['allowWrites', 'db', 'host', 'logs', 'port', 'token'])
     expect(await known('logCounts')).toEqual(['maxRecordSize', 'now'])

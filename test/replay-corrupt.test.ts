@@ -109,7 +109,10 @@ describe('corrupt lines are quarantined and replay goes on', () => {
       throw new Error('no')
     }, { now: () => NOW, random: () => 0 })
     const [rec] = retryRecords(log)
-    expect(rec.line).toBe(`{"ts":${NOW},"attempt":2,"reason":"no","id":"w","firstTs":1000,"dueTs":${NOW + 1000},"payload":{"win":true}}`)
+    expect(rec.line).toBe(
+      `{"ts":${NOW},"attempt":2,"reason":"no","id":"w","firstTs":1000,"dueTs":${NOW + 1000},"firstReason":{"reason":"boom"},` +
+        `"history":[{"ts":1000,"attempt":1,"reason":"boom"}],"payload":{"win":true}}`,
+    )
   })
 
   it('a corrupt .gz costs only that file: lines before the damage are delivered, the rest quarantined, later segments replayed', async () => {

@@ -24,6 +24,9 @@ function codeError(name: string, message: string, code?: string): Error {
   return e
 }
 
+/** The lineage a re-log writes for an item first logged (envLine's defaults) at ts 1000, attempt 1, reason 'boom'. */
+const boomFirst = { firstReason: { reason: 'boom' }, history: [{ ts: 1000, attempt: 1, reason: 'boom' }] }
+
 describe('a failed item is re-logged', () => {
   it('with attempt + 1, the new reason, dueTs = now + backoff + jitter, id and firstTs kept, payload bytes unchanged', async () => {
     const log = logIn(tmpDir())
@@ -44,11 +47,13 @@ describe('a failed item is re-logged', () => {
     )
     expect(s).toMatchObject({ handled: 3, due: 3, requeued: 3, delivered: 0, permanent: 0 })
     const out = retryRecords(log).map((r) => r.line)
+    // Each also records its first reason and the attempt that just ended (src/format/lineage.ts).
+    const lineage = (ts: number, attempt: number, reason: string) => `"firstReason":{"reason":"${reason}"},"history":[{"ts":${ts},"attempt":${attempt},"reason":"${reason}"}]`
     expect(out).toEqual([
-      `{"ts":${NOW},"attempt":2,"reason":"socket hang up","id":"a","firstTs":1000,"dueTs":${NOW + 1000 + 50},"errorName":"TypeError","errorCode":"ECONNRESET","payload":${oddPayload}}`,
-      `{"ts":${NOW},"attempt":4,"reason":"socket hang up","id":"b","firstTs":500,"dueTs":${NOW + 4000 + 200},"errorName":"TypeError","errorCode":"ECONNRESET","payload":[1,"two"]}`,
+      `{"ts":${NOW},"attempt":2,"reason":"socket hang up","id":"a","firstTs":1000,"dueTs":${NOW + 1000 + 50},"errorName":"TypeError","errorCode":"ECONNRESET",${lineage(1000, 1, 'orig')},"payload":${oddPayload}}`,
+      `{"ts":${NOW},"attempt":4,"reason":"socket hang up","id":"b","firstTs":500,"dueTs":${NOW + 4000 + 200},"errorName":"TypeError","errorCode":"ECONNRESET",${lineage(2000, 3, 'boom')},"payload":[1,"two"]}`,
       // attempt 7: 1000·2^6 = 64 s, capped at maxWait 30 s.
-      `{"ts":${NOW},"attempt":8,"reason":"socket hang up","firstTs":400,"dueTs":${NOW + 30_000 + 1500},"errorName":"TypeError","errorCode":"ECONNRESET","payload":"c"}`,
+      `{"ts":${NOW},"attempt":8,"reason":"socket hang up","firstTs":400,"dueTs":${NOW + 30_000 + 1500},"errorName":"TypeError","errorCode":"ECONNRESET",${lineage(3000, 7, 'boom')},"payload":"c"}`,
     ])
   })
 
@@ -93,7 +98,18 @@ describe('maxAttempts counts every attempt, the original failure included', () =
     expect(retryRecords(log)).toEqual([])
     const perm = permanentRecords(log)
     expect(perm).toHaveLength(1)
-    expect(perm[0].obj).toEqual({ ts: NOW + 3 * HOUR, attempt: 5, reason: 'fail #4', id: 'only', firstTs: 1000, final: 'exhausted', payload: { v: 1 } })
+    expect(perm[0].obj).toEqual({
+      ts: NOW + 3 * HOUR, attempt: 5, reason: 'fail #4', id: 'only', firstTs: 1000, final: 'exhausted',
+      // The first reason and the attempts before the last one (src/format/lineage.ts).
+      firstReason: { reason: 'boom' },
+      history: [
+        { ts: 1000, attempt: 1, reason: 'boom' },
+        { ts: NOW, attempt: 2, reason: 'fail #1' },
+        { ts: NOW + HOUR, attempt: 3, reason: 'fail #2' },
+        { ts: NOW + 2 * HOUR, attempt: 4, reason: 'fail #3' },
+      ],
+      payload: { v: 1 },
+    })
     expect(perm[0].file).toMatch(/^permanent-orders\.r\d{12}\.log$/)
   })
 
@@ -173,8 +189,8 @@ describe('handler failures', () => {
     expect(calls).toBe(2)
     expect(s).toMatchObject({ permanent: 2, requeued: 0 })
     expect(permanentRecords(log).map((r) => r.obj)).toEqual([
-      { ts: NOW, attempt: 2, reason: 'bad data', id: 'p1', firstTs: 1000, errorName: 'PermanentError', final: 'permanent', payload: 1 },
-      { ts: NOW, attempt: 2, reason: 'also bad', id: 'p2', firstTs: 1000, errorName: 'PermanentError', final: 'permanent', payload: 2 },
+      { ts: NOW, attempt: 2, reason: 'bad data', id: 'p1', firstTs: 1000, errorName: 'PermanentError', final: 'permanent', ...boomFirst, payload: 1 },
+      { ts: NOW, attempt: 2, reason: 'also bad', id: 'p2', firstTs: 1000, errorName: 'PermanentError', final: 'permanent', ...boomFirst, payload: 2 },
     ])
   })
 

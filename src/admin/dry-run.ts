@@ -3,6 +3,7 @@
  * same filter over the same files, sealed and active, so the count matches a real run's.
  */
 import { parseCorruptRecord } from '../format/entry.js'
+import type { Envelope } from '../format/envelope.js'
 import type { LogPaths } from '../store/segments.js'
 import { corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
 import { type Filterable, type ResolvedFilter, envelopeFields, recordFields } from './filters.js'
@@ -15,6 +16,8 @@ export interface DryRunCount {
   segments: number
   limited: boolean
   reasons: ReasonCounter
+  /** Matching entries `holdBack` held back (requeue's loop guard); counted in `kept`. */
+  held: number
 }
 
 interface CountRun {
@@ -23,13 +26,21 @@ interface CountRun {
   signal: AbortSignal | undefined
 }
 
-export async function countMatching(paths: LogPaths, kind: 'permanent' | 'corrupt', run: CountRun): Promise<DryRunCount> {
+export async function countMatching(
+  paths: LogPaths,
+  kind: 'permanent' | 'corrupt',
+  run: CountRun,
+  holdBack?: (env: Envelope) => boolean,
+): Promise<DryRunCount> {
   const files = kind === 'corrupt' ? await corruptFiles(paths.corrupt) : await familyFiles(paths.permanent, { checkpoints: false })
   const max = run.filter.limit ?? Infinity
-  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false, reasons: new ReasonCounter() }
-  const count = (f: Filterable | undefined) => {
+  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false, reasons: new ReasonCounter(), held: 0 }
+  const count = (f: Filterable | undefined, env?: Envelope) => {
     const hit = f !== undefined && run.filter.match(f)
-    if (hit && c.matched < max) {
+    if (hit && env !== undefined && holdBack?.(env)) {
+      c.held++
+      c.kept++
+    } else if (hit && c.matched < max) {
       c.matched++
       c.reasons.add(f.reason, f.ts)
     } else {
@@ -42,7 +53,7 @@ export async function countMatching(paths: LogPaths, kind: 'permanent' | 'corrup
     envelopes: kind !== 'corrupt',
     shouldStop: () => run.signal?.aborted ?? false,
     onItem: (it) => {
-      if (it.kind === 'record') count(envelopeFields(it.env, () => it.line))
+      if (it.kind === 'record') count(envelopeFields(it.env, () => it.line), it.env)
       else if (it.kind === 'line') {
         const rec = parseCorruptRecord(it.line)
         count(rec && recordFields(rec))

@@ -7,10 +7,12 @@
 import { ListenerGuard } from '../base/listener-guard.js'
 import type { ByteSink } from '../format/sink.js'
 import type { Envelope } from '../format/envelope.js'
-import type { ChangeResult, Kind, LocalChangeBackend, Progress } from '../format/model.js'
+import type { AuditSummary, ChangeResult, Kind, LocalChangeBackend, Progress } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
-import { type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
+import path from 'node:path'
+import { type EntryAt, type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
 import { type ResolvedFilter, envelopeFields } from './filters.js'
+import { type ChangeTracker, auditFileOf } from './audit.js'
 import type { Common } from './options.js'
 import { ReasonCounter } from '../format/reasons.js'
 import type { DryRunCount } from './dry-run.js'
@@ -42,6 +44,11 @@ export function newResult<K extends Kind>(kind: K, paths: LogPaths, run: ChangeR
   }
 }
 
+/** The filter as the change tracker asks it. */
+export function filterOf(run: ChangeRun): (env: Envelope, line: () => string) => boolean {
+  return (env, line) => run.filter.match(envelopeFields(env, line))
+}
+
 /** A dry run's count into the result. */
 export function countedResult<R extends LocalChange<ChangeResult>>(result: R, c: DryRunCount, run: ChangeRun): R {
   Object.assign(result.backend, { kept: c.kept, segments: c.segments })
@@ -55,9 +62,12 @@ export async function rewriteSelected(
   paths: LogPaths,
   op: 'requeue' | 'purge',
   run: ChangeRun,
-  result: LocalChange<ChangeResult>,
+  result: LocalChange<ChangeResult> & { audit?: AuditSummary },
   hooks: RewriteHooks | undefined,
-  transform?: (sink: ByteSink, env: Envelope, line: string) => void,
+  tracker: ChangeTracker,
+  transform?: (sink: ByteSink, env: Envelope, line: string, at: EntryAt) => void,
+  /** requeue's loop guard: a matching entry this holds back stays, counted in `held`. */
+  holdBack?: (env: Envelope) => boolean,
 ): Promise<RewriteResult> {
   // A progress callback that throws must not stop the rewrite halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => result.warnings.push(message))
@@ -65,13 +75,17 @@ export async function rewriteSelected(
   const res = await rewritePermanent({
     paths,
     op,
-    select: (env, line) => run.filter.match(envelopeFields(env, line)) && reasons.selected(env),
+    // Held back by the loop guard before the transform sees it: a held entry is never repaired.
+    select: (env, line, at) => !holdBack?.(env) && tracker.select(env, line, at) && reasons.selected(env),
+    held: holdBack && ((env, line) => holdBack(env) && run.filter.match(envelopeFields(env, line))),
     transform,
+    sideLog: tracker.sideLog(auditFileOf(paths)),
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,
     hooks: {
       phase: (phase, info) => {
+        if (phase === 'journal-moving') tracker.begin(info.source)
         reasons.phase(phase)
         hooks?.phase?.(phase, info)
       },
@@ -79,6 +93,8 @@ export async function rewriteSelected(
     onProgress: (done, total, items) => guard.call('onProgress', run.onProgress, { done, total, items }),
   })
   guard.flush()
+  tracker.finish()
+  result.audit = { where: path.join(paths.dir, auditFileOf(paths)), records: tracker.records, run: tracker.run.run }
   Object.assign(result.backend, { kept: res.kept, segments: res.segments, rewritten: res.rewritten, skipped: res.skipped })
   result.count = res.selected
   result.reasons = reasons.committed.top(RESULT_REASONS)

@@ -14,17 +14,21 @@ import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, recordFields, resolveFilter } from './filters.js'
-import { type ChangeRun, type LocalChange, RESULT_REASONS, countedResult, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { type ChangeRun, type LocalChange, RESULT_REASONS, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { ChangeTracker, openAudit } from './audit.js'
+import { auditChecks, auditRun } from '../format/edit.js'
 import { bool, checkOptions, fn, timer } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 import { ReasonCounter } from '../format/reasons.js'
 
-const checks = { ...commonChecks, kind: changeKind('purge'), dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...commonChecks, ...auditChecks, kind: changeKind('purge'), dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface PurgeRun extends ChangeRun {
   kind: 'permanent' | 'corrupt'
+  why: string | undefined
+  actor: string | undefined
 }
 
 export function resolvePurge(options: (PurgeOptions & LocalOptions) | undefined): PurgeRun {
@@ -39,6 +43,8 @@ export function resolvePurge(options: (PurgeOptions & LocalOptions) | undefined)
     dryRun: o.dryRun ?? false,
     sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
     onProgress: o.onProgress as PurgeRun['onProgress'],
+    why: o.why,
+    actor: o.actor,
   }
 }
 
@@ -57,7 +63,10 @@ export async function runPurge(paths: LogPaths, run: PurgeRun, hooks?: RewriteHo
     result.backend.recovered = session.recovered
     result.warnings.push(...session.warnings)
     if (run.kind === 'corrupt') await purgeCorrupt(session, run, result)
-    else await rewriteSelected(session.paths, 'purge', run, result, hooks)
+    else {
+      await openAudit(session.paths)
+      await rewriteSelected(session.paths, 'purge', run, result, hooks, new ChangeTracker(auditRun('purge', run, result.filter, undefined), filterOf(run), run.maxRecordSize))
+    }
     return result
   })
 }

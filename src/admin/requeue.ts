@@ -6,26 +6,35 @@
  * runs alongside a replay of the same log.
  */
 import { DeadLetterError } from '../base/errors.js'
-import { type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
-import type { LocalOptions, RequeueOptions, RequeueResult } from '../format/model.js'
-import { replayDefaults } from '../base/options.js'
+import { type EditOf, type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
+import type { LocalOptions, RequeueOptions, RequeueResult, Transform } from '../format/model.js'
+import { auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
+import { ChangeTracker, openAudit } from './audit.js'
+import { dryRunTransform } from './repair.js'
+import { redriveChecks, redriveDefaults, replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { copyTrace } from '../base/trace-context.js'
-import type { RewriteHooks } from '../store/rewrite-permanent.js'
+import { copyLineage, redrivesOf } from '../format/lineage.js'
+import type { EntryAt, RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
-import { type ChangeRun, type LocalChange, countedResult, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { type ChangeRun, type LocalChange, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { bool, checkOptions, fn, timer } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...commonChecks, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean
+  /** Entries with this many redrives stay (the loop guard); Infinity with `force`. */
+  maxRedrives: number
+  transform: Transform | string | undefined
+  why: string | undefined
+  actor: string | undefined
 }
 
 export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefined): RequeueRun {
@@ -36,13 +45,18 @@ export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefi
       "dlq: requeue() of a local log takes `kind: 'permanent'` only: its retry entries are the replay's (making deferred entries due now is the central store's `kind: 'retry'`)",
     )
   }
+  requireWhy('requeue', o)
   return {
     ...common(o),
     filter: resolveFilter(options, 'permanent', Date.now()),
     resetAttempts: o.resetAttempts ?? false,
+    maxRedrives: (o.force ?? redriveDefaults.force) ? Infinity : (o.maxRedrives ?? redriveDefaults.maxRedrives),
     dryRun: o.dryRun ?? false,
     sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
     onProgress: o.onProgress as RequeueRun['onProgress'],
+    transform: o.transform,
+    why: o.why,
+    actor: o.actor,
   }
 }
 
@@ -52,26 +66,56 @@ export async function requeue(logPath: string, options?: RequeueOptions & LocalO
   return runRequeue(paths, run)
 }
 
-/** Rewrites an entry as a fresh first failure (attempt 1, no dueTs, no final), payload bytes unchanged. */
-export function writeReset(sink: ByteSink, env: Envelope, line: string): void {
-  const h: EnvelopeHeader = { ts: env.ts, attempt: 1, reason: env.reason, firstTs: env.firstTs ?? env.ts }
+/**
+ * Writes a requeued entry to the retry log: as it was, one more redrive counted, its lineage
+ * and payload bytes unchanged; with `reset`, as a fresh first failure (attempt 1, no dueTs, no
+ * final) that keeps its lineage. A repair (`edit`) is always a reset, with the new payload
+ * and `editOf`.
+ */
+export function writeRequeued(sink: ByteSink, env: Envelope, line: string, reset: boolean, edit?: { payload: string; editOf: EditOf }): void {
+  const h: EnvelopeHeader = { ts: env.ts, attempt: reset ? 1 : env.attempt, reason: env.reason }
+  if (reset || env.firstTs !== undefined) h.firstTs = env.firstTs ?? env.ts
+  if (!reset && env.dueTs !== undefined) h.dueTs = env.dueTs
   if (env.errorName !== undefined) h.errorName = env.errorName
   if (env.errorCode !== undefined) h.errorCode = env.errorCode
+  if (!reset && env.final !== undefined) h.final = env.final
+  copyLineage(h, env)
+  h.redrives = redrivesOf(env) + 1
   copyTrace(h, env)
-  encodeHeader(sink, env.ts, 1, env.reason, env.id, h)
-  sink.utf8(rawPayloadOf(line, env))
+  if (edit) h.editOf = edit.editOf
+  encodeHeader(sink, env.ts, h.attempt, env.reason, env.id, h)
+  sink.utf8(edit ? edit.payload : rawPayloadOf(line, env))
   encodeTrailer(sink)
 }
 
 /** The requeue itself on resolved input; `hooks` let the crash tests die at chosen points. */
 export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: RewriteHooks): Promise<RequeueResult> {
-  const result: LocalChange<RequeueResult> = { ...newResult('permanent', paths, run), resetAttempts: run.resetAttempts }
-  if (run.dryRun) return countedResult(result, await countMatching(paths, 'permanent', run), run)
+  const result: LocalChange<RequeueResult> = {
+    ...newResult('permanent', paths, run),
+    resetAttempts: run.resetAttempts,
+    maxRedrives: Number.isFinite(run.maxRedrives) ? run.maxRedrives : null,
+    heldBack: 0,
+  }
+  const atLimit = (env: Envelope) => redrivesOf(env) >= run.maxRedrives
+  const t = run.transform === undefined ? undefined : await loadTransform(run.transform, 'requeue')
+  // A repair always starts the entry over, as --reset-attempts does.
+  if (t) result.resetAttempts = true
+  if (run.dryRun) {
+    const c = t ? await dryRunTransform(paths, run, t, atLimit) : { count: await countMatching(paths, 'permanent', run, atLimit), summary: undefined }
+    result.heldBack = c.count.held
+    if (c.summary) result.transform = c.summary
+    return countedResult(result, c.count, run)
+  }
   const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
   await withMaintenance(paths, maintenance, async (session) => {
     result.backend.recovered = session.recovered
     result.warnings.push(...session.warnings)
-    await rewriteSelected(paths, 'requeue', run, result, hooks, run.resetAttempts ? writeReset : undefined)
+    await openAudit(paths)
+    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, t && { t, write: (sink, env, line, edit) => writeRequeued(sink, env, line, true, edit) })
+    const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : (sink: ByteSink, env: Envelope, line: string) => writeRequeued(sink, env, line, run.resetAttempts)
+    const res = await rewriteSelected(paths, 'requeue', run, result, hooks, tracker, write, atLimit)
+    result.heldBack = res.held
+    if (tracker.tally) result.transform = tracker.tally.done()
   })
   return result
 }

@@ -19,8 +19,10 @@ import { resolveLogPath } from '../store/log-path.js'
 import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
 import { type Common, abortError, common, commonChecks } from './options.js'
 import { ReasonCounter } from '../format/reasons.js'
+import { groupedReason } from '../format/lineage.js'
+import { groupByCheck } from '../base/options.js'
 
-const checks = { ...commonChecks, top: int(1), fast: bool, onProgress: fn }
+const checks = { ...commonChecks, top: int(1), fast: bool, groupBy: groupByCheck, onProgress: fn }
 const STATS_FILTER_KEYS = FILTER_KEYS.filter((k) => k !== 'limit')
 
 export async function stats(logPath: string, options?: StatsOptions & Pick<LocalOptions, 'maxRecordSize'>): Promise<Stats> {
@@ -33,7 +35,7 @@ export async function stats(logPath: string, options?: StatsOptions & Pick<Local
   // Read-only as it is, a stats call must not fail because its progress callback threw.
   const warnings: string[] = []
   const guard = new ListenerGuard((message) => warnings.push(message))
-  const run = { ...common(o), top: o.top ?? 10, filter, onProgress: guard.wrap('onProgress', o.onProgress as ((p: Progress) => void) | undefined) }
+  const run = { ...common(o), top: o.top ?? 10, groupBy: o.groupBy ?? 'last', filter, onProgress: guard.wrap('onProgress', o.onProgress as ((p: Progress) => void) | undefined) }
   if (run.signal?.aborted) throw abortError('stats', run.signal)
   const result = o.fast ? await fastStats(paths, run) : await collectStats(paths, run)
   if (run.signal?.aborted) throw abortError('stats', run.signal)
@@ -44,6 +46,7 @@ export async function stats(logPath: string, options?: StatsOptions & Pick<Local
 
 interface StatsRun extends Common {
   top: number
+  groupBy: 'first' | 'last'
   filter: ResolvedFilter
   onProgress?: (p: Progress) => void
 }
@@ -107,7 +110,7 @@ async function collectStats(paths: LogPaths, run: StatsRun): Promise<Stats> {
     else if (it.kind === 'unparseable') backend.retry.unparseable++
     else if (it.kind === 'record' && match(envelopeFields(it.env, () => it.line))) {
       const env = it.env
-      retry.add(env.reason, env.ts, env.firstTs ?? env.ts)
+      retry.add(groupedReason(env, run.groupBy), env.ts, env.firstTs ?? env.ts)
       const r = stats.retry
       if (env.dueTs !== undefined && env.dueTs > stats.at) {
         r.deferred++
@@ -122,7 +125,7 @@ async function collectStats(paths: LogPaths, run: StatsRun): Promise<Stats> {
   await scan(files.permanent, (it) => {
     if (it.kind === 'unparseable') backend.permanent.unparseable++
     else if (it.kind === 'record' && match(envelopeFields(it.env, () => it.line))) {
-      permanent.add(it.env.reason, it.env.ts, it.env.firstTs ?? it.env.ts)
+      permanent.add(groupedReason(it.env, run.groupBy), it.env.ts, it.env.firstTs ?? it.env.ts)
       const f = it.env.final ?? 'unknown'
       stats.permanent.byFinal[f] = (stats.permanent.byFinal[f] ?? 0) + 1
     }

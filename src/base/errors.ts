@@ -20,6 +20,8 @@ export type DeadLetterErrorCode =
   | 'DLQ_ABORTED'
   /** The central PostgreSQL store failed (unreachable, refused, query error); local files are untouched. */
   | 'DLQ_DB'
+  /** A requeue's transform module could not be loaded (missing, threw while loading, exports no function); nothing was changed. */
+  | 'DLQ_TRANSFORM'
 
 export class DeadLetterError extends Error {
   readonly code: DeadLetterErrorCode

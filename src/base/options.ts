@@ -270,3 +270,18 @@ export function resolveReplayerOptions<S>(input: unknown): { interval: number; o
   resolveReplayOptions(replay, 'startReplayer')
   return { ...o, replay }
 }
+
+/** requeue's loop guard (local log and central store alike). */
+export interface RedriveGuard {
+  /** An entry already requeued this many times stays where it is (held back) unless `force`. */
+  maxRedrives: number
+  force: boolean
+}
+
+export const redriveDefaults: Readonly<RedriveGuard> = Object.freeze({ maxRedrives: 3, force: false })
+
+/** The loop guard's checks, for every requeue's own table. */
+export const redriveChecks = { maxRedrives: int(0), force: bool }
+
+/** How stats groups reasons: by the last reason (default) or by the first an entry failed with. */
+export const groupByCheck = oneOf('first', 'last')

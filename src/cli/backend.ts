@@ -20,6 +20,7 @@ import {
 } from '../index.js'
 import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
+import { auditLine, transformText } from './audit-flags.js'
 import { resolveLog, runRewrite } from './common.js'
 import { type DbFlags, centralTarget, withStore } from './db.js'
 import { EXIT, note, terminalSafe, usageError, warn } from './output.js'
@@ -87,7 +88,10 @@ export async function runChange<R extends RequeueResult | PurgeResult>(
       : await runRewrite(op, !flags.json && flags.progress !== false, (signal, progress) =>
           call(b, { signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
         )
-    return { text: flags.json ? JSON.stringify({ ...b.tag, ...r }) : [terminalSafe(changeText(r)), ...hint(r, b)].join('\n'), r }
+    if (flags.json) return { text: JSON.stringify({ ...b.tag, ...r }), r }
+    const transform = 'transform' in r && r.transform ? transformText(r.transform, r.dryRun) : ''
+    const audit = r.audit && !r.dryRun ? auditLine(r.audit).trimEnd() : undefined
+    return { text: transform + [terminalSafe(changeText(r)), ...(audit !== undefined ? [audit] : []), ...hint(r, b)].join('\n'), r }
   })
   if (!flags.json) {
     if (out.r.backend.type === 'local' && out.r.backend.recovered) note(out.r.backend.recovered)

@@ -11,7 +11,7 @@ import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, terminalSafe, warn, writeOut } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, reasonWithFirst, terminalSafe, warn, writeOut } from './output.js'
 
 interface InspectFlags extends CommonFlags {
   permanent?: boolean
@@ -98,11 +98,13 @@ function entryLine(e: Entry, width: number): string {
     return head + preview(raw, width - head.length) + '\n'
   }
   const final = e.final ? ` ${terminalSafe(e.final).padEnd(9)}` : ''
-  const left = `${formatTime(e.ts)}  ${host}${`#${e.attempt}`.padEnd(3)}${final}  ${terminalSafe(e.id ?? '-').padEnd(10)}  `
+  // Requeued entries say how often (the loop guard counts these).
+  const redrives = e.redrives ? ` ↻${e.redrives}` : ''
+  const left = `${formatTime(e.ts)}  ${host}${`#${e.attempt}`.padEnd(3)}${final}${redrives}  ${terminalSafe(e.id ?? '-').padEnd(10)}  `
   // Reason and payload share what is left of the line; on a narrow terminal both shrink.
   const room = Math.max(24, width - left.length)
   const reasonMax = Math.min(48, Math.floor(room / 2))
-  const reason = preview(e.reason ?? '(no reason)', reasonMax)
+  const reason = preview(reasonWithFirst(e), reasonMax)
   const head = `${left}${reason.padEnd(Math.min(reasonMax, Math.max(reason.length, 24)))}  `
   const payload = preview(JSON.stringify(e.payload) ?? 'undefined', Math.max(12, width - head.length))
   return head + payload + '\n'

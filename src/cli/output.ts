@@ -18,7 +18,7 @@ export const EXIT_CODES_HELP = `Exit codes:
        first SIGINT/SIGTERM that stopped the run cleanly)
   1    usage error: unknown flag, bad value, missing log directory, purge without --yes
   2    another replay, requeue or purge holds the replay lock of this log (DLQ_REPLAY_LOCKED)
-  3    I/O error, the handler module could not be loaded, or a replay ended before it
+  3    I/O error, the handler or transform module could not be loaded, or a replay ended before it
        finished (e.g. the handler called process.exit)
   130  a second SIGINT/SIGTERM: exited at once (safe; the next run resumes from the last checkpoint)`
 
@@ -223,4 +223,10 @@ export function padStart(s: string | number, n: number): string {
 
 export function padEnd(s: string | number, n: number): string {
   return String(s).padEnd(n)
+}
+
+/** An entry's reason for one-line listings, with what first put it in the log when that differs: "last ← first". */
+export function reasonWithFirst(e: { reason: string | null; firstReason?: { reason: string | null } }): string {
+  const last = e.reason ?? '(no reason)'
+  return e.firstReason && e.firstReason.reason !== e.reason ? `${last} ← ${e.firstReason.reason ?? '(no reason)'}` : last
 }

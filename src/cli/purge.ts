@@ -8,12 +8,13 @@
 import { type Command, Option } from 'commander'
 import { normalizeFilter } from '../format/filter.js'
 import { runChange } from './backend.js'
+import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT_CODES_HELP, guardStdoutPipe, usageError } from './output.js'
 
-interface PurgeFlags extends CommonFlags {
+interface PurgeFlags extends CommonFlags, AuditFlags {
   permanent?: boolean
   corrupt?: boolean
   yes?: boolean
@@ -36,6 +37,7 @@ export function registerPurge(program: Command): void {
     .addOption(new Option('--yes', 'confirm: matching entries are deleted and cannot be recovered'))
     .addOption(new Option('--dry-run', 'only count what would be removed; change nothing (no --yes needed)'))
     .addOption(maxRecordSizeOption())
+  addAuditOptions(cmd, false)
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
   addDbOptions(cmd, { rate: true })
   cmd.addHelpText(
@@ -63,5 +65,5 @@ async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Pro
     const what = described.narrows ? `the ${kind}-log entries matching ${described.text}` : `every entry of the ${kind} log`
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
-  return runChange('purge', logArg, flags, (b, run) => b.purge({ ...filters, kind, dryRun: flags.dryRun === true, ...run }))
+  return runChange('purge', logArg, flags, (b, run) => b.purge({ ...filters, kind, dryRun: flags.dryRun === true, ...auditOptions(flags), ...run }))
 }

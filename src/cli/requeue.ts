@@ -7,13 +7,17 @@
  */
 import { type Command, Option } from 'commander'
 import { runChange } from './backend.js'
+import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
+import { addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
 import { EXIT_CODES_HELP, guardStdoutPipe, shellArg } from './output.js'
 
-interface RequeueFlags extends CommonFlags {
+interface RequeueFlags extends CommonFlags, AuditFlags {
+  transform?: string
   resetAttempts?: boolean
+  maxRedrives?: number
+  force?: boolean
   dryRun?: boolean
   maxRecordSize?: string
 }
@@ -29,8 +33,11 @@ export function registerRequeue(program: Command): void {
   addFilterOptions(cmd, 'move at most this many entries')
   cmd
     .addOption(new Option('--reset-attempts', 'start moved entries over: attempt 1, no due time, no `final` mark'))
+    .addOption(new Option('--max-redrives <n>', 'loop guard: leave entries already requeued n times where they are (default 3)').argParser(parseIntArg(0)).conflicts('force'))
+    .addOption(new Option('--force', 'move entries at the --max-redrives limit too (each still counts one more redrive)'))
     .addOption(new Option('--dry-run', 'only count what would move; change nothing (see the entries with `inspect --permanent` and the same filters)'))
     .addOption(maxRecordSizeOption())
+  addAuditOptions(cmd, true)
   addCommonOptions(cmd, { json: 'print the summary as one JSON object on stdout', progress: true })
   addDbOptions(cmd, { rate: true })
   cmd.addHelpText(
@@ -40,6 +47,7 @@ Examples:
   $ dletter requeue ./dlq/orders.log --reason 'ECONNREFUSED' --reset-attempts
   $ dletter requeue ./dlq/orders.log --since 2025-11-20 --dry-run
   $ dletter requeue ./dlq/orders.log --id ord-42 --reset-attempts && dletter replay ./dlq/orders.log --handler ./handler.js
+  $ dletter requeue ./dlq/orders.log --reason 'amount' --transform ./fix-amount.mjs --why 'amounts sent as strings' --dry-run
 
 ${EXIT_CODES_HELP}`,
   )
@@ -49,7 +57,14 @@ ${EXIT_CODES_HELP}`,
 async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
   const filters = filterFlags(flags as Record<string, unknown>)
-  const o = { ...filters, dryRun: flags.dryRun === true, resetAttempts: flags.resetAttempts === true }
+  const o = {
+    ...filters,
+    dryRun: flags.dryRun === true,
+    resetAttempts: flags.resetAttempts === true,
+    ...(flags.maxRedrives !== undefined ? { maxRedrives: flags.maxRedrives } : {}),
+    ...(flags.force ? { force: true } : {}),
+    ...auditOptions(flags),
+  }
   return runChange('requeue', logArg, flags, (b, run) => b.requeue({ ...o, ...run }), (r, b) => {
     if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}`] : []
     return r.count > 0 && !r.resetAttempts
@@ -57,6 +72,7 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
       : []
   })
 }
+
 
 function filterArgs(flags: Record<string, unknown>): string {
   const out: string[] = []

@@ -5,7 +5,7 @@
  * no locks taken, nothing renamed.
  */
 import path from 'node:path'
-import type { Command } from 'commander'
+import { type Command, Option } from 'commander'
 import type { ReasonGroup, Stats } from '../index.js'
 import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
@@ -18,6 +18,7 @@ interface StatsFlags extends CommonFlags {
   top: number
   maxRecordSize?: string
   fast?: boolean
+  groupBy?: 'first' | 'last'
 }
 
 export function registerStats(program: Command): void {
@@ -29,6 +30,7 @@ export function registerStats(program: Command): void {
     )
     .argument('[log]', 'path of the log file, as given to Logger.open (or --db for the central store)')
     .option('--top <n>', 'how many reasons to list per log', parseIntArg(1), 10)
+    .addOption(new Option('--group-by <reason>', 'group reasons by the last reason entries failed with, or by the first (what put them in the log)').choices(['last', 'first']).default('last'))
     .addOption(maxRecordSizeOption())
     .option('--fast', 'counts only, from segment metadata instead of reading every entry (no reasons or attempts); may write .meta cache files')
   addCommonOptions(cmd, { json: 'print the statistics as one JSON object on stdout', progress: true })
@@ -50,7 +52,7 @@ async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Pro
   const s = await withBackend(logArg, flags, async (b) => {
     const progress = new Progress('stats', !flags.json && flags.progress !== false)
     try {
-      return { ...b.tag, ...(await b.stats({ top: flags.top, fast: flags.fast === true, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) })) }
+      return { ...b.tag, ...(await b.stats({ top: flags.top, ...(flags.groupBy !== undefined ? { groupBy: flags.groupBy } : {}), fast: flags.fast === true, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) })) }
     } finally {
       progress.stop()
     }

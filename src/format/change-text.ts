@@ -17,7 +17,10 @@ export function changeText(r: RequeueResult | PurgeResult): string {
     r.kind === 'retry' ? 'from deferred to due now' : requeue ? `from the permanent log to the retry log` : `from the ${r.kind} log`
   const filter = `(${r.filter}${r.dryRun && r.stopped === 'limit' ? `, first ${r.count} by limit` : ''})`
   const left = b.type === 'local' ? `; ${b.kept} ${r.dryRun ? 'would stay' : requeue ? 'left in the ' + r.kind + ' log' : 'kept'}` : ''
-  const held = b.type === 'postgres' && b.leased > 0 ? `; ${b.leased} held by a replay worker left alone` : ''
+  const leased = b.type === 'postgres' && b.leased > 0 ? `; ${b.leased} held by a replay worker left alone` : ''
+  // The loop guard: entries at maxRedrives stay unless forced.
+  const guard = requeue && r.heldBack > 0 ? `; ${entries(r.heldBack)} held back: already requeued ${r.maxRedrives} times, the maxRedrives limit (force moves them)` : ''
+  const held = leased + guard
   if (r.dryRun) return `dry run: would ${requeue ? 'move' : 'remove'} ${entries(r.count)}${where} ${filter} ${move}${left}${held}. Nothing was changed.`
   const segments = b.type === 'local' && r.kind === 'permanent' ? `, ${b.rewritten} of ${b.segments} segment(s) rewritten` : ''
   const stopped = r.stopped === 'abort' ? ' (aborted)' : r.stopped === 'limit' ? ' (stopped at limit)' : ''

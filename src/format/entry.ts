@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Envelope, EnvelopeParseError, parseEnvelope } from './envelope.js'
 import { fingerprint } from './fingerprint.js'
 import { copyTrace } from '../base/trace-context.js'
+import { copyLineage } from './lineage.js'
 import type { Entry, Kind } from './model.js'
 
 /**
@@ -117,12 +118,13 @@ export interface Place {
   line: string
 }
 
-const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode'] as const
+const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode', 'editOf'] as const
 
 /** The entry of a retry or permanent envelope. */
 export function envelopeEntry(kind: Kind, at: Place, env: Envelope): Entry {
   const e: Entry = { kind, ref: at.ref, ts: env.ts, attempt: env.attempt, reason: env.reason, fingerprint: fingerprint(env.reason), line: at.line, file: at.file, offset: at.offset }
   for (const k of HEADER) if (env[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = env[k]
+  copyLineage(e, env)
   // A requeue moves a line byte for byte, `final` included; only a permanent entry has ended.
   if (kind !== 'permanent') delete e.final
   copyTrace(e, env)

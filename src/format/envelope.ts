@@ -6,13 +6,18 @@
  *    "errorName":"TypeError","errorCode":"ECONNRESET","final":"exhausted","tp":"00-…-01","payload":{…}}
  */
 import type { TraceContext } from '../base/trace-context.js'
+import type { Attempt, FirstReason, Lineage } from './lineage.js'
 import { ByteSink } from './sink.js'
 
 /** Why an item ended in the permanent log. */
 export type FinalReason = 'exhausted' | 'permanent' | 'expired' | 'manual'
 
-/** With the trace context captured by log() (`tp`, `tpState`, `baggage`: src/base/trace-context.ts). */
-export interface Envelope<T = unknown> extends Partial<TraceContext> {
+/**
+ * With the trace context captured by log() (`tp`, `tpState`, `baggage`: src/base/trace-context.ts)
+ * and, once re-logged or requeued, the lineage (`firstReason`, `history`, `redrives`, `origin`:
+ * src/format/lineage.ts; read them through `copyLineage`, which drops malformed ones).
+ */
+export interface Envelope<T = unknown> extends Partial<TraceContext>, Lineage {
   /** When this failure was recorded (epoch ms). */
   ts: number
   /** Attempts made so far, including the original failure (1 = the first failure). */
@@ -29,11 +34,27 @@ export interface Envelope<T = unknown> extends Partial<TraceContext> {
   errorCode?: string
   /** Set on permanent-log records: why the item ended there. */
   final?: FinalReason
+  /** Set on a repaired entry (requeue with a transform): the entry it was made from. */
+  editOf?: EditOf
   payload: T
 }
 
+/** The original of a repaired entry: its id and where it was stored. */
+export interface EditOf {
+  id?: string
+  location: EntryLocation
+}
+
+/** Where an entry is (or was) stored: a listing's `ref`, its file and byte offset; centrally also its host. */
+export interface EntryLocation {
+  ref: string
+  file: string
+  offset: number
+  host?: string
+}
+
 /** Envelope fields other than the payload, as written by the encoder. */
-export interface EnvelopeHeader extends Partial<TraceContext> {
+export interface EnvelopeHeader extends Partial<TraceContext>, Lineage {
   ts: number
   attempt: number
   reason: string | null
@@ -43,6 +64,7 @@ export interface EnvelopeHeader extends Partial<TraceContext> {
   errorName?: string
   errorCode?: string
   final?: FinalReason
+  editOf?: EditOf
 }
 
 /** Writes everything up to and including `"payload":`; the caller appends the payload and `}\n`. */
@@ -86,9 +108,64 @@ export function encodeHeader(
       sink.ascii(',"final":')
       sink.jsonString(extra.final)
     }
+    if (extra.firstReason !== undefined || extra.history !== undefined || extra.redrives !== undefined || extra.origin !== undefined) {
+      encodeLineage(sink, extra)
+    }
     if (extra.tp !== undefined) encodeTrace(sink, extra)
+    if (extra.editOf !== undefined) {
+      sink.ascii(',"editOf":')
+      sink.utf8(JSON.stringify(extra.editOf))
+    }
   }
   sink.ascii(',"payload":')
+}
+
+function encodeLineage(sink: ByteSink, l: Lineage): void {
+  if (l.firstReason !== undefined) {
+    sink.ascii(',"firstReason":{')
+    encodeReason(sink, l.firstReason)
+    sink.byte(0x7d)
+  }
+  if (l.history !== undefined) {
+    sink.ascii(',"history":[')
+    for (let i = 0; i < l.history.length; i++) {
+      const a: Attempt = l.history[i]!
+      sink.ascii(i === 0 ? '{"ts":' : ',{"ts":')
+      sink.number(a.ts)
+      sink.ascii(',"attempt":')
+      sink.uint(a.attempt)
+      sink.byte(0x2c) // ,
+      encodeReason(sink, a)
+      sink.byte(0x7d)
+    }
+    sink.byte(0x5d) // ]
+  }
+  if (l.redrives !== undefined) {
+    sink.ascii(',"redrives":')
+    sink.uint(l.redrives)
+  }
+  if (l.origin !== undefined) {
+    sink.ascii(',"origin":{"host":')
+    sink.jsonString(l.origin.host)
+    sink.ascii(',"log":')
+    sink.jsonString(l.origin.log)
+    sink.byte(0x7d)
+  }
+}
+
+/** `"reason":…` and the error's name and code, as the envelope's own last reason is written. */
+function encodeReason(sink: ByteSink, r: FirstReason): void {
+  sink.ascii('"reason":')
+  if (r.reason === null) sink.ascii('null')
+  else sink.jsonString(r.reason)
+  if (r.errorName !== undefined) {
+    sink.ascii(',"errorName":')
+    sink.jsonString(r.errorName)
+  }
+  if (r.errorCode !== undefined) {
+    sink.ascii(',"errorCode":')
+    sink.jsonString(r.errorCode)
+  }
 }
 
 function encodeTrace(sink: ByteSink, t: Partial<TraceContext>): void {
@@ -159,8 +236,9 @@ export function parseEnvelope(line: string): Envelope {
  */
 export function rawPayloadOf(line: string, env: Envelope): string {
   const i = line.indexOf(',"payload":')
-  // Only our header precedes the payload and none of its values is an object, so the first
-  // unescaped `,"payload":` is the key; the rest up to the closing brace is the value.
+  // Only our header precedes the payload: `,"` never occurs inside a JSON string and no
+  // value of the header has a key "payload" (isOurHeader checks the key is the object's
+  // own), so the first `,"payload":` is the key; the rest up to the closing brace is the value.
   if (i > 0) {
     let end = line.length - 1
     while (end > i && (line.charCodeAt(end) === 0x20 || line.charCodeAt(end) === 0x0d || line.charCodeAt(end) === 0x09)) end--
@@ -179,18 +257,20 @@ function lastKeyIsPayload(env: Envelope): boolean {
 }
 
 function isOurHeader(line: string, payloadKeyAt: number): boolean {
-  // Our header never contains '{' or '[' outside strings; a quick structural check that the
-  // prefix has no nested values is enough to trust the splice.
-  const head = line.slice(0, payloadKeyAt)
-  if (!head.startsWith('{"ts":')) return false
+  // The header's nested values (the lineage's objects and arrays) must all be closed before
+  // the key: then `,"payload":` is a key of the top-level object, which is enough to trust
+  // the splice. Lines without lineage have none and cost one pass as before.
+  if (!line.startsWith('{"ts":')) return false
   let inStr = false
-  for (let k = 1; k < head.length; k++) {
-    const c = head.charCodeAt(k)
+  let depth = 0
+  for (let k = 1; k < payloadKeyAt; k++) {
+    const c = line.charCodeAt(k)
     if (inStr) {
       if (c === 0x5c) k++
       else if (c === 0x22) inStr = false
     } else if (c === 0x22) inStr = true
-    else if (c === 0x7b || c === 0x5b) return false
+    else if (c === 0x7b || c === 0x5b) depth++
+    else if (c === 0x7d || c === 0x5d) depth--
   }
-  return !inStr
+  return !inStr && depth === 0
 }

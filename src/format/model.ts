@@ -5,7 +5,8 @@
  * (the only part whose keys differ) or in the central-only `host`/`hosts` fields.
  */
 import type { TraceContext } from '../base/trace-context.js'
-import type { FinalReason } from './envelope.js'
+import type { EditOf, EntryLocation, FinalReason } from './envelope.js'
+import type { Lineage } from './lineage.js'
 
 /** Which of a log's three parts an entry is in: the same words in options, results, events and columns. */
 export type Kind = 'retry' | 'permanent' | 'corrupt'
@@ -95,6 +96,11 @@ export interface StatsOptions extends Omit<EntryFilter, 'limit'>, OperationOptio
    * empty; `exact` says which counts are exact. Locally not with filter fields. Default false.
    */
   fast?: boolean
+  /**
+   * Group reasons by the last reason each entry failed with ('last', the default) or by the
+   * first ('first': what put it in the log, kept across re-logs, requeues and shipping).
+   */
+  groupBy?: 'first' | 'last'
 }
 
 export interface ReasonGroup {
@@ -207,8 +213,11 @@ export interface InspectOptions extends EntryFilter, Pick<OperationOptions, 'sig
   skip?: number
 }
 
-/** With the trace context log() captured (`tp`, `tpState`, `baggage`), as the envelope carries it. */
-export interface Entry<T = unknown> extends Partial<TraceContext> {
+/**
+ * With the trace context log() captured (`tp`, `tpState`, `baggage`) and the lineage
+ * (`firstReason`, `history`, `redrives`, `origin` host and log), as the envelope carries them.
+ */
+export interface Entry<T = unknown> extends Partial<TraceContext>, Omit<Lineage, 'origin'> {
   kind: Kind
   /** Opaque; `readEntry(path, ref)` / `store.readEntry(ref)` fetch this entry again. */
   ref: string
@@ -226,6 +235,8 @@ export interface Entry<T = unknown> extends Partial<TraceContext> {
   final?: FinalReason
   errorName?: string
   errorCode?: string
+  /** A repaired entry: the original it was made from (requeue with a transform). */
+  editOf?: EditOf
   /** The parsed payload; absent for corrupt entries. */
   payload?: T
   /** The stored line (central: the record encoded again from its columns). */
@@ -238,8 +249,11 @@ export interface Entry<T = unknown> extends Partial<TraceContext> {
   rawEncoding?: string
   rawTruncated?: boolean
   rawFile?: string
-  /** Corrupt only: where the bad line was found. */
-  origin?: { segment?: string; offset?: number; length?: number }
+  /**
+   * Corrupt entries: where the bad line was found (segment, offset, length). Others: the host
+   * and log an entry was written to, once it left that log (a ship); absent while it is there.
+   */
+  origin?: { segment?: string; offset?: number; length?: number; host?: string; log?: string }
   /** Central only. */
   host?: string
   logName?: string
@@ -278,12 +292,68 @@ export interface RequeueOptions extends EntryFilter, OperationOptions {
   resetAttempts?: boolean
   /** Count what would change and list its top reasons; change nothing (locally: take no lock). Default false. */
   dryRun?: boolean
+  /**
+   * Repair before redrive: a function (or the path of a module exporting one) given each
+   * selected entry's payload and entry; it returns the new payload, `undefined` to leave the
+   * entry where it is, or throws to keep it there (counted with the error). A repaired entry
+   * is a new record with `editOf`, attempts reset. Needs `why`.
+   */
+  transform?: Transform | string
+  /** Why: written to the audit trail (required with `transform`). */
+  why?: string
+  /** Who: written to the audit trail. Default `user@host`. */
+  actor?: string
+  /**
+   * The loop guard: an entry requeued this many times already (its `redrives`) is held back,
+   * counted in `heldBack`, unless `force`. Default 3.
+   */
+  maxRedrives?: number
+  /** Move entries at `maxRedrives` too (each still counts one more redrive). Default false. */
+  force?: boolean
 }
 
 export interface PurgeOptions extends EntryFilter, OperationOptions {
   /** Required: the retry log is never purged (its entries leave through replay). */
   kind: 'permanent' | 'corrupt'
   dryRun?: boolean
+  /** Why: written to the audit trail. */
+  why?: string
+  /** Who: written to the audit trail. Default `user@host`. */
+  actor?: string
+}
+
+/** Repair before redrive: the new payload, `undefined` (leave the entry), or throw (keep it, counted). */
+export type Transform = (payload: unknown, entry: Entry) => unknown
+
+/** What a requeue with a transform did (dry run: would do). */
+export interface TransformSummary {
+  /** The module's path (or the function's name) and the SHA-256 of its source. */
+  source: { path?: string; name?: string; sha256: string }
+  /** Entries repaired and moved. */
+  changed: number
+  /** Entries the transform returned `undefined` for: left where they were. */
+  untouched: number
+  /** Entries left where they were because the transform failed on them, grouped by why. */
+  failed: number
+  failures: Array<{ reason: string; count: number; example: EntryLocation }>
+  /** Dry run: the first changes, as JSON Patches (RFC 6902) with the payloads before and after. */
+  preview: Array<{ id?: string; location: EntryLocation; before: unknown; after: unknown; patch: JsonPatchOp[] }>
+}
+
+/** One RFC 6902 operation. */
+export interface JsonPatchOp {
+  op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test'
+  path: string
+  value?: unknown
+  from?: string
+}
+
+/** Where the audit trail of a change went, and how many records it got. */
+export interface AuditSummary {
+  /** Local: the audit log's path; central: the audit table. */
+  where: string
+  records: number
+  run: string
 }
 
 export interface ChangeResult<K extends Kind = Kind> {
@@ -302,9 +372,20 @@ export interface ChangeResult<K extends Kind = Kind> {
 
 export interface RequeueResult extends ChangeResult<'permanent' | 'retry'> {
   resetAttempts: boolean
+  /** With a transform only. */
+  transform?: TransformSummary
+  /** A real run (not a dry run) only. */
+  audit?: AuditSummary
+  /** The loop guard in force: entries with this many redrives were held back (null with `force`). */
+  maxRedrives: number | null
+  /** Matching entries left where they were because they reached `maxRedrives` (dry run: that would be). */
+  heldBack: number
 }
 
-export type PurgeResult = ChangeResult<'permanent' | 'corrupt'>
+export interface PurgeResult extends ChangeResult<'permanent' | 'corrupt'> {
+  /** A real run (not a dry run) only. */
+  audit?: AuditSummary
+}
 
 export interface LocalChangeBackend {
   type: 'local'

@@ -12,6 +12,7 @@
 import { dbError, sqlStateOf } from './errors.js'
 import { retryTransient, run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
+import { HISTORY_LIMIT } from '../format/lineage.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
 
 /**
@@ -120,6 +121,8 @@ export interface Failure {
   final: string | null
   ts: number
   dueTs: number
+  /** The handler ran and failed: the attempt before it joins the entry's history (false: moved before it ran). */
+  tried: boolean
 }
 
 /**
@@ -131,6 +134,22 @@ function isDataError(err: unknown): boolean {
   return /^(22|23|54)/.test(sqlStateOf(err) ?? '')
 }
 
+/**
+ * The lineage of a failed attempt, as a local re-log writes it (afterAttempt in
+ * src/format/lineage.ts): the first reason made explicit, the attempt that was the entry's
+ * last (the row's values before this update) appended to the history, the oldest dropped
+ * beyond HISTORY_LIMIT. An entry moved before its handler ran (`u.tried` false) keeps its lineage.
+ */
+const SET_FIRST = `u.tried AND e.first_fingerprint IS NULL`
+const LAST_ATTEMPT = `jsonb_build_object('ts', e.ts, 'attempt', e.attempt, 'reason', e.reason) || jsonb_strip_nulls(jsonb_build_object('errorName', e.error_name, 'errorCode', e.error_code))`
+const AFTER_ATTEMPT = `first_reason = CASE WHEN ${SET_FIRST} THEN e.reason ELSE e.first_reason END,
+       first_error_name = CASE WHEN ${SET_FIRST} THEN e.error_name ELSE e.first_error_name END,
+       first_error_code = CASE WHEN ${SET_FIRST} THEN e.error_code ELSE e.first_error_code END,
+       first_fingerprint = CASE WHEN ${SET_FIRST} THEN e.fingerprint ELSE e.first_fingerprint END,
+       history = CASE WHEN u.tried THEN (
+         SELECT jsonb_agg(h.x ORDER BY h.i) FROM jsonb_array_elements(coalesce(e.history, '[]'::jsonb) || jsonb_build_array(${LAST_ATTEMPT})) WITH ORDINALITY AS h(x, i)
+         WHERE h.i > jsonb_array_length(coalesce(e.history, '[]'::jsonb)) + 1 - ${HISTORY_LIMIT}) ELSE e.history END`
+
 async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Failure[]): Promise<void> {
   const col = <K extends keyof Failure>(k: K) => failed.map((f) => f[k])
   await run(
@@ -138,11 +157,11 @@ async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Fail
     'settle failed entries',
     `UPDATE ${t.entries} AS e SET state = u.st, attempt = u.att, reason = u.rsn, fingerprint = u.fp, error_name = u.en,
        error_code = u.ec, final = u.fin, first_ts = coalesce(e.first_ts, e.ts), ts = u.ts, due_ts = u.due,
-       lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
-     FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-       AS u(seq, st, att, rsn, fp, en, ec, fin, ts, due)
+       lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}, ${AFTER_ATTEMPT}
+     FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $12::boolean[])
+       AS u(seq, st, att, rsn, fp, en, ec, fin, ts, due, tried)
      WHERE e.seq = u.seq AND e.lease_owner = $11 AND e.state = 'retry'`,
-    [col('seq'), col('state'), col('attempt'), col('reason'), col('fingerprint'), col('errorName'), col('errorCode'), col('final'), col('ts'), col('dueTs'), owner],
+    [col('seq'), col('state'), col('attempt'), col('reason'), col('fingerprint'), col('errorName'), col('errorCode'), col('final'), col('ts'), col('dueTs'), owner, col('tried')],
   )
 }
 

@@ -8,9 +8,10 @@ import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from
 import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
 import { copyTrace } from '../base/trace-context.js'
+import { type Lineage, copyLineage } from '../format/lineage.js'
 
-/** The entry a central replay handler gets with the payload. */
-export interface CentralEntry<T = unknown> {
+/** The entry a central replay handler gets with the payload, its lineage included (`origin`: where it was shipped from, or written before that). */
+export interface CentralEntry<T = unknown> extends Lineage {
   /** Database sequence number (stable, increasing with shipping order). */
   seq: number
   host: string
@@ -43,7 +44,8 @@ export interface CentralEntry<T = unknown> {
 
 /** Columns selected for a CentralEntry. */
 export const ENTRY_COLUMNS =
-  'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at'
+    'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at, ' +
+  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin'
 
 export type EntryRowData = Record<string, unknown>
 
@@ -82,8 +84,18 @@ export function toEntry(r: EntryRowData): CentralEntry {
   if (r.error_code !== null && r.error_code !== undefined) e.errorCode = r.error_code as string
   if (r.final !== null && r.final !== undefined) e.final = r.final as string
   if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
+  copyLineage(e, lineageOfRow(r))
   if (state === 'corrupt' && raw !== null) e.raw = raw
   return e
+}
+
+/** The lineage columns in the envelope's shape (`first_fingerprint` set: the row has a first reason of its own). */
+function lineageOfRow(r: EntryRowData): Record<keyof Lineage, unknown> {
+  const has = (v: unknown) => v !== null && v !== undefined
+  const firstReason = has(r.first_fingerprint)
+    ? { reason: r.first_reason ?? null, ...(has(r.first_error_name) ? { errorName: r.first_error_name } : {}), ...(has(r.first_error_code) ? { errorCode: r.first_error_code } : {}) }
+    : undefined
+  return { firstReason, history: r.history ?? undefined, redrives: has(r.redrives) ? num(r.redrives) : undefined, origin: r.origin ?? undefined }
 }
 
 /**
@@ -114,6 +126,7 @@ export function entryOfRow(r: EntryRowData): Entry {
     const env = { ts: c.ts, attempt: c.attempt, reason: c.reason } as Envelope
     for (const k of ['id', 'firstTs', 'dueTs', 'errorName', 'errorCode'] as const) if (c[k] !== undefined) (env as unknown as Record<string, unknown>)[k] = c[k]
     if (c.final !== undefined) env.final = c.final as FinalReason
+    copyLineage(env, c)
     copyTrace(env, c)
     env.payload = c.payload
     // A payload jsonb could not hold was kept as the whole line: that is the stored line.

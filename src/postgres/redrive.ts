@@ -15,13 +15,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DeadLetterError } from '../base/errors.js'
 import { bool, checkOptions, fn, int, signal } from '../base/checks.js'
+import { redriveChecks, redriveDefaults } from '../base/options.js'
 import { changeKind } from '../format/filter.js'
 import { ListenerGuard } from '../base/listener-guard.js'
-import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult } from '../format/model.js'
+import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult, Transform } from '../format/model.js'
 import { ReasonCounter } from '../format/reasons.js'
 import { retryTransient, run, type Db } from './db.js'
 import { CENTRAL_FILTER_KEYS, type CompiledFilter, type EntryState, centralFilter, compileFilter } from './filters.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
+import { auditChecks, auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
+import { auditCte, auditParams, repairCentral } from './audit.js'
 
 const BATCH = 1000
 const TOP = 10
@@ -30,8 +33,8 @@ type Op = 'requeue' | 'purge'
 
 const common = { dryRun: bool, rate: int(1), signal, onProgress: fn }
 const CHECKS = {
-  requeue: { ...common, kind: changeKind('requeue'), resetAttempts: bool },
-  purge: { ...common, kind: changeKind('purge') },
+  requeue: { ...common, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool },
+  purge: { ...common, ...auditChecks, kind: changeKind('purge') },
 }
 
 interface RedriveRun {
@@ -42,8 +45,13 @@ interface RedriveRun {
   dryRun: boolean
   rate: number | undefined
   resetAttempts: boolean
+  /** requeue's loop guard: rows with this many redrives stay; null with `force` (and for purge). */
+  maxRedrives: number | null
   signal: AbortSignal | undefined
   onProgress: ((p: Progress) => void) | undefined
+  /** Who and why, for the audit trail; requeue's transform (repair before redrive). */
+  author: { why?: string; actor?: string }
+  transform: Transform | string | undefined
 }
 
 /** Check the options (filter fields and the operation's own) once; the same keys a local log takes, central ones added. */
@@ -54,6 +62,7 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
     throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: store.purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged; delivered and purged rows leave through prune())")
   }
   const { filter, scope } = centralFilter(options as object, kind)
+  requireWhy(`store.${op}`, o)
   return {
     op,
     kind,
@@ -61,8 +70,11 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
     dryRun: (o.dryRun as boolean | undefined) ?? false,
     rate: o.rate as number | undefined,
     resetAttempts: (o.resetAttempts as boolean | undefined) ?? false,
+    maxRedrives: op === 'purge' || ((o.force as boolean | undefined) ?? redriveDefaults.force) ? null : ((o.maxRedrives as number | undefined) ?? redriveDefaults.maxRedrives),
     signal: o.signal as AbortSignal | undefined,
     onProgress: o.onProgress as RedriveRun['onProgress'],
+    author: { why: o.why as string | undefined, actor: o.actor as string | undefined },
+    transform: o.transform as Transform | string | undefined,
   }
 }
 
@@ -70,7 +82,7 @@ function setClause(op: Op, resetParam: string): string {
   if (op === 'purge') return `state = 'purged', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}`
   return `state = 'retry', due_ts = 0, final = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS},
           attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END,
-          first_ts = CASE WHEN ${resetParam}::boolean THEN coalesce(first_ts, ts) ELSE first_ts END`
+          first_ts = CASE WHEN ${resetParam}::boolean THEN coalesce(first_ts, ts) ELSE first_ts END, redrives = redrives + 1`
 }
 
 export async function redrive(db: Db, t: Tables, op: 'requeue', options: unknown): Promise<RequeueResult>
@@ -78,10 +90,21 @@ export async function redrive(db: Db, t: Tables, op: 'purge', options: unknown):
 export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Promise<ChangeResult> {
   const o = resolveRedrive(op, options)
   const own = op === 'requeue' ? [o.resetAttempts] : []
-  const f = o.filter(3 + own.length)
+  const f = guarded(o, o.filter(3 + own.length))
   const result: ChangeResult = { kind: o.kind, dryRun: o.dryRun, filter: f.text, count: 0, reasons: [], stopped: null, warnings: [], backend: { type: 'postgres', leased: 0 } }
-  const out = op === 'requeue' ? { ...result, resetAttempts: o.resetAttempts } : result
+  const out = op === 'requeue' ? { ...result, resetAttempts: o.resetAttempts, maxRedrives: o.maxRedrives, heldBack: await heldBack(db, t, o) } : result
+  const tr = o.transform === undefined ? undefined : await loadTransform(o.transform, 'store.requeue')
+  const audit = auditRun(op, o.author, f.text, tr)
+  if (tr) {
+    const rf = guarded(o, o.filter(2))
+    const repaired = await repairCentral(db, t, tr, { filter: rf, limit: rf.limit ?? Infinity, dryRun: o.dryRun, audit, signal: o.signal }, { ...(out as RequeueResult), resetAttempts: true })
+    if (!o.dryRun) repaired.audit = { where: t.audit, records: repaired.count, run: audit.run }
+    return repaired
+  }
   if (o.dryRun) return dryRun(db, t, o, out)
+  const ap = 3 + own.length + f.params.length
+  // As on a local log, the corrupt quarantine's purges are not audited (yet): docs/repair.md.
+  const audited = o.kind !== 'corrupt'
   // A progress callback that throws must not stop the operation halfway: it becomes a warning.
   const guard = new ListenerGuard((message) => out.warnings.push(message))
   const groups = new ReasonCounter(1000)
@@ -101,8 +124,9 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
       `WITH m AS (
          SELECT seq FROM ${t.entries} WHERE seq > $1 AND ${f.where} AND ${UNLEASED} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
        ), u AS (
-         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED} RETURNING seq, fingerprint, reason, ts
-       ), span AS (
+         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED}
+         RETURNING seq, fingerprint, reason, ts, entry_key, id, source, byte_offset, host, payload, raw
+       ),${audited ? ` a AS (${auditCte(t, 'u', (i) => `$${ap + i}`)}),` : ''} span AS (
          SELECT count(*) AS taken, CASE WHEN count(*) < $2 THEN NULL ELSE max(seq) END AS hi FROM m
        )
        SELECT seq, fingerprint, reason, ts, NULL::bigint AS taken, NULL::bigint AS seen, NULL::bigint AS hi FROM u
@@ -110,7 +134,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
        SELECT NULL, NULL, NULL, NULL, span.taken,
               (SELECT count(*) FROM ${t.entries} WHERE seq > $1 AND (span.hi IS NULL OR seq <= span.hi) AND ${f.where}), span.hi
        FROM span`,
-      [after, n, ...own, ...f.params],
+      [after, n, ...own, ...f.params, ...(audited ? auditParams(audit) : [])],
     )
     let changed = 0
     let span: (typeof r.rows)[number] | undefined
@@ -136,7 +160,25 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
   out.reasons = groups.top(TOP)
   out.stopped = o.signal?.aborted ? 'abort' : out.count >= limit ? 'limit' : null
   out.backend = { type: 'postgres', leased }
+  if (audited) (out as RequeueResult).audit = { where: t.audit, records: out.count, run: audit.run }
   return out
+}
+
+/** The filter with requeue's loop guard: rows at maxRedrives are not taken (nor counted as leased). */
+function guarded(o: RedriveRun, f: CompiledFilter): CompiledFilter {
+  if (o.maxRedrives === null) return f
+  return { ...f, where: `${f.where} AND redrives < ${o.maxRedrives}` }
+}
+
+/**
+ * Matching rows the loop guard holds back, counted before the run (a row that reaches the
+ * limit by this run's own redrive was moved, not held back).
+ */
+async function heldBack(db: Db, t: Tables, o: RedriveRun): Promise<number> {
+  if (o.maxRedrives === null) return 0
+  const f = o.filter(1)
+  const r = await run<{ c: string }>(db, `${o.op} (loop guard)`, `SELECT count(*) AS c FROM ${t.entries} WHERE ${f.where} AND redrives >= ${o.maxRedrives}`, f.params)
+  return Number(r.rows[0]!.c)
 }
 
 /**
@@ -144,7 +186,7 @@ export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Prom
  * them), and how many matching rows up to the last of those a worker holds.
  */
 async function dryRun<R extends ChangeResult>(db: Db, t: Tables, o: RedriveRun, out: R): Promise<R> {
-  const f = o.filter(1)
+  const f = guarded(o, o.filter(1))
   const bound =
     f.limit === undefined
       ? ''

@@ -12,6 +12,7 @@ import type { Kind } from '../format/model.js'
 import { fingerprintOf } from './fingerprint.js'
 import { jsonbRefusal, pgText } from './pg-text.js'
 import { copyTrace } from '../base/trace-context.js'
+import { copyLineage } from '../format/lineage.js'
 
 export interface Row {
   key: string
@@ -33,6 +34,16 @@ export interface Row {
   raw: string | null
   /** JSON text of the trace context (inserted as jsonb), or null. */
   trace: string | null
+  /** Lineage (src/format/lineage.ts): the first reason's parts (null: the current reason is the first). */
+  firstReason: string | null
+  firstErrorName: string | null
+  firstErrorCode: string | null
+  firstFingerprint: string | null
+  /** JSON text of the earlier attempts (inserted as jsonb), or null. */
+  history: string | null
+  redrives: number
+  /** JSON text of the envelope's origin, or null: then the shipping host and log are its origin. */
+  origin: string | null
   /** The line as read (not sent unless the row is stored as its raw line): what to keep when the server refuses the row. */
   line: string
 }
@@ -75,7 +86,7 @@ export function corruptTextRow(key: string, source: string, offset: number, text
   const reason = pgText(why)
   return {
     key, source, offset, state: 'corrupt', attempt: 0, reason, fingerprint: fingerprintOf(reason), id: null, ts: now,
-    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw, trace: null, line: raw,
+    firstTs: null, dueTs: 0, errorName: null, errorCode: null, final: null, payload: null, raw, trace: null, line: raw, ...NO_LINEAGE,
   }
 }
 
@@ -103,7 +114,31 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
     payload: storable ? payload : null,
     raw: storable ? null : line,
     trace: traceJson(env),
+    ...lineageColumns(env),
     line,
+  }
+}
+
+const NO_LINEAGE = { firstReason: null, firstErrorName: null, firstErrorCode: null, firstFingerprint: null, history: null, redrives: 0, origin: null }
+
+/** The envelope's lineage as columns, its strings made storable (as the reason's are). */
+function lineageColumns(env: Envelope): Pick<Row, keyof typeof NO_LINEAGE> {
+  const l = copyLineage({}, env)
+  if (l.firstReason === undefined && l.history === undefined && l.redrives === undefined && l.origin === undefined) return NO_LINEAGE
+  const first = l.firstReason
+  const firstReason = first === undefined || first.reason === null ? null : pgText(first.reason)
+  const str = (s: string | undefined) => (s === undefined ? undefined : pgText(s))
+  return {
+    firstReason,
+    firstErrorName: first?.errorName === undefined ? null : pgText(first.errorName),
+    firstErrorCode: first?.errorCode === undefined ? null : pgText(first.errorCode),
+    firstFingerprint: first === undefined ? null : fingerprintOf(firstReason),
+    history:
+      l.history === undefined
+        ? null
+        : JSON.stringify(l.history.map((a) => ({ ts: Math.trunc(a.ts), attempt: a.attempt, reason: a.reason === null ? null : pgText(a.reason), errorName: str(a.errorName), errorCode: str(a.errorCode) }))),
+    redrives: l.redrives ?? 0,
+    origin: l.origin === undefined ? null : JSON.stringify({ host: pgText(l.origin.host), log: pgText(l.origin.log) }),
   }
 }
 

@@ -13,13 +13,15 @@ export interface Tables {
   /** Quoted, schema-qualified names, safe to splice into SQL (validated identifiers). */
   entries: string
   migrations: string
+  /** The audit trail of requeues, repairs and purges (migration 4). */
+  audit: string
 }
 
 export function tablesFor(schema: string): Tables {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: option \`schema\` must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got ${JSON.stringify(schema)}`)
   }
-  return { schema, entries: `"${schema}".entries`, migrations: `"${schema}".migrations` }
+  return { schema, entries: `"${schema}".entries`, migrations: `"${schema}".migrations`, audit: `"${schema}".audit` }
 }
 
 /** Server time in epoch ms: leases and due times never depend on a host's clock. */
@@ -73,6 +75,42 @@ export const MIGRATIONS: Migration[] = [
   // 2: the trace context log() captured ({ tp, tpState?, baggage? }, src/base/trace-context.ts).
   // A nullable column without a default: added without rewriting the table.
   (t) => [`ALTER TABLE ${t.entries} ADD COLUMN trace jsonb`],
+  // 3: lineage (src/format/lineage.ts): the first reason (NULL: the current reason is the
+  // first; `first_fingerprint` groups stats by it), the bounded history of earlier attempts,
+  // the redrive count the loop guard reads, and where the entry was written ({ host, log }).
+  // Nullable columns and a constant default: added without rewriting the table.
+  (t) => [
+    `ALTER TABLE ${t.entries} ADD COLUMN first_reason text, ADD COLUMN first_error_name text, ADD COLUMN first_error_code text,
+       ADD COLUMN first_fingerprint text, ADD COLUMN history jsonb, ADD COLUMN redrives integer NOT NULL DEFAULT 0, ADD COLUMN origin jsonb`,
+  ],
+  // 4: repair before redrive (src/postgres/audit.ts): a repaired row's original ({ id, location }),
+  // and the append-only audit trail of requeues, repairs and purges — who, when, why, the
+  // filter, the transform and, per entry, where it was, the SHA-256 of its payload's text
+  // (jsonb's) before and after, and the change as an RFC 6902 JSON Patch.
+  (t) => [
+    `ALTER TABLE ${t.entries} ADD COLUMN edit_of jsonb`,
+    `CREATE TABLE ${t.audit} (
+      seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      at            bigint NOT NULL,
+      run           uuid   NOT NULL,
+      op            text   NOT NULL CHECK (op IN ('requeue', 'purge')),
+      actor         text   NOT NULL,
+      why           text,
+      filter        text   NOT NULL,
+      transform     jsonb,
+      entry_seq     bigint NOT NULL,
+      entry_key     uuid   NOT NULL,
+      id            text,
+      location      jsonb  NOT NULL,
+      before_sha256 text   NOT NULL,
+      after_sha256  text,
+      patch         jsonb,
+      undo          jsonb,
+      new_seq       bigint
+    )`,
+    `CREATE INDEX audit_entry ON ${t.audit} (entry_seq)`,
+    `CREATE INDEX audit_run ON ${t.audit} (run)`,
+  ],
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

@@ -14,7 +14,9 @@ const nOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v
 const OPEN = `state IN ('retry', 'permanent', 'corrupt')`
 
 /** `f` compiled without states, its first parameter at $1. */
-export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { top: number; fast: boolean }): Promise<Stats> {
+export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { top: number; fast: boolean; groupBy: 'first' | 'last' }): Promise<Stats> {
+  // By first reason: a row without one of its own (first_fingerprint NULL) failed first with its current one.
+  const [key, example] = o.groupBy === 'first' ? ['coalesce(first_fingerprint, fingerprint)', 'CASE WHEN first_fingerprint IS NULL THEN reason ELSE first_reason END'] : ['fingerprint', 'reason']
   const at = n((await run<{ now: string }>(db, 'stats', `SELECT ${NOW_MS} AS now`)).rows[0]!.now)
   const p = (k: number) => `$${f.params.length + k}`
   const q = <R>(sql: string, extra: unknown[] = []) => run<R & Record<string, unknown>>(db, 'stats', sql, [...f.params, ...extra]).then((r) => r.rows)
@@ -41,9 +43,9 @@ export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { to
       : q(
           // Ordered as a local log orders its groups: by count, then oldest first, then fingerprint (byte order).
           `SELECT * FROM (
-             SELECT state, fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, (array_agg(reason ORDER BY ts, seq))[1] AS example, min(ts) AS oldest, max(ts) AS newest,
-                    row_number() OVER (PARTITION BY state ORDER BY count(*) DESC, min(ts), fingerprint COLLATE "C") AS rank
-             FROM ${t.entries} WHERE ${f.where} AND ${OPEN} GROUP BY state, fingerprint) g
+             SELECT state, ${key} AS fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, (array_agg(${example} ORDER BY ts, seq))[1] AS example, min(ts) AS oldest, max(ts) AS newest,
+                    row_number() OVER (PARTITION BY state ORDER BY count(*) DESC, min(ts), ${key} COLLATE "C") AS rank
+             FROM ${t.entries} WHERE ${f.where} AND ${OPEN} GROUP BY state, ${key}) g
            WHERE rank <= ${p(1)} ORDER BY state, rank`,
           [o.top],
         ),

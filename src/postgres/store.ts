@@ -44,6 +44,7 @@ import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
 import { startShipperLoop } from './shipper.js'
 import { centralStats } from './stats.js'
+import { groupByCheck } from '../base/options.js'
 import { type CentralHandler, type CentralReplaySummary, runWorker } from './worker.js'
 
 export interface PostgresStoreEvents {
@@ -56,7 +57,7 @@ export interface PostgresStoreEvents {
 }
 
 const INSPECT_CHECKS = { kind: oneOf<Kind>('retry', 'permanent', 'corrupt'), order: oneOf('oldest', 'newest'), skip: int(0), signal, settled: oneOf('delivered', 'purged') }
-const STATS_CHECKS = { top: int(1), fast: bool, signal, onProgress: fn }
+const STATS_CHECKS = { top: int(1), fast: bool, groupBy: groupByCheck, signal, onProgress: fn }
 const STATS_FILTER_KEYS = CENTRAL_FILTER_KEYS.filter((k) => k !== 'limit')
 
 export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
@@ -170,7 +171,7 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     const { filter, scope } = centralFilter(options, undefined)
     const abort = () => new DeadLetterError('DLQ_ABORTED', 'dlq: stats() was aborted', { cause: o.signal?.reason })
     if (o.signal?.aborted) throw abort()
-    const s = await centralStats(this.db, this.tables, compileFilter(filter, scope, undefined, 1), { top: o.top ?? 10, fast: o.fast ?? false })
+    const s = await centralStats(this.db, this.tables, compileFilter(filter, scope, undefined, 1), { top: o.top ?? 10, fast: o.fast ?? false, groupBy: o.groupBy ?? 'last' })
     if (o.signal?.aborted) throw abort()
     const counted = s.retry.count + s.permanent.count + s.corrupt.count
     new ListenerGuard((message) => s.warnings.push(message)).call('onProgress', o.onProgress as ((p: Progress) => void) | undefined, { done: counted, total: counted, items: counted })

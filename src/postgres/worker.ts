@@ -129,7 +129,7 @@ async function runBatch(
     const verdict = classify(e, o, now)
     if (verdict === 'expired' || verdict === 'exhausted') {
       s[verdict === 'expired' ? 'expired' : 'permanent']++
-      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, verdict, now(), 0))
+      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, verdict, now(), 0, false))
       return
     }
     let error: unknown
@@ -150,7 +150,7 @@ async function runBatch(
     const next = afterFailure(e.attempt, error, o)
     s[next.kind === 'retry' ? 'requeued' : 'permanent']++
     const final = next.kind === 'retry' ? null : next.final
-    failed.push(failure(e, next.kind, next.attempt, r.text, r.errorName ?? null, r.errorCode ?? null, final, at, next.kind === 'retry' ? at + next.delay : 0))
+    failed.push(failure(e, next.kind, next.attempt, r.text, r.errorName ?? null, r.errorCode ?? null, final, at, next.kind === 'retry' ? at + next.delay : 0, true))
   }
   const lane = async (): Promise<void> => {
     while (next < entries.length) {
@@ -182,12 +182,12 @@ async function runBatch(
 /** `reason`, `errorName`, `errorCode`: as describeReason() made them (bounded), or as stored. */
 function failure(
   e: CentralEntry, state: 'retry' | 'permanent', attempt: number, reason: string | null,
-  errorName: string | null, errorCode: string | null, final: string | null, ts: number, dueTs: number,
+  errorName: string | null, errorCode: string | null, final: string | null, ts: number, dueTs: number, tried: boolean,
 ): Failure {
   const text = pgTextOrNull(reason)
   return {
     seq: e.seq, state, attempt, reason: text, fingerprint: fingerprintOf(text), errorName: pgTextOrNull(errorName), errorCode: pgTextOrNull(errorCode),
-    final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs),
+    final, ts: Math.trunc(ts), dueTs: Math.trunc(dueTs), tried,
   }
 }
 

@@ -8,6 +8,7 @@ import { LineDecoder } from '../format/entry.js'
 import type { ResolvedReplayOptions } from '../base/options.js'
 import { afterFailure, classify } from '../format/outcome.js'
 import { copyTrace } from '../base/trace-context.js'
+import { afterAttempt, copyLineage } from '../format/lineage.js'
 import { type Deliverer, Failed } from './deliver.js'
 import type { ReplayOutputs } from './outputs.js'
 import type { Reporter } from './report.js'
@@ -107,6 +108,7 @@ export class ItemProcessor {
       ...(reason.errorName !== undefined ? { errorName: reason.errorName } : {}),
       ...(reason.errorCode !== undefined ? { errorCode: reason.errorCode } : {}),
     }
+    afterAttempt(header, env)
     copyTrace(header, env)
     this.summary.requeued++
     this.report.outcome('requeued', segment, offset, env, reason.text)
@@ -123,6 +125,10 @@ export class ItemProcessor {
     const errorCode = reason ? reason.errorCode : env.errorCode
     if (errorName !== undefined) header.errorName = errorName
     if (errorCode !== undefined) header.errorCode = errorCode
+    // A failure that just happened is an attempt of its own; an entry moved before its
+    // handler ran (expired, exhausted) keeps its lineage as it was.
+    if (reason) afterAttempt(header, env)
+    else copyLineage(header, env)
     copyTrace(header, env)
     return this.outputs.permanent({ header, id: env.id, rawPayload: rawPayloadOf(line, env) })
   }

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { ioError } from '../base/errors.js'
 import { readSmallFile, writeFileAtomic } from '../base/fs-safe.js'
 import type { LogPaths } from './segments.js'
+import type { SideLogMark } from './side-log.js'
 
 export interface RewritePaths {
   journal: string
@@ -34,6 +35,8 @@ export interface Journal {
   source: string
   state: JournalState
   at: number
+  /** The side log (audit) and its size before this segment: a rollback cuts it back. */
+  side?: SideLogMark
 }
 
 export type JournalRead = { status: 'none' } | { status: 'ok'; journal: Journal } | { status: 'unreadable' }
@@ -56,8 +59,9 @@ export async function readJournal(paths: LogPaths): Promise<JournalRead> {
   return { status: 'unreadable' }
 }
 
-export function writeJournal(paths: LogPaths, op: string, source: string, state: JournalState): Promise<void> {
+export function writeJournal(paths: LogPaths, op: string, source: string, state: JournalState, side?: SideLogMark): Promise<void> {
   const j: Journal = { v: 1, op, source, state, at: Date.now() }
+  if (side) j.side = side
   return writeFileAtomic(rewritePaths(paths).journal, JSON.stringify(j) + '\n', 0o600)
 }
 

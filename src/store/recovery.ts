@@ -17,6 +17,7 @@ import { truncateTornTail } from './outputs.js'
 import { type LogPaths, listSegments, removeSegment } from './segments.js'
 import { publishOutputs } from './commit.js'
 import { readJournal, rewritePaths } from './journal.js'
+import { truncateSideLog } from './side-log.js'
 import { dropOutputMarks, readOutputMarks } from './marks.js'
 import { removeAbandonedTemps } from './seal-request.js'
 
@@ -53,6 +54,8 @@ export async function recoverRewrite(paths: LogPaths): Promise<string | undefine
     await unlinkIfExists(rp.retryTmp)
     await unlinkIfExists(rp.permanentTmp)
     await fsyncDir(paths.dir)
+    // Only a plain name in the log's directory: a journal never points the cut anywhere else.
+    if (j?.side && path.basename(j.side.file) === j.side.file && Number.isSafeInteger(j.side.size)) await truncateSideLog(paths.dir, j.side)
     await unlinkIfExists(rp.journal)
     return j ? `rolled back an interrupted ${j.op} of ${j.source} (it is unchanged)` : 'removed an unreadable rewrite journal and its partial outputs'
   }

@@ -33,21 +33,42 @@ import { publishOutputs } from './commit.js'
 import { type RewritePaths, rewritePaths, writeJournal } from './journal.js'
 import { sizeText } from './size-text.js'
 import { copyLine, lineText, parseLine, tmpOutput } from './temp-output.js'
+import { type SideLogMark, appendSideLog, markSideLog, truncateSideLog } from './side-log.js'
 
 /** Points where a crash test kills the process (the hook runs synchronously). */
-export type RewritePhase = 'journal-moving' | 'item' | 'synced' | 'committed' | 'renamed' | 'source-deleted'
+export type RewritePhase = 'journal-moving' | 'item' | 'synced' | 'side-written' | 'committed' | 'renamed' | 'source-deleted'
 
 export interface RewriteHooks {
   phase?: (phase: RewritePhase, info: { source: string; items: number }) => void
+}
+
+/** Where an entry was read: its segment (basename without `.gz`) and the line's byte offset there. */
+export interface EntryAt {
+  source: string
+  offset: number
+}
+
+/** An append-only file (the audit log) that gets, with each segment's commit, the lines `take` returns for it. */
+export interface SideLog {
+  /** A basename in the log's directory. */
+  file: string
+  take: (source: string) => string
 }
 
 export interface RewriteOptions {
   paths: LogPaths
   op: 'requeue' | 'purge'
   /** Is this entry selected (to move or to drop)? `line` gives the stored line (decoded on demand). */
-  select: (env: Envelope, line: () => string) => boolean
+  select: (env: Envelope, line: () => string, at: EntryAt) => boolean
+  /**
+   * Is this entry, not selected, one the operation would have taken but holds back (requeue's
+   * loop guard)? It stays where it is, counted in `held`. Asked only of entries not selected.
+   */
+  held?: (env: Envelope, line: () => string) => boolean
   /** requeue: how a selected entry is written to the retry log (default: the line unchanged). */
-  transform?: (sink: ByteSink, env: Envelope, line: string) => void
+  transform?: (sink: ByteSink, env: Envelope, line: string, at: EntryAt) => void
+  /** Written and fsynced with each segment's commit, cut back with its rollback (src/store/side-log.ts). */
+  sideLog?: SideLog
   /** Select at most this many entries in total. */
   limit?: number
   /** The log's maxRecordSize: a longer line cannot be copied whole, so its segment is skipped. */
@@ -66,6 +87,8 @@ export interface RewriteResult {
   selected: number
   /** Entries read and left in the permanent log (segments after the limit was reached are not read). */
   kept: number
+  /** Of `kept`, those `held` said were held back. */
+  held: number
   /** Segments left unchanged because they could not be rewritten safely. */
   skipped: Array<{ segment: string; reason: string }>
   aborted: boolean
@@ -82,7 +105,9 @@ interface Pass {
   keepOut: OutputFile
   selected: number
   kept: number
+  held: number
   problem: string | undefined
+  side: SideLogMark | undefined
 }
 
 export function rewritePermanent(o: RewriteOptions): Promise<RewriteResult> {
@@ -92,7 +117,7 @@ export function rewritePermanent(o: RewriteOptions): Promise<RewriteResult> {
 class PermanentRewrite {
   private readonly rp: RewritePaths
   private readonly limit: number
-  private readonly result: RewriteResult = { segments: 0, rewritten: 0, selected: 0, kept: 0, skipped: [], aborted: false, limited: false }
+  private readonly result: RewriteResult = { segments: 0, rewritten: 0, selected: 0, kept: 0, held: 0, skipped: [], aborted: false, limited: false }
   private total = 0
   private doneBefore = 0
   private items = 0
@@ -144,7 +169,8 @@ class PermanentRewrite {
     if (!(await this.anySelected(seg))) return 'unchanged'
     if (this.aborted) return 'aborted'
     const source = path.basename(seg.key)
-    await writeJournal(this.o.paths, this.o.op, source, 'moving')
+    const side = this.o.sideLog && (await markSideLog(this.o.paths.dir, this.o.sideLog.file))
+    await writeJournal(this.o.paths, this.o.op, source, 'moving', side)
     this.o.hooks?.phase?.('journal-moving', { source, items: 0 })
     const mode = st.mode & 0o777
     const pass: Pass = {
@@ -154,7 +180,9 @@ class PermanentRewrite {
       keepOut: tmpOutput(this.rp.permanentTmp, mode),
       selected: 0,
       kept: 0,
+      held: 0,
       problem: undefined,
+      side,
     }
     let outcome: Outcome | undefined
     try {
@@ -173,8 +201,10 @@ class PermanentRewrite {
 
   /** True when the segment holds a selected entry; otherwise counts its lines as kept. */
   private async anySelected(seg: SegmentInfo): Promise<boolean> {
+    const source = path.basename(seg.key)
     let found = false
     let lines = 0
+    let held = 0
     try {
       await readLines(
         seg.path,
@@ -182,11 +212,13 @@ class PermanentRewrite {
         0,
         this.o.maxRecordSize,
         {
-          line: (buf, s, e, _offset, next) => {
+          line: (buf, s, e, offset, next) => {
             this.progress(seg, next, 0)
             lines++
             const env = parseLine(buf, s, e)
-            if (env !== undefined && this.o.select(env, () => lineText(buf, s, e))) found = true
+            if (env === undefined) return
+            if (this.o.select(env, () => lineText(buf, s, e), { source, offset })) found = true
+            else if (this.o.held?.(env, () => lineText(buf, s, e))) held++
           },
           oversized: () => {
             lines++
@@ -198,7 +230,10 @@ class PermanentRewrite {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw err
     }
-    if (!found && !this.aborted) this.result.kept += lines
+    if (!found && !this.aborted) {
+      this.result.kept += lines
+      this.result.held += held
+    }
     return found
   }
 
@@ -212,7 +247,7 @@ class PermanentRewrite {
         0,
         this.o.maxRecordSize,
         {
-          line: (buf, s, e, _offset, next) => this.copyLine(p, buf, s, e, next),
+          line: (buf, s, e, offset, next) => this.copyLine(p, buf, s, e, offset, next),
           oversized: (_head, _offset, _next, length) => {
             // Only its head was read; rewriting would lose the rest, so the segment stays as is.
             p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`
@@ -236,21 +271,23 @@ class PermanentRewrite {
     return undefined
   }
 
-  private copyLine(p: Pass, buf: Buffer, s: number, e: number, next: number): void | Promise<void> {
+  private copyLine(p: Pass, buf: Buffer, s: number, e: number, offset: number, next: number): void | Promise<void> {
     this.items++
     this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
     this.progress(p.seg, next, 1)
     const bytes = buf.subarray(s, e)
     const env = this.result.selected + p.selected < this.limit ? parseLine(buf, s, e) : undefined
-    if (env !== undefined && this.o.select(env, () => lineText(buf, s, e))) {
+    const at = { source: p.source, offset }
+    if (env !== undefined && this.o.select(env, () => lineText(buf, s, e), at)) {
       p.selected++
       if (!p.retryOut) return
       const transform = this.o.transform
       if (!transform) return p.retryOut.append((sink) => copyLine(sink, bytes))
       const line = bytes.toString('utf8')
-      return p.retryOut.append((sink) => transform(sink, env, line))
+      return p.retryOut.append((sink) => transform(sink, env, line, at))
     }
     p.kept++
+    if (env !== undefined && this.o.held?.(env, () => lineText(buf, s, e))) p.held++
     // Byte for byte, unparseable lines included: a rewrite never loses what it cannot read.
     return p.keepOut.append((sink) => copyLine(sink, bytes))
   }
@@ -260,6 +297,7 @@ class PermanentRewrite {
     p.keepOut.abandon()
     await unlinkIfExists(this.rp.retryTmp)
     await unlinkIfExists(this.rp.permanentTmp)
+    if (p.side) await truncateSideLog(this.o.paths.dir, p.side)
     await unlinkIfExists(this.rp.journal)
   }
 
@@ -272,7 +310,16 @@ class PermanentRewrite {
       await fsp.utimes(rp.permanentTmp, st.atime, st.mtime).catch(() => {})
     }
     phase('synced')
-    await writeJournal(this.o.paths, this.o.op, p.source, 'committed')
+    if (this.o.sideLog) {
+      try {
+        await appendSideLog(this.o.paths.dir, this.o.sideLog.file, this.o.sideLog.take(p.source))
+      } catch (err) {
+        await this.rollback(p)
+        throw err
+      }
+      phase('side-written')
+    }
+    await writeJournal(this.o.paths, this.o.op, p.source, 'committed', p.side)
     phase('committed')
     await publishOutputs(this.o.paths, rp)
     phase('renamed')
@@ -282,5 +329,6 @@ class PermanentRewrite {
     this.result.rewritten++
     this.result.selected += p.selected
     this.result.kept += p.kept
+    this.result.held += p.held
   }
 }

@@ -9,9 +9,20 @@ describe('schema and migrations', () => {
   it('many hosts connecting at once migrate once; a schema newer than this dletter is refused', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, (_, i) => PostgresStore.connect(pg.url, { schema: 'mig_race', host: `h${i}` })))
     const db = (stores[0] as unknown as { db: { query(t: string, p?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> } }).db
-    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }])
+    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }])
     const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'mig_race' ORDER BY indexname`)
-    expect(idx.rows.map((r) => r.indexname)).toEqual(['entries_done', 'entries_due', 'entries_fingerprint', 'entries_key', 'entries_pkey', 'entries_ts', 'migrations_pkey'])
+    expect(idx.rows.map((r) => r.indexname)).toEqual([
+      'audit_entry',
+      'audit_pkey',
+      'audit_run',
+      'entries_done',
+      'entries_due',
+      'entries_fingerprint',
+      'entries_key',
+      'entries_pkey',
+      'entries_ts',
+      'migrations_pkey',
+    ])
     await db.query('INSERT INTO mig_race.migrations (version) VALUES (99)')
     await expect(PostgresStore.connect(pg.url, { schema: 'mig_race' })).rejects.toMatchObject({
       code: 'DLQ_DB',
@@ -25,9 +36,11 @@ describe('schema and migrations', () => {
     const schema = schemaOf(seeded)
     await seed(seeded, tmpDir(), 3)
     const db = (seeded as unknown as { db: { query(t: string): Promise<unknown> } }).db
-    // As a dletter without tracing left it.
-    await db.query(`ALTER TABLE "${schema}".entries DROP COLUMN trace`)
-    await db.query(`DELETE FROM "${schema}".migrations WHERE version = 2`)
+    // As a dletter without tracing (nor lineage, nor the audit trail: migrations 3 and 4) left it.
+    await db.query(`ALTER TABLE "${schema}".entries DROP COLUMN trace, DROP COLUMN first_reason, DROP COLUMN first_error_name, DROP COLUMN first_error_code,
+      DROP COLUMN first_fingerprint, DROP COLUMN history, DROP COLUMN redrives, DROP COLUMN origin, DROP COLUMN edit_of`)
+    await db.query(`DROP TABLE "${schema}".audit`)
+    await db.query(`DELETE FROM "${schema}".migrations WHERE version >= 2`)
     await seeded.close()
     const store = await PostgresStore.connect(pg.url, { schema })
     expect((await collect(store.inspect())).map((e) => e.tp)).toEqual([undefined, undefined, undefined])

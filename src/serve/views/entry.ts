@@ -9,6 +9,7 @@ import { actionPanel } from './actions.js'
 import { clip, formatCount, formatTime, prettyJson } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 import { layout } from './layout.js'
+import { HISTORY_LIMIT, timelineOf } from '../../format/lineage.js'
 
 export const REASON_SHOWN = 16 * 1024
 export const PAYLOAD_SHOWN = 256 * 1024
@@ -33,12 +34,30 @@ function fields(e: SourceEntry): Array<[string, string]> {
   if (e.final !== undefined) out.push(['final', e.final])
   if (e.errorName !== undefined) out.push(['error name', e.errorName])
   if (e.errorCode !== undefined) out.push(['error code', e.errorCode])
+  if (e.redrives !== undefined) out.push(['requeued', `${e.redrives} time${e.redrives === 1 ? '' : 's'}`])
+  if (e.origin?.host !== undefined) out.push(['written on', `${e.origin.host}: ${e.origin.log ?? '?'}`])
   if (e.origin?.segment !== undefined) out.push(['quarantined from', `${e.origin.segment} @ ${e.origin.offset ?? '?'} (${e.origin.length ?? '?'} bytes)`])
   if (e.rawEncoding !== undefined) out.push(['raw encoding', e.rawEncoding])
   if (e.rawTruncated !== undefined) out.push(['raw truncated', e.rawTruncated ? 'yes: the quarantined bytes below are the start of the line' : 'no'])
   if (e.rawFile !== undefined) out.push(['whole line kept in', e.rawFile])
   out.push(['reason group', e.fingerprint])
   return out
+}
+
+const STEP = { first: 'first failure', earlier: 'attempt', current: 'last attempt' } as const
+
+/** The attempts, oldest first: the first failure, the kept history, the current one (src/format/lineage.ts). */
+function timeline(e: SourceEntry): Html {
+  if (e.kind === 'corrupt') return EMPTY
+  const steps = timelineOf(e)
+  if (steps.length < 2) return EMPTY
+  return html`<h2>Timeline</h2>
+<table class="timeline" id="timeline"><tr><th>when</th><th></th><th>attempt</th><th>reason</th><th>error</th></tr>${steps.map((s) => {
+    const reason = clip(s.reason ?? '(no reason)', 2000)
+    const error = [s.errorName, s.errorCode].filter((x) => x !== undefined).join(' ')
+    return html`<tr data-step="${s.step}"><td>${formatTime(s.ts)}</td><td>${STEP[s.step]}</td><td>${s.attempt ?? ''}</td><td>${reason.text}${reason.omitted > 0 ? html` <span class="muted">… ${formatCount(reason.omitted)} more</span>` : ''}</td><td>${error}</td></tr>`
+  })}</table>
+${e.history !== undefined && e.history.length >= HISTORY_LIMIT ? html`<p class="muted">Earlier attempts beyond the last ${HISTORY_LIMIT} are not kept; the first failure always is.</p>` : EMPTY}`
 }
 
 function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
@@ -70,6 +89,7 @@ export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Ht
 ${e.id !== undefined
     ? html`<p>Records with this id: <a href="/logs/${encodeURIComponent(key)}/entries?kind=retry&amp;id=${encodeURIComponent(e.id)}">retry log</a> · <a href="/logs/${encodeURIComponent(key)}/entries?kind=permanent&amp;id=${encodeURIComponent(e.id)}">permanent log</a></p>`
     : EMPTY}
+${timeline(e)}
 <h2>Reason</h2>
 ${reason === null ? html`<p class="muted">(no reason recorded)</p>` : html`<pre class="reason" id="reason">${reason.text}</pre>${rawLink(key, e.ref, 'reason', reason.omitted)}`}
 <h2>${e.kind === 'corrupt' ? 'Quarantined bytes' : 'Payload'}</h2>
