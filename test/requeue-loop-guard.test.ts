@@ -55,7 +55,7 @@ describe('requeue loop guard (local)', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ count: 2, heldBack: 2, maxRedrives: 2 })
     const human = await runCli(['requeue', log, '--max-redrives', '2'])
     expect(human.code, human.stderr).toBe(0)
-    expect(human.stdout).toContain('2 of them held back: already requeued 2 times, the --max-redrives limit; --force moves them')
+    expect(human.stdout).toContain('2 entries held back: already requeued 2 times, the maxRedrives limit (force moves them)')
     const forced = await runCli(['requeue', log, '--force', '--json'])
     expect(JSON.parse(forced.stdout)).toMatchObject({ count: 2, heldBack: 0 })
     expect(familyLines(log, 'permanent')).toEqual([])
