@@ -38,11 +38,14 @@ export interface StatsOptions {
   top?: number
 }
 
+/** Fingerprint groups reported unless `top` says otherwise. */
+export const STATS_TOP = 20
+
 const n = (v: unknown) => Number(v ?? 0)
 
 export async function centralStats(db: Db, t: Tables, filter?: EntryFilter, opts: StatsOptions = {}): Promise<CentralStats> {
   const f = compileFilter({ ...filter, limit: undefined }, 1, ALL_STATES)
-  const top = opts.top ?? 20
+  const top = opts.top ?? STATS_TOP
   const byState = await run<Record<string, unknown>>(
     db,
     'stats',

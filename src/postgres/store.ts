@@ -27,6 +27,7 @@ import {
   type ShipperOptions,
 } from './options.js'
 import { prune, redrive, type RedriveResult } from './redrive.js'
+import { keptCanAnswer, keptStats } from './kept-counts.js'
 import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
 import { startShipperLoop } from './shipper.js'
@@ -148,6 +149,9 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   async stats(filter?: EntryFilter, options?: StatsOptions): Promise<CentralStats> {
     this.assertOpen()
     if (options?.top !== undefined && (!Number.isSafeInteger(options.top) || options.top < 1)) throw invalidOption('top', 'an integer >= 1', options.top)
+    // A filter on state, host and fingerprint only (the overview, /metrics) reads the kept
+    // counts; any other scans the matching rows.
+    if (keptCanAnswer(filter)) return keptStats(this.db, this.tables, filter, options)
     return centralStats(this.db, this.tables, filter, options)
   }
 
