@@ -57,8 +57,11 @@ interface Key {
   n: number
 }
 
-/** The kept count of every key matching `filter` (state, host, fingerprint only). */
-async function keys(q: Queryable, t: Tables, filter: EntryFilter | undefined): Promise<Key[]> {
+/** Deltas a read may find pending before it folds them (a write; most reads find few). */
+const FOLD_AT = 1000
+
+/** The kept count of every key matching `filter` (state, host, fingerprint only), and how many deltas are pending. */
+async function keys(q: Queryable, t: Tables, filter: EntryFilter | undefined): Promise<{ keys: Key[]; pending: number }> {
   const c = countTables(t.schema)
   const f = compileFilter(filter, 1, ALL_STATES)
   const r = await run<{ state: EntryState; host: string; fingerprint: string; n: string }>(
@@ -69,7 +72,8 @@ async function keys(q: Queryable, t: Tables, filter: EntryFilter | undefined): P
      WHERE ${f.where} GROUP BY 1, 2, 3 HAVING sum(n) <> 0`,
     f.params,
   )
-  return r.rows.map((row) => ({ state: row.state, host: row.host, fingerprint: row.fingerprint, n: Number(row.n) }))
+  const p = await run<{ n: string }>(q, 'stats', `SELECT count(*) AS n FROM ${c.deltas}`)
+  return { keys: r.rows.map((row) => ({ state: row.state, host: row.host, fingerprint: row.fingerprint, n: Number(row.n) })), pending: Number(p.rows[0]!.n) }
 }
 
 interface Probe {
@@ -95,12 +99,14 @@ async function probe(q: Queryable, t: Tables, ks: Key[], newest: boolean): Promi
 
 export async function keptStats(db: Db, t: Tables, filter: EntryFilter | undefined, opts: StatsOptions = {}): Promise<CentralStats> {
   const top = opts.top ?? STATS_TOP
-  await compactCounts(db, t)
-  return db.tx(async (q) => {
+  let pending = 0
+  const stats = await db.tx(async (q) => {
     await run(q, 'stats', 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
     // Probes walk entries_group_ts whatever the planner's statistics say.
     await run(q, 'stats', `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`)
-    const ks = await keys(q, t, filter)
+    const read = await keys(q, t, filter)
+    const ks = read.keys
+    pending = read.pending
     const byState: Record<EntryState, number> = { retry: 0, permanent: 0, corrupt: 0, delivered: 0, purged: 0 }
     const hosts = new Map<string, number>()
     const groups = new Map<string, { g: FingerprintGroup; hosts: Set<string>; keys: Key[] }>()
@@ -151,6 +157,8 @@ export async function keptStats(db: Db, t: Tables, filter: EntryFilter | undefin
       oldestAgeMs: oldest === null ? null : Math.max(0, now - oldest),
     }
   })
+  if (pending >= FOLD_AT) await compactCounts(db, t)
+  return stats
 }
 
 /** Retry entries due now and not leased: a range of entries_due, as a claim walks it. */
