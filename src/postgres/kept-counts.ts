@@ -82,15 +82,21 @@ interface Probe {
   reason: string | null
 }
 
-/** Oldest and newest `ts` (and the oldest's reason) of each key: two index probes per key. */
-async function probe(q: Queryable, t: Tables, ks: Key[], newest: boolean): Promise<Probe[]> {
+/**
+ * Oldest `ts` of each key; for the groups reported (`full`) also the newest and the oldest's
+ * reason. One probe of entries_group_ts per end; without `full` it reads the index alone
+ * (an index-only scan where the table is all-visible), no table page.
+ */
+async function probe(q: Queryable, t: Tables, ks: Key[], full: boolean): Promise<Probe[]> {
   if (ks.length === 0) return []
+  const key = `e.fingerprint = k.fp AND e.state = k.st AND e.host = k.h`
   const r = await run<{ lo: string | null; hi: string | null; reason: string | null }>(
     q,
     'stats',
-    `SELECT lo.ts AS lo, lo.reason, ${newest ? `(SELECT e.ts FROM ${t.entries} e WHERE e.fingerprint = k.fp AND e.state = k.st AND e.host = k.h ORDER BY e.ts DESC LIMIT 1)` : 'NULL'} AS hi
+    `SELECT (SELECT e.ts FROM ${t.entries} e WHERE ${key} ORDER BY e.ts LIMIT 1) AS lo,
+            ${full ? `(SELECT e.reason FROM ${t.entries} e WHERE ${key} ORDER BY e.ts LIMIT 1)` : 'NULL'} AS reason,
+            ${full ? `(SELECT e.ts FROM ${t.entries} e WHERE ${key} ORDER BY e.ts DESC LIMIT 1)` : 'NULL'} AS hi
      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(fp, st, h, i)
-     LEFT JOIN LATERAL (SELECT e.ts, e.reason FROM ${t.entries} e WHERE e.fingerprint = k.fp AND e.state = k.st AND e.host = k.h ORDER BY e.ts LIMIT 1) lo ON true
      ORDER BY k.i`,
     [ks.map((k) => k.fingerprint), ks.map((k) => k.state), ks.map((k) => k.host)],
   )
