@@ -13,7 +13,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Logger, PermanentError } from '../src/index.js'
+import { Logger, PermanentError, type Stats } from '../src/index.js'
 import { PostgresStore, type PGliteLike } from '../src/postgres/index.js'
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s)
@@ -81,9 +81,10 @@ async function main(): Promise<void> {
 
     section('3. central stats: the whole fleet grouped by reason fingerprint')
     const s = await central.stats()
-    console.log(`  ${s.total} entries: ${Object.entries(s.byState).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-    console.log(`  by host: ${s.byHost.map((h) => `${h.host} ${h.count}`).join(', ')}`)
-    for (const g of s.byFingerprint) {
+    const counts = (x: Stats) => `retry ${x.retry.count}, permanent ${x.permanent.count}, corrupt ${x.corrupt.count}`
+    console.log(`  ${counts(s)}`)
+    console.log(`  by host: ${(s.hosts ?? []).map((h) => `${h.host} ${h.retry + h.permanent + h.corrupt}`).join(', ')}`)
+    for (const g of [...s.retry.reasons, ...s.permanent.reasons]) {
       console.log(`  ${String(g.count).padStart(4)}  ${g.fingerprint.padEnd(52)} ${g.hosts} host(s)  e.g. "${g.example}"`)
     }
 
@@ -95,17 +96,17 @@ async function main(): Promise<void> {
     console.log(`  delivered ${r1.delivered}, permanent ${r1.permanent}, requeued ${r1.requeued}`)
 
     section('5. redrive: the legacy format is supported now — dry run, then requeue and replay')
-    const filter = { state: 'permanent' as const, reason: /^legacy order/ }
-    const dry = await central.requeue(filter, { dryRun: true, resetAttempts: true })
+    const filter = { kind: 'permanent' as const, reason: /^legacy order/ }
+    const dry = await central.requeue({ ...filter, dryRun: true, resetAttempts: true })
     console.log(`  dry run: ${dry.count} entries would be requeued; top reasons:`)
-    for (const t of dry.topReasons) console.log(`    ${String(t.count).padStart(4)}  ${t.fingerprint}`)
-    const real = await central.requeue(filter, { resetAttempts: true })
+    for (const t of dry.reasons) console.log(`    ${String(t.count).padStart(4)}  ${t.fingerprint}`)
+    const real = await central.requeue({ ...filter, resetAttempts: true })
     const r2 = await central.replay(handler(true), { concurrency: 8 })
     console.log(`  requeued ${real.count}; replay delivered ${r2.delivered}`)
     const end = await central.stats()
-    console.log(`  left: ${Object.entries(end.byState).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    console.log(`  left: ${counts(end)}`)
     const sample = []
-    for await (const e of central.inspect({ state: 'permanent', limit: 3 })) sample.push(`${e.host} ${e.id}: ${e.reason}`)
+    for await (const e of central.inspect({ kind: 'permanent', limit: 3 })) sample.push(`${e.host} ${e.id}: ${e.reason}`)
     console.log(`  still permanent (first 3): ${sample.join(' | ')}`)
   } finally {
     if (process.env.DLETTER_DB && stores[0]) {

@@ -2,19 +2,48 @@
 // replay engine's class) are not exported: they change without a major version.
 export { Logger } from './write/logger.js'
 export type { LogOptions } from './write/logger.js'
-export type { LogKind, RotatedEvent, EvictedEvent, StartReplayerOptions, LoggerEvents } from './write/events.js'
+export type { RotatedEvent, EvictedEvent, StartReplayerOptions, LoggerEvents } from './write/events.js'
 export { replay } from './replay/index.js'
-export type { Handler, ReplayEnvelope, ReplaySummary, ReplayProgress, ReplayOutcome, OutcomeEvent, ReplayerEvents } from './replay/index.js'
+export type { Handler, ReplayEnvelope, ReplayListeners, ReplaySummary, ReplayProgress, ReplayOutcome, OutcomeEvent, ReplayerEvents } from './replay/index.js'
 export { DeadLetterError, PermanentError } from './base/errors.js'
 export type { DeadLetterErrorCode } from './base/errors.js'
 export { RawPayload } from './format/serialize.js'
 export type { Loggable, JsonOut } from './format/serialize.js'
 export type { Envelope, FinalReason } from './format/envelope.js'
 export type { LoggerOptions, ReplayOptions, Durability, FullPolicy, LoggerLike } from './base/options.js'
-export { parseDuration, parseSize } from './base/checks.js'
 export { stats } from './admin/stats.js'
 export { inspect } from './admin/inspect.js'
+export { readEntry } from './admin/read-entry.js'
 export { requeue } from './admin/requeue.js'
 export { purge } from './admin/purge.js'
 export { fingerprint } from './format/fingerprint.js'
-export type { LogKind as AdminLogKind, EntryFilter, TimeInput, StatsOptions, InspectOptions, RequeueOptions, PurgeOptions, AdminProgress, InspectEntry, InspectSummary, InspectIterable, LogStats, ReasonGroup, RequeueSummary, PurgeSummary } from './admin/types.js'
+export type {
+  Kind,
+  Stopped,
+  TimeInput,
+  EntryFilter,
+  Progress,
+  OperationOptions,
+  LocalOptions,
+  CentralOptions,
+  StatsOptions,
+  Stats,
+  KindStats,
+  RetryStats,
+  PermanentStats,
+  HostStats,
+  ReasonGroup,
+  LocalStatsBackend,
+  CentralStatsBackend,
+  InspectOptions,
+  Entry,
+  InspectSummary,
+  InspectIterable,
+  RequeueOptions,
+  PurgeOptions,
+  ChangeResult,
+  RequeueResult,
+  PurgeResult,
+  LocalChangeBackend,
+  CentralChangeBackend,
+} from './format/model.js'

@@ -33,10 +33,10 @@ describe('admin functions reject bad input with a DLQ_ code', () => {
     expect(await codeOf(stats(b.log, loose({ tops: 3 })))).toBe('DLQ_INVALID_OPTION')
     expect(await codeOf(drain(inspect(b.log, loose({ reasons: /x/ }))))).toBe('DLQ_INVALID_OPTION')
     expect(await codeOf(requeue(b.log, loose({ reasons: 'legacy' })))).toBe('DLQ_INVALID_OPTION')
-    expect(await codeOf(purge(b.log, loose({ log: 'permanent', olderthan: '30d' })))).toBe('DLQ_INVALID_OPTION')
+    expect(await codeOf(purge(b.log, loose({ kind: 'permanent', olderthan: '30d' })))).toBe('DLQ_INVALID_OPTION')
     // A typo never widens a purge to everything.
     expect(snapshot(path.dirname(b.log))).toEqual(before)
-    const err = (await purge(b.log, loose({ log: 'permanent', reasn: 'x' })).catch((e: unknown) => e)) as Error
+    const err = (await purge(b.log, loose({ kind: 'permanent', reasn: 'x' })).catch((e: unknown) => e)) as Error
     expect(err.message).toMatch(/unknown purge\(\) option `reasn`/)
   })
 
@@ -47,7 +47,7 @@ describe('admin functions reject bad input with a DLQ_ code', () => {
       [stats(b.log, loose({ maxRecordSize: 'huge' })), /`maxRecordSize`/],
       [stats(b.log, loose({ maxRecordSize: 10 })), /at least 64 bytes/],
       [stats(b.log, loose({ signal: {} })), /`signal`/],
-      [drain(inspect(b.log, loose({ log: 'retries' }))), /`log`/],
+      [drain(inspect(b.log, loose({ kind: 'retries' }))), /`kind`/],
       [drain(inspect(b.log, loose({ reason: 42 }))), /`reason`/],
       [drain(inspect(b.log, loose({ id: [] }))), /`id`/],
       [drain(inspect(b.log, loose({ id: ['a', 1] }))), /`id`/],
@@ -58,13 +58,13 @@ describe('admin functions reject bad input with a DLQ_ code', () => {
       [drain(inspect(b.log, { limit: 1.5 })), /`limit`/],
       [drain(inspect(b.log, { skip: -1 })), /`skip`/],
       [drain(inspect(b.log, { order: 'newest' })), /needs a `limit`/],
-      [drain(inspect(b.log, { log: 'corrupt', id: 'x' })), /`id`/],
-      [drain(inspect(b.log, { log: 'corrupt', attempt: 2 })), /`attempt`/],
+      [drain(inspect(b.log, { kind: 'corrupt', id: 'x' })), /`id`/],
+      [drain(inspect(b.log, { kind: 'corrupt', attempt: 2 })), /`attempt`/],
       [requeue(b.log, loose({ resetAttempts: 'yes' })), /`resetAttempts`/],
       [requeue(b.log, loose({ onProgress: 1 })), /`onProgress`/],
-      [purge(b.log, loose({})), /needs option `log`/],
-      [purge(b.log, loose({ log: 'retry' })), /`log`/],
-      [purge(b.log, loose(undefined)), /needs option `log`/],
+      [purge(b.log, loose({})), /needs option `kind`/],
+      [purge(b.log, loose({ kind: 'retry' })), /`kind`/],
+      [purge(b.log, loose(undefined)), /needs option `kind`/],
       [stats(b.log, loose('fast')), /options must be an object/],
     ]
     for (const [p, msg] of cases) {
@@ -87,14 +87,14 @@ describe('admin functions reject bad input with a DLQ_ code', () => {
     expect(await codeOf(stats(missing))).toBe('DLQ_NOT_FOUND')
     expect(await codeOf(drain(inspect(missing)))).toBe('DLQ_NOT_FOUND')
     expect(await codeOf(requeue(missing))).toBe('DLQ_NOT_FOUND')
-    expect(await codeOf(purge(missing, { log: 'corrupt' }))).toBe('DLQ_NOT_FOUND')
+    expect(await codeOf(purge(missing, { kind: 'corrupt' }))).toBe('DLQ_NOT_FOUND')
     expect(fs.existsSync(path.join(dir, 'nope'))).toBe(false)
   })
 
   it('an existing directory without files of the log is an empty log, not an error', async () => {
     const log = path.join(tmpDir(), 'orders.log')
-    expect((await stats(log)).retry.pending).toBe(0)
-    expect(await requeue(log)).toMatchObject({ moved: 0, segments: 0 })
+    expect((await stats(log)).retry.count).toBe(0)
+    expect(await requeue(log)).toMatchObject({ count: 0, backend: { segments: 0 } })
   })
 
   it('stats with an aborted signal rejects with DLQ_ABORTED', async () => {

@@ -28,20 +28,20 @@ describe("inspect({ order: 'newest' }) cost", () => {
     writeSegment(log, { family: 'permanent', seq: 3, mtimeMs: T - 1000, lines: recs(100, 100) })
     writeActive(log, 'permanent', recs(200, 10))
 
-    const page = await listing(log, { log: 'permanent', order: 'newest', limit: 5, skip: 10 })
+    const page = await listing(log, { kind: 'permanent', order: 'newest', limit: 5, skip: 10 })
     expect(page.entries.map((e) => e.id)).toEqual(['p199', 'p198', 'p197', 'p196', 'p195'])
-    expect(page.summary).toEqual({ entries: 5, skipped: 10, limited: true, unparseable: 0, readErrors: [] })
+    expect(page.summary).toEqual({ entries: 5, skipped: 10, stopped: 'limit', unparseable: 0, readErrors: [] })
 
     // A page that reaches into the old segment reads it from its end: still not its first line.
-    const deeper = await listing(log, { log: 'permanent', order: 'newest', limit: 50, skip: 150 })
+    const deeper = await listing(log, { kind: 'permanent', order: 'newest', limit: 50, skip: 150 })
     expect(deeper.entries.at(-1)!.id).toBe('p10')
-    expect(deeper.summary).toMatchObject({ entries: 50, limited: true, unparseable: 0, readErrors: [] })
+    expect(deeper.summary).toMatchObject({ entries: 50, stopped: 'limit', unparseable: 0, readErrors: [] })
 
     // What a whole read shows (oldest first, or a newest-first page that runs out of entries).
-    const whole = await listing(log, { log: 'permanent', order: 'oldest' })
+    const whole = await listing(log, { kind: 'permanent', order: 'oldest' })
     expect(whole.summary).toMatchObject({ entries: 210, unparseable: 1, readErrors: [{ file: expect.stringContaining('000000000001.log.gz') }] })
-    const last = await listing(log, { log: 'permanent', order: 'newest', limit: 50, skip: 200 })
-    expect(last.summary).toMatchObject({ entries: 10, limited: false, unparseable: 1, readErrors: whole.summary.readErrors })
+    const last = await listing(log, { kind: 'permanent', order: 'newest', limit: 50, skip: 200 })
+    expect(last.summary).toMatchObject({ entries: 10, stopped: null, unparseable: 1, readErrors: whole.summary.readErrors })
   })
 
   it.skipIf(!fs.existsSync('/proc/self/io'))('reads the end of a large segment, not the segment', async () => {
@@ -52,7 +52,7 @@ describe("inspect({ order: 'newest' }) cost", () => {
     expect(size).toBeGreaterThan(16 * 1024 * 1024)
 
     const before = rchar()
-    const page = await listing(log, { log: 'permanent', order: 'newest', limit: 50 })
+    const page = await listing(log, { kind: 'permanent', order: 'newest', limit: 50 })
     const read = rchar() - before
     expect(page.entries.map((e) => e.id)).toEqual(Array.from({ length: 50 }, (_, k) => `p${199_999 - k}`))
     // One chunk from the end (and whatever else the process read meanwhile): far below the segment.

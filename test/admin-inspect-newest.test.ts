@@ -10,7 +10,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type InspectOptions, inspect } from '../src/index.js'
-import type { LogKind } from '../src/admin/types.js'
+import type { Kind as LogKind, LocalOptions } from '../src/format/model.js'
 import { envLine } from './fixtures/cli-util.js'
 import { type Line, listing, writeActive, writeSegment } from './fixtures/mixed-log.js'
 import { tmpDir } from './helpers/tmp.js'
@@ -24,7 +24,7 @@ const S = 1000
  * reversed. Without pages given: pages that end at each file boundary, one short of it and one
  * past it (where a page ends as a file's matches run out is where an off-by-one would show).
  */
-async function expectMirror(log: string, opts: InspectOptions, pages?: Array<[number, number]>): Promise<void> {
+async function expectMirror(log: string, opts: InspectOptions & LocalOptions, pages?: Array<[number, number]>): Promise<void> {
   const all = await listing(log, { ...opts, order: 'oldest' })
   const newest = [...all.entries].reverse()
   if (!pages) {
@@ -42,7 +42,7 @@ async function expectMirror(log: string, opts: InspectOptions, pages?: Array<[nu
     const what = `${JSON.stringify(opts)} skip ${skip} limit ${limit}`
     expect(got.entries, what).toEqual(want)
     const limited = all.entries.length > skip + limit
-    expect(got.summary, what).toMatchObject({ entries: want.length, skipped: Math.min(skip, all.entries.length), limited })
+    expect(got.summary, what).toMatchObject({ entries: want.length, skipped: Math.min(skip, all.entries.length), stopped: limited ? 'limit' : null })
     if (limited) {
       // Stopped early: only what was read is counted.
       expect(got.summary.unparseable, what).toBeLessThanOrEqual(all.summary.unparseable)
@@ -138,8 +138,8 @@ describe("inspect({ order: 'newest' })", () => {
     for (const maxRecordSize of [undefined, 200 * 1024]) {
       for (const [kind, fs_] of Object.entries(filters) as Array<[LogKind, InspectOptions[]]>) {
         for (const f of fs_) {
-          await expectMirror(log, { log: kind, maxRecordSize, ...f }, [[2, 4], [5, 50], [30, 5]])
-          await expectMirror(log, { log: kind, maxRecordSize, ...f })
+          await expectMirror(log, { kind, maxRecordSize, ...f }, [[2, 4], [5, 50], [30, 5]])
+          await expectMirror(log, { kind, maxRecordSize, ...f })
         }
       }
     }
@@ -148,7 +148,7 @@ describe("inspect({ order: 'newest' })", () => {
   it('reports the byte offsets the forward scan reports, lines as stored', async () => {
     const log = buildMixedLog(tmpDir())
     for (const kind of ['retry', 'permanent', 'corrupt'] as const) {
-      const { entries } = await listing(log, { log: kind, order: 'newest', limit: 100 })
+      const { entries } = await listing(log, { kind, order: 'newest', limit: 100 })
       expect(entries.length).toBeGreaterThan(2)
       for (const e of entries) {
         if (e.file.endsWith('.gz')) continue
@@ -158,9 +158,9 @@ describe("inspect({ order: 'newest' })", () => {
     }
     // The retry log starts at the checkpoint, skips the active file's partial record and counts
     // the unreadable lines it passed.
-    const retry = await listing(log, { log: 'retry', order: 'newest', limit: 100 })
+    const retry = await listing(log, { kind: 'retry', order: 'newest', limit: 100 })
     expect(retry.entries.map((e) => e.id)).toEqual(['r18', 'r17', 'r16', 'r15', 'r14', 'r13', 'r12', 'r11', 'r10', 'r9', 'r8', 'r7', 'r6', 'r3', 'r2', 'r1'])
-    expect(retry.summary).toMatchObject({ entries: 16, limited: false, unparseable: 4, readErrors: [] })
+    expect(retry.summary).toMatchObject({ entries: 16, stopped: null, unparseable: 4, readErrors: [] })
   })
 
   it('property: a random page of a random log, filtered at random, is the oldest-first listing reversed', async () => {
@@ -193,7 +193,7 @@ describe("inspect({ order: 'newest' })", () => {
           }
           const f = toFile(active)
           writeActive(log, kind, f.lines, f.tail)
-          const opts: InspectOptions = { log: kind, ...filter, maxRecordSize: small ? 512 : undefined }
+          const opts: InspectOptions & LocalOptions = { kind, ...filter, maxRecordSize: small ? 512 : undefined }
           if (kind === 'corrupt') delete opts.attempt
           await expectMirror(log, opts, [[skip, limit]])
           await expectMirror(log, opts)
@@ -208,14 +208,14 @@ describe("inspect({ order: 'newest' })", () => {
     const ac = new AbortController()
     const seen: string[] = []
     const run = async () => {
-      for await (const e of inspect(log, { log: 'permanent', order: 'newest', limit: 10, signal: ac.signal })) {
+      for await (const e of inspect(log, { kind: 'permanent', order: 'newest', limit: 10, signal: ac.signal })) {
         seen.push(e.id!)
         ac.abort()
       }
     }
     await expect(run()).rejects.toMatchObject({ code: 'DLQ_ABORTED' })
     expect(seen).toEqual(['p18'])
-    const first = await listing(log, { log: 'permanent', order: 'newest', limit: 10, signal: AbortSignal.abort() }).catch((err: unknown) => err)
+    const first = await listing(log, { kind: 'permanent', order: 'newest', limit: 10, signal: AbortSignal.abort() }).catch((err: unknown) => err)
     expect(first).toMatchObject({ code: 'DLQ_ABORTED' })
   })
 })

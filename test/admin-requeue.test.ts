@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DeadLetterError, requeue, stats } from '../src/index.js'
+import { DeadLetterError, type LocalChangeBackend, requeue, stats } from '../src/index.js'
 import { tmpDir } from './helpers/tmp.js'
 import { buildAdminLog, idOf } from './fixtures/admin-log.js'
 import { envLine, familyLines, runCli, snapshot, writeLines } from './fixtures/cli-util.js'
@@ -25,8 +25,9 @@ describe('requeue()', () => {
     const cli = await runCli(['requeue', b.log, '--reason', 'legacy', '--json'])
     expect(cli.code, cli.stderr).toBe(0)
     const fromCli = JSON.parse(cli.stdout) as Record<string, unknown>
-    expect({ ...lib, log: 'x' }).toEqual({ ...fromCli, log: 'x' })
-    expect(lib).toMatchObject({ moved: 2, dryRun: false, resetAttempts: false, filters: 'reason ~ /legacy/', aborted: false, recovered: null, warnings: [] })
+    const anyPath = (r: { backend: object }) => ({ ...r, backend: { ...r.backend, path: 'x' } })
+    expect(anyPath(lib)).toEqual(anyPath(fromCli as unknown as typeof lib))
+    expect(lib).toMatchObject({ count: 2, dryRun: false, resetAttempts: false, filter: 'reason ~ /legacy/', stopped: null, warnings: [], backend: { recovered: null } })
     expect(familyLines(a.log, 'permanent').map(idOf).sort()).toEqual(['p1', 'p2', 'p4'])
     const moved = familyLines(a.log, 'retry').filter((l) => l.includes('legacy'))
     expect(moved.map(idOf).sort()).toEqual(['p3', 'p5'])
@@ -37,7 +38,7 @@ describe('requeue()', () => {
   it('resetAttempts starts entries over; payload and id filters select', async () => {
     const b = buildAdminLog(tmpDir())
     const r = await requeue(b.log, { payload: '"sku":"A-', attempt: 5, resetAttempts: true })
-    expect(r).toMatchObject({ moved: 1, resetAttempts: true, filters: 'payload contains "\\"sku\\":\\"A-", attempt >= 5' })
+    expect(r).toMatchObject({ count: 1, resetAttempts: true, filter: 'payload contains "\\"sku\\":\\"A-", attempt >= 5' })
     const moved = familyLines(b.log, 'retry').map((l) => JSON.parse(l) as { id: string; attempt: number; final?: string }).filter((e) => e.id === 'p1')
     expect(moved).toEqual([expect.objectContaining({ id: 'p1', attempt: 1 })])
     expect(moved[0].final).toBeUndefined()
@@ -58,8 +59,8 @@ describe('requeue()', () => {
     const b = buildAdminLog(tmpDir())
     const lock = await holdReplayLock(b.log)
     const before = snapshot(path.dirname(b.log))
-    expect(await requeue(b.log, { reason: /legacy|declined/i, dryRun: true })).toMatchObject({ dryRun: true, moved: 4, kept: 1, limited: false })
-    expect(await requeue(b.log, { reason: /legacy|declined/i, dryRun: true, limit: 3 })).toMatchObject({ moved: 3, limited: true })
+    expect(await requeue(b.log, { reason: /legacy|declined/i, dryRun: true })).toMatchObject({ dryRun: true, count: 4, stopped: null, backend: { kept: 1 } })
+    expect(await requeue(b.log, { reason: /legacy|declined/i, dryRun: true, limit: 3 })).toMatchObject({ count: 3, stopped: 'limit' })
     expect(snapshot(path.dirname(b.log))).toEqual(before)
     await lock.release()
   })
@@ -83,12 +84,12 @@ describe('requeue()', () => {
     writeLines(path.join(dir, 'permanent-orders.000000000001.log'), [short, big])
     const small = await requeue(log, { maxRecordSize: 1024 })
     // Only the long line's head could be read: the segment is left whole rather than cut.
-    expect(small).toMatchObject({ moved: 0, skipped: [{ segment: 'permanent-orders.000000000001.log' }] })
+    expect(small).toMatchObject({ count: 0, backend: { skipped: [{ segment: 'permanent-orders.000000000001.log' }] } })
     expect(familyLines(log, 'permanent')).toEqual([short, big])
-    expect(small.skipped[0].reason).toContain('over the 1 KiB line limit')
+    expect((small.backend as LocalChangeBackend).skipped[0].reason).toContain('over the 1 KiB line limit')
     expect(small.warnings.join('\n')).not.toContain('16 MiB')
     const enough = await requeue(log, { maxRecordSize: '4KiB' })
-    expect(enough).toMatchObject({ moved: 2, skipped: [] })
+    expect(enough).toMatchObject({ count: 2, backend: { skipped: [] } })
     expect(familyLines(log, 'retry')).toEqual([short, big])
   })
 
@@ -97,7 +98,7 @@ describe('requeue()', () => {
     const ac = new AbortController()
     ac.abort()
     const r = await requeue(b.log, { signal: ac.signal })
-    expect(r).toMatchObject({ aborted: true, moved: 0 })
+    expect(r).toMatchObject({ stopped: 'abort', count: 0 })
     expect(familyLines(b.log, 'permanent').map(idOf).sort()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5'])
     const seen: number[] = []
     await requeue(b.log, { id: 'p2', onProgress: (p) => seen.push(p.done) })

@@ -29,7 +29,7 @@ describe('a long scan lets other callbacks run', () => {
         })
       },
     }).finally(() => (finished = true))
-    expect(s.retry.pending).toBe(ENTRIES)
+    expect(s.retry.count).toBe(ENTRIES)
     expect(ranBeforeFinished).toBe(true)
     expect(itemsWhenRun).toBeLessThan(ENTRIES)
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { backoffDelay } from '../src/format/backoff.js'
+import { backoffDelay } from '../src/format/outcome.js'
 
 const zero = () => 0
 

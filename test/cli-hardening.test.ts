@@ -126,7 +126,7 @@ describe('replay: a handler that never settles', () => {
       env: { CALLS: calls },
     })
     expect(r.code).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({ handled: 3, delivered: 0, requeued: 3, aborted: false })
+    expect(JSON.parse(r.stdout)).toMatchObject({ handled: 3, delivered: 0, requeued: 3, stopped: null })
     expect(lines(calls).sort()).toEqual(['0', '1', '2'])
     const relogged = retryEnvelopes(log)
     expect(relogged.map((e) => [e.id, e.attempt]).sort()).toEqual([
@@ -281,7 +281,7 @@ describe('the replay lock names what holds it', () => {
           expect(r.code).toBe(2)
           expect(r.stderr).toBe(`dletter: a ${op} of this log is already running (pid ${child.pid}, lock ${p.replayLock}); try again when it has finished\n`)
           const stats = await runCli(['stats', log, '--json'])
-          expect(JSON.parse(stats.stdout).replay).toEqual({ running: true, pid: child.pid, operation: op })
+          expect(JSON.parse(stats.stdout).backend.replay).toEqual({ running: true, pid: child.pid, operation: op })
           const human = await runCli(['stats', log])
           expect(human.stdout).toContain(`replay: not running (a ${op} holds the replay lock, pid ${child.pid})`)
         } finally {

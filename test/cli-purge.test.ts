@@ -57,7 +57,7 @@ describe('dletter purge', () => {
     const r = await runCli(['purge', b.log, '--permanent', '--older-than', '30d', '--yes', '--json'])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({ target: 'permanent', removed: 3, kept: 2, dryRun: false, rewritten: 2 })
+    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'permanent', count: 3, dryRun: false, backend: { kept: 2, rewritten: 2 } })
     expect(familyLines(b.log, 'permanent').sort()).toEqual([...b.recent].sort())
     expect(familyLines(b.log, 'retry')).toEqual(retryBefore) // the retry log is never purged
     expect(fs.readdirSync(dir).filter((n) => n.includes('rewrite') || n.endsWith('.lock'))).toEqual([])
@@ -70,7 +70,7 @@ describe('dletter purge', () => {
     const dir = tmpDir()
     const b = buildLog(dir)
     const r = await runCli(['purge', b.log, '--permanent', '--reason', 'timeout', '--limit', '2', '--yes', '--json'])
-    expect(JSON.parse(r.stdout)).toMatchObject({ removed: 2, limited: true })
+    expect(JSON.parse(r.stdout)).toMatchObject({ count: 2, stopped: 'limit' })
     expect(familyLines(b.log, 'permanent')).toHaveLength(5 - 2)
   })
 
@@ -79,10 +79,10 @@ describe('dletter purge', () => {
     const b = buildLog(dir)
     const file = path.join(dir, 'corrupt-orders.log')
     const r = await runCli(['purge', b.log, '--corrupt', '--reason', '^invalid', '--yes', '--json'])
-    expect(JSON.parse(r.stdout)).toMatchObject({ target: 'corrupt', removed: 1, kept: 1 })
+    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'corrupt', count: 1, backend: { kept: 1 } })
     expect(fs.readFileSync(file, 'utf8')).toBe(b.corrupt[1] + '\n')
     const all = await runCli(['purge', b.log, '--corrupt', '--yes', '--json'])
-    expect(JSON.parse(all.stdout)).toMatchObject({ removed: 1, kept: 0 })
+    expect(JSON.parse(all.stdout)).toMatchObject({ count: 1, backend: { kept: 0 } })
     expect(fs.existsSync(file)).toBe(false)
     expect(familyLines(b.log, 'permanent')).toHaveLength(5)
   })
@@ -96,8 +96,8 @@ describe('dletter purge', () => {
       runCli(['purge', b.log, '--corrupt', '--older-than', '30d', '--dry-run', '--json']),
       runCli(['purge', b.log, '--permanent', '--older-than', '30d', '--dry-run']),
     ])
-    expect(JSON.parse(perm.stdout)).toMatchObject({ dryRun: true, removed: 3, kept: 2 })
-    expect(JSON.parse(corrupt.stdout)).toMatchObject({ dryRun: true, removed: 1, kept: 1 })
+    expect(JSON.parse(perm.stdout)).toMatchObject({ dryRun: true, count: 3, backend: { kept: 2 } })
+    expect(JSON.parse(corrupt.stdout)).toMatchObject({ dryRun: true, count: 1, backend: { kept: 1 } })
     expect(human.stdout).toBe('dry run: would remove 3 entries (older than 30d) from the permanent log; 2 would stay. Nothing was changed.\n')
     expect(snapshot(dir)).toEqual(before)
   })

@@ -68,7 +68,7 @@ describe('dletter replay', () => {
     expect(lines).toHaveLength(1)
     const s = JSON.parse(lines[0]) as Record<string, unknown>
     // n = 0..19: multiples of 7 (7, 14) permanent; multiples of 5 (0, 5, 10, 15) requeued.
-    expect(s).toMatchObject({ handled: 20, due: 20, delivered: 14, requeued: 4, permanent: 2, corrupt: 0, aborted: false, dryRun: false })
+    expect(s).toMatchObject({ handled: 20, due: 20, delivered: 14, requeued: 4, permanent: 2, corrupt: 0, stopped: null, dryRun: false })
     expect(calls(callFile).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `${i}:1`).sort())
     const retry = familyLines(log, 'retry').map((l) => JSON.parse(l) as { id: string; attempt: number; dueTs: number; reason: string })
     expect(retry.map((e) => e.id).sort()).toEqual(['item-0', 'item-10', 'item-15', 'item-5'])
@@ -226,17 +226,17 @@ describe('dletter replay', () => {
     child.kill('SIGINT')
     const res = await done
     expect(res.code).toBe(0)
-    const s = JSON.parse(res.stdout) as { aborted: boolean; handled: number; delivered: number; permanent: number }
-    expect(s.aborted).toBe(true)
+    const s = JSON.parse(res.stdout) as { stopped: string | null; handled: number; delivered: number; permanent: number }
+    expect(s.stopped).toBe('abort')
     expect(s.handled).toBeLessThan(200)
     expect(res.stderr).toMatch(/SIGINT received: finishing in-flight items/)
     expect(res.stderr).toMatch(/stopped early by SIGINT/)
     // Everything not delivered or moved is still pending (from the checkpoint on) for the next run.
     const stats = await runCli(['stats', log, '--json'])
-    expect(JSON.parse(stats.stdout).retry.pending).toBe(200 - s.delivered - s.permanent)
+    expect(JSON.parse(stats.stdout).retry.count).toBe(200 - s.delivered - s.permanent)
     expect(fs.existsSync(path.join(dir, '.orders.log.replay.lock'))).toBe(false)
     const next = await runCli(['replay', log, '--handler', handler, '--json'], { env: { CALLS: callFile } })
-    expect(JSON.parse(next.stdout)).toMatchObject({ aborted: false, handled: 200 - s.delivered - s.permanent })
+    expect(JSON.parse(next.stdout)).toMatchObject({ stopped: null, handled: 200 - s.delivered - s.permanent })
   })
 
   it('replays what a live writer in another process has not sealed yet', async () => {

@@ -185,7 +185,7 @@ describe('an interrupted rewrite is settled by the next replay too', () => {
     const r = await runFixture(b, 'requeue', '^move me', 'renamed', 1)
     expect(r.signal).toBe('SIGKILL')
     const st = await runCli(['stats', b.log, '--json'])
-    expect(JSON.parse(st.stdout).interruptedRewrite).toMatchObject({ op: 'requeue', state: 'committed', source: 'permanent-orders.000000000001.log' })
+    expect(JSON.parse(st.stdout).backend.interruptedRewrite).toMatchObject({ op: 'requeue', state: 'committed', source: 'permanent-orders.000000000001.log' })
     const both = census(b.log)
     expect([...both.retry.keys()].filter((id) => both.permanent.has(id))).toHaveLength(Math.ceil(PER_SEGMENT / 3))
 

@@ -74,40 +74,37 @@ describe('dletter stats', () => {
     const s = JSON.parse(r.stdout)
     expect(snapshot(dir)).toEqual(before)
 
-    expect(s.writer).toEqual({ running: true, pid: process.pid })
-    expect(s.replay).toEqual({ running: false, pid: null, operation: null })
+    expect(s.backend.writer).toEqual({ running: true, pid: process.pid })
+    expect(s.backend.replay).toEqual({ running: false, pid: null, operation: null })
     expect(s.retry).toMatchObject({
-      sealedSegments: 3,
-      checkpointed: 1,
-      pending: 7,
-      dueNow: 6,
+      count: 7,
+      due: 6,
       deferred: 1,
       nextDueTs: now + H,
       attempts: { '1': 4, '2': 2, '3': 1 },
-      oldestFailureTs: now - 10 * H,
-      newestFailureTs: now - H / 2,
-      unparseable: 1,
-      partialTail: true,
+      oldestTs: now - 10 * H,
+      newestTs: now - H / 2,
     })
-    expect(s.retry.activeBytes).toBe(fs.statSync(log).size)
-    expect(s.retry.reasons.map((g: { reason: string; count: number }) => [g.reason, g.count])).toEqual([
+    expect(s.backend.retry).toMatchObject({ sealedSegments: 3, checkpointed: 1, unparseable: 1, partialTail: true })
+    expect(s.backend.retry.activeBytes).toBe(fs.statSync(log).size)
+    expect(s.retry.reasons.map((g: { fingerprint: string; count: number }) => [g.fingerprint, g.count])).toEqual([
       ['timeout after <n>ms', 2],
       ['order <uuid> not found', 2],
       ['gz item', 1],
       ['rate limited by <ip> (key <hex>)', 1],
       ['(no reason)', 1],
     ])
-    expect(s.retry.reasons[0]).toMatchObject({ firstSeen: now - 5 * H, lastSeen: now - 4 * H, example: 'timeout after 3012ms' }) // the first one read
+    expect(s.retry.reasons[0]).toMatchObject({ oldestTs: now - 5 * H, newestTs: now - 4 * H, example: 'timeout after 2981ms' }) // the oldest entry's reason, as the central store picks it
     expect(s.permanent).toMatchObject({
-      sealedSegments: 1,
-      entries: 4,
+      count: 4,
       byFinal: { exhausted: 2, permanent: 1, manual: 1 },
       oldestTs: now - 9 * H,
       newestTs: now - H,
-      unparseable: 0,
     })
-    expect(s.permanent.reasons[0]).toMatchObject({ reason: 'timeout after <n>ms', count: 2 })
-    expect(s.corrupt).toEqual({ bytes: fs.statSync(path.join(dir, 'corrupt-orders.log')).size, records: 2, filesSetAside: 1 })
+    expect(s.backend.permanent).toMatchObject({ sealedSegments: 1, unparseable: 0 })
+    expect(s.permanent.reasons[0]).toMatchObject({ fingerprint: 'timeout after <n>ms', count: 2 })
+    expect(s.corrupt.count).toBe(2)
+    expect(s.backend.corrupt).toEqual({ bytes: fs.statSync(path.join(dir, 'corrupt-orders.log')).size, filesSetAside: 1 })
 
     const top1 = JSON.parse((await runCli(['stats', log, '--json', '--top', '1'])).stdout)
     expect(top1.retry.reasons).toHaveLength(1)
@@ -134,7 +131,7 @@ describe('dletter stats', () => {
     fs.writeFileSync(path.join(dir, '.payments.log.lock'), '')
     const empty = await runCli(['stats', path.join(dir, 'orders.log'), '--json'])
     expect(empty.code).toBe(0)
-    expect(JSON.parse(empty.stdout).retry.pending).toBe(0)
+    expect(JSON.parse(empty.stdout).retry.count).toBe(0)
     const human = await runCli(['stats', path.join(dir, 'orders.log')])
     expect(human.stderr).toBe(`dletter: warning: no files of log orders.log in ${dir} (nothing logged yet, or a typo?); logs there: payments.log\n`)
     const missing = await runCli(['stats', path.join(dir, 'nope', 'orders.log')])

@@ -221,18 +221,18 @@ describe('admin onProgress callbacks that throw', () => {
   it('stats() still resolves with its counts, the throw among its warnings', async () => {
     const logPath = await permanentLog(5)
     const s = await stats(logPath, { onProgress: boom })
-    expect(s.permanent.entries).toBe(5)
+    expect(s.permanent.count).toBe(5)
     expect(s.warnings.some((w) => w.includes('the onProgress callback threw'))).toBe(true)
   })
 
   it('requeue() still moves every entry, the throw among its warnings', async () => {
     const logPath = await permanentLog(5)
     const r = await requeue(logPath, { onProgress: boom })
-    expect(r.moved).toBe(5)
+    expect(r.count).toBe(5)
     expect(r.warnings.some((w) => w.includes('the onProgress callback threw'))).toBe(true)
     const after = await stats(logPath)
-    expect(after.permanent.entries).toBe(0)
-    expect(after.retry.pending).toBe(5)
+    expect(after.permanent.count).toBe(0)
+    expect(after.retry.count).toBe(5)
     expect(fs.readdirSync(logPaths(logPath).dir).some((n) => n.includes('journal'))).toBe(false)
   })
 })

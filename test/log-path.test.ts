@@ -27,7 +27,7 @@ const entries: Record<string, (log: string) => Promise<unknown>> = {
   stats: (log) => stats(log),
   inspect: (log) => drain(inspect(log)),
   requeue: (log) => requeue(log),
-  purge: (log) => purge(log, { log: 'permanent' }),
+  purge: (log) => purge(log, { kind: 'permanent' }),
   replay: (log) => replay(log, noop),
   'replay dry run': (log) => replay(log, noop, { dryRun: true }),
   'store.ship': (log) => pg.store.ship(log),

@@ -50,14 +50,14 @@ const entries: Record<string, Call> = {
   stats: (o) => stats(log, o as never),
   inspect: (o) => drain(inspect(log, o as never)),
   requeue: (o) => requeue(log, o as never),
-  purge: (o) => purge(log, (isObject(o) ? { log: 'permanent', ...o } : o) as never),
+  purge: (o) => purge(log, (isObject(o) ? { kind: 'permanent', ...o } : o) as never),
   logCounts: (o) => logCounts(log, o as never),
   'PostgresStore.connect': (o) => PostgresStore.connect(pg.db, o as never),
   'store.ship': (o) => pg.store.ship(log, o as never),
   'store.startShipper': (o) => pg.store.startShipper(log, o as never),
   'store.replay': (o) => pg.store.replay(noop, o as never),
-  'store.requeue': (o) => pg.store.requeue({}, o as never),
-  'store.purge': (o) => pg.store.purge({ state: 'permanent' }, o as never),
+  'store.requeue': (o) => pg.store.requeue(o as never),
+  'store.purge': (o) => pg.store.purge((isObject(o) ? { kind: 'permanent', ...o } : o) as never),
   'store.prune': (o) => pg.store.prune((isObject(o) ? { olderThan: '30d', ...o } : o) as never),
   startServer: (o) => startServer((isObject(o) ? { logs: [log], port: 0, ...o } : o) as never),
 }
@@ -107,8 +107,9 @@ describe('unknown keys and non-objects', () => {
     const known = async (name: string) => /\(known: (.+)\)$/.exec((await rejection(name, { bogus: 1 })).message)![1].split(', ')
     expect(await known('startReplayer')).toEqual(expect.arrayContaining(['interval', 'onRun', 'signal', 'maxAttempts', 'sealTimeout']))
     expect(await known('store.startShipper')).toEqual(['batchSize', 'interval', 'logName', 'maxRecordSize', 'mode', 'sealTimeout'])
-    expect(await known('store.requeue')).toEqual(['dryRun', 'rate', 'resetAttempts', 'signal'])
-    expect(await known('store.purge')).toEqual(['dryRun', 'rate', 'signal'])
+    // One object: the filter fields (the shared ones, host and logName) and the operation's own.
+    expect(await known('store.requeue')).toEqual(['attempt', 'dryRun', 'fingerprint', 'host', 'id', 'kind', 'limit', 'logName', 'olderThan', 'onProgress', 'payload', 'rate', 'reason', 'resetAttempts', 'signal', 'since', 'until'])
+    expect(await known('store.purge')).toEqual(['attempt', 'dryRun', 'fingerprint', 'host', 'id', 'kind', 'limit', 'logName', 'olderThan', 'onProgress', 'payload', 'rate', 'reason', 'signal', 'since', 'until'])
     expect(await known('store.prune')).toEqual(['olderThan'])
     expect(await known('startServer')).toEqual(['allowWrites', 'db', 'host', 'logs', 'port', 'token'])
     expect(await known('logCounts')).toEqual(['maxRecordSize', 'now'])
@@ -116,7 +117,7 @@ describe('unknown keys and non-objects', () => {
 
   it('options that are not an object are named the same way everywhere', async () => {
     for (const name of Object.keys(entries)) {
-      if (name === 'purge' || name === 'store.prune' || name === 'startServer') continue // the table adds their required keys to objects only
+      if (name === 'purge' || name === 'store.purge' || name === 'store.prune' || name === 'startServer') continue // the table adds their required keys to objects only
       const err = await rejection(name, 'fast')
       expect(err.code, name).toBe('DLQ_INVALID_OPTION')
       expect(err.message, name).toBe(`dlq: ${name}() options must be an object, got "fast"`)

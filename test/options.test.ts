@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DeadLetterError, Logger, parseDuration, parseSize } from '../src/index.js'
+import { DeadLetterError, Logger } from '../src/index.js'
+import { parseDuration, parseSize } from '../src/base/checks.js'
 import { loggerDefaults, replayDefaults, resolveLoggerOptions, resolveReplayOptions } from '../src/base/options.js'
 import { tmpDir } from './helpers/tmp.js'
 

@@ -55,8 +55,7 @@ describe('abort via signal', () => {
         },
         { concurrency: 3, signal: ac.signal, retries, retryDelay: 0 },
       )
-      expect(s1.aborted).toBe(true)
-      expect(s1.limited).toBe(false)
+      expect(s1.stopped).toBe('abort')
       // Everything taken finished and was delivered; nothing was taken after the abort but in-flight items.
       expect(finished.sort((a, b) => a - b)).toEqual(started.slice().sort((a, b) => a - b))
       expect(s1.delivered).toBe(started.length)
@@ -71,7 +70,7 @@ describe('abort via signal', () => {
       const s2 = await replay(log, (p) => {
         second.push(p as number)
       })
-      expect(s2.aborted).toBe(false)
+      expect(s2.stopped).toBe(null)
       const all = [...finished, ...second]
       const counts = countBy(all)
       expect(counts.size).toBe(200)
@@ -86,7 +85,7 @@ describe('abort via signal', () => {
     const s = await replay(log, () => {
       throw new Error('not called')
     }, { signal: AbortSignal.abort() })
-    expect(s).toMatchObject({ aborted: true, handled: 0 })
+    expect(s).toMatchObject({ stopped: 'abort', handled: 0 })
     expect(retryRecords(log)).toHaveLength(10)
   })
 })
@@ -105,7 +104,7 @@ describe('limit', () => {
       }, { limit: 25 })
       got.push(mine)
       expect(s.handled).toBe(run < 2 ? 25 : 10)
-      expect(s.limited).toBe(run < 2)
+      expect(s.stopped).toBe(run < 2 ? 'limit' : null)
     }
     expect(got[0]).toEqual(Array.from({ length: 25 }, (_, i) => i))
     expect(got[1]).toEqual(Array.from({ length: 25 }, (_, i) => 25 + i))
@@ -128,7 +127,7 @@ describe('limit', () => {
       },
       { limit: 10, concurrency: 4, now: () => NOW },
     )
-    expect(s).toMatchObject({ handled: 10, corrupt: 1, permanent: 1, deferred: 1, delivered: 7, limited: true })
+    expect(s).toMatchObject({ handled: 10, corrupt: 1, permanent: 1, deferred: 1, delivered: 7, stopped: 'limit' })
     const rest: unknown[] = []
     const s2 = await replay(log, (p) => {
       rest.push(p)

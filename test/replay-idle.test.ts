@@ -104,7 +104,7 @@ describe('idle-run skipping changes no outcome', () => {
     const got: unknown[] = []
     const s = await replay(log, (p) => void got.push(p), { now: () => NOW + MIN, limit: 5 })
     expect(got).toEqual([100, 101, 102, 103, 104])
-    expect(s).toMatchObject({ delivered: 5, deferred: 5, segmentsSkipped: 1, limited: true })
+    expect(s).toMatchObject({ delivered: 5, deferred: 5, segmentsSkipped: 1, stopped: 'limit' })
   })
 
   it('a skipped segment holding an exhausted item is read, as it would be without metadata', async () => {

@@ -128,7 +128,7 @@ it('orphan checkpoint of a replayer segment: entries that `dletter requeue` publ
 
   const rq = await runCli(['requeue', log, '--json'])
   expect(rq.code, rq.stderr).toBe(0)
-  expect((JSON.parse(rq.stdout) as { moved: number }).moved).toBe(6)
+  expect((JSON.parse(rq.stdout) as { count: number }).count).toBe(6)
 
   const got: string[] = []
   await replay(log, (p) => {

@@ -104,7 +104,7 @@ describe('log() records the trace context', () => {
     })
     expect(permanentRecords(log).map((r) => r.obj.tp)).toEqual([sent.traceparent])
     // resetAttempts rewrites the record (without it the line is moved byte for byte).
-    expect(await requeue(log, { resetAttempts: true })).toMatchObject({ moved: 1 })
+    expect(await requeue(log, { resetAttempts: true })).toMatchObject({ count: 1 })
     expect(retryRecords(log).map((r) => [r.obj.attempt, r.obj.tp, r.obj.tpState])).toEqual([[1, sent.traceparent, 'vendor=abc,other=x']])
     await replay(log, () => {})
     const spans = processSpans(otel.spans())

@@ -1,5 +1,5 @@
 /**
- * Newest-first listing cost: inspect(log, { log: 'permanent', order: 'newest', limit: 50 })
+ * Newest-first listing cost: inspect(log, { kind: 'permanent', order: 'newest', limit: 50 })
  * (the web inspector's default page of the permanent and corrupt logs) on a permanent log of
  * 100k and of 1M entries in 64 MiB segments, with 10 entries in the active file so the page
  * crosses into the newest segment.
@@ -15,7 +15,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { inspect } from '../../src/admin/inspect.js'
-import type { InspectOptions } from '../../src/admin/types.js'
+import type { InspectOptions } from '../../src/format/model.js'
 import { type Row, envelopeLine, fail, now, orderPool, rmScratch, scratchDir, writeSegments, median, reportAtTwoSizes } from '../lib/common.js'
 
 const GROUP = 'inspect: newest first'
@@ -51,7 +51,7 @@ async function measure(entries: number): Promise<Row[]> {
     fs.writeFileSync(path.join(dir, 'permanent-bench.log'), Array.from({ length: 10 }, (_, i) => envelopeLine(1_700_000_100_000 + i, pool[i])).join(''))
     const bytes = files.reduce((n, f) => n + fs.statSync(f).size, 0)
     const label = entries >= 1_000_000 ? `${entries / 1_000_000}M entries` : `${entries / 1000}k entries`
-    const base: InspectOptions = { log: 'permanent', order: 'newest', limit: 50 }
+    const base: InspectOptions = { kind: 'permanent', order: 'newest', limit: 50 }
 
     const runs = async (n: number, opts: InspectOptions) => {
       await timed(log, opts) // warm-up
@@ -63,7 +63,7 @@ async function measure(entries: number): Promise<Row[]> {
     const first = await runs(30, base)
     const deep = await runs(10, { ...base, skip: 9_950 })
     const none = await timed(log, { ...base, reason: 'no such reason' })
-    const noneOldest = await timed(log, { log: 'permanent', order: 'oldest', limit: 50, reason: 'no such reason' })
+    const noneOldest = await timed(log, { kind: 'permanent', order: 'oldest', limit: 50, reason: 'no such reason' })
 
     const row = (name: string, ms: number, note: string): Row => ({ group: GROUP, name, payload: label, value: ms, unit: 'ms', lowerIsBetter: true, note })
     const seg = `${files.length} segment(s), ${(bytes / 2 ** 20).toFixed(0)} MiB`

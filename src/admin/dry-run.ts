@@ -2,11 +2,11 @@
  * What a requeue or purge would touch, counted read-only (no lock, nothing written): the
  * same filter over the same files, sealed and active, so the count matches a real run's.
  */
-import { rawPayloadOf } from '../format/envelope.js'
+import { parseCorruptRecord } from '../format/entry.js'
 import type { LogPaths } from '../store/segments.js'
-import { parseCorruptRecord } from '../store/corrupt-record.js'
 import { corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
-import type { ResolvedFilter } from './filters.js'
+import { type Filterable, type ResolvedFilter, envelopeFields, recordFields } from './filters.js'
+import { ReasonCounter } from '../format/reasons.js'
 
 export interface DryRunCount {
   matched: number
@@ -14,6 +14,7 @@ export interface DryRunCount {
   kept: number
   segments: number
   limited: boolean
+  reasons: ReasonCounter
 }
 
 interface CountRun {
@@ -22,43 +23,29 @@ interface CountRun {
   signal: AbortSignal | undefined
 }
 
-export async function countPermanent(paths: LogPaths, run: CountRun): Promise<DryRunCount> {
-  const files = await familyFiles(paths.permanent, { checkpoints: false })
+export async function countMatching(paths: LogPaths, kind: 'permanent' | 'corrupt', run: CountRun): Promise<DryRunCount> {
+  const files = kind === 'corrupt' ? await corruptFiles(paths.corrupt) : await familyFiles(paths.permanent, { checkpoints: false })
   const max = run.filter.limit ?? Infinity
-  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false }
+  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false, reasons: new ReasonCounter() }
+  const count = (f: Filterable | undefined) => {
+    const hit = f !== undefined && run.filter.match(f)
+    if (hit && c.matched < max) {
+      c.matched++
+      c.reasons.add(f.reason, f.ts)
+    } else {
+      if (hit) c.limited = true
+      c.kept++
+    }
+  }
   await scanFiles(files, {
     maxRecordSize: run.maxRecordSize,
+    envelopes: kind !== 'corrupt',
     shouldStop: () => run.signal?.aborted ?? false,
     onItem: (it) => {
-      if (it.kind !== 'record') return
-      const env = it.env
-      const hit = run.filter.match({ ts: env.ts, reason: env.reason, id: env.id, attempt: env.attempt, payloadText: () => rawPayloadOf(it.line, env) })
-      if (hit && c.matched < max) c.matched++
-      else {
-        if (hit) c.limited = true
-        c.kept++
-      }
-    },
-  })
-  return c
-}
-
-export async function countCorrupt(paths: LogPaths, run: CountRun): Promise<DryRunCount> {
-  const files = await corruptFiles(paths.corrupt)
-  const max = run.filter.limit ?? Infinity
-  const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false }
-  await scanFiles(files, {
-    maxRecordSize: run.maxRecordSize,
-    envelopes: false,
-    shouldStop: () => run.signal?.aborted ?? false,
-    onItem: (it) => {
-      if (it.kind !== 'line') return
-      const rec = parseCorruptRecord(it.line)
-      const hit = !!rec && run.filter.match({ ts: rec.ts, reason: rec.error, payloadText: () => rec.raw ?? '' })
-      if (hit && c.matched < max) c.matched++
-      else {
-        if (hit) c.limited = true
-        c.kept++
+      if (it.kind === 'record') count(envelopeFields(it.env, () => it.line))
+      else if (it.kind === 'line') {
+        const rec = parseCorruptRecord(it.line)
+        count(rec && recordFields(rec))
       }
     },
   })

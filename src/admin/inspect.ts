@@ -6,19 +6,18 @@
  * from the end and stops after the page, holding at most `limit` entries (a .gz segment on the
  * way is read whole, keeping its last skip + limit matches).
  */
-import { rawPayloadOf } from '../format/envelope.js'
 import { DeadLetterError } from '../base/errors.js'
+import { corruptEntry, envelopeEntry, parseCorruptRecord } from '../format/entry.js'
+import type { Entry, InspectIterable, InspectOptions, InspectSummary, Kind, LocalOptions } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
-import { parseCorruptRecord } from '../store/corrupt-record.js'
 import { type ScanFile, type ScanItem, type ScanResult, corruptFiles, familyFiles, scanFileBackward, scanFiles } from '../store/scan.js'
-import { FILTER_KEYS, type Filterable, type ResolvedFilter, resolveFilter } from './filters.js'
-import { fingerprint } from '../format/fingerprint.js'
+import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
 import { checkOptions, int, oneOf } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { type Common, abortError, common, commonChecks } from './options.js'
-import type { InspectEntry, InspectIterable, InspectOptions, InspectSummary, LogKind } from './types.js'
+import { localRef } from './read-entry.js'
 
-const checks = { ...commonChecks, log: oneOf<LogKind>('retry', 'permanent', 'corrupt'), order: oneOf('oldest', 'newest'), skip: int(0) }
+const checks = { ...commonChecks, kind: oneOf<Kind>('retry', 'permanent', 'corrupt'), order: oneOf('oldest', 'newest'), skip: int(0) }
 
 /** Read-ahead of the oldest-first stream: this many entries or bytes, whichever comes first. */
 const AHEAD_ENTRIES = 256
@@ -26,7 +25,7 @@ const AHEAD_BYTES = 1024 * 1024
 
 interface InspectRun extends Common {
   paths: LogPaths
-  log: LogKind
+  kind: Kind
   filter: ResolvedFilter
   order: 'oldest' | 'newest'
   skip: number
@@ -36,17 +35,17 @@ interface InspectRun extends Common {
  * Errors (bad options, a missing directory) reject the first `next()`. `summary` is complete
  * once iteration has ended.
  */
-export function inspect(logPath: string, options?: InspectOptions): InspectIterable {
-  const summary: InspectSummary = { entries: 0, skipped: 0, unparseable: 0, limited: false, readErrors: [] }
+export function inspect(logPath: string, options?: InspectOptions & Pick<LocalOptions, 'maxRecordSize'>): InspectIterable {
+  const summary: InspectSummary = { entries: 0, skipped: 0, unparseable: 0, stopped: null, readErrors: [] }
   return {
     summary,
     [Symbol.asyncIterator]: () => entries(logPath, options, summary),
   }
 }
 
-async function* entries(logPath: string, options: InspectOptions | undefined, summary: InspectSummary): AsyncGenerator<InspectEntry> {
+async function* entries(logPath: string, options: InspectOptions | undefined, summary: InspectSummary): AsyncGenerator<Entry> {
   const run = await resolveRun(logPath, options)
-  const files = await filesOf(run.paths, run.log)
+  const files = await filesOf(run.paths, run.kind)
   if (run.order === 'newest') yield* newestFirst(run, files, summary)
   else yield* oldestFirst(run, files, summary)
   if (run.signal?.aborted) throw abortError('inspect', run.signal)
@@ -54,8 +53,8 @@ async function* entries(logPath: string, options: InspectOptions | undefined, su
 
 async function resolveRun(logPath: string, options: InspectOptions | undefined): Promise<InspectRun> {
   const o = checkOptions('inspect', options, checks, FILTER_KEYS)
-  const log = o.log ?? 'retry'
-  const filter = resolveFilter((options ?? {}) as InspectOptions, log, Date.now())
+  const kind = o.kind ?? 'retry'
+  const filter = resolveFilter(options, kind, Date.now())
   const order = o.order ?? 'oldest'
   if (order === 'newest' && filter.limit === undefined) {
     // Newest-first holds what a .gz segment on the way can still give (it reads forward only):
@@ -63,25 +62,20 @@ async function resolveRun(logPath: string, options: InspectOptions | undefined):
     throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: option `order: 'newest'` needs a `limit` (memory is bounded by skip + limit entries)")
   }
   const paths = await resolveLogPath('inspect', logPath)
-  return { ...common(o), paths, log, filter, order, skip: o.skip ?? 0 }
+  return { ...common(o), paths, kind, filter, order, skip: o.skip ?? 0 }
 }
 
-function filesOf(paths: LogPaths, log: LogKind): Promise<ScanFile[]> {
-  if (log === 'corrupt') return corruptFiles(paths.corrupt)
-  return familyFiles(log === 'permanent' ? paths.permanent : paths.retry, { checkpoints: log === 'retry' })
+function filesOf(paths: LogPaths, kind: Kind): Promise<ScanFile[]> {
+  if (kind === 'corrupt') return corruptFiles(paths.corrupt)
+  return familyFiles(kind === 'permanent' ? paths.permanent : paths.retry, { checkpoints: kind === 'retry' })
 }
 
 /** The entry for a scanned line when it matches; counts what cannot be read. */
-function matchEntry(run: InspectRun, it: ScanItem, summary: InspectSummary): InspectEntry | undefined {
+function matchEntry(run: InspectRun, it: ScanItem, summary: InspectSummary): Entry | undefined {
   if (it.kind === 'unparseable') summary.unparseable++
   if (it.kind === 'record') {
-    const env = it.env
-    const f: Filterable = { ts: env.ts, reason: env.reason, id: env.id, attempt: env.attempt, payloadText: () => rawPayloadOf(it.line, env) }
-    if (!run.filter.match(f)) return undefined
-    const e: InspectEntry = { log: run.log, file: it.file.path, offset: it.offset, line: it.line, ts: env.ts, attempt: env.attempt, reason: env.reason, fingerprint: fingerprint(env.reason) }
-    for (const k of ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode'] as const) if (env[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = env[k]
-    e.payload = env.payload
-    return e
+    if (!run.filter.match(envelopeFields(it.env, () => it.line))) return undefined
+    return envelopeEntry(run.kind, place(run, it.file, it.offset, it.line), it.env)
   }
   if (it.kind === 'line') {
     const rec = parseCorruptRecord(it.line)
@@ -89,19 +83,20 @@ function matchEntry(run: InspectRun, it: ScanItem, summary: InspectSummary): Ins
       summary.unparseable++
       return undefined
     }
-    if (!run.filter.match({ ts: rec.ts, reason: rec.error, payloadText: () => rec.raw ?? '' })) return undefined
-    const e: InspectEntry = { log: 'corrupt', file: it.file.path, offset: it.offset, line: it.line, ts: rec.ts, attempt: 0, reason: rec.error, fingerprint: fingerprint(rec.error) }
-    for (const k of ['raw', 'rawEncoding', 'rawTruncated', 'rawFile'] as const) if (rec[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = rec[k]
-    if (rec.segment !== undefined || rec.offset !== undefined) e.source = { segment: rec.segment, offset: rec.offset, length: rec.length }
-    return e
+    if (!run.filter.match(recordFields(rec))) return undefined
+    return corruptEntry(place(run, it.file, it.offset, it.line), rec)
   }
   return undefined
 }
 
+function place(run: InspectRun, file: ScanFile, offset: number, line: string) {
+  return { ref: localRef(run.kind, file.path, offset), file: file.path, offset, line }
+}
+
 /** A push-to-pull bridge: the scan pauses once the read-ahead is full and resumes as entries are taken. */
-async function* oldestFirst(run: InspectRun, files: ScanFile[], summary: InspectSummary): AsyncGenerator<InspectEntry> {
+async function* oldestFirst(run: InspectRun, files: ScanFile[], summary: InspectSummary): AsyncGenerator<Entry> {
   const limit = run.filter.limit ?? Infinity
-  const queue: InspectEntry[] = []
+  const queue: Entry[] = []
   let queuedBytes = 0
   let matched = 0
   let finished = false
@@ -113,12 +108,12 @@ async function* oldestFirst(run: InspectRun, files: ScanFile[], summary: Inspect
 
   const producer = scanFiles(files, {
     maxRecordSize: run.maxRecordSize,
-    envelopes: run.log !== 'corrupt',
+    envelopes: run.kind !== 'corrupt',
     shouldStop: () => cancelled || (run.signal?.aborted ?? false),
     onItem: (it) => {
       if (summary.entries + queue.length >= limit) {
         // Something follows the last entry we may show: the listing was cut by the limit.
-        summary.limited = true
+        summary.stopped = 'limit'
         return false
       }
       const e = matchEntry(run, it, summary)
@@ -167,32 +162,32 @@ async function* oldestFirst(run: InspectRun, files: ScanFile[], summary: Inspect
 
 /**
  * Walks the files newest first, each plain one read from its end (store/reverse-lines.ts), and
- * stops one match past the page (that one only tells `limited`): the cost follows what is
+ * stops one match past the page (that one only tells `stopped`): the cost follows what is
  * listed and passed over, not the size of the log. Entries go out after each file, so at most
  * `limit` are held (plus, while a .gz segment is read, its last matches).
  */
-async function* newestFirst(run: InspectRun, files: ScanFile[], summary: InspectSummary): AsyncGenerator<InspectEntry> {
+async function* newestFirst(run: InspectRun, files: ScanFile[], summary: InspectSummary): AsyncGenerator<Entry> {
   const limit = run.filter.limit!
-  const page: InspectEntry[] = []
+  const page: Entry[] = []
   let matched = 0
   let taken = 0
   /** One more match, newest first; false once the listing is complete. */
-  const take = (e: InspectEntry): boolean => {
+  const take = (e: Entry): boolean => {
     if (matched++ < run.skip) summary.skipped++
     else if (taken < limit) {
       taken++
       page.push(e)
-    } else summary.limited = true
-    return !summary.limited
+    } else summary.stopped = 'limit'
+    return summary.stopped === null
   }
-  const shouldStop = () => summary.limited || (run.signal?.aborted ?? false)
+  const shouldStop = () => summary.stopped !== null || (run.signal?.aborted ?? false)
   for (let i = files.length - 1; i >= 0 && !shouldStop(); i--) {
     const file = files[i]
     const res = file.gz
       ? await lastMatchesOfGz(run, file, summary, run.skip + limit + 1 - matched, take)
       : await scanFileBackward(file, {
           maxRecordSize: run.maxRecordSize,
-          envelopes: run.log !== 'corrupt',
+          envelopes: run.kind !== 'corrupt',
           shouldStop,
           onItem: (it) => {
             const e = matchEntry(run, it, summary)
@@ -217,13 +212,13 @@ async function lastMatchesOfGz(
   file: ScanFile,
   summary: InspectSummary,
   wanted: number,
-  take: (e: InspectEntry) => boolean,
+  take: (e: Entry) => boolean,
 ): Promise<ScanResult> {
-  const ring: InspectEntry[] = []
+  const ring: Entry[] = []
   let n = 0
   const res = await scanFiles([file], {
     maxRecordSize: run.maxRecordSize,
-    envelopes: run.log !== 'corrupt',
+    envelopes: run.kind !== 'corrupt',
     shouldStop: () => run.signal?.aborted ?? false,
     onItem: (it) => {
       const e = matchEntry(run, it, summary)

@@ -1,62 +1,109 @@
 /**
- * What requeue and purge share when they rewrite the permanent log: the journaled rewrite
- * (src/store/rewrite-permanent.ts) set up from a resolved run, and its outcome copied into the
- * run's summary. They differ only in what a selected entry becomes (moved or dropped).
+ * What requeue and purge share: the resolved run, the result they fill in (the shape the
+ * central store's requeue and purge return too), the dry-run count, and the journaled rewrite
+ * of the permanent log (src/store/rewrite-permanent.ts). They differ only in what a selected
+ * entry becomes (moved or dropped).
  */
 import { ListenerGuard } from '../base/listener-guard.js'
 import type { ByteSink } from '../format/sink.js'
 import type { Envelope } from '../format/envelope.js'
+import type { ChangeResult, Kind, LocalChangeBackend, Progress } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
 import { type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
-import { type ResolvedFilter, envelopeSelector } from './filters.js'
+import { type ResolvedFilter, envelopeFields } from './filters.js'
 import type { Common } from './options.js'
-import type { AdminProgress } from './types.js'
+import { ReasonCounter } from '../format/reasons.js'
+import type { DryRunCount } from './dry-run.js'
+
+/** Reason groups listed in a requeue or purge result. */
+export const RESULT_REASONS = 10
 
 /** A resolved requeue or purge run: what both take besides their own options. */
-export interface PermanentRewriteRun extends Common {
+export interface ChangeRun extends Common {
   filter: ResolvedFilter
   dryRun: boolean
   sealTimeout: number
-  onProgress?: (p: AdminProgress) => void
+  onProgress?: (p: Progress) => void
 }
 
-/** The summary fields a rewrite fills in the same way for requeue and purge. */
-export interface RewriteCounts {
-  kept: number
-  segments: number
-  rewritten: number
-  aborted: boolean
-  limited: boolean
-  warnings: string[]
+/** A result to fill in, with its backend part typed as the local one. */
+export type LocalChange<R extends ChangeResult> = R & { backend: LocalChangeBackend }
+
+export function newResult<K extends Kind>(kind: K, paths: LogPaths, run: ChangeRun): LocalChange<ChangeResult<K>> {
+  return {
+    kind,
+    dryRun: run.dryRun,
+    filter: run.filter.text,
+    count: 0,
+    reasons: [],
+    stopped: null,
+    warnings: [],
+    backend: { type: 'local', path: paths.active, kept: 0, segments: 0, rewritten: 0, skipped: [], recovered: null },
+  }
+}
+
+/** A dry run's count into the result. */
+export function countedResult<R extends LocalChange<ChangeResult>>(result: R, c: DryRunCount, run: ChangeRun): R {
+  Object.assign(result.backend, { kept: c.kept, segments: c.segments })
+  result.count = c.matched
+  result.reasons = c.reasons.top(RESULT_REASONS)
+  result.stopped = run.signal?.aborted ? 'abort' : c.limited ? 'limit' : null
+  return result
 }
 
 export async function rewriteSelected(
   paths: LogPaths,
   op: 'requeue' | 'purge',
-  run: PermanentRewriteRun,
-  summary: RewriteCounts,
+  run: ChangeRun,
+  result: LocalChange<ChangeResult>,
   hooks: RewriteHooks | undefined,
   transform?: (sink: ByteSink, env: Envelope, line: string) => void,
 ): Promise<RewriteResult> {
   // A progress callback that throws must not stop the rewrite halfway: it becomes a warning.
-  const guard = new ListenerGuard((message) => summary.warnings.push(message))
+  const guard = new ListenerGuard((message) => result.warnings.push(message))
+  const reasons = new SelectedReasons()
   const res = await rewritePermanent({
     paths,
     op,
-    select: envelopeSelector(run.filter),
+    select: (env, line) => run.filter.match(envelopeFields(env, line)) && reasons.selected(env),
     transform,
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,
-    hooks,
+    hooks: {
+      phase: (phase, info) => {
+        reasons.phase(phase)
+        hooks?.phase?.(phase, info)
+      },
+    },
     onProgress: (done, total, items) => guard.call('onProgress', run.onProgress, { done, total, items }),
   })
   guard.flush()
-  summary.kept = res.kept
-  summary.segments = res.segments
-  summary.rewritten = res.rewritten
-  summary.aborted = res.aborted
-  summary.limited = res.limited
-  for (const s of res.skipped) summary.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
+  Object.assign(result.backend, { kept: res.kept, segments: res.segments, rewritten: res.rewritten, skipped: res.skipped })
+  result.count = res.selected
+  result.reasons = reasons.committed.top(RESULT_REASONS)
+  result.stopped = res.aborted ? 'abort' : res.limited ? 'limit' : null
+  for (const s of res.skipped) result.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
   return res
+}
+
+/**
+ * The reasons of the entries a rewrite really moved or dropped. The rewrite asks `select`
+ * twice per segment (a read-only look for any selected entry, then the copy) and may roll a
+ * segment back, so its phases tell which answers count: those of the copy that began at
+ * 'journal-moving' (the look ends before it), once that copy reached 'committed'.
+ */
+class SelectedReasons {
+  readonly committed = new ReasonCounter()
+  private pending = new ReasonCounter()
+
+  selected(env: Envelope): true {
+    this.pending.add(env.reason, env.ts)
+    return true
+  }
+
+  phase(phase: string): void {
+    if (phase === 'committed') this.committed.merge(this.pending)
+    if (phase === 'journal-moving' || phase === 'committed') this.pending = new ReasonCounter()
+  }
 }

@@ -1,11 +1,14 @@
 /**
- * `stats(log)`: what is waiting in a log, how old it is and why it failed; the object
- * `dletter stats --json` prints. Strictly read-only: sealed segments (from their checkpoints:
- * the prefix before is accounted for), the active files as they are (a partial last line is
- * a record being written, skipped), no locks taken, nothing renamed.
+ * `stats(log)`: what is waiting in a log, how old it is and why it failed, in the shape the
+ * central store's `stats()` returns too. Strictly read-only: sealed segments (from their
+ * checkpoints: the prefix before is accounted for), the active files as they are (a partial
+ * last line is a record being written, skipped), no locks taken, nothing renamed.
  */
 import fsp from 'node:fs/promises'
+import { DeadLetterError } from '../base/errors.js'
 import { ListenerGuard } from '../base/listener-guard.js'
+import { parseCorruptRecord } from '../format/entry.js'
+import type { KindStats, LocalStatsBackend, Progress, Stats, StatsOptions, LocalOptions } from '../format/model.js'
 import { inspectLock } from '../store/lock.js'
 import { logCounts } from '../store/counts/log-counts.js'
 import type { LogPaths } from '../store/segments.js'
@@ -13,19 +16,24 @@ import { pendingRewrite } from '../store/journal.js'
 import { type ScanFile, type ScanItem, corruptFiles, familyFiles, regularFile, scanFiles } from '../store/scan.js'
 import { bool, checkOptions, fn, int } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
+import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
 import { type Common, abortError, common, commonChecks } from './options.js'
-import { ReasonCounter } from './reason-counter.js'
-import type { AdminProgress, LogStats, StatsOptions } from './types.js'
+import { ReasonCounter } from '../format/reasons.js'
 
 const checks = { ...commonChecks, top: int(1), fast: bool, onProgress: fn }
+const STATS_FILTER_KEYS = FILTER_KEYS.filter((k) => k !== 'limit')
 
-export async function stats(logPath: string, options?: StatsOptions): Promise<LogStats> {
-  const o = checkOptions('stats', options, checks)
+export async function stats(logPath: string, options?: StatsOptions & Pick<LocalOptions, 'maxRecordSize'>): Promise<Stats> {
+  const o = checkOptions('stats', options, checks, STATS_FILTER_KEYS)
+  const filter = resolveFilter(options, undefined, Date.now())
+  if (o.fast && filter.narrows) {
+    throw new DeadLetterError('DLQ_INVALID_OPTION', 'dlq: stats() option `fast` counts from kept metadata, which knows no reasons, ids or payloads: drop `fast` to count entries matching a filter')
+  }
   const paths = await resolveLogPath('stats', logPath)
   // Read-only as it is, a stats call must not fail because its progress callback threw.
   const warnings: string[] = []
   const guard = new ListenerGuard((message) => warnings.push(message))
-  const run = { ...common(o), top: o.top ?? 10, onProgress: guard.wrap('onProgress', o.onProgress as ((p: AdminProgress) => void) | undefined) }
+  const run = { ...common(o), top: o.top ?? 10, filter, onProgress: guard.wrap('onProgress', o.onProgress as ((p: Progress) => void) | undefined) }
   if (run.signal?.aborted) throw abortError('stats', run.signal)
   const result = o.fast ? await fastStats(paths, run) : await collectStats(paths, run)
   if (run.signal?.aborted) throw abortError('stats', run.signal)
@@ -36,7 +44,8 @@ export async function stats(logPath: string, options?: StatsOptions): Promise<Lo
 
 interface StatsRun extends Common {
   top: number
-  onProgress?: (p: AdminProgress) => void
+  filter: ResolvedFilter
+  onProgress?: (p: Progress) => void
 }
 
 interface Files {
@@ -62,7 +71,7 @@ class ProgressTracker {
 
   constructor(
     private readonly total: number,
-    private readonly report: ((p: AdminProgress) => void) | undefined,
+    private readonly report: ((p: Progress) => void) | undefined,
   ) {}
 
   onProgress = (_f: ScanFile, inFile: number): void => this.report?.({ done: this.doneBefore + inFile, total: this.total, items: this.items })
@@ -72,9 +81,9 @@ class ProgressTracker {
   }
 }
 
-async function collectStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
+async function collectStats(paths: LogPaths, run: StatsRun): Promise<Stats> {
   const files = await listFiles(paths)
-  const stats = await emptyStats(paths, files, Date.now())
+  const { stats, backend } = await emptyStats(paths, files, Date.now())
   const progress = new ProgressTracker(unread(files.retry) + unread(files.permanent) + unread(files.corrupt), run.onProgress)
   const scan = async (list: ScanFile[], onItem: (it: ScanItem) => void, envelopes = true) => {
     const res = await scanFiles(list, {
@@ -88,53 +97,100 @@ async function collectStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
       },
     })
     progress.finished(list)
-    stats.readErrors.push(...res.errors)
+    backend.readErrors.push(...res.errors)
   }
-  const retry = new RetryTally(stats)
-  await scan(files.retry, retry.add)
+  const match = run.filter.match
+  const retry = new Tally(stats.retry)
+  const attempts = new Map<number, number>()
+  await scan(files.retry, (it) => {
+    if (it.kind === 'partial') backend.retry.partialTail = true
+    else if (it.kind === 'unparseable') backend.retry.unparseable++
+    else if (it.kind === 'record' && match(envelopeFields(it.env, () => it.line))) {
+      const env = it.env
+      retry.add(env.reason, env.ts, env.firstTs ?? env.ts)
+      const r = stats.retry
+      if (env.dueTs !== undefined && env.dueTs > stats.at) {
+        r.deferred++
+        if (r.nextDueTs === null || env.dueTs < r.nextDueTs) r.nextDueTs = env.dueTs
+      } else r.due++
+      attempts.set(env.attempt, (attempts.get(env.attempt) ?? 0) + 1)
+    }
+  })
   retry.finish(run.top)
-  const permanent = new PermanentTally(stats)
-  await scan(files.permanent, permanent.add)
+  stats.retry.attempts = Object.fromEntries([...attempts.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]))
+  const permanent = new Tally(stats.permanent)
+  await scan(files.permanent, (it) => {
+    if (it.kind === 'unparseable') backend.permanent.unparseable++
+    else if (it.kind === 'record' && match(envelopeFields(it.env, () => it.line))) {
+      permanent.add(it.env.reason, it.env.ts, it.env.firstTs ?? it.env.ts)
+      const f = it.env.final ?? 'unknown'
+      stats.permanent.byFinal[f] = (stats.permanent.byFinal[f] ?? 0) + 1
+    }
+  })
   permanent.finish(run.top)
+  const corrupt = new Tally(stats.corrupt)
   await scan(
     files.corrupt,
     (it) => {
-      if (it.kind !== 'partial') stats.corrupt.records++
+      if (it.kind === 'partial') return
+      // A line that is no record at all still counts, as long as no filter asks about it.
+      const rec = it.kind === 'line' ? parseCorruptRecord(it.line) : undefined
+      if (rec ? match(recordFields(rec)) : !run.filter.narrows) corrupt.add(rec?.error ?? null, rec?.ts ?? NaN, rec?.ts ?? NaN)
     },
     false,
   )
+  corrupt.finish(run.top)
   return stats
+}
+
+/** One kind's count, times and reason groups. */
+class Tally {
+  private readonly reasons = new ReasonCounter()
+
+  constructor(private readonly k: KindStats) {}
+
+  add(reason: string | null, ts: number, first: number): void {
+    const k = this.k
+    k.count++
+    // A quarantine record without a usable time (NaN) counts, but has no time to show.
+    if (!Number.isFinite(ts)) return
+    if (k.oldestTs === null || first < k.oldestTs) k.oldestTs = first
+    if (k.newestTs === null || ts > k.newestTs) k.newestTs = ts
+    this.reasons.add(reason, ts)
+  }
+
+  finish(top: number): void {
+    this.k.reasons = this.reasons.top(top)
+  }
 }
 
 /**
  * The counts from logCounts (segment metadata, checkpoints, incrementally counted active
  * files) instead of a scan. What only a scan can tell (reasons, attempts, newest times,
- * unparseable lines) is left empty; `fast` says which counts are exact.
+ * unparseable lines) is left empty; `exact` says which counts are exact.
  */
-async function fastStats(paths: LogPaths, run: StatsRun): Promise<LogStats> {
+async function fastStats(paths: LogPaths, run: StatsRun): Promise<Stats> {
   const files = await listFiles(paths)
-  const stats = await emptyStats(paths, files, Date.now())
+  const { stats, backend } = await emptyStats(paths, files, Date.now())
   const c = await logCounts(paths.active, { now: stats.at, maxRecordSize: run.maxRecordSize })
-  const r = stats.retry
-  r.pending = c.pending
-  r.dueNow = c.due
-  r.deferred = c.deferred
-  r.oldestFailureTs = c.oldestPendingTs
-  if (r.oldestFailureTs !== null) r.oldestFailureAgeMs = stats.at - r.oldestFailureTs
-  stats.permanent.entries = c.permanent
-  stats.corrupt.records = c.corrupt
-  stats.fast = { dueExact: c.dueExact, oldestPendingTsExact: c.oldestPendingTsExact, scannedBytes: c.scannedBytes }
+  Object.assign(stats.retry, { count: c.pending, due: c.due, deferred: c.deferred, oldestTs: c.oldestPendingTs })
+  stats.permanent.count = c.permanent
+  stats.corrupt.count = c.corrupt
+  stats.exact = { due: c.dueExact, oldestTs: c.oldestPendingTsExact }
+  backend.scannedBytes = c.scannedBytes
   return stats
 }
 
-async function emptyStats(paths: LogPaths, files: Files, now: number): Promise<LogStats> {
+const emptyKind = (): KindStats => ({ count: 0, oldestTs: null, newestTs: null, reasons: [] })
+
+async function emptyStats(paths: LogPaths, files: Files, now: number): Promise<{ stats: Stats; backend: LocalStatsBackend }> {
   const [writerLock, replayLock] = await Promise.all([inspectLock(paths.writerLock), inspectLock(paths.replayLock)])
   const active = (list: ScanFile[]) => list.find((f) => f.active)?.size ?? 0
   const sealed = (list: ScanFile[]) => list.filter((f) => !f.active).length
   const bytes = (list: ScanFile[]) => list.reduce((n, f) => n + f.size, 0)
-  return {
-    log: paths.active,
-    at: now,
+  const backend: LocalStatsBackend = {
+    type: 'local',
+    path: paths.active,
     writer: lockState(writerLock),
     replay: { ...lockState(replayLock), operation: replayLock.state === 'alive' ? (replayLock.info?.operation ?? 'replay') : null },
     retry: {
@@ -142,94 +198,24 @@ async function emptyStats(paths: LogPaths, files: Files, now: number): Promise<L
       activeBytes: active(files.retry),
       bytes: bytes(files.retry),
       checkpointed: files.retry.filter((f) => f.start > 0).length,
-      pending: 0,
-      dueNow: 0,
-      deferred: 0,
-      nextDueTs: null,
-      attempts: {},
-      oldestFailureTs: null,
-      newestFailureTs: null,
-      oldestFailureAgeMs: null,
-      newestFailureAgeMs: null,
       unparseable: 0,
       partialTail: false,
-      reasons: [],
     },
-    permanent: {
-      sealedSegments: sealed(files.permanent),
-      activeBytes: active(files.permanent),
-      bytes: bytes(files.permanent),
-      entries: 0,
-      byFinal: {},
-      oldestTs: null,
-      newestTs: null,
-      unparseable: 0,
-      reasons: [],
-    },
-    corrupt: { bytes: (await regularFile(paths.corrupt))?.size ?? 0, records: 0, filesSetAside: await countSetAside(paths) },
+    permanent: { sealedSegments: sealed(files.permanent), activeBytes: active(files.permanent), bytes: bytes(files.permanent), unparseable: 0 },
+    corrupt: { bytes: (await regularFile(paths.corrupt))?.size ?? 0, filesSetAside: await countSetAside(paths) },
     interruptedRewrite: await pendingRewrite(paths),
     readErrors: [],
+  }
+  const stats: Stats = {
+    at: now,
+    retry: { ...emptyKind(), due: 0, deferred: 0, nextDueTs: null, attempts: {} },
+    permanent: { ...emptyKind(), byFinal: {} },
+    corrupt: emptyKind(),
+    exact: null,
     warnings: [],
+    backend,
   }
-}
-
-/** Retry-log items into `stats.retry`. */
-class RetryTally {
-  private readonly reasons = new ReasonCounter()
-  private readonly attempts = new Map<number, number>()
-
-  constructor(private readonly stats: LogStats) {}
-
-  add = (it: ScanItem): void => {
-    const r = this.stats.retry
-    if (it.kind === 'partial') r.partialTail = true
-    else if (it.kind === 'unparseable') r.unparseable++
-    else if (it.kind === 'record') {
-      const env = it.env
-      r.pending++
-      if (env.dueTs !== undefined && env.dueTs > this.stats.at) {
-        r.deferred++
-        if (r.nextDueTs === null || env.dueTs < r.nextDueTs) r.nextDueTs = env.dueTs
-      } else r.dueNow++
-      this.attempts.set(env.attempt, (this.attempts.get(env.attempt) ?? 0) + 1)
-      const first = env.firstTs ?? env.ts
-      if (r.oldestFailureTs === null || first < r.oldestFailureTs) r.oldestFailureTs = first
-      if (r.newestFailureTs === null || env.ts > r.newestFailureTs) r.newestFailureTs = env.ts
-      this.reasons.add(env.reason, env.ts)
-    }
-  }
-
-  finish(top: number): void {
-    const r = this.stats.retry
-    r.attempts = Object.fromEntries([...this.attempts.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]))
-    r.reasons = this.reasons.top(top)
-    if (r.oldestFailureTs !== null) r.oldestFailureAgeMs = this.stats.at - r.oldestFailureTs
-    if (r.newestFailureTs !== null) r.newestFailureAgeMs = this.stats.at - r.newestFailureTs
-  }
-}
-
-/** Permanent-log entries into `stats.permanent`. */
-class PermanentTally {
-  private readonly reasons = new ReasonCounter()
-
-  constructor(private readonly stats: LogStats) {}
-
-  add = (it: ScanItem): void => {
-    const p = this.stats.permanent
-    if (it.kind === 'unparseable') p.unparseable++
-    else if (it.kind === 'record') {
-      p.entries++
-      const f = it.env.final ?? 'unknown'
-      p.byFinal[f] = (p.byFinal[f] ?? 0) + 1
-      if (p.oldestTs === null || it.env.ts < p.oldestTs) p.oldestTs = it.env.ts
-      if (p.newestTs === null || it.env.ts > p.newestTs) p.newestTs = it.env.ts
-      this.reasons.add(it.env.reason, it.env.ts)
-    }
-  }
-
-  finish(top: number): void {
-    this.stats.permanent.reasons = this.reasons.top(top)
-  }
+  return { stats, backend }
 }
 
 function lockState(s: Awaited<ReturnType<typeof inspectLock>>): { running: boolean; pid: number | null } {

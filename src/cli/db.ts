@@ -1,18 +1,15 @@
 /**
  * `--db <url>` on stats, inspect, replay, requeue and purge: the same command against the
- * central PostgreSQL store instead of a local log. The command files only decide which side
- * runs; everything the database side prints is here. The URL (or $DLETTER_DB) is never printed.
+ * central PostgreSQL store instead of a local log. Which side runs is decided here; stats,
+ * inspect, requeue and purge then make the same calls on either (backend.ts), and only the
+ * central replay, whose options differ, is run here. The URL (or $DLETTER_DB) is never printed.
  */
 import { type Command, Option } from 'commander'
-import { PostgresStore, redactUrl } from '../postgres/index.js'
-import type { EntryFilter, EntryState } from '../postgres/filters.js'
-import type { EntryFilter as LocalFilter } from '../admin/types.js'
-import { timeOf } from '../postgres/filters.js'
+import { type CentralEntry, PostgresStore } from '../postgres/index.js'
+import { redactUrl } from '../base/redact.js'
 import { parseIntArg } from './filters.js'
-import { EXIT, formatDuration, formatTime, padStart, preview, stdoutWrite, terminalSafe, usageError } from './output.js'
+import { EXIT, formatDuration, padStart, stdoutWrite, usageError } from './output.js'
 import { abortOnSignals } from './common.js'
-import type { CentralEntry } from '../postgres/entry.js'
-import type { RedriveResult } from '../postgres/redrive.js'
 
 export interface DbFlags {
   db?: string
@@ -65,70 +62,6 @@ export async function withStore<T>(url: string, host: string | undefined, fn: (s
 
 export function where(url: string): string {
   return `central store ${redactUrl(url)}`
-}
-
-/** The local command's filter (from its flags), plus the state picked by --permanent / --corrupt, as a central filter. */
-export function centralFilter(f: LocalFilter, state: EntryState | EntryState[], host: string | undefined, now = Date.now()): EntryFilter {
-  const { olderThan, ...rest } = f
-  const out: EntryFilter = { ...rest, state }
-  // The CLI's --older-than is a duration ago or an ISO date: a bound on ts either way.
-  if (olderThan !== undefined) out.until = typeof olderThan === 'string' ? timeOf('olderThan', olderThan, now) : now - olderThan
-  if (host !== undefined) out.host = host
-  return out
-}
-
-export async function dbStats(url: string, flags: DbFlags & { top: number; json?: boolean }): Promise<number> {
-  const s = await withStore(url, undefined, (store) => store.stats(flags.host !== undefined ? { host: flags.host } : {}, { top: flags.top }))
-  if (flags.json) {
-    stdoutWrite(JSON.stringify({ store: redactUrl(url), at: Date.now(), ...s }) + '\n')
-    return EXIT.OK
-  }
-  const lines = [
-    `${where(url)}${flags.host !== undefined ? ` (host ${flags.host})` : ''}: ${s.total} entries`,
-    `  ${Object.entries(s.byState).map(([k, v]) => `${k} ${v}`).join(', ')}; due now ${s.due}` +
-      (s.oldestAgeMs !== null ? `; oldest open entry ${formatDuration(s.oldestAgeMs)} old` : ''),
-    `  by host: ${s.byHost.slice(0, 20).map((h) => `${h.host} ${h.count}`).join(', ') || '—'}`,
-    `  top reasons (normalized):`,
-    ...s.byFingerprint.map((g) => `  ${padStart(g.count, 8)}  ${g.fingerprint}  [retry ${g.retry}, permanent ${g.permanent}, corrupt ${g.corrupt}; ${g.hosts} host(s)]`),
-  ]
-  stdoutWrite(lines.join('\n') + '\n')
-  return EXIT.OK
-}
-
-function stateOf(flags: { permanent?: boolean; corrupt?: boolean }): EntryState {
-  return flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
-}
-
-/** An entry as one JSON line: the envelope's fields, then where it lives. */
-function entryJson(e: CentralEntry): string {
-  const env: Record<string, unknown> = { ts: e.ts, attempt: e.attempt, reason: e.reason }
-  if (e.id !== undefined) env.id = e.id
-  if (e.firstTs !== undefined) env.firstTs = e.firstTs
-  if (e.dueTs !== undefined) env.dueTs = e.dueTs
-  if (e.errorName !== undefined) env.errorName = e.errorName
-  if (e.errorCode !== undefined) env.errorCode = e.errorCode
-  if (e.final !== undefined) env.final = e.final
-  Object.assign(env, { host: e.host, log: e.log, state: e.state, seq: e.seq, fingerprint: e.fingerprint })
-  if (e.raw !== undefined) env.raw = e.raw
-  env.payload = e.payload
-  return JSON.stringify(env)
-}
-
-export async function dbInspect(
-  url: string,
-  f: LocalFilter,
-  flags: DbFlags & { permanent?: boolean; corrupt?: boolean; json?: boolean; human?: boolean },
-): Promise<number> {
-  const json = flags.json === true || (!flags.human && !process.stdout.isTTY)
-  await withStore(url, undefined, async (store) => {
-    for await (const e of store.inspect(centralFilter(f, stateOf(flags), flags.host))) {
-      const line = json
-        ? entryJson(e)
-        : `${formatTime(e.ts)}  ${e.host}  ${e.state}  attempt ${e.attempt}${e.id !== undefined ? `  id=${e.id}` : ''}  ${preview(e.reason ?? '(no reason)', 120)}  ${preview(e.raw ?? JSON.stringify(e.payload) ?? '', 200)}`
-      if (!stdoutWrite(line + '\n')) await new Promise((r) => process.stdout.once('drain', r))
-    }
-  })
-  return EXIT.OK
 }
 
 export interface DbReplayFlags extends DbFlags {
@@ -185,40 +118,5 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
   } finally {
     stop.dispose()
   }
-  return EXIT.OK
-}
-
-/** `extra`: the local command's --json fields that apply (moved / removed, target, resetAttempts). */
-function printRedrive(url: string, verb: string, r: RedriveResult, json: boolean | undefined, extra: Record<string, unknown>): void {
-  if (json) {
-    stdoutWrite(JSON.stringify({ store: redactUrl(url), dryRun: r.dryRun, ...extra, count: r.count, leased: r.leased, topReasons: r.topReasons, aborted: r.stopped }) + '\n')
-    return
-  }
-  const head = r.dryRun ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}; nothing was changed` : `${verb} ${r.count} entries of the ${where(url)}${r.stopped ? ' (interrupted)' : ''}`
-  stdoutWrite([head, ...r.topReasons.map((t) => `  ${padStart(t.count, 8)}  ${t.fingerprint}`)].join('\n') + '\n')
-}
-
-export async function dbRequeue(url: string, f: LocalFilter, flags: DbFlags & { resetAttempts?: boolean; dryRun?: boolean; json?: boolean }): Promise<number> {
-  const r = await withStore(url, undefined, (store) =>
-    store.requeue(centralFilter(f, 'permanent', flags.host), {
-      dryRun: flags.dryRun === true,
-      resetAttempts: flags.resetAttempts === true,
-      ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
-    }),
-  )
-  printRedrive(url, 'requeued', r, flags.json, { resetAttempts: flags.resetAttempts === true, moved: r.count })
-  return EXIT.OK
-}
-
-export async function dbPurge(
-  url: string,
-  f: LocalFilter,
-  flags: DbFlags & { permanent?: boolean; corrupt?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean },
-): Promise<number> {
-  if (!flags.dryRun && !flags.yes) throw usageError('purge changes the central store: add --yes to confirm (or --dry-run to count first)')
-  const r = await withStore(url, undefined, (store) =>
-    store.purge(centralFilter(f, stateOf(flags), flags.host), { dryRun: flags.dryRun === true, ...(flags.rate !== undefined ? { rate: flags.rate } : {}) }),
-  )
-  printRedrive(url, 'purged', r, flags.json, { target: stateOf(flags), removed: r.count })
   return EXIT.OK
 }

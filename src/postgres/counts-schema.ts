@@ -1,5 +1,5 @@
 /**
- * The kept counts' tables and triggers (migration 3). Every statement that adds, changes or
+ * The kept counts' tables and triggers (migration 5). Every statement that adds, changes or
  * removes entries — ship, claim, settle, renew, release, requeue, purge, prune, and any SQL an
  * operator runs — appends what it changed per (state, host, fingerprint) to `count_deltas`,
  * from a statement-level trigger over its transition tables: in the same transaction, so a
@@ -64,5 +64,7 @@ export function countsMigration(t: { schema: string; entries: string }): string[
     // which it replaces.
     `CREATE INDEX entries_group_ts ON ${t.entries} (fingerprint, state, host, ts)`,
     `DROP INDEX "${t.schema}".entries_fingerprint`,
+    // A kind's and a host's oldestTs is the earliest first failure, not the earliest ts.
+    `CREATE INDEX entries_group_first ON ${t.entries} (fingerprint, state, host, (coalesce(first_ts, ts)))`,
   ]
 }

@@ -1,8 +1,15 @@
-/** A row as the store's callers see it: numbers as numbers, the payload parsed. */
-import { parseEnvelope } from '../format/envelope.js'
+/**
+ * A row as the store's callers see it: numbers as numbers, the payload parsed. A replay
+ * handler gets it as a CentralEntry; listings (inspect, readEntry) as the `Entry` a local log
+ * lists, built by the same builders (format/entry.ts).
+ */
+import { type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
+import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from '../format/entry.js'
+import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
 import { copyTrace } from '../base/trace-context.js'
 
+/** The entry a central replay handler gets with the payload. */
 export interface CentralEntry<T = unknown> {
   /** Database sequence number (stable, increasing with shipping order). */
   seq: number
@@ -76,5 +83,45 @@ export function toEntry(r: EntryRowData): CentralEntry {
   if (r.final !== null && r.final !== undefined) e.final = r.final as string
   if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
   if (state === 'corrupt' && raw !== null) e.raw = raw
+  return e
+}
+
+/**
+ * What a row was before it was settled: a delivered one was a retry entry; a purged one was
+ * permanent, or corrupt when it has neither `final`, nor attempt, nor id (as corrupt rows are).
+ */
+function kindOf(c: CentralEntry): Kind {
+  if (c.state === 'retry' || c.state === 'permanent' || c.state === 'corrupt') return c.state
+  if (c.state === 'delivered') return 'retry'
+  return c.final === undefined && c.attempt === 0 && c.id === undefined ? 'corrupt' : 'permanent'
+}
+
+/** A row as the `Entry` a listing gives; `ref` is its sequence number. */
+export function entryOfRow(r: EntryRowData): Entry {
+  const c = toEntry(r)
+  const kind = kindOf(c)
+  const at = { ref: String(c.seq), file: c.source, offset: c.offset, line: '' }
+  let e: Entry
+  if (kind === 'corrupt') {
+    // A record of a local quarantine was shipped with its fields as the payload; a line found
+    // bad while shipping has only the row: it came from the file and offset it was read at.
+    const shipped = corruptRecordOf(c.payload)
+    const rec: CorruptRecord = { ...(shipped ?? { segment: c.source, offset: c.offset }), ts: c.ts, error: c.reason }
+    if (typeof r.raw === 'string') rec.raw = r.raw
+    at.line = JSON.stringify(rec)
+    e = corruptEntry(at, rec)
+  } else {
+    const env = { ts: c.ts, attempt: c.attempt, reason: c.reason } as Envelope
+    for (const k of ['id', 'firstTs', 'dueTs', 'errorName', 'errorCode'] as const) if (c[k] !== undefined) (env as unknown as Record<string, unknown>)[k] = c[k]
+    if (c.final !== undefined) env.final = c.final as FinalReason
+    copyTrace(env, c)
+    env.payload = c.payload
+    // A payload jsonb could not hold was kept as the whole line: that is the stored line.
+    at.line = typeof r.raw === 'string' ? r.raw : JSON.stringify(env)
+    e = envelopeEntry(kind, at, env)
+  }
+  e.host = c.host
+  e.logName = c.log
+  if (c.state === 'delivered' || c.state === 'purged') e.settled = c.state
   return e
 }

@@ -4,13 +4,7 @@
  * because pg puts host, user and sometimes the password into its messages.
  */
 import { DeadLetterError } from '../base/errors.js'
-
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also `password=…` pairs. */
-export function maskSecrets(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/\s]*@/gi, '$1:***@')
-    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, '$1***')
-}
+import { maskSecrets } from '../base/redact.js'
 
 function causeCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; errors?: unknown[] } | null
@@ -55,14 +49,4 @@ export function dbError(action: string, err: unknown): DeadLetterError {
   const msg = maskSecrets(raw || code || 'unknown error')
   const withCode = code && !msg.includes(code) ? `${code}: ${msg}` : msg
   return new DeadLetterError('DLQ_DB', `dlq: ${action}: ${withCode}`, { cause: err })
-}
-
-/** Only protocol, host, port and database of a connection string: enough to say where, nothing secret. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`
-  } catch {
-    return 'the database'
-  }
 }

@@ -20,7 +20,8 @@
  */
 import { DeadLetterError } from '../base/errors.js'
 import { run, type Queryable } from './db.js'
-import { asRawLine, corruptTextRow, type EntryState, type Row } from './rows.js'
+import { asRawLine, corruptTextRow, type Row } from './rows.js'
+import type { Kind } from '../format/model.js'
 import { NOW_MS, type Tables } from './schema.js'
 
 export function insertSql(t: Tables): string {
@@ -82,7 +83,7 @@ export interface InsertOutcome {
   /** Rows new to the table. */
   inserted: number
   /** What each row the server refused was read as; each went in as a `corrupt` row instead. */
-  refused: EntryState[]
+  refused: Kind[]
 }
 
 /** The server's message when it refused a value in the rows (SQLSTATE class 22 or 54); undefined for any other failure. */

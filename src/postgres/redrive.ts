@@ -13,92 +13,101 @@
  * entries are skipped and counted in `leased`; run again once the worker has settled them.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DeadLetterError, invalidOption } from '../base/errors.js'
+import { DeadLetterError } from '../base/errors.js'
+import { bool, checkOptions, fn, int, signal } from '../base/checks.js'
+import { changeKind } from '../format/filter.js'
+import { ListenerGuard } from '../base/listener-guard.js'
+import type { ChangeResult, Kind, Progress, PurgeResult, RequeueResult } from '../format/model.js'
+import { ReasonCounter } from '../format/reasons.js'
 import { retryTransient, run, type Db } from './db.js'
-import { compileFilter, type EntryFilter, type EntryState } from './filters.js'
-import type { ResolvedRedriveOptions } from './options.js'
+import { CENTRAL_FILTER_KEYS, type CompiledFilter, type EntryState, centralFilter, compileFilter } from './filters.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
-
-export interface ReasonCount {
-  fingerprint: string
-  count: number
-  example: string | null
-}
-
-export interface RedriveResult {
-  dryRun: boolean
-  /** Entries matched (dry run) or changed. */
-  count: number
-  /**
-   * Matching entries left alone because a replay worker holds them (under a live lease, or
-   * being claimed or settled at that instant); a dry run counts those leased now.
-   */
-  leased: number
-  /** Largest groups among them by reason fingerprint (at most 10). */
-  topReasons: ReasonCount[]
-  /** True when stopped by the signal; what was changed stays changed. */
-  stopped: boolean
-}
 
 const BATCH = 1000
 const TOP = 10
 
-type Kind = 'requeue' | 'purge'
+type Op = 'requeue' | 'purge'
 
-const KINDS: Record<Kind, { states: EntryState[]; why: string }> = {
-  requeue: { states: ['permanent', 'retry'], why: 'corrupt entries have no payload to deliver; delivered and purged ones are done' },
-  purge: { states: ['permanent', 'corrupt'], why: 'the retry log is never purged, its entries leave through replay; delivered and purged rows leave through prune()' },
+const common = { dryRun: bool, rate: int(1), signal, onProgress: fn }
+const CHECKS = {
+  requeue: { ...common, kind: changeKind('requeue'), resetAttempts: bool },
+  purge: { ...common, kind: changeKind('purge') },
 }
 
-/** The filter with the states the operation may touch: requeue defaults to permanent, purge must be told. */
-function kindFilter(kind: Kind, filter: EntryFilter | undefined): EntryFilter {
-  const f: EntryFilter = { ...filter }
-  const { states, why } = KINDS[kind]
-  if (kind === 'requeue') f.state ??= 'permanent'
-  if (f.state === undefined) {
-    throw new DeadLetterError('DLQ_INVALID_OPTION', `dlq: ${kind}() needs filter \`state\`: ${states.map((s) => `'${s}'`).join(' or ')}, or both (${why})`)
-  }
-  for (const s of Array.isArray(f.state) ? f.state : [f.state]) {
-    if (!states.includes(s)) throw invalidOption('state', `${states.map((x) => `'${x}'`).join(' or ')} for ${kind}() (${why})`, s)
-  }
-  return f
+interface RedriveRun {
+  op: Op
+  kind: Kind
+  /** The filter compiled with its first parameter at $first. */
+  filter: (first: number) => CompiledFilter
+  dryRun: boolean
+  rate: number | undefined
+  resetAttempts: boolean
+  signal: AbortSignal | undefined
+  onProgress: ((p: Progress) => void) | undefined
 }
 
-function setClause(kind: Kind, resetParam: string): string {
-  if (kind === 'purge') return `state = 'purged', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}`
+/** Check the options (filter fields and the operation's own) once; the same keys a local log takes, central ones added. */
+export function resolveRedrive(op: Op, options: unknown): RedriveRun {
+  const o = checkOptions(`store.${op}`, options, CHECKS[op] as typeof CHECKS.requeue, CENTRAL_FILTER_KEYS) as Record<string, unknown>
+  const kind = (o.kind as Kind | undefined) ?? (op === 'requeue' ? 'permanent' : undefined)
+  if (kind === undefined) {
+    throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: store.purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged; delivered and purged rows leave through prune())")
+  }
+  const { filter, scope } = centralFilter(options as object, kind)
+  return {
+    op,
+    kind,
+    filter: (first) => compileFilter(filter, scope, [kind], first),
+    dryRun: (o.dryRun as boolean | undefined) ?? false,
+    rate: o.rate as number | undefined,
+    resetAttempts: (o.resetAttempts as boolean | undefined) ?? false,
+    signal: o.signal as AbortSignal | undefined,
+    onProgress: o.onProgress as RedriveRun['onProgress'],
+  }
+}
+
+function setClause(op: Op, resetParam: string): string {
+  if (op === 'purge') return `state = 'purged', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}`
   return `state = 'retry', due_ts = 0, final = NULL, lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS},
-          attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END`
+          attempt = CASE WHEN ${resetParam}::boolean THEN 1 ELSE attempt END,
+          first_ts = CASE WHEN ${resetParam}::boolean THEN coalesce(first_ts, ts) ELSE first_ts END`
 }
 
-export async function redrive(db: Db, t: Tables, kind: Kind, filter: EntryFilter | undefined, o: ResolvedRedriveOptions): Promise<RedriveResult> {
-  const own = kind === 'requeue' ? [o.resetAttempts] : []
-  const f = compileFilter(kindFilter(kind, filter), 3 + own.length)
-  if (o.dryRun) return dryRun(db, t, filter, kind)
-  const groups = new Map<string, ReasonCount>()
-  let count = 0
+export async function redrive(db: Db, t: Tables, op: 'requeue', options: unknown): Promise<RequeueResult>
+export async function redrive(db: Db, t: Tables, op: 'purge', options: unknown): Promise<PurgeResult>
+export async function redrive(db: Db, t: Tables, op: Op, options: unknown): Promise<ChangeResult> {
+  const o = resolveRedrive(op, options)
+  const own = op === 'requeue' ? [o.resetAttempts] : []
+  const f = o.filter(3 + own.length)
+  const result: ChangeResult = { kind: o.kind, dryRun: o.dryRun, filter: f.text, count: 0, reasons: [], stopped: null, warnings: [], backend: { type: 'postgres', leased: 0 } }
+  const out = op === 'requeue' ? { ...result, resetAttempts: o.resetAttempts } : result
+  if (o.dryRun) return dryRun(db, t, o, out)
+  // A progress callback that throws must not stop the operation halfway: it becomes a warning.
+  const guard = new ListenerGuard((message) => out.warnings.push(message))
+  const groups = new ReasonCounter(1000)
   let leased = 0
   let after = 0
   const t0 = Date.now()
   const limit = f.limit ?? Infinity
-  while (count < limit && !o.signal?.aborted) {
-    const n = Math.min(BATCH, limit - count, o.rate ?? BATCH)
+  while (out.count < limit && !o.signal?.aborted) {
+    const n = Math.min(BATCH, limit - out.count, o.rate ?? BATCH)
     // `m`: the next n matching rows nobody holds, locked (rows a worker is claiming or
     // settling right now are locked: skipped). `span`: the stretch of the keyset this batch
     // covers — to `m`'s last row, or to the end when `m` came up short. Every matching row
     // of the span (as of the statement's snapshot) that was not changed was held by a worker.
-    const r = await run<{ seq: string | null; fingerprint: string | null; reason: string | null; taken: string | null; seen: string | null; hi: string | null }>(
+    const r = await run<{ seq: string | null; fingerprint: string | null; reason: string | null; ts: string | null; taken: string | null; seen: string | null; hi: string | null }>(
       db,
-      kind,
+      op,
       `WITH m AS (
          SELECT seq FROM ${t.entries} WHERE seq > $1 AND ${f.where} AND ${UNLEASED} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
        ), u AS (
-         UPDATE ${t.entries} SET ${setClause(kind, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED} RETURNING seq, fingerprint, reason
+         UPDATE ${t.entries} SET ${setClause(op, '$3')} WHERE seq IN (SELECT seq FROM m) AND ${UNLEASED} RETURNING seq, fingerprint, reason, ts
        ), span AS (
          SELECT count(*) AS taken, CASE WHEN count(*) < $2 THEN NULL ELSE max(seq) END AS hi FROM m
        )
-       SELECT seq, fingerprint, reason, NULL::bigint AS taken, NULL::bigint AS seen, NULL::bigint AS hi FROM u
+       SELECT seq, fingerprint, reason, ts, NULL::bigint AS taken, NULL::bigint AS seen, NULL::bigint AS hi FROM u
        UNION ALL
-       SELECT NULL, NULL, NULL, span.taken,
+       SELECT NULL, NULL, NULL, NULL, span.taken,
               (SELECT count(*) FROM ${t.entries} WHERE seq > $1 AND (span.hi IS NULL OR seq <= span.hi) AND ${f.where}), span.hi
        FROM span`,
       [after, n, ...own, ...f.params],
@@ -111,53 +120,55 @@ export async function redrive(db: Db, t: Tables, kind: Kind, filter: EntryFilter
         continue
       }
       changed++
-      const fp = row.fingerprint!
-      const g = groups.get(fp)
-      if (g) g.count++
-      else if (groups.size < 1000) groups.set(fp, { fingerprint: fp, count: 1, example: row.reason })
+      groups.addTo(row.fingerprint!, row.reason, Number(row.ts))
     }
-    count += changed
+    out.count += changed
     leased += Number(span!.seen) - changed
+    guard.call('onProgress', o.onProgress, { done: out.count, total: null, items: out.count })
     if (span!.hi === null) break
     after = Number(span!.hi)
     if (o.rate !== undefined) {
-      const wait = t0 + (count / o.rate) * 1000 - Date.now()
+      const wait = t0 + (out.count / o.rate) * 1000 - Date.now()
       if (wait > 0) await sleep(wait, undefined, o.signal ? { signal: o.signal } : {}).catch(() => {})
     }
   }
-  const topReasons = [...groups.values()].sort((a, b) => b.count - a.count || a.fingerprint.localeCompare(b.fingerprint)).slice(0, TOP)
-  return { dryRun: false, count, leased, topReasons, stopped: o.signal?.aborted === true }
+  guard.flush()
+  out.reasons = groups.top(TOP)
+  out.stopped = o.signal?.aborted ? 'abort' : out.count >= limit ? 'limit' : null
+  out.backend = { type: 'postgres', leased }
+  return out
 }
 
 /**
  * What a real run would change now: the matching rows nobody holds (the first `limit` of
  * them), and how many matching rows up to the last of those a worker holds.
  */
-async function dryRun(db: Db, t: Tables, filter: EntryFilter | undefined, kind: Kind): Promise<RedriveResult> {
-  const f = compileFilter(kindFilter(kind, filter), 1)
+async function dryRun<R extends ChangeResult>(db: Db, t: Tables, o: RedriveRun, out: R): Promise<R> {
+  const f = o.filter(1)
   const bound =
     f.limit === undefined
       ? ''
       : `WHERE seq <= coalesce((SELECT seq FROM m WHERE free ORDER BY seq OFFSET $${f.params.length + 1} LIMIT 1), 9223372036854775807)`
   const params = f.limit === undefined ? f.params : [...f.params, f.limit - 1]
-  const r = await run<{ fingerprint: string | null; c: string; l: string; example: string | null }>(
+  const r = await run<{ fingerprint: string | null; c: string; l: string; example: string | null; oldest: string | null; newest: string | null }>(
     db,
-    `${kind} (dry run)`,
-    `WITH m AS (SELECT seq, fingerprint, reason, ${UNLEASED} AS free FROM ${t.entries} WHERE ${f.where})
-     SELECT fingerprint, count(*) FILTER (WHERE free) AS c, count(*) FILTER (WHERE NOT free) AS l, min(reason) FILTER (WHERE free) AS example
-     FROM m ${bound} GROUP BY ROLLUP (fingerprint) ORDER BY c DESC, fingerprint`,
+    `${o.op} (dry run)`,
+    `WITH m AS (SELECT seq, fingerprint, reason, ts, ${UNLEASED} AS free FROM ${t.entries} WHERE ${f.where})
+     SELECT fingerprint, count(*) FILTER (WHERE free) AS c, count(*) FILTER (WHERE NOT free) AS l, (array_agg(reason ORDER BY ts, seq) FILTER (WHERE free))[1] AS example,
+            min(ts) FILTER (WHERE free) AS oldest, max(ts) FILTER (WHERE free) AS newest
+     FROM m ${bound} GROUP BY ROLLUP (fingerprint) ORDER BY c DESC, oldest, fingerprint COLLATE "C"`,
     params,
   )
-  let count = 0
-  let leased = 0
-  const topReasons: ReasonCount[] = []
   for (const row of r.rows) {
     if (row.fingerprint === null) {
-      count = Number(row.c)
-      leased = Number(row.l)
-    } else if (topReasons.length < TOP && Number(row.c) > 0) topReasons.push({ fingerprint: row.fingerprint, count: Number(row.c), example: row.example })
+      out.count = Number(row.c)
+      out.backend = { type: 'postgres', leased: Number(row.l) }
+    } else if (out.reasons.length < TOP && Number(row.c) > 0) {
+      out.reasons.push({ fingerprint: row.fingerprint, count: Number(row.c), example: row.example, oldestTs: Number(row.oldest), newestTs: Number(row.newest) })
+    }
   }
-  return { dryRun: true, count, leased, topReasons, stopped: false }
+  out.stopped = f.limit !== undefined && out.count >= f.limit ? 'limit' : null
+  return out
 }
 
 /**

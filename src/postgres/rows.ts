@@ -6,18 +6,18 @@
  */
 import crypto from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
-import { EnvelopeParseError, type Envelope, parseEnvelope, rawPayloadOf } from '../format/envelope.js'
+import { type Envelope, rawPayloadOf } from '../format/envelope.js'
+import { LineDecoder } from '../format/entry.js'
+import type { Kind } from '../format/model.js'
 import { fingerprintOf } from './fingerprint.js'
 import { jsonbRefusal, pgText } from './pg-text.js'
 import { copyTrace } from '../base/trace-context.js'
-
-export type EntryState = 'retry' | 'permanent' | 'corrupt'
 
 export interface Row {
   key: string
   source: string
   offset: number
-  state: EntryState
+  state: Kind
   attempt: number
   reason: string | null
   fingerprint: string
@@ -79,7 +79,7 @@ export function corruptTextRow(key: string, source: string, offset: number, text
   }
 }
 
-export function envelopeRow(key: string, source: string, offset: number, line: string, env: Envelope, state: EntryState): Row {
+export function envelopeRow(key: string, source: string, offset: number, line: string, env: Envelope, state: Kind): Row {
   const payload = rawPayloadOf(line, env)
   // A payload jsonb cannot store is kept as the whole line in `raw` (text), parsed on read:
   // the same JSON.parse a local replay runs, so both deliver the same value.
@@ -124,18 +124,13 @@ export function segmentLineRow(
   host: string, log: string, source: string, offset: number, bytes: Buffer, state: 'retry' | 'permanent', torn: boolean, now: number,
 ): Row {
   const key = entryKey(host, log, source, offset, bytes)
-  let end = bytes.length
-  if (end > 0 && bytes[end - 1] === 0x0d) end--
-  if (end === 0) return corruptRow(key, source, offset, bytes, 'empty line', now)
-  const line = bytes.toString('utf8', 0, end)
-  if (line.includes('\uFFFD') && !isUtf8(bytes.subarray(0, end))) return corruptRow(key, source, offset, bytes, 'invalid UTF-8', now)
-  try {
-    return envelopeRow(key, source, offset, line, parseEnvelope(line), state)
-  } catch (err) {
-    const why = err instanceof EnvelopeParseError ? err.message : String(err)
-    return corruptRow(key, source, offset, bytes, torn ? `torn record at end of segment (${why})` : why, now)
-  }
+  const env = decoder.decode(bytes, 0, bytes.length, torn)
+  if (env === undefined) return corruptRow(key, source, offset, bytes, decoder.error!, now)
+  return envelopeRow(key, source, offset, decoder.line, env, state)
 }
+
+/** Lines are turned into rows one at a time, each used at once. */
+const decoder = new LineDecoder()
 
 /** A record of the local corrupt quarantine (written by a local replay). */
 export function quarantineLineRow(host: string, log: string, source: string, offset: number, bytes: Buffer, now: number): Row {

@@ -74,7 +74,7 @@ export const MIGRATIONS: Migration[] = [
   // 2: the trace context log() captured ({ tp, tpState?, baggage? }, src/base/trace-context.ts).
   // A nullable column without a default: added without rewriting the table.
   (t) => [`ALTER TABLE ${t.entries} ADD COLUMN trace jsonb`],
-  // 3: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
+  // 5: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
   countsMigration,
 ]
 

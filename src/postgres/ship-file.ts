@@ -11,6 +11,7 @@ import { insertIsolating, rowBytes } from './insert.js'
 import { corruptRow, entryKey, quarantineLineRow, type Row, segmentLineRow } from './rows.js'
 import type { Tables } from './schema.js'
 import { OversizedKeeper } from '../store/oversized.js'
+import type { Kind } from '../format/model.js'
 
 export interface ShipTarget {
   db: Db
@@ -25,7 +26,7 @@ export interface ShipTarget {
   origin: string
 }
 
-export type FileKind = 'retry' | 'permanent' | 'quarantine'
+export type FileKind = Kind
 
 export interface FileCounts {
   entries: number
@@ -108,7 +109,7 @@ export async function shipFile(
   const handler: LineHandler = {
     line(buf, s, e, offset, _next, torn) {
       const bytes = buf.subarray(s, e)
-      if (kind === 'quarantine') return add(quarantineLineRow(target.host, target.origin, source, offset, bytes, now))
+      if (kind === 'corrupt') return add(quarantineLineRow(target.host, target.origin, source, offset, bytes, now))
       return add(segmentLineRow(target.host, target.origin, source, offset, bytes, kind, torn, now))
     },
     // An over-limit line's bytes are kept whole in a side file on this host (as a local

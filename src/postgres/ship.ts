@@ -23,6 +23,7 @@ import { BATCH_BYTES, insertIsolating } from './insert.js'
 import { corruptRow, entryKey } from './rows.js'
 import { type FileKind, shipFile, type ShipTarget } from './ship-file.js'
 import type { ResolvedShipOptions } from './options.js'
+import type { Stopped } from '../format/model.js'
 import { compactCounts } from './kept-counts.js'
 
 export interface ShipResult {
@@ -48,15 +49,15 @@ export interface ShipResult {
   sealError?: string
   /** What recovery of an interrupted local requeue/purge did first, in words. */
   recovered?: string
-  /** True when stopped by the signal (what was committed stays; the rest ships next time). */
-  stopped: boolean
+  /** 'abort' when stopped by the signal (what was committed stays; the rest ships next time). */
+  stopped: Stopped
   durationMs: number
 }
 
 export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPath: string, o: ResolvedShipOptions): Promise<ShipResult> {
   const t0 = Date.now()
   const paths = await resolveLogPath('store.ship', logPath)
-  const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: false, durationMs: 0 }
+  const res: ShipResult = { shipped: 0, duplicates: 0, retry: 0, permanent: 0, corrupt: 0, refused: 0, files: 0, sealedBy: 'self', stopped: null, durationMs: 0 }
   // The replay lock, and recovery of whatever a killed replay, requeue or purge left behind
   // (the same recovery every local entry point runs), so what is shipped is a settled log.
   await withMaintenance(paths, { mode: o.mode, operation: 'ship' }, async (session) => {
@@ -72,12 +73,12 @@ export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPat
     const files: Array<{ file: { path: string; key: string; gz: boolean }; kind: FileKind; start: () => Promise<number> }> = []
     for (const seg of await listSegments(paths.retry)) files.push({ file: seg, kind: 'retry', start: () => replayedUpTo(seg) })
     for (const seg of await listSegments(paths.permanent)) files.push({ file: seg, kind: 'permanent', start: async () => 0 })
-    if (await isFile(paths.corrupt)) files.push({ file: { path: paths.corrupt, key: paths.corrupt, gz: false }, kind: 'quarantine', start: async () => 0 })
+    if (await isFile(paths.corrupt)) files.push({ file: { path: paths.corrupt, key: paths.corrupt, gz: false }, kind: 'corrupt', start: async () => 0 })
     for (const f of files) {
       if (stopped()) break
       await shipOne(full, paths, f.file, f.kind, await f.start(), o, res)
     }
-    res.stopped = stopped()
+    res.stopped = stopped() ? 'abort' : null
     // Fold this round's count deltas (kept-counts.ts). Only an optimisation: the counts are
     // exact with the deltas pending, so a failure here fails nothing that was shipped.
     if (res.files > 0) await compactCounts(target.db, target.tables).catch(() => {})

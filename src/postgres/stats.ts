@@ -1,103 +1,91 @@
 /**
- * `store.stats(filter)`: counts by state and host, the top failure modes by reason
- * fingerprint across the fleet, and the oldest open entry. Grouping reads the stored,
- * indexed fingerprint column; nothing is normalised at query time.
+ * `store.stats(options)`: the `Stats` a local log's `stats()` returns — counts, due and
+ * deferred, attempts, finals and the top reasons per kind — over the whole fleet, plus the same
+ * counts per host. Grouping reads the stored, indexed fingerprint column; nothing is normalised
+ * at query time. Times are the database server's.
  */
+import type { CentralStatsBackend, HostStats, KindStats, Stats } from '../format/model.js'
 import { run, type Db } from './db.js'
-import { ALL_STATES, OPEN_STATES, compileFilter, type EntryFilter, type EntryState } from './filters.js'
-import { NOW_MS, type Tables, UNLEASED } from './schema.js'
-
-export interface FingerprintGroup {
-  fingerprint: string
-  count: number
-  retry: number
-  permanent: number
-  corrupt: number
-  /** Distinct hosts with this failure. */
-  hosts: number
-  /** One actual reason of the group. */
-  example: string | null
-  oldestTs: number
-  newestTs: number
-}
-
-export interface CentralStats {
-  total: number
-  byState: Record<EntryState, number>
-  byHost: Array<{ host: string; count: number }>
-  byFingerprint: FingerprintGroup[]
-  /** Retry entries due now and not leased by a worker. */
-  due: number
-  /** `ts` of the oldest open (retry, permanent, corrupt) matching entry, and its age by the server's clock. */
-  oldestTs: number | null
-  oldestAgeMs: number | null
-}
-
-export interface StatsOptions {
-  /** Fingerprint groups reported, largest first. Default 20. */
-  top?: number
-}
-
-/** Fingerprint groups reported unless `top` says otherwise. */
-export const STATS_TOP = 20
+import type { CompiledFilter } from './filters.js'
+import { NOW_MS, type Tables } from './schema.js'
 
 const n = (v: unknown) => Number(v ?? 0)
+const nOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v))
+const OPEN = `state IN ('retry', 'permanent', 'corrupt')`
 
-export async function centralStats(db: Db, t: Tables, filter?: EntryFilter, opts: StatsOptions = {}): Promise<CentralStats> {
-  const f = compileFilter({ ...filter, limit: undefined }, 1, ALL_STATES)
-  const top = opts.top ?? STATS_TOP
-  const byState = await run<Record<string, unknown>>(
-    db,
-    'stats',
-    `SELECT state, count(*) AS c, min(ts) AS oldest, ${NOW_MS} AS now,
-            count(*) FILTER (WHERE state = 'retry' AND due_ts <= ${NOW_MS} AND ${UNLEASED}) AS due
-     FROM ${t.entries} WHERE ${f.where} GROUP BY state`,
-    f.params,
-  )
-  const byHost = await run<Record<string, unknown>>(
-    db,
-    'stats',
-    `SELECT host, count(*) AS c FROM ${t.entries} WHERE ${f.where} GROUP BY host ORDER BY c DESC, host LIMIT 1000`,
-    f.params,
-  )
-  const byFp = await run<Record<string, unknown>>(
-    db,
-    'stats',
-    `SELECT fingerprint, count(*) AS c,
-            count(*) FILTER (WHERE state = 'retry') AS retry,
-            count(*) FILTER (WHERE state = 'permanent') AS permanent,
-            count(*) FILTER (WHERE state = 'corrupt') AS corrupt,
-            count(DISTINCT host) AS hosts, min(reason) AS example, min(ts) AS oldest, max(ts) AS newest
-     FROM ${t.entries} WHERE ${f.where} GROUP BY fingerprint ORDER BY c DESC, fingerprint LIMIT $${f.params.length + 1}`,
-    [...f.params, top],
-  )
-  const states: Record<EntryState, number> = { retry: 0, permanent: 0, corrupt: 0, delivered: 0, purged: 0 }
-  let oldest: number | null = null
-  let now = Date.now()
-  let due = 0
-  for (const r of byState.rows) {
-    states[r.state as EntryState] = n(r.c)
-    now = n(r.now)
-    due += n(r.due)
-    if (OPEN_STATES.includes(r.state as EntryState) && r.oldest !== null && (oldest === null || n(r.oldest) < oldest)) oldest = n(r.oldest)
+/** `f` compiled without states, its first parameter at $1. */
+export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { top: number; fast: boolean }): Promise<Stats> {
+  const at = n((await run<{ now: string }>(db, 'stats', `SELECT ${NOW_MS} AS now`)).rows[0]!.now)
+  const p = (k: number) => `$${f.params.length + k}`
+  const q = <R>(sql: string, extra: unknown[] = []) => run<R & Record<string, unknown>>(db, 'stats', sql, [...f.params, ...extra]).then((r) => r.rows)
+  const due = `state = 'retry' AND due_ts <= ${p(1)} AND (lease_until IS NULL OR lease_until < ${p(1)})`
+  const [byState, hosts, attempts, finals, reasons] = await Promise.all([
+    q(
+      `SELECT state, count(*) AS c, min(coalesce(first_ts, ts)) AS oldest, max(ts) AS newest,
+              count(*) FILTER (WHERE ${due}) AS due, count(*) FILTER (WHERE state = 'retry' AND due_ts > ${p(1)}) AS deferred,
+              min(due_ts) FILTER (WHERE state = 'retry' AND due_ts > ${p(1)}) AS next_due
+       FROM ${t.entries} WHERE ${f.where} GROUP BY state`,
+      [at],
+    ),
+    q(
+      `SELECT host, count(*) FILTER (WHERE state = 'retry') AS retry, count(*) FILTER (WHERE ${due}) AS due,
+              count(*) FILTER (WHERE state = 'permanent') AS permanent, count(*) FILTER (WHERE state = 'corrupt') AS corrupt,
+              min(coalesce(first_ts, ts)) FILTER (WHERE state = 'retry') AS oldest
+       FROM ${t.entries} WHERE ${f.where} AND ${OPEN} GROUP BY host ORDER BY count(*) DESC, host COLLATE "C" LIMIT 1000`,
+      [at],
+    ),
+    o.fast ? [] : q(`SELECT attempt, count(*) AS c FROM ${t.entries} WHERE ${f.where} AND state = 'retry' GROUP BY attempt ORDER BY attempt`),
+    o.fast ? [] : q(`SELECT coalesce(final, 'unknown') AS final, count(*) AS c FROM ${t.entries} WHERE ${f.where} AND state = 'permanent' GROUP BY 1 ORDER BY 1`),
+    o.fast
+      ? []
+      : q(
+          // Ordered as a local log orders its groups: by count, then oldest first, then fingerprint (byte order).
+          `SELECT * FROM (
+             SELECT state, fingerprint, count(*) AS c, count(DISTINCT host) AS hosts, (array_agg(reason ORDER BY ts, seq))[1] AS example, min(ts) AS oldest, max(ts) AS newest,
+                    row_number() OVER (PARTITION BY state ORDER BY count(*) DESC, min(ts), fingerprint COLLATE "C") AS rank
+             FROM ${t.entries} WHERE ${f.where} AND ${OPEN} GROUP BY state, fingerprint) g
+           WHERE rank <= ${p(1)} ORDER BY state, rank`,
+          [o.top],
+        ),
+  ])
+  const kind = (): KindStats => ({ count: 0, oldestTs: null, newestTs: null, reasons: [] })
+  const backend: CentralStatsBackend = { type: 'postgres', schema: t.schema, settled: { delivered: 0, purged: 0 } }
+  const s: Stats = {
+    at,
+    retry: { ...kind(), due: 0, deferred: 0, nextDueTs: null, attempts: {} },
+    permanent: { ...kind(), byFinal: {} },
+    corrupt: kind(),
+    exact: o.fast ? { due: true, oldestTs: true } : null,
+    hosts: hosts.map((r): HostStats => ({ host: r.host as string, retry: n(r.retry), due: n(r.due), permanent: n(r.permanent), corrupt: n(r.corrupt), oldestTs: nOrNull(r.oldest) })),
+    warnings: [],
+    backend,
   }
-  return {
-    total: Object.values(states).reduce((a, b) => a + b, 0),
-    byState: states,
-    byHost: byHost.rows.map((r) => ({ host: r.host as string, count: n(r.c) })),
-    byFingerprint: byFp.rows.map((r) => ({
+  for (const r of byState) {
+    const state = r.state as string
+    if (state === 'delivered' || state === 'purged') {
+      backend.settled[state] = n(r.c)
+      continue
+    }
+    const k = s[state as 'retry' | 'permanent' | 'corrupt']
+    k.count = n(r.c)
+    k.oldestTs = nOrNull(r.oldest)
+    if (!o.fast) k.newestTs = nOrNull(r.newest)
+    if (state === 'retry') {
+      Object.assign(s.retry, { due: n(r.due), deferred: n(r.deferred) })
+      if (!o.fast) s.retry.nextDueTs = nOrNull(r.next_due)
+    }
+  }
+  for (const r of attempts) s.retry.attempts[String(r.attempt)] = n(r.c)
+  for (const r of finals) s.permanent.byFinal[r.final as string] = n(r.c)
+  for (const r of reasons) {
+    s[r.state as 'retry' | 'permanent' | 'corrupt'].reasons.push({
       fingerprint: r.fingerprint as string,
       count: n(r.c),
-      retry: n(r.retry),
-      permanent: n(r.permanent),
-      corrupt: n(r.corrupt),
-      hosts: n(r.hosts),
       example: (r.example as string | null) ?? null,
       oldestTs: n(r.oldest),
       newestTs: n(r.newest),
-    })),
-    due,
-    oldestTs: oldest,
-    oldestAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      hosts: n(r.hosts),
+    })
   }
+  return s
 }

@@ -4,34 +4,47 @@
  * here, from any host.
  */
 import { EventEmitter } from 'node:events'
-import { DeadLetterError, invalidOption } from '../base/errors.js'
+import { DeadLetterError } from '../base/errors.js'
+import { bool, checkOptions, fn, int, oneOf, signal } from '../base/checks.js'
 import { ListenerGuard } from '../base/listener-guard.js'
+import type {
+  CentralOptions,
+  Entry,
+  InspectIterable,
+  InspectOptions,
+  Kind,
+  Progress,
+  PurgeOptions,
+  PurgeResult,
+  RequeueOptions,
+  RequeueResult,
+  Stats,
+  StatsOptions,
+} from '../format/model.js'
 import { type Db, isPGliteLike, type PGliteLike, pgliteDb, poolDb } from './db.js'
-import type { CentralEntry } from './entry.js'
-import { dbError, maskSecrets, redactUrl } from './errors.js'
-import { compileFilter, type EntryFilter } from './filters.js'
-import { type InspectOrder, inspectEntries } from './inspect.js'
+import { dbError } from './errors.js'
+import { maskSecrets, redactUrl } from '../base/redact.js'
+import { CENTRAL_FILTER_KEYS, centralFilter, compileFilter } from './filters.js'
+import { inspectEntries, readRow } from './inspect.js'
 import {
   type CentralReplayOptions,
   type ConnectOptions,
   type PruneOptions,
-  type RedriveOptions,
   type ResolvedConnectOptions,
   resolveCentralReplayOptions,
   resolveConnectOptions,
   resolvePruneOptions,
-  resolveRedriveOptions,
   resolveShipOptions,
   resolveShipperOptions,
   type ShipOptions,
   type ShipperOptions,
 } from './options.js'
-import { prune, redrive, type RedriveResult } from './redrive.js'
 import { keptCanAnswer, keptStats } from './kept-counts.js'
+import { prune, redrive } from './redrive.js'
 import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
 import { startShipperLoop } from './shipper.js'
-import { type CentralStats, centralStats, type StatsOptions } from './stats.js'
+import { centralStats } from './stats.js'
 import { type CentralHandler, type CentralReplaySummary, runWorker } from './worker.js'
 
 export interface PostgresStoreEvents {
@@ -43,8 +56,9 @@ export interface PostgresStoreEvents {
   warning: [Error]
 }
 
-/** `store.inspect()`: a filter, and which end of the shipping order to start from (default 'oldest'). */
-export type CentralInspectOptions = EntryFilter & { order?: InspectOrder }
+const INSPECT_CHECKS = { kind: oneOf<Kind>('retry', 'permanent', 'corrupt'), order: oneOf('oldest', 'newest'), skip: int(0), signal, settled: oneOf('delivered', 'purged') }
+const STATS_CHECKS = { top: int(1), fast: bool, signal, onProgress: fn }
+const STATS_FILTER_KEYS = CENTRAL_FILTER_KEYS.filter((k) => k !== 'limit')
 
 export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   readonly host: string
@@ -129,30 +143,44 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   }
 
   /**
-   * Matching entries in shipping order (`order: 'newest'`: newest first), streamed page by
-   * page. Throws at once on a bad filter; a `reason` pattern PostgreSQL rejects fails the
-   * first step of the iteration (DLQ_INVALID_OPTION), before any entry.
+   * Matching entries of one kind (default 'retry'; `settled`: delivered or purged rows instead)
+   * in shipping order (`order: 'newest'`: newest first), streamed page by page. A bad option,
+   * or a `reason` pattern PostgreSQL rejects (DLQ_INVALID_OPTION), fails the first step of the
+   * iteration, before any entry.
    */
-  inspect(filter?: CentralInspectOptions): AsyncGenerator<CentralEntry> {
+  inspect(options?: InspectOptions & CentralOptions): InspectIterable {
     this.assertOpen()
-    let where: EntryFilter | undefined = filter
-    let order: InspectOrder | undefined
-    if (filter !== null && typeof filter === 'object' && 'order' in filter) {
-      const { order: o, ...rest } = filter
-      if (o !== undefined && o !== 'oldest' && o !== 'newest') throw invalidOption('order', "'oldest' or 'newest'", o)
-      order = o
-      where = rest
-    }
-    return inspectEntries(this.db, this.tables, compileFilter(where, 3), order)
+    return inspectEntries(this.db, this.tables, () => {
+      const o = checkOptions('store.inspect', options, INSPECT_CHECKS, CENTRAL_FILTER_KEYS)
+      const kind = o.kind ?? 'retry'
+      const { filter, scope } = centralFilter(options, o.settled === undefined ? kind : undefined)
+      return { filter: compileFilter(filter, scope, [o.settled ?? kind], 3), order: o.order ?? 'oldest', skip: o.skip ?? 0, signal: o.signal }
+    })
   }
 
-  async stats(filter?: EntryFilter, options?: StatsOptions): Promise<CentralStats> {
+  /** The entry a listing's `ref` names; undefined once it is settled (delivered, purged). */
+  async readEntry(ref: string): Promise<Entry | undefined> {
     this.assertOpen()
-    if (options?.top !== undefined && (!Number.isSafeInteger(options.top) || options.top < 1)) throw invalidOption('top', 'an integer >= 1', options.top)
-    // A filter on state, host and fingerprint only (the overview, /metrics) reads the kept
-    // counts; any other scans the matching rows.
-    if (keptCanAnswer(filter)) return keptStats(this.db, this.tables, filter, options)
-    return centralStats(this.db, this.tables, filter, options)
+    return readRow(this.db, this.tables, ref)
+  }
+
+  /** The `Stats` a local log's stats() gives, over the whole store, with per-host counts in `hosts`. */
+  async stats(options?: StatsOptions & Omit<CentralOptions, 'rate' | 'settled'>): Promise<Stats> {
+    this.assertOpen()
+    const o = checkOptions('store.stats', options, STATS_CHECKS, STATS_FILTER_KEYS)
+    const { filter, scope } = centralFilter(options, undefined)
+    const abort = () => new DeadLetterError('DLQ_ABORTED', 'dlq: stats() was aborted', { cause: o.signal?.reason })
+    if (o.signal?.aborted) throw abort()
+    const how = { top: o.top ?? 10, fast: o.fast ?? false }
+    // A filter on host and fingerprint only (the overview, /metrics) reads the kept counts;
+    // any other scans the matching rows.
+    const s = keptCanAnswer(filter, scope)
+      ? await keptStats(this.db, this.tables, filter, scope, how)
+      : await centralStats(this.db, this.tables, compileFilter(filter, scope, undefined, 1), how)
+    if (o.signal?.aborted) throw abort()
+    const counted = s.retry.count + s.permanent.count + s.corrupt.count
+    new ListenerGuard((message) => s.warnings.push(message)).call('onProgress', o.onProgress as ((p: Progress) => void) | undefined, { done: counted, total: counted, items: counted })
+    return s
   }
 
   /** Run a replay worker until nothing is due. Safe on many hosts and processes at once. */
@@ -166,21 +194,23 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   }
 
   /**
-   * Make matching entries due again: `state` 'permanent' (the default) or 'retry'. Entries a
-   * replay worker holds (leased) are skipped and counted in `leased`.
+   * Make matching entries due again: `kind` 'permanent' (the default) or 'retry' (deferred
+   * ones due now). Entries a replay worker holds (leased) are skipped and counted in
+   * `backend.leased`.
    */
-  async requeue(filter?: EntryFilter, options?: RedriveOptions): Promise<RedriveResult> {
+  async requeue(options?: RequeueOptions & Omit<CentralOptions, 'settled'>): Promise<RequeueResult> {
     this.assertOpen()
-    return redrive(this.db, this.tables, 'requeue', filter, resolveRedriveOptions('requeue', options))
+    return redrive(this.db, this.tables, 'requeue', options)
   }
 
   /**
-   * Mark matching entries purged (kept until prune()). The filter must name `state`:
-   * 'permanent', 'corrupt' or both — the retry log is never purged, as locally.
+   * Remove matching entries of `kind` ('permanent' or 'corrupt'; the retry log is never
+   * purged, as locally). They leave every listing and count at once; their rows stay as
+   * tombstones, so that a re-ship of the same lines stays exactly-once, until prune().
    */
-  async purge(filter?: EntryFilter, options?: Omit<RedriveOptions, 'resetAttempts'>): Promise<RedriveResult> {
+  async purge(options: PurgeOptions & Omit<CentralOptions, 'settled'>): Promise<PurgeResult> {
     this.assertOpen()
-    return redrive(this.db, this.tables, 'purge', filter, resolveRedriveOptions('purge', options))
+    return redrive(this.db, this.tables, 'purge', options)
   }
 
   /** Delete delivered and purged rows older than `olderThan` (retention). Returns rows deleted. */

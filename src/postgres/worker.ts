@@ -3,8 +3,9 @@
  * claims due entries in batches under a lease, calls the handler with the local replay's
  * semantics, and settles the batch in one transaction:
  *   delivered → state 'delivered';
- *   failure → attempt + 1 and a backoff due time (src/format/backoff.ts), or 'permanent' when
- *     PermanentError or attempts are exhausted; over `ttl` → 'permanent' ('expired');
+ *   failure → attempt + 1 and a backoff due time, or 'permanent' when PermanentError or
+ *     attempts are exhausted; over `ttl` → 'permanent' ('expired') — the local engine's rules
+ *     (src/format/outcome.ts);
  *   handler not settled within `handlerTimeout` → a failure.
  * It returns when nothing is due (or `limit`, or abort). Delivery is at-least-once: a worker
  * that dies after its handler ran but before settling hands the entry to the next worker
@@ -12,9 +13,9 @@
  */
 import crypto from 'node:crypto'
 import os from 'node:os'
-import { backoffDelay } from '../format/backoff.js'
 import { describeReason } from '../format/envelope.js'
-import { isPermanentError } from '../base/errors.js'
+import type { Stopped } from '../format/model.js'
+import { afterFailure, classify } from '../format/outcome.js'
 import type { LoggerLike } from '../base/options.js'
 import { claim, type Failure, release, renew, settle } from './claim.js'
 import type { Db } from './db.js'
@@ -39,14 +40,14 @@ export interface CentralReplaySummary {
   expired: number
   /** Claimed but given back unstarted: on abort, or when the lease could no longer be vouched for. */
   released: number
-  stopped?: 'abort' | 'limit'
+  stopped: Stopped
   durationMs: number
 }
 
 export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: ResolvedCentralReplayOptions, logger?: LoggerLike): Promise<CentralReplaySummary> {
   const t0 = Date.now()
   const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(6).toString('hex')}`
-  const s: CentralReplaySummary = { handled: 0, delivered: 0, requeued: 0, permanent: 0, expired: 0, released: 0, durationMs: 0 }
+  const s: CentralReplaySummary = { handled: 0, delivered: 0, requeued: 0, permanent: 0, expired: 0, released: 0, stopped: null, durationMs: 0 }
   const scope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
   const spans = o.trace
     ? await ProcessSpans.start<CentralEntry>(o.traceParent, { destination: (e) => e.log, where: (e) => `central entry ${e.seq}` }, (m) => logger?.warn({}, `dlq: ${m}`))
@@ -136,15 +137,11 @@ async function runBatch(
   let next = 0
   const notStarted: number[] = []
   const one = async (e: CentralEntry): Promise<void> => {
-    const first = e.firstTs ?? e.ts
-    if (o.ttl !== undefined && now() - first > o.ttl) {
-      s.expired++
-      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, 'expired', now(), 0))
-      return
-    }
-    if (e.attempt >= o.maxAttempts) {
-      s.permanent++
-      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, 'exhausted', now(), 0))
+    // Claimed entries are due: only expiry and exhaustion keep the handler from running.
+    const verdict = classify(e, o, now)
+    if (verdict === 'expired' || verdict === 'exhausted') {
+      s[verdict === 'expired' ? 'expired' : 'permanent']++
+      failed.push(failure(e, 'permanent', e.attempt, e.reason, e.errorName ?? null, e.errorCode ?? null, verdict, now(), 0))
       return
     }
     let error: unknown
@@ -161,15 +158,11 @@ async function runBatch(
       return
     }
     const r = describeReason(error)
-    const attempt = e.attempt + 1
-    if (isPermanentError(error) || attempt >= o.maxAttempts) {
-      s.permanent++
-      failed.push(failure(e, 'permanent', attempt, r.text, r.errorName ?? null, r.errorCode ?? null, isPermanentError(error) ? 'permanent' : 'exhausted', now(), 0))
-      return
-    }
-    s.requeued++
     const at = now()
-    failed.push(failure(e, 'retry', attempt, r.text, r.errorName ?? null, r.errorCode ?? null, null, at, at + backoffDelay(e.attempt, o.initialWait, o.maxWait, o.random)))
+    const next = afterFailure(e.attempt, error, o)
+    s[next.kind === 'retry' ? 'requeued' : 'permanent']++
+    const final = next.kind === 'retry' ? null : next.final
+    failed.push(failure(e, next.kind, next.attempt, r.text, r.errorName ?? null, r.errorCode ?? null, final, at, next.kind === 'retry' ? at + next.delay : 0))
   }
   const lane = async (): Promise<void> => {
     while (next < entries.length) {

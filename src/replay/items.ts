@@ -3,25 +3,15 @@
  * it, and carry out the verdict: move, carry forward, or deliver and then settle the result
  * (delivered, re-logged with backoff, or moved to the permanent log).
  */
-import { isUtf8 } from 'node:buffer'
-import { backoffDelay } from '../format/backoff.js'
-import { isPermanentError } from '../base/errors.js'
-import { type Envelope, type EnvelopeHeader, type FinalReason, type ReasonParts, EnvelopeParseError, describeReason, parseEnvelope, rawPayloadOf } from '../format/envelope.js'
+import { type Envelope, type EnvelopeHeader, type FinalReason, type ReasonParts, describeReason, rawPayloadOf } from '../format/envelope.js'
+import { LineDecoder } from '../format/entry.js'
 import type { ResolvedReplayOptions } from '../base/options.js'
-import { classify } from '../format/classify.js'
+import { afterFailure, classify } from '../format/outcome.js'
 import { copyTrace } from '../base/trace-context.js'
 import { type Deliverer, Failed } from './deliver.js'
 import type { ReplayOutputs } from './outputs.js'
 import type { Reporter } from './report.js'
 import type { ReplayEnvelope, ReplaySummary } from './types.js'
-
-/**
- * Buffer's own decoder: what toString('utf8', s, e) ends in, minus the argument checks (our
- * bounds are always valid) — measurable on a loop that does little else.
- */
-interface Utf8Slicer {
-  utf8Slice(start: number, end: number): string
-}
 
 /** Where an item was read from. */
 interface At {
@@ -31,6 +21,7 @@ interface At {
 
 export class ItemProcessor {
   private readonly summary: ReplaySummary
+  private readonly decoder = new LineDecoder()
 
   constructor(
     private readonly o: ResolvedReplayOptions,
@@ -44,22 +35,12 @@ export class ItemProcessor {
 
   /** `buf[s..e)` is the line without its newline; `torn`: bytes after the last newline. */
   line(buf: Buffer, s: number, e: number, segment: string, offset: number, torn: boolean): void | Promise<void> {
-    // Tolerate CRLF from hand-edited files.
-    if (e > s && buf[e - 1] === 0x0d) e--
-    if (e === s) return this.corrupt({ segment, offset }, buf.subarray(s, e), 0, 'empty line')
-    // Decoding turns invalid UTF-8 into U+FFFD, so only a line showing one needs the strict
-    // check: the common line costs one native call.
-    const line = (buf as unknown as Utf8Slicer).utf8Slice(s, e)
-    if (line.includes('\uFFFD') && !isUtf8(buf.subarray(s, e))) {
-      return this.corrupt({ segment, offset }, buf.subarray(s, e), e - s, 'invalid UTF-8')
-    }
-    let env: Envelope
-    try {
-      env = parseEnvelope(line)
-    } catch (err) {
-      const why = err instanceof EnvelopeParseError ? err.message : String(err)
-      return this.corrupt({ segment, offset }, buf.subarray(s, e), e - s, torn ? `torn record at end of segment (${why})` : why)
-    }
+    const d = this.decoder
+    const env = d.decode(buf, s, e, torn)
+    if (env === undefined) return this.corrupt({ segment, offset }, buf.subarray(s, d.end), d.end - s, d.error!)
+    // A trailing CR (hand-edited files) is not part of the line carried forward.
+    e = d.end
+    const line = d.line
     switch (classify(env, this.o, this.o.now)) {
       case 'expired':
         this.summary.expired++
@@ -111,19 +92,18 @@ export class ItemProcessor {
     delete (env as Partial<ReplayEnvelope>).offset
     delete (env as Partial<ReplayEnvelope>).segment
     const reason = describeReason(failed.error)
-    const next = env.attempt + 1
-    const permanent = isPermanentError(failed.error)
-    if (permanent || next >= this.o.maxAttempts) {
+    const next = afterFailure(env.attempt, failed.error, this.o)
+    if (next.kind === 'permanent') {
       this.summary.permanent++
-      return this.toPermanent(line, env, { segment, offset }, next, permanent ? 'permanent' : 'exhausted', reason)
+      return this.toPermanent(line, env, { segment, offset }, next.attempt, next.final, reason)
     }
     const now = this.o.now()
     const header: EnvelopeHeader & { dueTs: number } = {
       ts: now,
-      attempt: next,
+      attempt: next.attempt,
       reason: reason.text,
       firstTs: env.firstTs ?? env.ts,
-      dueTs: now + backoffDelay(env.attempt, this.o.initialWait, this.o.maxWait, this.o.random),
+      dueTs: now + next.delay,
       ...(reason.errorName !== undefined ? { errorName: reason.errorName } : {}),
       ...(reason.errorCode !== undefined ? { errorCode: reason.errorCode } : {}),
     }

@@ -1,6 +1,7 @@
 /** Public shapes of the replay engine: handler, summary, progress and outcome events. */
 import type { EventEmitter } from 'node:events'
 import type { Envelope } from '../format/envelope.js'
+import type { Progress, Stopped } from '../format/model.js'
 import type { LoggerLike } from '../base/options.js'
 
 export type Handler<T = unknown> = (payload: T, envelope: ReplayEnvelope<T>) => unknown | Promise<unknown>
@@ -39,11 +40,11 @@ export interface ReplaySummary {
   /** Uncompressed bytes read. */
   bytes: number
   durationMs: number
-  /** True when stopped early by the signal (in-flight items finished, checkpoint written). */
-  aborted: boolean
-  /** True when stopped by `limit`. */
-  limited: boolean
+  /** 'abort': stopped early by the signal (in-flight items finished, checkpoint written); 'limit': by `limit`. */
+  stopped: Stopped
   dryRun: boolean
+  /** What recovery of an interrupted requeue or purge did before the run, in words; null when there was none. */
+  recovered: string | null
   /** Warnings such as "the live writer did not answer the seal request". */
   warnings: string[]
 }
@@ -53,6 +54,14 @@ export interface ReplayProgress {
   bytesTotal: number
   items: number
   segment: string
+}
+
+/** replay()'s own options: its progress and each item's outcome, as the Replayer's events give them. */
+export interface ReplayListeners {
+  /** Bytes of the retry segments read so far; at most every 100 ms. */
+  onProgress?: (p: Progress) => void
+  /** Each item's outcome (delivered, requeued, deferred, permanent, expired, corrupt). */
+  onOutcome?: (e: OutcomeEvent) => void
 }
 
 export type ReplayOutcome = 'delivered' | 'requeued' | 'deferred' | 'permanent' | 'expired' | 'corrupt'
@@ -99,9 +108,9 @@ export function emptySummary(dryRun: boolean): ReplaySummary {
     segmentsRemoved: 0,
     bytes: 0,
     durationMs: 0,
-    aborted: false,
-    limited: false,
+    stopped: null,
     dryRun,
+    recovered: null,
     warnings: [],
   }
 }

@@ -6,7 +6,7 @@
  * roll back the segment in progress, and waits for them.
  */
 import { randomUUID } from 'node:crypto'
-import type { AdminProgress } from '../admin/types.js'
+import type { Progress } from '../format/model.js'
 import { HttpError, toErrorBody } from './http-error.js'
 
 export type JobState = 'running' | 'done' | 'failed'
@@ -18,7 +18,7 @@ export interface JobView {
   state: JobState
   startedAt: number
   finishedAt: number | null
-  progress: AdminProgress | null
+  progress: Progress | null
   result: unknown
   error: { error: string; code: string; status: number } | null
 }
@@ -32,7 +32,7 @@ export class Jobs {
   start(
     source: string,
     op: 'requeue' | 'purge',
-    fn: (signal: AbortSignal, onProgress: (p: AdminProgress) => void) => Promise<unknown>,
+    fn: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<unknown>,
   ): JobView {
     for (const j of this.jobs.values()) {
       if (j.source === source && j.state === 'running') throw new HttpError(409, `a ${j.op} is already running on this log (job ${j.id})`, 'DLQ_BUSY')

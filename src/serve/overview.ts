@@ -2,7 +2,7 @@
  * The overview's data, shared by the page and /api/overview: each source's cheap counts and
  * the last background reason summary (never a scan in the request).
  */
-import type { ReasonGroup } from '../admin/types.js'
+import type { ReasonGroup } from '../format/model.js'
 import type { ServeContext } from './context.js'
 import { fingerprintRegex } from './groups.js'
 import { toErrorBody } from './http-error.js'
@@ -31,11 +31,11 @@ export interface Overview {
 
 const EXAMPLE_MAX = 300
 
-export function groupLinks(groups: ReasonGroup[], log: 'retry' | 'permanent' | 'corrupt'): GroupLink[] {
+export function groupLinks(groups: ReasonGroup[], kind: 'retry' | 'permanent' | 'corrupt'): GroupLink[] {
   return groups.map((g) => {
-    const re = fingerprintRegex(g.reason)
+    const re = fingerprintRegex(g.fingerprint)
     const example = g.example === null ? null : g.example.slice(0, EXAMPLE_MAX)
-    return re === undefined ? { ...g, example } : { ...g, example, query: new URLSearchParams({ log, reason: re, re: '1' }).toString() }
+    return re === undefined ? { ...g, example } : { ...g, example, query: new URLSearchParams({ kind, reason: re, re: '1' }).toString() }
   })
 }
 

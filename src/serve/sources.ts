@@ -3,11 +3,17 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type { AdminProgress, EntryFilter, InspectEntry, LogKind, ReasonGroup } from '../admin/types.js'
-import type { LogCounts } from '../store/counts/log-counts.js'
+import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
 
-/** Cheap counts (no scan): what the overview and /metrics show. */
-export type SourceCounts = Pick<LogCounts, 'pending' | 'due' | 'deferred' | 'permanent' | 'corrupt' | 'oldestPendingTs'>
+/** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
+export interface SourceCounts {
+  pending: number
+  due: number
+  deferred: number
+  permanent: number
+  corrupt: number
+  oldestPendingTs: number | null
+}
 
 export interface CountsSnapshot extends SourceCounts {
   at: number
@@ -26,7 +32,7 @@ export interface ReasonSummary {
 
 /** A filter as the pages and the API take it, before it becomes the admin EntryFilter. */
 export interface SourceFilter extends EntryFilter {
-  log: LogKind
+  kind: Kind
   /** The central store only. */
   host?: string
 }
@@ -39,11 +45,8 @@ export interface ListRequest {
   signal?: AbortSignal
 }
 
-/** One listed entry plus the opaque reference its own page is reached by. */
-export interface SourceEntry extends InspectEntry {
-  ref: string
-  host?: string
-}
+/** One listed entry, with the opaque reference its own page is reached by. */
+export type SourceEntry = Entry
 
 export interface GroupsResult {
   groups: ReasonGroup[]
@@ -58,7 +61,7 @@ export interface ActionRequest {
   dryRun: boolean
   resetAttempts?: boolean
   signal?: AbortSignal
-  onProgress?: (p: AdminProgress) => void
+  onProgress?: (p: Progress) => void
 }
 
 /** What a requeue or purge did (or, dry, would do). */
@@ -87,6 +90,6 @@ export interface Source {
   /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined>
   requeue(req: ActionRequest): Promise<ActionResult>
-  purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<ActionResult>
+  purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult>
   close(): Promise<void>
 }

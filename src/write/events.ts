@@ -4,9 +4,11 @@
  * kept in logger.ts they made an import cycle.
  */
 import type { ReplayOptions } from '../base/options.js'
+import type { Kind } from '../format/model.js'
 import type { ReplayerEvents, ReplaySummary } from '../replay/index.js'
 
-export type LogKind = 'retry' | 'permanent'
+/** The kinds a writer appends to (corrupt records are the replayer's). */
+export type LogKind = Exclude<Kind, 'corrupt'>
 
 export interface RotatedEvent {
   kind: LogKind

@@ -78,12 +78,12 @@ async function recover(input: RecoveryInput): Promise<RecoveryOutcome> {
       if (s.code !== 0) o.errors.push(`dletter stats exited ${s.code}: ${s.stderr.trim()}`)
       else {
         const st = JSON.parse(s.json) as {
-          retry: { pending: number; unparseable: number }
-          permanent: { entries: number; unparseable: number }
-          readErrors: Array<{ file: string; error: string }>
+          retry: { count: number }
+          permanent: { count: number }
+          backend: { retry: { unparseable: number }; permanent: { unparseable: number }; readErrors: Array<{ file: string; error: string }> }
         }
-        for (const e of st.readErrors) o.errors.push(`dletter stats could not read ${path.basename(e.file)}: ${e.error}`)
-        o.stats = { retryPending: st.retry.pending, permanentEntries: st.permanent.entries, unparseable: st.retry.unparseable + st.permanent.unparseable }
+        for (const e of st.backend.readErrors) o.errors.push(`dletter stats could not read ${path.basename(e.file)}: ${e.error}`)
+        o.stats = { retryPending: st.retry.count, permanentEntries: st.permanent.count, unparseable: st.backend.retry.unparseable + st.backend.permanent.unparseable }
       }
     } catch (err) {
       fail('dletter stats', err)

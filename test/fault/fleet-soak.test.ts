@@ -224,22 +224,22 @@ it(
       const adminRng = new Rng(SEED ^ 0x5eed)
       const reasonWords = ['rejected', 'upstream', 'failed', 'odd', 'nul', 'thrown']
       const pickHost = () => `host-w${adminRng.int(0, WRITERS - 1)}`
-      const ops: Array<[string, () => ReturnType<PostgresStore['purge']>]> = [
-        ['requeue permanent, limit', () => admin.requeue({ state: 'permanent', limit: adminRng.int(1, 30) }, { resetAttempts: adminRng.chance(0.5) })],
-        ['requeue permanent, reason', () => admin.requeue({ state: 'permanent', reason: adminRng.pick(reasonWords) }, { resetAttempts: adminRng.chance(0.5) })],
-        ['requeue permanent, host', () => admin.requeue({ state: 'permanent', host: pickHost(), limit: 50 }, { resetAttempts: true })],
-        ['requeue permanent, regexp', () => admin.requeue({ state: 'permanent', reason: /rejected|unavailable/i, limit: 20 }, { dryRun: adminRng.chance(0.3) })],
-        ['purge permanent, limit', () => admin.purge({ state: 'permanent', limit: adminRng.int(1, 10) })],
-        ['purge permanent, reason', () => admin.purge({ state: 'permanent', reason: /rejected|odd/, limit: adminRng.int(1, 20) })],
-        ['purge permanent, host, dry run', () => admin.purge({ state: 'permanent', host: pickHost(), limit: 5 }, { dryRun: true })],
+      const ops: Array<[string, () => Promise<{ dryRun: boolean; count: number }>]> = [
+        ['requeue permanent, limit', () => admin.requeue({ kind: 'permanent', limit: adminRng.int(1, 30), resetAttempts: adminRng.chance(0.5) })],
+        ['requeue permanent, reason', () => admin.requeue({ kind: 'permanent', reason: adminRng.pick(reasonWords), resetAttempts: adminRng.chance(0.5) })],
+        ['requeue permanent, host', () => admin.requeue({ kind: 'permanent', host: pickHost(), limit: 50, resetAttempts: true })],
+        ['requeue permanent, regexp', () => admin.requeue({ kind: 'permanent', reason: /rejected|unavailable/i, limit: 20, dryRun: adminRng.chance(0.3) })],
+        ['purge permanent, limit', () => admin.purge({ kind: 'permanent', limit: adminRng.int(1, 10) })],
+        ['purge permanent, reason', () => admin.purge({ kind: 'permanent', reason: /rejected|odd/, limit: adminRng.int(1, 20) })],
+        ['purge permanent, host, dry run', () => admin.purge({ kind: 'permanent', host: pickHost(), limit: 5, dryRun: true })],
       ]
       if (CATS.has('requeue-retry')) {
-        ops.push(['requeue retry', () => admin.requeue({ state: 'retry' })])
-        ops.push(['requeue retry+permanent', () => admin.requeue({ state: ['retry', 'permanent'], limit: 100 })])
+        ops.push(['requeue retry', () => admin.requeue({ kind: 'retry' })])
+        ops.push(['requeue retry, limit', () => admin.requeue({ kind: 'retry', limit: 100 })])
       }
       if (CATS.has('purge-nostate')) {
-        ops.push(['purge without state, limit', () => admin.purge({ limit: adminRng.int(1, 20) })])
-        ops.push(['purge without state, reason', () => admin.purge({ reason: /upstream|rejected/, limit: 10 })])
+        ops.push(['purge without kind, limit', () => admin.purge({ limit: adminRng.int(1, 20) } as never)])
+        ops.push(['purge without kind, reason', () => admin.purge({ reason: /upstream|rejected/, limit: 10 } as never)])
       }
       const adminLoop = (async () => {
         while (!stopAdmin) {
@@ -252,8 +252,8 @@ it(
             if (!r.dryRun && name.startsWith('requeue')) requeuedByCalls += r.count
           } catch (err) {
             const e = err as { code?: string; message?: string }
-            // A purge without `state` may be refused, as the local purge refuses one without `log`.
-            if (name.startsWith('purge without state') && (e.code === 'DLQ_INVALID_OPTION' || e.code === 'DLQ_INVALID_ARGUMENT')) adminOps.add(`${name} (refused)`)
+            // A purge without `kind` is refused, as the local purge refuses one.
+            if (name.startsWith('purge without kind') && (e.code === 'DLQ_INVALID_OPTION' || e.code === 'DLQ_INVALID_ARGUMENT')) adminOps.add(`${name} (refused)`)
             else adminErrors.add(`${name}: ${e.code ?? 'no code'}`, String(e.message ?? err).slice(0, 300))
           }
         }

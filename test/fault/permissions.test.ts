@@ -75,7 +75,7 @@ describe('default modes', () => {
     }
     // Stop early so a state file is left to look at.
     const first = await replay(logPath, handler, { limit: 10, checkpointEvery: 1, initialWait: '1h', maxWait: '1h' })
-    expect(first.limited).toBe(true)
+    expect(first.stopped).toBe('limit')
     look()
     await replay(logPath, handler, { initialWait: '1h', maxWait: '1h' })
     look()

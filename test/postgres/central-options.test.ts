@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { Logger, replay } from '../../src/index.js'
 import { PostgresStore } from '../../src/postgres/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, rejection, seed, useCluster } from './setup.js'
+import { allEntries, rejection, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -38,7 +38,7 @@ describe('central options are checked as the local ones', () => {
       if (name === 'handlerTimeout') expect(central.message).toBe((await localReplayRejection({ handlerTimeout: OVER })).message)
     }
     expect(calls).toBe(0)
-    expect((await collect(store.inspect())).map((e) => [e.attempt, e.dueTs])).toEqual([
+    expect((await allEntries(store)).map((e) => [e.attempt, e.dueTs])).toEqual([
       [1, undefined],
       [1, undefined],
       [1, undefined],

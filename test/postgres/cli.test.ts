@@ -68,23 +68,23 @@ describe('--db on stats, inspect, replay, requeue, purge', () => {
 
     const stats = await cli(['stats', '--db', url, '--json'])
     expect(stats.code).toBe(0)
-    expect(JSON.parse(stats.stdout)).toMatchObject({ total: 12, byState: { retry: 9, permanent: 3 }, byHost: [{ host: 'pod-1', count: 12 }] })
+    expect(JSON.parse(stats.stdout)).toMatchObject({ retry: { count: 9 }, permanent: { count: 3 }, corrupt: { count: 0 }, hosts: [{ host: 'pod-1', retry: 9, permanent: 3, corrupt: 0 }] })
     // No LOG: $DLETTER_DB is the default.
     const human = await cli(['stats'], { DLETTER_DB: url })
     expect(human.code).toBe(0)
     expect(human.stdout).toMatch(/timeout after <n> ms/)
 
     const perm = await cli(['inspect', '--db', url, '--permanent', '--json'])
-    const lines = perm.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; state: string; host: string })
+    const lines = perm.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; kind: string; host: string })
     expect(lines.map((l) => l.id)).toEqual(['o-3', 'o-7', 'o-11'])
-    expect(lines[0]).toMatchObject({ state: 'permanent', host: 'pod-1' })
+    expect(lines[0]).toMatchObject({ kind: 'permanent', host: 'pod-1' })
     const filtered = await cli(['inspect', '--db', url, '--reason', 'after [12] ms', '--host', 'pod-1', '--json'])
     expect(filtered.stdout.trim().split('\n')).toHaveLength(2)
 
     const dry = await cli(['requeue', '--db', url, '--reason', 'legacy', '--dry-run', '--json'])
-    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, moved: 3, topReasons: [{ fingerprint: 'legacy order <n> rejected', count: 3 }] })
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, count: 3, reasons: [{ fingerprint: 'legacy order <n> rejected', count: 3 }] })
     const requeued = await cli(['requeue', '--db', url, '--reason', 'legacy', '--reset-attempts', '--json'])
-    expect(JSON.parse(requeued.stdout)).toMatchObject({ dryRun: false, moved: 3 })
+    expect(JSON.parse(requeued.stdout)).toMatchObject({ dryRun: false, count: 3 })
 
     const handler = path.join(dir, 'handler.mjs')
     fs.writeFileSync(handler, `export default function (payload) { if (payload.i === 0) throw new Error('still down') }\n`)
@@ -97,7 +97,7 @@ describe('--db on stats, inspect, replay, requeue, purge', () => {
 
     expect((await cli(['purge', '--db', url, '--permanent'])).code).toBe(1)
     const purge = await cli(['purge', '--db', url, '--permanent', '--yes', '--json'])
-    expect(JSON.parse(purge.stdout)).toMatchObject({ target: 'permanent', removed: 0 })
+    expect(JSON.parse(purge.stdout)).toMatchObject({ kind: 'permanent', count: 0 })
     const both = await cli(['stats', logPath, '--db', url])
     expect(both.code).toBe(1)
     expect(both.stderr).toMatch(/either a LOG path or --db/)

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, useCluster } from './setup.js'
+import { allEntries, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -39,7 +39,7 @@ describe('database down', () => {
       pg.cluster.start()
       const r = await store.ship(logPath)
       expect(r.shipped).toBe(20)
-      const ns = (await collect(store.inspect())).map((e) => (e.payload as { i: number }).i).sort((a, b) => a - b)
+      const ns = (await allEntries(store)).map((e) => (e.payload as { i: number }).i).sort((a, b) => a - b)
       expect(ns).toEqual(Array.from({ length: 30 }, (_, i) => i))
     } finally {
       await dlq.close()
@@ -59,7 +59,7 @@ describe('database down', () => {
       for (let i = 0; i < 5; i++) await dlq.log({ i }, 'boom')
       while (errors.length < 2) await new Promise((r) => setTimeout(r, 10))
       pg.cluster.start()
-      while ((await store.stats().catch(() => undefined))?.total !== 5) await new Promise((r) => setTimeout(r, 20))
+      while ((await store.stats().catch(() => undefined))?.retry.count !== 5) await new Promise((r) => setTimeout(r, 20))
       await stop()
       expect(errors.every((c) => c === 'DLQ_DB')).toBe(true)
     } finally {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/postgres/index.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { until } from '../fixtures/counts-util.js'
-import { handlerTracker, schemaOf, seed, useCluster } from './setup.js'
+import { byState, handlerTracker, schemaOf, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -46,14 +46,14 @@ describe('a lease is a promise', () => {
       await until(async () => Number((await leases()).until) > Number(first.until), 30_000, 'the lease is renewed')
 
       const held = new Set(t.entered.map(([, n]) => n))
-      expect(await a.requeue({ state: 'retry' }, { dryRun: true })).toMatchObject({ dryRun: true, count: 5, leased: 20 })
-      expect(await a.requeue({ state: 'retry' }, { dryRun: true, resetAttempts: true })).toMatchObject({ count: 5, leased: 20 })
-      expect(await a.requeue({ state: ['retry', 'permanent'], limit: 3 }, { dryRun: true })).toMatchObject({ count: 3 })
-      const r = await a.requeue({ state: 'retry' }, { resetAttempts: true })
-      expect(r).toMatchObject({ dryRun: false, count: 5, leased: 20 })
-      expect(await a.requeue({ state: 'retry' }, { rate: 1000 })).toMatchObject({ count: 5, leased: 20 })
-      await expect(a.purge({ state: 'retry' })).rejects.toMatchObject({ code: 'DLQ_INVALID_OPTION' })
-      expect(await a.purge({ state: ['permanent', 'corrupt'] })).toMatchObject({ count: 0, leased: 0 })
+      expect(await a.requeue({ kind: 'retry', dryRun: true })).toMatchObject({ dryRun: true, count: 5, backend: { type: 'postgres', leased: 20 } })
+      expect(await a.requeue({ kind: 'retry', dryRun: true, resetAttempts: true })).toMatchObject({ count: 5, backend: { type: 'postgres', leased: 20 } })
+      expect(await a.requeue({ kind: 'retry', limit: 3, dryRun: true })).toMatchObject({ count: 3 })
+      const r = await a.requeue({ kind: 'retry', resetAttempts: true })
+      expect(r).toMatchObject({ dryRun: false, count: 5, backend: { type: 'postgres', leased: 20 } })
+      expect(await a.requeue({ kind: 'retry', rate: 1000 })).toMatchObject({ count: 5, backend: { type: 'postgres', leased: 20 } })
+      await expect(a.purge({ kind: 'retry' as never })).rejects.toMatchObject({ code: 'DLQ_INVALID_OPTION' })
+      for (const kind of ['permanent', 'corrupt'] as const) expect(await a.purge({ kind })).toMatchObject({ count: 0, backend: { type: 'postgres', leased: 0 } })
       expect(Number((await leases()).held)).toBe(20)
 
       // Worker B, another store and owner: only the five nobody holds.
@@ -72,7 +72,7 @@ describe('a lease is a promise', () => {
       expect(t.overlaps).toEqual([])
       expect(t.entered).toHaveLength(25)
       expect(new Set(t.entered.map(([, n]) => n)).size).toBe(25)
-      expect((await a.stats()).byState).toMatchObject({ retry: 0, delivered: 25 })
+      expect((await byState(a))).toMatchObject({ retry: 0, delivered: 25 })
       expect(Number((await leases()).held)).toBe(0)
     } finally {
       await sql.end()
@@ -89,9 +89,9 @@ describe('a lease is a promise', () => {
     try {
       // What a worker killed mid-batch leaves behind: a lease nobody renews.
       await sql.query(`UPDATE "${schemaOf(a)}".entries SET lease_owner = 'gone:1:x', lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + 300`)
-      expect(await a.requeue({ state: 'retry' })).toMatchObject({ count: 0, leased: 4 })
-      await until(async () => (await a.requeue({ state: 'retry' }, { dryRun: true })).count === 4, 30_000, 'the lease ends')
-      expect(await a.requeue({ state: 'retry' })).toMatchObject({ count: 4, leased: 0 })
+      expect(await a.requeue({ kind: 'retry' })).toMatchObject({ count: 0, backend: { type: 'postgres', leased: 4 } })
+      await until(async () => (await a.requeue({ kind: 'retry', dryRun: true })).count === 4, 30_000, 'the lease ends')
+      expect(await a.requeue({ kind: 'retry' })).toMatchObject({ count: 4, backend: { type: 'postgres', leased: 0 } })
       expect(await a.replay(() => {})).toMatchObject({ handled: 4, delivered: 4 })
     } finally {
       await sql.end()

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { PostgresStore, type PGliteLike } from '../../src/postgres/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect } from './setup.js'
+import { allEntries } from './setup.js'
 
 describe('PGlite (in-process PostgreSQL)', () => {
   it('ships, groups, replays and redrives', async () => {
@@ -22,14 +22,15 @@ describe('PGlite (in-process PostgreSQL)', () => {
       await dlq.logPermanent({ i: 10 }, 'bad')
       await dlq.close()
       expect(await store.ship(logPath)).toMatchObject({ shipped: 11 })
-      expect((await store.stats()).byFingerprint.map((g) => [g.fingerprint, g.count])).toEqual([
+      const s = await store.stats()
+      expect([...s.retry.reasons, ...s.permanent.reasons].map((g) => [g.fingerprint, g.count])).toEqual([
         ['timeout <n>', 10],
         ['bad', 1],
       ])
       expect(await store.replay(() => {}, { concurrency: 3 })).toMatchObject({ delivered: 10 })
-      expect(await store.requeue({ reason: 'bad' }, { resetAttempts: true })).toMatchObject({ count: 1 })
+      expect(await store.requeue({ reason: 'bad', resetAttempts: true })).toMatchObject({ count: 1 })
       expect(await store.replay(() => {})).toMatchObject({ delivered: 1 })
-      expect(await collect(store.inspect())).toEqual([])
+      expect(await allEntries(store)).toEqual([])
       await store.close()
     } finally {
       await db.close()

@@ -11,7 +11,7 @@ import { PostgresStore } from '../../src/postgres/index.js'
 import { runCli } from '../fixtures/cli-util.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { get, post, serve, waitJob } from '../serve/helpers.js'
-import { collect, rejection, seed, useCluster } from './setup.js'
+import { allEntries, byState, collect, rejection, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -50,12 +50,13 @@ describe('a pattern PostgreSQL rejects is bad input', () => {
       for (const reason of PATTERNS) {
         const ops: Array<[string, () => Promise<unknown>]> = [
           ['inspect', () => collect(store.inspect({ reason }))],
-          ['inspect permanent', () => collect(store.inspect({ state: 'permanent', reason, order: 'newest' }))],
+          ['inspect permanent', () => collect(store.inspect({ kind: 'permanent', reason, order: 'newest' }))],
           ['stats', () => store.stats({ reason })],
-          ['requeue dry run', () => store.requeue({ reason }, { dryRun: true })],
-          ['requeue', () => store.requeue({ reason, state: 'permanent' })],
-          ['purge dry run', () => store.purge({ state: 'permanent', reason }, { dryRun: true })],
-          ['purge', () => store.purge({ state: ['permanent', 'corrupt'], reason })],
+          ['requeue dry run', () => store.requeue({ reason, dryRun: true })],
+          ['requeue', () => store.requeue({ reason, kind: 'permanent' })],
+          ['purge dry run', () => store.purge({ kind: 'permanent', reason, dryRun: true })],
+          ['purge', () => store.purge({ kind: 'permanent', reason })],
+          ['purge corrupt', () => store.purge({ kind: 'corrupt', reason })],
         ]
         for (const [op, fn] of ops) {
           const e = await rejection(fn)
@@ -64,9 +65,9 @@ describe('a pattern PostgreSQL rejects is bad input', () => {
         }
       }
     }
-    expect((await full.stats()).byState).toMatchObject({ retry: 3, permanent: 3, purged: 0 })
+    expect((await byState(full))).toMatchObject({ retry: 3, permanent: 3, purged: 0 })
     // The same patterns with PostgreSQL's spelling work.
-    expect(await collect(full.inspect({ reason: /(perm|timeout) [[:digit:]]+$/ }))).toHaveLength(6)
+    expect(await allEntries(full, { reason: /(perm|timeout) [[:digit:]]+$/ })).toHaveLength(6)
   })
 
   it('dletter serve --db answers 400 with the code, on pages, the API, dry runs and jobs', async () => {

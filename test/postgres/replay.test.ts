@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { PermanentError } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, seed, useCluster } from './setup.js'
+import { allEntries, byState, collect, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -15,11 +15,11 @@ describe('central replay', () => {
     }, { concurrency: 4, batchSize: 7 })
     expect(s).toMatchObject({ handled: 30, delivered: 30, requeued: 0, permanent: 0 })
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i))
-    expect((await store.stats()).byState).toMatchObject({ retry: 0, delivered: 30 })
+    expect((await byState(store))).toMatchObject({ retry: 0, delivered: 30 })
     expect(await store.replay(() => {})).toMatchObject({ handled: 0 })
     // Delivered rows are out of the default view but kept for retention.
-    expect(await collect(store.inspect())).toEqual([])
-    expect(await collect(store.inspect({ state: 'delivered' }))).toHaveLength(30)
+    expect(await allEntries(store)).toEqual([])
+    expect(await collect(store.inspect({ settled: 'delivered' }))).toHaveLength(30)
   })
 
   it('a failure re-queues with attempt + 1, the handler\'s reason and a backoff due time', async () => {
@@ -30,9 +30,9 @@ describe('central replay', () => {
       throw err
     }, { initialWait: '1h', maxWait: '2h', random: () => 0 })
     expect(s).toMatchObject({ handled: 3, requeued: 3 })
-    const rows = await collect(store.inspect())
+    const rows = await allEntries(store)
     for (const e of rows) {
-      expect(e).toMatchObject({ state: 'retry', attempt: 2, reason: 'upstream 503 for order 17', errorName: 'TypeError', errorCode: 'ECONNRESET' })
+      expect(e).toMatchObject({ kind: 'retry', attempt: 2, reason: 'upstream 503 for order 17', errorName: 'TypeError', errorCode: 'ECONNRESET' })
       expect(e.fingerprint).toBe('upstream <n> for order <n>')
       expect(e.dueTs! - e.ts).toBe(3_600_000)
     }
@@ -48,7 +48,7 @@ describe('central replay', () => {
       if (p.n === 1) throw new Error('flaky')
     }, { maxAttempts: 2 })
     expect(s).toMatchObject({ handled: 4, delivered: 2, permanent: 2 })
-    const perm = await collect(store.inspect({ state: 'permanent' }))
+    const perm = await collect(store.inspect({ kind: 'permanent' }))
     expect(perm.map((e) => [(e.payload as { n: number }).n, e.final, e.attempt, e.reason]).sort()).toEqual([
       [0, 'permanent', 2, 'card declined'],
       [1, 'exhausted', 2, 'flaky'],
@@ -62,7 +62,7 @@ describe('central replay', () => {
     let called = 0
     expect(await store3.replay(() => void called++, { ttl: 1 })).toMatchObject({ expired: 2, delivered: 0 })
     expect(called).toBe(0)
-    expect((await collect(store3.inspect({ state: 'permanent' }))).map((e) => e.final)).toEqual(['expired', 'expired'])
+    expect((await collect(store3.inspect({ kind: 'permanent' }))).map((e) => e.final)).toEqual(['expired', 'expired'])
   })
 
   it('a handler that does not settle within handlerTimeout counts as failed', async () => {
@@ -70,7 +70,7 @@ describe('central replay', () => {
     await seed(store, tmpDir(), 2)
     const s = await store.replay(() => new Promise(() => {}), { handlerTimeout: 50, concurrency: 2, initialWait: '1h', maxWait: '1h' })
     expect(s).toMatchObject({ handled: 2, requeued: 2 })
-    const rows = await collect(store.inspect())
+    const rows = await allEntries(store)
     expect(rows.map((e) => [e.reason, e.errorName])).toEqual([
       ['handler did not settle within 50 ms', 'TimeoutError'],
       ['handler did not settle within 50 ms', 'TimeoutError'],
@@ -96,7 +96,7 @@ describe('central replay', () => {
     const store = await pg.store()
     await seed(store, tmpDir(), 10)
     expect(await store.replay(() => {}, { limit: 4, batchSize: 3 })).toMatchObject({ handled: 4, stopped: 'limit' })
-    expect((await store.stats()).byState.retry).toBe(6)
+    expect((await byState(store)).retry).toBe(6)
   })
 
   it('rejects unknown and invalid options by name', async () => {

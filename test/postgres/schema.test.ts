@@ -9,9 +9,9 @@ describe('schema and migrations', () => {
   it('many hosts connecting at once migrate once; a schema newer than this dletter is refused', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, (_, i) => PostgresStore.connect(pg.url, { schema: 'mig_race', host: `h${i}` })))
     const db = (stores[0] as unknown as { db: { query(t: string, p?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> } }).db
-    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }])
+    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }])
     const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'mig_race' ORDER BY indexname`)
-    expect(idx.rows.map((r) => r.indexname)).toEqual(['counts_pkey', 'entries_done', 'entries_due', 'entries_group_ts', 'entries_key', 'entries_pkey', 'entries_ts', 'migrations_pkey'])
+    expect(idx.rows.map((r) => r.indexname)).toEqual(['entries_done', 'entries_due', 'entries_fingerprint', 'entries_key', 'entries_pkey', 'entries_ts', 'migrations_pkey'])
     await db.query('INSERT INTO mig_race.migrations (version) VALUES (99)')
     await expect(PostgresStore.connect(pg.url, { schema: 'mig_race' })).rejects.toMatchObject({
       code: 'DLQ_DB',
@@ -20,23 +20,17 @@ describe('schema and migrations', () => {
     for (const s of stores) await s.close()
   })
 
-  it('a schema of version 1 gets the trace column (version 2) and kept counts (version 3) on connect; its entries stay, are counted and replay', async () => {
+  it('a schema of version 1 gets the trace column (version 2) on connect; its entries stay and replay', async () => {
     const seeded = await pg.store()
     const schema = schemaOf(seeded)
     await seed(seeded, tmpDir(), 3)
     const db = (seeded as unknown as { db: { query(t: string): Promise<unknown> } }).db
     // As a dletter without tracing left it.
     await db.query(`ALTER TABLE "${schema}".entries DROP COLUMN trace`)
-    await db.query(`DROP TABLE "${schema}".counts, "${schema}".count_deltas`)
-    await db.query(`DROP FUNCTION "${schema}".count_entries CASCADE`)
-    await db.query(`DROP INDEX "${schema}".entries_group_ts`)
-    await db.query(`CREATE INDEX entries_fingerprint ON "${schema}".entries (fingerprint, state)`)
-    await db.query(`DELETE FROM "${schema}".migrations WHERE version >= 2`)
+    await db.query(`DELETE FROM "${schema}".migrations WHERE version = 2`)
     await seeded.close()
     const store = await PostgresStore.connect(pg.url, { schema })
     expect((await collect(store.inspect())).map((e) => e.tp)).toEqual([undefined, undefined, undefined])
-    // Version 3 counted the rows already there.
-    expect((await store.stats()).byState).toMatchObject({ retry: 3 })
     expect(await store.replay(() => {})).toMatchObject({ delivered: 3 })
     await store.close()
   })

@@ -11,7 +11,7 @@ import { inspect, Logger, replay } from '../../src/index.js'
 import { pgText } from '../../src/postgres/pg-text.js'
 import { MAX_REASON_LENGTH } from '../../src/base/reason.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, schemaOf, seed, useCluster } from './setup.js'
+import { byState, collect, schemaOf, seed, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -84,9 +84,9 @@ describe('central replay settles whatever a handler throws', () => {
     expect(first).toMatchObject({ handled: n, delivered: okCount, requeued: cases.length })
     for (let run = 0; run < 2; run++) expect(await store.replay(handlerFor(cases, delivered), opts)).toMatchObject({ handled: 0 })
     expect(delivered.sort((a, b) => a - b)).toEqual(Array.from({ length: okCount }, (_, i) => cases.length + i))
-    expect((await store.stats()).byState).toMatchObject({ delivered: okCount, retry: cases.length })
+    expect((await byState(store))).toMatchObject({ delivered: okCount, retry: cases.length })
 
-    const rows = await collect(store.inspect({ state: 'retry' }))
+    const rows = await collect(store.inspect({ kind: 'retry' }))
     expect(rows).toHaveLength(cases.length)
     for (const e of rows) {
       const i = (e.payload as { n: number }).n
@@ -128,7 +128,7 @@ describe('central replay settles whatever a handler throws', () => {
     const opts = { batchSize: 100, initialWait: '1h', maxWait: '1h' }
     for (let run = 0; run < 3; run++) await store.replay(handler, opts)
     expect(delivered.sort((a, b) => a - b)).toEqual([0, 1, 2, 4, 6, 7, 8, 9])
-    const retry = await collect(store.inspect({ state: 'retry' }))
+    const retry = await collect(store.inspect({ kind: 'retry' }))
     const byN = new Map(retry.map((e) => [(e.payload as { n: number }).n, e]))
     expect([...byN.keys()].sort()).toEqual([3, 5])
     expect(byN.get(5)).toMatchObject({ attempt: 2, reason: 'plain failure' })
@@ -161,11 +161,13 @@ describe('central replay settles whatever a handler throws', () => {
     )
     expect(s).toMatchObject({ handled: 6, delivered: 4, requeued: 2 })
     expect(delivered.sort()).toEqual([0, 1, 3, 5])
-    const rows = new Map((await collect(store.inspect({ state: ['retry', 'delivered'] }))).map((e) => [(e.payload as { n: number }).n, e]))
-    expect(rows.get(4)).toMatchObject({ state: 'retry', attempt: 2, reason: 'failed 4' })
+    const rows = new Map([...(await collect(store.inspect({ kind: 'retry' }))), ...(await collect(store.inspect({ settled: 'delivered' })))].map((e) => [(e.payload as { n: number }).n, e]))
+    expect(rows.get(4)).toMatchObject({ kind: 'retry', attempt: 2, reason: 'failed 4' })
+    expect(rows.get(4)!.settled).toBeUndefined()
     // Left as it was, still leased: it runs again when the lease ends.
-    expect(rows.get(2)).toMatchObject({ state: 'retry', attempt: 1 })
-    expect((await store.stats()).due).toBe(0)
+    expect(rows.get(2)).toMatchObject({ kind: 'retry', attempt: 1 })
+    expect(rows.get(2)!.settled).toBeUndefined()
+    expect((await store.stats()).retry.due).toBe(0)
     expect(warnings).toHaveLength(1)
     expect(String(warnings[0]![1])).toMatch(/refused to record the outcome/)
   })

@@ -5,6 +5,7 @@
 import { PGlite } from '@electric-sql/pglite'
 import { afterAll, beforeAll } from 'vitest'
 import { type PGliteLike, PostgresStore } from '../../src/postgres/index.js'
+import type { CentralStatsBackend, Entry, InspectOptions, CentralOptions, StatsOptions } from '../../src/postgres/index.js'
 import type { ConnectOptions } from '../../src/postgres/options.js'
 import { type Cluster, startCluster } from './cluster.js'
 
@@ -46,6 +47,29 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const x of it) out.push(x)
   return out
+}
+
+/**
+ * Every open entry (retry, permanent and corrupt) in shipping order, as one listing: `limit`
+ * and the filter apply as they would to a listing of all three kinds.
+ */
+export async function allEntries(store: PostgresStore, options: Omit<InspectOptions, 'kind'> & CentralOptions = {}): Promise<Entry[]> {
+  const out: Entry[] = []
+  // Corrupt entries have no id or attempt: a filter on those leaves them out.
+  const kinds = options.id !== undefined || options.attempt !== undefined ? (['retry', 'permanent'] as const) : (['retry', 'permanent', 'corrupt'] as const)
+  for (const kind of kinds) out.push(...(await collect(store.inspect({ ...options, kind }))))
+  return out.sort((a, b) => Number(a.ref) - Number(b.ref)).slice(0, options.limit ?? Infinity)
+}
+
+/** Rows per state, the settled ones (kept until prune()) included. */
+export async function byState(store: PostgresStore, options: StatsOptions & CentralOptions = {}): Promise<Record<'retry' | 'permanent' | 'corrupt' | 'delivered' | 'purged', number>> {
+  const s = await store.stats(options)
+  return { retry: s.retry.count, permanent: s.permanent.count, corrupt: s.corrupt.count, ...(s.backend as CentralStatsBackend).settled }
+}
+
+/** All rows, settled ones included. */
+export async function rowCount(store: PostgresStore): Promise<number> {
+  return Object.values(await byState(store)).reduce((a, b) => a + b, 0)
 }
 
 /** Log `n` entries (payload `{ n: i }`, reason from `reason(i)`) into a fresh local log and ship them. */

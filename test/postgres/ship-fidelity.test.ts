@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { Rng } from '../helpers/rng.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, useCluster } from './setup.js'
+import { allEntries, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -70,7 +70,7 @@ describe('ship fidelity', () => {
 
     const store = await pg.store()
     expect(await store.ship(logPath, { batchSize: 700 })).toMatchObject({ shipped: logged.size, retry: logged.size })
-    const rows = await collect(store.inspect())
+    const rows = await allEntries(store)
     expect(rows).toHaveLength(logged.size)
     for (const e of rows) {
       const want = logged.get(e.id!)

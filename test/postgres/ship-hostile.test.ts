@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { inspect, Logger, RawPayload, replay } from '../../src/index.js'
 import type { PostgresStore } from '../../src/postgres/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, useCluster } from './setup.js'
+import { allEntries, byState, collect, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -95,8 +95,8 @@ describe('ship: entries PostgreSQL cannot hold as they are', () => {
     const store = await pg.store()
     const r = await store.ship(logPath)
     expect(r).toMatchObject({ shipped: 3, retry: 3, corrupt: 0, refused: 0, files: 1 })
-    expect((await store.stats()).byState).toMatchObject({ retry: 3, corrupt: 0 })
-    const rows = await collect(store.inspect())
+    expect((await byState(store))).toMatchObject({ retry: 3, corrupt: 0 })
+    const rows = await allEntries(store)
     expect(rows.map((e) => e.id).sort()).toEqual(['after', 'before', kind.centralId ?? 'x'])
     expect(rows.find((e) => e.id === (kind.centralId ?? 'x'))!.reason).toBe(kind.name.includes('reason') ? 'cut \uFFFD here x' : 'boom')
     expectSameDeliveries(await centralDeliveries(store), local)
@@ -134,18 +134,18 @@ describe('ship: entries PostgreSQL cannot hold as they are', () => {
     expect(fs.readdirSync(dir).filter((f) => /^mix\.(\d{12}\.)?log$/.test(f))).toHaveLength(2)
     const copy = copyLog(logPath)
     const localPermanent = new Map<string, unknown>()
-    for await (const e of inspect(copy, { log: 'permanent' })) localPermanent.set(e.id!, e.payload)
+    for await (const e of inspect(copy, { kind: 'permanent' })) localPermanent.set(e.id!, e.payload)
     const local = await localDeliveries(copy)
 
     const store = await pg.store()
     const r = await store.ship(logPath)
     const total = n + hostile.length + permHostile.length
     expect(r).toMatchObject({ shipped: total, retry: total - 6 - 3, permanent: 9, corrupt: 0, refused: 0, files: 3 })
-    const rows = await collect(store.inspect())
+    const rows = await allEntries(store)
     const ids = rows.map((e) => e.id!).sort()
     expect(ids).toEqual([...Array.from({ length: n }, (_, i) => `good-${i}`), ...hostile, ...permHostile].sort())
     expect(new Set(ids).size).toBe(rows.length)
-    const centralPermanent = await collect(store.inspect({ state: 'permanent' }))
+    const centralPermanent = await collect(store.inspect({ kind: 'permanent' }))
     expect(centralPermanent.map((e) => e.id).sort()).toEqual([...localPermanent.keys()].sort())
     for (const e of centralPermanent) expect(sameJson(e.payload, localPermanent.get(e.id!)), `payload of ${e.id}`).toBe(true)
     expectSameDeliveries(await centralDeliveries(store), local)
@@ -193,6 +193,6 @@ describe('ship: entries PostgreSQL cannot hold as they are', () => {
       await stop()
       await dlq.close()
     }
-    expect((await store.stats()).byState).toMatchObject({ retry: 2 * perRound, corrupt: 0 })
+    expect((await byState(store))).toMatchObject({ retry: 2 * perRound, corrupt: 0 })
   })
 })

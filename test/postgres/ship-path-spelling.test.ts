@@ -8,7 +8,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, useCluster } from './setup.js'
+import { allEntries, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -45,9 +45,9 @@ describe('ship: path spelling', () => {
       crashAfterCommit()
       expect(await store.ship(spelling), spelling).toMatchObject({ shipped: 0, duplicates: 100 })
     }
-    const rows = await collect(store.inspect({ state: ['retry', 'permanent'] }))
+    const rows = await allEntries(store)
     expect(rows).toHaveLength(100)
     expect(new Set(rows.map((e) => e.id)).size).toBe(100)
-    expect(new Set(rows.map((e) => e.log))).toEqual(new Set([path.join(fs.realpathSync(real), 'o.log')]))
+    expect(new Set(rows.map((e) => e.logName))).toEqual(new Set([path.join(fs.realpathSync(real), 'o.log')]))
   })
 })

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { collect, useCluster } from './setup.js'
+import { allEntries, rowCount, useCluster } from './setup.js'
 
 const pg = useCluster()
 
@@ -29,14 +29,14 @@ describe('ship', () => {
     const r = await store.ship(logPath)
     expect(r).toMatchObject({ shipped: 57, duplicates: 0, retry: 51, permanent: 5, corrupt: 1 })
     expect(localFiles(dir)).toEqual([])
-    const rows = await collect(store.inspect())
+    const rows = await allEntries(store)
     expect(rows).toHaveLength(57)
-    const byState = (s: string) => rows.filter((e) => e.state === s)
+    const byState = (s: string) => rows.filter((e) => e.kind === s)
     expect(byState('retry')).toHaveLength(51)
     expect(byState('permanent')).toHaveLength(5)
     expect(byState('corrupt')[0]).toMatchObject({ reason: expect.stringContaining('invalid JSON'), raw: 'not json' })
     const e7 = rows.find((e) => e.id === 'ord-7')!
-    expect(e7).toMatchObject({ host: 'host-a', log: logPath, state: 'retry', attempt: 1, reason: 'timeout after 7 ms', payload: { n: 7 } })
+    expect(e7).toMatchObject({ host: 'host-a', logName: logPath, kind: 'retry', attempt: 1, reason: 'timeout after 7 ms', payload: { n: 7 } })
     expect(typeof e7.ts).toBe('number')
     // Nothing left to ship, nothing inserted twice.
     expect(await store.ship(logPath)).toMatchObject({ shipped: 0, duplicates: 0, files: 0 })
@@ -56,7 +56,7 @@ describe('ship', () => {
       await dlq.log({ i: 20 }, 'after')
       const r2 = await store.ship(logPath)
       expect(r2.shipped).toBe(1)
-      const all = await collect(store.inspect())
+      const all = await allEntries(store)
       expect(all.map((e) => (e.payload as { i?: number }).i).filter((x) => x !== undefined).sort((a, b) => a! - b!)).toEqual(
         Array.from({ length: 21 }, (_, i) => i),
       )
@@ -75,7 +75,7 @@ describe('ship', () => {
       await dlq.close()
       expect((await store.ship(logPath)).shipped).toBe(1)
     }
-    expect((await collect(store.inspect())).map((e) => e.payload)).toEqual([{ round: 0 }, { round: 1 }, { round: 2 }])
+    expect((await allEntries(store)).map((e) => e.payload)).toEqual([{ round: 0 }, { round: 1 }, { round: 2 }])
   })
 
   it('ships from where a local replay left off, and removes its checkpoint', async () => {
@@ -108,7 +108,7 @@ describe('ship', () => {
     await dlq.close()
     const store = await pg.store()
     expect((await store.ship(logPath)).shipped).toBe(1)
-    const [e] = await collect(store.inspect())
+    const [e] = await allEntries(store)
     expect(e!.payload).toEqual({ s: 'a\u0000b' })
   })
 })
@@ -128,15 +128,15 @@ describe('ship: damaged and unusual local files', () => {
     fs.writeFileSync(path.join(dir, 'odd.000000000003.log'), line(9000) + JSON.stringify({ ts: 1, attempt: 1, reason: 'huge', payload: 'x'.repeat(5000) }) + '\n' + line(9001))
     const store = await pg.store()
     const r = await store.ship(logPath, { maxRecordSize: 1024 })
-    const rows = await collect(store.inspect())
-    const ids = rows.filter((e) => e.state === 'retry').map((e) => (e.payload as { i: number }).i)
+    const rows = await allEntries(store)
+    const ids = rows.filter((e) => e.kind === 'retry').map((e) => (e.payload as { i: number }).i)
     expect(ids.slice(0, 5)).toEqual([0, 1, 2, 3, 4])
     expect(ids).toContain(9000)
     expect(ids).toContain(9001)
     const fromDamaged = ids.filter((i) => i >= 100 && i < 2100)
     expect(fromDamaged.length).toBeGreaterThan(0)
     expect(fromDamaged).toEqual(Array.from({ length: fromDamaged.length }, (_, k) => 100 + k))
-    const corrupt = rows.filter((e) => e.state === 'corrupt')
+    const corrupt = rows.filter((e) => e.kind === 'corrupt')
     expect(corrupt.map((e) => e.reason)).toEqual([
       expect.stringMatching(/^unreadable rest of odd\.000000000002\.log\.gz after byte \d+ .*kept on this host as corrupt-odd\.000000000002\.log\.gz$/),
       expect.stringMatching(/^record of \d+ bytes exceeds maxRecordSize; full bytes kept on this host in corrupt-odd\.000000000003\.log\.\d+\.line$/),
@@ -158,12 +158,12 @@ describe('ship: damaged and unusual local files', () => {
     expect(fs.existsSync(path.join(dir, 'corrupt-q.log'))).toBe(true)
     const store = await pg.store()
     await store.ship(logPath)
-    const rows = await collect(store.inspect())
-    expect(rows.map((e) => e.state).sort()).toEqual(['corrupt', 'retry'])
-    const c = rows.find((e) => e.state === 'corrupt')!
+    const rows = await allEntries(store)
+    expect(rows.map((e) => e.kind).sort()).toEqual(['corrupt', 'retry'])
+    const c = rows.find((e) => e.kind === 'corrupt')!
     expect(c.raw).toBe('{oops')
-    expect(c.payload).toMatchObject({ segment: 'q.000000000001.log', offset: expect.any(Number), raw: '{oops' })
-    expect(rows.find((e) => e.state === 'retry')).toMatchObject({ attempt: 2, reason: 'still down' })
+    expect(c.origin).toMatchObject({ segment: 'q.000000000001.log', offset: expect.any(Number) })
+    expect(rows.find((e) => e.kind === 'retry')).toMatchObject({ attempt: 2, reason: 'still down' })
     expect(localFiles(dir)).toEqual([])
   })
 
@@ -182,7 +182,7 @@ describe('ship: damaged and unusual local files', () => {
       await stop()
       await dlq.close()
     }
-    expect((await store.stats()).total).toBe(5)
+    expect((await rowCount(store))).toBe(5)
     expect(() => store.startShipper(logPath, { interval: 'often' })).toThrow(/option `interval`/)
   })
 })
@@ -205,8 +205,8 @@ describe('ship: recovery first', () => {
     const store = await pg.store()
     const r = await store.ship(logPath)
     expect(r.recovered).toMatch(/finished an interrupted requeue/)
-    const rows = await collect(store.inspect())
-    const byI = rows.map((e) => [(e.payload as { i: number }).i, e.state]).sort()
+    const rows = await allEntries(store)
+    const byI = rows.map((e) => [(e.payload as { i: number }).i, e.kind]).sort()
     expect(byI).toEqual([
       [0, 'retry'],
       [1, 'retry'],

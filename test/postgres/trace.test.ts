@@ -84,7 +84,7 @@ describe('central replay: process spans', () => {
     await store.ship(log)
     const [e] = await collect(store.inspect())
     expect(await store.replay(() => {})).toMatchObject({ delivered: 1 })
-    expect(warnings).toEqual([`dlq: ignored the malformed trace context of central entry ${e!.seq}: "tp" is not a W3C traceparent`])
+    expect(warnings).toEqual([`dlq: ignored the malformed trace context of central entry ${e!.ref}: "tp" is not a W3C traceparent`])
     const [s] = processSpans(otel.spans())
     expect(s!.links).toEqual([])
   })

@@ -73,17 +73,17 @@ export const APP_JS = String.raw`'use strict';
     groups.forEach(function (g) {
       var tr = el('tr');
       var td = el('td', null, 'reason');
-      var label = g.reason.length > 200 ? g.reason.slice(0, 200) + '\u2026' : g.reason;
+      var label = g.fingerprint.length > 200 ? g.fingerprint.slice(0, 200) + '\u2026' : g.fingerprint;
       if (g.query) {
         var a = el('a', label);
         a.href = '/logs/' + encodeURIComponent(key) + '/entries?' + g.query;
         td.appendChild(a);
       } else td.textContent = visible(label);
-      if (g.example !== null && g.example !== g.reason) td.title = 'e.g. ' + visible(g.example);
+      if (g.example !== null && g.example !== g.fingerprint) td.title = 'e.g. ' + visible(g.example);
       tr.appendChild(td);
       tr.appendChild(el('td', fmtCount(g.count), 'num'));
-      tr.appendChild(el('td', fmtTime(g.firstSeen)));
-      tr.appendChild(el('td', fmtTime(g.lastSeen)));
+      tr.appendChild(el('td', fmtTime(g.oldestTs)));
+      tr.appendChild(el('td', fmtTime(g.newestTs)));
       body.appendChild(tr);
     });
     t.appendChild(body);
@@ -187,7 +187,7 @@ export const APP_JS = String.raw`'use strict';
     document.querySelectorAll('input.sel').forEach(function (c) { c.addEventListener('change', syncSelection); });
     function busy(on) { buttons.forEach(function (b) { b.disabled = on || (b.getAttribute('data-scope') === 'selected' && selected().length === 0); }); }
     function body(scope, dryRun) {
-      var b = scope === 'selected' ? { log: filter.log, ids: selected() } : Object.assign({}, filter);
+      var b = scope === 'selected' ? { kind: filter.kind, ids: selected() } : Object.assign({}, filter);
       b.dryRun = dryRun;
       var reset = document.getElementById('reset-attempts');
       if (pending && pending.op === 'requeue' && reset && reset.checked) b.resetAttempts = true;

@@ -20,28 +20,30 @@ function rawLink(key: string, ref: string, part: string, omitted: number): Html 
 
 function fields(e: SourceEntry): Array<[string, string]> {
   const out: Array<[string, string]> = [
-    ['log', e.log],
+    ['log', e.kind],
     ['file', e.file],
     ['byte offset', String(e.offset)],
     ['recorded', `${formatTime(e.ts)} (${e.ts})`],
   ]
   if (e.host !== undefined) out.push(['host', e.host])
   if (e.id !== undefined) out.push(['id', e.id])
-  if (e.log !== 'corrupt') out.push(['attempt', String(e.attempt)])
+  if (e.kind !== 'corrupt') out.push(['attempt', String(e.attempt)])
   if (e.firstTs !== undefined) out.push(['first failed', formatTime(e.firstTs)])
   if (e.dueTs !== undefined) out.push(['next attempt due', formatTime(e.dueTs)])
   if (e.final !== undefined) out.push(['final', e.final])
   if (e.errorName !== undefined) out.push(['error name', e.errorName])
   if (e.errorCode !== undefined) out.push(['error code', e.errorCode])
-  if (e.source?.segment !== undefined) out.push(['quarantined from', `${e.source.segment} @ ${e.source.offset ?? '?'} (${e.source.length ?? '?'} bytes)`])
+  if (e.origin?.segment !== undefined) out.push(['quarantined from', `${e.origin.segment} @ ${e.origin.offset ?? '?'} (${e.origin.length ?? '?'} bytes)`])
   if (e.rawEncoding !== undefined) out.push(['raw encoding', e.rawEncoding])
+  if (e.rawTruncated !== undefined) out.push(['raw truncated', e.rawTruncated ? 'yes: the quarantined bytes below are the start of the line' : 'no'])
+  if (e.rawFile !== undefined) out.push(['whole line kept in', e.rawFile])
   out.push(['reason group', e.fingerprint])
   return out
 }
 
 function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
-  if (!ctx.allowWrites || e.log !== 'permanent' || e.id === undefined) return EMPTY
-  const filter = JSON.stringify({ log: e.log, id: e.id })
+  if (!ctx.allowWrites || e.kind !== 'permanent' || e.id === undefined) return EMPTY
+  const filter = JSON.stringify({ kind: e.kind, id: e.id })
   return actionPanel(
     `/api/logs/${encodeURIComponent(source.key)}`,
     filter,
@@ -56,21 +58,21 @@ function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
 
 export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Html {
   const key = source.key
-  const listHref = `/logs/${encodeURIComponent(key)}/entries?log=${e.log}`
+  const listHref = `/logs/${encodeURIComponent(key)}/entries?kind=${e.kind}`
   const reason = e.reason === null ? null : clip(e.reason, REASON_SHOWN)
-  const payload = e.log === 'corrupt' ? clip(e.raw ?? '', PAYLOAD_SHOWN) : prettyJson(e.payload, PAYLOAD_SHOWN)
-  const body = html`<p><a href="${listHref}">← ${key}: ${e.log} log</a></p>
+  const payload = e.kind === 'corrupt' ? clip(e.raw ?? '', PAYLOAD_SHOWN) : prettyJson(e.payload, PAYLOAD_SHOWN)
+  const body = html`<p><a href="${listHref}">← ${key}: ${e.kind} log</a></p>
 <h1>Entry <small>${clip(path.basename(e.file), 200).text} @ ${e.offset}</small></h1>
 <table class="fields">${fields(e).map(([k, v]) => {
     const c = clip(v, 2000)
     return html`<tr><th>${k}</th><td>${c.text}${c.omitted > 0 ? html` <span class="muted">… ${formatCount(c.omitted)} more</span>` : ''}</td></tr>`
   })}</table>
 ${e.id !== undefined
-    ? html`<p>Records with this id: <a href="/logs/${encodeURIComponent(key)}/entries?log=retry&amp;id=${encodeURIComponent(e.id)}">retry log</a> · <a href="/logs/${encodeURIComponent(key)}/entries?log=permanent&amp;id=${encodeURIComponent(e.id)}">permanent log</a></p>`
+    ? html`<p>Records with this id: <a href="/logs/${encodeURIComponent(key)}/entries?kind=retry&amp;id=${encodeURIComponent(e.id)}">retry log</a> · <a href="/logs/${encodeURIComponent(key)}/entries?kind=permanent&amp;id=${encodeURIComponent(e.id)}">permanent log</a></p>`
     : EMPTY}
 <h2>Reason</h2>
 ${reason === null ? html`<p class="muted">(no reason recorded)</p>` : html`<pre class="reason" id="reason">${reason.text}</pre>${rawLink(key, e.ref, 'reason', reason.omitted)}`}
-<h2>${e.log === 'corrupt' ? 'Quarantined bytes' : 'Payload'}</h2>
+<h2>${e.kind === 'corrupt' ? 'Quarantined bytes' : 'Payload'}</h2>
 <pre class="payload" id="payload">${payload.text}</pre>
 ${rawLink(key, e.ref, 'payload', payload.omitted)}
 <p class="muted"><a href="/logs/${encodeURIComponent(key)}/entry/raw?ref=${encodeURIComponent(e.ref)}&amp;part=line">the stored line, as plain text</a></p>

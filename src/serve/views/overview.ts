@@ -7,7 +7,7 @@ import { layout } from './layout.js'
 
 function countCell(key: string, k: string, n: number | undefined, log?: string): Html {
   const text = n === undefined ? '—' : formatCount(n)
-  const inner = log ? html`<a href="/logs/${encodeURIComponent(key)}/entries?log=${log}">${text}</a>` : text
+  const inner = log ? html`<a href="/logs/${encodeURIComponent(key)}/entries?kind=${log}">${text}</a>` : text
   return html`<td class="num" data-k="${k}">${inner}</td>`
 }
 
@@ -17,9 +17,9 @@ export function reasonTable(key: string, title: string, groups: GroupLink[]): Ht
 <caption>${title}</caption>
 <thead><tr><th>reason group</th><th class="num">count</th><th>first seen</th><th>last seen</th></tr></thead>
 <tbody>${groups.map((g) => {
-    const fp = clip(g.reason, 200).text
+    const fp = clip(g.fingerprint, 200).text
     const label = g.query ? html`<a href="/logs/${encodeURIComponent(key)}/entries?${g.query}">${fp}</a>` : fp
-    return html`<tr><td class="reason">${label}</td><td class="num">${formatCount(g.count)}</td><td>${formatTime(g.firstSeen)}</td><td>${formatTime(g.lastSeen)}</td></tr>`
+    return html`<tr><td class="reason">${label}</td><td class="num">${formatCount(g.count)}</td><td>${formatTime(g.oldestTs)}</td><td>${formatTime(g.newestTs)}</td></tr>`
   })}</tbody>
 </table>`
 }
@@ -32,7 +32,7 @@ function sourceSection(s: OverviewSource): Html {
 <p class="muted">reason groups as of <span data-k="reasonsAt">${formatTime(s.reasons.at)}</span> (refreshed in the background)</p>`
     : html`<p class="muted">reason groups: computing…</p>`
   return html`<section class="source" data-source="${key}">
-<h2><a href="/logs/${encodeURIComponent(key)}/entries?log=permanent">${key}</a> <small>${s.label}</small></h2>
+<h2><a href="/logs/${encodeURIComponent(key)}/entries?kind=permanent">${key}</a> <small>${s.label}</small></h2>
 <p class="error" data-k="error"${s.error ? '' : html` hidden`}>${s.error ?? ''}</p>
 <table class="counts">
 <thead><tr><th>pending</th><th>due now</th><th>deferred</th><th>permanent</th><th>corrupt</th><th>oldest failure</th></tr></thead>

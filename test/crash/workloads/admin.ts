@@ -20,5 +20,5 @@ if (phase === 'setup') {
 } else {
   for (let n = 0; n < N; n++) if (REASONS[n % 3] !== 'fraud') mark('ack', id(n))
   await requeue(log, { reason: 'timeout' })
-  await purge(log, { log: 'permanent', reason: 'fraud' })
+  await purge(log, { kind: 'permanent', reason: 'fraud' })
 }
