@@ -6,6 +6,7 @@
  * version than this one is refused rather than misread.
  */
 import { DeadLetterError } from '../base/errors.js'
+import { countsMigration } from './counts-schema.js'
 import { type Db, run } from './db.js'
 
 export interface Tables {
@@ -111,6 +112,8 @@ export const MIGRATIONS: Migration[] = [
     `CREATE INDEX audit_entry ON ${t.audit} (entry_seq)`,
     `CREATE INDEX audit_run ON ${t.audit} (run)`,
   ],
+  // 5: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
+  countsMigration,
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {
