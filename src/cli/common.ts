@@ -1,9 +1,11 @@
 /**
- * What every command shares: resolving and checking the log path, the common flags, and the
+ * What every command shares: the log argument (checked, with a hint), the common flags, and the
  * action wrapper that turns any failure into one stderr line and a documented exit code.
  */
 import { type Command, Option } from 'commander'
-import { type LogPaths, otherLogs, resolveLogPath } from '../store/log-path.js'
+import { otherLogs } from '../format/log-names.js'
+// The one edge past the entry points left: no public call only checks a log path.
+import { resolveLogPath } from '../store/log-path.js'
 import { note, reportError, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
 
@@ -20,23 +22,17 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
   return cmd
 }
 
-export interface ResolvedLog {
-  arg: string
-  paths: LogPaths
-}
-
 /**
- * The log argument, resolved by the library's one rule (a missing directory exits 1 like
- * any usage error); with a hint when the directory holds no file of this log.
+ * The log argument, checked by the library's one rule before anything else runs (a replay
+ * loads its handler module only after this: a missing directory is exit 1, not 3), with a
+ * hint when the directory holds no file of this log. Returns the log's active file.
  */
-export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<ResolvedLog> {
+export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<string> {
   if (!arg || arg.trim() === '') throw usageError('missing log path')
-  const paths = await resolveLogPath('dletter', arg)
-  const others = opts.quiet ? undefined : await otherLogs(paths)
-  if (others) {
-    warn(`no files of log ${paths.file} in ${paths.dir} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
-  }
-  return { arg, paths }
+  const { active, file, dir } = await resolveLogPath('dletter', arg)
+  const others = opts.quiet ? undefined : await otherLogs(active)
+  if (others) warn(`no files of log ${file} in ${dir} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
+  return active
 }
 
 /**

@@ -1,14 +1,14 @@
 /**
  * `--db <url>` on stats, inspect, replay, requeue and purge: the same command against the
- * central PostgreSQL store instead of a local log. The command files only decide which side
- * runs; everything the database side prints is here. The URL (or $DLETTER_DB) is never printed.
+ * central PostgreSQL store instead of a local log. Which side runs is decided here; stats,
+ * inspect, requeue and purge then make the same calls on either (backend.ts), and only the
+ * central replay, whose options differ, is run here. The URL (or $DLETTER_DB) is never printed.
  */
 import { type Command, Option } from 'commander'
 import { type CentralEntry, PostgresStore } from '../postgres/index.js'
 import { redactUrl } from '../base/redact.js'
-import type { ChangeResult, CentralChangeBackend, Entry, EntryFilter, Kind } from '../format/model.js'
 import { parseIntArg } from './filters.js'
-import { EXIT, formatDuration, formatTime, padStart, preview, stdoutWrite, terminalSafe, usageError } from './output.js'
+import { EXIT, formatDuration, padStart, stdoutWrite, usageError } from './output.js'
 import { abortOnSignals } from './common.js'
 
 export interface DbFlags {
@@ -62,58 +62,6 @@ export async function withStore<T>(url: string, host: string | undefined, fn: (s
 
 export function where(url: string): string {
   return `central store ${redactUrl(url)}`
-}
-
-/** The local command's filter (from its flags), the kind picked by --permanent / --corrupt, and --host. */
-function centralOptions(f: EntryFilter, kind: Kind, host: string | undefined) {
-  return { ...f, kind, ...(host !== undefined ? { host } : {}) }
-}
-
-export async function dbStats(url: string, flags: DbFlags & { top: number; json?: boolean }): Promise<number> {
-  const s = await withStore(url, undefined, (store) => store.stats({ top: flags.top, ...(flags.host !== undefined ? { host: flags.host } : {}) }))
-  if (flags.json) {
-    stdoutWrite(JSON.stringify({ store: redactUrl(url), ...s }) + '\n')
-    return EXIT.OK
-  }
-  const kinds = ['retry', 'permanent', 'corrupt'] as const
-  const oldest = s.retry.oldestTs
-  const lines = [
-    `${where(url)}${flags.host !== undefined ? ` (host ${flags.host})` : ''}: ${kinds.reduce((n, k) => n + s[k].count, 0)} entries`,
-    `  ${kinds.map((k) => `${k} ${s[k].count}`).join(', ')}; due now ${s.retry.due}` +
-      (oldest !== null ? `; oldest retry entry first failed ${formatDuration(Math.max(0, s.at - oldest))} ago` : ''),
-    `  by host: ${(s.hosts ?? []).slice(0, 20).map((h) => `${h.host} ${h.retry + h.permanent + h.corrupt}`).join(', ') || '—'}`,
-    `  top reasons (normalized):`,
-    ...kinds.flatMap((k) => s[k].reasons.map((g) => `  ${padStart(g.count, 8)}  ${g.fingerprint}  [${k}; ${g.hosts ?? 0} host(s)]`)),
-  ]
-  stdoutWrite(lines.join('\n') + '\n')
-  return EXIT.OK
-}
-
-function kindOf(flags: { permanent?: boolean; corrupt?: boolean }): Kind {
-  return flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
-}
-
-/** An entry as one JSON line: its fields, without the stored line they repeat. */
-function entryJson(e: Entry): string {
-  const { line: _line, ...fields } = e
-  return JSON.stringify(fields)
-}
-
-export async function dbInspect(
-  url: string,
-  f: EntryFilter,
-  flags: DbFlags & { permanent?: boolean; corrupt?: boolean; json?: boolean; human?: boolean },
-): Promise<number> {
-  const json = flags.json === true || (!flags.human && !process.stdout.isTTY)
-  await withStore(url, undefined, async (store) => {
-    for await (const e of store.inspect(centralOptions(f, kindOf(flags), flags.host))) {
-      const line = json
-        ? entryJson(e)
-        : `${formatTime(e.ts)}  ${e.host}  ${e.kind}  attempt ${e.attempt}${e.id !== undefined ? `  id=${e.id}` : ''}  ${preview(e.reason ?? '(no reason)', 120)}  ${preview(e.raw ?? JSON.stringify(e.payload) ?? '', 200)}`
-      if (!stdoutWrite(line + '\n')) await new Promise((r) => process.stdout.once('drain', r))
-    }
-  })
-  return EXIT.OK
 }
 
 export interface DbReplayFlags extends DbFlags {
@@ -170,46 +118,5 @@ export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntr
   } finally {
     stop.dispose()
   }
-  return EXIT.OK
-}
-
-function printRedrive(url: string, verb: string, r: ChangeResult, json: boolean | undefined): void {
-  if (json) {
-    stdoutWrite(JSON.stringify({ store: redactUrl(url), ...r }) + '\n')
-    return
-  }
-  const leased = (r.backend as CentralChangeBackend).leased
-  const held = leased > 0 ? `; ${leased} held by a replay worker left alone` : ''
-  const head = r.dryRun
-    ? `dry run: ${r.count} entries of the ${where(url)} would be ${verb}${held}; nothing was changed`
-    : `${verb} ${r.count} entries of the ${where(url)}${r.stopped === 'abort' ? ' (interrupted)' : ''}${held}`
-  stdoutWrite([head, ...r.reasons.map((t) => `  ${padStart(t.count, 8)}  ${t.fingerprint}`)].join('\n') + '\n')
-}
-
-export async function dbRequeue(url: string, f: EntryFilter, flags: DbFlags & { resetAttempts?: boolean; dryRun?: boolean; json?: boolean }): Promise<number> {
-  const r = await withStore(url, undefined, (store) =>
-    store.requeue({
-      ...centralOptions(f, 'permanent', flags.host),
-      kind: 'permanent',
-      dryRun: flags.dryRun === true,
-      resetAttempts: flags.resetAttempts === true,
-      ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
-    }),
-  )
-  printRedrive(url, 'requeued', r, flags.json)
-  return EXIT.OK
-}
-
-export async function dbPurge(
-  url: string,
-  f: EntryFilter,
-  flags: DbFlags & { permanent?: boolean; corrupt?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean },
-): Promise<number> {
-  if (!flags.dryRun && !flags.yes) throw usageError('purge changes the central store: add --yes to confirm (or --dry-run to count first)')
-  const kind = flags.corrupt ? 'corrupt' : 'permanent'
-  const r = await withStore(url, undefined, (store) =>
-    store.purge({ ...centralOptions(f, kind, flags.host), kind, dryRun: flags.dryRun === true, ...(flags.rate !== undefined ? { rate: flags.rate } : {}) }),
-  )
-  printRedrive(url, 'purged', r, flags.json)
   return EXIT.OK
 }

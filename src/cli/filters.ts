@@ -3,7 +3,7 @@
  * previews exactly what `requeue` or `purge` will touch.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { parseTimeText } from '../admin/filters.js'
+import { parseTimeText } from '../format/filter.js'
 import type { EntryFilter } from '../format/model.js'
 import { type Check, duration, int, recordSize, timer } from '../base/checks.js'
 import { replayDefaults } from '../base/options.js'

@@ -6,11 +6,10 @@
  */
 import path from 'node:path'
 import { type Command, Option } from 'commander'
-import { inspect } from '../admin/inspect.js'
-import type { Entry, Kind } from '../format/model.js'
-import type { Envelope } from '../format/envelope.js'
-import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
-import { type DbFlags, addDbOptions, centralTarget, dbInspect } from './db.js'
+import type { Entry, Kind } from '../index.js'
+import { withBackend } from './backend.js'
+import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type DbFlags, addDbOptions } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, terminalSafe, warn, writeOut } from './output.js'
 
@@ -55,19 +54,17 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   guardStdoutPipe()
   const filters = filterFlags(flags as Record<string, unknown>)
   if (flags.corrupt) usageCheckCorrupt(filters)
-  const db = centralTarget(logArg, flags)
-  if (db !== undefined) return dbInspect(db, filters, flags)
-  const log = await resolveLog(logArg!, { quiet: flags.json })
   const human = flags.human === true || (!flags.json && process.stdout.isTTY === true)
   const width = Math.max(60, process.stdout.columns ?? 160)
-  const which: Kind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
-  const listing = inspect(log.paths.active, { ...filters, kind: which, maxRecordSize: flags.maxRecordSize })
-  for await (const e of listing) {
-    const text = !human ? e.line + '\n' : e.kind === 'corrupt' ? corruptLine(corruptRecordOf(e), width) : envelopeLine(envelopeOf(e), width)
-    const pending = writeOut(text)
-    if (pending) await pending
-  }
-  const res = listing.summary
+  const kind: Kind = flags.corrupt ? 'corrupt' : flags.permanent ? 'permanent' : 'retry'
+  const res = await withBackend(logArg, flags, async (b) => {
+    const listing = b.inspect({ ...filters, kind })
+    for await (const e of listing) {
+      const pending = writeOut(human ? entryLine(e, width) : jsonLine(e))
+      if (pending) await pending
+    }
+    return listing.summary
+  })
   for (const e of res.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
   if (human) {
     const what = flags.corrupt ? 'corrupt log' : flags.permanent ? 'permanent log' : 'retry log (pending items)'
@@ -81,41 +78,32 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
   return EXIT.OK
 }
 
-function envelopeOf(e: Entry): Envelope {
-  const { kind: _k, ref: _r, file: _f, offset: _o, line: _line, fingerprint: _fp, ...env } = e
-  return { ...env, payload: e.payload }
+/**
+ * A local entry is its stored line, byte for byte. A central one has no line of its own (its
+ * line is re-encoded from columns), so it prints as its fields, which name its host.
+ */
+function jsonLine(e: Entry): string {
+  if (e.host === undefined) return e.line + '\n'
+  const { line: _line, ...fields } = e
+  return JSON.stringify(fields) + '\n'
 }
 
-function corruptRecordOf(e: Entry): CorruptRecord {
-  return { ts: e.ts, segment: e.origin?.segment, offset: e.origin?.offset, length: e.origin?.length, error: e.reason ?? undefined, raw: e.raw, rawEncoding: e.rawEncoding }
-}
-
-interface CorruptRecord {
-  ts: number
-  segment?: string
-  offset?: number
-  length?: number
-  error?: string
-  raw?: string
-  rawEncoding?: string
-}
-
-function envelopeLine(env: Envelope, width: number): string {
+function entryLine(e: Entry, width: number): string {
   // Stored text may hold terminal control sequences: every field goes through terminalSafe/preview.
-  const final = env.final ? ` ${terminalSafe(env.final).padEnd(9)}` : ''
-  const left = `${formatTime(env.ts)}  ${`#${env.attempt}`.padEnd(3)}${final}  ${terminalSafe(env.id ?? '-').padEnd(10)}  `
+  const host = e.host !== undefined ? `${terminalSafe(e.host)}  ` : ''
+  if (e.kind === 'corrupt') {
+    const where = e.origin?.segment !== undefined ? terminalSafe(`${e.origin.segment}@${e.origin.offset ?? '?'}`) : '-'
+    const head = `${formatTime(e.ts)}  ${host}${where}  ${preview(e.reason ?? '(no error)', 60)}  `
+    const raw = e.rawEncoding === 'base64' ? `base64:${e.raw ?? ''}` : (e.raw ?? '')
+    return head + preview(raw, width - head.length) + '\n'
+  }
+  const final = e.final ? ` ${terminalSafe(e.final).padEnd(9)}` : ''
+  const left = `${formatTime(e.ts)}  ${host}${`#${e.attempt}`.padEnd(3)}${final}  ${terminalSafe(e.id ?? '-').padEnd(10)}  `
   // Reason and payload share what is left of the line; on a narrow terminal both shrink.
   const room = Math.max(24, width - left.length)
   const reasonMax = Math.min(48, Math.floor(room / 2))
-  const reason = preview(env.reason ?? '(no reason)', reasonMax)
+  const reason = preview(e.reason ?? '(no reason)', reasonMax)
   const head = `${left}${reason.padEnd(Math.min(reasonMax, Math.max(reason.length, 24)))}  `
-  const payload = preview(JSON.stringify(env.payload) ?? 'undefined', Math.max(12, width - head.length))
+  const payload = preview(JSON.stringify(e.payload) ?? 'undefined', Math.max(12, width - head.length))
   return head + payload + '\n'
-}
-
-function corruptLine(rec: CorruptRecord, width: number): string {
-  const where = rec.segment !== undefined ? terminalSafe(`${rec.segment}@${rec.offset ?? '?'}`) : '-'
-  const head = `${formatTime(rec.ts)}  ${where}  ${preview(rec.error ?? '(no error)', 60)}  `
-  const raw = rec.rawEncoding === 'base64' ? `base64:${rec.raw ?? ''}` : (rec.raw ?? '')
-  return head + preview(raw, width - head.length) + '\n'
 }

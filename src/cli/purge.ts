@@ -6,13 +6,12 @@
  * next replay, requeue or purge command.
  */
 import { type Command, Option } from 'commander'
-import { resolveFilter } from '../admin/filters.js'
-import { purge } from '../admin/purge.js'
-import type { LocalChangeBackend } from '../format/model.js'
-import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
-import { type DbFlags, addDbOptions, centralTarget, dbPurge } from './db.js'
+import { normalizeFilter } from '../format/filter.js'
+import { runChange } from './backend.js'
+import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type DbFlags, addDbOptions } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, terminalSafe, usageError, warn } from './output.js'
+import { EXIT_CODES_HELP, guardStdoutPipe, usageError } from './output.js'
 
 interface PurgeFlags extends CommonFlags {
   permanent?: boolean
@@ -56,40 +55,13 @@ ${EXIT_CODES_HELP}`,
 async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
   if (!flags.permanent && !flags.corrupt) throw usageError('purge needs --permanent or --corrupt (the retry log is never purged)')
-  const target = flags.permanent ? 'permanent' : 'corrupt'
+  const kind = flags.permanent ? 'permanent' : 'corrupt'
   const filters = filterFlags(flags as Record<string, unknown>)
-  if (target === 'corrupt') usageCheckCorrupt(filters)
-  const db = centralTarget(logArg, flags)
-  if (db !== undefined) return dbPurge(db, filters, flags)
+  if (kind === 'corrupt') usageCheckCorrupt(filters)
   if (!flags.yes && !flags.dryRun) {
-    const described = resolveFilter(filters, target, Date.now())
-    const what = described.narrows ? `the ${target}-log entries matching ${described.text}` : `every entry of the ${target} log`
+    const described = normalizeFilter(filters, kind, Date.now())
+    const what = described.narrows ? `the ${kind}-log entries matching ${described.text}` : `every entry of the ${kind} log`
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
-  const log = await resolveLog(logArg!, { quiet: flags.json })
-  const options = { ...filters, kind: target, maxRecordSize: flags.maxRecordSize } as const
-  const summary = flags.dryRun
-    ? await purge(log.paths.active, { ...options, dryRun: true })
-    : await runRewrite('purge', !flags.json && flags.progress !== false, (signal, progress) =>
-        purge(log.paths.active, { ...options, signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
-      )
-  if (flags.json) {
-    process.stdout.write(JSON.stringify(summary) + '\n')
-    return EXIT.OK
-  }
-  const s = summary
-  const b = s.backend as LocalChangeBackend
-  if (b.recovered) note(b.recovered)
-  for (const w of s.warnings) warn(w)
-  const n = (k: number) => `${k} entr${k === 1 ? 'y' : 'ies'}`
-  if (s.dryRun) {
-    process.stdout.write(`dry run: would remove ${n(s.count)} (${terminalSafe(s.filter)}) from the ${target} log; ${b.kept} would stay. Nothing was changed.\n`)
-  } else {
-    process.stdout.write(
-      `removed ${n(s.count)} (${terminalSafe(s.filter)}) from the ${target} log; ${b.kept} kept` +
-        `${target === 'permanent' ? `, ${b.rewritten} of ${b.segments} segment(s) rewritten` : ''}` +
-        `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
-    )
-  }
-  return EXIT.OK
+  return runChange('purge', logArg, flags, (b, run) => b.purge({ ...filters, kind, dryRun: flags.dryRun === true, ...run }))
 }

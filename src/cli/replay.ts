@@ -5,14 +5,11 @@
  * stdout carries the summary alone: the handler's own writes to it are sent to stderr.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { type Command, Option } from 'commander'
-import type { ReplayOptions } from '../base/options.js'
-import type { LogPaths } from '../store/segments.js'
 import { replayDefaults } from '../base/options.js'
-import { type Handler, Replayer, type ReplaySummary } from '../replay/index.js'
+import { type Handler, type OutcomeEvent, type ReplaySummary, replay } from '../index.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
 import { type DbFlags, type DbReplayFlags, addDbOptions, centralTarget, dbReplay } from './db.js'
 import { parseDurationArg, parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
@@ -32,7 +29,6 @@ import {
   warn,
 } from './output.js'
 import { Progress } from './progress.js'
-import { withMaintenance } from '../store/maintenance-session.js'
 import { flushTraces } from '../base/trace.js'
 
 interface ReplayFlags extends CommonFlags {
@@ -126,10 +122,10 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
     return code
   }
   const log = await resolveLog(logArg!)
-  const unfinished = guardUnfinishedRun(log.paths.replayLock)
+  const unfinished = guardUnfinishedRun()
   try {
     const handler = spec === undefined ? neverCalled : await loadHandler(spec)
-    await replayWith(log.paths, handler, flags)
+    await replayOnce(log, handler, flags)
   } finally {
     unfinished.dispose()
   }
@@ -138,67 +134,52 @@ async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Pr
   return EXIT.OK
 }
 
-async function replayWith(paths: LogPaths, handler: Handler, flags: ReplayFlags): Promise<void> {
-  const options: ReplayOptions = {
-    maxAttempts: flags.maxAttempts,
-    initialWait: flags.initialWait,
-    maxWait: flags.maxWait,
-    retries: flags.retries,
-    concurrency: flags.concurrency,
-    ttl: flags.ttl,
-    limit: flags.limit,
-    dryRun: flags.dryRun === true,
-    retryDelay: flags.retryDelay,
-    checkpointEvery: flags.checkpointEvery,
-    checkpointInterval: flags.checkpointInterval,
-    sealTimeout: flags.sealTimeout,
-    maxRecordSize: flags.maxRecordSize,
-    handlerTimeout: flags.handlerTimeout,
-    trace: flags.trace,
-    traceParent: flags.traceParent,
-  }
-  if (!flags.dryRun) {
-    // The replay recovers the log itself; doing it first here is only to tell the user what it settled.
-    const recovered = await withMaintenance(paths, { operation: 'replay' }, async (s) => s.recovered)
-    if (recovered && !flags.json) note(recovered)
-  }
-  const summary = await replayOnce(paths.active, handler, options, flags)
-  if (summary.stopped === 'abort') {
-    note(`replay stopped early by ${summary.signal ?? 'a signal'}; a checkpoint was written, the next run continues from it`)
-  }
-}
-
-async function replayOnce(
-  file: string,
-  handler: Handler,
-  options: ReplayOptions,
-  flags: ReplayFlags,
-): Promise<ReplaySummary & { signal?: NodeJS.Signals }> {
-  const stop = abortOnSignals((sig) =>
-    note(`${sig} received: finishing in-flight items and writing a checkpoint (send it again to exit at once)`),
-  )
-  options.signal = stop.signal
-  const replayer = new Replayer(file, handler, options)
+async function replayOnce(file: string, handler: Handler, flags: ReplayFlags): Promise<void> {
+  const stop = abortOnSignals((sig) => note(`${sig} received: finishing in-flight items and writing a checkpoint (send it again to exit at once)`))
   const progress = new Progress(flags.dryRun ? 'replay (dry run)' : 'replay', !flags.json && flags.progress !== false)
-  replayer.on('progress', (p) => progress.update({ done: p.bytesDone, total: p.bytesTotal, items: p.items }))
-  if (!flags.json) replayer.on('warning', (err) => warn(err.message))
-  if (flags.verbose && !flags.json) {
-    for (const outcome of ['requeued', 'permanent', 'expired', 'corrupt'] as const) {
-      replayer.on(outcome, (ev) => {
-        const id = ev.envelope?.id !== undefined ? ` id=${ev.envelope.id}` : ''
-        process.stderr.write(terminalSafe(`${outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}`) + '\n')
-      })
-    }
-  }
+  const verbose = flags.verbose === true && !flags.json
   let summary: ReplaySummary
   try {
-    summary = await replayer.run()
+    summary = await replay(file, handler, {
+      maxAttempts: flags.maxAttempts,
+      initialWait: flags.initialWait,
+      maxWait: flags.maxWait,
+      retries: flags.retries,
+      concurrency: flags.concurrency,
+      ttl: flags.ttl,
+      limit: flags.limit,
+      dryRun: flags.dryRun === true,
+      retryDelay: flags.retryDelay,
+      checkpointEvery: flags.checkpointEvery,
+      checkpointInterval: flags.checkpointInterval,
+      sealTimeout: flags.sealTimeout,
+      maxRecordSize: flags.maxRecordSize,
+      handlerTimeout: flags.handlerTimeout,
+      trace: flags.trace,
+      traceParent: flags.traceParent,
+      signal: stop.signal,
+      onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }),
+      onOutcome: verbose ? printOutcome : undefined,
+    })
   } finally {
     progress.stop()
     stop.dispose()
   }
-  stdoutWrite(flags.json ? JSON.stringify(summary) + '\n' : formatSummary(file, summary))
-  return { ...summary, signal: stop.received() }
+  if (flags.json) stdoutWrite(JSON.stringify(summary) + '\n')
+  else {
+    if (summary.recovered) note(summary.recovered)
+    for (const w of summary.warnings) warn(w)
+    stdoutWrite(formatSummary(file, summary))
+  }
+  if (summary.stopped === 'abort') {
+    note(`replay stopped early by ${stop.received() ?? 'a signal'}; a checkpoint was written, the next run continues from it`)
+  }
+}
+
+function printOutcome(ev: OutcomeEvent): void {
+  if (ev.outcome === 'delivered' || ev.outcome === 'deferred') return
+  const id = ev.envelope?.id !== undefined ? ` id=${ev.envelope.id}` : ''
+  process.stderr.write(terminalSafe(`${ev.outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}`) + '\n')
 }
 
 function requiredHandler(spec: string | undefined): string {
@@ -218,14 +199,14 @@ const neverCalled: Handler = () => {
  * holds a timer until it is over; and should the process end anyway (the handler calls
  * process.exit, an uncaught exception), the exit code says so and the lock goes with it.
  */
-function guardUnfinishedRun(replayLock: string): { dispose: () => void } {
+function guardUnfinishedRun(): { dispose: () => void } {
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+  // The replay lock goes with the process: store/lock.ts removes the locks it holds at exit.
   const onExit = (code: number) => {
     if (code !== EXIT.INTERRUPTED) {
       process.exitCode = EXIT.FAILURE
       process.stderr.write('dletter: the replay ended before it finished (did the handler exit the process?); the next run resumes from the last checkpoint\n')
     }
-    releaseOwnLockSync(replayLock)
   }
   process.on('exit', onExit)
   return {
@@ -234,14 +215,6 @@ function guardUnfinishedRun(replayLock: string): { dispose: () => void } {
       process.off('exit', onExit)
     },
   }
-}
-
-/** At exit nothing of this process runs any more: a lock naming our pid is ours to remove. */
-function releaseOwnLockSync(file: string): void {
-  try {
-    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown }
-    if (info.pid === process.pid && info.host === os.hostname()) fs.unlinkSync(file)
-  } catch {}
 }
 
 function formatSummary(file: string, s: ReplaySummary): string {

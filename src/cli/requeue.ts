@@ -6,12 +6,11 @@
  * one. Holds the replay lock, so it never runs alongside a replay of the same log.
  */
 import { type Command, Option } from 'commander'
-import { requeue } from '../admin/requeue.js'
-import type { LocalChangeBackend } from '../format/model.js'
-import { type CommonFlags, action, addCommonOptions, resolveLog, runRewrite } from './common.js'
-import { type DbFlags, addDbOptions, centralTarget, dbRequeue } from './db.js'
+import { runChange } from './backend.js'
+import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type DbFlags, addDbOptions } from './db.js'
 import { addFilterOptions, filterFlags, maxRecordSizeOption } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, guardStdoutPipe, note, shellArg, terminalSafe, warn } from './output.js'
+import { EXIT_CODES_HELP, guardStdoutPipe, shellArg } from './output.js'
 
 interface RequeueFlags extends CommonFlags {
   resetAttempts?: boolean
@@ -50,43 +49,13 @@ ${EXIT_CODES_HELP}`,
 async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
   const filters = filterFlags(flags as Record<string, unknown>)
-  const db = centralTarget(logArg, flags)
-  if (db !== undefined) return dbRequeue(db, filters, flags)
-  const log = await resolveLog(logArg!, { quiet: flags.json })
-  const options = { ...filters, resetAttempts: flags.resetAttempts === true, maxRecordSize: flags.maxRecordSize }
-  const summary = flags.dryRun
-    ? await requeue(log.paths.active, { ...options, dryRun: true })
-    : await runRewrite('requeue', !flags.json && flags.progress !== false, (signal, progress) =>
-        requeue(log.paths.active, { ...options, signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
-      )
-  if (flags.json) {
-    process.stdout.write(JSON.stringify(summary) + '\n')
-    return EXIT.OK
-  }
-  const s = summary
-  const b = s.backend as LocalChangeBackend
-  if (b.recovered) note(b.recovered)
-  for (const w of s.warnings) warn(w)
-  if (s.dryRun) {
-    process.stdout.write(
-      `dry run: would move ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}${s.stopped === 'limit' ? `, first ${s.count} by --limit` : ''}) ` +
-        `from the permanent log to the retry log; ${b.kept} would stay. Nothing was changed.\n` +
-        `  list them: dletter inspect ${shellArg(logArg!)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}\n`,
-    )
-    return EXIT.OK
-  }
-  process.stdout.write(
-    `requeued ${s.count} entr${s.count === 1 ? 'y' : 'ies'} (${terminalSafe(s.filter)}) from the permanent log to the retry log` +
-      `${s.resetAttempts ? ', attempts reset to 1' : ''}; ${b.rewritten} of ${b.segments} segment(s) rewritten, ${b.kept} left in the permanent log` +
-      `${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n`,
-  )
-  if (s.count > 0 && !s.resetAttempts) {
-    process.stdout.write(
-      '  note: without --reset-attempts, entries that used all their attempts go back to the permanent log\n' +
-        '  on the next replay unless it runs with a higher --max-attempts\n',
-    )
-  }
-  return EXIT.OK
+  const o = { ...filters, dryRun: flags.dryRun === true, resetAttempts: flags.resetAttempts === true }
+  return runChange('requeue', logArg, flags, (b, run) => b.requeue({ ...o, ...run }), (r, b) => {
+    if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}`] : []
+    return r.count > 0 && !r.resetAttempts
+      ? ['  note: without --reset-attempts, entries that used all their attempts go back to the permanent log', '  on the next replay unless it runs with a higher --max-attempts']
+      : []
+  })
 }
 
 function filterArgs(flags: Record<string, unknown>): string {

@@ -53,7 +53,7 @@ async function run(logArg: string, flags: ShipFlags): Promise<number> {
   const url = dbUrlFor(flags.db)
   const log = await resolveLog(logArg)
   const r = await withStore(url, flags.host, (store) =>
-    store.ship(log.paths.active, {
+    store.ship(log, {
       ...(flags.sealTimeout !== undefined ? { sealTimeout: flags.sealTimeout } : {}),
       ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
       ...(flags.maxRecordSize !== undefined ? { maxRecordSize: flags.maxRecordSize } : {}),
@@ -61,12 +61,12 @@ async function run(logArg: string, flags: ShipFlags): Promise<number> {
     }),
   )
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ log: log.paths.active, ...r }) + '\n')
+    process.stdout.write(JSON.stringify({ log: log, ...r }) + '\n')
     return EXIT.OK
   }
   const row = (label: string, n: number, what: string) => `  ${label.padEnd(11)}${padStart(n, 8)}  ${what}\n`
   process.stdout.write(
-    `ship of ${log.paths.active}${r.stopped ? ' (interrupted)' : ''} in ${formatDuration(r.durationMs)}\n` +
+    `ship of ${log}${r.stopped ? ' (interrupted)' : ''} in ${formatDuration(r.durationMs)}\n` +
       row('shipped', r.shipped, 'new rows committed') +
       row('duplicates', r.duplicates, 'already in the database (an earlier ship was interrupted)') +
       row('retry', r.retry, 'retry entries read') +

@@ -6,10 +6,10 @@
  */
 import path from 'node:path'
 import type { Command } from 'commander'
-import { stats } from '../admin/stats.js'
-import type { LocalStatsBackend, ReasonGroup, Stats } from '../format/model.js'
-import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
-import { type DbFlags, addDbOptions, centralTarget, dbStats } from './db.js'
+import type { ReasonGroup, Stats } from '../index.js'
+import { withBackend } from './backend.js'
+import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type DbFlags, addDbOptions } from './db.js'
 import { maxRecordSizeOption, parseIntArg } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, guardStdoutPipe, padStart, preview, terminalSafe, warn } from './output.js'
 import { Progress } from './progress.js'
@@ -46,23 +46,21 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Promise<number> {
-  const db = centralTarget(logArg, flags)
-  if (db !== undefined) return dbStats(db, flags)
   guardStdoutPipe()
-  const log = await resolveLog(logArg!, { quiet: flags.json })
-  const progress = new Progress('stats', !flags.json && flags.progress !== false)
-  let s: Stats
-  try {
-    s = await stats(log.paths.active, { top: flags.top, maxRecordSize: flags.maxRecordSize, fast: flags.fast === true, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) })
-  } finally {
-    progress.stop()
-  }
+  const s = await withBackend(logArg, flags, async (b) => {
+    const progress = new Progress('stats', !flags.json && flags.progress !== false)
+    try {
+      return { ...b.tag, ...(await b.stats({ top: flags.top, fast: flags.fast === true, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) })) }
+    } finally {
+      progress.stop()
+    }
+  })
   if (flags.json) {
     process.stdout.write(JSON.stringify(s) + '\n')
     return EXIT.OK
   }
-  for (const e of (s.backend as LocalStatsBackend).readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
-  process.stdout.write(formatStats(s))
+  if (s.backend.type === 'local') for (const e of s.backend.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+  process.stdout.write(formatStats(s, flags.host))
   return EXIT.OK
 }
 
@@ -83,49 +81,63 @@ function histogram(h: Record<string, number>): string[] {
 function reasonTable(title: string, groups: ReasonGroup[], width: number): string {
   if (groups.length === 0) return ''
   const cw = Math.max(5, ...groups.map((g) => String(g.count).length))
-  let out = `\n${title}\n  ${'count'.padStart(cw)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  reason\n`
+  const hosts = groups[0].hosts !== undefined
+  let out = `\n${title}\n  ${'count'.padStart(cw)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  ${hosts ? 'hosts  ' : ''}reason\n`
   for (const g of groups) {
-    const left = `  ${padStart(g.count, cw)}  ${formatTime(g.oldestTs).padEnd(20)}  ${formatTime(g.newestTs).padEnd(20)}  `
+    const left = `  ${padStart(g.count, cw)}  ${formatTime(g.oldestTs).padEnd(20)}  ${formatTime(g.newestTs).padEnd(20)}  ${hosts ? padStart(g.hosts ?? 0, 5) + '  ' : ''}`
     out += left + preview(g.fingerprint, Math.max(20, width - left.length)) + '\n'
   }
   return out
 }
 
-function formatStats(s: Stats): string {
+/** One report for both backends: a local log adds its files and processes, the central store its hosts. */
+function formatStats(s: Stats & { store?: string }, host: string | undefined): string {
   const width = process.stdout.columns ?? 120
   const r = s.retry
   const p = s.permanent
-  const b = s.backend as LocalStatsBackend
+  const b = s.backend.type === 'local' ? s.backend : undefined
   const proc = (x: { running: boolean; pid: number | null }) => (x.running ? `running (pid ${x.pid ?? '?'})` : 'not running')
-  const segs = (n: number, activeBytes: number) => `${n} sealed segment(s)${activeBytes > 0 ? ' + active file' : ''}`
-  // Reasons go through preview(), which is terminal-safe; so must every other stored string.
-  const op = b.replay.operation
-  const replay = b.replay.running && op !== null && op !== 'replay' ? `not running (a ${terminalSafe(op)} holds the replay lock, pid ${b.replay.pid ?? '?'})` : proc(b.replay)
-  let out = `log ${terminalSafe(b.path)}\n  writer: ${proc(b.writer)}; replay: ${replay}\n`
-  out += `\nretry log: ${segs(b.retry.sealedSegments, b.retry.activeBytes)}, ${formatBytes(b.retry.bytes)}${b.retry.checkpointed > 0 ? ` (${b.retry.checkpointed} partly replayed)` : ''}\n`
+  const segs = (n: number, activeBytes: number, bytes: number) => (b ? ` ${n} sealed segment(s)${activeBytes > 0 ? ' + active file' : ''}, ${formatBytes(bytes)}` : '')
+  let out: string
+  if (b) {
+    // Reasons go through preview(), which is terminal-safe; so must every other stored string.
+    const op = b.replay.operation
+    const replay = b.replay.running && op !== null && op !== 'replay' ? `not running (a ${terminalSafe(op)} holds the replay lock, pid ${b.replay.pid ?? '?'})` : proc(b.replay)
+    out = `log ${terminalSafe(b.path)}\n  writer: ${proc(b.writer)}; replay: ${replay}\n`
+  } else out = `central store ${s.store ?? ''}${host !== undefined ? ` (host ${terminalSafe(host)})` : ''}\n`
+  out += `\nretry log:${b ? segs(b.retry.sealedSegments, b.retry.activeBytes, b.retry.bytes) : ''}${b && b.retry.checkpointed > 0 ? ` (${b.retry.checkpointed} partly replayed)` : ''}\n`
   out += `  pending         ${r.count} item(s): ${r.due} due now, ${r.deferred} deferred`
   out += r.nextDueTs !== null ? ` (next due in ${formatDuration(r.nextDueTs - s.at)})\n` : '\n'
   if (r.count > 0) {
-    out += `  attempts\n${histogram(r.attempts).join('\n')}\n`
+    const h = histogram(r.attempts)
+    if (h.length > 0) out += `  attempts\n${h.join('\n')}\n`
     out += `  oldest failure  ${ago(r.oldestTs, s.at)}\n`
     out += `  newest failure  ${ago(r.newestTs, s.at)}\n`
   }
-  if (b.retry.unparseable > 0) out += `  unparseable     ${b.retry.unparseable} line(s); the next replay quarantines them to the corrupt log\n`
-  if (b.retry.partialTail) out += `  (the active file ends in a record being written; not counted)\n`
+  if (b && b.retry.unparseable > 0) out += `  unparseable     ${b.retry.unparseable} line(s); the next replay quarantines them to the corrupt log\n`
+  if (b?.retry.partialTail) out += `  (the active file ends in a record being written; not counted)\n`
   const finals = Object.entries(p.byFinal)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')
-  out += `\npermanent log: ${segs(b.permanent.sealedSegments, b.permanent.activeBytes)}, ${formatBytes(b.permanent.bytes)}\n`
+  out += `\npermanent log:${b ? segs(b.permanent.sealedSegments, b.permanent.activeBytes, b.permanent.bytes) : ''}\n`
   out += `  entries         ${p.count}${finals ? ` (${finals})` : ''}\n`
   if (p.count > 0) out += `  oldest / newest ${formatTime(p.oldestTs ?? undefined)} / ${formatTime(p.newestTs ?? undefined)}\n`
-  if (b.permanent.unparseable > 0) out += `  unparseable     ${b.permanent.unparseable} line(s)\n`
-  out += `\ncorrupt log: ${s.corrupt.count} record(s), ${formatBytes(b.corrupt.bytes)}`
-  out += b.corrupt.filesSetAside > 0 ? `; ${b.corrupt.filesSetAside} unreadable compressed segment(s) set aside\n` : '\n'
-  if (b.interruptedRewrite) {
+  if (b && b.permanent.unparseable > 0) out += `  unparseable     ${b.permanent.unparseable} line(s)\n`
+  out += `\ncorrupt log: ${s.corrupt.count} record(s)${b ? `, ${formatBytes(b.corrupt.bytes)}` : ''}`
+  out += b && b.corrupt.filesSetAside > 0 ? `; ${b.corrupt.filesSetAside} unreadable compressed segment(s) set aside\n` : '\n'
+  if (b?.interruptedRewrite) {
     const w = b.interruptedRewrite
     out += terminalSafe(`\nan interrupted ${w.op} of ${w.source} (${w.state}) is settled by the next replay, requeue or purge\n`)
   }
+  if (s.hosts !== undefined && s.hosts.length > 0) {
+    const hw = Math.max(4, ...s.hosts.map((h) => terminalSafe(h.host).length))
+    out += `\nby host\n  ${'host'.padEnd(hw)}  ${'retry'.padStart(8)}  ${'due'.padStart(8)}  ${'permanent'.padStart(9)}  ${'corrupt'.padStart(8)}  oldest failure\n`
+    for (const h of s.hosts) {
+      out += `  ${terminalSafe(h.host).padEnd(hw)}  ${padStart(h.retry, 8)}  ${padStart(h.due, 8)}  ${padStart(h.permanent, 9)}  ${padStart(h.corrupt, 8)}  ${ago(h.oldestTs, s.at)}\n`
+    }
+  }
   out += reasonTable('top reasons, retry log', r.reasons, width)
   out += reasonTable('top reasons, permanent log', p.reasons, width)
+  out += reasonTable('top reasons, corrupt log', s.corrupt.reasons, width)
   return out
 }

@@ -1,3 +1,3 @@
 /** The replay engine's public surface. */
 export { Replayer, replay, runReplay } from './run.js'
-export type { Handler, OutcomeEvent, ReplayContext, ReplayEnvelope, ReplayOutcome, ReplayProgress, ReplaySummary, ReplayerEvents } from './types.js'
+export type { Handler, OutcomeEvent, ReplayContext, ReplayEnvelope, ReplayOutcome, ReplayListeners, ReplayProgress, ReplaySummary, ReplayerEvents } from './types.js'

@@ -28,7 +28,8 @@ import { OversizedKeeper } from '../store/oversized.js'
 import { ReplayOutputs } from './outputs.js'
 import { Reporter } from './report.js'
 import { type RunScope, SegmentRun } from './segment-run.js'
-import { type Handler, type ReplayContext, type ReplayEnvelope, type ReplaySummary, type ReplayerEvents, emptySummary } from './types.js'
+import { type Handler, type ReplayContext, type ReplayEnvelope, type ReplayListeners, type ReplaySummary, type ReplayerEvents, emptySummary } from './types.js'
+import { fn } from '../base/checks.js'
 import { ProcessSpans } from '../base/trace.js'
 
 export class Replayer extends EventEmitter<ReplayerEvents> {
@@ -226,13 +227,23 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
  * if another replay runs), asks a live writer to seal its active segment (or seals it itself
  * when no writer is alive), and writes re-logs and permanent records to segments it owns.
  */
-export function replay<T = unknown>(logPath: string, handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
+export function replay<T = unknown>(logPath: string, handler: Handler<T>, options?: ReplayOptions & ReplayListeners): Promise<ReplaySummary> {
   try {
-    return new Replayer(logPath, handler as Handler, options).run()
+    const { onProgress, onOutcome, ...rest } = options !== null && typeof options === 'object' ? options : ({} as ReplayListeners)
+    const r = new Replayer(logPath, handler as Handler, options !== null && typeof options === 'object' ? rest : options)
+    // The Replayer's events for a caller without the class; its ListenerGuard covers them.
+    if (onProgress !== undefined) {
+      const f = fn('onProgress', onProgress)
+      r.on('progress', (p) => f({ done: p.bytesDone, total: p.bytesTotal, items: p.items }))
+    }
+    if (onOutcome !== undefined) for (const o of OUTCOMES) r.on(o, fn('onOutcome', onOutcome))
+    return r.run()
   } catch (err) {
     return Promise.reject(err)
   }
 }
+
+const OUTCOMES = ['delivered', 'requeued', 'deferred', 'permanent', 'expired', 'corrupt'] as const
 
 /** Used by Logger.replay(): same engine, sealing through the in-process writer. */
 export function runReplay(logPath: string, handler: Handler, options: ReplayOptions | undefined, ctx: ReplayContext): Promise<ReplaySummary> {

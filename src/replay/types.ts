@@ -1,7 +1,7 @@
 /** Public shapes of the replay engine: handler, summary, progress and outcome events. */
 import type { EventEmitter } from 'node:events'
 import type { Envelope } from '../format/envelope.js'
-import type { Stopped } from '../format/model.js'
+import type { Progress, Stopped } from '../format/model.js'
 import type { LoggerLike } from '../base/options.js'
 
 export type Handler<T = unknown> = (payload: T, envelope: ReplayEnvelope<T>) => unknown | Promise<unknown>
@@ -54,6 +54,14 @@ export interface ReplayProgress {
   bytesTotal: number
   items: number
   segment: string
+}
+
+/** replay()'s own options: its progress and each item's outcome, as the Replayer's events give them. */
+export interface ReplayListeners {
+  /** Bytes of the retry segments read so far; at most every 100 ms. */
+  onProgress?: (p: Progress) => void
+  /** Each item's outcome (delivered, requeued, deferred, permanent, expired, corrupt). */
+  onOutcome?: (e: OutcomeEvent) => void
 }
 
 export type ReplayOutcome = 'delivered' | 'requeued' | 'deferred' | 'permanent' | 'expired' | 'corrupt'

@@ -19,7 +19,7 @@ export function queryOf(c: Context): Record<string, string> {
 
 export async function listPage(source: Source, q: Record<string, unknown>, signal?: AbortSignal) {
   const fp = parseFilterParams(q)
-  const pg = parsePageParams(q, fp.log)
+  const pg = parsePageParams(q, fp.kind)
   const filter = toSourceFilter(fp, Date.now())
   const got = await source.list({ filter, order: pg.order, skip: (pg.page - 1) * pg.size, limit: pg.size + 1, signal })
   return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }
@@ -36,7 +36,7 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   return body as Record<string, unknown>
 }
 
-const ACTION_KEYS = new Set(['log', 'reason', 're', 'id', 'payload', 'host', 'attempt', 'since', 'until', 'ids', 'dryRun', 'resetAttempts'])
+const ACTION_KEYS = new Set(['kind', 'log', 'reason', 're', 'id', 'payload', 'host', 'attempt', 'since', 'until', 'ids', 'dryRun', 'resetAttempts'])
 
 function actionFilter(body: Record<string, unknown>): { filter: SourceFilter; dryRun: boolean; resetAttempts: boolean } {
   for (const k of Object.keys(body)) if (!ACTION_KEYS.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
@@ -65,14 +65,14 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
 
   app.get('/api/logs/:key/entries', async (c) => {
     const r = await listPage(ctx.source(c.req.param('key')), queryOf(c), c.req.raw.signal)
-    return c.json({ log: r.fp.log, order: r.pg.order, page: r.pg.page, size: r.pg.size, more: r.more, entries: r.rows })
+    return c.json({ kind: r.fp.kind, order: r.pg.order, page: r.pg.page, size: r.pg.size, more: r.more, entries: r.rows })
   })
 
   app.get('/api/logs/:key/groups', async (c) => {
     const source = ctx.source(c.req.param('key'))
     const fp = parseFilterParams(queryOf(c))
     const g = await source.groups(toSourceFilter(fp, Date.now()), c.req.raw.signal)
-    return c.json({ ...g, groups: groupLinks(g.groups, fp.log) })
+    return c.json({ ...g, groups: groupLinks(g.groups, fp.kind) })
   })
 
   app.get('/api/logs/:key/entry', async (c) => {
@@ -97,10 +97,10 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     requireWrites(ctx)
     const source = ctx.source(c.req.param('key'))
     const a = actionFilter(await jsonBody(c))
-    const log = a.filter.log
-    if (log !== 'permanent' && log !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): log=permanent or log=corrupt')
+    const kind = a.filter.kind
+    if (kind !== 'permanent' && kind !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): kind=permanent or kind=corrupt')
     const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
-      source.purge({ filter: { ...a.filter, log }, dryRun: a.dryRun, signal, onProgress })
+      source.purge({ filter: { ...a.filter, kind }, dryRun: a.dryRun, signal, onProgress })
     if (a.dryRun) return c.json(await run(c.req.raw.signal))
     const job = ctx.jobs.start(source.key, 'purge', run)
     return c.json({ job: job.id }, 202)

@@ -11,7 +11,7 @@ export const PAYLOAD_PREVIEW = 200
 
 export interface EntryRow {
   ref: string
-  log: string
+  kind: string
   file: string
   offset: number
   ts: number
@@ -41,7 +41,7 @@ export function toRow(e: SourceEntry): EntryRow {
   const payload = cut(payloadText(e), PAYLOAD_PREVIEW)
   const row: EntryRow = {
     ref: e.ref,
-    log: e.kind,
+    kind: e.kind,
     file: path.basename(e.file),
     offset: e.offset,
     ts: e.ts,

@@ -1,18 +1,11 @@
 /**
- * Failure groups: entries counted by their fingerprint (the normalized reason `stats` groups
- * by), with first and last seen. Memory is bounded by the number of groups kept, not by
- * the entries scanned.
+ * Failure groups (the reason groups `stats` counts, by fingerprint) as links: a group opens
+ * the entries page filtered to exactly its entries.
  */
-import { OTHER_REASONS, ReasonCounter } from '../format/reasons.js'
+import { OTHER_REASONS } from '../format/reasons.js'
 
-export const MAX_GROUPS = 1000
 export const OTHER = OTHER_REASONS
 export const NO_REASON = '(no reason)'
-
-/** The page's groups: fewer kept than `stats` keeps, and only a bounded example (a reason may be long). */
-export function groupCounter(): ReasonCounter {
-  return new ReasonCounter(MAX_GROUPS, 1000)
-}
 
 // The placeholders `stats` writes for the variable parts of a reason, and what they stood for.
 const PLACEHOLDERS: Record<string, string> = {

@@ -31,11 +31,11 @@ export interface Overview {
 
 const EXAMPLE_MAX = 300
 
-export function groupLinks(groups: ReasonGroup[], log: 'retry' | 'permanent' | 'corrupt'): GroupLink[] {
+export function groupLinks(groups: ReasonGroup[], kind: 'retry' | 'permanent' | 'corrupt'): GroupLink[] {
   return groups.map((g) => {
     const re = fingerprintRegex(g.fingerprint)
     const example = g.example === null ? null : g.example.slice(0, EXAMPLE_MAX)
-    return re === undefined ? { ...g, example } : { ...g, example, query: new URLSearchParams({ log, reason: re, re: '1' }).toString() }
+    return re === undefined ? { ...g, example } : { ...g, example, query: new URLSearchParams({ kind, reason: re, re: '1' }).toString() }
   })
 }
 

@@ -12,7 +12,7 @@ import { overviewPage } from './views/overview.js'
 /** The filter resolved once (relative times made absolute), for the action buttons to send. */
 function actionFilter(fp: FilterParams): Record<string, unknown> {
   const f = toSourceFilter(fp, Date.now())
-  const out: Record<string, unknown> = { log: fp.log }
+  const out: Record<string, unknown> = { kind: fp.kind }
   if (fp.reason !== undefined) out.reason = fp.reason
   if (fp.re) out.re = true
   for (const k of ['id', 'payload', 'host', 'attempt'] as const) if (fp[k] !== undefined) out[k] = fp[k]
@@ -24,7 +24,7 @@ function actionFilter(fp: FilterParams): Record<string, unknown> {
 export function pageRoutes(app: Hono, ctx: ServeContext): void {
   app.get('/', async (c) => c.html(overviewPage(ctx, await overview(ctx))))
 
-  app.get('/logs/:key', (c) => c.redirect(`/logs/${encodeURIComponent(ctx.source(c.req.param('key')).key)}/entries?log=permanent`, 303))
+  app.get('/logs/:key', (c) => c.redirect(`/logs/${encodeURIComponent(ctx.source(c.req.param('key')).key)}/entries?kind=permanent`, 303))
 
   app.get('/logs/:key/entries', async (c) => {
     const source = ctx.source(c.req.param('key'))
@@ -40,9 +40,9 @@ export function pageRoutes(app: Hono, ctx: ServeContext): void {
       try {
         fp = parseFilterParams(q)
       } catch {
-        fp = { log: 'retry', re: false }
+        fp = { kind: 'retry', re: false }
       }
-      const pg = { order: q.order === 'oldest' || q.order === 'newest' ? q.order : defaultOrder(fp.log), page: 1, size: 50 }
+      const pg = { order: q.order === 'oldest' || q.order === 'newest' ? q.order : defaultOrder(fp.kind), page: 1, size: 50 }
       return c.html(entriesPage(ctx, { source, filter: fp, page: pg, rows: [], more: false, error: body.error }), 400)
     }
   })

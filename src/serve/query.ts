@@ -5,8 +5,8 @@
  * page (from the start of the log, or from its end newest first), so a page past the cap is
  * refused with the way out (narrow the filter or flip the order) instead of a slow, large read.
  */
-import type { Kind as LogKind } from '../format/model.js'
-import { parseDuration } from '../base/checks.js'
+import type { Kind } from '../format/model.js'
+import { timeAt } from '../format/filter.js'
 import { badRequest } from './http-error.js'
 import type { SourceFilter } from './sources.js'
 
@@ -18,7 +18,7 @@ const MAX_TEXT = 1000
 const MAX_IDS = 1000
 
 export interface FilterParams {
-  log: LogKind
+  kind: Kind
   reason?: string
   /** `reason` is a regular expression (else a substring). */
   re: boolean
@@ -62,9 +62,11 @@ function flag(input: Input, name: string): boolean {
 }
 
 export function parseFilterParams(input: Input): FilterParams {
-  const log = (text(input, 'log') ?? 'retry') as LogKind
-  if (log !== 'retry' && log !== 'permanent' && log !== 'corrupt') throw badRequest('log: expected retry, permanent or corrupt')
-  const f: FilterParams = { log, re: flag(input, 're') }
+  // `log` is the parameter's name before 0.2 (links and scripts kept from then still work).
+  const name = input.kind === undefined && input.log !== undefined ? 'log' : 'kind'
+  const kind = (text(input, name) ?? 'retry') as Kind
+  if (kind !== 'retry' && kind !== 'permanent' && kind !== 'corrupt') throw badRequest(`${name}: expected retry, permanent or corrupt`)
+  const f: FilterParams = { kind, re: flag(input, 're') }
   f.reason = text(input, 'reason', 500)
   f.id = text(input, 'id')
   f.payload = text(input, 'payload')
@@ -81,12 +83,12 @@ export function parseFilterParams(input: Input): FilterParams {
  * corrupt logs are archives: the latest failures matter most. Both orders cost what a page
  * lists and passes over, for local logs and the central store alike.
  */
-export function defaultOrder(log: LogKind): 'newest' | 'oldest' {
-  return log === 'retry' ? 'oldest' : 'newest'
+export function defaultOrder(kind: Kind): 'newest' | 'oldest' {
+  return kind === 'retry' ? 'oldest' : 'newest'
 }
 
-export function parsePageParams(input: Input, log: LogKind): PageParams {
-  const order = text(input, 'order') ?? defaultOrder(log)
+export function parsePageParams(input: Input, kind: Kind): PageParams {
+  const order = text(input, 'order') ?? defaultOrder(kind)
   if (order !== 'newest' && order !== 'oldest') throw badRequest('order: expected newest or oldest')
   const size = int(input, 'size', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)!
   const page = int(input, 'page', 1, 1_000_000_000, 1)!
@@ -98,29 +100,18 @@ export function parsePageParams(input: Input, log: LogKind): PageParams {
   return { order, page, size }
 }
 
-/** `2h` (that long ago), an ISO date or date-time (UTC unless it says otherwise), or epoch ms. */
-export function parseTime(name: string, value: string, now: number): number {
-  const v = value.trim()
-  if (/^\d{1,15}$/.test(v) && v.length >= 10) return Number(v)
-  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(v)) {
-    try {
-      return now - parseDuration(v)
-    } catch (err) {
-      throw badRequest(`${name}: ${(err as Error).message.replace(/^dlq: /, '')}`)
-    }
+/** The library's one time rule (a duration ago, an ISO date or date-time in UTC unless it has an offset, epoch ms), as a 400 naming the field. */
+function parseTime(name: string, value: string, now: number): number {
+  try {
+    return timeAt(name, value, now)
+  } catch {
+    throw badRequest(`${name}: expected a duration ago (30m, 2h, 7d), an ISO date (2025-11-01, 2025-11-01T12:00, UTC) or epoch milliseconds`)
   }
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v)
-  if (m) {
-    // A browser's datetime-local field has no zone: the pages say the times are UTC.
-    const t = Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`)
-    if (Number.isFinite(t)) return t
-  }
-  throw badRequest(`${name}: expected a duration ago (30m, 2h, 7d), an ISO date (2025-11-01, 2025-11-01T12:00, UTC) or epoch milliseconds`)
 }
 
 /** The filter the sources (and through them the admin functions) take. */
 export function toSourceFilter(p: FilterParams, now: number): SourceFilter {
-  const f: SourceFilter = { log: p.log }
+  const f: SourceFilter = { kind: p.kind }
   if (p.reason !== undefined) {
     if (p.re) {
       try {
@@ -131,7 +122,7 @@ export function toSourceFilter(p: FilterParams, now: number): SourceFilter {
     } else f.reason = p.reason
   }
   if (p.id !== undefined) {
-    if (p.log === 'corrupt') throw badRequest('id: corrupt-log records have no id; match the parse error with reason')
+    if (p.kind === 'corrupt') throw badRequest('id: corrupt-log records have no id; match the parse error with reason')
     f.id = p.id
   }
   if (p.payload !== undefined) f.payload = p.payload
@@ -155,7 +146,7 @@ export function parseIds(v: unknown): string[] | undefined {
 /** Query string of a filter (links: pagination, groups, entries back to their list). */
 export function filterQuery(p: FilterParams, extra: Record<string, string | number | undefined> = {}): string {
   const q = new URLSearchParams()
-  q.set('log', p.log)
+  q.set('kind', p.kind)
   if (p.reason !== undefined) q.set('reason', p.reason)
   if (p.re) q.set('re', '1')
   for (const k of ['id', 'payload', 'host', 'attempt', 'since', 'until'] as const) {

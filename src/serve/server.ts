@@ -5,13 +5,14 @@
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import path from 'node:path'
 import { createAdaptorServer } from '@hono/node-server'
 import { DeadLetterError, ioError } from '../base/errors.js'
-import { resolveLogPath } from '../store/log-path.js'
+import { stats } from '../index.js'
 import { createApp } from './app.js'
 import { Limiter } from './cache.js'
 import { ServeContext } from './context.js'
-import { LocalLogSource } from './local-source.js'
+import { localSource, storeSource } from './backend-source.js'
 import { type ServeOptions, isLoopback, resolveServeOptions } from './options.js'
 import type { Source } from './sources.js'
 
@@ -30,8 +31,8 @@ export interface RunningServer {
 /** Scans (listings, groups, reason summaries) running at once, whatever the number of requests. */
 const SCANS_AT_ONCE = 2
 
-function keyFor(p: { name: string; file: string }, taken: Set<string>): string {
-  const base = (p.name || p.file).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '').slice(0, 60) || 'log'
+function keyFor(file: string, taken: Set<string>): string {
+  const base = path.basename(file, path.extname(file)).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '').slice(0, 60) || 'log'
   let key = base
   for (let i = 2; taken.has(key); i++) key = `${base}-${i}`
   taken.add(key)
@@ -41,8 +42,10 @@ function keyFor(p: { name: string; file: string }, taken: Set<string>): string {
 async function localSources(logs: string[], scans: Limiter, taken: Set<string>): Promise<Source[]> {
   const out: Source[] = []
   for (const log of logs) {
-    const paths = await resolveLogPath('startServer', log)
-    out.push(new LocalLogSource(keyFor(paths, taken), paths.active, scans))
+    // The library's one path rule (a missing directory is DLQ_NOT_FOUND), and the first counts.
+    const { backend } = await stats(log, { fast: true })
+    const file = backend.type === 'local' ? backend.path : path.resolve(log)
+    out.push(localSource(keyFor(file, taken), file, scans))
   }
   return out
 }
@@ -63,8 +66,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const taken = new Set<string>()
   const sources = await localSources(o.logs, scans, taken)
   if (o.db !== undefined) {
-    const { openStoreSource } = await import('./store-source.js')
-    sources.push(await openStoreSource(o.db, keyFor({ name: 'central', file: 'central.log' }, taken), scans))
+    sources.push(await storeSource(o.db, keyFor('central', taken), scans))
   }
   const ctx = new ServeContext(sources, o.allowWrites, o.token)
   let port = o.port

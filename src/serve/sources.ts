@@ -4,10 +4,16 @@
  * so a source is one file and the routes never know where entries live.
  */
 import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
-import type { LogCounts } from '../store/counts/log-counts.js'
 
-/** Cheap counts (no scan): what the overview and /metrics show. */
-export type SourceCounts = Pick<LogCounts, 'pending' | 'due' | 'deferred' | 'permanent' | 'corrupt' | 'oldestPendingTs'>
+/** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
+export interface SourceCounts {
+  pending: number
+  due: number
+  deferred: number
+  permanent: number
+  corrupt: number
+  oldestPendingTs: number | null
+}
 
 export interface CountsSnapshot extends SourceCounts {
   at: number
@@ -26,7 +32,7 @@ export interface ReasonSummary {
 
 /** A filter as the pages and the API take it, before it becomes the admin EntryFilter. */
 export interface SourceFilter extends EntryFilter {
-  log: Kind
+  kind: Kind
   /** The central store only. */
   host?: string
 }
@@ -84,6 +90,6 @@ export interface Source {
   /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined>
   requeue(req: ActionRequest): Promise<ActionResult>
-  purge(req: ActionRequest & { filter: SourceFilter & { log: 'permanent' | 'corrupt' } }): Promise<ActionResult>
+  purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult>
   close(): Promise<void>
 }

@@ -12,7 +12,8 @@ import type fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { DeadLetterError, describe, ioError } from '../base/errors.js'
-import { type LogPaths, findLogNames, logPaths } from './segments.js'
+import { findLogNames } from '../format/log-names.js'
+import { type LogPaths, logPaths } from './segments.js'
 
 export type { LogPaths } from './segments.js'
 
@@ -43,16 +44,6 @@ export function logPathArg(what: string, logPath: unknown): string {
     throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${what}() needs the log file path, got ${typeof logPath === 'string' ? JSON.stringify(logPath) : describe(logPath)}`)
   }
   return logPath
-}
-
-/**
- * The other logs in the directory when it holds no file of this one (a misspelt name, or
- * nothing logged yet); undefined when it does.
- */
-export async function otherLogs(paths: LogPaths): Promise<string[] | undefined> {
-  const names = await findLogNames(paths.dir)
-  const active = await fsp.lstat(paths.active).then(() => true, () => false)
-  return names.includes(paths.file) || active ? undefined : names
 }
 
 async function statOf(file: string): Promise<fs.Stats | undefined> {

@@ -113,25 +113,6 @@ function family(dir: string, base: string, ext: string): SegmentFamily {
   }
 }
 
-/**
- * The logs a directory holds, by active-file name (`orders.log`), read off the names of
- * their locks, permanent and corrupt logs and sealed segments; for messages that point a
- * user at the right path.
- */
-export async function findLogNames(dir: string): Promise<string[]> {
-  const names = new Set<string>()
-  for (const n of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const control = /^\.(.+?)(?:\.replay)?\.(?:lock|counts|seal-request|seal-done)$/.exec(n)
-    const file = n.replace(/^(?:permanent|corrupt)-/, '')
-    // A segment, compressed or not, or one of its side files (.state, .meta, .gz.tmp, set aside as .1).
-    const seg = /^(.+)\.r?\d{12}(\.[^.]+)??(?:\.gz|\.tmp|\.state|\.meta|\.line|\.\d+)*$/.exec(file)
-    if (control) names.add(control[1])
-    else if (seg) names.add(seg[1] + (seg[2] ?? ''))
-    else if (file !== n && !/\.(?:line|\d+)$/.test(file)) names.add(file)
-  }
-  return [...names].sort()
-}
-
 export type SegmentOwner = 'writer' | 'replayer'
 
 export interface SegmentInfo {

@@ -66,7 +66,7 @@ describe('dletter serve: bad input', () => {
       ['requeue', '{not json', 400, /not valid JSON/],
       ['requeue', '[1,2]', 400, /must be a JSON object/],
       ['requeue', { log: 'permanent', nope: 1 }, 400, /unknown field "nope"/],
-      ['requeue', { log: 'retry' }, 400, /use log=permanent/],
+      ['requeue', { log: 'retry' }, 400, /use kind=permanent/],
       ['requeue', { log: 'permanent', dryRun: 'yes' }, 400, /dryRun: expected true or false/],
       ['requeue', { log: 'permanent', ids: [] }, 400, /ids: expected 1 to 1000/],
       ['requeue', { log: 'permanent', ids: ['a'], id: 'b' }, 400, /either id .* or ids/],

@@ -42,7 +42,7 @@ describe('dletter serve: routes', () => {
       await new Promise((r) => setTimeout(r, 10))
     }
     const perm = o.sources[0].reasons.permanent
-    expect(perm[0]).toMatchObject({ reason: 'timeout after <n>ms', count: 3 })
+    expect(perm[0]).toMatchObject({ fingerprint: 'timeout after <n>ms', count: 3 })
     expect(new URLSearchParams(perm[0].query).get('reason')).toBe('^\\s*timeout\\s+after\\s+\\d+(?:\\.\\d+)?ms\\s*$')
     const page = await get(s, '/')
     expect(page.text).toContain('timeout after &lt;n&gt;ms')
@@ -85,7 +85,7 @@ describe('dletter serve: routes', () => {
     expect(byId.entries.map((e: any) => e.id)).toEqual(['p1'])
     const retry = (await get(s, '/api/logs/orders/entries?log=retry&attempt=1&since=1h')).json()
     expect(retry.entries).toHaveLength(3)
-    expect(retry.entries[0]).toMatchObject({ log: 'retry', file: 'orders.000000000001.log', attempt: 1 })
+    expect(retry.entries[0]).toMatchObject({ kind: 'retry', file: 'orders.000000000001.log', attempt: 1 })
     const none = (await get(s, '/api/logs/orders/entries?log=permanent&until=2000-01-01')).json()
     expect(none.entries).toEqual([])
     const corrupt = (await get(s, '/api/logs/orders/entries?log=corrupt')).json()
@@ -94,22 +94,22 @@ describe('dletter serve: routes', () => {
 
     const groups = (await get(s, '/api/logs/orders/groups?log=permanent')).json()
     expect(groups.matched).toBe(6)
-    expect(groups.groups[0]).toMatchObject({ reason: 'timeout after <n>ms', count: 3 })
-    expect(groups.groups.find((g: any) => g.reason.startsWith('connect ECONNREFUSED'))).toMatchObject({ count: 2 })
+    expect(groups.groups[0]).toMatchObject({ fingerprint: 'timeout after <n>ms', count: 3 })
+    expect(groups.groups.find((g: any) => g.fingerprint.startsWith('connect ECONNREFUSED'))).toMatchObject({ count: 2 })
     const g0 = groups.groups[0]
-    expect(g0.firstSeen).toBeLessThan(g0.lastSeen)
+    expect(g0.oldestTs).toBeLessThan(g0.newestTs)
     // A group's link selects exactly that group.
     const viaLink = (await get(s, `/api/logs/orders/entries?${g0.query}`)).json()
     expect(viaLink.entries.map((e: any) => e.id).sort()).toEqual(['p0', 'p1', 'p2'])
 
     const page = await get(s, '/logs/orders/entries?log=permanent&reason=timeout')
     expect(page.status).toBe(200)
-    expect(page.text).toContain('data-src="/api/logs/orders/groups?log=permanent&amp;reason=timeout"')
+    expect(page.text).toContain('data-src="/api/logs/orders/groups?kind=permanent&amp;reason=timeout"')
     expect(page.text.match(/<tr>\s*<td>/g)).toHaveLength(3)
     // Read-only: no action panel.
     expect(page.text).not.toContain('id="actions"')
     expect(page.text).toContain('--allow-writes')
-    expect((await get(s, '/logs/orders')).headers.get('location')).toBe('/logs/orders/entries?log=permanent')
+    expect((await get(s, '/logs/orders')).headers.get('location')).toBe('/logs/orders/entries?kind=permanent')
   })
 
   it('entry page, entry API and the raw text of a value', async () => {

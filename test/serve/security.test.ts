@@ -31,7 +31,7 @@ describe('dletter serve: security', () => {
     expect(entry.text).not.toContain('<img src=x')
     expect(entry.text).toContain('&lt;img src=x onerror=\\&quot;window.__xss=1\\&quot;&gt;')
     // The id travels into the action panel's data attribute, escaped.
-    expect(entry.text).toContain('data-filter="{&quot;log&quot;:&quot;permanent&quot;,&quot;id&quot;:&quot;&lt;b id=x&gt;bold&lt;/b&gt;&quot;}"')
+    expect(entry.text).toContain('data-filter="{&quot;kind&quot;:&quot;permanent&quot;,&quot;id&quot;:&quot;&lt;b id=x&gt;bold&lt;/b&gt;&quot;}"')
   })
 
   it('cuts long values with a link to see all', async () => {

@@ -187,7 +187,7 @@ export const APP_JS = String.raw`'use strict';
     document.querySelectorAll('input.sel').forEach(function (c) { c.addEventListener('change', syncSelection); });
     function busy(on) { buttons.forEach(function (b) { b.disabled = on || (b.getAttribute('data-scope') === 'selected' && selected().length === 0); }); }
     function body(scope, dryRun) {
-      var b = scope === 'selected' ? { log: filter.log, ids: selected() } : Object.assign({}, filter);
+      var b = scope === 'selected' ? { kind: filter.kind, ids: selected() } : Object.assign({}, filter);
       b.dryRun = dryRun;
       var reset = document.getElementById('reset-attempts');
       if (pending && pending.op === 'requeue' && reset && reset.checked) b.resetAttempts = true;

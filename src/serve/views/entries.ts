@@ -35,7 +35,7 @@ function base(key: string): string {
 
 function tabs(v: EntriesView): Html {
   return html`<nav class="tabs">${LOGS.map(
-    ([log, label]) => html`<a href="${base(v.source.key)}/entries?log=${log}"${v.filter.log === log ? html` class="current"` : ''}>${label}</a>`,
+    ([log, label]) => html`<a href="${base(v.source.key)}/entries?kind=${log}"${v.filter.kind === log ? html` class="current"` : ''}>${label}</a>`,
   )}</nav>`
 }
 
@@ -46,13 +46,13 @@ function field(name: string, label: string, value: string | number | undefined, 
 function form(v: EntriesView): Html {
   const f = v.filter
   return html`<form method="get" action="${base(v.source.key)}/entries" class="filter" id="filter">
-<input type="hidden" name="log" value="${f.log}">
+<input type="hidden" name="kind" value="${f.kind}">
 ${field('reason', 'reason', f.reason, html` placeholder="text, or a regex"`)}
 <label class="check"><input type="checkbox" name="re" value="1"${f.re ? html` checked` : ''}> regex</label>
-${f.log === 'corrupt' ? '' : field('id', 'id', f.id)}
+${f.kind === 'corrupt' ? '' : field('id', 'id', f.id)}
 ${field('payload', 'payload contains', f.payload)}
 ${v.source.hasHosts ? field('host', 'host', f.host) : ''}
-${f.log === 'corrupt' ? '' : field('attempt', 'attempt ≥', f.attempt, html` inputmode="numeric" class="short"`)}
+${f.kind === 'corrupt' ? '' : field('attempt', 'attempt ≥', f.attempt, html` inputmode="numeric" class="short"`)}
 ${field('since', 'since', f.since, html` placeholder="2h or 2025-11-01T12:00 (UTC)"`)}
 ${field('until', 'until', f.until, html` placeholder="30m or an ISO date (UTC)"`)}
 <label>order <select name="order">
@@ -60,17 +60,17 @@ ${field('until', 'until', f.until, html` placeholder="30m or an ISO date (UTC)"`
 <option value="oldest"${v.page.order === 'oldest' ? html` selected` : ''}>oldest first</option>
 </select></label>
 <label>per page <select name="size">${[20, 50, 100, MAX_PAGE_SIZE].map((n) => html`<option value="${n}"${v.page.size === n ? html` selected` : ''}>${n}</option>`)}</select></label>
-<button type="submit">Filter</button> <a href="${base(v.source.key)}/entries?log=${f.log}">clear</a>
+<button type="submit">Filter</button> <a href="${base(v.source.key)}/entries?kind=${f.kind}">clear</a>
 </form>`
 }
 
 function actions(ctx: ServeContext, v: EntriesView): Html {
-  if (!ctx.allowWrites || v.filter.log === 'retry') {
-    return v.filter.log === 'retry' || ctx.allowWrites
+  if (!ctx.allowWrites || v.filter.kind === 'retry') {
+    return v.filter.kind === 'retry' || ctx.allowWrites
       ? EMPTY
       : html`<p class="muted">Read-only: start <code>dletter serve</code> with <code>--allow-writes</code> to requeue or purge from here.</p>`
   }
-  const perm = v.filter.log === 'permanent'
+  const perm = v.filter.kind === 'permanent'
   return actionPanel(
     `/api${base(v.source.key)}`,
     JSON.stringify(v.actionFilter ?? {}),
@@ -85,7 +85,7 @@ ${perm ? html`<button type="button" data-op="purge" data-scope="selected" class=
 }
 
 function row(ctx: ServeContext, v: EntriesView, r: EntryRow): Html {
-  const selectable = ctx.allowWrites && v.filter.log === 'permanent' && r.id !== undefined
+  const selectable = ctx.allowWrites && v.filter.kind === 'permanent' && r.id !== undefined
   const href = `${base(v.source.key)}/entry?ref=${encodeURIComponent(r.ref)}`
   const reason = r.reason === null ? html`<span class="muted">(no reason)</span>` : clip(r.reason, 300).text
   const more = (n: number) => (n > 0 ? html` <a class="more" href="${href}">… ${formatCount(n)} more</a>` : '')
@@ -97,7 +97,7 @@ ${v.source.hasHosts ? html`<td>${clip(r.host ?? '', 60).text}</td>` : ''}
 <td class="num">${r.attempt}</td>
 <td class="reason">${reason}${more(r.reasonOmitted)}</td>
 <td class="payload"><code>${clip(r.payload, 200).text}</code>${more(r.payloadOmitted)}</td>
-<td>${v.filter.log === 'retry' ? formatTime(r.dueTs) : r.final ?? ''}</td>
+<td>${v.filter.kind === 'retry' ? formatTime(r.dueTs) : r.final ?? ''}</td>
 </tr>`
 }
 
@@ -124,9 +124,9 @@ ${v.error ? EMPTY : html`<section id="groups" class="groups-panel" data-src="/ap
 ${actions(ctx, v)}
 <h2>Entries</h2>
 ${v.rows.length === 0 ? html`<p class="muted" id="no-entries">No entries match.</p>` : html`<table class="entries" id="entries">
-<thead><tr><th></th><th>time (UTC)</th>${v.source.hasHosts ? html`<th>host</th>` : ''}<th>id</th><th class="num">attempt</th><th>reason</th><th>payload</th><th>${v.filter.log === 'retry' ? 'due' : 'final'}</th></tr></thead>
+<thead><tr><th></th><th>time (UTC)</th>${v.source.hasHosts ? html`<th>host</th>` : ''}<th>id</th><th class="num">attempt</th><th>reason</th><th>payload</th><th>${v.filter.kind === 'retry' ? 'due' : 'final'}</th></tr></thead>
 <tbody>${v.rows.map((r) => row(ctx, v, r))}</tbody>
 </table>`}
 ${pager(v)}`}`
-  return layout(ctx, { title: `${key} · ${v.filter.log}`, page: 'entries', current: key, body })
+  return layout(ctx, { title: `${key} · ${v.filter.kind}`, page: 'entries', current: key, body })
 }

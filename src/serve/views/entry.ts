@@ -35,13 +35,15 @@ function fields(e: SourceEntry): Array<[string, string]> {
   if (e.errorCode !== undefined) out.push(['error code', e.errorCode])
   if (e.origin?.segment !== undefined) out.push(['quarantined from', `${e.origin.segment} @ ${e.origin.offset ?? '?'} (${e.origin.length ?? '?'} bytes)`])
   if (e.rawEncoding !== undefined) out.push(['raw encoding', e.rawEncoding])
+  if (e.rawTruncated !== undefined) out.push(['raw truncated', e.rawTruncated ? 'yes: the quarantined bytes below are the start of the line' : 'no'])
+  if (e.rawFile !== undefined) out.push(['whole line kept in', e.rawFile])
   out.push(['reason group', e.fingerprint])
   return out
 }
 
 function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
   if (!ctx.allowWrites || e.kind !== 'permanent' || e.id === undefined) return EMPTY
-  const filter = JSON.stringify({ log: e.kind, id: e.id })
+  const filter = JSON.stringify({ kind: e.kind, id: e.id })
   return actionPanel(
     `/api/logs/${encodeURIComponent(source.key)}`,
     filter,
@@ -56,7 +58,7 @@ function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
 
 export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Html {
   const key = source.key
-  const listHref = `/logs/${encodeURIComponent(key)}/entries?log=${e.kind}`
+  const listHref = `/logs/${encodeURIComponent(key)}/entries?kind=${e.kind}`
   const reason = e.reason === null ? null : clip(e.reason, REASON_SHOWN)
   const payload = e.kind === 'corrupt' ? clip(e.raw ?? '', PAYLOAD_SHOWN) : prettyJson(e.payload, PAYLOAD_SHOWN)
   const body = html`<p><a href="${listHref}">← ${key}: ${e.kind} log</a></p>
@@ -66,7 +68,7 @@ export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Ht
     return html`<tr><th>${k}</th><td>${c.text}${c.omitted > 0 ? html` <span class="muted">… ${formatCount(c.omitted)} more</span>` : ''}</td></tr>`
   })}</table>
 ${e.id !== undefined
-    ? html`<p>Records with this id: <a href="/logs/${encodeURIComponent(key)}/entries?log=retry&amp;id=${encodeURIComponent(e.id)}">retry log</a> · <a href="/logs/${encodeURIComponent(key)}/entries?log=permanent&amp;id=${encodeURIComponent(e.id)}">permanent log</a></p>`
+    ? html`<p>Records with this id: <a href="/logs/${encodeURIComponent(key)}/entries?kind=retry&amp;id=${encodeURIComponent(e.id)}">retry log</a> · <a href="/logs/${encodeURIComponent(key)}/entries?kind=permanent&amp;id=${encodeURIComponent(e.id)}">permanent log</a></p>`
     : EMPTY}
 <h2>Reason</h2>
 ${reason === null ? html`<p class="muted">(no reason recorded)</p>` : html`<pre class="reason" id="reason">${reason.text}</pre>${rawLink(key, e.ref, 'reason', reason.omitted)}`}

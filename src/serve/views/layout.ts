@@ -25,7 +25,7 @@ export function layout(ctx: ServeContext, o: PageOptions): Html {
 <header class="top">
 <a class="brand" href="/">dletter inspector</a>
 <nav>${ctx.sources.map(
-    (s) => html`<a href="/logs/${encodeURIComponent(s.key)}/entries?log=permanent"${s.key === o.current ? html` class="current"` : ''} title="${s.label}">${s.key}</a>`,
+    (s) => html`<a href="/logs/${encodeURIComponent(s.key)}/entries?kind=permanent"${s.key === o.current ? html` class="current"` : ''} title="${s.label}">${s.key}</a>`,
   )}</nav>
 <span class="mode ${ctx.allowWrites ? 'writes' : 'readonly'}">${ctx.allowWrites ? 'writes enabled' : 'read-only'}</span>
 ${ctx.token ? html`<form method="post" action="/logout" class="logout"><button type="submit">Log out</button></form>` : ''}

@@ -7,7 +7,7 @@ import { layout } from './layout.js'
 
 function countCell(key: string, k: string, n: number | undefined, log?: string): Html {
   const text = n === undefined ? '—' : formatCount(n)
-  const inner = log ? html`<a href="/logs/${encodeURIComponent(key)}/entries?log=${log}">${text}</a>` : text
+  const inner = log ? html`<a href="/logs/${encodeURIComponent(key)}/entries?kind=${log}">${text}</a>` : text
   return html`<td class="num" data-k="${k}">${inner}</td>`
 }
 
@@ -32,7 +32,7 @@ function sourceSection(s: OverviewSource): Html {
 <p class="muted">reason groups as of <span data-k="reasonsAt">${formatTime(s.reasons.at)}</span> (refreshed in the background)</p>`
     : html`<p class="muted">reason groups: computing…</p>`
   return html`<section class="source" data-source="${key}">
-<h2><a href="/logs/${encodeURIComponent(key)}/entries?log=permanent">${key}</a> <small>${s.label}</small></h2>
+<h2><a href="/logs/${encodeURIComponent(key)}/entries?kind=permanent">${key}</a> <small>${s.label}</small></h2>
 <p class="error" data-k="error"${s.error ? '' : html` hidden`}>${s.error ?? ''}</p>
 <table class="counts">
 <thead><tr><th>pending</th><th>due now</th><th>deferred</th><th>permanent</th><th>corrupt</th><th>oldest failure</th></tr></thead>

@@ -1,0 +1,225 @@
+/**
+ * A local log or the central store as an inspector source, through the library's public calls
+ * only: stats (counts with `fast`, reason groups with `top` and a filter), inspect, readEntry,
+ * requeue and purge take the same options and return the same shapes on both, so one class
+ * serves both and the pages see and change exactly what the CLI would, under the same locks.
+ *
+ * What differs is cost. A local log's fast counts are kept as it changes (O(segments), no
+ * scan), but its reason groups are a scan: refreshed in the background, at most ~5% of the time.
+ * The store's counts and groups are aggregate queries: shared for a few seconds, and the first
+ * overview waits for its groups. Either way a listing reads what it lists and passes over.
+ */
+import {
+  type Entry,
+  type InspectIterable,
+  type InspectOptions,
+  type PurgeOptions,
+  type PurgeResult,
+  type RequeueOptions,
+  type RequeueResult,
+  type Stats,
+  type StatsOptions,
+  inspect,
+  purge,
+  readEntry,
+  requeue,
+  stats,
+} from '../index.js'
+import type { PGliteLike } from '../postgres/index.js'
+import { redactUrl } from '../base/redact.js'
+import { changeText } from '../format/change-text.js'
+import { Background, type Limiter, Memo } from './cache.js'
+import { badRequest } from './http-error.js'
+import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
+
+/** The calls a source makes: `stats(path, o)` for a log, `store.stats(o)` for the store. */
+export interface Calls {
+  stats(o: StatsOptions): Promise<Stats>
+  inspect(o: InspectOptions): InspectIterable
+  readEntry(ref: string): Promise<Entry | undefined>
+  requeue(o: RequeueOptions): Promise<RequeueResult>
+  purge(o: PurgeOptions): Promise<PurgeResult>
+  close(): Promise<void>
+}
+
+interface Costs {
+  countsTtlMs: number
+  /** Reason groups are refreshed at most this often (and at most 1/20 of the time). */
+  reasonsMinAgeMs: number
+  /** Cheap groups: the first overview waits for them instead of showing none yet. */
+  waitForReasons: boolean
+}
+
+const LOCAL: Costs = { countsTtlMs: 1000, reasonsMinAgeMs: 30_000, waitForReasons: false }
+const CENTRAL: Costs = { countsTtlMs: 5000, reasonsMinAgeMs: 5000, waitForReasons: true }
+const GROUPS_TTL_MS = 10_000
+const GROUP_CACHE_ENTRIES = 32
+/** Groups listed on a page; one more is asked for, to tell whether there were more. */
+const MAX_GROUPS = 100
+/** Hosts given their own series and rows; a fleet larger than this shows the busiest ones. */
+const MAX_HOSTS = 50
+
+export class BackendSource implements Source {
+  private readonly countsMemo: Memo<CountsSnapshot>
+  private readonly reasonSummary: Background<ReasonSummary>
+  private readonly groupCache = new Map<string, Memo<GroupsResult>>()
+  private readonly abort = new AbortController()
+
+  constructor(
+    readonly key: string,
+    readonly label: string,
+    readonly kind: 'log' | 'store',
+    private readonly calls: Calls,
+    private readonly scans: Limiter,
+    private readonly costs: Costs,
+  ) {
+    this.countsMemo = new Memo(costs.countsTtlMs, () => this.readCounts())
+    this.reasonSummary = new Background(costs.reasonsMinAgeMs, 20, () =>
+      this.scans.run(async () => {
+        const started = Date.now()
+        const s = await this.calls.stats({ top: 5, signal: this.abort.signal })
+        return { at: s.at, tookMs: Date.now() - started, retry: s.retry.reasons, permanent: s.permanent.reasons }
+      }, this.abort.signal),
+    )
+  }
+
+  /** Whether entries carry a host (the central store) and the host filter applies. */
+  get hasHosts(): boolean {
+    return this.kind === 'store'
+  }
+
+  private async readCounts(): Promise<CountsSnapshot> {
+    const s = await this.calls.stats({ fast: true, signal: this.abort.signal })
+    const r = s.retry
+    const c: CountsSnapshot = { at: Date.now(), pending: r.count, due: r.due, deferred: r.deferred, permanent: s.permanent.count, corrupt: s.corrupt.count, oldestPendingTs: r.oldestTs }
+    if (s.hosts !== undefined) {
+      c.hosts = s.hosts
+        .slice(0, MAX_HOSTS)
+        .sort((a, b) => (a.host < b.host ? -1 : 1))
+        .map((h) => ({ host: h.host, pending: h.retry, due: h.due, deferred: h.retry - h.due, permanent: h.permanent, corrupt: h.corrupt, oldestPendingTs: h.oldestTs }))
+    }
+    return c
+  }
+
+  counts(): Promise<CountsSnapshot> {
+    return this.countsMemo.get()
+  }
+
+  async reasons(): Promise<ReasonSummary | undefined> {
+    return this.reasonSummary.current() ?? (this.costs.waitForReasons ? this.reasonSummary.settled() : undefined)
+  }
+
+  /** For tests and the first page view: the reason summary once the scan in progress ends. */
+  reasonsSettled(): Promise<ReasonSummary | undefined> {
+    this.reasonSummary.current()
+    return this.reasonSummary.settled()
+  }
+
+  async list(req: ListRequest): Promise<SourceEntry[]> {
+    const signal = this.signal(req.signal)
+    return this.scans.run(async () => {
+      const out: SourceEntry[] = []
+      for await (const e of this.calls.inspect({ ...this.options(req.filter), order: req.order, skip: req.skip, limit: req.limit, signal })) out.push(e)
+      return out
+    }, signal)
+  }
+
+  groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult> {
+    const key = JSON.stringify(filter, (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v))
+    let memo = this.groupCache.get(key)
+    if (!memo) {
+      if (this.groupCache.size >= GROUP_CACHE_ENTRIES) this.groupCache.delete(this.groupCache.keys().next().value!)
+      const { kind, ...rest } = this.options(filter)
+      // Not tied to one request's signal: the result is shared with whoever asks next.
+      memo = new Memo(GROUPS_TTL_MS, () =>
+        this.scans.run(async () => {
+          const k = (await this.calls.stats({ ...rest, top: MAX_GROUPS + 1, signal: this.abort.signal }))[kind!]
+          return { groups: k.reasons.slice(0, MAX_GROUPS), matched: k.count, capped: k.reasons.length > MAX_GROUPS }
+        }, this.abort.signal),
+      )
+      this.groupCache.set(key, memo)
+    }
+    const p = memo.get()
+    if (!signal) return p
+    return Promise.race([p, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))])
+  }
+
+  entry(ref: string): Promise<SourceEntry | undefined> {
+    return this.calls.readEntry(ref)
+  }
+
+  async requeue(req: ActionRequest): Promise<ActionResult> {
+    if (req.filter.kind !== 'permanent') throw badRequest('requeue moves entries of the permanent log back to the retry log: use kind=permanent')
+    const r = await this.changing(req.dryRun, () =>
+      this.calls.requeue({ ...this.options(req.filter), kind: 'permanent', dryRun: req.dryRun, resetAttempts: req.resetAttempts === true, signal: this.signal(req.signal), onProgress: req.onProgress }),
+    )
+    return { count: r.count, text: changeText(r), summary: r }
+  }
+
+  async purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult> {
+    const kind = req.filter.kind as string
+    if (kind !== 'permanent' && kind !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): use kind=permanent or kind=corrupt')
+    const r = await this.changing(req.dryRun, () =>
+      this.calls.purge({ ...this.options(req.filter), kind: req.filter.kind, dryRun: req.dryRun, signal: this.signal(req.signal), onProgress: req.onProgress }),
+    )
+    return { count: r.count, text: changeText(r), summary: r }
+  }
+
+  /** Runs a change; whatever its outcome, cached counts and groups are stale after it. */
+  private async changing<T>(dryRun: boolean, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } finally {
+      if (!dryRun) {
+        this.countsMemo.invalidate()
+        this.groupCache.clear()
+        this.reasonSummary.invalidate()
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort(new Error('server closing'))
+    await this.calls.close()
+  }
+
+  /** A page's filter as the library's options (the host filter only where entries have hosts). */
+  private options(f: SourceFilter): InspectOptions & { host?: string } {
+    if (f.host !== undefined && !this.hasHosts) throw badRequest('host: a local log has no hosts (the host filter applies to the central store)')
+    return f
+  }
+
+  private signal(s: AbortSignal | undefined): AbortSignal {
+    return s ? AbortSignal.any([s, this.abort.signal]) : this.abort.signal
+  }
+}
+
+/** `file`: the log's active file, as resolved by startServer. */
+export function localSource(key: string, file: string, scans: Limiter): Source {
+  const calls: Calls = {
+    stats: (o) => stats(file, o),
+    inspect: (o) => inspect(file, o),
+    readEntry: (ref) => readEntry(file, ref),
+    requeue: (o) => requeue(file, o),
+    purge: (o) => purge(file, o),
+    close: async () => {},
+  }
+  return new BackendSource(key, file, 'log', calls, scans, LOCAL)
+}
+
+/** `db`: a connection string, or a PGlite instance (the embedded demo database; tests). */
+export async function storeSource(db: string | PGliteLike, key: string, scans: Limiter): Promise<Source> {
+  // Loaded only when a store is served: a server over local logs never loads the driver.
+  const { PostgresStore } = await import('../postgres/index.js')
+  const store = await PostgresStore.connect(db)
+  const label = typeof db === 'string' ? redactUrl(db) : 'central store (embedded)'
+  const calls: Calls = {
+    stats: (o) => store.stats(o),
+    inspect: (o) => store.inspect(o),
+    readEntry: (ref) => store.readEntry(ref),
+    requeue: (o) => store.requeue(o),
+    purge: (o) => store.purge(o),
+    close: () => store.close(),
+  }
+  return new BackendSource(key, label, 'store', calls, scans, CENTRAL)
+}
