@@ -10,7 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
-import { loggerDefaults, replayDefaults, resolveReplayerOptions } from '../src/base/options.js'
+import * as baseOptions from '../src/base/options.js'
 import { resolveCentralReplayOptions, resolveConnectOptions, resolveRedriveOptions, resolveShipOptions, resolveShipperOptions } from '../src/postgres/options.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -79,11 +79,21 @@ interface DefaultSet {
   values: Record<string, unknown>
 }
 
+/**
+ * Where each `*Defaults` object of src/base/options.ts is documented. Every such object is
+ * checked, so a new one fails here until it has a section (and its rows).
+ */
+const BASE_SECTIONS: Record<string, string[]> = {
+  loggerDefaults: ['LoggerOptions'],
+  replayDefaults: ['ReplayOptions'],
+  redriveDefaults: ['RequeueOptions'],
+}
+const baseDefaults = Object.entries(baseOptions).filter(([name, v]) => name.endsWith('Defaults') && typeof v === 'object' && v !== null)
+
 const shipper = resolveShipperOptions({})
 const DEFAULT_SETS: DefaultSet[] = [
-  { name: 'loggerDefaults', sections: ['LoggerOptions'], values: { ...loggerDefaults } },
-  { name: 'replayDefaults', sections: ['ReplayOptions'], values: { ...replayDefaults } },
-  { name: 'startReplayer', sections: ['StartReplayerOptions'], values: (({ replay: _, ...own }) => own)(resolveReplayerOptions({})) },
+  ...baseDefaults.map(([name, v]) => ({ name, sections: BASE_SECTIONS[name] ?? [`(no section known for ${name}: add it to BASE_SECTIONS)`], values: { ...(v as object) } })),
+  { name: 'startReplayer', sections: ['StartReplayerOptions'], values: (({ replay: _, ...own }) => own)(baseOptions.resolveReplayerOptions({})) },
   { name: 'PostgresStore.connect', sections: ['ConnectOptions'], values: { ...resolveConnectOptions({}) } },
   { name: 'store.ship', sections: ['ShipOptions'], values: { ...resolveShipOptions({}) } },
   { name: 'store.startShipper', sections: ['ShipperOptions'], values: { interval: shipper.interval } },
@@ -92,6 +102,10 @@ const DEFAULT_SETS: DefaultSet[] = [
 ]
 
 describe('docs/api.md', () => {
+  it('checks the defaults of src/base/options.ts', () => {
+    expect(baseDefaults.map(([n]) => n)).toEqual(expect.arrayContaining(['loggerDefaults', 'replayDefaults']))
+  })
+
   for (const entry of ENTRIES) {
     const rel = path.relative(root, entry)
     it(`has a heading for every export of ${rel}`, () => {
