@@ -66,11 +66,13 @@ describe('stats()', () => {
     expect(fast.permanent.count).toBe(full.permanent.count)
     expect(fast.corrupt.count).toBe(full.corrupt.count)
     expect(local(fast).retry.sealedSegments).toBe(local(full).retry.sealedSegments)
-    expect(fast.exact).toMatchObject({ due: true })
+    // Segment 1 is partly replayed and its due times straddle now (r1 later, r2 due): its due
+    // count is derived from the checkpoint, which docs/log-counts.md calls not exact.
+    expect(fast.exact).toMatchObject({ due: false })
     expect(full.exact).toBeNull()
     const cli = await runCli(['stats', b.log, '--fast', '--json'])
     expect(cli.code, cli.stderr).toBe(0)
-    expect(JSON.parse(cli.stdout)).toMatchObject({ retry: { count: full.retry.count }, exact: { due: true } })
+    expect(JSON.parse(cli.stdout)).toMatchObject({ retry: { count: full.retry.count }, exact: { due: false } })
   })
 
   it('reports progress as it scans', async () => {

@@ -66,7 +66,7 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('dletter serve in chromium', () => {
     if (process.env.SERVE_SCREENSHOT) await page.screenshot({ path: process.env.SERVE_SCREENSHOT, fullPage: true })
 
     await group.click()
-    await page.waitForURL(/\/logs\/orders\/entries\?log=permanent&reason=/)
+    await page.waitForURL(/\/logs\/orders\/entries\?kind=permanent&reason=/)
     await expect.poll(() => page.locator('#groups-summary').textContent(), POLL).toBe('3 matching entries in 1 group')
     expect(await page.locator('#entries tbody tr').count()).toBe(3)
 
