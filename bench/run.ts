@@ -117,6 +117,9 @@ const jobs: Job[] = [
   { name: 'replay idle run', script: 'replay.ts', args: ['idle'] },
   { name: 'replay with OpenTelemetry spans', script: 'replay.ts', args: ['otel'] },
   { name: 'postgres ship + central replay', script: 'postgres.ts', args: [] },
+  { name: 'fleet: stats and scrape at 500k and 5M rows', script: 'fleet.ts', args: ['stats'] },
+  { name: 'fleet: 16 shippers', script: 'fleet.ts', args: ['ship16'] },
+  { name: 'fleet: central replay 8 workers', script: 'fleet.ts', args: ['replay8'] },
   { name: 'memory: logging', script: 'memory.ts', args: ['log', String(QUICK ? 300_000 : 10_000_000)] },
   {
     name: 'memory: replaying',

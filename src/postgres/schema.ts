@@ -6,6 +6,7 @@
  * version than this one is refused rather than misread.
  */
 import { DeadLetterError } from '../base/errors.js'
+import { countsMigration } from './counts-schema.js'
 import { type Db, run } from './db.js'
 
 export interface Tables {
@@ -73,6 +74,8 @@ export const MIGRATIONS: Migration[] = [
   // 2: the trace context log() captured ({ tp, tpState?, baggage? }, src/base/trace-context.ts).
   // A nullable column without a default: added without rewriting the table.
   (t) => [`ALTER TABLE ${t.entries} ADD COLUMN trace jsonb`],
+  // 5: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
+  countsMigration,
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

@@ -39,6 +39,7 @@ import {
   type ShipOptions,
   type ShipperOptions,
 } from './options.js'
+import { keptCanAnswer, keptStats } from './kept-counts.js'
 import { prune, redrive } from './redrive.js'
 import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
@@ -170,7 +171,12 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     const { filter, scope } = centralFilter(options, undefined)
     const abort = () => new DeadLetterError('DLQ_ABORTED', 'dlq: stats() was aborted', { cause: o.signal?.reason })
     if (o.signal?.aborted) throw abort()
-    const s = await centralStats(this.db, this.tables, compileFilter(filter, scope, undefined, 1), { top: o.top ?? 10, fast: o.fast ?? false })
+    const how = { top: o.top ?? 10, fast: o.fast ?? false }
+    // A filter on host and fingerprint only (the overview, /metrics) reads the kept counts;
+    // any other scans the matching rows.
+    const s = keptCanAnswer(filter, scope)
+      ? await keptStats(this.db, this.tables, filter, scope, how)
+      : await centralStats(this.db, this.tables, compileFilter(filter, scope, undefined, 1), how)
     if (o.signal?.aborted) throw abort()
     const counted = s.retry.count + s.permanent.count + s.corrupt.count
     new ListenerGuard((message) => s.warnings.push(message)).call('onProgress', o.onProgress as ((p: Progress) => void) | undefined, { done: counted, total: counted, items: counted })

@@ -19,6 +19,7 @@ import { afterFailure, classify } from '../format/outcome.js'
 import type { LoggerLike } from '../base/options.js'
 import { claim, type Failure, release, renew, settle } from './claim.js'
 import type { Db } from './db.js'
+import { compactCounts } from './kept-counts.js'
 import { type CentralEntry, toEntry } from './entry.js'
 import { fingerprintOf } from './fingerprint.js'
 import { pgTextOrNull } from './pg-text.js'
@@ -51,6 +52,7 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
   const spans = o.trace
     ? await ProcessSpans.start<CentralEntry>(o.traceParent, { destination: (e) => e.log, where: (e) => `central entry ${e.seq}` }, (m) => logger?.warn({}, `dlq: ${m}`))
     : undefined
+  let batches = 0
   for (;;) {
     if (o.signal?.aborted) {
       s.stopped = 'abort'
@@ -65,10 +67,20 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
     const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope)
     if (batch.rows.length === 0) break
     await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger, spans)
+    if (++batches % FOLD_EVERY === 0) await foldCounts(db, t, logger)
   }
+  await foldCounts(db, t, logger)
   spans?.flush()
   s.durationMs = Date.now() - t0
   return s
+}
+
+/** Settled batches between folds of the count deltas: a long drain keeps them few. */
+const FOLD_EVERY = 64
+
+/** Fold the count deltas (kept-counts.ts); the counts are exact without it, so a failure only warns. */
+async function foldCounts(db: Db, t: Tables, logger: LoggerLike | undefined): Promise<void> {
+  await compactCounts(db, t).catch((err) => logger?.warn({ err }, 'dlq: could not fold the kept counts'))
 }
 
 async function runBatch(
