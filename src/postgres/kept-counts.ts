@@ -16,11 +16,12 @@
  */
 import { countTables } from './counts-schema.js'
 import type { NormalFilter } from '../format/filter.js'
-import type { CentralStatsBackend, HostStats, KindStats, ReasonGroup, Stats } from '../format/model.js'
+import type { CentralStatsBackend, HostStats, ReasonGroup, Stats } from '../format/model.js'
 import { byRank } from '../format/reasons.js'
 import { run, type Db, type Queryable } from './db.js'
 import { type CentralScope, type CompiledFilter, compileFilter, type EntryState } from './filters.js'
 import { NOW_MS, type Tables } from './schema.js'
+import { emptyStats } from './stats.js'
 
 /** The filter fields the kept counts have as columns (text, narrows and limit only describe it). */
 const KEPT_FILTER = new Set(['fingerprint', 'text', 'narrows', 'limit'])
@@ -131,18 +132,8 @@ export async function keptStats(db: Db, t: Tables, filter: NormalFilter, scope: 
     const read = await keys(q, t, f)
     pending = read.pending
     const open = read.keys.filter((k) => OPEN_KINDS.includes(k.state))
-    const kind = (): KindStats => ({ count: 0, oldestTs: null, newestTs: null, reasons: [] })
-    const backend: CentralStatsBackend = { type: 'postgres', schema: t.schema, settled: { delivered: 0, purged: 0 } }
-    const s: Stats = {
-      at,
-      retry: { ...kind(), due: 0, deferred: 0, nextDueTs: null, attempts: {} },
-      permanent: { ...kind(), byFinal: {} },
-      corrupt: kind(),
-      exact: o.fast ? { due: true, oldestTs: true } : null,
-      hosts: [],
-      warnings: [],
-      backend,
-    }
+    const s = emptyStats(at, t.schema, o.fast)
+    const backend = s.backend as CentralStatsBackend
     for (const k of read.keys) if (k.state === 'delivered' || k.state === 'purged') backend.settled[k.state] += k.n
 
     const hosts = new Map<string, HostStats & { open: number }>()

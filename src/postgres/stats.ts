@@ -50,18 +50,9 @@ export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { to
           [o.top],
         ),
   ])
-  const kind = (): KindStats => ({ count: 0, oldestTs: null, newestTs: null, reasons: [] })
-  const backend: CentralStatsBackend = { type: 'postgres', schema: t.schema, settled: { delivered: 0, purged: 0 } }
-  const s: Stats = {
-    at,
-    retry: { ...kind(), due: 0, deferred: 0, nextDueTs: null, attempts: {} },
-    permanent: { ...kind(), byFinal: {} },
-    corrupt: kind(),
-    exact: o.fast ? { due: true, oldestTs: true } : null,
-    hosts: hosts.map((r): HostStats => ({ host: r.host as string, retry: n(r.retry), due: n(r.due), permanent: n(r.permanent), corrupt: n(r.corrupt), oldestTs: nOrNull(r.oldest) })),
-    warnings: [],
-    backend,
-  }
+  const s = emptyStats(at, t.schema, o.fast)
+  const backend = s.backend as CentralStatsBackend
+  s.hosts = hosts.map((r): HostStats => ({ host: r.host as string, retry: n(r.retry), due: n(r.due), permanent: n(r.permanent), corrupt: n(r.corrupt), oldestTs: nOrNull(r.oldest) }))
   for (const r of byState) {
     const state = r.state as string
     if (state === 'delivered' || state === 'purged') {
@@ -90,4 +81,20 @@ export async function centralStats(db: Db, t: Tables, f: CompiledFilter, o: { to
     })
   }
   return s
+}
+
+/** The central `Stats` before anything is counted: the scan and the kept counts fill the same shape. */
+export function emptyStats(at: number, schema: string, fast: boolean): Stats {
+  const kind = (): KindStats => ({ count: 0, oldestTs: null, newestTs: null, reasons: [] })
+  const backend: CentralStatsBackend = { type: 'postgres', schema, settled: { delivered: 0, purged: 0 } }
+  return {
+    at,
+    retry: { ...kind(), due: 0, deferred: 0, nextDueTs: null, attempts: {} },
+    permanent: { ...kind(), byFinal: {} },
+    corrupt: kind(),
+    exact: fast ? { due: true, oldestTs: true } : null,
+    hosts: [],
+    warnings: [],
+    backend,
+  }
 }
