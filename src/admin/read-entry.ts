@@ -20,7 +20,7 @@ export function localRef(kind: Kind, file: string, offset: number): string {
   return `${kind}/${path.basename(file)}/${offset}`
 }
 
-function parseRef(ref: unknown): { kind: Kind; name: string; offset: number } {
+export function parseRef(ref: unknown): { kind: Kind; name: string; offset: number } {
   const m = typeof ref === 'string' ? /^(retry|permanent|corrupt)\/([^/\\\0]{1,255})\/(\d{1,15})$/.exec(ref) : null
   if (!m || m[2] === '.' || m[2] === '..') {
     throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: readEntry(): ref: expected <retry|permanent|corrupt>/<file name>/<byte offset>, as a listing gives it')

@@ -3,7 +3,7 @@
  * `--actor`) and how a requeue's transform summary and dry-run changes are printed.
  */
 import { type Command, Option } from 'commander'
-import { patchLines } from '../format/edit.js'
+import { transformText as changeTransformText } from '../format/change-text.js'
 import type { AuditSummary, TransformSummary } from '../format/model.js'
 import { terminalSafe } from './output.js'
 
@@ -31,20 +31,9 @@ export function auditOptions(flags: AuditFlags & { transform?: string }): { why?
   }
 }
 
-/** The transform's counts, its failures, and (dry run) the first changes as diffs. */
+/** The transform's counts, its failures, and (dry run) the first changes as diffs, safe for a terminal. */
 export function transformText(t: TransformSummary, dryRun: boolean): string {
-  const verb = dryRun ? 'would repair' : 'repaired'
-  const out = [
-    `transform ${terminalSafe(t.source.path ?? t.source.name ?? '?')} (sha256 ${t.source.sha256.slice(0, 12)}…): ${verb} ${t.changed}, ` +
-      `${t.untouched} left as they were (returned undefined), ${t.failed} kept because the transform failed on them`,
-  ]
-  for (const f of t.failures) out.push(`  ${String(f.count).padStart(8)}  ${terminalSafe(f.reason)}  (e.g. ${f.example.ref})`)
-  for (const p of t.preview) {
-    out.push(`--- ${p.location.ref}${p.id !== undefined ? ` (id ${terminalSafe(p.id)})` : ''}`)
-    for (const l of patchLines(p.before, p.patch)) out.push(`  ${terminalSafe(l)}`)
-  }
-  if (dryRun && t.changed > t.preview.length) out.push(`(first ${t.preview.length} of ${t.changed} changes shown)`)
-  return out.join('\n') + '\n'
+  return changeTransformText(t, dryRun, terminalSafe)
 }
 
 export function auditLine(a: AuditSummary): string {

@@ -4,7 +4,8 @@
  * command read the same words. Stored text (the filter) is left as is: a terminal caller
  * makes it safe.
  */
-import type { PurgeResult, RequeueResult } from './model.js'
+import { patchLines } from './edit.js'
+import type { PurgeResult, RequeueResult, TransformSummary } from './model.js'
 
 const entries = (k: number) => `${k} entr${k === 1 ? 'y' : 'ies'}`
 
@@ -26,4 +27,24 @@ export function changeText(r: RequeueResult | PurgeResult): string {
   const stopped = r.stopped === 'abort' ? ' (aborted)' : r.stopped === 'limit' ? ' (stopped at limit)' : ''
   const reset = requeue && r.resetAttempts ? ', attempts reset to 1' : ''
   return `${requeue ? 'requeued' : 'removed'} ${entries(r.count)}${where} ${filter} ${move}${reset}${left}${segments}${held}${stopped}`
+}
+
+/**
+ * A transform's counts, its failures, and (dry run) the first changes as diffs: what the CLI
+ * prints above `changeText` and the inspector's payload editor shows as its preview. `safe`
+ * makes each piece of stored text safe for where it goes (a terminal, a page).
+ */
+export function transformText(t: TransformSummary, dryRun: boolean, safe: (s: string) => string = (s) => s): string {
+  const verb = dryRun ? 'would repair' : 'repaired'
+  const out = [
+    `transform ${safe(t.source.path ?? t.source.name ?? '?')} (sha256 ${t.source.sha256.slice(0, 12)}…): ${verb} ${t.changed}, ` +
+      `${t.untouched} left as they were (returned undefined), ${t.failed} kept because the transform failed on them`,
+  ]
+  for (const f of t.failures) out.push(`  ${String(f.count).padStart(8)}  ${safe(f.reason)}  (e.g. ${f.example.ref})`)
+  for (const p of t.preview) {
+    out.push(`--- ${p.location.ref}${p.id !== undefined ? ` (id ${safe(p.id)})` : ''}`)
+    for (const l of patchLines(p.before, p.patch)) out.push(`  ${safe(l)}`)
+  }
+  if (dryRun && t.changed > t.preview.length) out.push(`(first ${t.preview.length} of ${t.changed} changes shown)`)
+  return out.join('\n') + '\n'
 }

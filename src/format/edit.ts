@@ -11,7 +11,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import jsonpatch from 'fast-json-patch'
 import { DeadLetterError, invalidOption } from '../base/errors.js'
-import { str } from '../base/checks.js'
+import { int, str } from '../base/checks.js'
 import { describeReason } from '../base/reason.js'
 import type { EntryLocation } from './envelope.js'
 import type { Entry, JsonPatchOp, Transform, TransformSummary } from './model.js'
@@ -161,6 +161,15 @@ export interface AuditRecord {
    */
   undo?: JsonPatchOp[]
 }
+
+/** `readAudit(path, ref, o)` / `store.readAudit(ref, o)`: the audit records that name one entry. */
+export interface ReadAuditOptions {
+  /** At most this many records, the newest; returned oldest first. */
+  limit?: number
+}
+
+export const AUDIT_LIMIT = 100
+export const readAuditChecks = { limit: int(1) }
 
 /** Who, why, what: the part every record of one run shares. */
 export type AuditRun = Pick<AuditRecord, 'run' | 'op' | 'actor' | 'why' | 'filter' | 'transform'>

@@ -8,9 +8,9 @@
  * together, so the trail always names exactly what moved.
  */
 import { replayDefaults } from '../base/options.js'
-import { type AuditRun, type LoadedTransform, PREVIEW_ENTRIES, TransformTally, applyTransform } from '../format/edit.js'
+import { type AuditRecord, type AuditRun, type LoadedTransform, PREVIEW_ENTRIES, TransformTally, applyTransform } from '../format/edit.js'
 import type { EditOf, EntryLocation } from '../format/envelope.js'
-import type { RequeueResult } from '../format/model.js'
+import type { JsonPatchOp, RequeueResult } from '../format/model.js'
 import { ReasonCounter } from '../format/reasons.js'
 import { type Db, run } from './db.js'
 import { ENTRY_COLUMNS, entryOfRow } from './entry.js'
@@ -124,4 +124,40 @@ async function applyEdits(q: Parameters<Parameters<Db['tx']>[0]>[0], t: Tables, 
      FROM orig o JOIN input i ON i.seq = o.seq JOIN ins ON ins.orig_seq = o.seq`,
     [JSON.stringify(edits), a.run, a.op, a.actor, a.why, a.filter, JSON.stringify(a.transform)],
   )
+}
+
+/**
+ * `store.readAudit(ref)`: the audit rows that name one entry — changes to the row itself
+ * (`entry_seq`), and the repair that made it (`new_seq`) — as the records a local log's
+ * audit file holds, newest `limit` of them, oldest first.
+ */
+export async function readAuditRows(db: Db, t: Tables, ref: string, limit: number): Promise<AuditRecord[]> {
+  const r = await run<Record<string, unknown>>(
+    db,
+    'read audit',
+    `SELECT * FROM (
+       SELECT seq, at, run, op, actor, why, filter, transform, id, location, before_sha256, after_sha256, patch, undo FROM ${t.audit}
+       WHERE entry_seq = $1 OR new_seq = $1 ORDER BY seq DESC LIMIT $2
+     ) a ORDER BY seq`,
+    [ref, limit],
+  )
+  return r.rows.map((row) => {
+    const rec: AuditRecord = {
+      v: 1,
+      at: Number(row.at),
+      run: row.run as string,
+      op: row.op as AuditRecord['op'],
+      actor: row.actor as string,
+      why: (row.why as string | null) ?? null,
+      filter: row.filter as string,
+      transform: (row.transform as AuditRecord['transform']) ?? null,
+      location: row.location as EntryLocation,
+      before: row.before_sha256 as string,
+    }
+    if (row.id !== null) rec.id = row.id as string
+    if (row.after_sha256 !== null) rec.after = row.after_sha256 as string
+    if (row.patch !== null) rec.patch = row.patch as JsonPatchOp[]
+    if (row.undo !== null) rec.undo = row.undo as JsonPatchOp[]
+    return rec
+  })
 }

@@ -26,6 +26,8 @@ import { dbError } from './errors.js'
 import { maskSecrets, redactUrl } from '../base/redact.js'
 import { CENTRAL_FILTER_KEYS, centralFilter, compileFilter } from './filters.js'
 import { inspectEntries, readRow } from './inspect.js'
+import { readAuditRows } from './audit.js'
+import { AUDIT_LIMIT, type AuditRecord, type ReadAuditOptions, readAuditChecks } from '../format/edit.js'
 import {
   type CentralReplayOptions,
   type ConnectOptions,
@@ -163,6 +165,14 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   async readEntry(ref: string): Promise<Entry | undefined> {
     this.assertOpen()
     return readRow(this.db, this.tables, ref)
+  }
+
+  /** The audit records that name the entry `ref` names (as `readAudit` for a local log), newest `limit`, oldest first. */
+  async readAudit(ref: string, options?: ReadAuditOptions): Promise<AuditRecord[]> {
+    this.assertOpen()
+    const o = checkOptions('store.readAudit', options, readAuditChecks)
+    if (typeof ref !== 'string' || !/^\d{1,18}$/.test(ref)) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: readAudit(): ref: expected a sequence number, as a listing gives it')
+    return readAuditRows(this.db, this.tables, ref, o.limit ?? AUDIT_LIMIT)
   }
 
   /** The `Stats` a local log's stats() gives, over the whole store, with per-host counts in `hosts`. */

@@ -25,7 +25,7 @@ export async function listPage(source: Source, q: Record<string, unknown>, signa
   return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }
 }
 
-async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   let body: unknown
   try {
     body = await c.req.json()
@@ -52,7 +52,7 @@ function actionFilter(body: Record<string, unknown>): { filter: SourceFilter; dr
   return { filter, dryRun: body.dryRun !== false, resetAttempts: body.resetAttempts === true }
 }
 
-function requireWrites(ctx: ServeContext): void {
+export function requireWrites(ctx: ServeContext): void {
   if (!ctx.allowWrites) throw new HttpError(403, 'this server is read-only: start dletter serve with --allow-writes to requeue or purge', 'DLQ_READ_ONLY')
 }
 

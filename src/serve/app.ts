@@ -8,6 +8,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import { apiRoutes } from './api.js'
+import { editRoutes } from './edit.js'
 import { authRoutes, requireToken } from './auth.js'
 import type { ServeContext } from './context.js'
 import { hostGuard, writeGuard } from './csrf.js'
@@ -63,6 +64,7 @@ export function createApp(ctx: ServeContext, opts: AppOptions): Hono {
     return c.body(text, 200, { 'Content-Type': ctx.metrics.contentType })
   })
   apiRoutes(app, ctx)
+  editRoutes(app, ctx)
   pageRoutes(app, ctx)
 
   app.notFound((c) => {

@@ -10,6 +10,7 @@
  * overview waits for its groups. Either way a listing reads what it lists and passes over.
  */
 import {
+  type AuditRecord,
   type Entry,
   type InspectIterable,
   type InspectOptions,
@@ -21,6 +22,7 @@ import {
   type StatsOptions,
   inspect,
   purge,
+  readAudit,
   readEntry,
   requeue,
   stats,
@@ -30,13 +32,14 @@ import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
 import { Background, type Limiter, Memo } from './cache.js'
 import { badRequest } from './http-error.js'
-import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
+import type { ActionRequest, ActionResult, RepairRequest, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
 
 /** The calls a source makes: `stats(path, o)` for a log, `store.stats(o)` for the store. */
 export interface Calls {
   stats(o: StatsOptions): Promise<Stats>
   inspect(o: InspectOptions): InspectIterable
   readEntry(ref: string): Promise<Entry | undefined>
+  readAudit(ref: string): Promise<AuditRecord[]>
   requeue(o: RequeueOptions): Promise<RequeueResult>
   purge(o: PurgeOptions): Promise<PurgeResult>
   close(): Promise<void>
@@ -165,6 +168,17 @@ export class BackendSource implements Source {
     return { count: r.count, text: changeText(r), summary: r }
   }
 
+  /** One entry's repair from the payload editor (src/serve/edit.ts): the library's requeue with a transform. */
+  repair(req: RepairRequest): Promise<RequeueResult> {
+    const { filter, signal, ...rest } = req
+    if (filter.kind === 'corrupt') throw badRequest('a corrupt-log record has no payload to edit')
+    return this.changing(req.dryRun, () => this.calls.requeue({ ...this.options(filter), kind: filter.kind as 'permanent' | 'retry', ...rest, signal: this.signal(signal) }))
+  }
+
+  audit(ref: string): Promise<AuditRecord[]> {
+    return this.scans.run(() => this.calls.readAudit(ref), this.abort.signal)
+  }
+
   /** Runs a change; whatever its outcome, cached counts and groups are stale after it. */
   private async changing<T>(dryRun: boolean, fn: () => Promise<T>): Promise<T> {
     try {
@@ -200,6 +214,7 @@ export function localSource(key: string, file: string, scans: Limiter): Source {
     stats: (o) => stats(file, o),
     inspect: (o) => inspect(file, o),
     readEntry: (ref) => readEntry(file, ref),
+    readAudit: (ref) => readAudit(file, ref),
     requeue: (o) => requeue(file, o),
     purge: (o) => purge(file, o),
     close: async () => {},
@@ -217,6 +232,7 @@ export async function storeSource(db: string | PGliteLike, key: string, scans: L
     stats: (o) => store.stats(o),
     inspect: (o) => store.inspect(o),
     readEntry: (ref) => store.readEntry(ref),
+    readAudit: (ref) => store.readAudit(ref),
     requeue: (o) => store.requeue(o),
     purge: (o) => store.purge(o),
     close: () => store.close(),

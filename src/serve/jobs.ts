@@ -60,6 +60,26 @@ export class Jobs {
     return job
   }
 
+  /**
+   * A change the request itself answers (one entry's edit): a job like the others (one per
+   * source, aborted and waited for on close), its outcome returned or thrown as it was.
+   */
+  async run<T>(source: string, op: 'requeue' | 'purge', fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let outcome: { ok: true; value: T } | { ok: false; err: unknown } | undefined
+    const job = this.start(source, op, (signal) =>
+      fn(signal).then(
+        (value) => ((outcome = { ok: true, value }), value),
+        (err: unknown) => {
+          outcome = { ok: false, err }
+          throw err
+        },
+      ),
+    )
+    await this.running.get(job.id)?.done
+    if (!outcome!.ok) throw outcome!.err
+    return outcome!.value
+  }
+
   get(id: string): JobView | undefined {
     return this.jobs.get(id)
   }

@@ -51,7 +51,7 @@ export function pageRoutes(app: Hono, ctx: ServeContext): void {
     const source = ctx.source(c.req.param('key'))
     const e = await source.entry(c.req.query('ref') ?? '')
     if (!e) throw notFound('no entry at that position any more (a replay, requeue or purge has rewritten or removed its file); go back to the list and open it again')
-    return c.html(entryPage(ctx, source, e))
+    return c.html(entryPage(ctx, source, e, await source.audit(e.ref)))
   })
 
   // The whole of a long value, as plain text that no browser renders or sniffs.

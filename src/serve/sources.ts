@@ -3,7 +3,8 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
+import type { AuditRecord } from '../format/edit.js'
+import type { Entry, EntryFilter, Kind, Progress, ReasonGroup, RequeueResult, Transform } from '../format/model.js'
 
 /** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
 export interface SourceCounts {
@@ -74,6 +75,17 @@ export interface ActionResult {
   summary: unknown
 }
 
+/** One entry's repair (the payload editor): requeue with a transform that changes only that entry. */
+export interface RepairRequest {
+  filter: SourceFilter
+  transform: Transform
+  why: string
+  actor?: string
+  force: boolean
+  dryRun: boolean
+  signal?: AbortSignal
+}
+
 export interface Source {
   /** URL-safe, unique among the sources: `/logs/<key>/…`. */
   readonly key: string
@@ -91,5 +103,8 @@ export interface Source {
   entry(ref: string): Promise<SourceEntry | undefined>
   requeue(req: ActionRequest): Promise<ActionResult>
   purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult>
+  repair(req: RepairRequest): Promise<RequeueResult>
+  /** The audit records that name the entry (`readAudit` / `store.readAudit`). */
+  audit(ref: string): Promise<AuditRecord[]>
   close(): Promise<void>
 }

@@ -3,9 +3,11 @@ import { createHash } from 'node:crypto'
 import type { Hono } from 'hono'
 import { APP_CSS } from './assets/app.css.js'
 import { APP_JS } from './assets/app.js.js'
+import { EDIT_JS } from './assets/edit.js.js'
 
 const FILES: Record<string, { body: string; type: string; etag: string }> = {
   'app.js': { body: APP_JS, type: 'text/javascript; charset=utf-8', etag: etagOf(APP_JS) },
+  'edit.js': { body: EDIT_JS, type: 'text/javascript; charset=utf-8', etag: etagOf(EDIT_JS) },
   'app.css': { body: APP_CSS, type: 'text/css; charset=utf-8', etag: etagOf(APP_CSS) },
 }
 

@@ -52,6 +52,11 @@ button.danger { border-color: #d7a29c; color: var(--bad); }
 .confirm { margin-top: .6em; }
 .result { margin: .6em 0 0; font-weight: 600; color: var(--ok); white-space: pre-wrap; }
 .result.failed { color: var(--bad); }
+.edit { margin: 1em 0; padding: .7em .8em; border: 1px solid #e3c48f; background: #fffaf0; border-radius: 6px; }
+.edit textarea { width: 100%; font: 12px/1.4 ui-monospace, monospace; padding: .5em; border: 1px solid #b9c0ca; border-radius: 4px; }
+.edit textarea[aria-invalid=true] { border-color: var(--bad); }
+.edit label { display: block; margin: .4em 0; }
+.edit label.why input { width: 100%; }
 progress { width: 20em; }
 nav.pager { display: flex; gap: 1.2em; margin: 1em 0; }
 table.fields th { width: 12em; }

@@ -10,6 +10,8 @@ import { clip, formatCount, formatTime, prettyJson } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 import { layout } from './layout.js'
 import { HISTORY_LIMIT, timelineOf } from '../../format/lineage.js'
+import type { AuditRecord } from '../../format/edit.js'
+import { auditSection, editPanel } from './edit.js'
 
 export const REASON_SHOWN = 16 * 1024
 export const PAYLOAD_SHOWN = 256 * 1024
@@ -75,7 +77,7 @@ function actions(ctx: ServeContext, source: Source, e: SourceEntry): Html {
   )
 }
 
-export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry): Html {
+export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry, audit: AuditRecord[] = []): Html {
   const key = source.key
   const listHref = `/logs/${encodeURIComponent(key)}/entries?kind=${e.kind}`
   const reason = e.reason === null ? null : clip(e.reason, REASON_SHOWN)
@@ -96,6 +98,8 @@ ${reason === null ? html`<p class="muted">(no reason recorded)</p>` : html`<pre 
 <pre class="payload" id="payload">${payload.text}</pre>
 ${rawLink(key, e.ref, 'payload', payload.omitted)}
 <p class="muted"><a href="/logs/${encodeURIComponent(key)}/entry/raw?ref=${encodeURIComponent(e.ref)}&amp;part=line">the stored line, as plain text</a></p>
-${actions(ctx, source, e)}`
+${auditSection(audit)}
+${actions(ctx, source, e)}
+${editPanel(ctx, source, e)}`
   return layout(ctx, { title: `${key} entry`, page: 'entry', current: key, body })
 }

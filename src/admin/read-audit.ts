@@ -1,0 +1,70 @@
+/**
+ * `readAudit(log, ref)`: the audit records that name one entry (src/admin/audit.ts writes
+ * them to `<log>.audit.jsonl`): those of changes to the entry itself (where it is or was,
+ * `location`), and, for a repaired entry, the one that made it (its original's location,
+ * `editOf`). A read-only stream over the audit log: memory is the last `limit` matches,
+ * whatever the file's size.
+ */
+import { checkOptions } from '../base/checks.js'
+import { ioError } from '../base/errors.js'
+import { readLines } from '../format/lines.js'
+import { AUDIT_LIMIT, type AuditRecord, type ReadAuditOptions, readAuditChecks } from '../format/edit.js'
+import type { LocalOptions } from '../format/model.js'
+import { resolveLogPath } from '../store/log-path.js'
+import { auditFileOf } from './audit.js'
+import { common, commonChecks } from './options.js'
+import { parseRef, readEntry } from './read-entry.js'
+
+const checks = { ...readAuditChecks, maxRecordSize: commonChecks.maxRecordSize }
+
+/** An audit record's location names a permanent segment without `.gz` (the rewrite reads it so); a listing's ref may have it. */
+function locationRef(ref: string): string {
+  const { kind, name, offset } = parseRef(ref)
+  return `${kind}/${name.replace(/\.gz$/, '')}/${offset}`
+}
+
+export async function readAudit(logPath: string, ref: string, options?: ReadAuditOptions & Pick<LocalOptions, 'maxRecordSize'>): Promise<AuditRecord[]> {
+  const o = checkOptions('readAudit', options, checks)
+  const { maxRecordSize } = common(o)
+  const limit = o.limit ?? AUDIT_LIMIT
+  const own = locationRef(ref)
+  const paths = await resolveLogPath('readAudit', logPath)
+  const entry = await readEntry(logPath, ref, { maxRecordSize })
+  const refs = new Set([own])
+  if (entry?.editOf) refs.add(entry.editOf.location.ref)
+  // The cheap test before a parse: the ref as the record's JSON spells it.
+  const needles = [...refs].map((r) => `"ref":${JSON.stringify(r)}`)
+  const out: AuditRecord[] = []
+  try {
+    const r = await readLines(
+      auditFileOf(paths),
+      false,
+      0,
+      // A record holds the payload's patch and undo (each at most a record) and some words.
+      3 * maxRecordSize + 64 * 1024,
+      {
+        line: (buf, s, e, _offset, _next, torn) => {
+          if (torn) return
+          const text = buf.toString('utf8', s, e)
+          if (!needles.some((n) => text.includes(n))) return
+          let rec: AuditRecord
+          try {
+            rec = JSON.parse(text) as AuditRecord
+          } catch {
+            return
+          }
+          if (!refs.has(rec.location?.ref)) return
+          out.push(rec)
+          if (out.length > limit) out.shift()
+        },
+        oversized: () => {},
+      },
+      () => false,
+    )
+    if (r.error) throw ioError(`read ${auditFileOf(paths)}`, r.error)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  return out
+}
