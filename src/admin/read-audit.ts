@@ -5,6 +5,7 @@
  * `editOf`). A read-only stream over the audit log: memory is the last `limit` matches,
  * whatever the file's size.
  */
+import path from 'node:path'
 import { checkOptions } from '../base/checks.js'
 import { ioError } from '../base/errors.js'
 import { readLines } from '../format/lines.js'
@@ -34,10 +35,11 @@ export async function readAudit(logPath: string, ref: string, options?: ReadAudi
   if (entry?.editOf) refs.add(entry.editOf.location.ref)
   // The cheap test before a parse: the ref as the record's JSON spells it.
   const needles = [...refs].map((r) => `"ref":${JSON.stringify(r)}`)
+  const file = path.join(paths.dir, auditFileOf(paths))
   const out: AuditRecord[] = []
   try {
     const r = await readLines(
-      auditFileOf(paths),
+      file,
       false,
       0,
       // A record holds the payload's patch and undo (each at most a record) and some words.
@@ -61,7 +63,7 @@ export async function readAudit(logPath: string, ref: string, options?: ReadAudi
       },
       () => false,
     )
-    if (r.error) throw ioError(`read ${auditFileOf(paths)}`, r.error)
+    if (r.error) throw ioError(`read ${file}`, r.error)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
