@@ -3,7 +3,7 @@
  * handler gets it as a CentralEntry; listings (inspect, readEntry) as the `Entry` a local log
  * lists, built by the same builders (format/entry.ts).
  */
-import { type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
+import { type EditOf, type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
 import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from '../format/entry.js'
 import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
@@ -43,7 +43,7 @@ export interface CentralEntry<T = unknown> extends Lineage {
 }
 
 /** Columns selected for a CentralEntry. */
-export const ENTRY_COLUMNS =
+export const ENTRY_COLUMNS = 'edit_of, ' +
     'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at, ' +
   'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin'
 
@@ -128,6 +128,8 @@ export function entryOfRow(r: EntryRowData): Entry {
     if (c.final !== undefined) env.final = c.final as FinalReason
     copyLineage(env, c)
     copyTrace(env, c)
+    // A repaired row: the original it was made from (repairCentral in audit.ts writes it).
+    if (r.edit_of !== null && r.edit_of !== undefined) env.editOf = r.edit_of as EditOf
     env.payload = c.payload
     // A payload jsonb could not hold was kept as the whole line: that is the stored line.
     at.line = typeof r.raw === 'string' ? r.raw : JSON.stringify(env)

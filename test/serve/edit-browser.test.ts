@@ -33,10 +33,8 @@ async function browser(): Promise<{ page: Page; errors: string[]; violations: ()
   const ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } })
   open = { ctx, dir }
   // Injected by the browser itself (not a page script), so the CSP does not apply to it.
-  await ctx.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] }
-    w.__csp = []
-    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`))
+  await ctx.addInitScript({
+    content: "window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI) })",
   })
   const page = ctx.pages()[0] ?? (await ctx.newPage())
   const errors: string[] = []
@@ -44,7 +42,7 @@ async function browser(): Promise<{ page: Page; errors: string[]; violations: ()
   page.on('console', (m) => {
     if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(m.text())
   })
-  return { page, errors, violations: () => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp) }
+  return { page, errors, violations: () => page.evaluate('window.__csp') as Promise<string[]> }
 }
 
 async function entryUrl(s: { url: string }, kind: string, id: string): Promise<string> {
