@@ -9,6 +9,7 @@ import type { ServeContext } from './context.js'
 import { toRow } from './entry-row.js'
 import { badRequest, HttpError, notFound } from './http-error.js'
 import { groupLinks, overview } from './overview.js'
+import { parseGroupBy } from './groups.js'
 import { parseFilterParams, parseIds, parsePageParams, toSourceFilter } from './query.js'
 import type { Source, SourceFilter } from './sources.js'
 
@@ -70,9 +71,12 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
 
   app.get('/api/logs/:key/groups', async (c) => {
     const source = ctx.source(c.req.param('key'))
-    const fp = parseFilterParams(queryOf(c))
-    const g = await source.groups(toSourceFilter(fp, Date.now()), c.req.raw.signal)
-    return c.json({ ...g, groups: groupLinks(g.groups, fp.kind) })
+    const q = queryOf(c)
+    const fp = parseFilterParams(q)
+    const groupBy = parseGroupBy(q)
+    const g = await source.groups(toSourceFilter(fp, Date.now()), c.req.raw.signal, groupBy)
+    // A group links to a reason filter, which matches the last reason: by first reason, no links.
+    return c.json({ ...g, groupBy, groups: groupLinks(g.groups, fp.kind).map((l) => (groupBy === 'last' ? l : { ...l, query: undefined })) })
   })
 
   app.get('/api/logs/:key/entry', async (c) => {

@@ -127,8 +127,8 @@ export class BackendSource implements Source {
     }, signal)
   }
 
-  groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult> {
-    const key = JSON.stringify(filter, (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v))
+  groups(filter: SourceFilter, signal?: AbortSignal, groupBy: 'first' | 'last' = 'last'): Promise<GroupsResult> {
+    const key = JSON.stringify([groupBy, filter], (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v))
     let memo = this.groupCache.get(key)
     if (!memo) {
       if (this.groupCache.size >= GROUP_CACHE_ENTRIES) this.groupCache.delete(this.groupCache.keys().next().value!)
@@ -136,7 +136,7 @@ export class BackendSource implements Source {
       // Not tied to one request's signal: the result is shared with whoever asks next.
       memo = new Memo(GROUPS_TTL_MS, () =>
         this.scans.run(async () => {
-          const k = (await this.calls.stats({ ...rest, top: MAX_GROUPS + 1, signal: this.abort.signal }))[kind!]
+          const k = (await this.calls.stats({ ...rest, top: MAX_GROUPS + 1, groupBy, signal: this.abort.signal }))[kind!]
           return { groups: k.reasons.slice(0, MAX_GROUPS), matched: k.count, capped: k.reasons.length > MAX_GROUPS }
         }, this.abort.signal),
       )

@@ -3,6 +3,7 @@
  * the entries page filtered to exactly its entries.
  */
 import { OTHER_REASONS } from '../format/reasons.js'
+import { badRequest } from './http-error.js'
 
 export const OTHER = OTHER_REASONS
 export const NO_REASON = '(no reason)'
@@ -33,4 +34,17 @@ export function fingerprintRegex(fingerprint: string): string | undefined {
     else out += PLACEHOLDERS[part] ?? part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
   }
   return fingerprint.length >= PREFIX_ONLY_FROM ? out : out + '\\s*$'
+}
+
+export type GroupBy = 'first' | 'last'
+
+/**
+ * `groupBy=first`: groups by the reason each entry first failed with (its lineage), as
+ * `stats({ groupBy: 'first' })` counts them; the default is the last reason.
+ */
+export function parseGroupBy(q: Record<string, unknown>): GroupBy {
+  const v = q.groupBy
+  if (v === undefined || v === '' || v === 'last') return 'last'
+  if (v === 'first') return 'first'
+  throw badRequest('groupBy: expected first or last')
 }

@@ -4,6 +4,7 @@ import type { ServeContext } from './context.js'
 import { listPage, queryOf } from './api.js'
 import { HttpError, badRequest, notFound, toErrorBody } from './http-error.js'
 import { overview } from './overview.js'
+import { parseGroupBy } from './groups.js'
 import { type FilterParams, defaultOrder, parseFilterParams, toSourceFilter } from './query.js'
 import { entriesPage } from './views/entries.js'
 import { entryPage } from './views/entry.js'
@@ -31,7 +32,7 @@ export function pageRoutes(app: Hono, ctx: ServeContext): void {
     const q = queryOf(c)
     try {
       const r = await listPage(source, q, c.req.raw.signal)
-      return c.html(entriesPage(ctx, { source, filter: r.fp, page: r.pg, rows: r.rows, more: r.more, actionFilter: actionFilter(r.fp) }))
+      return c.html(entriesPage(ctx, { source, filter: r.fp, page: r.pg, rows: r.rows, more: r.more, actionFilter: actionFilter(r.fp), groupBy: parseGroupBy(q) }))
     } catch (err) {
       const body = toErrorBody(err)
       if (body.status !== 400) throw err

@@ -98,7 +98,8 @@ export interface Source {
   /** The newest finished reason summary (undefined while the first is computed); starts a refresh when stale. */
   reasons(): Promise<ReasonSummary | undefined>
   list(req: ListRequest): Promise<SourceEntry[]>
-  groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult>
+  /** Reason groups of the matching entries, by last reason (default) or by the reason each first failed with. */
+  groups(filter: SourceFilter, signal?: AbortSignal, groupBy?: 'first' | 'last'): Promise<GroupsResult>
   /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined>
   requeue(req: ActionRequest): Promise<ActionResult>

@@ -151,7 +151,7 @@ export const APP_JS = String.raw`'use strict';
     getJson(src).then(function (g) {
       var note = el('p', fmtCount(g.matched) + ' matching entr' + (g.matched === 1 ? 'y' : 'ies') + ' in ' + g.groups.length + ' group' + (g.groups.length === 1 ? '' : 's') + (g.capped ? ' (too many distinct reasons: the rest are lumped together)' : ''), 'muted');
       note.id = 'groups-summary';
-      box.replaceChildren(el('h2', 'Groups'), note, groupTable(key, 'by reason', g.groups));
+      box.replaceChildren(el('h2', 'Groups'), note, groupTable(key, g.groupBy === 'first' ? 'by first reason (the filters match the last reason: no links)' : 'by reason', g.groups));
     }).catch(function (e) {
       box.replaceChildren(el('h2', 'Groups'), el('p', 'could not count the groups: ' + e.message, 'error'));
     });

@@ -4,6 +4,7 @@
  */
 import type { ServeContext } from '../context.js'
 import type { EntryRow } from '../entry-row.js'
+import type { GroupBy } from '../groups.js'
 import { type FilterParams, MAX_PAGE_SIZE, type PageParams, filterQuery } from '../query.js'
 import type { Source } from '../sources.js'
 import { actionPanel } from './actions.js'
@@ -21,6 +22,13 @@ export interface EntriesView {
   error?: string
   /** The filter resolved (absolute times), as the actions send it back. */
   actionFilter?: Record<string, unknown>
+  /** How the groups panel groups: by last reason (the default) or first. */
+  groupBy?: GroupBy
+}
+
+/** `groupBy` as links keep it: absent for the default. */
+function groupByParam(v: EntriesView): { groupBy?: string } {
+  return v.groupBy === 'first' ? { groupBy: 'first' } : {}
 }
 
 const LOGS = [
@@ -35,7 +43,7 @@ function base(key: string): string {
 
 function tabs(v: EntriesView): Html {
   return html`<nav class="tabs">${LOGS.map(
-    ([log, label]) => html`<a href="${base(v.source.key)}/entries?kind=${log}"${v.filter.kind === log ? html` class="current"` : ''}>${label}</a>`,
+    ([log, label]) => html`<a href="${base(v.source.key)}/entries?${new URLSearchParams({ kind: log, ...groupByParam(v) }).toString()}"${v.filter.kind === log ? html` class="current"` : ''}>${label}</a>`,
   )}</nav>`
 }
 
@@ -59,8 +67,12 @@ ${field('until', 'until', f.until, html` placeholder="30m or an ISO date (UTC)"`
 <option value="newest"${v.page.order === 'newest' ? html` selected` : ''}>newest first</option>
 <option value="oldest"${v.page.order === 'oldest' ? html` selected` : ''}>oldest first</option>
 </select></label>
+<label>group by <select name="groupBy" id="group-by">
+<option value="last"${v.groupBy !== 'first' ? html` selected` : ''}>last reason</option>
+<option value="first"${v.groupBy === 'first' ? html` selected` : ''}>first reason</option>
+</select></label>
 <label>per page <select name="size">${[20, 50, 100, MAX_PAGE_SIZE].map((n) => html`<option value="${n}"${v.page.size === n ? html` selected` : ''}>${n}</option>`)}</select></label>
-<button type="submit">Filter</button> <a href="${base(v.source.key)}/entries?kind=${f.kind}">clear</a>
+<button type="submit">Filter</button> <a href="${base(v.source.key)}/entries?${new URLSearchParams({ kind: f.kind, ...groupByParam(v) }).toString()}">clear</a>
 </form>`
 }
 
@@ -103,7 +115,7 @@ ${v.source.hasHosts ? html`<td>${clip(r.host ?? '', 60).text}</td>` : ''}
 
 function pager(v: EntriesView): Html {
   const link = (page: number, label: string) =>
-    html`<a href="${base(v.source.key)}/entries?${filterQuery(v.filter, { order: v.page.order, size: v.page.size, page })}">${label}</a>`
+    html`<a href="${base(v.source.key)}/entries?${filterQuery(v.filter, { order: v.page.order, size: v.page.size, page, ...groupByParam(v) })}">${label}</a>`
   return html`<nav class="pager">
 ${v.page.page > 1 ? link(v.page.page - 1, '← previous') : ''}
 <span>page ${v.page.page}</span>
@@ -113,7 +125,7 @@ ${v.more ? link(v.page.page + 1, 'next →') : ''}
 
 export function entriesPage(ctx: ServeContext, v: EntriesView): Html {
   const key = v.source.key
-  const qs = filterQuery(v.filter)
+  const qs = filterQuery(v.filter, groupByParam(v))
   const body = html`<h1>${key} <small>${v.source.label}</small></h1>
 ${tabs(v)}
 ${form(v)}
