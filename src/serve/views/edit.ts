@@ -10,6 +10,9 @@ import type { Source, SourceEntry } from '../sources.js'
 import { clip, formatTime } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 
+/** The editor's script, loaded by the entry page's head when writes are enabled (it does nothing without the panel). */
+export const EDIT_SCRIPT = '/static/edit.js'
+
 export function editPanel(ctx: ServeContext, source: Source, e: SourceEntry): Html {
   if (!ctx.allowWrites || e.kind === 'corrupt') return EMPTY
   const why = notEditable(source, e)
@@ -25,8 +28,7 @@ export function editPanel(ctx: ServeContext, source: Source, e: SourceEntry): Ht
 <div class="bar"><button type="button" id="edit-preview" disabled>Preview</button> <button type="button" id="edit-apply" disabled>Apply</button></div>
 <pre id="edit-diff" class="diff" hidden></pre>
 <p id="edit-result" class="result" hidden></p>
-</section>
-<script src="/static/edit.js" defer></script>`
+</section>`
 }
 
 function patchCell(r: AuditRecord): Html {

@@ -11,7 +11,7 @@ import { EMPTY, type Html, html } from './html.js'
 import { layout } from './layout.js'
 import { HISTORY_LIMIT, timelineOf } from '../../format/lineage.js'
 import type { AuditRecord } from '../../format/edit.js'
-import { auditSection, editPanel } from './edit.js'
+import { EDIT_SCRIPT, auditSection, editPanel } from './edit.js'
 
 export const REASON_SHOWN = 16 * 1024
 export const PAYLOAD_SHOWN = 256 * 1024
@@ -101,5 +101,5 @@ ${rawLink(key, e.ref, 'payload', payload.omitted)}
 ${auditSection(audit)}
 ${actions(ctx, source, e)}
 ${editPanel(ctx, source, e)}`
-  return layout(ctx, { title: `${key} entry`, page: 'entry', current: key, body })
+  return layout(ctx, { title: `${key} entry`, page: 'entry', current: key, body, scripts: ctx.allowWrites ? [EDIT_SCRIPT] : [] })
 }

@@ -9,6 +9,8 @@ export interface PageOptions {
   current?: string
   /** The page name app.js dispatches on. */
   page: string
+  /** Same-origin scripts of this page besides app.js (the payload editor's). */
+  scripts?: string[]
 }
 
 export function layout(ctx: ServeContext, o: PageOptions): Html {
@@ -20,7 +22,8 @@ export function layout(ctx: ServeContext, o: PageOptions): Html {
 <title>${o.title} · dletter</title>
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
-</head>
+${(o.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
+`)}</head>
 <body data-page="${o.page}" data-writes="${ctx.allowWrites ? '1' : '0'}">
 <header class="top">
 <a class="brand" href="/">dletter inspector</a>
