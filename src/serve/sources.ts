@@ -4,7 +4,8 @@
  * so a source is one file and the routes never know where entries live.
  */
 import type { AuditRecord } from '../format/edit.js'
-import type { Entry, EntryFilter, Kind, Progress, ReasonGroup, RequeueResult, Transform } from '../format/model.js'
+import type { RequeueResult, Transform } from '../format/model.js'
+import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
 
 /** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
 export interface SourceCounts {

@@ -125,13 +125,14 @@ ${v.more ? link(v.page.page + 1, 'next →') : ''}
 
 export function entriesPage(ctx: ServeContext, v: EntriesView): Html {
   const key = v.source.key
-  const qs = filterQuery(v.filter, groupByParam(v))
+  const qs = filterQuery(v.filter)
+  const groupsQs = filterQuery(v.filter, groupByParam(v))
   const body = html`<h1>${key} <small>${v.source.label}</small></h1>
 ${tabs(v)}
 ${form(v)}
 ${v.error ? html`<p class="error" role="alert">${v.error}</p>` : EMPTY}
-${v.error ? EMPTY : html`<section id="groups" class="groups-panel" data-src="/api${base(key)}/groups?${qs}">
-<h2>Groups</h2><p class="muted">counting the matching entries… (<a href="/api${base(key)}/groups?${qs}">as JSON</a>)</p>
+${v.error ? EMPTY : html`<section id="groups" class="groups-panel" data-src="/api${base(key)}/groups?${groupsQs}">
+<h2>Groups</h2><p class="muted">counting the matching entries… (<a href="/api${base(key)}/groups?${groupsQs}">as JSON</a>)</p>
 </section>
 ${actions(ctx, v)}
 <h2>Entries</h2>
