@@ -5,50 +5,15 @@
  * text (<img onerror>, <script>) never runs. SERVE_SCREENSHOT=docs/inspector.png also
  * saves a screenshot of the overview there.
  */
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { type BrowserContext, type Page, chromium } from 'playwright-core'
-import { afterEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp.js'
+import { HAS_CHROMIUM, POLL, browser } from './chromium.js'
 import { buildLog, serve } from './helpers.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-// Waits on a condition (never a fixed sleep); generous for a loaded CI machine.
-const POLL = { timeout: 30_000 }
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-let open: { ctx: BrowserContext; dir: string } | undefined
-
-afterEach(async () => {
-  if (!open) return
-  await open.ctx.close()
-  fs.rmSync(open.dir, { recursive: true, force: true })
-  open = undefined
-})
-
-async function browser(): Promise<{ page: Page; dialogs: string[]; errors: string[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dletter-chromium-'))
-  const ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } })
-  open = { ctx, dir }
-  const page = ctx.pages()[0] ?? (await ctx.newPage())
-  const dialogs: string[] = []
-  const errors: string[] = []
-  page.on('dialog', (d) => {
-    dialogs.push(d.message())
-    void d.dismiss()
-  })
-  page.on('pageerror', (e) => errors.push(e.message))
-  page.on('console', (m) => {
-    // The browser asks for /favicon.ico by itself; there is none.
-    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(m.text())
-  })
-  return { page, dialogs, errors }
-}
 
 const xssFlag = (page: Page) => page.evaluate('window.__xss')
 
-describe.skipIf(!fs.existsSync(CHROMIUM))('dletter serve in chromium', () => {
+describe.skipIf(!HAS_CHROMIUM)('dletter serve in chromium', () => {
   it('overview → group → requeue with the dry-run count first → counts change; hostile text never runs', { timeout: 120_000 }, async () => {
     const a = buildLog(tmpDir())
     const s = await serve({ logs: [a.log], allowWrites: true })

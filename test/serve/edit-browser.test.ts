@@ -6,51 +6,19 @@
  * refused (409) with nothing moved. No Content-Security-Policy violation on the way.
  */
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { type BrowserContext, type Page, chromium } from 'playwright-core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { requeue } from '../../src/index.js'
 import { familyLines } from '../fixtures/cli-util.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { HAS_CHROMIUM, POLL, browser } from './chromium.js'
 import { buildLog, contents, get, serve } from './helpers.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const POLL = { timeout: 30_000 }
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-let open: { ctx: BrowserContext; dir: string } | undefined
-
-afterEach(async () => {
-  if (!open) return
-  await open.ctx.close()
-  fs.rmSync(open.dir, { recursive: true, force: true })
-  open = undefined
-})
-
-async function browser(): Promise<{ page: Page; errors: string[]; violations: () => Promise<string[]> }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dletter-chromium-'))
-  const ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } })
-  open = { ctx, dir }
-  // Injected by the browser itself (not a page script), so the CSP does not apply to it.
-  await ctx.addInitScript({
-    content: "window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI) })",
-  })
-  const page = ctx.pages()[0] ?? (await ctx.newPage())
-  const errors: string[] = []
-  page.on('pageerror', (e) => errors.push(e.message))
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(m.text())
-  })
-  return { page, errors, violations: () => page.evaluate('window.__csp') as Promise<string[]> }
-}
 
 async function entryUrl(s: { url: string }, kind: string, id: string): Promise<string> {
   const ref = (await get(s, `/api/logs/orders/entries?kind=${kind}&id=${id}`)).json().entries[0].ref as string
   return `${s.url}/logs/orders/entry?ref=${encodeURIComponent(ref)}`
 }
 
-describe.skipIf(!fs.existsSync(CHROMIUM))('dletter serve in chromium: the payload editor', () => {
+describe.skipIf(!HAS_CHROMIUM)('dletter serve in chromium: the payload editor', () => {
   it('validates as one types, previews the diff, applies; the new record shows its audit record; a stale edit is refused', { timeout: 120_000 }, async () => {
     const a = buildLog(tmpDir())
     const s = await serve({ logs: [a.log], allowWrites: true })
