@@ -35,11 +35,6 @@ export function entryStamp(e: Entry): string {
   return createHash('sha256').update(JSON.stringify(what)).digest('base64url').slice(0, 32)
 }
 
-/** A local segment is named with `.gz` in a listing's ref once compressed, without it where a rewrite reads it. */
-function place(ref: string): string {
-  return ref.replace(/\.gz(\/\d+)$/, '$1')
-}
-
 /** Why this entry cannot be edited from a page (undefined: it can). */
 export function notEditable(source: Source, e: Entry): string | undefined {
   if (e.kind === 'corrupt') return 'a corrupt-log record has no payload to edit'
@@ -101,8 +96,10 @@ export async function editEntry(ctx: ServeContext, source: Source, body: Record<
   const why = notEditable(source, e)
   if (why !== undefined) throw badRequest(why)
   if (JSON.stringify(b.payload) === JSON.stringify(e.payload ?? null)) throw badRequest('payload: unchanged; edit it first')
-  const target = place(e.ref)
-  const fix: Transform = (_payload, entry) => (place(entry.ref) === target && entryStamp(entry) === b.stamp ? b.payload : undefined)
+  // The entry by its content and byte offset, not its file's name: a local requeue first seals
+  // the active permanent file (a new name, the same offsets), and a compressed segment's ref
+  // says `.gz` where the rewrite's does not. The filter below narrows it to one id and ms.
+  const fix: Transform = (_payload, entry) => (entry.offset === e.offset && entryStamp(entry) === b.stamp ? b.payload : undefined)
   Object.defineProperty(fix, 'name', { value: `dletter serve: edit of ${e.ref}` })
   // The narrowest filter the library takes for this one entry; the transform picks it out.
   const filter: SourceFilter = { kind: e.kind, since: e.ts, until: e.ts + 1 }

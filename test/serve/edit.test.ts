@@ -72,6 +72,16 @@ describe('dletter serve: edit one entry (local log)', () => {
     expect((await get(s, `/api/logs/orders/audit?ref=${encodeURIComponent(newRef)}`)).json().records).toEqual(audit)
   })
 
+  it('edits an entry of the active permanent file (the requeue seals it first: a new name, the same offsets)', async () => {
+    const a = buildLog(tmpDir())
+    const s = await serve({ logs: [a.log], allowWrites: true })
+    const { ref, stamp } = await open(s, 'p4')
+    expect(ref).toMatch(/^permanent\/permanent-orders\.log\//)
+    const r = await post(s, '/api/logs/orders/edit', { ref, stamp, payload: '{"order":5,"fixed":true}', why: 'fix', dryRun: false })
+    expect(r.status).toBe(200)
+    expect(familyLines(a.log, 'retry').map((l) => JSON.parse(l)).filter((e) => e.id === 'p4').map((e) => e.payload)).toEqual([{ order: 5, fixed: true }])
+  })
+
   it('refuses with 409 an edit of an entry requeued by someone else after the preview; nothing moves', async () => {
     const a = buildLog(tmpDir())
     const s = await serve({ logs: [a.log], allowWrites: true })
