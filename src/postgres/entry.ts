@@ -45,7 +45,7 @@ export interface CentralEntry<T = unknown> extends Lineage {
 /** Columns selected for a CentralEntry. */
 export const ENTRY_COLUMNS =
     'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at, ' +
-  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin'
+  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin, stack'
 
 export type EntryRowData = Record<string, unknown>
 
@@ -95,7 +95,7 @@ function lineageOfRow(r: EntryRowData): Record<keyof Lineage, unknown> {
   const firstReason = has(r.first_fingerprint)
     ? { reason: r.first_reason ?? null, ...(has(r.first_error_name) ? { errorName: r.first_error_name } : {}), ...(has(r.first_error_code) ? { errorCode: r.first_error_code } : {}) }
     : undefined
-  return { firstReason, history: r.history ?? undefined, redrives: has(r.redrives) ? num(r.redrives) : undefined, origin: r.origin ?? undefined }
+  return { firstReason, history: r.history ?? undefined, redrives: has(r.redrives) ? num(r.redrives) : undefined, origin: r.origin ?? undefined, stack: r.stack ?? undefined }
 }
 
 /**

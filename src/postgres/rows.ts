@@ -44,6 +44,8 @@ export interface Row {
   redrives: number
   /** JSON text of the envelope's origin, or null: then the shipping host and log are its origin. */
   origin: string | null
+  /** The latest failure's stack (`keepStack`), or null. */
+  stack: string | null
   /** The line as read (not sent unless the row is stored as its raw line): what to keep when the server refuses the row. */
   line: string
 }
@@ -119,12 +121,12 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
   }
 }
 
-const NO_LINEAGE = { firstReason: null, firstErrorName: null, firstErrorCode: null, firstFingerprint: null, history: null, redrives: 0, origin: null }
+const NO_LINEAGE = { firstReason: null, firstErrorName: null, firstErrorCode: null, firstFingerprint: null, history: null, redrives: 0, origin: null, stack: null }
 
 /** The envelope's lineage as columns, its strings made storable (as the reason's are). */
 function lineageColumns(env: Envelope): Pick<Row, keyof typeof NO_LINEAGE> {
   const l = copyLineage({}, env)
-  if (l.firstReason === undefined && l.history === undefined && l.redrives === undefined && l.origin === undefined) return NO_LINEAGE
+  if (l.firstReason === undefined && l.history === undefined && l.redrives === undefined && l.origin === undefined && l.stack === undefined) return NO_LINEAGE
   const first = l.firstReason
   const firstReason = first === undefined || first.reason === null ? null : pgText(first.reason)
   const str = (s: string | undefined) => (s === undefined ? undefined : pgText(s))
@@ -139,6 +141,7 @@ function lineageColumns(env: Envelope): Pick<Row, keyof typeof NO_LINEAGE> {
         : JSON.stringify(l.history.map((a) => ({ ts: Math.trunc(a.ts), attempt: a.attempt, reason: a.reason === null ? null : pgText(a.reason), errorName: str(a.errorName), errorCode: str(a.errorCode) }))),
     redrives: l.redrives ?? 0,
     origin: l.origin === undefined ? null : JSON.stringify({ host: pgText(l.origin.host), log: pgText(l.origin.log) }),
+    stack: l.stack === undefined ? null : pgText(l.stack),
   }
 }
 
