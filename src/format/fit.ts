@@ -52,14 +52,21 @@ export function fitHeader(h: EnvelopeHeader, id: string | undefined, budget: num
     }
   }
   const first = h.firstReason?.reason ?? null
-  let cap = Math.max(h.reason?.length ?? 0, first?.length ?? 0)
-  while (cap > 0) {
-    const over = size(x) - budget
-    if (over <= 0) return x
-    // `over` bytes are at least `over` characters too many: cut that much (at least one) more.
-    cap = Math.max(0, cap - Math.max(1, over))
-    if (h.reason !== null && h.reason.length > cap) x.reason = truncateReason(h.reason, cap)
-    if (first !== null && first.length > cap) x.firstReason!.reason = truncateReason(first, cap)
+  // One cap for both reasons (a shorter one stays whole): the largest that fits, found by
+  // bisection — a character is 1 to 6 bytes once escaped, so bytes over say little about how many to cut.
+  const cut = (cap: number): number => {
+    if (h.reason !== null) x.reason = h.reason.length > cap ? truncateReason(h.reason, cap) : h.reason
+    if (first !== null) x.firstReason!.reason = first.length > cap ? truncateReason(first, cap) : first
+    return size(x)
   }
-  return size(x) <= budget ? x : undefined
+  if (cut(0) > budget) return undefined
+  let lo = 0
+  let hi = Math.max(h.reason?.length ?? 0, first?.length ?? 0)
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2)
+    if (cut(mid) <= budget) lo = mid
+    else hi = mid - 1
+  }
+  cut(lo)
+  return x
 }
