@@ -40,6 +40,10 @@ describe('keepStack', () => {
     await dlq.log({ n: 1 }, first)
     // A string reason has no stack: nothing is written for it.
     await dlq.log({ n: 2 }, 'plain text')
+    await dlq.flush()
+    const logged = records(log)
+    expect(logged[0]).toMatchObject({ reason: 'timeout', stack: first.stack })
+    expect(logged[1]).not.toHaveProperty('stack')
     // dlq.replay takes the logger's keepStack.
     const thrown = new Error('upstream 503')
     const s = await dlq.replay(() => { throw thrown }, { now: () => NOW, initialWait: 0 })
