@@ -3,7 +3,7 @@
  * handler gets it as a CentralEntry; listings (inspect, readEntry) as the `Entry` a local log
  * lists, built by the same builders (format/entry.ts).
  */
-import { type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
+import { type EditOf, type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
 import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from '../format/entry.js'
 import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
@@ -33,6 +33,8 @@ export interface CentralEntry<T = unknown> extends Lineage {
   tp?: string
   tpState?: string
   baggage?: string
+  /** A repaired entry: the original it was made from (a local repair, shipped; or a central one). */
+  editOf?: EditOf
   /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
   raw?: string
   /** Local file and byte offset the entry was shipped from. */
@@ -45,7 +47,7 @@ export interface CentralEntry<T = unknown> extends Lineage {
 /** Columns selected for a CentralEntry. */
 export const ENTRY_COLUMNS =
     'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at, ' +
-  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin, stack'
+  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin, stack, edit_of'
 
 export type EntryRowData = Record<string, unknown>
 
@@ -85,6 +87,7 @@ export function toEntry(r: EntryRowData): CentralEntry {
   if (r.final !== null && r.final !== undefined) e.final = r.final as string
   if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
   copyLineage(e, lineageOfRow(r))
+  if (r.edit_of !== null && typeof r.edit_of === 'object') e.editOf = r.edit_of as EditOf
   if (state === 'corrupt' && raw !== null) e.raw = raw
   return e
 }
@@ -127,6 +130,7 @@ export function entryOfRow(r: EntryRowData): Entry {
     for (const k of ['id', 'firstTs', 'dueTs', 'errorName', 'errorCode'] as const) if (c[k] !== undefined) (env as unknown as Record<string, unknown>)[k] = c[k]
     if (c.final !== undefined) env.final = c.final as FinalReason
     copyLineage(env, c)
+    if (c.editOf !== undefined) env.editOf = c.editOf
     copyTrace(env, c)
     env.payload = c.payload
     // A payload jsonb could not hold was kept as the whole line: that is the stored line.

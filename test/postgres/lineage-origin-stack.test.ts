@@ -27,7 +27,7 @@ describe('origin and stack in the central store', () => {
     expect(await store.ship(log)).toMatchObject({ shipped: 2 })
     const logName = path.join(fs.realpathSync(dir), 'orders.log')
     const rows = new Map((await collect(store.inspect({ kind: 'retry' }))).map((e) => [e.id, e]))
-    expect(rows.get('a')).toMatchObject({ host: 'ship-host', origin: { host: 'orders-api-1', log: logName }, payload: { amount: 1.5 } })
+    expect(rows.get('a')).toMatchObject({ host: 'ship-host', origin: { host: 'orders-api-1', log: logName }, payload: { amount: 1.5 }, editOf: { id: 'a', location: { file: expect.stringMatching(/^permanent-orders\.\d{12}\.log$/) } } })
     expect(rows.get('b')).toMatchObject({ host: 'ship-host', origin: { host: 'ship-host', log: logName } })
   })
 
