@@ -125,7 +125,8 @@ export function firstOf(e: Failed): FirstReason {
 export function afterAttempt<T extends object>(to: T, e: Failed, stack?: string): T & Lineage {
   const out = copyLineage(to, e)
   if (stack !== undefined) out.stack = stack
-  else delete out.stack
+  // The earlier failure's stack is not this one's. (Deleted only when there: a delete changes the object's shape.)
+  else if (out.stack !== undefined) delete out.stack
   out.firstReason = firstOf(e)
   const a: Attempt = { ts: e.ts, attempt: e.attempt, reason: e.reason }
   if (typeof e.errorName === 'string') a.errorName = e.errorName
