@@ -6,7 +6,9 @@
  * shrunk — never its payload — in this order until it fits: the stack goes, then the history,
  * oldest attempt first, then the reasons (the current one and the first) are cut as the
  * reason cap cuts them (src/base/reason.ts). Only when even that does not fit (the payload
- * alone is too large) is the record written as it is, which is what happened before.
+ * with the fields no lineage rule may drop — ts, attempt, id, firstTs, dueTs, the error's
+ * name and code, origin, editOf, the trace context — is too large) is the record written as
+ * it is, which is what happened before: the next replay quarantines it, its whole line kept.
  */
 import { type EnvelopeHeader, encodeHeader, encodeTrailer } from './envelope.js'
 import { ByteSink } from './sink.js'
