@@ -20,7 +20,7 @@ describe('replay outputs', () => {
     const outs = new ReplayOutputs(paths, 0o600, NOW, (file, size) => {
       // What is on disk at that moment: nothing of ours yet.
       opened.push([path.basename(file), size, fs.statSync(file).size])
-    })
+    }, 16 * 1024 * 1024)
     await outs.quarantine({ segment: 'orders.000000000001.log', offset: 0, raw: Buffer.from('junk'), length: 4, error: 'bad', truncated: false, ts: NOW })
     const header = { ts: NOW, attempt: 2, reason: 'down', firstTs: NOW }
     await outs.relog({ header: { ...header, dueTs: NOW + 1000 }, id: 'a', rawPayload: '1' })

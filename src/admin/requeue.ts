@@ -6,27 +6,28 @@
  * runs alongside a replay of the same log.
  */
 import { DeadLetterError } from '../base/errors.js'
-import { type EditOf, type Envelope, type EnvelopeHeader, encodeHeader, encodeTrailer, rawPayloadOf } from '../format/envelope.js'
+import { type EditOf, type Envelope, type EnvelopeHeader, rawPayloadOf } from '../format/envelope.js'
+import { writeRecord } from '../format/fit.js'
 import type { LocalOptions, RequeueOptions, RequeueResult, Transform } from '../format/model.js'
 import { auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
 import { ChangeTracker, openAudit } from './audit.js'
 import { dryRunTransform } from './repair.js'
-import { redriveChecks, redriveDefaults, replayDefaults } from '../base/options.js'
+import { loggerDefaults, redriveChecks, redriveDefaults, replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { copyTrace } from '../base/trace-context.js'
-import { copyLineage, redrivesOf } from '../format/lineage.js'
+import { type Origin, copyLineage, leaving, redrivesOf } from '../format/lineage.js'
 import type { EntryAt, RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
 import { FILTER_KEYS, resolveFilter } from './filters.js'
 import { type ChangeRun, type LocalChange, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, fn, timer } from '../base/checks.js'
+import { bool, checkOptions, fn, hostName, timer } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
-import { resolveLogPath } from '../store/log-path.js'
+import { realLogName, resolveLogPath } from '../store/log-path.js'
 import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...commonChecks, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer, originHost: hostName }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean
@@ -35,6 +36,8 @@ export interface RequeueRun extends ChangeRun {
   transform: Transform | string | undefined
   why: string | undefined
   actor: string | undefined
+  /** This host's name, in the origin a repaired entry takes along. */
+  host: string
 }
 
 export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefined): RequeueRun {
@@ -57,6 +60,7 @@ export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefi
     transform: o.transform,
     why: o.why,
     actor: o.actor,
+    host: o.originHost ?? loggerDefaults.host,
   }
 }
 
@@ -69,10 +73,18 @@ export async function requeue(logPath: string, options?: RequeueOptions & LocalO
 /**
  * Writes a requeued entry to the retry log: as it was, one more redrive counted, its lineage
  * and payload bytes unchanged; with `reset`, as a fresh first failure (attempt 1, no dueTs, no
- * final) that keeps its lineage. A repair (`edit`) is always a reset, with the new payload
- * and `editOf`.
+ * final) that keeps its lineage. A repair (`edit`) is always a reset, with the new payload,
+ * `editOf` and its origin written down (a new record: the entry left the line it was). Within
+ * `maxRecordSize` by shrinking the lineage when it grew past it (src/format/fit.ts).
  */
-export function writeRequeued(sink: ByteSink, env: Envelope, line: string, reset: boolean, edit?: { payload: string; editOf: EditOf }): void {
+export function writeRequeued(
+  sink: ByteSink,
+  env: Envelope,
+  line: string,
+  reset: boolean,
+  maxRecordSize: number,
+  edit?: { payload: string; editOf: EditOf; origin: Origin },
+): void {
   const h: EnvelopeHeader = { ts: env.ts, attempt: reset ? 1 : env.attempt, reason: env.reason }
   if (reset || env.firstTs !== undefined) h.firstTs = env.firstTs ?? env.ts
   if (!reset && env.dueTs !== undefined) h.dueTs = env.dueTs
@@ -82,10 +94,11 @@ export function writeRequeued(sink: ByteSink, env: Envelope, line: string, reset
   copyLineage(h, env)
   h.redrives = redrivesOf(env) + 1
   copyTrace(h, env)
-  if (edit) h.editOf = edit.editOf
-  encodeHeader(sink, env.ts, h.attempt, env.reason, env.id, h)
-  sink.utf8(edit ? edit.payload : rawPayloadOf(line, env))
-  encodeTrailer(sink)
+  if (edit) {
+    leaving(h, edit.origin)
+    h.editOf = edit.editOf
+  }
+  writeRecord(sink, h, env.id, edit ? edit.payload : rawPayloadOf(line, env), maxRecordSize)
 }
 
 /** The requeue itself on resolved input; `hooks` let the crash tests die at chosen points. */
@@ -111,8 +124,10 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
     result.backend.recovered = session.recovered
     result.warnings.push(...session.warnings)
     await openAudit(paths)
-    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, t && { t, write: (sink, env, line, edit) => writeRequeued(sink, env, line, true, edit) })
-    const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : (sink: ByteSink, env: Envelope, line: string) => writeRequeued(sink, env, line, run.resetAttempts)
+    const origin: Origin = { host: run.host, log: await realLogName(paths) }
+    const repair = t && { t, write: (sink: ByteSink, env: Envelope, line: string, edit: { payload: string; editOf: EditOf }) => writeRequeued(sink, env, line, true, run.maxRecordSize, { ...edit, origin }) }
+    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, repair)
+    const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : (sink: ByteSink, env: Envelope, line: string) => writeRequeued(sink, env, line, run.resetAttempts, run.maxRecordSize)
     const res = await rewriteSelected(paths, 'requeue', run, result, hooks, tracker, write, atLimit)
     result.heldBack = res.held
     if (tracker.tally) result.transform = tracker.tally.done()

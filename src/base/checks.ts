@@ -135,6 +135,19 @@ export const strings: Check<string[]> = (name, v) => {
   return [...v] as string[]
 }
 
+/**
+ * A host's name as an entry's origin records it (and a central row's `host`): a non-empty
+ * label without control characters, at most 255 characters (a DNS name's limit), so that it
+ * costs every record that carries it little and prints on one line.
+ */
+export const hostName: Check<string> = (name, v) => {
+  // eslint-disable-next-line no-control-regex
+  if (typeof v !== 'string' || v.trim() === '' || v.length > 255 || /[\u0000-\u001f\u007f]/.test(v)) {
+    throw invalidOption(name, 'a host name (1 to 255 characters, no control characters)', v)
+  }
+  return v
+}
+
 /** A point in time as epoch milliseconds (a clock reading, e.g. `now`). */
 export const time: Check<number> = (name, v) => {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidOption(name, 'a time in epoch milliseconds', v)

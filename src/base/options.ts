@@ -2,16 +2,37 @@
  * All defaults live here, in one typed object per API, checked once (at open or at the start
  * of a replay) through the rule book in checks.ts.
  */
-import { type Check, type Checks, type LoggerLike, atLeast, bool, dirMode, duration, fileMode, fn, int, logger, object, oneOf, recordSize, resolveOptions, rotateInterval, signal, size, timer } from './checks.js'
+import os from 'node:os'
+import { type Check, type Checks, type LoggerLike, atLeast, bool, dirMode, duration, fileMode, fn, hostName, int, logger, object, oneOf, recordSize, resolveOptions, rotateInterval, signal, size, timer } from './checks.js'
 import { invalidOption } from './errors.js'
 import type { TraceParentMode } from './trace.js'
 
 export type { LoggerLike } from './checks.js'
 
 export type Durability = 'kernel' | 'fsync'
+
+/**
+ * Whether a failure's stack is kept with the entry (its lineage's `stack`: the latest
+ * failure's only, cut to `maxStackBytes`), for log() given an Error and for replay's re-logs
+ * of what a handler threw. Off by default: a stack is large and may name internals.
+ */
+export interface StackOptions {
+  /** Keep the stack of an Error reason / a handler's thrown Error with the entry. */
+  keepStack?: boolean
+  /** Longest stack kept, in UTF-8 bytes (a longer one is cut and ends in a marker). */
+  maxStackBytes?: number | string
+}
+
+export interface ResolvedStackOptions {
+  keepStack: boolean
+  maxStackBytes: number
+}
+
+const stackDefaults: ResolvedStackOptions = { keepStack: false, maxStackBytes: 8 * 1024 }
+const stackChecks: Checks<ResolvedStackOptions> = { keepStack: bool, maxStackBytes: atLeast(size, 64, 'bytes') }
 export type FullPolicy = 'reject' | 'drop-oldest'
 
-export interface LoggerOptions {
+export interface LoggerOptions extends StackOptions {
   /** 'kernel': log() resolves once the OS has the bytes (survives a process crash). 'fsync': once on stable storage (survives power loss). */
   durability?: Durability
   /** Bytes of records accepted but not yet written before log() starts waiting (backpressure). */
@@ -48,11 +69,17 @@ export interface LoggerOptions {
   trace?: boolean
   /** Record the OpenTelemetry baggage too. Off by default: baggage may carry secrets into a file that lives for days. */
   traceBaggage?: boolean
+  /**
+   * This log's host name, as an entry's `origin` names it once the entry leaves the log (a
+   * repair: requeue's `originHost`; a ship: PostgresStore.connect's `host`, each defaulting to
+   * the same machine name). Default: os.hostname().
+   */
+  host?: string
   /** Clock, for tests. */
   now?: () => number
 }
 
-export interface ResolvedLoggerOptions {
+export interface ResolvedLoggerOptions extends ResolvedStackOptions {
   durability: Durability
   maxBufferedBytes: number
   maxRecordSize: number
@@ -71,6 +98,7 @@ export interface ResolvedLoggerOptions {
   openTimeout: number
   trace: boolean
   traceBaggage: boolean
+  host: string
   now: () => number
 }
 
@@ -96,10 +124,13 @@ export const loggerDefaults: Readonly<ResolvedLoggerOptions> = Object.freeze({
   openTimeout: 5000,
   trace: true,
   traceBaggage: false,
+  ...stackDefaults,
+  // The one default of every `host` (an origin, a central row's host): the machine's name.
+  host: os.hostname(),
   now: Date.now,
 })
 
-export interface ReplayOptions {
+export interface ReplayOptions extends StackOptions {
   /** Total attempts including the original failure. */
   maxAttempts?: number
   /** First backoff, ms or duration string. */
@@ -144,7 +175,7 @@ export interface ReplayOptions {
   random?: () => number
 }
 
-export interface ResolvedReplayOptions {
+export interface ResolvedReplayOptions extends ResolvedStackOptions {
   maxAttempts: number
   initialWait: number
   maxWait: number
@@ -188,6 +219,7 @@ export const replayDefaults: Readonly<ResolvedReplayOptions> = Object.freeze({
   logger: undefined,
   trace: true,
   traceParent: 'link',
+  ...stackDefaults,
   now: Date.now,
   random: Math.random,
 })
@@ -212,6 +244,8 @@ export function resolveLoggerOptions(input: unknown): ResolvedLoggerOptions {
     openTimeout: timer,
     trace: bool,
     traceBaggage: bool,
+    ...stackChecks,
+    host: hostName,
     now: fn,
   })
   if (o.rotateSize !== 0 && o.rotateSize < 1024) throw invalidOption('rotateSize', '0 (off) or at least 1024 bytes', o.rotateSize)
@@ -252,6 +286,7 @@ export const replayChecks: Checks<ResolvedReplayOptions> = {
   logger,
   trace: bool,
   traceParent: oneOf('link', 'child'),
+  ...stackChecks,
   now: fn,
   random: fn,
 }

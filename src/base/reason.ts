@@ -194,3 +194,32 @@ function boundedJson(root: object): string | undefined {
   }
   return out === '[unreadable]' ? undefined : out
 }
+
+/**
+ * The stack of an Error `reason`, cut to `maxBytes` UTF-8 bytes (marker included) when longer;
+ * undefined for anything that is not an Error or has no string stack. Never throws: the
+ * `stack` of a thrown value is as much user data as its message.
+ */
+export function describeStack(reason: unknown, maxBytes: number): string | undefined {
+  if (reason === null || typeof reason !== 'object') return undefined
+  try {
+    if (!isError(reason)) return undefined
+    const stack = read(reason, 'stack')
+    return typeof stack === 'string' ? capBytes(stack, maxBytes) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** `text` in at most `maxBytes` UTF-8 bytes: cut on a character boundary and marked when longer. */
+export function capBytes(text: string, maxBytes: number): string {
+  // A character is at most 3 UTF-8 bytes per UTF-16 unit: short texts need no counting.
+  if (text.length * 3 <= maxBytes) return text
+  const buf = Buffer.from(text, 'utf8')
+  if (buf.length <= maxBytes) return text
+  const marker = `… [truncated, ${buf.length} bytes total]`
+  let end = Math.max(0, maxBytes - Buffer.byteLength(marker))
+  // Back to the start of a character: never half of one (decoded as U+FFFD).
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--
+  return buf.toString('utf8', 0, end) + marker
+}

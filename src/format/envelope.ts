@@ -14,7 +14,7 @@ export type FinalReason = 'exhausted' | 'permanent' | 'expired' | 'manual'
 
 /**
  * With the trace context captured by log() (`tp`, `tpState`, `baggage`: src/base/trace-context.ts)
- * and, once re-logged or requeued, the lineage (`firstReason`, `history`, `redrives`, `origin`:
+ * and, once re-logged or requeued, the lineage (`firstReason`, `history`, `redrives`, `origin`, `stack`:
  * src/format/lineage.ts; read them through `copyLineage`, which drops malformed ones).
  */
 export interface Envelope<T = unknown> extends Partial<TraceContext>, Lineage {
@@ -108,7 +108,7 @@ export function encodeHeader(
       sink.ascii(',"final":')
       sink.jsonString(extra.final)
     }
-    if (extra.firstReason !== undefined || extra.history !== undefined || extra.redrives !== undefined || extra.origin !== undefined) {
+    if (extra.firstReason !== undefined || extra.history !== undefined || extra.redrives !== undefined || extra.origin !== undefined || extra.stack !== undefined) {
       encodeLineage(sink, extra)
     }
     if (extra.tp !== undefined) encodeTrace(sink, extra)
@@ -150,6 +150,10 @@ function encodeLineage(sink: ByteSink, l: Lineage): void {
     sink.ascii(',"log":')
     sink.jsonString(l.origin.log)
     sink.byte(0x7d)
+  }
+  if (l.stack !== undefined) {
+    sink.ascii(',"stack":')
+    sink.jsonString(l.stack)
   }
 }
 

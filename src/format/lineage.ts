@@ -2,7 +2,8 @@
  * An entry's lineage: what happened to it since it first failed. The first failure's reason
  * (`firstReason`), the most recent earlier attempts (`history`, at most HISTORY_LIMIT), how
  * often a person or script requeued it (`redrives`) and, once it left the log it was written
- * to (a ship), where that was (`origin`). A fresh `log()` writes none of it: an entry without
+ * to (a ship, a repair), where that was (`origin`), and, opt-in (`keepStack`), the latest
+ * failure's stack (`stack`, capped; never one per attempt). A fresh `log()` writes none of it: an entry without
  * these fields is its own first failure, never redriven, in its own log — so old envelopes
  * read the same as new ones, and the hot path writes nothing more.
  *
@@ -42,6 +43,8 @@ export interface Lineage {
   redrives?: number
   /** Absent while the entry sits in the log it was written to. */
   origin?: Origin
+  /** The stack of the current failure (the envelope's own reason), when `keepStack` was on; at most `maxStackBytes`. */
+  stack?: string
 }
 
 /** Earlier attempts kept: a record stays bounded however often it fails (the first stays in firstReason). */
@@ -74,7 +77,7 @@ function attemptOf(v: unknown): Attempt | undefined {
  * Copy the well-formed lineage fields of `from` (an envelope, a row's columns, a listing) onto
  * `to`; a malformed one is left out, and so is a history item that is not an attempt.
  */
-export function copyLineage<T extends object>(to: T, from: { firstReason?: unknown; history?: unknown; redrives?: unknown; origin?: unknown }): T & Lineage {
+export function copyLineage<T extends object>(to: T, from: { firstReason?: unknown; history?: unknown; redrives?: unknown; origin?: unknown; stack?: unknown }): T & Lineage {
   const out = to as T & Lineage
   if (from.firstReason !== undefined) {
     const f = firstReasonOf(from.firstReason)
@@ -91,6 +94,7 @@ export function copyLineage<T extends object>(to: T, from: { firstReason?: unkno
   if (isCount(from.redrives) && from.redrives > 0) out.redrives = from.redrives
   const o = from.origin
   if (isObject(o) && typeof o.host === 'string' && typeof o.log === 'string') out.origin = { host: o.host, log: o.log }
+  if (typeof from.stack === 'string') out.stack = from.stack
   return out
 }
 
@@ -105,6 +109,7 @@ interface Failed {
   history?: unknown
   redrives?: unknown
   origin?: unknown
+  stack?: unknown
 }
 
 /** The first reason of `e`: its recorded one, or its own reason when it has none (it is its first failure). */
@@ -114,10 +119,14 @@ export function firstOf(e: Failed): FirstReason {
 
 /**
  * The lineage of the record written after `e` failed once more: its first reason made
- * explicit, its own attempt appended to the history (the oldest dropped beyond the limit).
+ * explicit, its own attempt appended to the history (the oldest dropped beyond the limit),
+ * and the stack of this failure (`stack`, when kept) in place of the earlier one's.
  */
-export function afterAttempt<T extends object>(to: T, e: Failed): T & Lineage {
+export function afterAttempt<T extends object>(to: T, e: Failed, stack?: string): T & Lineage {
   const out = copyLineage(to, e)
+  if (stack !== undefined) out.stack = stack
+  // The earlier failure's stack is not this one's. (Deleted only when there: a delete changes the object's shape.)
+  else if (out.stack !== undefined) delete out.stack
   out.firstReason = firstOf(e)
   const a: Attempt = { ts: e.ts, attempt: e.attempt, reason: e.reason }
   if (typeof e.errorName === 'string') a.errorName = e.errorName
@@ -126,6 +135,15 @@ export function afterAttempt<T extends object>(to: T, e: Failed): T & Lineage {
   h.push(a)
   out.history = h.length > HISTORY_LIMIT ? h.slice(-HISTORY_LIMIT) : h
   return out
+}
+
+/**
+ * The lineage an entry leaving its log takes along (a repair): its origin written down, this
+ * host and log, unless it already came from elsewhere (then that origin stays).
+ */
+export function leaving<T extends Lineage>(to: T, origin: Origin): T {
+  if (to.origin === undefined) to.origin = { host: origin.host, log: origin.log }
+  return to
 }
 
 /** The reason `stats` groups `e` by: its last reason, or with 'first' the one it first failed with. */

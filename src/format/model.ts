@@ -71,6 +71,11 @@ export interface LocalOptions {
   maxRecordSize?: number | string
   /** requeue/purge: how long to wait for a live writer to seal its active permanent file. Default '5s'. */
   sealTimeout?: number | string
+  /**
+   * requeue with a transform: the host name written into each repaired entry's `origin` (with
+   * the log's path) when it has none yet. Default: the machine's name, as Logger's `host`.
+   */
+  originHost?: string
 }
 
 /** Options only the central store takes; a local log rejects them (DLQ_INVALID_OPTION). */
@@ -215,7 +220,7 @@ export interface InspectOptions extends EntryFilter, Pick<OperationOptions, 'sig
 
 /**
  * With the trace context log() captured (`tp`, `tpState`, `baggage`) and the lineage
- * (`firstReason`, `history`, `redrives`, `origin` host and log), as the envelope carries them.
+ * (`firstReason`, `history`, `redrives`, `origin` host and log, the opt-in `stack`), as the envelope carries them.
  */
 export interface Entry<T = unknown> extends Partial<TraceContext>, Omit<Lineage, 'origin'> {
   kind: Kind
@@ -251,7 +256,7 @@ export interface Entry<T = unknown> extends Partial<TraceContext>, Omit<Lineage,
   rawFile?: string
   /**
    * Corrupt entries: where the bad line was found (segment, offset, length). Others: the host
-   * and log an entry was written to, once it left that log (a ship); absent while it is there.
+   * and log an entry was written to, once it left that log (a ship, a repair); absent while it is there.
    */
   origin?: { segment?: string; offset?: number; length?: number; host?: string; log?: string }
   /** Central only. */

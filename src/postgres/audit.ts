@@ -98,7 +98,7 @@ export async function repairCentral(db: Db, t: Tables, tr: LoadedTransform, o: R
 
 /** The new rows, their originals made tombstones, and the audit rows: one statement. */
 async function applyEdits(q: Parameters<Parameters<Db['tx']>[0]>[0], t: Tables, a: AuditRun, edits: unknown[]): Promise<void> {
-  const lineage = 'first_reason, first_error_name, first_error_code, first_fingerprint, history, origin'
+  const lineage = 'first_reason, first_error_name, first_error_code, first_fingerprint, history, origin, stack'
   await run(
     q,
     'requeue (repair)',

@@ -181,7 +181,8 @@ function isDataError(err: unknown): boolean {
  * The lineage of a failed attempt, as a local re-log writes it (afterAttempt in
  * src/format/lineage.ts): the first reason made explicit, the attempt that was the entry's
  * last (the row's values before this update) appended to the history, the oldest dropped
- * beyond HISTORY_LIMIT. An entry moved before its handler ran (`u.tried` false) keeps its lineage.
+ * beyond HISTORY_LIMIT; the stack a shipped entry kept was the earlier failure's, so it goes.
+ * An entry moved before its handler ran (`u.tried` false) keeps its lineage.
  */
 const SET_FIRST = `u.tried AND e.first_fingerprint IS NULL`
 const LAST_ATTEMPT = `jsonb_build_object('ts', e.ts, 'attempt', e.attempt, 'reason', e.reason) || jsonb_strip_nulls(jsonb_build_object('errorName', e.error_name, 'errorCode', e.error_code))`
@@ -191,7 +192,8 @@ const AFTER_ATTEMPT = `first_reason = CASE WHEN ${SET_FIRST} THEN e.reason ELSE 
        first_fingerprint = CASE WHEN ${SET_FIRST} THEN e.fingerprint ELSE e.first_fingerprint END,
        history = CASE WHEN u.tried THEN (
          SELECT jsonb_agg(h.x ORDER BY h.i) FROM jsonb_array_elements(coalesce(e.history, '[]'::jsonb) || jsonb_build_array(${LAST_ATTEMPT})) WITH ORDINALITY AS h(x, i)
-         WHERE h.i > jsonb_array_length(coalesce(e.history, '[]'::jsonb)) + 1 - ${HISTORY_LIMIT}) ELSE e.history END`
+         WHERE h.i > jsonb_array_length(coalesce(e.history, '[]'::jsonb)) + 1 - ${HISTORY_LIMIT}) ELSE e.history END,
+       stack = CASE WHEN u.tried THEN NULL ELSE e.stack END`
 
 async function settleFailed(q: Queryable, t: Tables, owner: string, failed: Failure[]): Promise<void> {
   const { text, params } = failedStatement(t, owner, failed)

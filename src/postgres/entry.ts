@@ -33,6 +33,8 @@ export interface CentralEntry<T = unknown> extends Lineage {
   tp?: string
   tpState?: string
   baggage?: string
+  /** A repaired entry: the original it was made from (a local repair, shipped; or a central one). */
+  editOf?: EditOf
   /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
   raw?: string
   /** Local file and byte offset the entry was shipped from. */
@@ -45,7 +47,7 @@ export interface CentralEntry<T = unknown> extends Lineage {
 /** Columns selected for a CentralEntry. */
 export const ENTRY_COLUMNS = 'edit_of, ' +
     'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at, ' +
-  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin'
+  'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin, stack, edit_of'
 
 export type EntryRowData = Record<string, unknown>
 
@@ -85,6 +87,7 @@ export function toEntry(r: EntryRowData): CentralEntry {
   if (r.final !== null && r.final !== undefined) e.final = r.final as string
   if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
   copyLineage(e, lineageOfRow(r))
+  if (r.edit_of !== null && typeof r.edit_of === 'object') e.editOf = r.edit_of as EditOf
   if (state === 'corrupt' && raw !== null) e.raw = raw
   return e
 }
@@ -95,7 +98,7 @@ function lineageOfRow(r: EntryRowData): Record<keyof Lineage, unknown> {
   const firstReason = has(r.first_fingerprint)
     ? { reason: r.first_reason ?? null, ...(has(r.first_error_name) ? { errorName: r.first_error_name } : {}), ...(has(r.first_error_code) ? { errorCode: r.first_error_code } : {}) }
     : undefined
-  return { firstReason, history: r.history ?? undefined, redrives: has(r.redrives) ? num(r.redrives) : undefined, origin: r.origin ?? undefined }
+  return { firstReason, history: r.history ?? undefined, redrives: has(r.redrives) ? num(r.redrives) : undefined, origin: r.origin ?? undefined, stack: r.stack ?? undefined }
 }
 
 /**
@@ -127,6 +130,7 @@ export function entryOfRow(r: EntryRowData): Entry {
     for (const k of ['id', 'firstTs', 'dueTs', 'errorName', 'errorCode'] as const) if (c[k] !== undefined) (env as unknown as Record<string, unknown>)[k] = c[k]
     if (c.final !== undefined) env.final = c.final as FinalReason
     copyLineage(env, c)
+    if (c.editOf !== undefined) env.editOf = c.editOf
     copyTrace(env, c)
     // A repaired row: the original it was made from (repairCentral in audit.ts writes it).
     if (r.edit_of !== null && r.edit_of !== undefined) env.editOf = r.edit_of as EditOf

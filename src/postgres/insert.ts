@@ -28,15 +28,15 @@ export function insertSql(t: Tables): string {
   return `INSERT INTO ${t.entries}
       (entry_key, host, log, source, byte_offset, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts,
        error_name, error_code, final, payload, raw, trace, first_reason, first_error_name, first_error_code, first_fingerprint,
-       history, redrives, origin, shipped_at, updated_at)
+       history, redrives, origin, stack, edit_of, shipped_at, updated_at)
     SELECT u.k, $1, $2, u.src, u.off, u.st, u.att, u.rsn, u.fp, u.id, u.ts, u.fts, u.due, u.en, u.ec, u.fin, u.pl, u.raw, u.tr,
            u.frs, u.fen, u.fec, u.ffp, u.hi, coalesce(u.rd, 0),
            -- An entry leaves its log here: unless it already came from elsewhere, its origin is this host and log.
-           CASE WHEN u.st = 'corrupt' THEN NULL ELSE coalesce(u.org, jsonb_build_object('host', $1::text, 'log', $2::text)) END,
+           CASE WHEN u.st = 'corrupt' THEN NULL ELSE coalesce(u.org, jsonb_build_object('host', $1::text, 'log', $2::text)) END, u.stk, u.eo,
            ${NOW_MS}, ${NOW_MS}
     FROM json_to_recordset($3::json)
       AS u(k uuid, src text, off bigint, st text, att int, rsn text, fp text, id text, ts bigint, fts bigint, due bigint,
-           en text, ec text, fin text, pl jsonb, raw text, tr jsonb, frs text, fen text, fec text, ffp text, hi jsonb, rd int, org jsonb)
+           en text, ec text, fin text, pl jsonb, raw text, tr jsonb, frs text, fen text, fec text, ffp text, hi jsonb, rd int, org jsonb, stk text, eo jsonb)
     ON CONFLICT (entry_key) DO NOTHING`
 }
 
@@ -52,14 +52,14 @@ export function rowsJson(rows: Row[]): string {
       `${i === 0 ? '' : ','}{"k":"${r.key}","src":${str(r.source)},"off":${r.offset},"st":"${r.state}","att":${r.attempt},` +
       `"rsn":${str(r.reason)},"fp":${str(r.fingerprint)},"id":${str(r.id)},"ts":${r.ts},"fts":${num(r.firstTs)},"due":${r.dueTs},` +
       `"en":${str(r.errorName)},"ec":${str(r.errorCode)},"fin":${str(r.final)},"pl":${r.payload ?? 'null'},"raw":${str(r.raw)},"tr":${r.trace ?? 'null'}` +
-      (r.firstFingerprint === null && r.history === null && r.redrives === 0 && r.origin === null ? '}' : lineageJson(r))
+      (r.firstFingerprint === null && r.history === null && r.redrives === 0 && r.origin === null && r.stack === null && r.editOf === null ? '}' : lineageJson(r))
   }
   return out + ']'
 }
 
 /** The lineage part of a row's document (rows without lineage leave it out: the columns take their defaults). */
 function lineageJson(r: Row): string {
-  return `,"frs":${str(r.firstReason)},"fen":${str(r.firstErrorName)},"fec":${str(r.firstErrorCode)},"ffp":${str(r.firstFingerprint)},"hi":${r.history ?? 'null'},"rd":${r.redrives},"org":${r.origin ?? 'null'}}`
+  return `,"frs":${str(r.firstReason)},"fen":${str(r.firstErrorName)},"fec":${str(r.firstErrorCode)},"ffp":${str(r.firstFingerprint)},"hi":${r.history ?? 'null'},"rd":${r.redrives},"org":${r.origin ?? 'null'},"stk":${str(r.stack)},"eo":${r.editOf ?? 'null'}}`
 }
 
 /**
@@ -77,7 +77,7 @@ export const BATCH_BYTES = 32 * 1024 * 1024
 export function rowBytes(r: Row): number {
   const len = (x: string | null) => (x === null ? 0 : x.length)
   return 256 + r.source.length + len(r.reason) + r.fingerprint.length + len(r.id) + len(r.errorName) + len(r.errorCode) + len(r.final) + len(r.payload) + len(r.raw) + len(r.trace) +
-    len(r.firstReason) + len(r.firstErrorName) + len(r.firstErrorCode) + len(r.firstFingerprint) + len(r.history) + len(r.origin)
+    len(r.firstReason) + len(r.firstErrorName) + len(r.firstErrorCode) + len(r.firstFingerprint) + len(r.history) + len(r.origin) + len(r.stack) + len(r.editOf)
 }
 
 /** Insert `rows` (all read from one file) as they are; a failure names the file and the bytes. */

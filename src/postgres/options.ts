@@ -2,10 +2,9 @@
  * Options of the central store, validated once with the option's name in the message;
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
-import os from 'node:os'
 import type { TraceParentMode } from '../base/trace.js'
-import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
-import { type ResolvedReplayOptions, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
+import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, hostName, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
+import { type ResolvedReplayOptions, loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
 /** The `attempt` column is a PostgreSQL integer. */
 const MAX_ATTEMPTS = 2 ** 31 - 1
@@ -34,8 +33,8 @@ export interface ResolvedConnectOptions {
 }
 
 export function resolveConnectOptions(input: unknown): ResolvedConnectOptions {
-  return resolveOptions<ResolvedConnectOptions>('PostgresStore.connect', input, { host: os.hostname(), schema: 'dletter', maxConnections: 10, connectTimeout: 10_000, logger: undefined }, {
-    host: str,
+  return resolveOptions<ResolvedConnectOptions>('PostgresStore.connect', input, { host: loggerDefaults.host, schema: 'dletter', maxConnections: 10, connectTimeout: 10_000, logger: undefined }, {
+    host: hostName,
     schema: str,
     maxConnections: int(1),
     connectTimeout: timer,

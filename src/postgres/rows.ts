@@ -44,6 +44,10 @@ export interface Row {
   redrives: number
   /** JSON text of the envelope's origin, or null: then the shipping host and log are its origin. */
   origin: string | null
+  /** The latest failure's stack (`keepStack`), or null. */
+  stack: string | null
+  /** JSON text of a repaired entry's original (`editOf`), or null. */
+  editOf: string | null
   /** The line as read (not sent unless the row is stored as its raw line): what to keep when the server refuses the row. */
   line: string
 }
@@ -119,12 +123,13 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
   }
 }
 
-const NO_LINEAGE = { firstReason: null, firstErrorName: null, firstErrorCode: null, firstFingerprint: null, history: null, redrives: 0, origin: null }
+const NO_LINEAGE = { firstReason: null, firstErrorName: null, firstErrorCode: null, firstFingerprint: null, history: null, redrives: 0, origin: null, stack: null, editOf: null }
 
 /** The envelope's lineage as columns, its strings made storable (as the reason's are). */
 function lineageColumns(env: Envelope): Pick<Row, keyof typeof NO_LINEAGE> {
   const l = copyLineage({}, env)
-  if (l.firstReason === undefined && l.history === undefined && l.redrives === undefined && l.origin === undefined) return NO_LINEAGE
+  const editOf = editOfJson(env.editOf)
+  if (l.firstReason === undefined && l.history === undefined && l.redrives === undefined && l.origin === undefined && l.stack === undefined && editOf === null) return NO_LINEAGE
   const first = l.firstReason
   const firstReason = first === undefined || first.reason === null ? null : pgText(first.reason)
   const str = (s: string | undefined) => (s === undefined ? undefined : pgText(s))
@@ -139,7 +144,20 @@ function lineageColumns(env: Envelope): Pick<Row, keyof typeof NO_LINEAGE> {
         : JSON.stringify(l.history.map((a) => ({ ts: Math.trunc(a.ts), attempt: a.attempt, reason: a.reason === null ? null : pgText(a.reason), errorName: str(a.errorName), errorCode: str(a.errorCode) }))),
     redrives: l.redrives ?? 0,
     origin: l.origin === undefined ? null : JSON.stringify({ host: pgText(l.origin.host), log: pgText(l.origin.log) }),
+    stack: l.stack === undefined ? null : pgText(l.stack),
+    editOf,
   }
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/** A repaired entry's `editOf` as a jsonb document, its strings made storable; null when absent or malformed (a hand-edited line). */
+function editOfJson(v: unknown): string | null {
+  if (!isObj(v) || !isObj(v.location)) return null
+  const l = v.location
+  if (typeof l.ref !== 'string' || typeof l.file !== 'string' || typeof l.offset !== 'number' || !Number.isSafeInteger(l.offset)) return null
+  const location = { ref: pgText(l.ref), file: pgText(l.file), offset: l.offset, ...(typeof l.host === 'string' ? { host: pgText(l.host) } : {}) }
+  return JSON.stringify(typeof v.id === 'string' ? { id: pgText(v.id), location } : { location })
 }
 
 /** The envelope's trace context as a jsonb document, its strings made storable. */

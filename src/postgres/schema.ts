@@ -114,6 +114,9 @@ export const MIGRATIONS: Migration[] = [
   ],
   // 5: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
   countsMigration,
+  // lineage stack: the latest failure's stack, opt-in and capped (`keepStack`, src/format/lineage.ts).
+  // A nullable column without a default: added without rewriting the table.
+  (t) => [`ALTER TABLE ${t.entries} ADD COLUMN stack text`],
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

@@ -13,10 +13,9 @@
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { ioError } from '../base/errors.js'
 import { sealLog } from '../store/seal.js'
 import { listSegments, type LogPaths, removeSegment, setAsideName } from '../store/segments.js'
-import { resolveLogPath } from '../store/log-path.js'
+import { realLogName, resolveLogPath } from '../store/log-path.js'
 import { withMaintenance } from '../store/maintenance-session.js'
 import { replayedUpTo } from './local-files.js'
 import { BATCH_BYTES, insertIsolating } from './insert.js'
@@ -64,7 +63,7 @@ export async function shipLog(target: Omit<ShipTarget, 'log' | 'origin'>, logPat
     if (session.recovered) res.recovered = session.recovered
     // Keys (and the default name) from the real path: re-shipping through another spelling
     // after a crash between COMMIT and the local delete must find the keys it inserted.
-    const origin = path.join(await realDir(paths.dir), path.basename(paths.active))
+    const origin = await realLogName(paths)
     const full: ShipTarget = { ...target, log: o.logName ?? origin, origin }
     const seal = await sealLog(paths, { permanent: true, timeout: o.sealTimeout, mode: o.mode, ...(o.signal ? { signal: o.signal } : {}) })
     res.sealedBy = seal.by
@@ -130,14 +129,6 @@ async function shipOne(
   // After a damaged .gz was set aside, a plain twin (a crash mid-compression) is the intact copy.
   await removeSegment(file, { twins: !r.read.error })
   res.files++
-}
-
-async function realDir(dir: string): Promise<string> {
-  try {
-    return await fsp.realpath(dir)
-  } catch (err) {
-    throw ioError(`resolve ${dir}`, err)
-  }
 }
 
 async function isFile(p: string): Promise<boolean> {

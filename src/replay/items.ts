@@ -4,6 +4,7 @@
  * (delivered, re-logged with backoff, or moved to the permanent log).
  */
 import { type Envelope, type EnvelopeHeader, type FinalReason, type ReasonParts, describeReason, rawPayloadOf } from '../format/envelope.js'
+import { describeStack } from '../base/reason.js'
 import { LineDecoder } from '../format/entry.js'
 import type { ResolvedReplayOptions } from '../base/options.js'
 import { afterFailure, classify } from '../format/outcome.js'
@@ -96,7 +97,7 @@ export class ItemProcessor {
     const next = afterFailure(env.attempt, failed.error, this.o)
     if (next.kind === 'permanent') {
       this.summary.permanent++
-      return this.toPermanent(line, env, { segment, offset }, next.attempt, next.final, reason)
+      return this.toPermanent(line, env, { segment, offset }, next.attempt, next.final, reason, this.stackOf(failed.error))
     }
     const now = this.o.now()
     const header: EnvelopeHeader & { dueTs: number } = {
@@ -108,7 +109,7 @@ export class ItemProcessor {
       ...(reason.errorName !== undefined ? { errorName: reason.errorName } : {}),
       ...(reason.errorCode !== undefined ? { errorCode: reason.errorCode } : {}),
     }
-    afterAttempt(header, env)
+    afterAttempt(header, env, this.stackOf(failed.error))
     copyTrace(header, env)
     this.summary.requeued++
     this.report.outcome('requeued', segment, offset, env, reason.text)
@@ -116,7 +117,7 @@ export class ItemProcessor {
   }
 
   /** `reason`: the failure that just happened; without it the envelope's own is kept. */
-  private toPermanent(line: string, env: Envelope, at: At, attempt: number, final: FinalReason, reason: ReasonParts | undefined): void | Promise<void> {
+  private toPermanent(line: string, env: Envelope, at: At, attempt: number, final: FinalReason, reason: ReasonParts | undefined, stack?: string): void | Promise<void> {
     const reasonText = reason ? reason.text : env.reason
     this.report.outcome(final === 'expired' ? 'expired' : 'permanent', at.segment, at.offset, env, reasonText)
     if (this.outputs === undefined) return
@@ -127,10 +128,15 @@ export class ItemProcessor {
     if (errorCode !== undefined) header.errorCode = errorCode
     // A failure that just happened is an attempt of its own; an entry moved before its
     // handler ran (expired, exhausted) keeps its lineage as it was.
-    if (reason) afterAttempt(header, env)
+    if (reason) afterAttempt(header, env, stack)
     else copyLineage(header, env)
     copyTrace(header, env)
     return this.outputs.permanent({ header, id: env.id, rawPayload: rawPayloadOf(line, env) })
+  }
+
+  /** The stack of what the handler threw, when kept (`keepStack`). */
+  private stackOf(error: unknown): string | undefined {
+    return this.o.keepStack ? describeStack(error, this.o.maxStackBytes) : undefined
   }
 
   private corrupt(at: At, raw: Buffer, length: number, error: string, truncated = false, rawFile?: string): void | Promise<void> {

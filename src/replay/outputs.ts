@@ -12,7 +12,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { isUtf8 } from 'node:buffer'
 import { type Checkpoint, type OutputMark } from '../store/checkpoint.js'
-import { type EnvelopeHeader, encodeHeader, encodeTrailer } from '../format/envelope.js'
+import type { EnvelopeHeader } from '../format/envelope.js'
+import { writeRecord } from '../format/fit.js'
 import { OutputFile } from '../store/outputs.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
@@ -94,13 +95,15 @@ export class ReplayOutputs {
     private readonly mode: number,
     private readonly runStart: number,
     private readonly onNewFile: (file: string, size: number) => void | Promise<void>,
+    /** The line limit replay reads with: a re-log or a move whose lineage grew is shrunk to it (src/format/fit.ts). */
+    private readonly maxRecordSize: number,
   ) {
     this.corrupt = this.track(OutputFile.shared(paths.corrupt, mode))
   }
 
   relog(rec: RelogRecord): void | Promise<void> {
     const h = rec.header
-    return this.tier(h.dueTs).append((sink) => writeEnvelope(sink, h, rec.id, rec.rawPayload), h.firstTs ?? h.ts, h.dueTs, h.attempt)
+    return this.tier(h.dueTs).append((sink) => writeRecord(sink, h, rec.id, rec.rawPayload, this.maxRecordSize), h.firstTs ?? h.ts, h.dueTs, h.attempt)
   }
 
   carry(rec: CarryRecord): void | Promise<void> {
@@ -119,7 +122,7 @@ export class ReplayOutputs {
   permanent(rec: PermanentRecord): void | Promise<void> {
     const p = (this.perm ??= new MetaOutput(this.track(OutputFile.segment(this.paths.permanent, this.mode))))
     const h = rec.header
-    return p.append((sink) => writeEnvelope(sink, h, rec.id, rec.rawPayload), h.firstTs ?? h.ts, undefined, h.attempt)
+    return p.append((sink) => writeRecord(sink, h, rec.id, rec.rawPayload, this.maxRecordSize), h.firstTs ?? h.ts, undefined, h.attempt)
   }
 
   quarantine(rec: CorruptRecord): void | Promise<void> {
@@ -192,10 +195,4 @@ export class ReplayOutputs {
 /** The state of a checkpoint plus one output file just opened, at the size it had then. */
 export function withNewFile(cp: Checkpoint, file: string, size: number): Checkpoint {
   return { ...cp, outputs: [...(cp.outputs ?? []), { file: path.basename(file), size }] }
-}
-
-function writeEnvelope(sink: ByteSink, h: EnvelopeHeader, id: string | undefined, rawPayload: string): void {
-  encodeHeader(sink, h.ts, h.attempt, h.reason, id, h)
-  sink.utf8(rawPayload)
-  encodeTrailer(sink)
 }

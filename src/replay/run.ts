@@ -70,7 +70,7 @@ export class Replayer extends EventEmitter<ReplayerEvents> {
       const segments = await listSegments(paths.retry)
       if (o.dryRun) await this.addActiveForDryRun(segments)
       if (!o.dryRun) {
-        outputs = new ReplayOutputs(paths, o.mode, o.now(), (file, size) => this.current?.newOutputFile(file, size))
+        outputs = new ReplayOutputs(paths, o.mode, o.now(), (file, size) => this.current?.newOutputFile(file, size), o.maxRecordSize)
         oversized = new OversizedKeeper(paths.dir, o.mode)
       }
       await this.replaySegments(segments, this.scope(outputs, oversized))

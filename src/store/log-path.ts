@@ -53,3 +53,15 @@ async function statOf(file: string): Promise<fs.Stats | undefined> {
     return undefined
   }
 }
+
+/**
+ * The log's name as an origin records it, the same from every spelling of its path: its
+ * active file's path through the real directory (ship keys its rows by it too).
+ */
+export async function realLogName(paths: LogPaths): Promise<string> {
+  try {
+    return path.join(await fsp.realpath(paths.dir), path.basename(paths.active))
+  } catch (err) {
+    throw ioError(`resolve ${paths.dir}`, err)
+  }
+}

@@ -13,7 +13,7 @@ import { DeadLetterError, ioError } from '../base/errors.js'
 import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, describeReason } from '../format/envelope.js'
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
-import { truncateReason } from '../base/reason.js'
+import { describeStack, truncateReason } from '../base/reason.js'
 import { startReplayerLoop } from './replayer-loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
@@ -213,6 +213,10 @@ export class Logger extends EventEmitter<LoggerEvents> {
           if (r.errorName !== undefined) extra.errorName = r.errorName
           if (r.errorCode !== undefined) extra.errorCode = r.errorCode
         }
+        if (this.options.keepStack) {
+          const stack = describeStack(reason, this.options.maxStackBytes)
+          if (stack !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), stack }
+        }
       }
       if (final !== undefined) extra = { ...(extra ?? ({} as EnvelopeHeader)), final }
       const trace = this.captureTrace?.()
@@ -298,11 +302,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
   async replay<T = unknown>(handler: Handler<T>, options?: ReplayOptions): Promise<ReplaySummary> {
     this.assertOpen()
     // Lines this logger accepted must be readable by its replay, and files it creates get the
-    // same mode: both default to the logger's own settings; so does tracing (`trace: false`
-    // on the logger means no spans from it either).
+    // same mode: both default to the logger's own settings; so do tracing (`trace: false`
+    // on the logger means no spans from it either) and keeping stacks.
     const inherited =
       options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))
-        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, trace: this.options.trace, ...options }
+        ? { maxRecordSize: this.options.maxRecordSize, mode: this.options.mode, trace: this.options.trace, keepStack: this.options.keepStack, maxStackBytes: this.options.maxStackBytes, ...options }
         : options
     return runReplay(this.path, handler as Handler, inherited, {
       sealActive: async () => ({ retry: await this.retry.seal(), permanent: null }),

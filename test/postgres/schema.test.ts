@@ -9,7 +9,7 @@ describe('schema and migrations', () => {
   it('many hosts connecting at once migrate once; a schema newer than this dletter is refused', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, (_, i) => PostgresStore.connect(pg.url, { schema: 'mig_race', host: `h${i}` })))
     const db = (stores[0] as unknown as { db: { query(t: string, p?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> } }).db
-    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }])
+    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }])
     const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'mig_race' ORDER BY indexname`)
     expect(idx.rows.map((r) => r.indexname)).toEqual([
       'audit_entry',
@@ -33,14 +33,14 @@ describe('schema and migrations', () => {
     for (const s of stores) await s.close()
   })
 
-  it('a schema of version 1 gets migrations 2 to 5 on connect; its entries stay, are counted and replay', async () => {
+  it('a schema of version 1 gets migrations 2 to 6 on connect; its entries stay, are counted and replay', async () => {
     const seeded = await pg.store()
     const schema = schemaOf(seeded)
     await seed(seeded, tmpDir(), 3)
     const db = (seeded as unknown as { db: { query(t: string): Promise<unknown> } }).db
-    // As a dletter without tracing (nor lineage, the audit trail or kept counts: migrations 3 to 5) left it.
+    // As a dletter without tracing (nor lineage, the audit trail, kept counts or stacks: migrations 3 to 6) left it.
     await db.query(`ALTER TABLE "${schema}".entries DROP COLUMN trace, DROP COLUMN first_reason, DROP COLUMN first_error_name, DROP COLUMN first_error_code,
-      DROP COLUMN first_fingerprint, DROP COLUMN history, DROP COLUMN redrives, DROP COLUMN origin, DROP COLUMN edit_of`)
+      DROP COLUMN first_fingerprint, DROP COLUMN history, DROP COLUMN redrives, DROP COLUMN origin, DROP COLUMN edit_of, DROP COLUMN stack`)
     await db.query(`DROP TABLE "${schema}".audit, "${schema}".counts, "${schema}".count_deltas`)
     await db.query(`DROP FUNCTION "${schema}".count_entries() CASCADE`)
     await db.query(`DROP INDEX "${schema}".entries_group_ts, "${schema}".entries_group_first`)
