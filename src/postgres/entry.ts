@@ -45,7 +45,7 @@ export interface CentralEntry<T = unknown> extends Lineage {
 }
 
 /** Columns selected for a CentralEntry. */
-export const ENTRY_COLUMNS = 'edit_of, ' +
+export const ENTRY_COLUMNS =
     'seq, host, log, state, attempt, reason, fingerprint, id, ts, first_ts, due_ts, error_name, error_code, final, payload, raw, trace, source, byte_offset, shipped_at, updated_at, ' +
   'first_reason, first_error_name, first_error_code, first_fingerprint, history, redrives, origin, stack, edit_of'
 
@@ -132,8 +132,6 @@ export function entryOfRow(r: EntryRowData): Entry {
     copyLineage(env, c)
     if (c.editOf !== undefined) env.editOf = c.editOf
     copyTrace(env, c)
-    // A repaired row: the original it was made from (repairCentral in audit.ts writes it).
-    if (r.edit_of !== null && r.edit_of !== undefined) env.editOf = r.edit_of as EditOf
     env.payload = c.payload
     // A payload jsonb could not hold was kept as the whole line: that is the stored line.
     at.line = typeof r.raw === 'string' ? r.raw : JSON.stringify(env)
