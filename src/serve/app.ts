@@ -11,6 +11,7 @@ import { apiRoutes } from './api.js'
 import { authRoutes, requireToken } from './auth.js'
 import type { ServeContext } from './context.js'
 import { hostGuard, writeGuard } from './csrf.js'
+import { exportRoutes } from './export.js'
 import { HttpError, toErrorBody } from './http-error.js'
 import { pageRoutes } from './pages.js'
 import { staticRoutes } from './static.js'
@@ -63,6 +64,7 @@ export function createApp(ctx: ServeContext, opts: AppOptions): Hono {
     return c.body(text, 200, { 'Content-Type': ctx.metrics.contentType })
   })
   apiRoutes(app, ctx)
+  exportRoutes(app, ctx)
   pageRoutes(app, ctx)
 
   app.notFound((c) => {

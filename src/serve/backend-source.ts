@@ -124,6 +124,11 @@ export class BackendSource implements Source {
     }, signal)
   }
 
+  /** Not a scan slot: a download runs at its client's pace and must not hold the pages up. */
+  entries(filter: SourceFilter, signal?: AbortSignal): InspectIterable {
+    return this.calls.inspect({ ...this.options(filter), signal: this.signal(signal) })
+  }
+
   groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult> {
     const key = JSON.stringify(filter, (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v))
     let memo = this.groupCache.get(key)

@@ -3,7 +3,7 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
+import type { Entry, EntryFilter, InspectIterable, Kind, Progress, ReasonGroup } from '../format/model.js'
 
 /** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
 export interface SourceCounts {
@@ -86,6 +86,8 @@ export interface Source {
   /** The newest finished reason summary (undefined while the first is computed); starts a refresh when stale. */
   reasons(): Promise<ReasonSummary | undefined>
   list(req: ListRequest): Promise<SourceEntry[]>
+  /** Every matching entry, oldest first, read as it is taken (an export: bounded memory whatever the count). */
+  entries(filter: SourceFilter, signal?: AbortSignal): InspectIterable
   groups(filter: SourceFilter, signal?: AbortSignal): Promise<GroupsResult>
   /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined>
