@@ -17,6 +17,7 @@ export { inspect } from './admin/inspect.js'
 export { readEntry } from './admin/read-entry.js'
 export { requeue } from './admin/requeue.js'
 export { purge } from './admin/purge.js'
+export { logBackend } from './admin/backend.js'
 export { fingerprint } from './format/fingerprint.js'
 export type {
   Transform,
@@ -51,4 +52,5 @@ export type {
   PurgeResult,
   LocalChangeBackend,
   CentralChangeBackend,
+  Backend,
 } from './format/model.js'

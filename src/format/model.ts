@@ -405,3 +405,17 @@ export interface CentralChangeBackend {
   /** Matching entries left alone because a replay worker holds them under a lease; run again once it has settled them. */
   leased: number
 }
+
+/**
+ * The calls of one backend, with the same options and results on both: a local log's
+ * (`logBackend(path)`) or the central store's (a `PostgresStore` is one). The CLI's commands and
+ * the inspector's pages run on this, never asking which backend it is.
+ */
+export interface Backend {
+  stats(options: StatsOptions): Promise<Stats>
+  inspect(options: InspectOptions): InspectIterable
+  readEntry(ref: string): Promise<Entry | undefined>
+  requeue(options: RequeueOptions): Promise<RequeueResult>
+  purge(options: PurgeOptions): Promise<PurgeResult>
+  close(): Promise<void>
+}

@@ -9,38 +9,13 @@
  * The store's counts and groups are aggregate queries: shared for a few seconds, and the first
  * overview waits for its groups. Either way a listing reads what it lists and passes over.
  */
-import {
-  type Entry,
-  type InspectIterable,
-  type InspectOptions,
-  type PurgeOptions,
-  type PurgeResult,
-  type RequeueOptions,
-  type RequeueResult,
-  type Stats,
-  type StatsOptions,
-  inspect,
-  purge,
-  readEntry,
-  requeue,
-  stats,
-} from '../index.js'
+import { type Backend, type InspectIterable, type InspectOptions, logBackend } from '../index.js'
 import type { PGliteLike } from '../postgres/index.js'
 import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
 import { Background, type Limiter, Memo } from './cache.js'
 import { badRequest } from './http-error.js'
 import type { ActionRequest, ActionResult, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
-
-/** The calls a source makes: `stats(path, o)` for a log, `store.stats(o)` for the store. */
-export interface Calls {
-  stats(o: StatsOptions): Promise<Stats>
-  inspect(o: InspectOptions): InspectIterable
-  readEntry(ref: string): Promise<Entry | undefined>
-  requeue(o: RequeueOptions): Promise<RequeueResult>
-  purge(o: PurgeOptions): Promise<PurgeResult>
-  close(): Promise<void>
-}
 
 interface Costs {
   countsTtlMs: number
@@ -69,7 +44,7 @@ export class BackendSource implements Source {
     readonly key: string,
     readonly label: string,
     readonly kind: 'log' | 'store',
-    private readonly calls: Calls,
+    private readonly calls: Backend,
     private readonly scans: Limiter,
     private readonly costs: Costs,
   ) {
@@ -201,15 +176,7 @@ export class BackendSource implements Source {
 
 /** `file`: the log's active file, as resolved by startServer. */
 export function localSource(key: string, file: string, scans: Limiter): Source {
-  const calls: Calls = {
-    stats: (o) => stats(file, o),
-    inspect: (o) => inspect(file, o),
-    readEntry: (ref) => readEntry(file, ref),
-    requeue: (o) => requeue(file, o),
-    purge: (o) => purge(file, o),
-    close: async () => {},
-  }
-  return new BackendSource(key, file, 'log', calls, scans, LOCAL)
+  return new BackendSource(key, file, 'log', logBackend(file), scans, LOCAL)
 }
 
 /** `db`: a connection string, or a PGlite instance (the embedded demo database; tests). */
@@ -218,13 +185,5 @@ export async function storeSource(db: string | PGliteLike, key: string, scans: L
   const { PostgresStore } = await import('../postgres/index.js')
   const store = await PostgresStore.connect(db)
   const label = typeof db === 'string' ? redactUrl(db) : 'central store (embedded)'
-  const calls: Calls = {
-    stats: (o) => store.stats(o),
-    inspect: (o) => store.inspect(o),
-    readEntry: (ref) => store.readEntry(ref),
-    requeue: (o) => store.requeue(o),
-    purge: (o) => store.purge(o),
-    close: () => store.close(),
-  }
-  return new BackendSource(key, label, 'store', calls, scans, CENTRAL)
+  return new BackendSource(key, label, 'store', store, scans, CENTRAL)
 }
