@@ -419,3 +419,22 @@ export interface Backend {
   purge(options: PurgeOptions): Promise<PurgeResult>
   close(): Promise<void>
 }
+
+/**
+ * The cheap counts of a log, kept as it changes (no scan): what the inspector's overview and
+ * /metrics show, per log and per host. The local counts cache (store/counts) keeps these and more.
+ */
+export interface Counts {
+  /** Retry items not yet consumed by a replay. */
+  pending: number
+  /** Pending items whose due time is ≤ now (no `dueTs` = due). */
+  due: number
+  /** pending − due. */
+  deferred: number
+  /** Entries of the permanent log. */
+  permanent: number
+  /** Records of the corrupt quarantine. */
+  corrupt: number
+  /** Earliest first-failure time (`firstTs ?? ts`) among pending items; null when none. */
+  oldestPendingTs: number | null
+}

@@ -3,22 +3,13 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type { Entry, EntryFilter, InspectIterable, Kind, Progress, ReasonGroup } from '../format/model.js'
+import type { Counts, Entry, EntryFilter, InspectIterable, Kind, Progress, ReasonGroup } from '../format/model.js'
 
 /** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
-export interface SourceCounts {
-  pending: number
-  due: number
-  deferred: number
-  permanent: number
-  corrupt: number
-  oldestPendingTs: number | null
-}
-
-export interface CountsSnapshot extends SourceCounts {
+export interface CountsSnapshot extends Counts {
   at: number
   /** The central store: the same counts per host. */
-  hosts?: Array<SourceCounts & { host: string }>
+  hosts?: Array<Counts & { host: string }>
 }
 
 /** The expensive part of stats (a scan): refreshed in the background, shown with its age. */
