@@ -18,6 +18,7 @@ export { readEntry } from './admin/read-entry.js'
 export { requeue } from './admin/requeue.js'
 export { purge } from './admin/purge.js'
 export { logBackend } from './admin/backend.js'
+export { checkLogPath } from './store/log-path.js'
 export { fingerprint } from './format/fingerprint.js'
 export type {
   Transform,
