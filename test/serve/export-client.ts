@@ -6,6 +6,9 @@
 import diagnostics_channel from 'node:diagnostics_channel'
 import fs from 'node:fs'
 import http from 'node:http'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { expect } from 'vitest'
 import { EXPORT_CHANNEL, type ExportEvent } from '../../src/serve/export.js'
 import { envLine } from '../fixtures/cli-util.js'
 
@@ -84,4 +87,53 @@ export function writeBigSegment(file: string, count: number, pad: number, ts0 = 
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/** Live memory growth allowed at any sample of a big export: a small fraction of the data (~170 MB). */
+export const MEMORY_BOUND = 24 * 1024 * 1024
+
+// Samples measure what is live, not garbage not yet collected: a full collection before each.
+v8.setFlagsFromString('--expose-gc')
+const gc = vm.runInNewContext('gc') as () => void
+
+/** The JS heap and the buffers outside it (chunks waiting for the socket are Uint8Arrays), after a full collection. */
+function liveMemory(): number {
+  gc()
+  const m = process.memoryUsage()
+  return m.heapUsed + m.external
+}
+
+/**
+ * Exports `path` (entries of writeBigSegment, `count` of them) with a client that first reads
+ * nothing — the export must wait for it, with fewer entries read than half — then everything:
+ * each entry exactly once, and live memory, sampled all along, within MEMORY_BOUND.
+ */
+export async function exportPausedThenAll(url: string, path: string, source: string, watch: ExportWatch, count: number): Promise<void> {
+  const base = liveMemory()
+  let peak = base
+  const sample = () => (peak = Math.max(peak, liveMemory()))
+  const res = await openGet(url + path)
+  expect(res.statusCode).toBe(200)
+  const waiting = await watch.next(source, (e) => e.event === 'wait' || e.event === 'end')
+  sample()
+  expect(peak - base).toBeLessThan(MEMORY_BOUND)
+  expect(waiting.event).toBe('wait')
+  expect(waiting.entries).toBeGreaterThan(0)
+  expect(waiting.entries).toBeLessThan(count / 2)
+
+  const seen = new Uint8Array(count)
+  let bytes = 0
+  const lines = await eachLine(res, (l) => {
+    bytes += l.length + 1
+    const i = JSON.parse(l).payload.i as number
+    seen[i]++
+    if (i % 5000 === 0) sample()
+  })
+  sample()
+  expect(lines).toBe(count)
+  expect(seen.every((n) => n === 1)).toBe(true)
+  expect(bytes).toBeGreaterThan(3 * MEMORY_BOUND)
+  expect(await watch.next(source, (e) => e.event === 'end')).toMatchObject({ stopped: null, entries: count })
+  console.log(`export of ${count} entries from ${source} (${(bytes / 1e6).toFixed(0)} MB): live heap + buffers growth peak ${((peak - base) / 1e6).toFixed(1)} MB`)
+  expect(peak - base).toBeLessThan(MEMORY_BOUND)
 }
