@@ -18,6 +18,8 @@ export { readEntry } from './admin/read-entry.js'
 export { readAudit } from './admin/read-audit.js'
 export { requeue } from './admin/requeue.js'
 export { purge } from './admin/purge.js'
+export { logBackend } from './admin/backend.js'
+export { checkLogPath } from './store/log-path.js'
 export { fingerprint } from './format/fingerprint.js'
 export type {
   Transform,
@@ -52,4 +54,5 @@ export type {
   PurgeResult,
   LocalChangeBackend,
   CentralChangeBackend,
+  Backend,
 } from './format/model.js'

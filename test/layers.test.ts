@@ -36,11 +36,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   serve: ['base', 'format', 'serve', 'entry'],
 }
 
-/**
- * The CLI checks a log path (src/store/log-path.ts, the one rule) before it loads a replay
- * handler module, and no public call does only that.
- */
-const FACE_EDGES: readonly string[] = ['src/cli/common.ts -> src/store/log-path.ts']
+/** None left: the faces reach the library through the entry points only. */
+const FACE_EDGES: readonly string[] = []
 
 /** src/index.ts and src/postgres/index.ts are 'entry'; any other file is its first folder's layer. */
 function layerOf(file: string): string | undefined {

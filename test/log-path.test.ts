@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DeadLetterError, Logger, inspect, purge, replay, requeue, stats } from '../src/index.js'
+import { DeadLetterError, Logger, checkLogPath, inspect, purge, replay, requeue, stats } from '../src/index.js'
 import { startServer } from '../src/serve/server.js'
 import { runCli } from './fixtures/cli-util.js'
 import { tmpDir } from './helpers/tmp.js'
@@ -28,6 +28,7 @@ const entries: Record<string, (log: string) => Promise<unknown>> = {
   inspect: (log) => drain(inspect(log)),
   requeue: (log) => requeue(log),
   purge: (log) => purge(log, { kind: 'permanent' }),
+  checkLogPath: (log) => checkLogPath(log),
   replay: (log) => replay(log, noop),
   'replay dry run': (log) => replay(log, noop, { dryRun: true }),
   'store.ship': (log) => pg.store.ship(log),
@@ -132,4 +133,9 @@ describe('an existing directory without files of the log', () => {
     expect(await replay(log, noop)).toMatchObject({ handled: 0 })
     expect(await pg.store.ship(log)).toMatchObject({ shipped: 0, files: 0 })
   })
+})
+
+it('checkLogPath resolves with the active file, directory and file name of a good path', async () => {
+  const dir = tmpDir()
+  expect(await checkLogPath(path.join(dir, 'orders.log'))).toEqual({ active: path.join(dir, 'orders.log'), dir, file: 'orders.log' })
 })

@@ -3,21 +3,7 @@
  * local log (`stats(path, o)`) and on the central store (`store.stats(o)`): the commands pick
  * a backend here and never look at which one it is, except through the results they print.
  */
-import {
-  type InspectIterable,
-  type InspectOptions,
-  type Progress,
-  type PurgeOptions,
-  type PurgeResult,
-  type RequeueOptions,
-  type RequeueResult,
-  type Stats,
-  type StatsOptions,
-  inspect,
-  purge,
-  requeue,
-  stats,
-} from '../index.js'
+import { type Backend as LibraryBackend, type Progress, type PurgeResult, type RequeueResult, logBackend } from '../index.js'
 import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
 import { auditLine, transformText } from './audit-flags.js'
@@ -25,11 +11,8 @@ import { resolveLog, runRewrite } from './common.js'
 import { type DbFlags, centralTarget, withStore } from './db.js'
 import { EXIT, note, terminalSafe, usageError, warn } from './output.js'
 
-export interface Backend {
-  stats(o: StatsOptions): Promise<Stats>
-  inspect(o: InspectOptions): InspectIterable
-  requeue(o: RequeueOptions): Promise<RequeueResult>
-  purge(o: PurgeOptions): Promise<PurgeResult>
+/** The library's Backend, and what the commands print about it. */
+export interface Backend extends LibraryBackend {
   /** What --json adds to a result object: the store's URL, redacted (a local result names its path itself). */
   readonly tag: Record<string, string>
   /** The log argument as typed (local), for hints that repeat a command. */
@@ -47,14 +30,7 @@ export async function withBackend<T>(logArg: string | undefined, flags: BackendF
   if (url === undefined) {
     const file = await resolveLog(logArg!, { quiet: flags.json })
     const local = flags.maxRecordSize !== undefined ? { maxRecordSize: flags.maxRecordSize } : {}
-    return fn({
-      stats: (o) => stats(file, { ...o, ...local }),
-      inspect: (o) => inspect(file, { ...o, ...local }),
-      requeue: (o) => requeue(file, { ...o, ...local }),
-      purge: (o) => purge(file, { ...o, ...local }),
-      tag: {},
-      arg: logArg,
-    })
+    return fn({ ...logBackend(file, local), tag: {}, arg: logArg })
   }
   if (flags.maxRecordSize !== undefined) throw usageError('--max-record-size applies to a local log, not to --db')
   const central = { ...(flags.host !== undefined ? { host: flags.host } : {}) }
@@ -63,8 +39,12 @@ export async function withBackend<T>(logArg: string | undefined, flags: BackendF
     fn({
       stats: (o) => store.stats({ ...o, ...central }),
       inspect: (o) => store.inspect({ ...o, ...central }),
+      readEntry: (ref) => store.readEntry(ref),
+      readAudit: (ref, o) => store.readAudit(ref, o),
       requeue: (o) => store.requeue({ ...o, ...central, ...rate }),
       purge: (o) => store.purge({ ...o, ...central, ...rate }),
+      // withStore closes the store.
+      close: async () => {},
       tag: { store: redactUrl(url) },
       arg: undefined,
     }),

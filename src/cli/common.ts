@@ -4,8 +4,7 @@
  */
 import { type Command, Option } from 'commander'
 import { otherLogs } from '../format/log-names.js'
-// The one edge past the entry points left: no public call only checks a log path.
-import { resolveLogPath } from '../store/log-path.js'
+import { checkLogPath } from '../index.js'
 import { note, reportError, usageError, warn } from './output.js'
 import { Progress } from './progress.js'
 
@@ -29,7 +28,7 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
  */
 export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): Promise<string> {
   if (!arg || arg.trim() === '') throw usageError('missing log path')
-  const { active, file, dir } = await resolveLogPath('dletter', arg)
+  const { active, file, dir } = await checkLogPath(arg)
   const others = opts.quiet ? undefined : await otherLogs(active)
   if (others) warn(`no files of log ${file} in ${dir} (nothing logged yet, or a typo?)` + (others.length > 0 ? `; logs there: ${others.slice(0, 5).join(', ')}` : ''))
   return active

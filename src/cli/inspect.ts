@@ -7,6 +7,7 @@
 import path from 'node:path'
 import { type Command, Option } from 'commander'
 import type { Entry, Kind } from '../index.js'
+import { entryJson } from '../format/entry.js'
 import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
@@ -83,9 +84,7 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
  * line is re-encoded from columns), so it prints as its fields, which name its host.
  */
 function jsonLine(e: Entry): string {
-  if (e.host === undefined) return e.line + '\n'
-  const { line: _line, ...fields } = e
-  return JSON.stringify(fields) + '\n'
+  return (e.host === undefined ? e.line : entryJson(e)) + '\n'
 }
 
 function entryLine(e: Entry, width: number): string {

@@ -14,7 +14,9 @@ import { DeadLetterError, invalidOption } from '../base/errors.js'
 import { int, str } from '../base/checks.js'
 import { describeReason } from '../base/reason.js'
 import type { EntryLocation } from './envelope.js'
-import type { Entry, JsonPatchOp, Transform, TransformSummary } from './model.js'
+import type { AuditRecord, Entry, JsonPatchOp, ReadAuditOptions, Transform, TransformSummary } from './model.js'
+
+export type { AuditRecord, ReadAuditOptions }
 
 /** Dry run: how many changes the result shows. */
 export const PREVIEW_ENTRIES = 5
@@ -133,40 +135,6 @@ export class TransformTally {
   }
 }
 
-/** One line of the audit trail: one entry a person or script changed. */
-export interface AuditRecord {
-  v: 1
-  /** When (epoch ms). */
-  at: number
-  /** The run it belongs to (a UUID shared by the records of one requeue or purge). */
-  run: string
-  op: 'requeue' | 'purge'
-  actor: string
-  why: string | null
-  /** The filter in words. */
-  filter: string
-  /** The transform module's path (or function name) and SHA-256; null for a plain requeue or a purge. */
-  transform: TransformSummary['source'] | null
-  /** The original entry. */
-  id?: string
-  location: EntryLocation
-  /** SHA-256 of the payload's stored JSON text, before and (repairs only) after. */
-  before: string
-  after?: string
-  /** Repairs only: RFC 6902 operations that turn the payload before into the payload after. */
-  patch?: JsonPatchOp[]
-  /**
-   * Repairs only: the patch that turns the payload after back into the payload before. The
-   * original leaves the log; with this, its payload can always be rebuilt from the new entry.
-   */
-  undo?: JsonPatchOp[]
-}
-
-/** `readAudit(path, ref, o)` / `store.readAudit(ref, o)`: the audit records that name one entry. */
-export interface ReadAuditOptions {
-  /** At most this many records, the newest; returned oldest first. */
-  limit?: number
-}
 
 export const AUDIT_LIMIT = 100
 export const readAuditChecks = { limit: int(1) }

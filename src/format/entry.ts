@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Envelope, EnvelopeParseError, parseEnvelope } from './envelope.js'
 import { fingerprint } from './fingerprint.js'
 import { copyTrace } from '../base/trace-context.js'
-import { copyLineage } from './lineage.js'
+import { type Origin, copyLineage } from './lineage.js'
 import type { Entry, Kind } from './model.js'
 
 /**
@@ -138,4 +138,23 @@ export function corruptEntry(at: Place, rec: CorruptRecord): Entry {
   for (const k of ['raw', 'rawEncoding', 'rawTruncated', 'rawFile'] as const) if (rec[k] !== undefined) (e as unknown as Record<string, unknown>)[k] = rec[k]
   if (rec.segment !== undefined || rec.offset !== undefined) e.origin = { segment: rec.segment, offset: rec.offset, length: rec.length }
   return e
+}
+
+/**
+ * An entry as one line of JSON: its fields, without the stored `line` they were read from (a
+ * central entry's is re-encoded anyway). `inspect --json` prints central entries so, and an
+ * export prints every entry so, on either backend.
+ */
+export function entryJson(e: Entry): string {
+  const { line: _line, ...fields } = e
+  return JSON.stringify(fields)
+}
+
+/**
+ * The entry as it leaves its log (an export): where it was written goes with it, unless it
+ * already says (a shipped entry keeps the host and log it was first written to).
+ */
+export function leavingLog(e: Entry, from: Origin): Entry {
+  if (e.origin?.host !== undefined && e.origin.log !== undefined) return e
+  return { ...e, origin: { ...e.origin, host: from.host, log: from.log } }
 }

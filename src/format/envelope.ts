@@ -17,25 +17,7 @@ export type FinalReason = 'exhausted' | 'permanent' | 'expired' | 'manual'
  * and, once re-logged or requeued, the lineage (`firstReason`, `history`, `redrives`, `origin`, `stack`:
  * src/format/lineage.ts; read them through `copyLineage`, which drops malformed ones).
  */
-export interface Envelope<T = unknown> extends Partial<TraceContext>, Lineage {
-  /** When this failure was recorded (epoch ms). */
-  ts: number
-  /** Attempts made so far, including the original failure (1 = the first failure). */
-  attempt: number
-  /** The last error's message; null when none was given. */
-  reason: string | null
-  /** Caller-supplied stable id, for idempotent consumers. */
-  id?: string
-  /** When the item first failed (epoch ms); kept across re-logs, used by `ttl`. */
-  firstTs?: number
-  /** When the next attempt is due (epoch ms); replay defers the item until then. */
-  dueTs?: number
-  errorName?: string
-  errorCode?: string
-  /** Set on permanent-log records: why the item ended there. */
-  final?: FinalReason
-  /** Set on a repaired entry (requeue with a transform): the entry it was made from. */
-  editOf?: EditOf
+export interface Envelope<T = unknown> extends EnvelopeHeader {
   payload: T
 }
 
@@ -55,15 +37,23 @@ export interface EntryLocation {
 
 /** Envelope fields other than the payload, as written by the encoder. */
 export interface EnvelopeHeader extends Partial<TraceContext>, Lineage {
+  /** When this failure was recorded (epoch ms). */
   ts: number
+  /** Attempts made so far, including the original failure (1 = the first failure). */
   attempt: number
+  /** The last error's message; null when none was given. */
   reason: string | null
+  /** Caller-supplied stable id, for idempotent consumers. */
   id?: string
+  /** When the item first failed (epoch ms); kept across re-logs, used by `ttl`. */
   firstTs?: number
+  /** When the next attempt is due (epoch ms); replay defers the item until then. */
   dueTs?: number
   errorName?: string
   errorCode?: string
+  /** Set on permanent-log records: why the item ended there. */
   final?: FinalReason
+  /** Set on a repaired entry (requeue with a transform): the entry it was made from. */
   editOf?: EditOf
 }
 
@@ -96,14 +86,7 @@ export function encodeHeader(
       sink.ascii(',"dueTs":')
       sink.number(extra.dueTs)
     }
-    if (extra.errorName !== undefined) {
-      sink.ascii(',"errorName":')
-      sink.jsonString(extra.errorName)
-    }
-    if (extra.errorCode !== undefined) {
-      sink.ascii(',"errorCode":')
-      sink.jsonString(extra.errorCode)
-    }
+    encodeError(sink, extra)
     if (extra.final !== undefined) {
       sink.ascii(',"final":')
       sink.jsonString(extra.final)
@@ -162,13 +145,18 @@ function encodeReason(sink: ByteSink, r: FirstReason): void {
   sink.ascii('"reason":')
   if (r.reason === null) sink.ascii('null')
   else sink.jsonString(r.reason)
-  if (r.errorName !== undefined) {
+  encodeError(sink, r)
+}
+
+/** `,"errorName":…,"errorCode":…` where given: after the last reason, and in each reason of the lineage. */
+function encodeError(sink: ByteSink, e: { errorName?: string; errorCode?: string }): void {
+  if (e.errorName !== undefined) {
     sink.ascii(',"errorName":')
-    sink.jsonString(r.errorName)
+    sink.jsonString(e.errorName)
   }
-  if (r.errorCode !== undefined) {
+  if (e.errorCode !== undefined) {
     sink.ascii(',"errorCode":')
-    sink.jsonString(r.errorCode)
+    sink.jsonString(e.errorCode)
   }
 }
 

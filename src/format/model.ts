@@ -410,3 +410,72 @@ export interface CentralChangeBackend {
   /** Matching entries left alone because a replay worker holds them under a lease; run again once it has settled them. */
   leased: number
 }
+
+/**
+ * The calls of one backend, with the same options and results on both: a local log's
+ * (`logBackend(path)`) or the central store's (a `PostgresStore` is one). The CLI's commands and
+ * the inspector's pages run on this, never asking which backend it is.
+ */
+/** One line of the audit trail: one entry a person or script changed. */
+export interface AuditRecord {
+  v: 1
+  /** When (epoch ms). */
+  at: number
+  /** The run it belongs to (a UUID shared by the records of one requeue or purge). */
+  run: string
+  op: 'requeue' | 'purge'
+  actor: string
+  why: string | null
+  /** The filter in words. */
+  filter: string
+  /** The transform module's path (or function name) and SHA-256; null for a plain requeue or a purge. */
+  transform: TransformSummary['source'] | null
+  /** The original entry. */
+  id?: string
+  location: EntryLocation
+  /** SHA-256 of the payload's stored JSON text, before and (repairs only) after. */
+  before: string
+  after?: string
+  /** Repairs only: RFC 6902 operations that turn the payload before into the payload after. */
+  patch?: JsonPatchOp[]
+  /**
+   * Repairs only: the patch that turns the payload after back into the payload before. The
+   * original leaves the log; with this, its payload can always be rebuilt from the new entry.
+   */
+  undo?: JsonPatchOp[]
+}
+
+/** `readAudit(path, ref, o)` / `store.readAudit(ref, o)`: the audit records that name one entry. */
+export interface ReadAuditOptions {
+  /** At most this many records, the newest; returned oldest first. */
+  limit?: number
+}
+
+export interface Backend {
+  stats(options: StatsOptions): Promise<Stats>
+  inspect(options: InspectOptions): InspectIterable
+  readEntry(ref: string): Promise<Entry | undefined>
+  readAudit(ref: string, options?: ReadAuditOptions): Promise<AuditRecord[]>
+  requeue(options: RequeueOptions): Promise<RequeueResult>
+  purge(options: PurgeOptions): Promise<PurgeResult>
+  close(): Promise<void>
+}
+
+/**
+ * The cheap counts of a log, kept as it changes (no scan): what the inspector's overview and
+ * /metrics show, per log and per host. The local counts cache (store/counts) keeps these and more.
+ */
+export interface Counts {
+  /** Retry items not yet consumed by a replay. */
+  pending: number
+  /** Pending items whose due time is ≤ now (no `dueTs` = due). */
+  due: number
+  /** pending − due. */
+  deferred: number
+  /** Entries of the permanent log. */
+  permanent: number
+  /** Records of the corrupt quarantine. */
+  corrupt: number
+  /** Earliest first-failure time (`firstTs ?? ts`) among pending items; null when none. */
+  oldestPendingTs: number | null
+}

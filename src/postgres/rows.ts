@@ -10,7 +10,7 @@ import { type Envelope, rawPayloadOf } from '../format/envelope.js'
 import { LineDecoder } from '../format/entry.js'
 import type { Kind } from '../format/model.js'
 import { fingerprintOf } from './fingerprint.js'
-import { jsonbRefusal, pgText } from './pg-text.js'
+import { jsonbRefusal, pgText, pgTextOrNull } from './pg-text.js'
 import { copyTrace } from '../base/trace-context.js'
 import { copyLineage } from '../format/lineage.js'
 
@@ -99,7 +99,7 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
   // A payload jsonb cannot store is kept as the whole line in `raw` (text), parsed on read:
   // the same JSON.parse a local replay runs, so both deliver the same value.
   const storable = jsonbRefusal(payload) === undefined
-  const reason = env.reason === null ? null : pgText(env.reason)
+  const reason = pgTextOrNull(env.reason)
   return {
     key,
     source,
@@ -108,12 +108,12 @@ export function envelopeRow(key: string, source: string, offset: number, line: s
     attempt: env.attempt,
     reason,
     fingerprint: fingerprintOf(reason),
-    id: env.id === undefined ? null : pgText(env.id),
+    id: pgTextOrNull(env.id),
     ts: Math.trunc(env.ts),
     firstTs: env.firstTs === undefined ? null : Math.trunc(env.firstTs),
     dueTs: env.dueTs === undefined ? 0 : Math.trunc(env.dueTs),
-    errorName: env.errorName === undefined ? null : pgText(env.errorName),
-    errorCode: env.errorCode === undefined ? null : pgText(env.errorCode),
+    errorName: pgTextOrNull(env.errorName),
+    errorCode: pgTextOrNull(env.errorCode),
     final: env.final ?? null,
     payload: storable ? payload : null,
     raw: storable ? null : line,
@@ -131,17 +131,17 @@ function lineageColumns(env: Envelope): Pick<Row, keyof typeof NO_LINEAGE> {
   const editOf = editOfJson(env.editOf)
   if (l.firstReason === undefined && l.history === undefined && l.redrives === undefined && l.origin === undefined && l.stack === undefined && editOf === null) return NO_LINEAGE
   const first = l.firstReason
-  const firstReason = first === undefined || first.reason === null ? null : pgText(first.reason)
+  const firstReason = pgTextOrNull(first?.reason)
   const str = (s: string | undefined) => (s === undefined ? undefined : pgText(s))
   return {
     firstReason,
-    firstErrorName: first?.errorName === undefined ? null : pgText(first.errorName),
-    firstErrorCode: first?.errorCode === undefined ? null : pgText(first.errorCode),
+    firstErrorName: pgTextOrNull(first?.errorName),
+    firstErrorCode: pgTextOrNull(first?.errorCode),
     firstFingerprint: first === undefined ? null : fingerprintOf(firstReason),
     history:
       l.history === undefined
         ? null
-        : JSON.stringify(l.history.map((a) => ({ ts: Math.trunc(a.ts), attempt: a.attempt, reason: a.reason === null ? null : pgText(a.reason), errorName: str(a.errorName), errorCode: str(a.errorCode) }))),
+        : JSON.stringify(l.history.map((a) => ({ ts: Math.trunc(a.ts), attempt: a.attempt, reason: pgTextOrNull(a.reason), errorName: str(a.errorName), errorCode: str(a.errorCode) }))),
     redrives: l.redrives ?? 0,
     origin: l.origin === undefined ? null : JSON.stringify({ host: pgText(l.origin.host), log: pgText(l.origin.log) }),
     stack: l.stack === undefined ? null : pgText(l.stack),

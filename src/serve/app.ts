@@ -12,6 +12,7 @@ import { editRoutes } from './edit.js'
 import { authRoutes, requireToken } from './auth.js'
 import type { ServeContext } from './context.js'
 import { hostGuard, writeGuard } from './csrf.js'
+import { exportRoutes } from './export.js'
 import { HttpError, toErrorBody } from './http-error.js'
 import { pageRoutes } from './pages.js'
 import { staticRoutes } from './static.js'
@@ -65,6 +66,7 @@ export function createApp(ctx: ServeContext, opts: AppOptions): Hono {
   })
   apiRoutes(app, ctx)
   editRoutes(app, ctx)
+  exportRoutes(app, ctx)
   pageRoutes(app, ctx)
 
   app.notFound((c) => {

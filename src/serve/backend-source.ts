@@ -9,41 +9,13 @@
  * The store's counts and groups are aggregate queries: shared for a few seconds, and the first
  * overview waits for its groups. Either way a listing reads what it lists and passes over.
  */
-import {
-  type AuditRecord,
-  type Entry,
-  type InspectIterable,
-  type InspectOptions,
-  type PurgeOptions,
-  type PurgeResult,
-  type RequeueOptions,
-  type RequeueResult,
-  type Stats,
-  type StatsOptions,
-  inspect,
-  purge,
-  readAudit,
-  readEntry,
-  requeue,
-  stats,
-} from '../index.js'
+import { type AuditRecord, type Backend, type InspectIterable, type InspectOptions, type RequeueResult, logBackend } from '../index.js'
 import type { PGliteLike } from '../postgres/index.js'
 import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
 import { Background, type Limiter, Memo } from './cache.js'
 import { badRequest } from './http-error.js'
 import type { ActionRequest, ActionResult, RepairRequest, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
-
-/** The calls a source makes: `stats(path, o)` for a log, `store.stats(o)` for the store. */
-export interface Calls {
-  stats(o: StatsOptions): Promise<Stats>
-  inspect(o: InspectOptions): InspectIterable
-  readEntry(ref: string): Promise<Entry | undefined>
-  readAudit(ref: string): Promise<AuditRecord[]>
-  requeue(o: RequeueOptions): Promise<RequeueResult>
-  purge(o: PurgeOptions): Promise<PurgeResult>
-  close(): Promise<void>
-}
 
 interface Costs {
   countsTtlMs: number
@@ -72,7 +44,7 @@ export class BackendSource implements Source {
     readonly key: string,
     readonly label: string,
     readonly kind: 'log' | 'store',
-    private readonly calls: Calls,
+    private readonly calls: Backend,
     private readonly scans: Limiter,
     private readonly costs: Costs,
   ) {
@@ -125,6 +97,11 @@ export class BackendSource implements Source {
       for await (const e of this.calls.inspect({ ...this.options(req.filter), order: req.order, skip: req.skip, limit: req.limit, signal })) out.push(e)
       return out
     }, signal)
+  }
+
+  /** Not a scan slot: a download runs at its client's pace and must not hold the pages up. */
+  entries(filter: SourceFilter, signal?: AbortSignal): InspectIterable {
+    return this.calls.inspect({ ...this.options(filter), signal: this.signal(signal) })
   }
 
   groups(filter: SourceFilter, signal?: AbortSignal, groupBy: 'first' | 'last' = 'last'): Promise<GroupsResult> {
@@ -210,16 +187,7 @@ export class BackendSource implements Source {
 
 /** `file`: the log's active file, as resolved by startServer. */
 export function localSource(key: string, file: string, scans: Limiter): Source {
-  const calls: Calls = {
-    stats: (o) => stats(file, o),
-    inspect: (o) => inspect(file, o),
-    readEntry: (ref) => readEntry(file, ref),
-    readAudit: (ref) => readAudit(file, ref),
-    requeue: (o) => requeue(file, o),
-    purge: (o) => purge(file, o),
-    close: async () => {},
-  }
-  return new BackendSource(key, file, 'log', calls, scans, LOCAL)
+  return new BackendSource(key, file, 'log', logBackend(file), scans, LOCAL)
 }
 
 /** `db`: a connection string, or a PGlite instance (the embedded demo database; tests). */
@@ -228,14 +196,5 @@ export async function storeSource(db: string | PGliteLike, key: string, scans: L
   const { PostgresStore } = await import('../postgres/index.js')
   const store = await PostgresStore.connect(db)
   const label = typeof db === 'string' ? redactUrl(db) : 'central store (embedded)'
-  const calls: Calls = {
-    stats: (o) => store.stats(o),
-    inspect: (o) => store.inspect(o),
-    readEntry: (ref) => store.readEntry(ref),
-    readAudit: (ref) => store.readAudit(ref),
-    requeue: (o) => store.requeue(o),
-    purge: (o) => store.purge(o),
-    close: () => store.close(),
-  }
-  return new BackendSource(key, label, 'store', calls, scans, CENTRAL)
+  return new BackendSource(key, label, 'store', store, scans, CENTRAL)
 }

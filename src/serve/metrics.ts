@@ -5,11 +5,12 @@
  */
 import { Gauge, Registry } from 'prom-client'
 import { Limiter } from './cache.js'
-import type { Source, SourceCounts } from './sources.js'
+import type { Counts } from '../format/model.js'
+import type { Source } from './sources.js'
 
 export class Metrics {
   readonly registry = new Registry()
-  private readonly gauges: Record<keyof SourceCounts | 'up', Gauge<'log' | 'host'>>
+  private readonly gauges: Record<keyof Counts | 'up', Gauge<'log' | 'host'>>
   // The gauges are shared state: concurrent scrapes take turns (the counts behind them are memoized).
   private readonly turn = new Limiter(1)
 
@@ -49,7 +50,7 @@ export class Metrics {
     return this.registry.contentType
   }
 
-  private set(labels: { log: string; host?: string }, c: SourceCounts, now: number): void {
+  private set(labels: { log: string; host?: string }, c: Counts, now: number): void {
     this.gauges.pending.set(labels, c.pending)
     this.gauges.due.set(labels, c.due)
     this.gauges.deferred.set(labels, c.deferred)

@@ -3,24 +3,13 @@
  * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
  * so a source is one file and the routes never know where entries live.
  */
-import type { AuditRecord } from '../format/edit.js'
-import type { RequeueResult, Transform } from '../format/model.js'
-import type { Entry, EntryFilter, Kind, Progress, ReasonGroup } from '../format/model.js'
+import type { AuditRecord, Counts, Entry, EntryFilter, InspectIterable, Kind, Progress, ReasonGroup, RequeueResult, Transform } from '../format/model.js'
 
 /** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
-export interface SourceCounts {
-  pending: number
-  due: number
-  deferred: number
-  permanent: number
-  corrupt: number
-  oldestPendingTs: number | null
-}
-
-export interface CountsSnapshot extends SourceCounts {
+export interface CountsSnapshot extends Counts {
   at: number
   /** The central store: the same counts per host. */
-  hosts?: Array<SourceCounts & { host: string }>
+  hosts?: Array<Counts & { host: string }>
 }
 
 /** The expensive part of stats (a scan): refreshed in the background, shown with its age. */
@@ -99,6 +88,8 @@ export interface Source {
   /** The newest finished reason summary (undefined while the first is computed); starts a refresh when stale. */
   reasons(): Promise<ReasonSummary | undefined>
   list(req: ListRequest): Promise<SourceEntry[]>
+  /** Every matching entry, oldest first, read as it is taken (an export: bounded memory whatever the count). */
+  entries(filter: SourceFilter, signal?: AbortSignal): InspectIterable
   /** Reason groups of the matching entries, by last reason (default) or by the reason each first failed with. */
   groups(filter: SourceFilter, signal?: AbortSignal, groupBy?: 'first' | 'last'): Promise<GroupsResult>
   /** The entry a reference points at; undefined when it is no longer there. */

@@ -38,6 +38,15 @@ export async function resolveLogPath(what: string, logPath: unknown, opts: { cre
   return paths
 }
 
+/**
+ * `checkLogPath(path)`, public: the rule on its own, for a tool that must check a path before
+ * anything else happens (the CLI, before it loads a replay handler module).
+ */
+export async function checkLogPath(logPath: string): Promise<{ active: string; dir: string; file: string }> {
+  const { active, dir, file } = await resolveLogPath('checkLogPath', logPath)
+  return { active, dir, file }
+}
+
 /** The part of the rule that needs no file system, for a caller that cannot wait (a constructor). */
 export function logPathArg(what: string, logPath: unknown): string {
   if (typeof logPath !== 'string' || logPath.trim() === '') {

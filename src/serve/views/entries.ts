@@ -136,6 +136,7 @@ ${v.error ? EMPTY : html`<section id="groups" class="groups-panel" data-src="/ap
 </section>
 ${actions(ctx, v)}
 <h2>Entries</h2>
+<p class="export"><a href="/api${base(key)}/export?${qs}" download>Export NDJSON</a> <span class="muted">(every matching entry, oldest first)</span></p>
 ${v.rows.length === 0 ? html`<p class="muted" id="no-entries">No entries match.</p>` : html`<table class="entries" id="entries">
 <thead><tr><th></th><th>time (UTC)</th>${v.source.hasHosts ? html`<th>host</th>` : ''}<th>id</th><th class="num">attempt</th><th>reason</th><th>payload</th><th>${v.filter.kind === 'retry' ? 'due' : 'final'}</th></tr></thead>
 <tbody>${v.rows.map((r) => row(ctx, v, r))}</tbody>
