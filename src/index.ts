@@ -18,6 +18,9 @@ export { readEntry } from './admin/read-entry.js'
 export { requeue } from './admin/requeue.js'
 export { purge } from './admin/purge.js'
 export { fingerprint } from './format/fingerprint.js'
+export { failureSeries } from './admin/failure-series.js'
+export type { FailureSeriesReader } from './admin/failure-series.js'
+export type { FailureSeries, FailureSeriesOptions, SeriesGroup, SeriesKind, SeriesRange } from './format/series.js'
 export type {
   Transform,
   TransformSummary,

@@ -45,6 +45,8 @@ import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
 import { startShipperLoop } from './shipper.js'
 import { centralStats } from './stats.js'
+import { centralFailureSeries } from './failure-series.js'
+import { type FailureSeries, type FailureSeriesOptions, resolveSeries } from '../format/series.js'
 import { groupByCheck } from '../base/options.js'
 import { type CentralHandler, type CentralReplaySummary, runWorker } from './worker.js'
 
@@ -163,6 +165,12 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   async readEntry(ref: string): Promise<Entry | undefined> {
     this.assertOpen()
     return readRow(this.db, this.tables, ref)
+  }
+
+  /** Failures over time (src/format/series.ts): open entries by `ts` and reason group, from one indexed range query. */
+  async failureSeries(options?: FailureSeriesOptions): Promise<FailureSeries> {
+    this.assertOpen()
+    return centralFailureSeries(this.db, this.tables, resolveSeries('store.failureSeries', options))
   }
 
   /** The `Stats` a local log's stats() gives, over the whole store, with per-host counts in `hosts`. */
