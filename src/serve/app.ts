@@ -9,6 +9,7 @@ import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import { apiRoutes } from './api.js'
 import { authRoutes, requireToken } from './auth.js'
+import { chartRoutes } from './chart-routes.js'
 import type { ServeContext } from './context.js'
 import { hostGuard, writeGuard } from './csrf.js'
 import { HttpError, toErrorBody } from './http-error.js'
@@ -62,6 +63,7 @@ export function createApp(ctx: ServeContext, opts: AppOptions): Hono {
     const text = await ctx.metrics.render()
     return c.body(text, 200, { 'Content-Type': ctx.metrics.contentType })
   })
+  chartRoutes(app, ctx)
   apiRoutes(app, ctx)
   pageRoutes(app, ctx)
 

@@ -11,6 +11,8 @@
  */
 import {
   type Entry,
+  type FailureSeries,
+  type FailureSeriesOptions,
   type InspectIterable,
   type InspectOptions,
   type PurgeOptions,
@@ -19,6 +21,7 @@ import {
   type RequeueResult,
   type Stats,
   type StatsOptions,
+  failureSeries,
   inspect,
   purge,
   readEntry,
@@ -40,6 +43,7 @@ export interface Calls {
   requeue(o: RequeueOptions): Promise<RequeueResult>
   purge(o: PurgeOptions): Promise<PurgeResult>
   close(): Promise<void>
+  failureSeries(o: FailureSeriesOptions): Promise<FailureSeries>
 }
 
 interface Costs {
@@ -64,6 +68,8 @@ export class BackendSource implements Source {
   private readonly reasonSummary: Background<ReasonSummary>
   private readonly groupCache = new Map<string, Memo<GroupsResult>>()
   private readonly abort = new AbortController()
+  private readonly seriesCache = new Map<string, Memo<FailureSeries>>()
+  private readonly recent: Background<{ at: number; tookMs: number; series: FailureSeries }>
 
   constructor(
     readonly key: string,
@@ -81,6 +87,27 @@ export class BackendSource implements Source {
         return { at: s.at, tookMs: Date.now() - started, retry: s.retry.reasons, permanent: s.permanent.reasons }
       }, this.abort.signal),
     )
+    this.recent = new Background(costs.countsTtlMs, 20, async () => {
+      const started = Date.now()
+      const series = await this.failures({ range: '24h', ...(this.hasHosts ? { byHost: true } : {}) })
+      return { at: started, tookMs: Date.now() - started, series }
+    })
+  }
+
+  failures(o: FailureSeriesOptions): Promise<FailureSeries> {
+    const key = JSON.stringify([o.range, o.kind, o.top, o.host, o.byHost])
+    let memo = this.seriesCache.get(key)
+    if (!memo) {
+      // A handful of keys at most (range × kind × host filter): bounded like the group cache.
+      if (this.seriesCache.size >= GROUP_CACHE_ENTRIES) this.seriesCache.delete(this.seriesCache.keys().next().value!)
+      memo = new Memo(this.costs.countsTtlMs, () => this.scans.run(() => this.calls.failureSeries(o), this.abort.signal))
+      this.seriesCache.set(key, memo)
+    }
+    return memo.get()
+  }
+
+  async recentFailures(): Promise<FailureSeries | undefined> {
+    return (this.recent.current() ?? (this.costs.waitForReasons ? await this.recent.settled() : undefined))?.series
   }
 
   /** Whether entries carry a host (the central store) and the host filter applies. */
@@ -173,7 +200,9 @@ export class BackendSource implements Source {
       if (!dryRun) {
         this.countsMemo.invalidate()
         this.groupCache.clear()
+        this.seriesCache.clear()
         this.reasonSummary.invalidate()
+        this.recent.invalidate()
       }
     }
   }
@@ -196,7 +225,10 @@ export class BackendSource implements Source {
 
 /** `file`: the log's active file, as resolved by startServer. */
 export function localSource(key: string, file: string, scans: Limiter): Source {
+  // Kept for the life of the server: each file is counted once, then only what is appended.
+  const series = failureSeries(file)
   const calls: Calls = {
+    failureSeries: (o) => series.read(o),
     stats: (o) => stats(file, o),
     inspect: (o) => inspect(file, o),
     readEntry: (ref) => readEntry(file, ref),
@@ -220,6 +252,7 @@ export async function storeSource(db: string | PGliteLike, key: string, scans: L
     requeue: (o) => store.requeue(o),
     purge: (o) => store.purge(o),
     close: () => store.close(),
+    failureSeries: (o) => store.failureSeries(o),
   }
   return new BackendSource(key, label, 'store', calls, scans, CENTRAL)
 }
