@@ -232,10 +232,27 @@ function prune(st: FileState, oldestHour: number): void {
   for (const hour of st.cells.keys()) if (hour < oldestHour) st.cells.delete(hour)
 }
 
+/**
+ * Reasons repeat (the same failure, many entries): their fingerprints are remembered, a few
+ * thousand at most, forgotten all at once when full.
+ */
+const fingerprints = new Map<string, string>()
+const MAX_REMEMBERED = 4096
+
+function fingerprintOf(reason: string | null): string {
+  if (reason === null) return fingerprint(reason)
+  let fp = fingerprints.get(reason)
+  if (fp === undefined) {
+    if (fingerprints.size >= MAX_REMEMBERED) fingerprints.clear()
+    fingerprints.set(reason, (fp = fingerprint(reason)))
+  }
+  return fp
+}
+
 function envelopeHit(line: string): { ts: number; fp: string } | undefined {
   try {
     const env = parseEnvelope(line)
-    return { ts: env.ts, fp: fingerprint(env.reason) }
+    return { ts: env.ts, fp: fingerprintOf(env.reason) }
   } catch {
     return undefined
   }
@@ -243,7 +260,7 @@ function envelopeHit(line: string): { ts: number; fp: string } | undefined {
 
 function corruptHit(line: string): { ts: number; fp: string } | undefined {
   const rec = parseCorruptRecord(line)
-  return rec && Number.isFinite(rec.ts) ? { ts: rec.ts, fp: fingerprint(rec.error) } : undefined
+  return rec && Number.isFinite(rec.ts) ? { ts: rec.ts, fp: fingerprintOf(rec.error) } : undefined
 }
 
 async function readHead(file: string): Promise<Buffer> {
