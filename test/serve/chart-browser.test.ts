@@ -39,18 +39,14 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('failure chart in chromium', () => {
       if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(m.text())
     })
     // Registered before any page script runs: every violation of the page is recorded.
-    await ctx.addInitScript(() => {
-      const w = window as unknown as { __csp: string[] }
-      w.__csp = []
-      document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`))
-    })
+    await ctx.addInitScript(`window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI))`)
 
     await page.goto(s.url + '/logs/orders/chart?range=24h&kind=all')
     const bars = await page.locator('svg.chart g.bar').evaluateAll((gs) =>
       gs.map((g) => ({
         bucket: Number(g.getAttribute('data-bucket')),
         count: [...g.querySelectorAll('rect.seg')].reduce((n, r) => n + Number(r.getAttribute('data-count')), 0),
-        height: [...g.querySelectorAll('rect.seg')].reduce((n, r) => n + (r as SVGGraphicsElement).getBBox().height, 0),
+        height: [...g.querySelectorAll('rect.seg')].reduce((n, r) => n + (r as unknown as { getBBox(): { height: number } }).getBBox().height, 0),
         segs: g.querySelectorAll('rect.seg').length,
         titles: [...g.querySelectorAll('rect.seg > title')].map((t) => t.textContent ?? ''),
       })),
@@ -70,7 +66,7 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('failure chart in chromium', () => {
     expect(tableTotals.map(Number)).toEqual(b.expected24h)
 
     // Per page: the listener starts afresh on each document.
-    const csp = () => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)
+    const csp = () => page.evaluate('window.__csp')
     expect(await csp()).toEqual([])
 
     // The range is a plain link: no script needed.
