@@ -7,6 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { failureSeries } from '../src/index.js'
+import { writeCheckpoint } from '../src/store/checkpoint.js'
+import { compressSegment } from '../src/store/segments.js'
 import { tmpDir } from './helpers/tmp.js'
 import { HOUR, buildChartLog, line } from './fixtures/chart-log.js'
 
@@ -91,5 +93,31 @@ describe('failureSeries (local log)', () => {
     const after = await r.read({ now, kind: 'permanent' })
     expect(after.total).toBe(1)
     expect(after.totals[22]).toBe(1)
+  })
+  it('a replay checkpoint uncounts only the lines it passed; compressing a counted segment reads nothing', async () => {
+    const dir = tmpDir()
+    const now = Date.now()
+    const b = buildChartLog(dir, now)
+    const seg = path.join(dir, 'orders.000000000001.log')
+    const lines = fs.readFileSync(seg, 'utf8').split('\n')
+    const r = failureSeries(b.log)
+    await r.read({ now })
+    const before = r.cost.bytesRead
+    // The first two lines (the two timeouts 3 h ago) accounted for by a replay.
+    const offset = Buffer.byteLength(lines[0]! + '\n' + lines[1]! + '\n')
+    await writeCheckpoint(`${seg}.state`, { segment: path.basename(seg), offset, items: 2, updatedAt: now }, 0o600)
+    const s = await r.read({ now })
+    expect(s.totals[20]).toBe(0)
+    expect(s.total).toBe(8)
+    expect(r.cost.bytesRead - before).toBe(offset)
+    expect(r.cost.filesCounted).toBe(4)
+
+    // Compressed (X → X.gz, the same lines): kept, nothing read.
+    await compressSegment(seg, 0o600)
+    expect(fs.existsSync(`${seg}.gz`)).toBe(true)
+    const before2 = r.cost.bytesRead
+    expect((await r.read({ now })).totals).toEqual((await failureSeries(b.log).read({ now })).totals)
+    expect(r.cost.bytesRead).toBe(before2)
+    expect(r.cost.filesCounted).toBe(4)
   })
 })
