@@ -81,7 +81,8 @@ export function failureSeries(logPath: string, options?: { maxRecordSize?: numbe
       ['corrupt', await corruptFiles(paths.corrupt)],
     ]
     const seen = new Set<FileState>()
-    const oldest = Math.floor((now - KEEP_MS) / HOUR_MS)
+    // A range asked for at a later `now` (tests) must not drop hours a range ending now shows.
+    const oldest = Math.floor((Math.min(now, Date.now()) - KEEP_MS) / HOUR_MS)
     for (const [kind, files] of lists) {
       for (const f of files) {
         const st = await fileState(kind, f)
