@@ -140,6 +140,7 @@ const jobs: Job[] = [
   },
   { name: 'scrape (logCounts, /metrics during a scan)', script: 'scrape.ts', args: [] },
   { name: 'inspect newest first', script: 'inspect.ts', args: [] },
+  { name: 'chart: failures over time', script: 'chart.ts', args: [] },
 ]
 
 // ------------------------------------------------------------------------------- output

@@ -21,6 +21,9 @@ export { purge } from './admin/purge.js'
 export { logBackend } from './admin/backend.js'
 export { checkLogPath } from './store/log-path.js'
 export { fingerprint } from './format/fingerprint.js'
+export { failureSeries } from './admin/failure-series.js'
+export type { FailureSeriesReader } from './admin/failure-series.js'
+export type { FailureSeries, FailureSeriesOptions, SeriesGroup, SeriesKind, SeriesRange } from './format/series.js'
 export type {
   Transform,
   TransformSummary,

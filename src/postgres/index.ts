@@ -9,6 +9,7 @@ export type { CentralEntry } from './entry.js'
 export type { CentralHandler, CentralReplaySummary } from './worker.js'
 export type { ConnectOptions, ShipOptions, ShipperOptions, CentralReplayOptions } from './options.js'
 export type { PGliteLike } from './db.js'
+export type { FailureSeries, FailureSeriesOptions } from '../format/series.js'
 export type {
   Kind,
   Stopped,

@@ -47,6 +47,8 @@ import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
 import { startShipperLoop } from './shipper.js'
 import { centralStats } from './stats.js'
+import { centralFailureSeries } from './failure-series.js'
+import { type FailureSeries, type FailureSeriesOptions, resolveSeries } from '../format/series.js'
 import { groupByCheck } from '../base/options.js'
 import { type CentralHandler, type CentralReplaySummary, runWorker } from './worker.js'
 
@@ -173,6 +175,12 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
     const o = checkOptions('store.readAudit', options, readAuditChecks)
     if (typeof ref !== 'string' || !/^\d{1,18}$/.test(ref)) throw new DeadLetterError('DLQ_INVALID_ARGUMENT', 'dlq: readAudit(): ref: expected a sequence number, as a listing gives it')
     return readAuditRows(this.db, this.tables, ref, o.limit ?? AUDIT_LIMIT)
+  }
+
+  /** Failures over time (src/format/series.ts): open entries by `ts` and reason group, from one indexed range query. */
+  async failureSeries(options?: FailureSeriesOptions): Promise<FailureSeries> {
+    this.assertOpen()
+    return centralFailureSeries(this.db, this.tables, resolveSeries('store.failureSeries', options))
   }
 
   /** The `Stats` a local log's stats() gives, over the whole store, with per-host counts in `hosts`. */

@@ -10,6 +10,7 @@ import { secureHeaders } from 'hono/secure-headers'
 import { apiRoutes } from './api.js'
 import { editRoutes } from './edit.js'
 import { authRoutes, requireToken } from './auth.js'
+import { chartRoutes } from './chart-routes.js'
 import type { ServeContext } from './context.js'
 import { hostGuard, writeGuard } from './csrf.js'
 import { exportRoutes } from './export.js'
@@ -64,6 +65,7 @@ export function createApp(ctx: ServeContext, opts: AppOptions): Hono {
     const text = await ctx.metrics.render()
     return c.body(text, 200, { 'Content-Type': ctx.metrics.contentType })
   })
+  chartRoutes(app, ctx)
   apiRoutes(app, ctx)
   editRoutes(app, ctx)
   exportRoutes(app, ctx)

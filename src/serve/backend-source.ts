@@ -9,13 +9,16 @@
  * The store's counts and groups are aggregate queries: shared for a few seconds, and the first
  * overview waits for its groups. Either way a listing reads what it lists and passes over.
  */
-import { type AuditRecord, type Backend, type InspectIterable, type InspectOptions, type RequeueResult, logBackend } from '../index.js'
+import { type AuditRecord, type Backend, type FailureSeries, type FailureSeriesOptions, type InspectIterable, type InspectOptions, type RequeueResult, failureSeries, logBackend } from '../index.js'
 import type { PGliteLike } from '../postgres/index.js'
 import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
 import { Background, type Limiter, Memo } from './cache.js'
 import { badRequest } from './http-error.js'
 import type { ActionRequest, ActionResult, RepairRequest, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
+
+/** The calls a source makes: one Backend, and the failures over time its charts draw. */
+type Calls = Backend & { failureSeries(o: FailureSeriesOptions): Promise<FailureSeries> }
 
 interface Costs {
   countsTtlMs: number
@@ -39,12 +42,14 @@ export class BackendSource implements Source {
   private readonly reasonSummary: Background<ReasonSummary>
   private readonly groupCache = new Map<string, Memo<GroupsResult>>()
   private readonly abort = new AbortController()
+  private readonly seriesCache = new Map<string, Memo<FailureSeries>>()
+  private readonly recent: Background<{ at: number; tookMs: number; series: FailureSeries }>
 
   constructor(
     readonly key: string,
     readonly label: string,
     readonly kind: 'log' | 'store',
-    private readonly calls: Backend,
+    private readonly calls: Calls,
     private readonly scans: Limiter,
     private readonly costs: Costs,
   ) {
@@ -56,6 +61,27 @@ export class BackendSource implements Source {
         return { at: s.at, tookMs: Date.now() - started, retry: s.retry.reasons, permanent: s.permanent.reasons }
       }, this.abort.signal),
     )
+    this.recent = new Background(costs.countsTtlMs, 20, async () => {
+      const started = Date.now()
+      const series = await this.failures({ range: '24h', ...(this.hasHosts ? { byHost: true } : {}) })
+      return { at: started, tookMs: Date.now() - started, series }
+    })
+  }
+
+  failures(o: FailureSeriesOptions): Promise<FailureSeries> {
+    const key = JSON.stringify([o.range, o.kind, o.top, o.host, o.byHost])
+    let memo = this.seriesCache.get(key)
+    if (!memo) {
+      // A handful of keys at most (range × kind × host filter): bounded like the group cache.
+      if (this.seriesCache.size >= GROUP_CACHE_ENTRIES) this.seriesCache.delete(this.seriesCache.keys().next().value!)
+      memo = new Memo(this.costs.countsTtlMs, () => this.scans.run(() => this.calls.failureSeries(o), this.abort.signal))
+      this.seriesCache.set(key, memo)
+    }
+    return memo.get()
+  }
+
+  async recentFailures(): Promise<FailureSeries | undefined> {
+    return (this.recent.current() ?? (this.costs.waitForReasons ? await this.recent.settled() : undefined))?.series
   }
 
   /** Whether entries carry a host (the central store) and the host filter applies. */
@@ -164,7 +190,9 @@ export class BackendSource implements Source {
       if (!dryRun) {
         this.countsMemo.invalidate()
         this.groupCache.clear()
+        this.seriesCache.clear()
         this.reasonSummary.invalidate()
+        this.recent.invalidate()
       }
     }
   }
@@ -187,7 +215,9 @@ export class BackendSource implements Source {
 
 /** `file`: the log's active file, as resolved by startServer. */
 export function localSource(key: string, file: string, scans: Limiter): Source {
-  return new BackendSource(key, file, 'log', logBackend(file), scans, LOCAL)
+  // Kept for the life of the server: each file is counted once, then only what is appended.
+  const series = failureSeries(file)
+  return new BackendSource(key, file, 'log', { ...logBackend(file), failureSeries: (o) => series.read(o) }, scans, LOCAL)
 }
 
 /** `db`: a connection string, or a PGlite instance (the embedded demo database; tests). */

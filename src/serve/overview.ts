@@ -3,6 +3,7 @@
  * the last background reason summary (never a scan in the request).
  */
 import type { ReasonGroup } from '../format/model.js'
+import type { FailureSeries } from '../format/series.js'
 import type { ServeContext } from './context.js'
 import { fingerprintRegex } from './groups.js'
 import { toErrorBody } from './http-error.js'
@@ -21,6 +22,8 @@ export interface OverviewSource {
   oldestPendingAgeMs: number | null
   error: string | null
   reasons: { at: number; tookMs: number; retry: GroupLink[]; permanent: GroupLink[] } | null
+  /** New failures in the last 24 h by hour (per host for the store), as last computed; null while the first is. */
+  recentFailures: Pick<FailureSeries, 'buckets' | 'totals' | 'total' | 'hosts'> | null
 }
 
 export interface Overview {
@@ -40,7 +43,7 @@ export function groupLinks(groups: ReasonGroup[], kind: 'retry' | 'permanent' | 
 }
 
 async function one(s: Source, now: number): Promise<OverviewSource> {
-  const out: OverviewSource = { key: s.key, label: s.label, kind: s.kind, counts: null, oldestPendingAgeMs: null, error: null, reasons: null }
+  const out: OverviewSource = { key: s.key, label: s.label, kind: s.kind, counts: null, oldestPendingAgeMs: null, error: null, reasons: null, recentFailures: null }
   try {
     out.counts = await s.counts()
     out.oldestPendingAgeMs = out.counts.oldestPendingTs === null ? null : Math.max(0, now - out.counts.oldestPendingTs)
@@ -52,6 +55,12 @@ async function one(s: Source, now: number): Promise<OverviewSource> {
     if (r) out.reasons = { at: r.at, tookMs: r.tookMs, retry: groupLinks(r.retry, 'retry'), permanent: groupLinks(r.permanent, 'permanent') }
   } catch {
     // The reason summary is optional decoration; the counts above are what matters.
+  }
+  try {
+    const f = await s.recentFailures()
+    if (f) out.recentFailures = { buckets: f.buckets, totals: f.totals, total: f.total, ...(f.hosts ? { hosts: f.hosts } : {}) }
+  } catch {
+    // Decoration too, like the reason summary.
   }
   return out
 }

@@ -4,6 +4,7 @@
  * so a source is one file and the routes never know where entries live.
  */
 import type { AuditRecord, Counts, Entry, EntryFilter, InspectIterable, Kind, Progress, ReasonGroup, RequeueResult, Transform } from '../format/model.js'
+import type { FailureSeries, FailureSeriesOptions } from '../format/series.js'
 
 /** Cheap counts (`stats({ fast: true })`, no scan): what the overview and /metrics show. */
 export interface CountsSnapshot extends Counts {
@@ -94,6 +95,10 @@ export interface Source {
   groups(filter: SourceFilter, signal?: AbortSignal, groupBy?: 'first' | 'last'): Promise<GroupsResult>
   /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined>
+  /** Failures over time (the charts); shared for a moment between requests. */
+  failures(o: FailureSeriesOptions): Promise<FailureSeries>
+  /** The last 24 h (per host for the store), as last computed; starts a refresh when stale (the overview's sparklines). */
+  recentFailures(): Promise<FailureSeries | undefined>
   requeue(req: ActionRequest): Promise<ActionResult>
   purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult>
   repair(req: RepairRequest): Promise<RequeueResult>

@@ -1,6 +1,7 @@
 /** The overview page: counts per source and the top reason groups; app.js refreshes it in place. */
 import type { ServeContext } from '../context.js'
 import type { GroupLink, Overview, OverviewSource } from '../overview.js'
+import { sparkline } from './chart.js'
 import { clip, formatAge, formatCount, formatTime } from './format.js'
 import { type Html, html } from './html.js'
 import { layout } from './layout.js'
@@ -42,8 +43,20 @@ ${countCell(key, 'pending', c?.pending, 'retry')}${countCell(key, 'due', c?.due)
 </tr></tbody>
 </table>
 <div data-k="hosts">${c?.hosts && c.hosts.length > 0 ? hostTable(c.hosts) : ''}</div>
+${recentFailures(s)}
 <div class="reasons" data-k="reasons">${reasons}</div>
 </section>`
+}
+
+/** Sparklines of new failures (per host for the store), linking to the chart page. */
+function recentFailures(s: OverviewSource): Html {
+  const f = s.recentFailures
+  const link = html`<a href="/logs/${encodeURIComponent(s.key)}/chart?range=24h">failures over time</a>`
+  if (!f) return html`<p class="recent muted">new failures: counting… (${link})</p>`
+  const hosts = f.hosts && f.hosts.length > 0
+    ? html`<table class="hosts recent-hosts"><caption>new failures per host, last 24 h</caption><tbody>${f.hosts.map((h) => html`<tr><td><a href="/logs/${encodeURIComponent(s.key)}/chart?range=24h&amp;host=${encodeURIComponent(h.host)}">${clip(h.host, 100).text}</a></td><td>${sparkline(h.counts, f.buckets, h.host)}</td></tr>`)}</tbody></table>`
+    : ''
+  return html`<div class="recent" data-k="recent"><p>new failures, last 24 h: ${sparkline(f.totals, f.buckets, s.key)} · ${link}</p>${hosts}</div>`
 }
 
 function hostTable(hosts: NonNullable<NonNullable<OverviewSource['counts']>['hosts']>): Html {
