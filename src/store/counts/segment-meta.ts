@@ -62,32 +62,28 @@ const MAX_META_BYTES = 64 * 1024
 
 /** Builds a SegmentMeta from the lines of a segment, in order, in bounded memory. */
 export class SegmentMetaBuilder {
-  private items = 0
-  private corrupt = 0
-  private end = 0
-  private minTs = Infinity
-  private minDue = Infinity
-  private maxDue = -Infinity
+  private items: number
+  private corrupt: number
+  private end: number
+  private minTs: number
+  private minDue: number
+  private maxDue: number
   private readonly hist: DueHistogram
-  private damaged = false
+  private damaged: boolean
   /** -1 once an item came without its attempt: the maximum is then unknown. */
-  private maxAttempt = 0
+  private maxAttempt: number
 
+  /** `from`: a snapshot to go on from (e.g. counting an active file incrementally). */
   constructor(from?: SegmentMeta) {
-    if (!from) {
-      this.hist = new DueHistogram()
-      return
-    }
-    // Resuming (e.g. counting an active file incrementally): go on from a snapshot.
-    this.items = from.items
-    this.corrupt = from.corrupt
-    this.end = from.bytes
-    this.minTs = from.minTs ?? Infinity
-    this.minDue = from.minDue ?? Infinity
-    this.maxDue = from.maxDue ?? -Infinity
-    this.hist = DueHistogram.from(from.dueHist, from.dueHistLow)
-    this.damaged = from.damaged === true
-    this.maxAttempt = from.maxAttempt ?? (from.items > 0 ? -1 : 0)
+    this.items = from?.items ?? 0
+    this.corrupt = from?.corrupt ?? 0
+    this.end = from?.bytes ?? 0
+    this.minTs = from?.minTs ?? Infinity
+    this.minDue = from?.minDue ?? Infinity
+    this.maxDue = from?.maxDue ?? -Infinity
+    this.hist = from ? DueHistogram.from(from.dueHist, from.dueHistLow) : new DueHistogram()
+    this.damaged = from?.damaged === true
+    this.maxAttempt = from?.maxAttempt ?? (this.items > 0 ? -1 : 0)
   }
 
   /**
