@@ -1,12 +1,14 @@
 /**
- * scanFileBackward: one plain file's scan items last first — the items the forward scan gives
+ * scanFiles newest first: one plain file's scan items last first — the items the forward scan gives
  * (records, unparseable lines, the active file's partial record), same offsets, reversed — and
  * a file that went away is skipped like the forward scan skips it.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type ScanFile, type ScanItem, scanFileBackward, scanFiles } from '../src/store/scan.js'
+import { type ScanFile, type ScanItem, type ScanOptions, scanFiles } from '../src/store/scan.js'
+
+const scanFileBackward = (file: ScanFile, opts: ScanOptions) => scanFiles([file], { ...opts, newestFirst: true })
 import { envLine } from './fixtures/cli-util.js'
 import { tmpDir } from './helpers/tmp.js'
 

@@ -1,11 +1,18 @@
 /**
  * What a requeue or purge would touch, counted read-only (no lock, nothing written): the
  * same filter over the same files, sealed and active, so the count matches a real run's.
+ * With a transform (repair before redrive), every selected entry also goes through it and
+ * counts only when it changes, with the first changes kept as JSON Patches for the person
+ * deciding.
  */
-import { parseCorruptRecord } from '../format/entry.js'
-import type { Envelope } from '../format/envelope.js'
+import path from 'node:path'
+import { envelopeEntry, parseCorruptRecord } from '../format/entry.js'
+import { type Envelope, rawPayloadOf } from '../format/envelope.js'
+import { type LoadedTransform, TransformTally, applyTransform } from '../format/edit.js'
+import type { TransformSummary } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
-import { corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
+import { type ScanItem, corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
+import { locationOf } from './audit.js'
 import { type Filterable, type ResolvedFilter, envelopeFields, recordFields } from './filters.js'
 import { ReasonCounter } from '../format/reasons.js'
 
@@ -18,6 +25,8 @@ export interface DryRunCount {
   reasons: ReasonCounter
   /** Matching entries `holdBack` held back (requeue's loop guard); counted in `kept`. */
   held: number
+  /** With a transform: what it did to the selected entries. */
+  summary?: TransformSummary
 }
 
 interface CountRun {
@@ -31,34 +40,42 @@ export async function countMatching(
   kind: 'permanent' | 'corrupt',
   run: CountRun,
   holdBack?: (env: Envelope) => boolean,
+  t?: LoadedTransform,
 ): Promise<DryRunCount> {
   const files = kind === 'corrupt' ? await corruptFiles(paths.corrupt) : await familyFiles(paths.permanent, { checkpoints: false })
   const max = run.filter.limit ?? Infinity
   const c: DryRunCount = { matched: 0, kept: 0, segments: files.length, limited: false, reasons: new ReasonCounter(), held: 0 }
-  const count = (f: Filterable | undefined, env?: Envelope) => {
-    const hit = f !== undefined && run.filter.match(f)
-    if (hit && env !== undefined && holdBack?.(env)) {
-      c.held++
-      c.kept++
-    } else if (hit && c.matched < max) {
-      c.matched++
-      c.reasons.add(f.reason, f.ts)
-    } else {
-      if (hit) c.limited = true
-      c.kept++
-    }
+  const tally = t && new TransformTally(t.source)
+  // A transform that leaves the entry as it is selects nothing: a real run would keep it.
+  const changes = (it: ScanItem & { kind: 'record' }): boolean => {
+    if (!t || !tally) return true
+    const at = { source: path.basename(it.file.path).replace(/\.gz$/, ''), offset: it.offset }
+    const location = locationOf(at)
+    const outcome = applyTransform(t, rawPayloadOf(it.line, it.env), envelopeEntry('permanent', { ref: location.ref, file: at.source, offset: at.offset, line: it.line }, it.env))
+    tally.add(outcome, location, it.env.id, true)
+    return outcome.kind === 'changed'
   }
   await scanFiles(files, {
     maxRecordSize: run.maxRecordSize,
     envelopes: kind !== 'corrupt',
     shouldStop: () => run.signal?.aborted ?? false,
     onItem: (it) => {
-      if (it.kind === 'record') count(envelopeFields(it.env, () => it.line), it.env)
+      let f: Filterable | undefined
+      if (it.kind === 'record') f = envelopeFields(it.env, () => it.line)
       else if (it.kind === 'line') {
         const rec = parseCorruptRecord(it.line)
-        count(rec && recordFields(rec))
-      }
+        f = rec && recordFields(rec)
+      } else if (!t) return
+      const hit = f !== undefined && run.filter.match(f)
+      if (hit && it.kind === 'record' && holdBack?.(it.env)) c.held++
+      else if (hit && c.matched < max && (it.kind !== 'record' || changes(it))) {
+        c.matched++
+        c.reasons.add(f!.reason, f!.ts)
+        return
+      } else if (hit && c.matched >= max) c.limited = true
+      c.kept++
     },
   })
+  if (tally) c.summary = tally.done()
   return c
 }

@@ -10,7 +10,7 @@ import { DeadLetterError } from '../base/errors.js'
 import { corruptEntry, envelopeEntry, parseCorruptRecord } from '../format/entry.js'
 import type { Entry, InspectIterable, InspectOptions, InspectSummary, Kind, LocalOptions } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
-import { type ScanFile, type ScanItem, type ScanResult, corruptFiles, familyFiles, scanFileBackward, scanFiles } from '../store/scan.js'
+import { type ScanFile, type ScanItem, type ScanResult, corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
 import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
 import { checkOptions, int, oneOf } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
@@ -185,7 +185,8 @@ async function* newestFirst(run: InspectRun, files: ScanFile[], summary: Inspect
     const file = files[i]
     const res = file.gz
       ? await lastMatchesOfGz(run, file, summary, run.skip + limit + 1 - matched, take)
-      : await scanFileBackward(file, {
+      : await scanFiles([file], {
+          newestFirst: true,
           maxRecordSize: run.maxRecordSize,
           envelopes: run.kind !== 'corrupt',
           shouldStop,

@@ -11,7 +11,6 @@ import { writeRecord } from '../format/fit.js'
 import type { LocalOptions, RequeueOptions, RequeueResult, Transform } from '../format/model.js'
 import { auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
 import { ChangeTracker, openAudit } from './audit.js'
-import { dryRunTransform } from './repair.js'
 import { loggerDefaults, redriveChecks, redriveDefaults, replayDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
@@ -114,10 +113,10 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
   // A repair always starts the entry over, as --reset-attempts does.
   if (t) result.resetAttempts = true
   if (run.dryRun) {
-    const c = t ? await dryRunTransform(paths, run, t, atLimit) : { count: await countMatching(paths, 'permanent', run, atLimit), summary: undefined }
-    result.heldBack = c.count.held
+    const c = await countMatching(paths, 'permanent', run, atLimit, t)
+    result.heldBack = c.held
     if (c.summary) result.transform = c.summary
-    return countedResult(result, c.count, run)
+    return countedResult(result, c, run)
   }
   const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
   await withMaintenance(paths, maintenance, async (session) => {

@@ -32,7 +32,8 @@ import type { ByteSink } from '../format/sink.js'
 import { publishOutputs } from './commit.js'
 import { type RewritePaths, rewritePaths, writeJournal } from './journal.js'
 import { sizeText } from './size-text.js'
-import { copyLine, lineText, parseLine, tmpOutput } from './temp-output.js'
+import { copyLine, tmpOutput } from './temp-output.js'
+import { LineDecoder } from '../format/entry.js'
 import { type SideLogMark, appendSideLog, markSideLog, truncateSideLog } from './side-log.js'
 
 /** Points where a crash test kills the process (the hook runs synchronously). */
@@ -121,6 +122,9 @@ class PermanentRewrite {
   private total = 0
   private doneBefore = 0
   private items = 0
+  private readonly decoder = new LineDecoder()
+  /** The text of the line just decoded (the envelope's stored line). */
+  private readonly text = () => this.decoder.line
 
   constructor(private readonly o: RewriteOptions) {
     this.rp = rewritePaths(o.paths)
@@ -215,10 +219,10 @@ class PermanentRewrite {
           line: (buf, s, e, offset, next) => {
             this.progress(seg, next, 0)
             lines++
-            const env = parseLine(buf, s, e)
+            const env = this.decoder.decode(buf, s, e)
             if (env === undefined) return
-            if (this.o.select(env, () => lineText(buf, s, e), { source, offset })) found = true
-            else if (this.o.held?.(env, () => lineText(buf, s, e))) held++
+            if (this.o.select(env, this.text, { source, offset })) found = true
+            else if (this.o.held?.(env, this.text)) held++
           },
           oversized: () => {
             lines++
@@ -276,9 +280,9 @@ class PermanentRewrite {
     this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
     this.progress(p.seg, next, 1)
     const bytes = buf.subarray(s, e)
-    const env = this.result.selected + p.selected < this.limit ? parseLine(buf, s, e) : undefined
+    const env = this.result.selected + p.selected < this.limit ? this.decoder.decode(buf, s, e) : undefined
     const at = { source: p.source, offset }
-    if (env !== undefined && this.o.select(env, () => lineText(buf, s, e), at)) {
+    if (env !== undefined && this.o.select(env, this.text, at)) {
       p.selected++
       if (!p.retryOut) return
       const transform = this.o.transform
@@ -287,7 +291,7 @@ class PermanentRewrite {
       return p.retryOut.append((sink) => transform(sink, env, line, at))
     }
     p.kept++
-    if (env !== undefined && this.o.held?.(env, () => lineText(buf, s, e))) p.held++
+    if (env !== undefined && this.o.held?.(env, this.text)) p.held++
     // Byte for byte, unparseable lines included: a rewrite never loses what it cannot read.
     return p.keepOut.append((sink) => copyLine(sink, bytes))
   }

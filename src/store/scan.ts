@@ -2,8 +2,8 @@
  * Read-only, streaming walk over the files of a log (stats, inspect, dry runs). Nothing here
  * writes, renames or locks: it is safe next to a live writer and a running replay. Files can
  * vanish under us (a replay finishing a segment), and the active file can be mid-append.
- * scanFiles reads a list of files forward; scanFileBackward reads one plain file from its end
- * (newest-first listings), giving the same items in reverse.
+ * scanFiles reads a list of files forward, or each plain one from its end (newest-first
+ * listings), giving the same items in reverse.
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -84,36 +84,52 @@ export interface ScanResult {
   errors: Array<{ file: string; error: string }>
 }
 
-export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<ScanResult> {
+/**
+ * The items of `files`, in order; with `newestFirst`, each plain file's items last first
+ * (read from its end: see reverse-lines.ts), the same items with the same offsets. A file gone
+ * by the time it is opened (removed by a replay, rotated away) is skipped.
+ */
+export async function scanFiles(files: ScanFile[], opts: ScanOptions & { newestFirst?: boolean }): Promise<ScanResult> {
   const errors: ScanResult['errors'] = []
   let stopped = false
   const parse = opts.envelopes !== false
+  const deliver = (item: ScanItem) => handOver(opts, item, () => (stopped = true))
+  const stop = () => stopped || (opts.shouldStop?.() ?? false)
+  const over = (file: ScanFile, offset: number, length: number) => deliver(oversizedItem(file, offset, length, opts.maxRecordSize))
   for (const file of files) {
-    if (stopped || opts.shouldStop?.()) {
+    if (stop()) {
       stopped = true
       break
     }
+    if (opts.newestFirst && file.gz) throw new Error(`scanFiles: ${file.path} is compressed; a gzip stream reads forward only`)
     let result
     try {
-      result = await readLines(
-        file.path,
-        file.gz,
-        file.start,
-        opts.maxRecordSize,
-        {
-          line: (buf, s, e, offset, next, torn) => {
-            opts.onProgress?.(file, next - file.start)
-            return deliver(lineItem(file, buf, s, e, offset, torn, parse))
-          },
-          oversized: (_head, offset, next, length) => {
-            opts.onProgress?.(file, next - file.start)
-            return deliver(oversizedItem(file, offset, length, opts.maxRecordSize))
-          },
-        },
-        () => stopped || (opts.shouldStop?.() ?? false),
-      )
+      result = opts.newestFirst
+        ? await readLinesBackward(
+            file.path,
+            file.start,
+            opts.maxRecordSize,
+            { line: (buf, s, e, offset, torn) => deliver(lineItem(file, buf, s, e, offset, torn, parse)), oversized: (offset, length) => over(file, offset, length) },
+            stop,
+          )
+        : await readLines(
+            file.path,
+            file.gz,
+            file.start,
+            opts.maxRecordSize,
+            {
+              line: (buf, s, e, offset, next, torn) => {
+                opts.onProgress?.(file, next - file.start)
+                return deliver(lineItem(file, buf, s, e, offset, torn, parse))
+              },
+              oversized: (_head, offset, next, length) => {
+                opts.onProgress?.(file, next - file.start)
+                return over(file, offset, length)
+              },
+            },
+            stop,
+          )
     } catch (err) {
-      // Removed by a replay (or rotated away) between listing and opening: nothing to read.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
       throw err
     }
@@ -121,43 +137,11 @@ export async function scanFiles(files: ScanFile[], opts: ScanOptions): Promise<S
     if (result.stopped) stopped = true
   }
   return { stopped, errors }
-
-  function deliver(item: ScanItem): void | Promise<void> {
-    return handOver(opts, item, () => (stopped = true))
-  }
-}
-
-/**
- * One plain file's lines as scan items, last first (see reverse-lines.ts): the items scanFiles
- * gives for it, with the same offsets, in reverse. A file gone by now is skipped.
- */
-export async function scanFileBackward(file: ScanFile, opts: Omit<ScanOptions, 'onProgress'>): Promise<ScanResult> {
-  if (file.gz) throw new Error(`scanFileBackward: ${file.path} is compressed; a gzip stream reads forward only`)
-  const parse = opts.envelopes !== false
-  let stopped = false
-  const deliver = (item: ScanItem) => handOver(opts, item, () => (stopped = true))
-  let result
-  try {
-    result = await readLinesBackward(
-      file.path,
-      file.start,
-      opts.maxRecordSize,
-      {
-        line: (buf, s, e, offset, torn) => deliver(lineItem(file, buf, s, e, offset, torn, parse)),
-        oversized: (offset, length) => deliver(oversizedItem(file, offset, length, opts.maxRecordSize)),
-      },
-      () => stopped || (opts.shouldStop?.() ?? false),
-    )
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { stopped: false, errors: [] }
-    throw err
-  }
-  return { stopped: stopped || result.stopped, errors: result.error ? [{ file: file.path, error: result.error.message }] : [] }
 }
 
 /**
  * What one line of `file` is, `buf[s..e)` without its newline: the same answer whichever way
- * the file is read (scanFiles forward, scanFileBackward from the end). A trailing CR is
+ * the file is read (forward, or from the end). A trailing CR is
  * dropped; the bytes after the last newline of the active file are a record being written.
  */
 function lineItem(file: ScanFile, buf: Buffer, s: number, e: number, offset: number, torn: boolean, parse: boolean): ScanItem {

@@ -21,30 +21,9 @@ import { recordSize, resolveOptions, time } from '../../base/checks.js'
 import { O_NOFOLLOW } from '../../base/fs-safe.js'
 import { replayDefaults } from '../../base/options.js'
 import { readCheckpoint } from '../checkpoint.js'
-import {
-  type SegmentMeta,
-  SegmentMetaBuilder,
-  feedBuilder,
-  identityOf,
-  readSegmentMetaFor,
-  removeOrphanSegmentMeta,
-  sameIdentity,
-  scanSegmentMeta,
-  writeSegmentMeta,
-} from './segment-meta.js'
+import { type SegmentMeta, SegmentMetaBuilder, feedBuilder, readSegmentMetaFor, removeOrphanSegmentMeta, sameIdentity, scanSegmentMeta, setBounded, writeSegmentMeta } from './segment-meta.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, statePathOf } from '../segments.js'
-import {
-  type TailKind,
-  type TailRead,
-  type TailState,
-  isSameFile,
-  loadTailStates,
-  refreshTail,
-  saveTailStates,
-  tailSidecarPath,
-  trackedTail,
-  trackedTails,
-} from './active-tail.js'
+import { type TailRead, type TailState, isSameFile, loadTailStates, refreshTail, saveTailStates, tailSidecarPath, trackedTail, trackedTails } from './active-tail.js'
 
 export interface LogCounts {
   /** Retry items not yet consumed by a replay: sealed segments past their checkpoint, plus the active file. */
@@ -85,10 +64,10 @@ const running = new Map<string, Promise<LogCounts>>()
 // Segment key + identity + checkpoint offset → what lies past the offset (segments with corrupt lines).
 const rests = new Map<string, SegmentMeta | undefined>()
 const MAX_RESTS = 256
-// When orphaned sidecars were last looked for, per log.
+// When orphaned sidecars were last looked for, per log; when the active files' counts were
+// last saved for other processes, per sidecar.
 const lastSweep = new Map<string, number>()
 const SWEEP_EVERY_MS = 60_000
-// When the active files' counts were last saved for other processes, per sidecar.
 const lastSave = new Map<string, number>()
 const SAVE_EVERY_MS = 5_000
 const SAVE_AFTER_BYTES = 1024 * 1024
@@ -124,18 +103,7 @@ interface Resolved {
 }
 
 async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
-  const c: LogCounts = {
-    pending: 0,
-    due: 0,
-    deferred: 0,
-    permanent: 0,
-    corrupt: 0,
-    oldestPendingTs: null,
-    segments: 0,
-    scannedBytes: 0,
-    dueExact: true,
-    oldestPendingTsExact: true,
-  }
+  const c: LogCounts = { pending: 0, due: 0, deferred: 0, permanent: 0, corrupt: 0, oldestPendingTs: null, segments: 0, scannedBytes: 0, dueExact: true, oldestPendingTsExact: true }
   const [retrySegs, permSegs] = await Promise.all([listSegments(paths.retry), listSegments(paths.permanent)])
   const [retryParts, permMetas] = await Promise.all([
     inBatches(retrySegs, async (seg) => {
@@ -144,23 +112,16 @@ async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
     }),
     inBatches(permSegs, (seg) => metaOf(seg, paths.permanentActive, o, c)),
   ])
-  for (const part of retryParts) {
-    if (!part) continue
-    c.segments++
-    add(c, part)
-  }
-  for (const meta of permMetas) {
-    if (!meta) continue
-    c.segments++
-    c.permanent += meta.items
-  }
-
+  const parts = retryParts.filter((p) => p !== undefined)
+  const perm = permMetas.filter((m) => m !== undefined)
+  c.segments = parts.length + perm.length
+  for (const p of parts) add(c, p)
+  for (const m of perm) c.permanent += m.items
   const [active, permActive, corrupt] = await countActiveFiles(paths, o)
   c.scannedBytes += active.scannedBytes + permActive.scannedBytes + corrupt.scannedBytes
-  const am = active.state?.meta
-  if (am) add(c, whole(am, o.now))
-  c.permanent += permActive.state?.meta?.items ?? 0
-  c.corrupt = corrupt.state?.lines ?? 0
+  if (active.state) add(c, whole(active.state.meta, o.now))
+  c.permanent += permActive.state?.meta.items ?? 0
+  c.corrupt = corrupt.state ? corrupt.state.meta.items + corrupt.state.meta.corrupt : 0
   c.deferred = c.pending - c.due
   await sweepOrphans(paths)
   return c
@@ -187,11 +148,15 @@ async function inBatches<T>(segs: SegmentInfo[], fn: (seg: SegmentInfo) => Promi
 
 /** Now and then, drop sidecars of segments deleted by hand. */
 async function sweepOrphans(paths: LogPaths): Promise<void> {
+  if (timeFor(lastSweep, paths.active, SWEEP_EVERY_MS)) await Promise.all([removeOrphanSegmentMeta(paths.retry), removeOrphanSegmentMeta(paths.permanent)])
+}
+
+/** True, and noted, when `every` ms have passed since the last time it was true for `key` (or `now` says so). */
+function timeFor(last: Map<string, number>, key: string, every: number, now = false): boolean {
   const t = Date.now()
-  if (t - (lastSweep.get(paths.active) ?? 0) < SWEEP_EVERY_MS) return
-  lastSweep.set(paths.active, t)
-  if (lastSweep.size > 1024) lastSweep.delete(lastSweep.keys().next().value as string)
-  await Promise.all([removeOrphanSegmentMeta(paths.retry), removeOrphanSegmentMeta(paths.permanent)])
+  if (!now && t - (last.get(key) ?? 0) < every) return false
+  setBounded(last, key, t, 1024)
+  return true
 }
 
 /**
@@ -199,23 +164,16 @@ async function sweepOrphans(paths: LogPaths): Promise<void> {
  * what another process saved (verified before use), and saves what it read for the next.
  */
 async function countActiveFiles(paths: LogPaths, o: Resolved): Promise<TailRead[]> {
-  const files: Array<[string, TailKind]> = [
-    [paths.active, 'envelopes'],
-    [paths.permanentActive, 'envelopes'],
-    [paths.corrupt, 'lines'],
-  ]
+  const files = [paths.active, paths.permanentActive, paths.corrupt]
   const sidecar = tailSidecarPath(paths.dir, paths.file)
-  const seeds = files.some(([f]) => !trackedTail(f)) ? await loadTailStates(sidecar) : new Map<string, TailState>()
-  const reads = await Promise.all(files.map(([f, kind]) => refreshTail(f, kind, o.maxRecordSize, seeds.get(path.basename(f)))))
+  const seeds = files.some((f) => !trackedTail(f)) ? await loadTailStates(sidecar) : new Map<string, TailState>()
+  const reads = await Promise.all(files.map((f) => refreshTail(f, o.maxRecordSize, seeds.get(path.basename(f)))))
   // Saving costs a write per call while the log grows: worth it after a large read, or now
   // and then (another process then reads at most what was appended since).
   const read = reads.reduce((n, r) => n + r.scannedBytes, 0)
-  const t = Date.now()
-  if (read > 0 && (read >= SAVE_AFTER_BYTES || t - (lastSave.get(sidecar) ?? 0) >= SAVE_EVERY_MS)) {
-    lastSave.set(sidecar, t)
-    if (lastSave.size > 1024) lastSave.delete(lastSave.keys().next().value as string)
+  if (read > 0 && timeFor(lastSave, sidecar, SAVE_EVERY_MS, read >= SAVE_AFTER_BYTES)) {
     const states = new Map<string, TailState>()
-    reads.forEach((r, i) => r.state && states.set(path.basename(files[i][0]), r.state))
+    reads.forEach((r, i) => r.state && states.set(path.basename(files[i]), r.state))
     await saveTailStates(sidecar, states)
   }
   return reads
@@ -231,14 +189,9 @@ async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogC
   } catch {
     return undefined // finished and removed by a replay since the listing
   }
-  const id = identityOf(st)
   const cached = metas.get(seg.key)
-  if (cached && sameIdentity(cached.file, id)) {
-    metas.delete(seg.key)
-    metas.set(seg.key, cached)
-    return cached
-  }
-  let meta = await readSegmentMetaFor(seg.key, id)
+  if (cached && sameIdentity(cached.file, st)) return setBounded(metas, seg.key, cached, MAX_CACHED_METAS)
+  let meta = await readSegmentMetaFor(seg.key, st)
   let file = seg.path
   if (!meta) {
     meta = await fromActive(seg, st, activePath, o, c)
@@ -248,15 +201,13 @@ async function metaOf(seg: SegmentInfo, activePath: string, o: Resolved, c: LogC
       ;[meta, st, file] = scanned
       c.scannedBytes += st.size
     }
-    if (sameIdentity(meta.file, identityOf(st))) {
+    if (sameIdentity(meta.file, st)) {
       // A cache only: a read-only directory or a race with the segment's removal just costs a rescan.
       await writeSegmentMeta(seg.key, meta, st.mode & 0o666).catch(() => {})
       if (!fs.existsSync(file)) await fsp.unlink(metaPathOf(seg.key)).catch(() => {})
     }
   }
-  metas.set(seg.key, meta)
-  if (metas.size > MAX_CACHED_METAS) metas.delete(metas.keys().next().value as string)
-  return meta
+  return setBounded(metas, seg.key, meta, MAX_CACHED_METAS)
 }
 
 /**
@@ -267,9 +218,9 @@ async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o:
   if (seg.gz) return undefined
   let t: TailState | undefined
   for (const cand of trackedTails(activePath)) {
-    if (cand.kind === 'envelopes' && cand.meta && (await isSameFile(seg.path, st, cand))) t = cand
+    if (await isSameFile(seg.path, st, cand)) t = cand
   }
-  if (!t?.meta) return undefined
+  if (!t) return undefined
   const builder = new SegmentMetaBuilder(t.meta)
   try {
     const r = await feedBuilder(builder, seg.path, false, t.end, o.maxRecordSize)
@@ -278,7 +229,7 @@ async function fromActive(seg: SegmentInfo, st: fs.Stats, activePath: string, o:
     return undefined
   }
   c.scannedBytes += st.size - t.end
-  return builder.finish(identityOf(st))
+  return builder.finish(st)
 }
 
 /**
@@ -371,10 +322,7 @@ async function restOf(seg: SegmentInfo, meta: SegmentMeta, offset: number, o: Re
   }
   if (r.error && !seg.gz) return undefined // an I/O error, not a property of the file
   c.scannedBytes += seg.gz ? seg.size : meta.bytes - offset
-  const rest = r.badStart ? undefined : b.finish(meta.file)
-  rests.set(key, rest)
-  if (rests.size > MAX_RESTS) rests.delete(rests.keys().next().value as string)
-  return rest
+  return setBounded(rests, key, r.badStart ? undefined : b.finish(meta.file), MAX_RESTS)
 }
 
 function add(c: LogCounts, p: Part): void {

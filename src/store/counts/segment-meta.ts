@@ -10,9 +10,9 @@
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { isUtf8 } from 'node:buffer'
 import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
-import { type Envelope, parseEnvelope } from '../../format/envelope.js'
+import type { Envelope } from '../../format/envelope.js'
+import { LineDecoder } from '../../format/entry.js'
 import { ioError } from '../../base/errors.js'
 import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../../base/fs-safe.js'
 import { readLines } from '../../format/lines.js'
@@ -62,32 +62,28 @@ const MAX_META_BYTES = 64 * 1024
 
 /** Builds a SegmentMeta from the lines of a segment, in order, in bounded memory. */
 export class SegmentMetaBuilder {
-  private items = 0
-  private corrupt = 0
-  private end = 0
-  private minTs = Infinity
-  private minDue = Infinity
-  private maxDue = -Infinity
+  private items: number
+  private corrupt: number
+  private end: number
+  private minTs: number
+  private minDue: number
+  private maxDue: number
   private readonly hist: DueHistogram
-  private damaged = false
+  private damaged: boolean
   /** -1 once an item came without its attempt: the maximum is then unknown. */
-  private maxAttempt = 0
+  private maxAttempt: number
 
+  /** `from`: a snapshot to go on from (e.g. counting an active file incrementally). */
   constructor(from?: SegmentMeta) {
-    if (!from) {
-      this.hist = new DueHistogram()
-      return
-    }
-    // Resuming (e.g. counting an active file incrementally): go on from a snapshot.
-    this.items = from.items
-    this.corrupt = from.corrupt
-    this.end = from.bytes
-    this.minTs = from.minTs ?? Infinity
-    this.minDue = from.minDue ?? Infinity
-    this.maxDue = from.maxDue ?? -Infinity
-    this.hist = DueHistogram.from(from.dueHist, from.dueHistLow)
-    this.damaged = from.damaged === true
-    this.maxAttempt = from.maxAttempt ?? (from.items > 0 ? -1 : 0)
+    this.items = from?.items ?? 0
+    this.corrupt = from?.corrupt ?? 0
+    this.end = from?.bytes ?? 0
+    this.minTs = from?.minTs ?? Infinity
+    this.minDue = from?.minDue ?? Infinity
+    this.maxDue = from?.maxDue ?? -Infinity
+    this.hist = from ? DueHistogram.from(from.dueHist, from.dueHistLow) : new DueHistogram()
+    this.damaged = from?.damaged === true
+    this.maxAttempt = from?.maxAttempt ?? (this.items > 0 ? -1 : 0)
   }
 
   /**
@@ -158,8 +154,12 @@ function finite(n: number): number | null {
   return Number.isFinite(n) ? n : null
 }
 
-export function identityOf(st: fs.Stats): FileIdentity {
-  return { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs }
+/** `map.set(key, value)` as the most recently used entry, the least recently used one dropped past `max`; returns `value`. */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): V {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > max) map.delete(map.keys().next().value as K)
+  return value
 }
 
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
@@ -181,32 +181,29 @@ export async function writeSegmentMeta(segKey: string, meta: SegmentMeta, mode: 
  * describes another file than the one at `seg.path` now. Never throws on bad content.
  */
 export async function readSegmentMeta(seg: SegmentInfo): Promise<SegmentMeta | undefined> {
-  let st: fs.Stats
-  try {
-    st = await fsp.lstat(seg.path)
-  } catch {
-    return undefined
-  }
-  if (!st.isFile()) return undefined
-  return readSegmentMetaFor(seg.key, identityOf(st))
+  const st = await fsp.lstat(seg.path).catch(() => undefined)
+  return st?.isFile() ? readSegmentMetaFor(seg.key, st) : undefined
 }
 
 /** The sidecar of `segKey` if it describes a file of identity `id` (from a stat the caller made). */
 export async function readSegmentMetaFor(segKey: string, id: FileIdentity): Promise<SegmentMeta | undefined> {
+  const text = await readCapped(metaPathOf(segKey), MAX_META_BYTES).catch(() => undefined)
+  const meta = text === undefined ? undefined : decodeSegmentMeta(text)
+  return meta && sameIdentity(meta.file, id) ? meta : undefined
+}
+
+/** A cache file's text, not through a symlink; undefined when missing, not a regular file, or over `max` bytes. */
+export async function readCapped(file: string, max: number): Promise<string | undefined> {
   let fh: fsp.FileHandle | undefined
-  let text: string
   try {
-    fh = await fsp.open(metaPathOf(segKey), fs.constants.O_RDONLY | O_NOFOLLOW)
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
     const st = await fh.stat()
-    if (!st.isFile() || st.size > MAX_META_BYTES) return undefined
-    text = await fh.readFile('utf8')
+    return st.isFile() && st.size <= max ? await fh.readFile('utf8') : undefined
   } catch {
     return undefined
   } finally {
     await fh?.close().catch(() => {})
   }
-  const meta = decodeSegmentMeta(text)
-  return meta && sameIdentity(meta.file, id) ? meta : undefined
 }
 
 /**
@@ -243,7 +240,7 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   }
   // Version 1 (with offset samples) reads as stale: computed again once, never misread.
   if (m === null || typeof m !== 'object' || Array.isArray(m) || m.v !== 2) return undefined
-  if (!count(m.items) || !count(m.corrupt) || !count(m.bytes)) return undefined
+  if (!isCount(m.items) || !isCount(m.corrupt) || !isCount(m.bytes)) return undefined
   for (const k of ['minTs', 'minDue', 'maxDue'] as const) {
     if (m[k] !== null && !(typeof m[k] === 'number' && Number.isFinite(m[k]))) return undefined
   }
@@ -261,13 +258,13 @@ export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   if (m.damaged !== undefined && m.damaged !== true) return undefined
   if (m.maxAttempt !== undefined && !(Number.isSafeInteger(m.maxAttempt) && (m.maxAttempt as number) >= 1)) return undefined
   const f = m.file as Record<string, unknown> | null
-  if (!f || typeof f !== 'object' || !count(f.size) || !count(f.ino) || typeof f.mtimeMs !== 'number' || !Number.isFinite(f.mtimeMs)) {
+  if (!f || typeof f !== 'object' || !isCount(f.size) || !isCount(f.ino) || typeof f.mtimeMs !== 'number' || !Number.isFinite(f.mtimeMs)) {
     return undefined
   }
   return m as unknown as SegmentMeta
 }
 
-function count(x: unknown): x is number {
+export function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
 }
 
@@ -277,27 +274,10 @@ function pairs(x: unknown, max: number): boolean {
   for (const p of x) {
     if (!Array.isArray(p) || p.length !== 2) return false
     const [a, b] = p as unknown[]
-    if (typeof a !== 'number' || !Number.isFinite(a) || a <= prev || !count(b) || b === 0) return false
+    if (typeof a !== 'number' || !Number.isFinite(a) || a <= prev || !isCount(b) || b === 0) return false
     prev = a
   }
   return true
-}
-
-// TODO(issue 18, integrator): replace with WP3's format/entry.ts decodeLine (the one decoder).
-/**
- * What a replay makes of one line: the envelope, or undefined for a line it quarantines
- * (the same rules as replay's: CRLF tolerated, empty, invalid UTF-8, invalid envelope).
- */
-export function envelopeOfLine(buf: Buffer, s: number, e: number): Envelope | undefined {
-  if (e > s && buf[e - 1] === 0x0d) e--
-  if (e === s) return undefined
-  const line = buf.toString('utf8', s, e)
-  if (line.includes('\uFFFD') && !isUtf8(buf.subarray(s, e))) return undefined
-  try {
-    return parseEnvelope(line)
-  } catch {
-    return undefined
-  }
 }
 
 /**
@@ -314,6 +294,7 @@ export async function feedBuilder(
   opts: { skipTorn?: boolean } = {},
 ): Promise<{ end: number; error?: Error; badStart?: string }> {
   let end = start
+  const decoder = new LineDecoder()
   const r = await readLines(
     file,
     gz,
@@ -322,7 +303,7 @@ export async function feedBuilder(
     {
       line(buf, s, e, offset, next, torn) {
         if (torn && opts.skipTorn) return
-        const env = envelopeOfLine(buf, s, e)
+        const env = decoder.decode(buf, s, e)
         if (env) builder.addEnvelope(offset, next - offset, env)
         else builder.addCorrupt(offset, next - offset)
         end = next
@@ -361,5 +342,5 @@ export async function scanSegmentMeta(seg: SegmentInfo, maxRecordSize: number): 
     if (!seg.gz && !(r.error as NodeJS.ErrnoException).code?.startsWith('Z_')) throw ioError(`read ${seg.path}`, r.error)
     builder.addDamaged()
   }
-  return builder.finish(identityOf(st))
+  return builder.finish(st)
 }
