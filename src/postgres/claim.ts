@@ -13,7 +13,7 @@ import { dbError, sqlStateOf } from './errors.js'
 import { retryTransient, run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
 import { HISTORY_LIMIT } from '../format/lineage.js'
-import { NOW_MS, type Tables, UNLEASED } from './schema.js'
+import { NO_JIT, NOW_MS, type Tables, UNLEASED } from './schema.js'
 
 /**
  * Right after a large ship the table has no (or stale) statistics until autovacuum analyzes
@@ -27,8 +27,13 @@ import { NOW_MS, type Tables, UNLEASED } from './schema.js'
  * `n` times (seen for a settle of 100 on a table of 4,000 rows). `set_config(…, true)` is
  * transaction-local like `SET LOCAL`, and sets both in one round trip (a query with
  * parameters, as pg and PGlite send them, may hold only one statement).
+ *
+ * JIT goes too: a disabled plan node costs 10^10, far above `jit_above_cost`, so any plan
+ * that keeps one (a sort of zero rows under a constant-false filter, a subplan the planner
+ * costs with one) was compiled by LLVM on every execution — measured: 830 ms of JIT for a
+ * stats probe that runs in 10 ms. These statements are short; they never gain from it.
  */
-export const PIN_PLANS = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
+export const PIN_PLANS = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true), ${NO_JIT}`
 
 /**
  * Run `fn` in one transaction with PIN_PLANS applied; again when it failed for a transient
