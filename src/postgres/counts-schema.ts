@@ -74,8 +74,17 @@ function countFunction(schema: string, c: CountTables, key: string, cols: string
  * those running to commit, so every row is counted once, under the new key) and folders are
  * (their advisory lock).
  */
+/**
+ * The states stats probes per key (open entries). The group indexes cover only these since
+ * migration 6: settling an entry (to delivered) or purging it adds no entry to them — two
+ * fewer index entries, ~400 B less WAL per drained entry. A statement that wants them says
+ * `state IN (…)` with these literals, so the planner can prove the index's predicate.
+ */
+export const OPEN_STATES = `state IN ('retry', 'permanent', 'corrupt')`
+
 export function countsKeyMigration(t: { schema: string; entries: string }): string[] {
   const c = countTables(t.schema)
+  const s = `"${t.schema}"`
   const add = `ADD COLUMN attempt integer NOT NULL DEFAULT 0, ADD COLUMN final text NOT NULL DEFAULT '',
      ADD COLUMN leased boolean NOT NULL DEFAULT false, ADD COLUMN due_bucket bigint NOT NULL DEFAULT 0`
   return [
@@ -88,6 +97,9 @@ export function countsKeyMigration(t: { schema: string; entries: string }): stri
     `DELETE FROM ${c.deltas}`,
     `DELETE FROM ${c.counts}`,
     `INSERT INTO ${c.counts} (${KEY_COLUMNS}, n) SELECT ${KEY_COLUMNS}, count(*) FROM (SELECT ${KEY} FROM ${t.entries}) AS x GROUP BY 1, 2, 3, 4, 5, 6, 7`,
+    `DROP INDEX ${s}.entries_group_ts, ${s}.entries_group_first`,
+    `CREATE INDEX entries_group_ts ON ${t.entries} (fingerprint, state, host, ts) WHERE ${OPEN_STATES}`,
+    `CREATE INDEX entries_group_first ON ${t.entries} (fingerprint, state, host, (coalesce(first_ts, ts))) WHERE ${OPEN_STATES}`,
   ]
 }
 

@@ -17,7 +17,7 @@
  * All of it is read in one REPEATABLE READ transaction: the keys and the probes see the same
  * snapshot, so a key counted is a key whose rows the probes find.
  */
-import { countTables, DUE_BUCKET_MS, foldLock, KEY_COLUMNS } from './counts-schema.js'
+import { countTables, DUE_BUCKET_MS, foldLock, KEY_COLUMNS, OPEN_STATES } from './counts-schema.js'
 import type { NormalFilter } from '../format/filter.js'
 import type { CentralStatsBackend, HostStats, ReasonGroup, Stats } from '../format/model.js'
 import { byRank } from '../format/reasons.js'
@@ -138,7 +138,7 @@ interface Probe {
  */
 async function probe(q: Queryable, t: Tables, ks: Key[], want: { first?: boolean; newest?: boolean; oldest?: boolean }): Promise<Probe[]> {
   if (ks.length === 0) return []
-  const key = `e.fingerprint = k.fp AND e.state = k.st AND e.host = k.h`
+  const key = `e.fingerprint = k.fp AND e.state = k.st AND e.host = k.h AND e.${OPEN_STATES}`
   const r = await run<{ first: string | null; newest: string | null; o_ts: string | null; o_seq: string | null; o_reason: string | null }>(
     q,
     'stats',

@@ -122,7 +122,8 @@ export const MIGRATIONS: Migration[] = [
   // 5: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
   countsMigration,
   // 6: the kept counts' key adds a retry row's attempt, lease and due time (in ten-minute
-  // buckets) and a permanent row's final: due, attempts and byFinal are read, not scanned.
+  // buckets) and a permanent row's final: due, attempts and byFinal are read, not scanned. The
+  // group indexes keep open entries only (OPEN_STATES): settling one no longer adds to them.
   countsKeyMigration,
 ]
 

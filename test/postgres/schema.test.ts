@@ -90,6 +90,24 @@ describe('schema and migrations', () => {
     await store.close()
   })
 
+  it('the group indexes hold open entries only: a settled entry adds no entry to them', async () => {
+    const store = await pg.store()
+    const schema = schemaOf(store)
+    const db = (store as unknown as { db: { query<R>(t: string): Promise<{ rows: R[] }> } }).db
+    await seed(store, tmpDir(), 40, { permanent: (i) => i % 4 === 0 })
+    expect(await store.replay(() => {})).toMatchObject({ delivered: 30 })
+    await db.query(`VACUUM "${schema}".entries`)
+    const tuples = await db.query<{ relname: string; n: number }>(
+      `SELECT relname, reltuples::int AS n FROM pg_class WHERE relnamespace = '"${schema}"'::regnamespace AND relname IN ('entries_pkey', 'entries_group_ts', 'entries_group_first') ORDER BY relname`,
+    )
+    expect(tuples.rows).toEqual([
+      { relname: 'entries_group_first', n: 10 },
+      { relname: 'entries_group_ts', n: 10 },
+      { relname: 'entries_pkey', n: 40 },
+    ])
+    await store.close()
+  })
+
   it('rejects unknown and invalid connect options by name, and refuses calls on a closed store', async () => {
     await expect(PostgresStore.connect(pg.url, { hots: 'x' } as never)).rejects.toThrow(/unknown PostgresStore.connect\(\) option `hots` \(known: connectTimeout, host, logger, maxConnections, schema\)/)
     await expect(PostgresStore.connect(pg.url, { maxConnections: 0 })).rejects.toThrow(/option `maxConnections`/)
