@@ -10,7 +10,7 @@
  * follow the batch, never the backlog, whatever the planner's statistics say.
  */
 import { dbError, sqlStateOf } from './errors.js'
-import { retryTransient, run, type Db, type Queryable } from './db.js'
+import { PIN_PLANS, type QueryResult, retryTransient, run, type Db, type Queryable } from './db.js'
 import { ENTRY_COLUMNS } from './entry.js'
 import { HISTORY_LIMIT } from '../format/lineage.js'
 import { NOW_MS, type Tables, UNLEASED } from './schema.js'
@@ -24,11 +24,28 @@ import { NOW_MS, type Tables, UNLEASED } from './schema.js'
  * an ordered walk of `entries_due` that stops after `n` claimable rows, and primary-key
  * lookups — and they do not depend on statistics at all. Sequential scans go too: on a table
  * the planner believes small, it would rather read every row than probe the primary key
- * `n` times (seen for a settle of 100 on a table of 4,000 rows). `set_config(…, true)` is
- * transaction-local like `SET LOCAL`, and sets both in one round trip (a query with
- * parameters, as pg and PGlite send them, may hold only one statement).
+ * `n` times (seen for a settle of 100 on a table of 4,000 rows).
+ *
+ * JIT goes too: a disabled plan node costs 10^10, far above `jit_above_cost`, so any plan
+ * that keeps one (a sort of zero rows under a constant-false filter, a subplan the planner
+ * costs with one) was compiled by LLVM on every execution — measured: 830 ms of JIT for a
+ * stats probe that runs in 10 ms. These statements are short; they never gain from it.
+ *
+ * A statement that is a transaction of its own (a claim, a renewal, a release, a settle
+ * with no failures) runs on `db.pinned`: one round trip on a session that has the settings.
+ * A transaction of several statements applies PIN_PLANS first (set_config(…, true): as
+ * `SET LOCAL`, fine behind PgBouncer in transaction mode).
  */
-export const PIN_PLANS = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
+export { PIN_PLANS }
+
+/** One pinned statement (db.pinned), again when it failed for a transient reason. */
+async function pinnedOne<R>(db: Db, action: string, text: string, params: unknown[]): Promise<QueryResult<R>> {
+  try {
+    return await retryTransient(() => db.pinned.query<R>(text, params))
+  } catch (err) {
+    throw dbError(action, err)
+  }
+}
 
 /**
  * Run `fn` in one transaction with PIN_PLANS applied; again when it failed for a transient
@@ -86,7 +103,7 @@ export interface Claimed {
 
 export async function claim(db: Db, t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope): Promise<Claimed> {
   const { text, params } = claimStatement(t, owner, n, leaseMs, scope)
-  const r = await pinned(db, 'claim entries', (q) => run<Record<string, unknown>>(q, 'claim entries', text, params))
+  const r = await pinnedOne<Record<string, unknown>>(db, 'claim entries', text, params)
   return { rows: r.rows, serverNow: r.rows.length > 0 ? Number(r.rows[0]!.server_now) : 0 }
 }
 
@@ -142,7 +159,7 @@ export function settleStatements(t: Tables, owner: string, seqs: number[], faile
 export async function renew(db: Db, t: Tables, owner: string, seqs: number[], leaseMs: number): Promise<Set<number>> {
   if (seqs.length === 0) return new Set()
   const { text, params } = renewStatement(t, owner, seqs, leaseMs)
-  const r = await pinned(db, 'renew lease', (q) => run<{ seq: string }>(q, 'renew lease', text, params))
+  const r = await pinnedOne<{ seq: string }>(db, 'renew lease', text, params)
   return new Set(r.rows.map((row) => Number(row.seq)))
 }
 
@@ -150,7 +167,7 @@ export async function renew(db: Db, t: Tables, owner: string, seqs: number[], le
 export async function release(db: Db, t: Tables, owner: string, seqs: number[]): Promise<void> {
   if (seqs.length === 0) return
   const { text, params } = releaseStatement(t, owner, seqs)
-  await pinned(db, 'release entries', (q) => run(q, 'release entries', text, params))
+  await pinnedOne(db, 'release entries', text, params)
 }
 
 export interface Failure {
@@ -228,6 +245,11 @@ export async function settle(
   db: Db, t: Tables, owner: string, delivered: number[], failed: Failure[], unstorable: (f: Failure, sqlState: string) => Failure,
 ): Promise<Failure[]> {
   if (delivered.length === 0 && failed.length === 0) return []
+  if (failed.length === 0) {
+    const { text, params } = deliveredStatement(t, owner, delivered)
+    await pinnedOne(db, 'settle delivered entries', text, params)
+    return []
+  }
   return pinned(db, 'settle entries', async (q) => {
     const refused: Failure[] = []
     if (delivered.length > 0) {

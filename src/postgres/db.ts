@@ -16,8 +16,28 @@ export interface Queryable {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<R>>
 }
 
+/**
+ * The planner settings of central replay's statements (claim.ts PIN_PLANS says why): sorts,
+ * bitmap and sequential scans off, and JIT, which a disabled node's cost would set off.
+ */
+export const PINNED_SETTINGS: ReadonlyArray<readonly [string, string]> = [
+  ['enable_sort', 'off'],
+  ['enable_bitmapscan', 'off'],
+  ['enable_seqscan', 'off'],
+  ['jit', 'off'],
+]
+
+/** PINNED_SETTINGS for the rest of a transaction, in one statement (`set_config(…, true)` is `SET LOCAL`). */
+export const PIN_PLANS = `SELECT ${PINNED_SETTINGS.map(([k, v]) => `set_config('${k}', '${v}', true)`).join(', ')}`
+
 export interface Db extends Queryable {
   readonly kind: 'pg' | 'pglite'
+  /**
+   * One statement, in a transaction of its own, planned with PINNED_SETTINGS: on a server, one
+   * round trip on a connection whose session has them (a pool of its own, connected with
+   * them as startup options), rather than four (BEGIN, the settings, the statement, COMMIT).
+   */
+  pinned: Queryable
   /** Run `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>
   close(): Promise<void>
@@ -51,15 +71,49 @@ export function poolDb(url: string, o: PoolOptions): Db {
   // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the
   // process. The next query reports the outage as DLQ_DB instead.
   pool.on('error', o.onIdleError)
+  // Made only when a worker first claims: a store that never replays opens no second pool.
+  let pinnedPool: pg.Pool | undefined
+  const pinnedOf = () => {
+    if (!pinnedPool) {
+      pinnedPool = new pg.Pool({
+        connectionString: url,
+        max: o.max,
+        application_name: o.applicationName,
+        connectionTimeoutMillis: o.connectTimeout,
+        options: PINNED_SETTINGS.map(([k, v]) => `-c ${k}=${v}`).join(' '),
+      })
+      pinnedPool.on('error', o.onIdleError)
+    }
+    return pinnedPool
+  }
   const wrap = (c: { query: (t: string, p?: unknown[]) => Promise<pg.QueryResult> }): Queryable => ({
     async query<R>(text: string, params?: unknown[]) {
       const r = await c.query(text, params)
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 }
     },
   })
-  return {
+  // A pooler that refuses the settings as startup options (PgBouncer 1.20+ takes `-c` only
+  // for parameters it tracks) gets them per transaction instead, as PGlite does.
+  let refused = false
+  const db: Db = {
     kind: 'pg',
     ...wrap(pool),
+    pinned: {
+      async query<R>(text: string, params?: unknown[]) {
+        if (!refused) {
+          try {
+            return await wrap(pinnedOf()).query<R>(text, params)
+          } catch (err) {
+            if (!refusesStartupOptions(err)) throw err
+            refused = true
+          }
+        }
+        return db.tx(async (q) => {
+          await q.query(PIN_PLANS)
+          return q.query<R>(text, params)
+        })
+      },
+    },
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect()
       let broken: Error | undefined
@@ -78,8 +132,17 @@ export function poolDb(url: string, o: PoolOptions): Db {
         client.release(broken)
       }
     },
-    close: () => pool.end(),
+    close: async () => {
+      await Promise.all([pool.end(), pinnedPool?.end()])
+    },
   }
+  return db
+}
+
+/** A server or pooler refused a connection for its startup parameters (SQLSTATE 08P01, protocol violation). */
+function refusesStartupOptions(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null
+  return e?.code === '08P01' && /startup parameter/i.test(String(e.message))
 }
 
 export function pgliteDb(db: PGliteLike): Db {
@@ -92,6 +155,14 @@ export function pgliteDb(db: PGliteLike): Db {
   return {
     kind: 'pglite',
     ...q(db),
+    // In process: no round trips to save; the settings for one transaction.
+    pinned: {
+      query: (text, params) =>
+        db.transaction(async (t) => {
+          await t.query(PIN_PLANS)
+          return q(t).query(text, params)
+        }),
+    },
     tx: (fn) => db.transaction((t) => fn(q(t))),
     // The caller owns the PGlite instance and closes it.
     close: async () => {},

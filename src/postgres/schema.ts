@@ -6,7 +6,7 @@
  * version than this one is refused rather than misread.
  */
 import { DeadLetterError } from '../base/errors.js'
-import { countsMigration } from './counts-schema.js'
+import { countsKeyMigration, countsMigration } from './counts-schema.js'
 import { type Db, run } from './db.js'
 
 export interface Tables {
@@ -27,6 +27,13 @@ export function tablesFor(schema: string): Tables {
 
 /** Server time in epoch ms: leases and due times never depend on a host's clock. */
 export const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
+
+/**
+ * Turns JIT off for the rest of the transaction (a select-list item). Statements that run with
+ * plan nodes disabled (PIN_PLANS in claim.ts, the stats probes) keep their plans' costs above
+ * `jit_above_cost` and would otherwise be compiled by LLVM on every execution.
+ */
+export const NO_JIT = `set_config('jit', 'off', true)`
 
 /**
  * A row no replay worker holds: never leased, or its lease has ended (the server's time, read
@@ -114,9 +121,13 @@ export const MIGRATIONS: Migration[] = [
   ],
   // 5: counts kept by triggers (counts-schema.ts): stats and /metrics cost groups and hosts, not rows.
   countsMigration,
-  // lineage stack: the latest failure's stack, opt-in and capped (`keepStack`, src/format/lineage.ts).
+  // 6: lineage stack: the latest failure's stack, opt-in and capped (`keepStack`, src/format/lineage.ts).
   // A nullable column without a default: added without rewriting the table.
   (t) => [`ALTER TABLE ${t.entries} ADD COLUMN stack text`],
+  // 7: the kept counts' key adds a retry row's attempt, lease and due time (in ten-minute
+  // buckets) and a permanent row's final: due, attempts and byFinal are read, not scanned. The
+  // group indexes keep open entries only (OPEN_STATES): settling one no longer adds to them.
+  countsKeyMigration,
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

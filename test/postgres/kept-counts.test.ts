@@ -10,7 +10,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Logger } from '../../src/index.js'
 import type { Db } from '../../src/postgres/db.js'
-import { countTables } from '../../src/postgres/counts-schema.js'
+import { countTables, DUE_BUCKET_MS, KEY_COLUMNS } from '../../src/postgres/counts-schema.js'
 import type { Stats } from '../../src/format/model.js'
 import { centralFilter, compileFilter } from '../../src/postgres/filters.js'
 import { keptCanAnswer } from '../../src/postgres/kept-counts.js'
@@ -31,10 +31,18 @@ async function expectExact(store: PostgresStore, step: string): Promise<void> {
   const c = countTables(t.schema)
   const db = dbOf(store)
   const raw = async (sql: string) => (await db.query<{ k: string; n: string }>(sql)).rows.map((r) => `${r.k}=${r.n}`)
+  // Every kept column, recounted from the rows as they are (written out here, not taken from the trigger).
+  const key = `concat_ws('|', ${KEY_COLUMNS.split(', ').join(', ')})`
   const kept = await raw(
-    `SELECT state || '|' || host || '|' || fingerprint AS k, sum(n) AS n FROM (SELECT * FROM ${c.counts} UNION ALL SELECT * FROM ${c.deltas}) x GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`,
+    `SELECT ${key} AS k, sum(n) AS n FROM (SELECT ${KEY_COLUMNS}, n FROM ${c.counts} UNION ALL SELECT ${KEY_COLUMNS}, n FROM ${c.deltas}) x GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`,
   )
-  const recount = await raw(`SELECT state || '|' || host || '|' || fingerprint AS k, count(*) AS n FROM ${t.entries} GROUP BY 1 ORDER BY 1`)
+  const recount = await raw(
+    `SELECT ${key} AS k, count(*) AS n FROM (
+       SELECT state, host, fingerprint, CASE WHEN state = 'retry' THEN attempt ELSE 0 END AS attempt,
+              CASE WHEN state = 'permanent' THEN coalesce(final, 'unknown') ELSE '' END AS final,
+              state = 'retry' AND lease_until IS NOT NULL AS leased, CASE WHEN state = 'retry' THEN trunc(due_ts / ${DUE_BUCKET_MS}::numeric) ELSE 0 END AS due_bucket
+       FROM ${t.entries}) x GROUP BY 1 ORDER BY 1`,
+  )
   expect(kept, step).toEqual(recount)
   const fp = (await db.query<{ fingerprint: string }>(`SELECT fingerprint FROM ${t.entries} ORDER BY seq LIMIT 1`)).rows[0]?.fingerprint ?? 'none'
   const filters: Array<{ host?: string | string[]; fingerprint?: string }> = [{}, { host: ['host-b', 'host-z'] }, { fingerprint: fp }, { fingerprint: fp, host: 'host-c' }]
@@ -123,6 +131,29 @@ describe('kept counts', () => {
       )
       await leasesEnded(a)
       await expectExact(a, `round ${round}: workers killed`)
+
+      // Due times around now, some in now's due bucket (counted by a range, not kept), some before.
+      await dbOf(a).query(
+        `UPDATE "${schema}".entries SET due_ts = ${NOW_MS} + (random() * 1200000 - 900000)::bigint WHERE seq IN (SELECT seq FROM "${schema}".entries WHERE state = 'retry' ORDER BY random() LIMIT 20)`,
+      )
+      await expectExact(a, `round ${round}: due times moved`)
+
+      // A live worker holds a batch under a long lease: its rows are not due, and kept and scanned agree.
+      let held!: () => void
+      const holding = new Promise<void>((resolve) => (held = resolve))
+      let started!: () => void
+      const claimed = new Promise<void>((resolve) => (started = resolve))
+      const worker = a.replay(
+        async () => {
+          started()
+          await holding
+        },
+        { batchSize: rng.int(1, 20), concurrency: 1, lease: 60_000, limit: 20 },
+      )
+      await Promise.race([claimed, worker])
+      await expectExact(a, `round ${round}: leased`)
+      held()
+      await worker
 
       const fps = (await a.stats()).permanent.reasons.map((g) => g.fingerprint)
       if (fps.length > 0) await a.requeue({ kind: 'permanent', fingerprint: rng.pick(fps), limit: rng.int(1, 50) })

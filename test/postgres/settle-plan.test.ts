@@ -69,3 +69,22 @@ describe('settle, renew and release plans', () => {
     })
   }
 })
+
+describe('pinned plans and JIT', () => {
+  it('a pinned statement is never compiled by JIT, though its disabled nodes cost more than jit_above_cost', async () => {
+    // Without LLVM in the server the question does not arise; CI's PostgreSQL has it.
+    expect((await admin.query('SELECT pg_jit_available() AS a')).rows[0].a).toBe(true)
+    const t = tablesFor(SCHEMA)
+    await admin.query('BEGIN')
+    try {
+      await admin.query(PIN_PLANS)
+      // A sort of no rows, as the stats probes have: with sorts off it costs 10^10.
+      const r = await admin.query(`EXPLAIN (ANALYZE, FORMAT JSON) SELECT ts, seq FROM ${t.entries} WHERE seq = ANY($1::bigint[]) AND false ORDER BY ts, seq LIMIT 1`, [[1]])
+      const out = r.rows[0]['QUERY PLAN'][0] as { Plan: { 'Total Cost': number }; JIT?: unknown }
+      expect(out.Plan['Total Cost']).toBeGreaterThan(Number((await admin.query('SHOW jit_above_cost')).rows[0].jit_above_cost))
+      expect(out.JIT).toBeUndefined()
+    } finally {
+      await admin.query('ROLLBACK')
+    }
+  })
+})
