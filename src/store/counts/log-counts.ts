@@ -19,25 +19,19 @@ import { dueAt } from './due-histogram.js'
 import { systemCodeOf } from '../../base/errors.js'
 import { recordSize, resolveOptions, time } from '../../base/checks.js'
 import { O_NOFOLLOW } from '../../base/fs-safe.js'
+import type { Counts } from '../../format/model.js'
 import { replayDefaults } from '../../base/options.js'
 import { readCheckpoint } from '../checkpoint.js'
 import { type SegmentMeta, SegmentMetaBuilder, feedBuilder, readSegmentMetaFor, removeOrphanSegmentMeta, sameIdentity, scanSegmentMeta, setBounded, writeSegmentMeta } from './segment-meta.js'
 import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, statePathOf } from '../segments.js'
 import { type TailRead, type TailState, isSameFile, loadTailStates, refreshTail, saveTailStates, tailSidecarPath, trackedTail, trackedTails } from './active-tail.js'
 
-export interface LogCounts {
-  /** Retry items not yet consumed by a replay: sealed segments past their checkpoint, plus the active file. */
-  pending: number
-  /** Pending items whose due time is ≤ now (no `dueTs` = due). */
-  due: number
-  /** pending − due. */
-  deferred: number
-  /** Entries of the permanent log (sealed segments and active file). */
-  permanent: number
-  /** Complete lines of the corrupt quarantine (`corrupt-<log>`). */
-  corrupt: number
-  /** Earliest first-failure time (`firstTs ?? ts`) among pending items; null when none. */
-  oldestPendingTs: number | null
+/**
+ * The cheap counts (format/model's Counts) of a local log: pending counts sealed segments past
+ * their checkpoint plus the active file; permanent counts sealed segments and the active file;
+ * corrupt counts the quarantine's complete lines.
+ */
+export interface LogCounts extends Counts {
   /** Sealed segments (retry + permanent). */
   segments: number
   /** Bytes of segment and active-file data read by this call (0 when nothing changed). */
