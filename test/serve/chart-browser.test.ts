@@ -4,42 +4,17 @@
  * segment has a <title>, the range links work without script, and no CSP violation is
  * reported (securitypolicyviolation events, console errors).
  */
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { type BrowserContext, chromium } from 'playwright-core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp.js'
 import { buildChartLog } from '../fixtures/chart-log.js'
+import { HAS_CHROMIUM, browser } from './chromium.js'
 import { serve } from './helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-let open: { ctx: BrowserContext; dir: string } | undefined
-
-afterEach(async () => {
-  if (!open) return
-  await open.ctx.close()
-  fs.rmSync(open.dir, { recursive: true, force: true })
-  open = undefined
-})
-
-describe.skipIf(!fs.existsSync(CHROMIUM))('failure chart in chromium', () => {
+describe.skipIf(!HAS_CHROMIUM)('failure chart in chromium', () => {
   it('draws the bars of the known counts with tooltips, and the CSP reports nothing', { timeout: 120_000 }, async () => {
     const b = buildChartLog(tmpDir())
     const s = await serve({ logs: [b.log] })
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dletter-chromium-'))
-    const ctx = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS })
-    open = { ctx, dir }
-    const page = ctx.pages()[0] ?? (await ctx.newPage())
-    const errors: string[] = []
-    page.on('pageerror', (e) => errors.push(e.message))
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(m.text())
-    })
-    // Registered before any page script runs: every violation of the page is recorded.
-    await ctx.addInitScript(`window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI))`)
+    const { page, errors, violations: csp } = await browser()
 
     await page.goto(s.url + '/logs/orders/chart?range=24h&kind=all')
     const bars = await page.locator('svg.chart g.bar').evaluateAll((gs) =>
@@ -66,7 +41,6 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('failure chart in chromium', () => {
     expect(tableTotals.map(Number)).toEqual(b.expected24h)
 
     // Per page: the listener starts afresh on each document.
-    const csp = () => page.evaluate('window.__csp')
     expect(await csp()).toEqual([])
 
     // The range is a plain link: no script needed.
