@@ -75,8 +75,15 @@ export interface ClaimScope {
  * is an index condition (the walk of `entries_due` ends at the first row not yet due: an
  * idle run costs nothing however many rows are deferred) and leases and due times never
  * depend on a host's clock.
+ *
+ * `delivered`: the previous batch's deliveries, settled by the same statement (a
+ * data-modifying CTE: one round trip, one commit and one run of the count trigger per batch
+ * instead of two — at batch 1 the statement, not the row, is the cost). They are kept out of
+ * the claim, so no row is changed twice by the statement, whatever their lease says.
  */
-export function claimStatement(t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope): { text: string; params: unknown[] } {
+export function claimStatement(
+  t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope, delivered: number[] = [],
+): { text: string; params: unknown[] } {
   const conds = [`state = 'retry'`, `due_ts <= (SELECT ${NOW_MS})`, UNLEASED]
   const params: unknown[] = [owner, n, leaseMs]
   if (scope.host !== undefined) {
@@ -87,8 +94,15 @@ export function claimStatement(t: Tables, owner: string, n: number, leaseMs: num
     params.push(scope.log)
     conds.push(`log = $${params.length}`)
   }
+  let settle = ''
+  if (delivered.length > 0) {
+    params.push(delivered)
+    const seqs = `$${params.length}::bigint[]`
+    conds.push(`seq <> ALL(${seqs})`)
+    settle = `WITH settled AS (${deliveredText(t, seqs, '$1')}) `
+  }
   return {
-    text: `UPDATE ${t.entries} SET lease_until = ${NOW_MS} + $3, lease_owner = $1
+    text: `${settle}UPDATE ${t.entries} SET lease_until = ${NOW_MS} + $3, lease_owner = $1
      WHERE seq IN (SELECT seq FROM ${t.entries} WHERE ${conds.join(' AND ')} ORDER BY due_ts LIMIT $2 FOR UPDATE SKIP LOCKED)
      RETURNING ${ENTRY_COLUMNS}, ${NOW_MS} AS server_now`,
     params,
@@ -101,8 +115,9 @@ export interface Claimed {
   serverNow: number
 }
 
-export async function claim(db: Db, t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope): Promise<Claimed> {
-  const { text, params } = claimStatement(t, owner, n, leaseMs, scope)
+/** Claim up to `n` due entries, settling `delivered` (the previous batch's) in the same statement. */
+export async function claim(db: Db, t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope, delivered: number[] = []): Promise<Claimed> {
+  const { text, params } = claimStatement(t, owner, n, leaseMs, scope, delivered)
   const r = await pinnedOne<Record<string, unknown>>(db, 'claim entries', text, params)
   return { rows: r.rows, serverNow: r.rows.length > 0 ? Number(r.rows[0]!.server_now) : 0 }
 }
@@ -137,12 +152,12 @@ function releaseStatement(t: Tables, owner: string, seqs: number[]): Statement {
   }
 }
 
+const deliveredText = (t: Tables, seqs: string, owner: string) =>
+  `UPDATE ${t.entries} SET state = 'delivered', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
+         WHERE seq = ANY(${seqs}) AND ${OURS(owner)}`
+
 function deliveredStatement(t: Tables, owner: string, seqs: number[]): Statement {
-  return {
-    text: `UPDATE ${t.entries} SET state = 'delivered', lease_until = NULL, lease_owner = NULL, updated_at = ${NOW_MS}
-         WHERE seq = ANY($1::bigint[]) AND ${OURS('$2')}`,
-    params: [seqs, owner],
-  }
+  return { text: deliveredText(t, '$1::bigint[]', '$2'), params: [seqs, owner] }
 }
 
 /** Every statement that changes a claimed batch by its seqs, as sent (for plan tests). */

@@ -53,6 +53,8 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
     ? await ProcessSpans.start<CentralEntry>(o.traceParent, { destination: (e) => e.log, where: (e) => `central entry ${e.seq}` }, (m) => logger?.warn({}, `dlq: ${m}`))
     : undefined
   let batches = 0
+  // A batch that only delivered is settled by the next claim (claimStatement): one statement per batch.
+  let delivered: number[] = []
   for (;;) {
     if (o.signal?.aborted) {
       s.stopped = 'abort'
@@ -64,11 +66,13 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
       break
     }
     const sent = performance.now()
-    const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope)
+    const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope, delivered)
+    delivered = []
     if (batch.rows.length === 0) break
-    await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger, spans)
+    delivered = await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger, spans)
     if (++batches % FOLD_EVERY === 0) await foldCounts(db, t, logger)
   }
+  await settle(db, t, owner, delivered, [], unstorable)
   await foldCounts(db, t, logger)
   spans?.flush()
   s.durationMs = Date.now() - t0
@@ -95,7 +99,7 @@ async function runBatch(
   s: CentralReplaySummary,
   logger: LoggerLike | undefined,
   spans: ProcessSpans<CentralEntry> | undefined,
-): Promise<void> {
+): Promise<number[]> {
   const localAtClaim = Date.now()
   const now = () => serverNow + (Date.now() - localAtClaim)
   const delivered: number[] = []
@@ -181,14 +185,16 @@ async function runBatch(
     clearInterval(heartbeat)
     await renewing
   }
-  const refused = await settle(db, t, owner, delivered, failed, unstorable)
-  for (const f of refused) {
-    logger?.warn({ seq: f.seq, attempt: f.attempt }, 'dlq: the database refused to record the outcome of a central entry; it runs again when its lease ends')
-  }
   if (notStarted.length > 0) {
     await release(db, t, owner, notStarted)
     s.released += notStarted.length
   }
+  if (failed.length === 0) return delivered
+  const refused = await settle(db, t, owner, delivered, failed, unstorable)
+  for (const f of refused) {
+    logger?.warn({ seq: f.seq, attempt: f.attempt }, 'dlq: the database refused to record the outcome of a central entry; it runs again when its lease ends')
+  }
+  return []
 }
 
 /** `reason`, `errorName`, `errorCode`: as describeReason() made them (bounded), or as stored. */

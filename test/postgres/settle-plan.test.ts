@@ -2,11 +2,12 @@
  * Settling, renewing and releasing a claimed batch (`… WHERE seq = ANY($1)`) must find its
  * rows by primary key at every batch size, on a table the planner has no statistics for
  * (right after a large ship, before autovacuum analyzes it): the server's own plans, by
- * EXPLAIN, for each statement as claim.ts sends it.
+ * EXPLAIN, for each statement as claim.ts sends it — and a claim that settles the batch before
+ * it in the same statement.
  */
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PIN_PLANS, settleStatements } from '../../src/postgres/claim.js'
+import { claimStatement, PIN_PLANS, settleStatements } from '../../src/postgres/claim.js'
 import { tablesFor } from '../../src/postgres/schema.js'
 import { useCluster } from './setup.js'
 
@@ -66,6 +67,14 @@ describe('settle, renew and release plans', () => {
         seen.push(`${s.name}: ${reads.map((p) => `${p['Node Type']} ${p['Index Name'] ?? ''}`).join(', ') || 'nothing'}`)
       }
       expect(seen).toEqual(['settle delivered', 'settle failed', 'renew', 'release'].map((name) => `${name}: Index Scan entries_pkey`))
+    })
+
+    it(`${phase} table, batch ${n}: a claim that settles the batch before it reads those rows by primary key and walks entries_due for the next`, async () => {
+      if (phase === 'analyzed') await admin.query(`ANALYZE ${tablesFor(SCHEMA).entries}`)
+      const seqs = Array.from({ length: n }, (_, i) => 1 + Math.floor((i * ROWS) / n))
+      const { text, params } = claimStatement(tablesFor(SCHEMA), 'w', n, 60_000, {}, seqs)
+      const reads = (await explain(text, params)).filter((p) => p['Relation Name'] === 'entries' && p['Node Type'] !== 'ModifyTable')
+      expect(reads.map((p) => `${p['Node Type']} ${p['Index Name']}`).sort()).toEqual(['Index Scan entries_due', 'Index Scan entries_pkey', 'Index Scan entries_pkey'])
     })
   }
 })
