@@ -128,6 +128,14 @@ export const MIGRATIONS: Migration[] = [
   // buckets) and a permanent row's final: due, attempts and byFinal are read, not scanned. The
   // group indexes keep open entries only (OPEN_STATES): settling one no longer adds to them.
   countsKeyMigration,
+  // 8: half of each new page free. A claim changes only the lease columns, so it can be a HOT
+  // update (no index entries, a few dozen bytes of WAL) — but only when the new row version
+  // fits on its page, and a claim takes every row of a page at once (they are shipped, and
+  // due, together). At 70 % only about a third fitted (measured: 35k of 100k claims HOT,
+  // 1,380 B of WAL per drained entry); with as much free as used, all of them do (≈ 900 B,
+  // what a plain UPDATE-based queue writes). A shipped backlog takes ~1.4× the heap at rest;
+  // a drained table ends no larger. Applies to pages written from now on; no rewrite.
+  (t) => [`ALTER TABLE ${t.entries} SET (fillfactor = 50)`],
 ]
 
 export async function migrate(db: Db, t: Tables): Promise<number> {

@@ -11,7 +11,7 @@ describe('schema and migrations', () => {
   it('many hosts connecting at once migrate once; a schema newer than this dletter is refused', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, (_, i) => PostgresStore.connect(pg.url, { schema: 'mig_race', host: `h${i}` })))
     const db = (stores[0] as unknown as { db: { query(t: string, p?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> } }).db
-    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 7 }])
+    expect((await db.query('SELECT version FROM mig_race.migrations ORDER BY version')).rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 7 }, { version: 8 }])
     const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'mig_race' ORDER BY indexname`)
     expect(idx.rows.map((r) => r.indexname)).toEqual([
       'audit_entry',
@@ -35,7 +35,7 @@ describe('schema and migrations', () => {
     for (const s of stores) await s.close()
   })
 
-  it('a schema of version 1 gets migrations 2 to 7 on connect; its entries stay, are counted and replay', async () => {
+  it('a schema of version 1 gets migrations 2 to 8 on connect; its entries stay, are counted and replay', async () => {
     const seeded = await pg.store()
     const schema = schemaOf(seeded)
     await seed(seeded, tmpDir(), 3)
