@@ -68,6 +68,13 @@ export async function pinned<T>(db: Db, action: string, fn: (q: Queryable) => Pr
 export interface ClaimScope {
   host?: string
   log?: string
+  /**
+   * Claim only entries due before this server time (epoch ms) rather than by now: a run takes
+   * what was due when it started, as a local run reads the log once. An entry it re-queues —
+   * due at the earliest in the millisecond of the run's first claim, with no backoff — is the
+   * next run's, not tried again and again within this one.
+   */
+  dueBy?: number
 }
 
 /**
@@ -84,8 +91,9 @@ export interface ClaimScope {
 export function claimStatement(
   t: Tables, owner: string, n: number, leaseMs: number, scope: ClaimScope, delivered: number[] = [],
 ): { text: string; params: unknown[] } {
-  const conds = [`state = 'retry'`, `due_ts <= (SELECT ${NOW_MS})`, UNLEASED]
   const params: unknown[] = [owner, n, leaseMs]
+  const due = scope.dueBy === undefined ? `due_ts <= (SELECT ${NOW_MS})` : `due_ts < $${params.push(scope.dueBy)}::bigint`
+  const conds = [`state = 'retry'`, due, UNLEASED]
   if (scope.host !== undefined) {
     params.push(scope.host)
     conds.push(`host = $${params.length}`)

@@ -7,7 +7,8 @@
  *     attempts are exhausted; over `ttl` → 'permanent' ('expired') — the local engine's rules
  *     (src/format/outcome.ts);
  *   handler not settled within `handlerTimeout` → a failure.
- * It returns when nothing is due (or `limit`, or abort). Delivery is at-least-once: a worker
+ * It returns when nothing is due that was due when it started (or `limit`, or abort): an entry
+ * it re-queues is the next run's, as with the local replay. Delivery is at-least-once: a worker
  * that dies after its handler ran but before settling hands the entry to the next worker
  * when the lease ends — duplicates are bounded by one claimed batch per crashed worker.
  */
@@ -17,7 +18,7 @@ import { describeReason } from '../format/envelope.js'
 import type { Stopped } from '../format/model.js'
 import { afterFailure, classify } from '../format/outcome.js'
 import type { LoggerLike } from '../base/options.js'
-import { claim, type Failure, release, renew, settle } from './claim.js'
+import { claim, type ClaimScope, type Failure, release, renew, settle } from './claim.js'
 import type { Db } from './db.js'
 import { compactCounts } from './kept-counts.js'
 import { type CentralEntry, toEntry } from './entry.js'
@@ -48,7 +49,7 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
   const t0 = Date.now()
   const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(6).toString('hex')}`
   const s: CentralReplaySummary = { handled: 0, delivered: 0, requeued: 0, permanent: 0, expired: 0, released: 0, stopped: null, durationMs: 0 }
-  const scope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
+  const scope: ClaimScope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
   const spans = o.trace
     ? await ProcessSpans.start<CentralEntry>(o.traceParent, { destination: (e) => e.log, where: (e) => `central entry ${e.seq}` }, (m) => logger?.warn({}, `dlq: ${m}`))
     : undefined
@@ -69,6 +70,7 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
     const batch = await claim(db, t, owner, Math.min(o.batchSize, left), o.lease, scope, delivered)
     delivered = []
     if (batch.rows.length === 0) break
+    scope.dueBy ??= batch.serverNow
     delivered = await runBatch(db, t, owner, handler, o, batch.rows.map(toEntry), batch.serverNow, sent, s, logger, spans)
     if (++batches % FOLD_EVERY === 0) await foldCounts(db, t, logger)
   }
