@@ -71,7 +71,7 @@ export function poolDb(url: string, o: PoolOptions): Db {
   // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the
   // process. The next query reports the outage as DLQ_DB instead.
   pool.on('error', o.onIdleError)
-  // Made only when a worker first claims: a store that never replays opens no second pool.
+  // Made only when a pinned statement first runs (a claim, a listing's page): a store that only ships opens no second pool.
   let pinnedPool: pg.Pool | undefined
   const pinnedOf = () => {
     if (!pinnedPool) {

@@ -40,8 +40,11 @@ async function* walk(db: Db, t: Tables, prepare: () => InspectRun, summary: Insp
     if (o.signal?.aborted) throw aborted()
     // One row past the page tells whether more followed (`stopped: 'limit'`).
     const n = Math.min(PAGE, o.skip - summary.skipped + limit - summary.entries + 1)
+    // Pinned (db.pinned): a walk of the primary key whatever the statistics say. Right after a
+    // ship the planner, knowing nothing, bitmap-scanned every row of the kind and sorted them
+    // (measured, 200k rows: 0.6–1.1 s for a first page of 50, 2 ms once analyzed).
     const r = await run<Record<string, unknown>>(
-      db,
+      db.pinned,
       'inspect',
       `SELECT ${ENTRY_COLUMNS} FROM ${t.entries} WHERE seq ${newest ? '<' : '>'} $1 AND ${f.where} ORDER BY seq ${newest ? 'DESC' : ''} LIMIT $2`,
       [after, n, ...f.params],
