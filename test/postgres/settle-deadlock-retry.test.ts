@@ -5,7 +5,9 @@
  * whole batch out again). Here another session takes the row locks in the other order — the
  * settle writes the delivered row, then waits on the failed one, which the session holds
  * while it asks for the delivered one — and its own deadlock check is set far later than
- * the store's sessions', so the server picks the settle as the victim.
+ * the store's sessions', so the server picks the settle as the victim. The lease is long so
+ * that no renewal (every lease/3) runs meanwhile: on a loaded machine one did, waited on the
+ * other session's lock too, and made a second deadlock.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -41,7 +43,7 @@ it('a settle the server picks as a deadlock victim is settled again: the replay 
         await gate
         if (p.n === 1) throw new Error('odd')
       },
-      { batchSize: 2, concurrency: 2, lease: '30s', initialWait: '1h', maxWait: '1h' },
+      { batchSize: 2, concurrency: 2, lease: '10m', initialWait: '1h', maxWait: '1h' },
     )
     run.catch(() => {}) // awaited below; a rejection before then must not count as unhandled
     await until(() => calls.length === 2, 30_000, 'both handlers running')
