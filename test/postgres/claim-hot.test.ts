@@ -4,22 +4,13 @@
  * every row of a page at once (migration 8 leaves half of each page free for that). Counted
  * by the server for the claiming transaction itself, for small and large payloads.
  */
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { claimStatement, PIN_PLANS } from '../../src/postgres/claim.js'
 import { tablesFor } from '../../src/postgres/schema.js'
-import { useCluster } from './setup.js'
+import { useCluster, useAdmin } from './setup.js'
 
 const cluster = useCluster()
-let admin: pg.Client
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: cluster.url })
-  await admin.connect()
-})
-afterAll(async () => {
-  await admin?.end()
-})
+const admin = useAdmin(cluster)
 
 describe('claims are HOT updates', () => {
   for (const bytes of [120, 1000]) {

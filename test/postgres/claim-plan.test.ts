@@ -5,37 +5,14 @@
  * auto_explain for every statement a real replay runs. Autovacuum is off for these tables so
  * that they stay unanalyzed for the whole test.
  */
-import fs from 'node:fs'
-import path from 'node:path'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { claimStatement, PIN_PLANS } from '../../src/postgres/claim.js'
 import { tablesFor } from '../../src/postgres/schema.js'
-import { useCluster } from './setup.js'
+import { loggedPlans, nodes, type PlanNode } from './plans.js'
+import { useCluster, useAdmin } from './setup.js'
 
 const cluster = useCluster()
-let admin: pg.Client
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: cluster.url })
-  await admin.connect()
-})
-afterAll(async () => {
-  await admin?.end()
-})
-
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  'Index Cond'?: string
-  'Actual Rows'?: number
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-
-function nodes(p: PlanNode): PlanNode[] {
-  return [p, ...(p.Plans ?? []).flatMap(nodes)]
-}
+const admin = useAdmin(cluster)
 
 /** A fresh, never analyzed entries table with `due` rows due now and `deferred` due in a day. */
 async function table(schema: string, due: number, deferred: number): Promise<void> {
@@ -88,33 +65,12 @@ describe('central replay plans', () => {
 
   it('no statement of a real replay sorts or bitmap-scans the backlog', async () => {
     await table('plan_replay', 2000, 2000)
-    const log = path.join(cluster.cluster.dir, 'server.log')
-    const from = fs.statSync(log).size
-    // New connections (the replaying store's pool) log every plan as JSON.
-    await admin.query(`LOAD 'auto_explain'`)
-    await admin.query(`ALTER SYSTEM SET session_preload_libraries = 'auto_explain'`)
-    await admin.query(`ALTER SYSTEM SET auto_explain.log_min_duration = 0`)
-    await admin.query(`ALTER SYSTEM SET auto_explain.log_format = 'json'`)
-    await admin.query(`SELECT pg_reload_conf()`)
-    try {
+    // New connections (the replaying store's pool) log every plan.
+    const plans = await loggedPlans(admin, cluster, async () => {
       const store = await cluster.store({ schema: 'plan_replay' })
       const s = await store.replay(() => {}, { batchSize: 100, concurrency: 4 })
       expect(s).toMatchObject({ delivered: 2000 })
-    } finally {
-      await admin.query(`ALTER SYSTEM RESET session_preload_libraries`)
-      await admin.query(`ALTER SYSTEM RESET auto_explain.log_min_duration`)
-      await admin.query(`ALTER SYSTEM RESET auto_explain.log_format`)
-      await admin.query(`SELECT pg_reload_conf()`)
-    }
-    const text = fs.readFileSync(log, 'utf8').slice(from)
-    const plans: { 'Query Text': string; Plan: PlanNode }[] = []
-    const lines = text.split('\n')
-    for (let i = 0; i < lines.length; i++) {
-      if (!lines[i]!.endsWith('plan:')) continue
-      let json = ''
-      while (i + 1 < lines.length && lines[i + 1]!.startsWith('\t')) json += lines[++i]
-      plans.push(JSON.parse(json))
-    }
+    })
     const ours = plans.filter((p) => p['Query Text'].includes('"plan_replay".entries') && p['Query Text'].includes('lease_owner'))
     // 20 claims (each settling the batch before it) and the final empty claim, at least.
     expect(ours.length).toBeGreaterThanOrEqual(21)

@@ -4,27 +4,16 @@
  * the kind and sorted them for a page of 50. The server's own plans, by auto_explain, for
  * every page statement a real store.inspect() sends on a never-analyzed table.
  */
-import fs from 'node:fs'
-import path from 'node:path'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { tablesFor } from '../../src/postgres/schema.js'
-import { collect, useCluster } from './setup.js'
+import { nodes, loggedPlans } from './plans.js'
+import { collect, useCluster, useAdmin } from './setup.js'
 
 const cluster = useCluster()
-let admin: pg.Client
+const admin = useAdmin(cluster)
 const SCHEMA = 'plan_inspect'
 
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  Plans?: PlanNode[]
-}
-const nodes = (p: PlanNode): PlanNode[] => [p, ...(p.Plans ?? []).flatMap(nodes)]
-
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: cluster.url })
-  await admin.connect()
   await cluster.store({ schema: SCHEMA })
   const t = tablesFor(SCHEMA)
   await admin.query(`ALTER TABLE ${t.entries} SET (autovacuum_enabled = false)`)
@@ -36,39 +25,16 @@ beforeAll(async () => {
   const r = await admin.query(`SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, [t.entries])
   expect(Number(r.rows[0].reltuples)).toBe(-1)
 }, 120_000)
-afterAll(async () => {
-  await admin?.end()
-})
 
 describe('central listing plans', () => {
   it('every page of a listing walks the primary key: no sort, no bitmap or sequential scan, on a table never analyzed', async () => {
-    const log = path.join(cluster.cluster.dir, 'server.log')
-    const from = fs.statSync(log).size
-    await admin.query(`LOAD 'auto_explain'`)
-    await admin.query(`ALTER SYSTEM SET session_preload_libraries = 'auto_explain'`)
-    await admin.query(`ALTER SYSTEM SET auto_explain.log_min_duration = 0`)
-    await admin.query(`ALTER SYSTEM SET auto_explain.log_format = 'json'`)
-    await admin.query(`SELECT pg_reload_conf()`)
-    try {
-      // Connected after the settings: its sessions log every plan.
+    const plans = await loggedPlans(admin, cluster, async () => {
+      // Connected now: its sessions log every plan.
       const store = await cluster.store({ schema: SCHEMA })
       for (const o of [{ kind: 'retry' }, { kind: 'permanent' }, { kind: 'retry', order: 'newest' }, { kind: 'retry', host: 'h3' }] as const) {
         expect(await collect(store.inspect({ ...o, limit: 50 }))).toHaveLength(50)
       }
-    } finally {
-      await admin.query(`ALTER SYSTEM RESET session_preload_libraries`)
-      await admin.query(`ALTER SYSTEM RESET auto_explain.log_min_duration`)
-      await admin.query(`ALTER SYSTEM RESET auto_explain.log_format`)
-      await admin.query(`SELECT pg_reload_conf()`)
-    }
-    const lines = fs.readFileSync(log, 'utf8').slice(from).split('\n')
-    const plans: { 'Query Text': string; Plan: PlanNode }[] = []
-    for (let i = 0; i < lines.length; i++) {
-      if (!lines[i]!.endsWith('plan:')) continue
-      let json = ''
-      while (i + 1 < lines.length && lines[i + 1]!.startsWith('\t')) json += lines[++i]
-      plans.push(JSON.parse(json))
-    }
+    })
     const pages = plans.filter((p) => p['Query Text'].includes(`"${SCHEMA}".entries WHERE seq`))
     expect(pages).toHaveLength(4)
     for (const p of pages) {

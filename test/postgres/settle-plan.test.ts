@@ -5,28 +5,18 @@
  * EXPLAIN, for each statement as claim.ts sends it — and a claim that settles the batch before
  * it in the same statement.
  */
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { claimStatement, PIN_PLANS, settleStatements } from '../../src/postgres/claim.js'
 import { tablesFor } from '../../src/postgres/schema.js'
-import { useCluster } from './setup.js'
+import { nodes, type PlanNode } from './plans.js'
+import { useCluster, useAdmin } from './setup.js'
 
 const cluster = useCluster()
-let admin: pg.Client
+const admin = useAdmin(cluster)
 const SCHEMA = 'plan_settle'
 const ROWS = 100_000
 
-interface PlanNode {
-  'Node Type': string
-  'Relation Name'?: string
-  'Index Name'?: string
-  Plans?: PlanNode[]
-}
-const nodes = (p: PlanNode): PlanNode[] => [p, ...(p.Plans ?? []).flatMap(nodes)]
-
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: cluster.url })
-  await admin.connect()
   await cluster.store({ schema: SCHEMA })
   const t = tablesFor(SCHEMA)
   await admin.query(`ALTER TABLE ${t.entries} SET (autovacuum_enabled = false)`)
@@ -38,9 +28,6 @@ beforeAll(async () => {
   const r = await admin.query(`SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, [t.entries])
   expect(Number(r.rows[0].reltuples)).toBe(-1)
 }, 120_000)
-afterAll(async () => {
-  await admin?.end()
-})
 
 async function explain(text: string, params: unknown[]): Promise<PlanNode[]> {
   await admin.query('BEGIN')

@@ -3,6 +3,7 @@
  * removed in afterAll) and a fresh schema per store, so tests never see each other's rows.
  */
 import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
 import { afterAll, beforeAll } from 'vitest'
 import { type PGliteLike, PostgresStore } from '../../src/postgres/index.js'
 import type { CentralStatsBackend, Entry, InspectOptions, CentralOptions, StatsOptions } from '../../src/postgres/index.js'
@@ -17,6 +18,22 @@ export interface ClusterRef {
 }
 
 let schemaSeq = 0
+
+/**
+ * A plain client on the file's cluster, connected before the file's own hooks run (register it
+ * after useCluster): for the server's own views — EXPLAIN, pg_stat, the catalogs.
+ */
+export function useAdmin(cluster: ClusterRef): Pick<pg.Client, 'query'> {
+  let client: pg.Client | undefined
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: cluster.url })
+    await client.connect()
+  })
+  afterAll(async () => {
+    await client?.end()
+  })
+  return { query: ((...args: Parameters<pg.Client['query']>) => (client!.query as (...a: unknown[]) => unknown)(...args)) as pg.Client['query'] }
+}
 
 export function useCluster(): ClusterRef {
   let cluster: Cluster | undefined
