@@ -116,24 +116,7 @@ export function countsMigration(t: { schema: string; entries: string }): string[
       state text NOT NULL, host text NOT NULL, fingerprint text NOT NULL, n bigint NOT NULL,
       PRIMARY KEY (state, host, fingerprint))`,
     `CREATE TABLE ${c.deltas} (state text NOT NULL, host text NOT NULL, fingerprint text NOT NULL, n bigint NOT NULL)`,
-    `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $body$
-     BEGIN
-       IF TG_OP = 'INSERT' THEN
-         INSERT INTO ${c.deltas} (state, host, fingerprint, n)
-           SELECT state, host, fingerprint, count(*) FROM new_rows GROUP BY 1, 2, 3;
-       ELSIF TG_OP = 'DELETE' THEN
-         INSERT INTO ${c.deltas} (state, host, fingerprint, n)
-           SELECT state, host, fingerprint, -count(*) FROM old_rows GROUP BY 1, 2, 3;
-       ELSE
-         INSERT INTO ${c.deltas} (state, host, fingerprint, n)
-           SELECT state, host, fingerprint, sum(d) FROM (
-             SELECT state, host, fingerprint, -1 AS d FROM old_rows
-             UNION ALL
-             SELECT state, host, fingerprint, 1 FROM new_rows) AS x
-           GROUP BY 1, 2, 3 HAVING sum(d) <> 0;
-       END IF;
-       RETURN NULL;
-     END $body$`,
+    countFunction(t.schema, c, 'state, host, fingerprint', 'state, host, fingerprint'),
     // A trigger with transition tables may have one event only.
     `CREATE TRIGGER entries_count_insert AFTER INSERT ON ${t.entries} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`,
     `CREATE TRIGGER entries_count_update AFTER UPDATE ON ${t.entries} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`,
