@@ -5,6 +5,7 @@
 import { type Command, Option } from 'commander'
 import { transformText as changeTransformText } from '../format/change-text.js'
 import type { AuditSummary, TransformSummary } from '../format/model.js'
+import { given } from './common.js'
 import { terminalSafe } from './output.js'
 
 export interface AuditFlags {
@@ -24,11 +25,7 @@ export function addAuditOptions(cmd: Command, transform: boolean): void {
 }
 
 export function auditOptions(flags: AuditFlags & { transform?: string }): { why?: string; actor?: string; transform?: string } {
-  return {
-    ...(flags.transform !== undefined ? { transform: flags.transform } : {}),
-    ...(flags.why !== undefined ? { why: flags.why } : {}),
-    ...(flags.actor !== undefined ? { actor: flags.actor } : {}),
-  }
+  return given(flags, ['transform', 'why', 'actor'])
 }
 
 /** The transform's counts, its failures, and (dry run) the first changes as diffs, safe for a terminal. */

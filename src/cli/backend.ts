@@ -66,7 +66,7 @@ export async function runChange<R extends RequeueResult | PurgeResult>(
     const r = flags.dryRun
       ? await call(b, {})
       : await runRewrite(op, !flags.json && flags.progress !== false, (signal, progress) =>
-          call(b, { signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
+          call(b, { signal, onProgress: (p) => progress.update(p) }),
         )
     if (flags.json) return { text: JSON.stringify({ ...b.tag, ...r }), r }
     const transform = 'transform' in r && r.transform ? transformText(r.transform, r.dryRun) : ''

@@ -21,6 +21,11 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
   return cmd
 }
 
+/** The flags that were given (commander leaves the others undefined), under their option names. */
+export function given<T extends object, K extends keyof T>(flags: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]])) as Partial<Pick<T, K>>
+}
+
 /**
  * The log argument, checked by the library's one rule before anything else runs (a replay
  * loads its handler module only after this: a missing directory is exit 1, not 3), with a

@@ -11,10 +11,10 @@ import { entryJson } from '../format/entry.js'
 import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
+import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, reasonWithFirst, terminalSafe, warn, writeOut } from './output.js'
 
-interface InspectFlags extends CommonFlags {
+interface InspectFlags extends CommonFlags, FilterFlags {
   permanent?: boolean
   corrupt?: boolean
   human?: boolean
@@ -53,7 +53,7 @@ ${EXIT_CODES_HELP}`,
 
 async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
-  const filters = filterFlags(flags as Record<string, unknown>)
+  const filters = filterFlags(flags)
   if (flags.corrupt) usageCheckCorrupt(filters)
   const human = flags.human === true || (!flags.json && process.stdout.isTTY === true)
   const width = Math.max(60, process.stdout.columns ?? 160)

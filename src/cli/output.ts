@@ -39,25 +39,16 @@ export function usageError(message: string): CliError {
 }
 
 /** `maxWait` → `--max-wait`, so library validation messages name the flag the user typed. */
-function flagName(option: string): string {
+export function flagName(option: string): string {
   return '--' + option.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
 }
 
+/** The library's error codes that are not a failure (exit 3). */
+const EXIT_OF: Record<string, number> = { DLQ_REPLAY_LOCKED: EXIT.LOCKED, DLQ_INVALID_OPTION: EXIT.USAGE, DLQ_INVALID_ARGUMENT: EXIT.USAGE, DLQ_NOT_FOUND: EXIT.USAGE }
+
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode
-  if (err instanceof DeadLetterError) {
-    switch (err.code) {
-      case 'DLQ_REPLAY_LOCKED':
-        return EXIT.LOCKED
-      case 'DLQ_INVALID_OPTION':
-      case 'DLQ_INVALID_ARGUMENT':
-      case 'DLQ_NOT_FOUND':
-        return EXIT.USAGE
-      default:
-        return EXIT.FAILURE
-    }
-  }
-  return EXIT.FAILURE
+  return (err instanceof DeadLetterError && EXIT_OF[err.code]) || EXIT.FAILURE
 }
 
 export function messageOf(err: unknown): string {
@@ -215,14 +206,6 @@ export function preview(text: string, max: number): string {
   const flat = terminalSafe(text.replace(/[\n\t]+/g, ' '))
   if (max <= 1) return ''
   return flat.length > max ? flat.slice(0, max - 1) + '…' : flat
-}
-
-export function padStart(s: string | number, n: number): string {
-  return String(s).padStart(n)
-}
-
-export function padEnd(s: string | number, n: number): string {
-  return String(s).padEnd(n)
 }
 
 /** An entry's reason for one-line listings, with what first put it in the log when that differs: "last ← first". */

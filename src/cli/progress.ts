@@ -6,15 +6,10 @@
  */
 import cliProgress from 'cli-progress'
 import { parseDuration } from '../base/checks.js'
+import type { Progress as Step } from '../format/model.js'
 import { formatBytes } from './output.js'
 
 const BAR_DELAY_MS = 300
-
-export interface ProgressState {
-  done: number
-  total: number
-  items: number
-}
 
 export class Progress {
   private readonly tty: boolean
@@ -22,7 +17,7 @@ export class Progress {
   private readonly startedAt = Date.now()
   private bar: cliProgress.SingleBar | undefined
   private lastLine = 0
-  private state: ProgressState = { done: 0, total: 0, items: 0 }
+  private state = { done: 0, total: 0, items: 0 }
   private stopped = false
 
   constructor(
@@ -34,9 +29,10 @@ export class Progress {
     this.lastLine = this.startedAt
   }
 
-  update(state: Partial<ProgressState>): void {
+  /** A step of the library's progress; an unknown total is what is done so far. */
+  update(p: Step): void {
     if (!this.enabled || this.stopped) return
-    this.state = { ...this.state, ...state }
+    this.state = { ...p, total: p.total ?? p.done }
     const now = Date.now()
     if (this.tty) {
       if (!this.bar && now - this.startedAt >= BAR_DELAY_MS) this.startBar()

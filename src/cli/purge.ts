@@ -11,10 +11,10 @@ import { runChange } from './backend.js'
 import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
+import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
 import { EXIT_CODES_HELP, guardStdoutPipe, usageError } from './output.js'
 
-interface PurgeFlags extends CommonFlags, AuditFlags {
+interface PurgeFlags extends CommonFlags, AuditFlags, FilterFlags {
   permanent?: boolean
   corrupt?: boolean
   yes?: boolean
@@ -58,7 +58,7 @@ async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Pro
   guardStdoutPipe()
   if (!flags.permanent && !flags.corrupt) throw usageError('purge needs --permanent or --corrupt (the retry log is never purged)')
   const kind = flags.permanent ? 'permanent' : 'corrupt'
-  const filters = filterFlags(flags as Record<string, unknown>)
+  const filters = filterFlags(flags)
   if (kind === 'corrupt') usageCheckCorrupt(filters)
   if (!flags.yes && !flags.dryRun) {
     const described = normalizeFilter(filters, kind, Date.now())

@@ -10,10 +10,10 @@ import { runChange } from './backend.js'
 import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
+import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
 import { EXIT_CODES_HELP, guardStdoutPipe, shellArg } from './output.js'
 
-interface RequeueFlags extends CommonFlags, AuditFlags {
+interface RequeueFlags extends CommonFlags, AuditFlags, FilterFlags {
   transform?: string
   resetAttempts?: boolean
   maxRedrives?: number
@@ -56,7 +56,7 @@ ${EXIT_CODES_HELP}`,
 
 async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): Promise<number> {
   guardStdoutPipe()
-  const filters = filterFlags(flags as Record<string, unknown>)
+  const filters = filterFlags(flags)
   const o = {
     ...filters,
     dryRun: flags.dryRun === true,
@@ -66,19 +66,18 @@ async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): P
     ...auditOptions(flags),
   }
   return runChange('requeue', logArg, flags, (b, run) => b.requeue({ ...o, ...run }), (r, b) => {
-    if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}`] : []
+    if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags)}`] : []
     return r.count > 0 && !r.resetAttempts
       ? ['  note: without --reset-attempts, entries that used all their attempts go back to the permanent log', '  on the next replay unless it runs with a higher --max-attempts']
       : []
   })
 }
 
-
-function filterArgs(flags: Record<string, unknown>): string {
+function filterArgs(flags: FilterFlags): string {
   const out: string[] = []
   if (flags.reason instanceof RegExp) out.push(`--reason ${shellArg(flags.reason.source)}`)
-  if (Array.isArray(flags.id)) for (const id of flags.id) out.push(`--id ${shellArg(String(id))}`)
-  if (flags.since) out.push(`--since ${shellArg((flags.since as { text: string }).text)}`)
-  if (flags.olderThan) out.push(`--older-than ${shellArg((flags.olderThan as { text: string }).text)}`)
+  for (const id of [flags.id ?? []].flat()) out.push(`--id ${shellArg(id)}`)
+  if (flags.since !== undefined) out.push(`--since ${shellArg(String(flags.since))}`)
+  if (flags.olderThan !== undefined) out.push(`--older-than ${shellArg(String(flags.olderThan))}`)
   return out.length > 0 ? ' ' + out.join(' ') : ''
 }
