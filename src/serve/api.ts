@@ -11,7 +11,8 @@ import { badRequest, HttpError, notFound } from './http-error.js'
 import { groupLinks, overview } from './overview.js'
 import { parseGroupBy } from './groups.js'
 import { parseFilterParams, parseIds, parsePageParams, toSourceFilter } from './query.js'
-import type { Source, SourceFilter } from './sources.js'
+import type { Source } from './backend-source.js'
+import type { SourceFilter } from './sources.js'
 
 /** Query parameters as one record (a repeated name keeps its first value). */
 export function queryOf(c: Context): Record<string, string> {
@@ -86,29 +87,20 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     return c.json(e)
   })
 
-  app.post('/api/logs/:key/requeue', async (c) => {
-    requireWrites(ctx)
-    const source = ctx.source(c.req.param('key'))
-    const a = actionFilter(await jsonBody(c))
-    const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
-      source.requeue({ filter: a.filter, dryRun: a.dryRun, resetAttempts: a.resetAttempts, signal, onProgress })
-    if (a.dryRun) return c.json(await run(c.req.raw.signal))
-    const job = ctx.jobs.start(source.key, 'requeue', run)
-    return c.json({ job: job.id }, 202)
-  })
-
-  app.post('/api/logs/:key/purge', async (c) => {
-    requireWrites(ctx)
-    const source = ctx.source(c.req.param('key'))
-    const a = actionFilter(await jsonBody(c))
-    const kind = a.filter.kind
-    if (kind !== 'permanent' && kind !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): kind=permanent or kind=corrupt')
-    const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
-      source.purge({ filter: { ...a.filter, kind }, dryRun: a.dryRun, signal, onProgress })
-    if (a.dryRun) return c.json(await run(c.req.raw.signal))
-    const job = ctx.jobs.start(source.key, 'purge', run)
-    return c.json({ job: job.id }, 202)
-  })
+  for (const op of ['requeue', 'purge'] as const) {
+    app.post(`/api/logs/:key/${op}`, async (c) => {
+      requireWrites(ctx)
+      const source = ctx.source(c.req.param('key'))
+      const a = actionFilter(await jsonBody(c))
+      // Refused before a job starts (the source checks it again, as it checks requeue's).
+      if (op === 'purge' && a.filter.kind !== 'permanent' && a.filter.kind !== 'corrupt') {
+        throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): kind=permanent or kind=corrupt')
+      }
+      const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) => source[op]({ ...a, signal, onProgress })
+      if (a.dryRun) return c.json(await run(c.req.raw.signal))
+      return c.json({ job: ctx.jobs.start(source.key, op, run).id }, 202)
+    })
+  }
 
   app.get('/api/jobs/:id', (c) => {
     const job = ctx.jobs.get(c.req.param('id'))

@@ -18,7 +18,8 @@ import type { Entry, RequeueResult, Transform } from '../format/model.js'
 import { jsonBody, requireWrites } from './api.js'
 import type { ServeContext } from './context.js'
 import { HttpError, badRequest } from './http-error.js'
-import type { Source, SourceFilter } from './sources.js'
+import type { Source } from './backend-source.js'
+import type { SourceFilter } from './sources.js'
 import { visible } from './views/format.js'
 
 /** What the editor offers to edit: larger payloads are `requeue --transform`'s (and would not fit the request body limit). */

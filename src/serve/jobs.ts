@@ -65,19 +65,10 @@ export class Jobs {
    * source, aborted and waited for on close), its outcome returned or thrown as it was.
    */
   async run<T>(source: string, op: 'requeue' | 'purge', fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    let outcome: { ok: true; value: T } | { ok: false; err: unknown } | undefined
-    const job = this.start(source, op, (signal) =>
-      fn(signal).then(
-        (value) => ((outcome = { ok: true, value }), value),
-        (err: unknown) => {
-          outcome = { ok: false, err }
-          throw err
-        },
-      ),
-    )
+    let outcome: Promise<T> | undefined
+    const job = this.start(source, op, (signal) => (outcome = fn(signal)))
     await this.running.get(job.id)?.done
-    if (!outcome!.ok) throw outcome!.err
-    return outcome!.value
+    return outcome!
   }
 
   get(id: string): JobView | undefined {

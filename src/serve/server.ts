@@ -14,7 +14,7 @@ import { Limiter } from './cache.js'
 import { ServeContext } from './context.js'
 import { localSource, storeSource } from './backend-source.js'
 import { type ServeOptions, isLoopback, resolveServeOptions } from './options.js'
-import type { Source } from './sources.js'
+import type { Source } from './backend-source.js'
 
 export type { ServeOptions } from './options.js'
 
