@@ -6,7 +6,6 @@
  */
 import { type Command, Option } from 'commander'
 import { PostgresStore } from '../postgres/index.js'
-import { redactUrl } from '../base/redact.js'
 import { parseIntArg } from './filters.js'
 import { usageError } from './output.js'
 
@@ -57,8 +56,4 @@ export async function withStore<T>(url: string, host: string | undefined, fn: (s
   } finally {
     await store.close()
   }
-}
-
-export function where(url: string): string {
-  return `central store ${redactUrl(url)}`
 }

@@ -2,6 +2,7 @@
  * Exit codes, error reporting and text formatting shared by every command. Scripts (cron,
  * alerting) depend on the exit codes, so each failure maps to exactly one of them here.
  */
+import path from 'node:path'
 import { DeadLetterError } from '../base/errors.js'
 
 export const EXIT = {
@@ -81,6 +82,11 @@ export function reportError(err: unknown, verbose: boolean): number {
 
 export function warn(message: string): void {
   process.stderr.write(`dletter: warning: ${terminalSafe(message.replace(/^dlq: /, ''))}\n`)
+}
+
+/** Files a listing or a count could not read to the end (the rest of the log was read). */
+export function warnReadErrors(errors: ReadonlyArray<{ file: string; error: string }>): void {
+  for (const e of errors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
 }
 
 export function note(message: string): void {

@@ -11,7 +11,8 @@ import { type Command, Option } from 'commander'
 import { replayDefaults } from '../base/options.js'
 import { type Handler, type OutcomeEvent, type ReplayOptions, type ReplaySummary, replay } from '../index.js'
 import { type CommonFlags, abortOnSignals, action, addCommonOptions, given, resolveLog } from './common.js'
-import { type DbFlags, addDbOptions, centralTarget, where, withStore } from './db.js'
+import { redactUrl } from '../base/redact.js'
+import { type DbFlags, addDbOptions, centralTarget, withStore } from './db.js'
 import { parseDurationArg, parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
 import {
   CliError,
@@ -21,7 +22,6 @@ import {
   flagName,
   formatBytes,
   formatDuration,
-  guardStdoutPipe,
   note,
   stdoutWrite,
   terminalSafe,
@@ -96,7 +96,6 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: ReplayFlags): Promise<number> {
-  guardStdoutPipe()
   // Before the handler module is imported: its top-level code may print as well.
   divertStdout()
   // A dry run calls nothing, so it needs no handler and never runs the module's code.
@@ -157,7 +156,7 @@ async function replayCentral(url: string, handler: Handler, flags: ReplayFlags):
     if (flags.json) stdoutWrite(JSON.stringify(s) + '\n')
     else {
       stdoutWrite(
-        `replay of the ${where(url)}${stoppedText(s.stopped)}\n` +
+        `replay of the central store ${redactUrl(url)}${stoppedText(s.stopped)}\n` +
           `  ${s.handled} entries in ${formatDuration(s.durationMs)}\n` +
           row('delivered', s.delivered, 'handler succeeded') +
           row('requeued', s.requeued, 'failed again; attempt+1 and a backoff due time') +

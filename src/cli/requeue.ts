@@ -7,11 +7,11 @@
  */
 import { type Command, Option } from 'commander'
 import { runChange } from './backend.js'
-import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
-import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type AuditFlags, addAuditOptions } from './audit-flags.js'
+import { type CommonFlags, action, addCommonOptions, given } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
 import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
-import { EXIT_CODES_HELP, guardStdoutPipe, shellArg } from './output.js'
+import { EXIT_CODES_HELP, shellArg } from './output.js'
 
 interface RequeueFlags extends CommonFlags, AuditFlags, FilterFlags {
   transform?: string
@@ -55,16 +55,8 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
   const filters = filterFlags(flags)
-  const o = {
-    ...filters,
-    dryRun: flags.dryRun === true,
-    resetAttempts: flags.resetAttempts === true,
-    ...(flags.maxRedrives !== undefined ? { maxRedrives: flags.maxRedrives } : {}),
-    ...(flags.force ? { force: true } : {}),
-    ...auditOptions(flags),
-  }
+  const o = { ...filters, ...given(flags, ['maxRedrives', 'force', 'transform', 'why', 'actor']), dryRun: flags.dryRun === true, resetAttempts: flags.resetAttempts === true }
   return runChange('requeue', logArg, flags, (b, run) => b.requeue({ ...o, ...run }), (r, b) => {
     if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags)}`] : []
     return r.count > 0 && !r.resetAttempts

@@ -7,7 +7,7 @@ import { type Command, Option } from 'commander'
 import { type CommonFlags, action, addCommonOptions, given, resolveLog } from './common.js'
 import { dbUrlFor, withStore } from './db.js'
 import { parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatDuration, guardStdoutPipe } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatDuration } from './output.js'
 
 interface ShipFlags extends CommonFlags {
   db?: string
@@ -49,7 +49,6 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string, flags: ShipFlags): Promise<number> {
-  guardStdoutPipe()
   const url = dbUrlFor(flags.db)
   const log = await resolveLog(logArg)
   const r = await withStore(url, flags.host, (store) => store.ship(log, given(flags, ['sealTimeout', 'batchSize', 'maxRecordSize', 'logName'])))

@@ -4,21 +4,20 @@
  * the active files as they are (a partial last line is a record being written, skipped),
  * no locks taken, nothing renamed.
  */
-import path from 'node:path'
 import { type Command, Option } from 'commander'
 import type { ReasonGroup, Stats } from '../index.js'
 import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
 import { maxRecordSizeOption, parseIntArg } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, guardStdoutPipe, preview, terminalSafe, warn } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, preview, terminalSafe, warnReadErrors } from './output.js'
 import { Progress } from './progress.js'
 
 interface StatsFlags extends CommonFlags {
   top: number
   maxRecordSize?: string
   fast?: boolean
-  groupBy?: 'first' | 'last'
+  groupBy: 'first' | 'last'
 }
 
 export function registerStats(program: Command): void {
@@ -48,11 +47,10 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
   const s = await withBackend(logArg, flags, async (b) => {
     const progress = new Progress('stats', !flags.json && flags.progress !== false)
     try {
-      return { ...b.tag, ...(await b.stats({ top: flags.top, ...(flags.groupBy !== undefined ? { groupBy: flags.groupBy } : {}), fast: flags.fast === true, onProgress: (p) => progress.update(p) })) }
+      return { ...b.tag, ...(await b.stats({ top: flags.top, groupBy: flags.groupBy, fast: flags.fast === true, onProgress: (p) => progress.update(p) })) }
     } finally {
       progress.stop()
     }
@@ -61,7 +59,7 @@ async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Pro
     process.stdout.write(JSON.stringify(s) + '\n')
     return EXIT.OK
   }
-  if (s.backend.type === 'local') for (const e of s.backend.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+  if (s.backend.type === 'local') warnReadErrors(s.backend.readErrors)
   process.stdout.write(formatStats(s, flags.host))
   return EXIT.OK
 }
