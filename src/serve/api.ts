@@ -27,7 +27,8 @@ export async function listPage(source: Source, q: Record<string, unknown>, signa
   return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }
 }
 
-export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+/** The request's JSON object, with only the `keys` given, and its `flags` true or false. */
+export async function jsonBody(c: Context, keys: ReadonlySet<string>, flags: readonly string[]): Promise<Record<string, unknown>> {
   let body: unknown
   try {
     body = await c.req.json()
@@ -35,15 +36,15 @@ export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
     throw badRequest('the body is not valid JSON')
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object')
-  return body as Record<string, unknown>
+  const o = body as Record<string, unknown>
+  for (const k of Object.keys(o)) if (!keys.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
+  for (const k of flags) if (o[k] !== undefined && typeof o[k] !== 'boolean') throw badRequest(`${k}: expected true or false`)
+  return o
 }
 
 const ACTION_KEYS = new Set(['kind', 'log', 'reason', 're', 'id', 'payload', 'host', 'attempt', 'since', 'until', 'ids', 'dryRun', 'resetAttempts'])
 
 function actionFilter(body: Record<string, unknown>): { filter: SourceFilter; dryRun: boolean; resetAttempts: boolean } {
-  for (const k of Object.keys(body)) if (!ACTION_KEYS.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
-  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw badRequest('dryRun: expected true or false')
-  if (body.resetAttempts !== undefined && typeof body.resetAttempts !== 'boolean') throw badRequest('resetAttempts: expected true or false')
   const strings = Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'ids').map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]))
   const filter = toSourceFilter(parseFilterParams(strings), Date.now())
   const ids = parseIds(body.ids)
@@ -91,7 +92,7 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     app.post(`/api/logs/:key/${op}`, async (c) => {
       requireWrites(ctx)
       const source = ctx.source(c.req.param('key'))
-      const a = actionFilter(await jsonBody(c))
+      const a = actionFilter(await jsonBody(c, ACTION_KEYS, ['dryRun', 'resetAttempts']))
       // Refused before a job starts (the source checks it again, as it checks requeue's).
       if (op === 'purge' && a.filter.kind !== 'permanent' && a.filter.kind !== 'corrupt') {
         throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): kind=permanent or kind=corrupt')

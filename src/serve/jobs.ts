@@ -7,20 +7,18 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Progress } from '../format/model.js'
-import { HttpError, toErrorBody } from './http-error.js'
-
-export type JobState = 'running' | 'done' | 'failed'
+import { type ErrorBody, HttpError, toErrorBody } from './http-error.js'
 
 export interface JobView {
   id: string
   op: 'requeue' | 'purge'
   source: string
-  state: JobState
+  state: 'running' | 'done' | 'failed'
   startedAt: number
   finishedAt: number | null
   progress: Progress | null
   result: unknown
-  error: { error: string; code: string; status: number } | null
+  error: ErrorBody | null
 }
 
 const KEEP_FINISHED = 50

@@ -238,8 +238,7 @@ export const APP_JS = String.raw`'use strict';
     }
   }
 
-  if (page === 'overview') setInterval(refreshOverview, 5000);
-  if (page === 'overview') refreshOverview();
+  if (page === 'overview') { refreshOverview(); setInterval(refreshOverview, 5000); }
   if (page === 'entries') loadGroups();
   if (page === 'entries' || page === 'entry') setupActions();
 })();
