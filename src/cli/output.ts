@@ -96,15 +96,10 @@ export function note(message: string): void {
 // ----------------------------------------------------------------------------- stdout
 
 /**
- * Taken before any handler module is loaded: while `divertStdout()` is in force, this is the
- * only way to reach the real stdout.
+ * Write to the real stdout, even while a handler's writes are diverted to stderr: taken before
+ * any handler module is loaded, so while `divertStdout()` is in force it is the only way there.
  */
-const realStdoutWrite = process.stdout.write.bind(process.stdout) as (chunk: string, cb?: (err?: Error | null) => void) => boolean
-
-/** Write to the real stdout, even while a handler's writes are diverted to stderr. */
-export function stdoutWrite(text: string, cb?: (err?: Error | null) => void): boolean {
-  return realStdoutWrite(text, cb)
-}
+export const stdoutWrite = process.stdout.write.bind(process.stdout) as (text: string, cb?: (err?: Error | null) => void) => boolean
 
 let diverted = false
 /**
@@ -126,7 +121,7 @@ export function divertStdout(): void {
  * memory bounded. A closed pipe (`dletter inspect | head`) ends the process quietly.
  */
 export function writeOut(text: string): Promise<void> | undefined {
-  if (realStdoutWrite(text)) return undefined
+  if (stdoutWrite(text)) return undefined
   return new Promise((resolve) => process.stdout.once('drain', resolve))
 }
 

@@ -12,22 +12,18 @@ import { formatBytes } from './output.js'
 const BAR_DELAY_MS = 300
 
 export class Progress {
-  private readonly tty: boolean
-  private readonly interval: number
+  private readonly tty = process.stderr.isTTY === true
+  private readonly interval = progressInterval()
   private readonly startedAt = Date.now()
   private bar: cliProgress.SingleBar | undefined
-  private lastLine = 0
+  private lastLine = this.startedAt
   private state = { done: 0, total: 0, items: 0 }
   private stopped = false
 
   constructor(
     private readonly label: string,
     private readonly enabled: boolean,
-  ) {
-    this.tty = process.stderr.isTTY === true
-    this.interval = progressInterval()
-    this.lastLine = this.startedAt
-  }
+  ) {}
 
   /** A step of the library's progress; an unknown total is what is done so far. */
   update(p: Step): void {
@@ -80,10 +76,8 @@ export class Progress {
 }
 
 function progressInterval(): number {
-  const raw = process.env.DLETTER_PROGRESS_INTERVAL
-  if (raw === undefined || raw === '') return 2000
   try {
-    return parseDuration(raw)
+    return parseDuration(process.env.DLETTER_PROGRESS_INTERVAL || 2000)
   } catch {
     return 2000
   }

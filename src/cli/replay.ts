@@ -99,7 +99,8 @@ async function run(logArg: string | undefined, flags: ReplayFlags): Promise<numb
   // Before the handler module is imported: its top-level code may print as well.
   divertStdout()
   // A dry run calls nothing, so it needs no handler and never runs the module's code.
-  const spec = flags.dryRun ? undefined : requiredHandler(flags.handler)
+  if (!flags.dryRun && !flags.handler) throw usageError("required option '--handler <module>' not specified (only --dry-run runs without a handler)")
+  const spec = flags.dryRun ? undefined : flags.handler
   const db = centralTarget(logArg, flags)
   if (db !== undefined) {
     await replayCentral(db, spec === undefined ? neverCalled : await loadHandler(spec), flags)
@@ -174,13 +175,6 @@ function printOutcome(ev: OutcomeEvent): void {
   if (ev.outcome === 'delivered' || ev.outcome === 'deferred') return
   const id = ev.envelope?.id !== undefined ? ` id=${ev.envelope.id}` : ''
   process.stderr.write(terminalSafe(`${ev.outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}`) + '\n')
-}
-
-function requiredHandler(spec: string | undefined): string {
-  if (spec === undefined || spec === '') {
-    throw usageError("required option '--handler <module>' not specified (only --dry-run runs without a handler)")
-  }
-  return spec
 }
 
 const neverCalled: Handler = () => {

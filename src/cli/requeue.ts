@@ -6,6 +6,7 @@
  * one. Holds the replay lock, so it never runs alongside a replay of the same log.
  */
 import { type Command, Option } from 'commander'
+import type { RequeueOptions } from '../index.js'
 import { runChange } from './backend.js'
 import { type AuditFlags, addAuditOptions } from './audit-flags.js'
 import { type CommonFlags, action, addCommonOptions, given } from './common.js'
@@ -13,14 +14,7 @@ import { type DbFlags, addDbOptions } from './db.js'
 import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
 import { EXIT_CODES_HELP, shellArg } from './output.js'
 
-interface RequeueFlags extends CommonFlags, AuditFlags, FilterFlags {
-  transform?: string
-  resetAttempts?: boolean
-  maxRedrives?: number
-  force?: boolean
-  dryRun?: boolean
-  maxRecordSize?: string
-}
+type RequeueFlags = CommonFlags & AuditFlags & FilterFlags & Pick<RequeueOptions, 'resetAttempts' | 'maxRedrives' | 'force' | 'dryRun'> & { transform?: string; maxRecordSize?: string }
 
 export function registerRequeue(program: Command): void {
   const cmd = program

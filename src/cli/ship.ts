@@ -4,19 +4,13 @@
  * committed. Same locks as `replay`: run it from cron instead of (not next to) a local replay.
  */
 import { type Command, Option } from 'commander'
+import type { ShipOptions } from '../postgres/index.js'
 import { type CommonFlags, action, addCommonOptions, given, resolveLog } from './common.js'
 import { dbUrlFor, withStore } from './db.js'
 import { parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, formatDuration } from './output.js'
 
-interface ShipFlags extends CommonFlags {
-  db?: string
-  host?: string
-  logName?: string
-  sealTimeout?: string
-  batchSize?: number
-  maxRecordSize?: string
-}
+type ShipFlags = CommonFlags & Pick<ShipOptions, 'sealTimeout' | 'batchSize' | 'maxRecordSize' | 'logName'> & { db?: string; host?: string }
 
 export function registerShip(program: Command): void {
   const cmd = program
