@@ -1,11 +1,5 @@
-/**
- * The flags of repair before redrive and of the audit trail (`--transform`, `--why`,
- * `--actor`) and how a requeue's transform summary and dry-run changes are printed.
- */
+/** The flags of repair before redrive and of the audit trail: `--transform`, `--why`, `--actor`. */
 import { type Command, Option } from 'commander'
-import { transformText as changeTransformText } from '../format/change-text.js'
-import type { AuditSummary, TransformSummary } from '../format/model.js'
-import { terminalSafe } from './output.js'
 
 export interface AuditFlags {
   why?: string
@@ -21,21 +15,4 @@ export function addAuditOptions(cmd: Command, transform: boolean): void {
   cmd
     .addOption(new Option('--why <text>', 'why: written to the audit trail (required with --transform)'))
     .addOption(new Option('--actor <name>', 'who: written to the audit trail (default: user@host)'))
-}
-
-export function auditOptions(flags: AuditFlags & { transform?: string }): { why?: string; actor?: string; transform?: string } {
-  return {
-    ...(flags.transform !== undefined ? { transform: flags.transform } : {}),
-    ...(flags.why !== undefined ? { why: flags.why } : {}),
-    ...(flags.actor !== undefined ? { actor: flags.actor } : {}),
-  }
-}
-
-/** The transform's counts, its failures, and (dry run) the first changes as diffs, safe for a terminal. */
-export function transformText(t: TransformSummary, dryRun: boolean): string {
-  return changeTransformText(t, dryRun, terminalSafe)
-}
-
-export function auditLine(a: AuditSummary): string {
-  return `  audit: ${a.records} record(s) in ${terminalSafe(a.where)}\n`
 }

@@ -5,11 +5,11 @@
  */
 import { type Backend as LibraryBackend, type Progress, type PurgeResult, type RequeueResult, logBackend } from '../index.js'
 import { redactUrl } from '../base/redact.js'
-import { changeText } from '../format/change-text.js'
-import { auditLine, transformText } from './audit-flags.js'
-import { resolveLog, runRewrite } from './common.js'
+import { changeText, transformText } from '../format/change-text.js'
+import { abortOnSignals, resolveLog } from './common.js'
 import { type DbFlags, centralTarget, withStore } from './db.js'
 import { EXIT, note, terminalSafe, usageError, warn } from './output.js'
+import { Progress as ProgressDisplay } from './progress.js'
 
 /** The library's Backend, and what the commands print about it. */
 export interface Backend extends LibraryBackend {
@@ -53,7 +53,8 @@ export async function withBackend<T>(logArg: string | undefined, flags: BackendF
 
 /**
  * requeue and purge: one run (a dry run takes no lock and shows no progress; a real one stops
- * on the first SIGINT/SIGTERM after rolling back the segment in progress) and one printer.
+ * on the first SIGINT/SIGTERM after rolling back the segment in progress; a second one exits
+ * at once) and one printer.
  */
 export async function runChange<R extends RequeueResult | PurgeResult>(
   op: 'requeue' | 'purge',
@@ -63,14 +64,10 @@ export async function runChange<R extends RequeueResult | PurgeResult>(
   hint: (r: R, b: Backend) => string[] = () => [],
 ): Promise<number> {
   const out = await withBackend(logArg, flags, async (b) => {
-    const r = flags.dryRun
-      ? await call(b, {})
-      : await runRewrite(op, !flags.json && flags.progress !== false, (signal, progress) =>
-          call(b, { signal, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) }),
-        )
+    const r = flags.dryRun ? await call(b, {}) : await rewrite(op, !flags.json && flags.progress !== false, b, call)
     if (flags.json) return { text: JSON.stringify({ ...b.tag, ...r }), r }
-    const transform = 'transform' in r && r.transform ? transformText(r.transform, r.dryRun) : ''
-    const audit = r.audit && !r.dryRun ? auditLine(r.audit).trimEnd() : undefined
+    const transform = 'transform' in r && r.transform ? transformText(r.transform, r.dryRun, terminalSafe) : ''
+    const audit = r.audit && !r.dryRun ? `  audit: ${r.audit.records} record(s) in ${terminalSafe(r.audit.where)}` : undefined
     return { text: transform + [terminalSafe(changeText(r)), ...(audit !== undefined ? [audit] : []), ...hint(r, b)].join('\n'), r }
   })
   if (!flags.json) {
@@ -79,4 +76,15 @@ export async function runChange<R extends RequeueResult | PurgeResult>(
   }
   process.stdout.write(out.text + '\n')
   return EXIT.OK
+}
+
+async function rewrite<R>(op: string, showProgress: boolean, b: Backend, call: (b: Backend, o: { signal?: AbortSignal; onProgress?: (p: Progress) => void }) => Promise<R>): Promise<R> {
+  const stop = abortOnSignals((sig) => note(`${sig} received: stopping after rolling back the segment in progress (send it again to exit at once)`))
+  const progress = new ProgressDisplay(op, showProgress)
+  try {
+    return await call(b, { signal: stop.signal, onProgress: (p) => progress.update(p) })
+  } finally {
+    progress.stop()
+    stop.dispose()
+  }
 }

@@ -5,8 +5,7 @@
 import { type Command, Option } from 'commander'
 import { otherLogs } from '../format/log-names.js'
 import { checkLogPath } from '../index.js'
-import { note, reportError, usageError, warn } from './output.js'
-import { Progress } from './progress.js'
+import { guardStdoutPipe, reportError, usageError, warn } from './output.js'
 
 export interface CommonFlags {
   json?: boolean
@@ -19,6 +18,11 @@ export function addCommonOptions(cmd: Command, opts: { json: string; progress?: 
   if (opts.progress) cmd.addOption(new Option('--no-progress', 'no progress bar or progress lines on stderr'))
   cmd.addOption(new Option('--verbose', 'print stack traces with errors'))
   return cmd
+}
+
+/** The flags that were given (commander leaves the others undefined), under their option names. */
+export function given<T extends object, K extends keyof T>(flags: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]])) as Partial<Pick<T, K>>
 }
 
 /**
@@ -36,12 +40,14 @@ export async function resolveLog(arg: string, opts: { quiet?: boolean } = {}): P
 
 /**
  * Wrap a command action: its return value is the exit code, and any error becomes one line
- * on stderr (a stack trace only with --verbose) and the exit code of its kind.
+ * on stderr (a stack trace only with --verbose) and the exit code of its kind. A closed
+ * stdout pipe (`dletter inspect | head`) ends the process quietly.
  */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const cmd = args[args.length - 1] as Command
     const verbose = cmd?.opts?.().verbose === true
+    guardStdoutPipe()
     try {
       process.exitCode = (await fn(...args)) ?? 0
     } catch (err) {
@@ -76,24 +82,5 @@ export function abortOnSignals(onFirst: (signal: NodeJS.Signals) => void): { sig
       process.off('SIGINT', handler)
       process.off('SIGTERM', handler)
     },
-  }
-}
-
-/**
- * Run a journaled rewrite (requeue, purge) with a progress display. The first SIGINT/SIGTERM
- * stops it after the segment in progress is rolled back; a second one exits at once.
- */
-export async function runRewrite<T>(
-  label: string,
-  showProgress: boolean,
-  fn: (signal: AbortSignal, progress: Progress) => Promise<T>,
-): Promise<T> {
-  const stop = abortOnSignals((sig) => note(`${sig} received: stopping after rolling back the segment in progress (send it again to exit at once)`))
-  const progress = new Progress(label, showProgress)
-  try {
-    return await fn(stop.signal, progress)
-  } finally {
-    progress.stop()
-    stop.dispose()
   }
 }

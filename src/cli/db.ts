@@ -1,15 +1,13 @@
 /**
  * `--db <url>` on stats, inspect, replay, requeue and purge: the same command against the
  * central PostgreSQL store instead of a local log. Which side runs is decided here; stats,
- * inspect, requeue and purge then make the same calls on either (backend.ts), and only the
- * central replay, whose options differ, is run here. The URL (or $DLETTER_DB) is never printed.
+ * inspect, requeue and purge then make the same calls on either (backend.ts); replay.ts runs
+ * the central replay, whose options differ. The URL (or $DLETTER_DB) is never printed.
  */
 import { type Command, Option } from 'commander'
-import { type CentralEntry, PostgresStore } from '../postgres/index.js'
-import { redactUrl } from '../base/redact.js'
+import { PostgresStore } from '../postgres/index.js'
 import { parseIntArg } from './filters.js'
-import { EXIT, formatDuration, padStart, stdoutWrite, usageError } from './output.js'
-import { abortOnSignals } from './common.js'
+import { usageError } from './output.js'
 
 export interface DbFlags {
   db?: string
@@ -58,65 +56,4 @@ export async function withStore<T>(url: string, host: string | undefined, fn: (s
   } finally {
     await store.close()
   }
-}
-
-export function where(url: string): string {
-  return `central store ${redactUrl(url)}`
-}
-
-export interface DbReplayFlags extends DbFlags {
-  maxAttempts?: number
-  initialWait?: string
-  maxWait?: string
-  concurrency?: number
-  ttl?: string
-  limit?: number
-  handlerTimeout?: string
-  trace?: boolean
-  traceParent?: 'link' | 'child'
-  json?: boolean
-  [other: string]: unknown
-}
-
-/** Local-only replay flags: checkpoints, sealing and in-place retries have no central meaning. */
-const LOCAL_ONLY = ['retries', 'retryDelay', 'checkpointEvery', 'checkpointInterval', 'sealTimeout', 'maxRecordSize', 'dryRun']
-
-export async function dbReplay(url: string, handler: (p: unknown, e: CentralEntry) => unknown, flags: DbReplayFlags): Promise<number> {
-  for (const k of LOCAL_ONLY) {
-    if (flags[k] !== undefined && flags[k] !== false) throw usageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to a local log, not to --db`)
-  }
-  const stop = abortOnSignals(() => process.stderr.write('dletter: stopping: claimed entries in flight finish, the rest is given back\n'))
-  try {
-    const s = await withStore(url, undefined, (store) =>
-      store.replay(handler, {
-        ...(flags.maxAttempts !== undefined ? { maxAttempts: flags.maxAttempts } : {}),
-        ...(flags.initialWait !== undefined ? { initialWait: flags.initialWait } : {}),
-        ...(flags.maxWait !== undefined ? { maxWait: flags.maxWait } : {}),
-        ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
-        ...(flags.ttl !== undefined ? { ttl: flags.ttl } : {}),
-        ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-        ...(flags.handlerTimeout !== undefined ? { handlerTimeout: flags.handlerTimeout } : {}),
-        ...(flags.host !== undefined ? { host: flags.host } : {}),
-        ...(flags.trace !== undefined ? { trace: flags.trace } : {}),
-        ...(flags.traceParent !== undefined ? { traceParent: flags.traceParent } : {}),
-        signal: stop.signal,
-      }),
-    )
-    if (flags.json) stdoutWrite(JSON.stringify(s) + '\n')
-    else {
-      const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${padStart(n, 8)}  ${what}\n`
-      stdoutWrite(
-        `replay of the ${where(url)}${s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''}\n` +
-          `  ${s.handled} entries in ${formatDuration(s.durationMs)}\n` +
-          row('delivered', s.delivered, 'handler succeeded') +
-          row('requeued', s.requeued, 'failed again; attempt+1 and a backoff due time') +
-          row('permanent', s.permanent, 'out of attempts or PermanentError') +
-          row('expired', s.expired, 'older than --ttl') +
-          (s.released > 0 ? row('released', s.released, 'claimed but not started (stopped, or the lease ran short); given back') : ''),
-      )
-    }
-  } finally {
-    stop.dispose()
-  }
-  return EXIT.OK
 }

@@ -7,12 +7,11 @@ import { parseTimeText } from '../format/filter.js'
 import type { EntryFilter } from '../format/model.js'
 import { type Check, duration, int, recordSize, timer } from '../base/checks.js'
 import { replayDefaults } from '../base/options.js'
+import { given } from './common.js'
 import { formatBytes, usageError } from './output.js'
 
-/** A point in time given either as an age ("30d" ago) or as an ISO date, kept as typed. */
-export interface TimeBound {
-  text: string
-}
+/** What the filter flags set: the library's own filter fields. */
+export type FilterFlags = Pick<EntryFilter, 'reason' | 'id' | 'since' | 'olderThan' | 'limit'>
 
 /**
  * A flag held to the library's check for the option it sets, so `--ttl 72h` and
@@ -49,9 +48,9 @@ export function parseRegexArg(value: string): RegExp {
 }
 
 /** "30d" (that long ago) or an ISO date/time such as 2025-11-01 or 2025-11-01T12:00:00Z. */
-export function parseTimeArg(value: string): TimeBound {
+export function parseTimeArg(value: string): string {
   // Checked here for a usage error naming the flag; kept as text, which the library parses again.
-  if (parseTimeText(value, Date.now()) !== undefined) return { text: value }
+  if (parseTimeText(value, Date.now()) !== undefined) return value
   throw new InvalidArgumentError('expected a duration (30m, 72h, 30d) or an ISO date (2025-11-01, 2025-11-01T12:00:00Z)')
 }
 
@@ -70,14 +69,8 @@ export function addFilterOptions(cmd: Command, limitHelp: string): Command {
 }
 
 /** The library filter the flags stand for. */
-export function filterFlags(opts: Record<string, unknown>): EntryFilter {
-  const f: EntryFilter = {}
-  if (opts.reason instanceof RegExp) f.reason = opts.reason
-  if (Array.isArray(opts.id)) f.id = opts.id as string[]
-  if (opts.since) f.since = (opts.since as TimeBound).text
-  if (opts.olderThan) f.olderThan = (opts.olderThan as TimeBound).text
-  if (typeof opts.limit === 'number') f.limit = opts.limit
-  return f
+export function filterFlags(flags: FilterFlags): FilterFlags {
+  return given(flags, ['reason', 'id', 'since', 'olderThan', 'limit'])
 }
 
 /** Quarantine records have no id: asking for one is a mistake, not an empty result. */

@@ -4,17 +4,16 @@
  * streaming: `--json` (the default when stdout is not a terminal) prints each stored line
  * unchanged, so output can be piped to jq or kept as a record.
  */
-import path from 'node:path'
 import { type Command, Option } from 'commander'
 import type { Entry, Kind } from '../index.js'
 import { entryJson } from '../format/entry.js'
 import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatTime, guardStdoutPipe, preview, reasonWithFirst, terminalSafe, warn, writeOut } from './output.js'
+import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
+import { EXIT, EXIT_CODES_HELP, formatTime, preview, reasonWithFirst, terminalSafe, warn, warnReadErrors, writeOut } from './output.js'
 
-interface InspectFlags extends CommonFlags {
+interface InspectFlags extends CommonFlags, FilterFlags {
   permanent?: boolean
   corrupt?: boolean
   human?: boolean
@@ -52,8 +51,7 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
-  const filters = filterFlags(flags as Record<string, unknown>)
+  const filters = filterFlags(flags)
   if (flags.corrupt) usageCheckCorrupt(filters)
   const human = flags.human === true || (!flags.json && process.stdout.isTTY === true)
   const width = Math.max(60, process.stdout.columns ?? 160)
@@ -66,7 +64,7 @@ async function run(logArg: string | undefined, flags: InspectFlags & DbFlags): P
     }
     return listing.summary
   })
-  for (const e of res.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+  warnReadErrors(res.readErrors)
   if (human) {
     const what = flags.corrupt ? 'corrupt log' : flags.permanent ? 'permanent log' : 'retry log (pending items)'
     let foot = `-- ${res.entries} entr${res.entries === 1 ? 'y' : 'ies'} of the ${what}`

@@ -4,9 +4,7 @@
  * only wires them together, and owns process exit (a handler module may leave sockets or
  * timers open, which must not keep a cron job alive after the replay is done).
  */
-import fs from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
 import { EXIT, EXIT_CODES_HELP, stdoutWrite, terminalSafe } from './output.js'
 import { registerInspect } from './inspect.js'
@@ -18,10 +16,9 @@ import { registerShip } from './ship.js'
 import { registerStats } from './stats.js'
 
 function version(): string {
-  // src/cli/main.ts and dist/cli/main.js are both two levels below the package root.
-  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json')
   try {
-    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version
+    // src/cli/main.ts and dist/cli/main.js are both two levels below the package root.
+    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version
   } catch {
     return 'unknown'
   }

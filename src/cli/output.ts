@@ -2,6 +2,7 @@
  * Exit codes, error reporting and text formatting shared by every command. Scripts (cron,
  * alerting) depend on the exit codes, so each failure maps to exactly one of them here.
  */
+import path from 'node:path'
 import { DeadLetterError } from '../base/errors.js'
 
 export const EXIT = {
@@ -39,25 +40,16 @@ export function usageError(message: string): CliError {
 }
 
 /** `maxWait` → `--max-wait`, so library validation messages name the flag the user typed. */
-function flagName(option: string): string {
+export function flagName(option: string): string {
   return '--' + option.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
 }
 
+/** The library's error codes that are not a failure (exit 3). */
+const EXIT_OF: Record<string, number> = { DLQ_REPLAY_LOCKED: EXIT.LOCKED, DLQ_INVALID_OPTION: EXIT.USAGE, DLQ_INVALID_ARGUMENT: EXIT.USAGE, DLQ_NOT_FOUND: EXIT.USAGE }
+
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode
-  if (err instanceof DeadLetterError) {
-    switch (err.code) {
-      case 'DLQ_REPLAY_LOCKED':
-        return EXIT.LOCKED
-      case 'DLQ_INVALID_OPTION':
-      case 'DLQ_INVALID_ARGUMENT':
-      case 'DLQ_NOT_FOUND':
-        return EXIT.USAGE
-      default:
-        return EXIT.FAILURE
-    }
-  }
-  return EXIT.FAILURE
+  return (err instanceof DeadLetterError && EXIT_OF[err.code]) || EXIT.FAILURE
 }
 
 export function messageOf(err: unknown): string {
@@ -92,6 +84,11 @@ export function warn(message: string): void {
   process.stderr.write(`dletter: warning: ${terminalSafe(message.replace(/^dlq: /, ''))}\n`)
 }
 
+/** Files a listing or a count could not read to the end (the rest of the log was read). */
+export function warnReadErrors(errors: ReadonlyArray<{ file: string; error: string }>): void {
+  for (const e of errors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+}
+
 export function note(message: string): void {
   process.stderr.write(`dletter: ${terminalSafe(message)}\n`)
 }
@@ -99,15 +96,10 @@ export function note(message: string): void {
 // ----------------------------------------------------------------------------- stdout
 
 /**
- * Taken before any handler module is loaded: while `divertStdout()` is in force, this is the
- * only way to reach the real stdout.
+ * Write to the real stdout, even while a handler's writes are diverted to stderr: taken before
+ * any handler module is loaded, so while `divertStdout()` is in force it is the only way there.
  */
-const realStdoutWrite = process.stdout.write.bind(process.stdout) as (chunk: string, cb?: (err?: Error | null) => void) => boolean
-
-/** Write to the real stdout, even while a handler's writes are diverted to stderr. */
-export function stdoutWrite(text: string, cb?: (err?: Error | null) => void): boolean {
-  return realStdoutWrite(text, cb)
-}
+export const stdoutWrite = process.stdout.write.bind(process.stdout) as (text: string, cb?: (err?: Error | null) => void) => boolean
 
 let diverted = false
 /**
@@ -129,7 +121,7 @@ export function divertStdout(): void {
  * memory bounded. A closed pipe (`dletter inspect | head`) ends the process quietly.
  */
 export function writeOut(text: string): Promise<void> | undefined {
-  if (realStdoutWrite(text)) return undefined
+  if (stdoutWrite(text)) return undefined
   return new Promise((resolve) => process.stdout.once('drain', resolve))
 }
 
@@ -215,14 +207,6 @@ export function preview(text: string, max: number): string {
   const flat = terminalSafe(text.replace(/[\n\t]+/g, ' '))
   if (max <= 1) return ''
   return flat.length > max ? flat.slice(0, max - 1) + '…' : flat
-}
-
-export function padStart(s: string | number, n: number): string {
-  return String(s).padStart(n)
-}
-
-export function padEnd(s: string | number, n: number): string {
-  return String(s).padEnd(n)
 }
 
 /** An entry's reason for one-line listings, with what first put it in the log when that differs: "last ← first". */

@@ -6,37 +6,29 @@
  */
 import cliProgress from 'cli-progress'
 import { parseDuration } from '../base/checks.js'
+import type { Progress as Step } from '../format/model.js'
 import { formatBytes } from './output.js'
 
 const BAR_DELAY_MS = 300
 
-export interface ProgressState {
-  done: number
-  total: number
-  items: number
-}
-
 export class Progress {
-  private readonly tty: boolean
-  private readonly interval: number
+  private readonly tty = process.stderr.isTTY === true
+  private readonly interval = progressInterval()
   private readonly startedAt = Date.now()
   private bar: cliProgress.SingleBar | undefined
-  private lastLine = 0
-  private state: ProgressState = { done: 0, total: 0, items: 0 }
+  private lastLine = this.startedAt
+  private state = { done: 0, total: 0, items: 0 }
   private stopped = false
 
   constructor(
     private readonly label: string,
     private readonly enabled: boolean,
-  ) {
-    this.tty = process.stderr.isTTY === true
-    this.interval = progressInterval()
-    this.lastLine = this.startedAt
-  }
+  ) {}
 
-  update(state: Partial<ProgressState>): void {
+  /** A step of the library's progress; an unknown total is what is done so far. */
+  update(p: Step): void {
     if (!this.enabled || this.stopped) return
-    this.state = { ...this.state, ...state }
+    this.state = { ...p, total: p.total ?? p.done }
     const now = Date.now()
     if (this.tty) {
       if (!this.bar && now - this.startedAt >= BAR_DELAY_MS) this.startBar()
@@ -84,10 +76,8 @@ export class Progress {
 }
 
 function progressInterval(): number {
-  const raw = process.env.DLETTER_PROGRESS_INTERVAL
-  if (raw === undefined || raw === '') return 2000
   try {
-    return parseDuration(raw)
+    return parseDuration(process.env.DLETTER_PROGRESS_INTERVAL || 2000)
   } catch {
     return 2000
   }

@@ -8,13 +8,13 @@
 import { type Command, Option } from 'commander'
 import { normalizeFilter } from '../format/filter.js'
 import { runChange } from './backend.js'
-import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
-import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type AuditFlags, addAuditOptions } from './audit-flags.js'
+import { type CommonFlags, action, addCommonOptions, given } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
-import { EXIT_CODES_HELP, guardStdoutPipe, usageError } from './output.js'
+import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, usageCheckCorrupt } from './filters.js'
+import { EXIT_CODES_HELP, usageError } from './output.js'
 
-interface PurgeFlags extends CommonFlags, AuditFlags {
+interface PurgeFlags extends CommonFlags, AuditFlags, FilterFlags {
   permanent?: boolean
   corrupt?: boolean
   yes?: boolean
@@ -55,15 +55,14 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: PurgeFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
   if (!flags.permanent && !flags.corrupt) throw usageError('purge needs --permanent or --corrupt (the retry log is never purged)')
   const kind = flags.permanent ? 'permanent' : 'corrupt'
-  const filters = filterFlags(flags as Record<string, unknown>)
+  const filters = filterFlags(flags)
   if (kind === 'corrupt') usageCheckCorrupt(filters)
   if (!flags.yes && !flags.dryRun) {
     const described = normalizeFilter(filters, kind, Date.now())
     const what = described.narrows ? `the ${kind}-log entries matching ${described.text}` : `every entry of the ${kind} log`
     throw usageError(`refusing to purge without --yes: this deletes ${what} for good (use --dry-run to see how many)`)
   }
-  return runChange('purge', logArg, flags, (b, run) => b.purge({ ...filters, kind, dryRun: flags.dryRun === true, ...auditOptions(flags), ...run }))
+  return runChange('purge', logArg, flags, (b, run) => b.purge({ ...filters, kind, dryRun: flags.dryRun === true, ...given(flags, ['why', 'actor']), ...run }))
 }

@@ -9,20 +9,20 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { type Command, Option } from 'commander'
 import { replayDefaults } from '../base/options.js'
-import { type Handler, type OutcomeEvent, type ReplaySummary, replay } from '../index.js'
-import { type CommonFlags, abortOnSignals, action, addCommonOptions, resolveLog } from './common.js'
-import { type DbFlags, type DbReplayFlags, addDbOptions, centralTarget, dbReplay } from './db.js'
+import { type Handler, type OutcomeEvent, type ReplayOptions, type ReplaySummary, replay } from '../index.js'
+import { type CommonFlags, abortOnSignals, action, addCommonOptions, given, resolveLog } from './common.js'
+import { redactUrl } from '../base/redact.js'
+import { type DbFlags, addDbOptions, centralTarget, withStore } from './db.js'
 import { parseDurationArg, parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
 import {
   CliError,
   EXIT,
   EXIT_CODES_HELP,
   divertStdout,
+  flagName,
   formatBytes,
   formatDuration,
-  guardStdoutPipe,
   note,
-  padStart,
   stdoutWrite,
   terminalSafe,
   usageError,
@@ -31,25 +31,11 @@ import {
 import { Progress } from './progress.js'
 import { flushTraces } from '../base/trace.js'
 
-interface ReplayFlags extends CommonFlags {
-  handler?: string
-  maxAttempts?: number
-  initialWait?: string
-  maxWait?: string
-  retries?: number
-  concurrency?: number
-  ttl?: string
-  limit?: number
-  dryRun?: boolean
-  retryDelay?: string
-  checkpointEvery?: number
-  checkpointInterval?: string
-  sealTimeout?: string
-  maxRecordSize?: string
-  handlerTimeout?: string
-  trace?: boolean
-  traceParent?: 'link' | 'child'
-}
+/** The replay flags the central store takes too; the local-only ones (checkpoints, sealing, in-place retries) have no central meaning. */
+const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'limit', 'handlerTimeout', 'trace', 'traceParent'] as const
+const LOCAL_ONLY = ['retries', 'retryDelay', 'checkpointEvery', 'checkpointInterval', 'sealTimeout', 'maxRecordSize', 'dryRun'] as const
+
+type ReplayFlags = CommonFlags & DbFlags & Pick<ReplayOptions, (typeof SHARED)[number] | (typeof LOCAL_ONLY)[number]> & { handler?: string }
 
 const d = replayDefaults
 
@@ -109,25 +95,24 @@ ${EXIT_CODES_HELP}`,
   cmd.action(action(run))
 }
 
-async function run(logArg: string | undefined, flags: ReplayFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
+async function run(logArg: string | undefined, flags: ReplayFlags): Promise<number> {
   // Before the handler module is imported: its top-level code may print as well.
   divertStdout()
   // A dry run calls nothing, so it needs no handler and never runs the module's code.
-  const spec = flags.dryRun ? undefined : requiredHandler(flags.handler)
+  if (!flags.dryRun && !flags.handler) throw usageError("required option '--handler <module>' not specified (only --dry-run runs without a handler)")
+  const spec = flags.dryRun ? undefined : flags.handler
   const db = centralTarget(logArg, flags)
   if (db !== undefined) {
-    const code = await dbReplay(db, (spec === undefined ? neverCalled : await loadHandler(spec)) as never, flags as unknown as DbReplayFlags)
-    await flushTraces()
-    return code
-  }
-  const log = await resolveLog(logArg!)
-  const unfinished = guardUnfinishedRun()
-  try {
-    const handler = spec === undefined ? neverCalled : await loadHandler(spec)
-    await replayOnce(log, handler, flags)
-  } finally {
-    unfinished.dispose()
+    await replayCentral(db, spec === undefined ? neverCalled : await loadHandler(spec), flags)
+  } else {
+    const log = await resolveLog(logArg!)
+    const unfinished = guardUnfinishedRun()
+    try {
+      const handler = spec === undefined ? neverCalled : await loadHandler(spec)
+      await replayOnce(log, handler, flags)
+    } finally {
+      unfinished.dispose()
+    }
   }
   // The process exits next: the spans the handler module's SDK still queues must go out first.
   await flushTraces()
@@ -141,24 +126,10 @@ async function replayOnce(file: string, handler: Handler, flags: ReplayFlags): P
   let summary: ReplaySummary
   try {
     summary = await replay(file, handler, {
-      maxAttempts: flags.maxAttempts,
-      initialWait: flags.initialWait,
-      maxWait: flags.maxWait,
-      retries: flags.retries,
-      concurrency: flags.concurrency,
-      ttl: flags.ttl,
-      limit: flags.limit,
+      ...given(flags, [...SHARED, ...LOCAL_ONLY]),
       dryRun: flags.dryRun === true,
-      retryDelay: flags.retryDelay,
-      checkpointEvery: flags.checkpointEvery,
-      checkpointInterval: flags.checkpointInterval,
-      sealTimeout: flags.sealTimeout,
-      maxRecordSize: flags.maxRecordSize,
-      handlerTimeout: flags.handlerTimeout,
-      trace: flags.trace,
-      traceParent: flags.traceParent,
       signal: stop.signal,
-      onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }),
+      onProgress: (p) => progress.update(p),
       onOutcome: verbose ? printOutcome : undefined,
     })
   } finally {
@@ -176,17 +147,34 @@ async function replayOnce(file: string, handler: Handler, flags: ReplayFlags): P
   }
 }
 
+async function replayCentral(url: string, handler: Handler, flags: ReplayFlags): Promise<void> {
+  for (const k of LOCAL_ONLY) {
+    if (flags[k] !== undefined && flags[k] !== false) throw usageError(`${flagName(k)} applies to a local log, not to --db`)
+  }
+  const stop = abortOnSignals(() => process.stderr.write('dletter: stopping: claimed entries in flight finish, the rest is given back\n'))
+  try {
+    const s = await withStore(url, undefined, (store) => store.replay(handler as never, { ...given(flags, [...SHARED, 'host']), signal: stop.signal }))
+    if (flags.json) stdoutWrite(JSON.stringify(s) + '\n')
+    else {
+      stdoutWrite(
+        `replay of the central store ${redactUrl(url)}${stoppedText(s.stopped)}\n` +
+          `  ${s.handled} entries in ${formatDuration(s.durationMs)}\n` +
+          row('delivered', s.delivered, 'handler succeeded') +
+          row('requeued', s.requeued, 'failed again; attempt+1 and a backoff due time') +
+          row('permanent', s.permanent, 'out of attempts or PermanentError') +
+          row('expired', s.expired, 'older than --ttl') +
+          (s.released > 0 ? row('released', s.released, 'claimed but not started (stopped, or the lease ran short); given back') : ''),
+      )
+    }
+  } finally {
+    stop.dispose()
+  }
+}
+
 function printOutcome(ev: OutcomeEvent): void {
   if (ev.outcome === 'delivered' || ev.outcome === 'deferred') return
   const id = ev.envelope?.id !== undefined ? ` id=${ev.envelope.id}` : ''
   process.stderr.write(terminalSafe(`${ev.outcome} ${ev.segment}@${ev.offset}${id}: ${ev.reason ?? ev.error ?? ''}`) + '\n')
-}
-
-function requiredHandler(spec: string | undefined): string {
-  if (spec === undefined || spec === '') {
-    throw usageError("required option '--handler <module>' not specified (only --dry-run runs without a handler)")
-  }
-  return spec
 }
 
 const neverCalled: Handler = () => {
@@ -217,13 +205,14 @@ function guardUnfinishedRun(): { dispose: () => void } {
   }
 }
 
+const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${String(n).padStart(8)}  ${what}\n`
+const stoppedText = (stopped: ReplaySummary['stopped']) => (stopped === 'abort' ? ' (aborted)' : stopped === 'limit' ? ' (stopped at --limit)' : '')
+
 function formatSummary(file: string, s: ReplaySummary): string {
   const head = s.dryRun ? `dry run of ${terminalSafe(file)}: nothing was called or changed` : `replay of ${terminalSafe(file)}`
-  const status = s.stopped === 'abort' ? ' (aborted)' : s.stopped === 'limit' ? ' (stopped at --limit)' : ''
-  const row = (label: string, n: number, what: string) => `  ${label.padEnd(10)}${padStart(n, 8)}  ${what}\n`
   const wouldOr = (a: string, b: string) => (s.dryRun ? a : b)
   return (
-    `${head}${status}\n` +
+    `${head}${stoppedText(s.stopped)}\n` +
     `  ${s.handled} items, ${formatBytes(s.bytes)} from ${s.segments} segment(s) in ${formatDuration(s.durationMs)}\n` +
     row('delivered', s.delivered, wouldOr('(dry run: no handler calls)', 'handler succeeded')) +
     (s.dryRun ? row('due', s.due, 'would be given to the handler') : '') +

@@ -6,21 +6,15 @@
  * one. Holds the replay lock, so it never runs alongside a replay of the same log.
  */
 import { type Command, Option } from 'commander'
+import type { RequeueOptions } from '../index.js'
 import { runChange } from './backend.js'
-import { type AuditFlags, addAuditOptions, auditOptions } from './audit-flags.js'
-import { type CommonFlags, action, addCommonOptions } from './common.js'
+import { type AuditFlags, addAuditOptions } from './audit-flags.js'
+import { type CommonFlags, action, addCommonOptions, given } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
-import { addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
-import { EXIT_CODES_HELP, guardStdoutPipe, shellArg } from './output.js'
+import { type FilterFlags, addFilterOptions, filterFlags, maxRecordSizeOption, parseIntArg } from './filters.js'
+import { EXIT_CODES_HELP, shellArg } from './output.js'
 
-interface RequeueFlags extends CommonFlags, AuditFlags {
-  transform?: string
-  resetAttempts?: boolean
-  maxRedrives?: number
-  force?: boolean
-  dryRun?: boolean
-  maxRecordSize?: string
-}
+type RequeueFlags = CommonFlags & AuditFlags & FilterFlags & Pick<RequeueOptions, 'resetAttempts' | 'maxRedrives' | 'force' | 'dryRun'> & { transform?: string; maxRecordSize?: string }
 
 export function registerRequeue(program: Command): void {
   const cmd = program
@@ -55,30 +49,21 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: RequeueFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
-  const filters = filterFlags(flags as Record<string, unknown>)
-  const o = {
-    ...filters,
-    dryRun: flags.dryRun === true,
-    resetAttempts: flags.resetAttempts === true,
-    ...(flags.maxRedrives !== undefined ? { maxRedrives: flags.maxRedrives } : {}),
-    ...(flags.force ? { force: true } : {}),
-    ...auditOptions(flags),
-  }
+  const filters = filterFlags(flags)
+  const o = { ...filters, ...given(flags, ['maxRedrives', 'force', 'transform', 'why', 'actor']), dryRun: flags.dryRun === true, resetAttempts: flags.resetAttempts === true }
   return runChange('requeue', logArg, flags, (b, run) => b.requeue({ ...o, ...run }), (r, b) => {
-    if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags as unknown as Record<string, unknown>)}`] : []
+    if (r.dryRun) return b.arg !== undefined ? [`  list them: dletter inspect ${shellArg(b.arg)} --permanent${filterArgs(flags)}`] : []
     return r.count > 0 && !r.resetAttempts
       ? ['  note: without --reset-attempts, entries that used all their attempts go back to the permanent log', '  on the next replay unless it runs with a higher --max-attempts']
       : []
   })
 }
 
-
-function filterArgs(flags: Record<string, unknown>): string {
+function filterArgs(flags: FilterFlags): string {
   const out: string[] = []
   if (flags.reason instanceof RegExp) out.push(`--reason ${shellArg(flags.reason.source)}`)
-  if (Array.isArray(flags.id)) for (const id of flags.id) out.push(`--id ${shellArg(String(id))}`)
-  if (flags.since) out.push(`--since ${shellArg((flags.since as { text: string }).text)}`)
-  if (flags.olderThan) out.push(`--older-than ${shellArg((flags.olderThan as { text: string }).text)}`)
+  for (const id of [flags.id ?? []].flat()) out.push(`--id ${shellArg(id)}`)
+  if (flags.since !== undefined) out.push(`--since ${shellArg(String(flags.since))}`)
+  if (flags.olderThan !== undefined) out.push(`--older-than ${shellArg(String(flags.olderThan))}`)
   return out.length > 0 ? ' ' + out.join(' ') : ''
 }

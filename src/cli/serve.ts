@@ -4,7 +4,7 @@
  * for that line; with --port 0 it carries the port picked) and runs until SIGINT/SIGTERM.
  */
 import { type Command, Option } from 'commander'
-import { abortOnSignals, action } from './common.js'
+import { abortOnSignals, action, given } from './common.js'
 import { parseIntArg } from './filters.js'
 import { EXIT, EXIT_CODES_HELP, note } from './output.js'
 
@@ -51,14 +51,7 @@ async function run(logs: string[], flags: ServeFlags): Promise<number> {
   const { startServer } = await import('../serve/server.js')
   // As the other commands: with no LOG, $DLETTER_DB names the central store.
   const db = flags.db ?? (logs.length === 0 && process.env.DLETTER_DB ? process.env.DLETTER_DB : undefined)
-  const server = await startServer({
-    logs,
-    ...(db !== undefined ? { db } : {}),
-    port: flags.port,
-    host: flags.host,
-    allowWrites: flags.allowWrites === true,
-    ...(flags.token !== undefined ? { token: flags.token } : {}),
-  })
+  const server = await startServer({ logs, ...given({ ...flags, db }, ['db', 'port', 'host', 'token']), allowWrites: flags.allowWrites === true })
   const stop = abortOnSignals((sig) => note(`${sig} received: stopping (send it again to exit at once)`))
   try {
     process.stdout.write(`listening on ${server.url}\n`)

@@ -4,19 +4,13 @@
  * committed. Same locks as `replay`: run it from cron instead of (not next to) a local replay.
  */
 import { type Command, Option } from 'commander'
-import { type CommonFlags, action, addCommonOptions, resolveLog } from './common.js'
+import type { ShipOptions } from '../postgres/index.js'
+import { type CommonFlags, action, addCommonOptions, given, resolveLog } from './common.js'
 import { dbUrlFor, withStore } from './db.js'
 import { parseIntArg, parseRecordSizeArg, parseTimerArg } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatDuration, guardStdoutPipe, padStart } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatDuration } from './output.js'
 
-interface ShipFlags extends CommonFlags {
-  db?: string
-  host?: string
-  logName?: string
-  sealTimeout?: string
-  batchSize?: number
-  maxRecordSize?: string
-}
+type ShipFlags = CommonFlags & Pick<ShipOptions, 'sealTimeout' | 'batchSize' | 'maxRecordSize' | 'logName'> & { db?: string; host?: string }
 
 export function registerShip(program: Command): void {
   const cmd = program
@@ -49,22 +43,14 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string, flags: ShipFlags): Promise<number> {
-  guardStdoutPipe()
   const url = dbUrlFor(flags.db)
   const log = await resolveLog(logArg)
-  const r = await withStore(url, flags.host, (store) =>
-    store.ship(log, {
-      ...(flags.sealTimeout !== undefined ? { sealTimeout: flags.sealTimeout } : {}),
-      ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
-      ...(flags.maxRecordSize !== undefined ? { maxRecordSize: flags.maxRecordSize } : {}),
-      ...(flags.logName !== undefined ? { logName: flags.logName } : {}),
-    }),
-  )
+  const r = await withStore(url, flags.host, (store) => store.ship(log, given(flags, ['sealTimeout', 'batchSize', 'maxRecordSize', 'logName'])))
   if (flags.json) {
     process.stdout.write(JSON.stringify({ log: log, ...r }) + '\n')
     return EXIT.OK
   }
-  const row = (label: string, n: number, what: string) => `  ${label.padEnd(11)}${padStart(n, 8)}  ${what}\n`
+  const row = (label: string, n: number, what: string) => `  ${label.padEnd(11)}${String(n).padStart(8)}  ${what}\n`
   process.stdout.write(
     `ship of ${log}${r.stopped ? ' (interrupted)' : ''} in ${formatDuration(r.durationMs)}\n` +
       row('shipped', r.shipped, 'new rows committed') +

@@ -4,21 +4,20 @@
  * the active files as they are (a partial last line is a record being written, skipped),
  * no locks taken, nothing renamed.
  */
-import path from 'node:path'
 import { type Command, Option } from 'commander'
 import type { ReasonGroup, Stats } from '../index.js'
 import { withBackend } from './backend.js'
 import { type CommonFlags, action, addCommonOptions } from './common.js'
 import { type DbFlags, addDbOptions } from './db.js'
 import { maxRecordSizeOption, parseIntArg } from './filters.js'
-import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, guardStdoutPipe, padStart, preview, terminalSafe, warn } from './output.js'
+import { EXIT, EXIT_CODES_HELP, formatBytes, formatDuration, formatTime, preview, terminalSafe, warnReadErrors } from './output.js'
 import { Progress } from './progress.js'
 
 interface StatsFlags extends CommonFlags {
   top: number
   maxRecordSize?: string
   fast?: boolean
-  groupBy?: 'first' | 'last'
+  groupBy: 'first' | 'last'
 }
 
 export function registerStats(program: Command): void {
@@ -48,11 +47,10 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Promise<number> {
-  guardStdoutPipe()
   const s = await withBackend(logArg, flags, async (b) => {
     const progress = new Progress('stats', !flags.json && flags.progress !== false)
     try {
-      return { ...b.tag, ...(await b.stats({ top: flags.top, ...(flags.groupBy !== undefined ? { groupBy: flags.groupBy } : {}), fast: flags.fast === true, onProgress: (p) => progress.update({ ...p, total: p.total ?? p.done }) })) }
+      return { ...b.tag, ...(await b.stats({ top: flags.top, groupBy: flags.groupBy, fast: flags.fast === true, onProgress: (p) => progress.update(p) })) }
     } finally {
       progress.stop()
     }
@@ -61,7 +59,7 @@ async function run(logArg: string | undefined, flags: StatsFlags & DbFlags): Pro
     process.stdout.write(JSON.stringify(s) + '\n')
     return EXIT.OK
   }
-  if (s.backend.type === 'local') for (const e of s.backend.readErrors) warn(`could not read all of ${path.basename(e.file)}: ${e.error}`)
+  if (s.backend.type === 'local') warnReadErrors(s.backend.readErrors)
   process.stdout.write(formatStats(s, flags.host))
   return EXIT.OK
 }
@@ -86,7 +84,7 @@ function reasonTable(title: string, groups: ReasonGroup[], width: number): strin
   const hosts = groups[0].hosts !== undefined
   let out = `\n${title}\n  ${'count'.padStart(cw)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  ${hosts ? 'hosts  ' : ''}reason\n`
   for (const g of groups) {
-    const left = `  ${padStart(g.count, cw)}  ${formatTime(g.oldestTs).padEnd(20)}  ${formatTime(g.newestTs).padEnd(20)}  ${hosts ? padStart(g.hosts ?? 0, 5) + '  ' : ''}`
+    const left = `  ${String(g.count).padStart(cw)}  ${formatTime(g.oldestTs).padEnd(20)}  ${formatTime(g.newestTs).padEnd(20)}  ${hosts ? String(g.hosts ?? 0).padStart(5) + '  ' : ''}`
     out += left + preview(g.fingerprint, Math.max(20, width - left.length)) + '\n'
   }
   return out
@@ -135,7 +133,7 @@ function formatStats(s: Stats & { store?: string }, host: string | undefined): s
     const hw = Math.max(4, ...s.hosts.map((h) => terminalSafe(h.host).length))
     out += `\nby host\n  ${'host'.padEnd(hw)}  ${'retry'.padStart(8)}  ${'due'.padStart(8)}  ${'permanent'.padStart(9)}  ${'corrupt'.padStart(8)}  oldest failure\n`
     for (const h of s.hosts) {
-      out += `  ${terminalSafe(h.host).padEnd(hw)}  ${padStart(h.retry, 8)}  ${padStart(h.due, 8)}  ${padStart(h.permanent, 9)}  ${padStart(h.corrupt, 8)}  ${ago(h.oldestTs, s.at)}\n`
+      out += `  ${terminalSafe(h.host).padEnd(hw)}  ${String(h.retry).padStart(8)}  ${String(h.due).padStart(8)}  ${String(h.permanent).padStart(9)}  ${String(h.corrupt).padStart(8)}  ${ago(h.oldestTs, s.at)}\n`
     }
   }
   out += reasonTable('top reasons, retry log', r.reasons, width)

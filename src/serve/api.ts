@@ -11,7 +11,8 @@ import { badRequest, HttpError, notFound } from './http-error.js'
 import { groupLinks, overview } from './overview.js'
 import { parseGroupBy } from './groups.js'
 import { parseFilterParams, parseIds, parsePageParams, toSourceFilter } from './query.js'
-import type { Source, SourceFilter } from './sources.js'
+import type { Source } from './backend-source.js'
+import type { SourceFilter } from './sources.js'
 
 /** Query parameters as one record (a repeated name keeps its first value). */
 export function queryOf(c: Context): Record<string, string> {
@@ -26,7 +27,8 @@ export async function listPage(source: Source, q: Record<string, unknown>, signa
   return { fp, pg, filter, more: got.length > pg.size, rows: got.slice(0, pg.size).map(toRow) }
 }
 
-export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+/** The request's JSON object, with only the `keys` given, and its `flags` true or false. */
+export async function jsonBody(c: Context, keys: ReadonlySet<string>, flags: readonly string[]): Promise<Record<string, unknown>> {
   let body: unknown
   try {
     body = await c.req.json()
@@ -34,15 +36,15 @@ export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
     throw badRequest('the body is not valid JSON')
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object')
-  return body as Record<string, unknown>
+  const o = body as Record<string, unknown>
+  for (const k of Object.keys(o)) if (!keys.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
+  for (const k of flags) if (o[k] !== undefined && typeof o[k] !== 'boolean') throw badRequest(`${k}: expected true or false`)
+  return o
 }
 
 const ACTION_KEYS = new Set(['kind', 'log', 'reason', 're', 'id', 'payload', 'host', 'attempt', 'since', 'until', 'ids', 'dryRun', 'resetAttempts'])
 
 function actionFilter(body: Record<string, unknown>): { filter: SourceFilter; dryRun: boolean; resetAttempts: boolean } {
-  for (const k of Object.keys(body)) if (!ACTION_KEYS.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
-  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw badRequest('dryRun: expected true or false')
-  if (body.resetAttempts !== undefined && typeof body.resetAttempts !== 'boolean') throw badRequest('resetAttempts: expected true or false')
   const strings = Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'ids').map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]))
   const filter = toSourceFilter(parseFilterParams(strings), Date.now())
   const ids = parseIds(body.ids)
@@ -86,29 +88,20 @@ export function apiRoutes(app: Hono, ctx: ServeContext): void {
     return c.json(e)
   })
 
-  app.post('/api/logs/:key/requeue', async (c) => {
-    requireWrites(ctx)
-    const source = ctx.source(c.req.param('key'))
-    const a = actionFilter(await jsonBody(c))
-    const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
-      source.requeue({ filter: a.filter, dryRun: a.dryRun, resetAttempts: a.resetAttempts, signal, onProgress })
-    if (a.dryRun) return c.json(await run(c.req.raw.signal))
-    const job = ctx.jobs.start(source.key, 'requeue', run)
-    return c.json({ job: job.id }, 202)
-  })
-
-  app.post('/api/logs/:key/purge', async (c) => {
-    requireWrites(ctx)
-    const source = ctx.source(c.req.param('key'))
-    const a = actionFilter(await jsonBody(c))
-    const kind = a.filter.kind
-    if (kind !== 'permanent' && kind !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): kind=permanent or kind=corrupt')
-    const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) =>
-      source.purge({ filter: { ...a.filter, kind }, dryRun: a.dryRun, signal, onProgress })
-    if (a.dryRun) return c.json(await run(c.req.raw.signal))
-    const job = ctx.jobs.start(source.key, 'purge', run)
-    return c.json({ job: job.id }, 202)
-  })
+  for (const op of ['requeue', 'purge'] as const) {
+    app.post(`/api/logs/:key/${op}`, async (c) => {
+      requireWrites(ctx)
+      const source = ctx.source(c.req.param('key'))
+      const a = actionFilter(await jsonBody(c, ACTION_KEYS, ['dryRun', 'resetAttempts']))
+      // Refused before a job starts (the source checks it again, as it checks requeue's).
+      if (op === 'purge' && a.filter.kind !== 'permanent' && a.filter.kind !== 'corrupt') {
+        throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): kind=permanent or kind=corrupt')
+      }
+      const run = (signal: AbortSignal | undefined, onProgress?: (p: Progress) => void) => source[op]({ ...a, signal, onProgress })
+      if (a.dryRun) return c.json(await run(c.req.raw.signal))
+      return c.json({ job: ctx.jobs.start(source.key, op, run).id }, 202)
+    })
+  }
 
   app.get('/api/jobs/:id', (c) => {
     const job = ctx.jobs.get(c.req.param('id'))

@@ -84,10 +84,7 @@ function respondError(c: import('hono').Context, ctx: ServeContext, err: unknown
   const e = err instanceof HTTPException ? new HttpError(err.status === 403 ? 403 : 400, err.status === 403 ? 'cross-origin write refused' : err.message, 'DLQ_HTTP') : err
   const body = toErrorBody(e)
   const status = body.status as 400
-  if (c.req.path.startsWith('/api/') || c.req.path === '/metrics' || !wantsHtml(c)) return c.json(body, status)
+  const wantsHtml = (c.req.header('accept') ?? '').includes('text/html')
+  if (c.req.path.startsWith('/api/') || c.req.path === '/metrics' || !wantsHtml) return c.json(body, status)
   return c.html(errorPage(ctx, body.status, body.error), status)
-}
-
-function wantsHtml(c: import('hono').Context): boolean {
-  return (c.req.header('accept') ?? '').includes('text/html')
 }

@@ -1,4 +1,8 @@
 /**
+ * What the inspector shows is a list of sources: each local log given on the command line,
+ * and the central PostgreSQL store. Pages, the API and /metrics talk only to a Source, so the
+ * routes never know where entries live.
+ *
  * A local log or the central store as an inspector source, through the library's public calls
  * only: stats (counts with `fast`, reason groups with `top` and a filter), inspect, readEntry,
  * requeue and purge take the same options and return the same shapes on both, so one class
@@ -15,7 +19,7 @@ import { redactUrl } from '../base/redact.js'
 import { changeText } from '../format/change-text.js'
 import { Background, type Limiter, Memo } from './cache.js'
 import { badRequest } from './http-error.js'
-import type { ActionRequest, ActionResult, RepairRequest, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, Source, SourceEntry, SourceFilter } from './sources.js'
+import type { ActionRequest, ActionResult, RepairRequest, CountsSnapshot, GroupsResult, ListRequest, ReasonSummary, SourceEntry, SourceFilter } from './sources.js'
 
 /** The calls a source makes: one Backend, and the failures over time its charts draw. */
 type Calls = Backend & { failureSeries(o: FailureSeriesOptions): Promise<FailureSeries> }
@@ -37,7 +41,7 @@ const MAX_GROUPS = 100
 /** Hosts given their own series and rows; a fleet larger than this shows the busiest ones. */
 const MAX_HOSTS = 50
 
-export class BackendSource implements Source {
+export class Source {
   private readonly countsMemo: Memo<CountsSnapshot>
   private readonly reasonSummary: Background<ReasonSummary>
   private readonly groupCache = new Map<string, Memo<GroupsResult>>()
@@ -46,7 +50,9 @@ export class BackendSource implements Source {
   private readonly recent: Background<{ at: number; tookMs: number; series: FailureSeries }>
 
   constructor(
+    /** URL-safe, unique among the sources: `/logs/<key>/…`. */
     readonly key: string,
+    /** What the pages call it: the log path, or the store's name. */
     readonly label: string,
     readonly kind: 'log' | 'store',
     private readonly calls: Calls,
@@ -68,6 +74,7 @@ export class BackendSource implements Source {
     })
   }
 
+  /** Failures over time (the charts); shared for a moment between requests. */
   failures(o: FailureSeriesOptions): Promise<FailureSeries> {
     const key = JSON.stringify([o.range, o.kind, o.top, o.host, o.byHost])
     let memo = this.seriesCache.get(key)
@@ -80,6 +87,7 @@ export class BackendSource implements Source {
     return memo.get()
   }
 
+  /** The last 24 h (per host for the store), as last computed; starts a refresh when stale (the overview's sparklines). */
   async recentFailures(): Promise<FailureSeries | undefined> {
     return (this.recent.current() ?? (this.costs.waitForReasons ? await this.recent.settled() : undefined))?.series
   }
@@ -106,6 +114,7 @@ export class BackendSource implements Source {
     return this.countsMemo.get()
   }
 
+  /** The newest finished reason summary (undefined while the first is computed); starts a refresh when stale. */
   async reasons(): Promise<ReasonSummary | undefined> {
     return this.reasonSummary.current() ?? (this.costs.waitForReasons ? this.reasonSummary.settled() : undefined)
   }
@@ -125,11 +134,12 @@ export class BackendSource implements Source {
     }, signal)
   }
 
-  /** Not a scan slot: a download runs at its client's pace and must not hold the pages up. */
+  /** Every matching entry, oldest first, read as it is taken (an export). Not a scan slot: it runs at its client's pace and must not hold the pages up. */
   entries(filter: SourceFilter, signal?: AbortSignal): InspectIterable {
     return this.calls.inspect({ ...this.options(filter), signal: this.signal(signal) })
   }
 
+  /** Reason groups of the matching entries, by last reason (default) or by the reason each first failed with. */
   groups(filter: SourceFilter, signal?: AbortSignal, groupBy: 'first' | 'last' = 'last'): Promise<GroupsResult> {
     const key = JSON.stringify([groupBy, filter], (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v))
     let memo = this.groupCache.get(key)
@@ -150,6 +160,7 @@ export class BackendSource implements Source {
     return Promise.race([p, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))])
   }
 
+  /** The entry a reference points at; undefined when it is no longer there. */
   entry(ref: string): Promise<SourceEntry | undefined> {
     return this.calls.readEntry(ref)
   }
@@ -162,11 +173,11 @@ export class BackendSource implements Source {
     return { count: r.count, text: changeText(r), summary: r }
   }
 
-  async purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult> {
-    const kind = req.filter.kind as string
+  async purge(req: ActionRequest): Promise<ActionResult> {
+    const kind = req.filter.kind
     if (kind !== 'permanent' && kind !== 'corrupt') throw badRequest('purge removes entries of the permanent or the corrupt log (the retry log is never purged): use kind=permanent or kind=corrupt')
     const r = await this.changing(req.dryRun, () =>
-      this.calls.purge({ ...this.options(req.filter), kind: req.filter.kind, dryRun: req.dryRun, signal: this.signal(req.signal), onProgress: req.onProgress }),
+      this.calls.purge({ ...this.options(req.filter), kind, dryRun: req.dryRun, signal: this.signal(req.signal), onProgress: req.onProgress }),
     )
     return { count: r.count, text: changeText(r), summary: r }
   }
@@ -178,6 +189,7 @@ export class BackendSource implements Source {
     return this.changing(req.dryRun, () => this.calls.requeue({ ...this.options(filter), kind: filter.kind as 'permanent' | 'retry', ...rest, signal: this.signal(signal) }))
   }
 
+  /** The audit records that name the entry (`readAudit` / `store.readAudit`). */
   audit(ref: string): Promise<AuditRecord[]> {
     return this.scans.run(() => this.calls.readAudit(ref), this.abort.signal)
   }
@@ -217,7 +229,7 @@ export class BackendSource implements Source {
 export function localSource(key: string, file: string, scans: Limiter): Source {
   // Kept for the life of the server: each file is counted once, then only what is appended.
   const series = failureSeries(file)
-  return new BackendSource(key, file, 'log', { ...logBackend(file), failureSeries: (o) => series.read(o) }, scans, LOCAL)
+  return new Source(key, file, 'log', { ...logBackend(file), failureSeries: (o) => series.read(o) }, scans, LOCAL)
 }
 
 /** `db`: a connection string, or a PGlite instance (the embedded demo database; tests). */
@@ -226,5 +238,5 @@ export async function storeSource(db: string | PGliteLike, key: string, scans: L
   const { PostgresStore } = await import('../postgres/index.js')
   const store = await PostgresStore.connect(db)
   const label = typeof db === 'string' ? redactUrl(db) : 'central store (embedded)'
-  return new BackendSource(key, label, 'store', store, scans, CENTRAL)
+  return new Source(key, label, 'store', store, scans, CENTRAL)
 }

@@ -53,7 +53,6 @@ export class Memo<T> {
 export class Background<T extends { at: number; tookMs: number }> {
   private value: T | undefined
   private inflight: Promise<void> | undefined
-  private lastError: unknown
 
   constructor(
     private readonly minAgeMs: number,
@@ -69,12 +68,9 @@ export class Background<T extends { at: number; tookMs: number }> {
       this.inflight = this.compute().then(
         (next) => {
           this.value = next
-          this.lastError = undefined
         },
-        (err) => {
-          // Kept for the page to show; the next request retries.
-          this.lastError = err
-        },
+        // The last value stays shown; the next request retries.
+        () => {},
       ).finally(() => {
         this.inflight = undefined
       })
@@ -91,10 +87,6 @@ export class Background<T extends { at: number; tookMs: number }> {
   async settled(): Promise<T | undefined> {
     await this.inflight
     return this.value
-  }
-
-  error(): unknown {
-    return this.lastError
   }
 }
 

@@ -8,15 +8,10 @@ import type { FailureSeriesOptions, SeriesKind, SeriesRange } from '../format/se
 import { queryOf } from './api.js'
 import type { ServeContext } from './context.js'
 import { badRequest } from './http-error.js'
-import type { Source } from './sources.js'
+import type { Source } from './backend-source.js'
 import { chartPage } from './views/chart-page.js'
 
-export interface ChartParams {
-  range: SeriesRange
-  kind: SeriesKind
-  top: number
-  host?: string
-}
+export type ChartParams = FailureSeriesOptions & { range: SeriesRange; kind: SeriesKind; top: number }
 
 export function parseChartParams(q: Record<string, string>, source: Source): ChartParams {
   const range = q.range || '24h'
@@ -34,20 +29,16 @@ export function parseChartParams(q: Record<string, string>, source: Source): Cha
   return p
 }
 
-function options(p: ChartParams): FailureSeriesOptions {
-  return p.host === undefined ? { range: p.range, kind: p.kind, top: p.top } : { range: p.range, kind: p.kind, top: p.top, host: p.host }
-}
-
 export function chartRoutes(app: Hono, ctx: ServeContext): void {
   app.get('/api/logs/:key/chart', async (c) => {
     const source = ctx.source(c.req.param('key'))
     const p = parseChartParams(queryOf(c), source)
-    return c.json(await source.failures(options(p)))
+    return c.json(await source.failures(p))
   })
 
   app.get('/logs/:key/chart', async (c) => {
     const source = ctx.source(c.req.param('key'))
     const p = parseChartParams(queryOf(c), source)
-    return c.html(chartPage(ctx, { source, range: p.range, kind: p.kind, host: p.host, series: await source.failures(options(p)) }))
+    return c.html(chartPage(ctx, { source, range: p.range, kind: p.kind, host: p.host, series: await source.failures(p) }))
   })
 }

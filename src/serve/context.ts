@@ -2,7 +2,7 @@
 import { Jobs } from './jobs.js'
 import { Metrics } from './metrics.js'
 import { notFound } from './http-error.js'
-import type { Source } from './sources.js'
+import type { Source } from './backend-source.js'
 
 export class ServeContext {
   readonly byKey: Map<string, Source>

@@ -18,7 +18,8 @@ import type { Entry, RequeueResult, Transform } from '../format/model.js'
 import { jsonBody, requireWrites } from './api.js'
 import type { ServeContext } from './context.js'
 import { HttpError, badRequest } from './http-error.js'
-import type { Source, SourceFilter } from './sources.js'
+import type { Source } from './backend-source.js'
+import type { SourceFilter } from './sources.js'
 import { visible } from './views/format.js'
 
 /** What the editor offers to edit: larger payloads are `requeue --transform`'s (and would not fit the request body limit). */
@@ -56,7 +57,6 @@ interface EditBody {
 }
 
 function parseBody(body: Record<string, unknown>): EditBody {
-  for (const k of Object.keys(body)) if (!KEYS.has(k)) throw badRequest(`unknown field ${JSON.stringify(k.slice(0, 50))}`)
   const { ref, stamp, payload, why } = body
   if (typeof ref !== 'string' || ref === '' || ref.length > 1000) throw badRequest('ref: expected the entry reference its page was opened with')
   if (typeof stamp !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(stamp)) throw badRequest('stamp: expected the stamp the entry page gave')
@@ -69,7 +69,6 @@ function parseBody(body: Record<string, unknown>): EditBody {
   } catch (err) {
     throw badRequest(`payload: not valid JSON (${(err as Error).message})`)
   }
-  for (const k of ['force', 'dryRun'] as const) if (body[k] !== undefined && typeof body[k] !== 'boolean') throw badRequest(`${k}: expected true or false`)
   return { ref, stamp, payload: value, why: why.trim(), force: body.force === true, dryRun: body.dryRun !== false }
 }
 
@@ -123,7 +122,7 @@ export function editRoutes(app: Hono, ctx: ServeContext): void {
   app.post('/api/logs/:key/edit', async (c: Context) => {
     requireWrites(ctx)
     const source = ctx.source(c.req.param('key')!)
-    return c.json(await editEntry(ctx, source, await jsonBody(c), c.req.raw.signal))
+    return c.json(await editEntry(ctx, source, await jsonBody(c, KEYS, ['force', 'dryRun']), c.req.raw.signal))
   })
 
   app.get('/api/logs/:key/audit', async (c: Context) => {

@@ -4,41 +4,21 @@
  */
 import path from 'node:path'
 import type { SourceEntry } from './sources.js'
-import { cut } from './views/format.js'
+import { cut, jsonText } from './views/format.js'
 
 export const REASON_PREVIEW = 300
 export const PAYLOAD_PREVIEW = 200
 
-export interface EntryRow {
-  ref: string
-  kind: string
-  file: string
-  offset: number
-  ts: number
-  attempt: number
-  id?: string
-  host?: string
-  reason: string | null
+/** `file` is the file's name; reason and fingerprint are cut. */
+export type EntryRow = Pick<SourceEntry, 'ref' | 'kind' | 'file' | 'offset' | 'ts' | 'attempt' | 'id' | 'host' | 'reason' | 'fingerprint' | 'dueTs' | 'final'> & {
   reasonOmitted: number
-  fingerprint: string
   payload: string
   payloadOmitted: number
-  dueTs?: number
-  final?: string
-}
-
-function payloadText(e: SourceEntry): string {
-  if (e.kind === 'corrupt') return e.raw ?? ''
-  try {
-    return JSON.stringify(e.payload) ?? 'undefined'
-  } catch {
-    return String(e.payload)
-  }
 }
 
 export function toRow(e: SourceEntry): EntryRow {
   const reason = e.reason === null ? null : cut(e.reason, REASON_PREVIEW)
-  const payload = cut(payloadText(e), PAYLOAD_PREVIEW)
+  const payload = cut(e.kind === 'corrupt' ? (e.raw ?? '') : jsonText(e.payload), PAYLOAD_PREVIEW)
   const row: EntryRow = {
     ref: e.ref,
     kind: e.kind,

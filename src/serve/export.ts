@@ -24,7 +24,7 @@ import type { Entry, InspectIterable, Kind } from '../format/model.js'
 import { queryOf } from './api.js'
 import type { ServeContext } from './context.js'
 import { parseFilterParams, toSourceFilter } from './query.js'
-import type { Source } from './sources.js'
+import type { Source } from './backend-source.js'
 
 export const EXPORT_CHANNEL = 'dletter:serve:export'
 

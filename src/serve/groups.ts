@@ -5,8 +5,8 @@
 import { OTHER_REASONS } from '../format/reasons.js'
 import { badRequest } from './http-error.js'
 
-export const OTHER = OTHER_REASONS
-export const NO_REASON = '(no reason)'
+/** What `fingerprint()` calls a missing reason. */
+const NO_REASON = '(no reason)'
 
 // The placeholders `stats` writes for the variable parts of a reason, and what they stood for.
 const PLACEHOLDERS: Record<string, string> = {
@@ -25,7 +25,7 @@ const PREFIX_ONLY_FROM = 400
  * Undefined for the lumped-together rest, which is no one pattern.
  */
 export function fingerprintRegex(fingerprint: string): string | undefined {
-  if (fingerprint === OTHER) return undefined
+  if (fingerprint === OTHER_REASONS) return undefined
   if (fingerprint === NO_REASON) return '^$'
   let out = '^\\s*'
   for (const part of fingerprint.split(/(<uuid>|<time>|<ip>|<hex>|<n>| )/)) {

@@ -30,23 +30,12 @@ export interface ErrorBody {
   status: number
 }
 
+/** The library's error codes that are not a 500. */
+const STATUS: Record<string, ErrorBody['status']> = { DLQ_INVALID_OPTION: 400, DLQ_INVALID_ARGUMENT: 400, DLQ_ABORTED: 503, DLQ_LOCKED: 409, DLQ_REPLAY_LOCKED: 409 }
+
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof HttpError) return { error: err.message, code: err.code, status: err.status }
-  if (err instanceof DeadLetterError) {
-    const message = err.message.replace(/^dlq: /, '')
-    switch (err.code) {
-      case 'DLQ_INVALID_OPTION':
-      case 'DLQ_INVALID_ARGUMENT':
-        return { error: message, code: err.code, status: 400 }
-      case 'DLQ_ABORTED' as string:
-        return { error: message, code: err.code, status: 503 }
-      case 'DLQ_LOCKED':
-      case 'DLQ_REPLAY_LOCKED':
-        return { error: message, code: err.code, status: 409 }
-      default:
-        return { error: message, code: err.code, status: 500 }
-    }
-  }
+  if (err instanceof DeadLetterError) return { error: err.message.replace(/^dlq: /, ''), code: err.code, status: STATUS[err.code] ?? 500 }
   if (isAbort(err)) return { error: 'the request was cancelled', code: 'DLQ_ABORTED', status: 503 }
   return { error: 'internal error: ' + String((err as Error)?.message ?? err).slice(0, 300), code: 'DLQ_INTERNAL', status: 500 }
 }

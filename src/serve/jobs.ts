@@ -7,20 +7,18 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Progress } from '../format/model.js'
-import { HttpError, toErrorBody } from './http-error.js'
-
-export type JobState = 'running' | 'done' | 'failed'
+import { type ErrorBody, HttpError, toErrorBody } from './http-error.js'
 
 export interface JobView {
   id: string
   op: 'requeue' | 'purge'
   source: string
-  state: JobState
+  state: 'running' | 'done' | 'failed'
   startedAt: number
   finishedAt: number | null
   progress: Progress | null
   result: unknown
-  error: { error: string; code: string; status: number } | null
+  error: ErrorBody | null
 }
 
 const KEEP_FINISHED = 50
@@ -65,19 +63,10 @@ export class Jobs {
    * source, aborted and waited for on close), its outcome returned or thrown as it was.
    */
   async run<T>(source: string, op: 'requeue' | 'purge', fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    let outcome: { ok: true; value: T } | { ok: false; err: unknown } | undefined
-    const job = this.start(source, op, (signal) =>
-      fn(signal).then(
-        (value) => ((outcome = { ok: true, value }), value),
-        (err: unknown) => {
-          outcome = { ok: false, err }
-          throw err
-        },
-      ),
-    )
+    let outcome: Promise<T> | undefined
+    const job = this.start(source, op, (signal) => (outcome = fn(signal)))
     await this.running.get(job.id)?.done
-    if (!outcome!.ok) throw outcome!.err
-    return outcome!.value
+    return outcome!
   }
 
   get(id: string): JobView | undefined {

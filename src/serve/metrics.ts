@@ -6,7 +6,7 @@
 import { Gauge, Registry } from 'prom-client'
 import { Limiter } from './cache.js'
 import type { Counts } from '../format/model.js'
-import type { Source } from './sources.js'
+import type { Source } from './backend-source.js'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -51,11 +51,7 @@ export class Metrics {
   }
 
   private set(labels: { log: string; host?: string }, c: Counts, now: number): void {
-    this.gauges.pending.set(labels, c.pending)
-    this.gauges.due.set(labels, c.due)
-    this.gauges.deferred.set(labels, c.deferred)
-    this.gauges.permanent.set(labels, c.permanent)
-    this.gauges.corrupt.set(labels, c.corrupt)
+    for (const k of ['pending', 'due', 'deferred', 'permanent', 'corrupt'] as const) this.gauges[k].set(labels, c[k])
     this.gauges.oldestPendingTs.set(labels, c.oldestPendingTs === null ? 0 : Math.max(0, (now - c.oldestPendingTs) / 1000))
   }
 }

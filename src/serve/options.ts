@@ -22,14 +22,7 @@ export interface ServeOptions {
   token?: string
 }
 
-export interface ResolvedServeOptions {
-  logs: string[]
-  db: string | PGliteLike | undefined
-  port: number
-  host: string
-  allowWrites: boolean
-  token: string | undefined
-}
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'db' | 'token'>> & Pick<ServeOptions, 'db' | 'token'>
 
 /** Short tokens can be guessed over the network; 16 characters of `openssl rand -hex 8` and up cannot. */
 export const MIN_TOKEN_LENGTH = 16

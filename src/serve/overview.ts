@@ -7,7 +7,8 @@ import type { FailureSeries } from '../format/series.js'
 import type { ServeContext } from './context.js'
 import { fingerprintRegex } from './groups.js'
 import { toErrorBody } from './http-error.js'
-import type { CountsSnapshot, Source } from './sources.js'
+import type { Source } from './backend-source.js'
+import type { CountsSnapshot } from './sources.js'
 
 export interface GroupLink extends ReasonGroup {
   /** Query string of the entries page showing this group; absent for the lumped-together rest. */

@@ -10,16 +10,10 @@ import { entriesPage } from './views/entries.js'
 import { entryPage } from './views/entry.js'
 import { overviewPage } from './views/overview.js'
 
-/** The filter resolved once (relative times made absolute), for the action buttons to send. */
+/** The filter resolved once (relative times made absolute), for the action buttons to send (JSON drops what is undefined). */
 function actionFilter(fp: FilterParams): Record<string, unknown> {
-  const f = toSourceFilter(fp, Date.now())
-  const out: Record<string, unknown> = { kind: fp.kind }
-  if (fp.reason !== undefined) out.reason = fp.reason
-  if (fp.re) out.re = true
-  for (const k of ['id', 'payload', 'host', 'attempt'] as const) if (fp[k] !== undefined) out[k] = fp[k]
-  if (typeof f.since === 'number') out.since = String(f.since)
-  if (typeof f.until === 'number') out.until = String(f.until)
-  return out
+  const { since, until } = toSourceFilter(fp, Date.now())
+  return { ...fp, re: fp.re || undefined, since: since?.toString(), until: until?.toString() }
 }
 
 export function pageRoutes(app: Hono, ctx: ServeContext): void {

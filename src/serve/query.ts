@@ -17,18 +17,8 @@ export const MAX_DEPTH = 10_000
 const MAX_TEXT = 1000
 const MAX_IDS = 1000
 
-export interface FilterParams {
-  kind: Kind
-  reason?: string
-  /** `reason` is a regular expression (else a substring). */
-  re: boolean
-  id?: string
-  payload?: string
-  host?: string
-  attempt?: number
-  since?: string
-  until?: string
-}
+/** The filter as typed: `reason` a regular expression when `re` (else a substring), times as text. */
+export type FilterParams = Pick<SourceFilter, 'kind' | 'payload' | 'host' | 'attempt'> & { reason?: string; re: boolean; id?: string; since?: string; until?: string }
 
 export interface PageParams {
   order: 'newest' | 'oldest'
@@ -56,17 +46,12 @@ function int(input: Input, name: string, min: number, max: number, dflt: number 
   return n
 }
 
-function flag(input: Input, name: string): boolean {
-  const v = input[name]
-  return v === true || v === '1' || v === 'on' || v === 'true'
-}
-
 export function parseFilterParams(input: Input): FilterParams {
   // `log` is the parameter's name before 0.2 (links and scripts kept from then still work).
   const name = input.kind === undefined && input.log !== undefined ? 'log' : 'kind'
   const kind = (text(input, name) ?? 'retry') as Kind
   if (kind !== 'retry' && kind !== 'permanent' && kind !== 'corrupt') throw badRequest(`${name}: expected retry, permanent or corrupt`)
-  const f: FilterParams = { kind, re: flag(input, 're') }
+  const f: FilterParams = { kind, re: input.re === true || input.re === '1' || input.re === 'on' || input.re === 'true' }
   f.reason = text(input, 'reason', 500)
   f.id = text(input, 'id')
   f.payload = text(input, 'payload')

@@ -3,6 +3,7 @@
  * one port. Resolves once the port accepts connections; close() stops accepting, aborts
  * running requeue/purge jobs (they roll back the segment in progress) and waits for them.
  */
+import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -14,7 +15,7 @@ import { Limiter } from './cache.js'
 import { ServeContext } from './context.js'
 import { localSource, storeSource } from './backend-source.js'
 import { type ServeOptions, isLoopback, resolveServeOptions } from './options.js'
-import type { Source } from './sources.js'
+import type { Source } from './backend-source.js'
 
 export type { ServeOptions } from './options.js'
 
@@ -50,8 +51,11 @@ async function localSources(logs: string[], scans: Limiter, taken: Set<string>):
   return out
 }
 
+/** A host as a URL names it: an IPv6 address in brackets. */
+const urlHost = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host)
+
 function hostHeaderSet(host: string, port: number): Set<string> {
-  const names = new Set(['127.0.0.1', 'localhost', '[::1]', host.includes(':') && !host.startsWith('[') ? `[${host}]` : host].map((h) => h.toLowerCase()))
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]', urlHost(host)].map((h) => h.toLowerCase()))
   const out = new Set<string>()
   for (const n of names) {
     out.add(`${n}:${port}`)
@@ -75,13 +79,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const app = createApp(ctx, { allowedHosts: allowed })
   const server = createAdaptorServer({ fetch: app.fetch, hostname: o.host, port: o.port }) as Server
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(o.port, o.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    // Rejects with the 'error' the server emits instead of 'listening'.
+    await once(server.listen(o.port, o.host), 'listening')
   } catch (err) {
     await ctx.close()
     const code = (err as NodeJS.ErrnoException).code
@@ -89,10 +88,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw ioError(`listen on ${o.host}:${o.port}`, err)
   }
   port = (server.address() as AddressInfo).port
-  const shownHost = o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host
   let closing: Promise<void> | undefined
   return {
-    url: `http://${shownHost}:${port}`,
+    url: `http://${urlHost(o.host)}:${port}`,
     host: o.host,
     port,
     sources: sources.map((s) => ({ key: s.key, label: s.label, kind: s.kind })),

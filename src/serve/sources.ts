@@ -1,8 +1,4 @@
-/**
- * What the inspector shows is a list of sources: each local log given on the command line,
- * and the central PostgreSQL store. Pages, the API and /metrics only talk to this interface,
- * so a source is one file and the routes never know where entries live.
- */
+/** What a source (backend-source.ts) takes and answers: the pages, the API and /metrics see only these shapes. */
 import type { AuditRecord, Counts, Entry, EntryFilter, InspectIterable, Kind, Progress, ReasonGroup, RequeueResult, Transform } from '../format/model.js'
 import type { FailureSeries, FailureSeriesOptions } from '../format/series.js'
 
@@ -75,34 +71,4 @@ export interface RepairRequest {
   force: boolean
   dryRun: boolean
   signal?: AbortSignal
-}
-
-export interface Source {
-  /** URL-safe, unique among the sources: `/logs/<key>/…`. */
-  readonly key: string
-  /** What the pages call it: the log path, or the store's name. */
-  readonly label: string
-  readonly kind: 'log' | 'store'
-  /** Whether entries carry a host (the central store) and the host filter applies. */
-  readonly hasHosts: boolean
-  counts(): Promise<CountsSnapshot>
-  /** The newest finished reason summary (undefined while the first is computed); starts a refresh when stale. */
-  reasons(): Promise<ReasonSummary | undefined>
-  list(req: ListRequest): Promise<SourceEntry[]>
-  /** Every matching entry, oldest first, read as it is taken (an export: bounded memory whatever the count). */
-  entries(filter: SourceFilter, signal?: AbortSignal): InspectIterable
-  /** Reason groups of the matching entries, by last reason (default) or by the reason each first failed with. */
-  groups(filter: SourceFilter, signal?: AbortSignal, groupBy?: 'first' | 'last'): Promise<GroupsResult>
-  /** The entry a reference points at; undefined when it is no longer there. */
-  entry(ref: string): Promise<SourceEntry | undefined>
-  /** Failures over time (the charts); shared for a moment between requests. */
-  failures(o: FailureSeriesOptions): Promise<FailureSeries>
-  /** The last 24 h (per host for the store), as last computed; starts a refresh when stale (the overview's sparklines). */
-  recentFailures(): Promise<FailureSeries | undefined>
-  requeue(req: ActionRequest): Promise<ActionResult>
-  purge(req: ActionRequest & { filter: SourceFilter & { kind: 'permanent' | 'corrupt' } }): Promise<ActionResult>
-  repair(req: RepairRequest): Promise<RequeueResult>
-  /** The audit records that name the entry (`readAudit` / `store.readAudit`). */
-  audit(ref: string): Promise<AuditRecord[]>
-  close(): Promise<void>
 }

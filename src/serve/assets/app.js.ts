@@ -39,38 +39,38 @@ export const APP_JS = String.raw`'use strict';
     if (h < 48) return h + 'h ' + (m % 60) + 'm';
     return Math.floor(h / 24) + 'd ' + (h % 24) + 'h';
   }
-  function getJson(url) {
-    return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' }).then(function (r) {
-      return r.json().then(function (body) {
-        if (!r.ok) throw new Error(body && body.error ? body.error : 'HTTP ' + r.status);
-        return body;
-      });
-    });
-  }
-  function postJson(url, body) {
-    return fetch(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      credentials: 'same-origin',
-      body: JSON.stringify(body)
-    }).then(function (r) {
+  // A GET, or with a body a JSON POST; a failure rejects with the server's sentence.
+  function request(url, body) {
+    var init = { headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+    if (body !== undefined) {
+      init.method = 'POST';
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (r) {
       return r.json().then(function (b) {
         if (!r.ok) throw new Error(b && b.error ? b.error : 'HTTP ' + r.status);
         return b;
       });
     });
   }
+  // A table of a caption, a head row (the columns at the indexes in nums hold numbers) and one row per item.
+  function table(cls, caption, heads, nums, items, row) {
+    var t = el('table', null, cls);
+    t.appendChild(el('caption', caption));
+    var head = el('tr');
+    heads.forEach(function (h, i) { head.appendChild(el('th', h, nums.indexOf(i) >= 0 ? 'num' : '')); });
+    var thead = el('thead'); thead.appendChild(head); t.appendChild(thead);
+    var body = el('tbody');
+    items.forEach(function (x) { body.appendChild(row(x)); });
+    t.appendChild(body);
+    return t;
+  }
 
   // ---------------------------------------------------------------- groups
   function groupTable(key, caption, groups) {
     if (!groups.length) return el('p', caption + ': none', 'muted');
-    var t = el('table', null, 'groups');
-    t.appendChild(el('caption', caption));
-    var head = el('tr');
-    ['reason group', 'count', 'first seen', 'last seen'].forEach(function (h, i) { head.appendChild(el('th', h, i === 1 ? 'num' : '')); });
-    var thead = el('thead'); thead.appendChild(head); t.appendChild(thead);
-    var body = el('tbody');
-    groups.forEach(function (g) {
+    return table('groups', caption, ['reason group', 'count', 'first seen', 'last seen'], [1], groups, function (g) {
       var tr = el('tr');
       var td = el('td', null, 'reason');
       var label = g.fingerprint.length > 200 ? g.fingerprint.slice(0, 200) + '\u2026' : g.fingerprint;
@@ -84,31 +84,21 @@ export const APP_JS = String.raw`'use strict';
       tr.appendChild(el('td', fmtCount(g.count), 'num'));
       tr.appendChild(el('td', fmtTime(g.oldestTs)));
       tr.appendChild(el('td', fmtTime(g.newestTs)));
-      body.appendChild(tr);
+      return tr;
     });
-    t.appendChild(body);
-    return t;
   }
 
   // ---------------------------------------------------------------- overview
   function hostTable(hosts) {
-    var t = el('table', null, 'hosts');
-    t.appendChild(el('caption', 'per host'));
-    var head = el('tr');
-    ['host', 'pending', 'due now', 'deferred', 'permanent', 'corrupt'].forEach(function (h, i) { head.appendChild(el('th', h, i ? 'num' : '')); });
-    var thead = el('thead'); thead.appendChild(head); t.appendChild(thead);
-    var body = el('tbody');
-    hosts.forEach(function (h) {
+    return table('hosts', 'per host', ['host', 'pending', 'due now', 'deferred', 'permanent', 'corrupt'], [1, 2, 3, 4, 5], hosts, function (h) {
       var tr = el('tr');
       tr.appendChild(el('td', h.host.length > 100 ? h.host.slice(0, 100) + '…' : h.host));
       ['pending', 'due', 'deferred', 'permanent', 'corrupt'].forEach(function (k) { tr.appendChild(el('td', fmtCount(h[k]), 'num')); });
-      body.appendChild(tr);
+      return tr;
     });
-    t.appendChild(body);
-    return t;
   }
   function refreshOverview() {
-    getJson('/api/overview').then(function (o) {
+    request('/api/overview').then(function (o) {
       var upd = document.getElementById('updated');
       if (upd) upd.textContent = fmtTime(o.at);
       o.sources.forEach(function (s) {
@@ -148,7 +138,7 @@ export const APP_JS = String.raw`'use strict';
     if (!box) return;
     var src = box.getAttribute('data-src');
     var key = decodeURIComponent(src.split('/')[3]);
-    getJson(src).then(function (g) {
+    request(src).then(function (g) {
       var note = el('p', fmtCount(g.matched) + ' matching entr' + (g.matched === 1 ? 'y' : 'ies') + ' in ' + g.groups.length + ' group' + (g.groups.length === 1 ? '' : 's') + (g.capped ? ' (too many distinct reasons: the rest are lumped together)' : ''), 'muted');
       note.id = 'groups-summary';
       box.replaceChildren(el('h2', 'Groups'), note, groupTable(key, g.groupBy === 'first' ? 'by first reason (the filters match the last reason: no links)' : 'by reason', g.groups));
@@ -205,7 +195,7 @@ export const APP_JS = String.raw`'use strict';
         result.hidden = true;
         confirmBox.hidden = true;
         busy(true);
-        postJson(api + '/' + pending.op, body(pending.scope, true)).then(function (r) {
+        request(api + '/' + pending.op, body(pending.scope, true)).then(function (r) {
           busy(false);
           var n = r.count;
           confirmText.textContent = r.text;
@@ -225,11 +215,11 @@ export const APP_JS = String.raw`'use strict';
       progressBox.hidden = false;
       bar.removeAttribute('value');
       progressText.textContent = 'starting\u2026';
-      postJson(api + '/' + p.op, body(p.scope, false)).then(function (r) { poll(r.job); })
+      request(api + '/' + p.op, body(p.scope, false)).then(function (r) { poll(r.job); })
         .catch(function (e) { progressBox.hidden = true; busy(false); showResult(e.message, true); });
     });
     function poll(id) {
-      getJson('/api/jobs/' + encodeURIComponent(id)).then(function (j) {
+      request('/api/jobs/' + encodeURIComponent(id)).then(function (j) {
         if (j.progress && j.progress.total > 0) {
           bar.max = j.progress.total;
           bar.value = j.progress.done;
@@ -248,8 +238,7 @@ export const APP_JS = String.raw`'use strict';
     }
   }
 
-  if (page === 'overview') setInterval(refreshOverview, 5000);
-  if (page === 'overview') refreshOverview();
+  if (page === 'overview') { refreshOverview(); setInterval(refreshOverview, 5000); }
   if (page === 'entries') loadGroups();
   if (page === 'entries' || page === 'entry') setupActions();
 })();

@@ -1,7 +1,7 @@
 /** The chart page of one source: range and kind as plain links (no script), the chart, its legend and its table. */
 import type { FailureSeries, SeriesKind, SeriesRange } from '../../format/series.js'
 import type { ServeContext } from '../context.js'
-import type { Source } from '../sources.js'
+import type { Source } from '../backend-source.js'
 import { chartLegend, chartTable, failureChart } from './chart.js'
 import { clip } from './format.js'
 import { type Html, html } from './html.js'

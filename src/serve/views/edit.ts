@@ -6,7 +6,8 @@
 import type { AuditRecord } from '../../format/edit.js'
 import type { ServeContext } from '../context.js'
 import { entryStamp, notEditable } from '../edit.js'
-import type { Source, SourceEntry } from '../sources.js'
+import type { Source } from '../backend-source.js'
+import type { SourceEntry } from '../sources.js'
 import { clip, formatTime } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 

@@ -4,9 +4,10 @@
  */
 import path from 'node:path'
 import type { ServeContext } from '../context.js'
-import type { Source, SourceEntry } from '../sources.js'
+import type { Source } from '../backend-source.js'
+import type { SourceEntry } from '../sources.js'
 import { actionPanel } from './actions.js'
-import { clip, formatCount, formatTime, prettyJson } from './format.js'
+import { clip, formatCount, formatTime, jsonText } from './format.js'
 import { EMPTY, type Html, html } from './html.js'
 import { layout } from './layout.js'
 import { HISTORY_LIMIT, timelineOf } from '../../format/lineage.js'
@@ -81,7 +82,7 @@ export function entryPage(ctx: ServeContext, source: Source, e: SourceEntry, aud
   const key = source.key
   const listHref = `/logs/${encodeURIComponent(key)}/entries?kind=${e.kind}`
   const reason = e.reason === null ? null : clip(e.reason, REASON_SHOWN)
-  const payload = e.kind === 'corrupt' ? clip(e.raw ?? '', PAYLOAD_SHOWN) : prettyJson(e.payload, PAYLOAD_SHOWN)
+  const payload = e.kind === 'corrupt' ? clip(e.raw ?? '', PAYLOAD_SHOWN) : clip(jsonText(e.payload, 2), PAYLOAD_SHOWN)
   const body = html`<p><a href="${listHref}">← ${key}: ${e.kind} log</a></p>
 <h1>Entry <small>${clip(path.basename(e.file), 200).text} @ ${e.offset}</small></h1>
 <table class="fields">${fields(e).map(([k, v]) => {

@@ -39,15 +39,13 @@ export function clip(s: string, max: number): Clipped {
   return { text: visible(c.text), omitted: c.omitted }
 }
 
-/** The payload's JSON, indented; compact JSON when it is too large to indent cheaply. */
-export function prettyJson(value: unknown, max: number): Clipped {
-  let text: string
+/** A payload as JSON text, whatever it holds (what JSON cannot say is shown as String() says it). */
+export function jsonText(value: unknown, indent?: number): string {
   try {
-    text = JSON.stringify(value, null, 2) ?? 'undefined'
+    return JSON.stringify(value, null, indent) ?? 'undefined'
   } catch {
-    text = String(value)
+    return String(value)
   }
-  return clip(text, max)
 }
 
 export function formatAge(ms: number | null | undefined): string {
