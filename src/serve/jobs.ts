@@ -38,9 +38,11 @@ export class Jobs {
     const job: JobView = { id: randomUUID(), op, source, state: 'running', startedAt: Date.now(), finishedAt: null, progress: null, result: null, error: null }
     this.jobs.set(job.id, job)
     const ac = new AbortController()
-    const done = fn(ac.signal, (p) => {
+    // An async wrapper: a function that throws before returning its promise fails the job
+    // rather than leaving it 'running' for good (and its source answering 409 ever after).
+    const done = (async () => fn(ac.signal, (p) => {
       job.progress = { done: p.done, total: p.total, items: p.items }
-    }).then(
+    }))().then(
       (result) => {
         job.result = result
         job.state = 'done'
@@ -64,7 +66,7 @@ export class Jobs {
    */
   async run<T>(source: string, op: 'requeue' | 'purge', fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     let outcome: Promise<T> | undefined
-    const job = this.start(source, op, (signal) => (outcome = fn(signal)))
+    const job = this.start(source, op, (signal) => (outcome = (async () => fn(signal))()))
     await this.running.get(job.id)?.done
     return outcome!
   }
