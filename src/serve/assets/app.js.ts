@@ -125,6 +125,23 @@ export const APP_JS = String.raw`'use strict';
           );
         }
       });
+      // The sparklines are drawn on the server: when the numbers moved, take the newer drawing
+      // from the page itself (one more request, only then).
+      var moved = o.sources.filter(function (s) {
+        var rec = document.querySelector('section.source[data-source="' + CSS.escape(s.key) + '"] [data-k="recent"]');
+        return rec && rec.getAttribute('data-sig') !== JSON.stringify(s.recentFailures || null);
+      });
+      if (moved.length) {
+        fetch('/', { credentials: 'same-origin', headers: { Accept: 'text/html' } }).then(function (r) { return r.text(); }).then(function (text) {
+          var doc = new DOMParser().parseFromString(text, 'text/html');
+          moved.forEach(function (s) {
+            var sel = 'section.source[data-source="' + CSS.escape(s.key) + '"] [data-k="recent"]';
+            var fresh = doc.querySelector(sel);
+            var rec = document.querySelector(sel);
+            if (fresh && rec) rec.replaceWith(document.adoptNode(fresh));
+          });
+        }).catch(function () {});
+      }
       document.body.setAttribute('data-refreshed', String(o.at));
     }).catch(function (e) {
       var upd = document.getElementById('updated');

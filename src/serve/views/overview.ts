@@ -52,11 +52,13 @@ ${recentFailures(s)}
 function recentFailures(s: OverviewSource): Html {
   const f = s.recentFailures
   const link = html`<a href="/logs/${encodeURIComponent(s.key)}/chart?range=24h">failures over time</a>`
-  if (!f) return html`<p class="recent muted">new failures: counting… (${link})</p>`
+  // data-sig: what app.js compares with /api/overview's to know when to fetch a newer drawing.
+  const sig = JSON.stringify(f ?? null)
+  if (!f) return html`<p class="recent muted" data-k="recent" data-sig="${sig}">new failures: counting… (${link})</p>`
   const hosts = f.hosts && f.hosts.length > 0
     ? html`<table class="hosts recent-hosts"><caption>new failures per host, last 24 h</caption><tbody>${f.hosts.map((h) => html`<tr><td><a href="/logs/${encodeURIComponent(s.key)}/chart?range=24h&amp;host=${encodeURIComponent(h.host)}">${clip(h.host, 100).text}</a></td><td>${sparkline(h.counts, f.buckets, h.host)}</td></tr>`)}</tbody></table>`
     : ''
-  return html`<div class="recent" data-k="recent"><p>new failures, last 24 h: ${sparkline(f.totals, f.buckets, s.key)} · ${link}</p>${hosts}</div>`
+  return html`<div class="recent" data-k="recent" data-sig="${sig}"><p>new failures, last 24 h: ${sparkline(f.totals, f.buckets, s.key)} · ${link}</p>${hosts}</div>`
 }
 
 function hostTable(hosts: NonNullable<NonNullable<OverviewSource['counts']>['hosts']>): Html {
