@@ -100,7 +100,8 @@ describe('a pattern PostgreSQL rejects is bad input', () => {
     expect(ok.json().entries).toHaveLength(3)
   })
 
-  it('the CLI exits 1 (usage) naming --reason', async () => {
+  // Sixteen CLI processes one after another: on a loaded 2-core machine that alone took 150 s.
+  it('the CLI exits 1 (usage) naming --reason', { timeout: 300_000 }, async () => {
     const url = await database('regex_cli')
     const runs = [
       ['inspect', '--db', url, '--permanent', '--json'],
