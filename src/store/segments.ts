@@ -21,6 +21,7 @@ import zlib from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import { DeadLetterError, ioError } from '../base/errors.js'
 import { CREATE_EXCL_FLAGS, O_NOFOLLOW, fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
+import { type LineHandler, readLines } from '../format/lines.js'
 
 const SEQ_DIGITS = 12
 
@@ -376,25 +377,15 @@ export async function recoverSegments(fam: SegmentFamily): Promise<RecoveryRepor
   return report
 }
 
-/** Count the lines of a segment (for eviction events), streaming. */
+/**
+ * Count the newline-terminated lines of a segment (for eviction events), streaming through the
+ * line reader: long lines stream past (counted, never held), and a corrupt .gz, still evicted,
+ * counts what could be read.
+ */
 export async function countLines(seg: { path: string; gz: boolean }): Promise<number> {
   let n = 0
-  let fh: fsp.FileHandle
-  try {
-    fh = await fsp.open(seg.path, fs.constants.O_RDONLY | O_NOFOLLOW)
-  } catch {
-    return 0
-  }
-  const src = fh.createReadStream()
-  const stream = seg.gz ? src.pipe(zlib.createGunzip()) : src
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++
-    }
-  } catch {
-    // A corrupt .gz still gets evicted; its count is what could be read.
-  } finally {
-    src.destroy()
-  }
+  const count = () => void n++
+  const handler: LineHandler = { line: (_b, _s, _e, _o, _n, torn) => (torn ? undefined : count()), oversized: count }
+  await readLines(seg.path, seg.gz, 0, 64 * 1024, handler, () => false).catch(() => {})
   return n
 }
