@@ -160,6 +160,24 @@ export async function removeSegment(seg: { key: string; path: string }, opts: { 
   await fsyncDir(path.dirname(seg.key)).catch(fail(`sync ${path.dirname(seg.key)}`))
 }
 
+/**
+ * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists), left by a crash
+ * between removing the two or by a segment deleted by hand (removeSegment takes them along):
+ * count sidecars of both families, caches whose early removal only costs a rescan, and with
+ * `checkpoints` (only the replay-lock holder writes them) retry checkpoints and checkpoint
+ * writes a crash cut short.
+ */
+export async function removeOrphanSidecars(paths: LogPaths, opts: { checkpoints: boolean }): Promise<void> {
+  const names = await fsp.readdir(paths.dir).catch(() => [] as string[])
+  const live = new Set(names)
+  for (const n of names) {
+    const m = /^(.+)\.(state|meta)(\.tmp-\d+-\d+)?$/.exec(n)
+    if (!m || (m[2] === 'state' ? !opts.checkpoints : m[3] !== undefined)) continue
+    const ours = paths.retry.pattern.test(m[1]) || (m[2] === 'meta' && paths.permanent.pattern.test(m[1]))
+    if (ours && (m[3] !== undefined || (!live.has(m[1]) && !live.has(`${m[1]}.gz`)))) await unlinkIfExists(path.join(paths.dir, n)).catch(() => {})
+  }
+}
+
 /** `dir/base`, or `dir/base.1`, `dir/base.2`, …: the first name not taken, for a file set aside. */
 export async function setAsideName(dir: string, base: string): Promise<string> {
   for (let i = 0; ; i++) {

@@ -22,8 +22,8 @@ import { O_NOFOLLOW } from '../../base/fs-safe.js'
 import type { Counts } from '../../format/model.js'
 import { replayDefaults } from '../../base/options.js'
 import { readCheckpoint } from '../checkpoint.js'
-import { type SegmentMeta, SegmentMetaBuilder, feedBuilder, readSegmentMetaFor, removeOrphanSegmentMeta, sameIdentity, scanSegmentMeta, setBounded, writeSegmentMeta } from './segment-meta.js'
-import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, statePathOf } from '../segments.js'
+import { type SegmentMeta, SegmentMetaBuilder, feedBuilder, readSegmentMetaFor, sameIdentity, scanSegmentMeta, setBounded, writeSegmentMeta } from './segment-meta.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, removeOrphanSidecars, statePathOf } from '../segments.js'
 import { type TailRead, type TailState, isSameFile, loadTailStates, refreshTail, saveTailStates, tailSidecarPath, trackedTail, trackedTails } from './active-tail.js'
 
 /**
@@ -142,7 +142,7 @@ async function inBatches<T>(segs: SegmentInfo[], fn: (seg: SegmentInfo) => Promi
 
 /** Now and then, drop sidecars of segments deleted by hand. */
 async function sweepOrphans(paths: LogPaths): Promise<void> {
-  if (timeFor(lastSweep, paths.active, SWEEP_EVERY_MS)) await Promise.all([removeOrphanSegmentMeta(paths.retry), removeOrphanSegmentMeta(paths.permanent)])
+  if (timeFor(lastSweep, paths.active, SWEEP_EVERY_MS)) await removeOrphanSidecars(paths, { checkpoints: false })
 }
 
 /** True, and noted, when `every` ms have passed since the last time it was true for `key` (or `now` says so). */

@@ -9,14 +9,13 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import path from 'node:path'
 import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
 import type { Envelope } from '../../format/envelope.js'
 import { LineDecoder } from '../../format/entry.js'
 import { ioError } from '../../base/errors.js'
-import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../../base/fs-safe.js'
+import { O_NOFOLLOW, writeFileAtomic } from '../../base/fs-safe.js'
 import { readLines } from '../../format/lines.js'
-import { type SegmentFamily, type SegmentInfo, metaPathOf } from '../segments.js'
+import { type SegmentInfo, metaPathOf } from '../segments.js'
 
 export interface FileIdentity {
   size: number
@@ -204,30 +203,6 @@ export async function readCapped(file: string, max: number): Promise<string | un
   } finally {
     await fh?.close().catch(() => {})
   }
-}
-
-/**
- * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left when a segment
- * was deleted by hand (every removal of ours takes its sidecar along: removeSegment). Sidecars are caches, so removing one
- * a moment too early only costs a rescan. Returns how many were removed.
- */
-export async function removeOrphanSegmentMeta(fam: SegmentFamily): Promise<number> {
-  let names: string[]
-  try {
-    names = await fsp.readdir(fam.dir)
-  } catch {
-    return 0
-  }
-  const present = new Set(names)
-  let removed = 0
-  for (const n of names) {
-    if (!n.endsWith('.meta')) continue
-    const key = n.slice(0, -'.meta'.length)
-    if (!fam.pattern.test(key) || key.endsWith('.gz')) continue
-    if (present.has(key) || present.has(key + '.gz')) continue
-    if (await unlinkIfExists(path.join(fam.dir, n)).catch(() => false)) removed++
-  }
-  return removed
 }
 
 /** Parse and check a sidecar's text; undefined unless every field has the right shape. */
