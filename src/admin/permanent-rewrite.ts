@@ -11,14 +11,20 @@ import type { AuditSummary, ChangeResult, Kind, LocalChangeBackend, Progress } f
 import type { LogPaths } from '../store/segments.js'
 import path from 'node:path'
 import { type EntryAt, type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
-import { type ResolvedFilter, envelopeFields } from './filters.js'
+import { type ResolvedFilter, envelopeFields, resolveFilter } from './filters.js'
 import { type ChangeTracker, auditFileOf } from './audit.js'
-import type { Common } from './options.js'
+import { type Common, common, commonChecks } from './options.js'
+import { auditChecks } from '../format/edit.js'
+import { bool, fn, timer } from '../base/checks.js'
+import { replayDefaults } from '../base/options.js'
 import { ReasonCounter } from '../format/reasons.js'
 import type { DryRunCount } from './dry-run.js'
 
 /** Reason groups listed in a requeue or purge result. */
 export const RESULT_REASONS = 10
+
+/** Options requeue and purge both take, besides the filter and their own. */
+export const changeChecks = { ...commonChecks, ...auditChecks, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 /** A resolved requeue or purge run: what both take besides their own options. */
 export interface ChangeRun extends Common {
@@ -26,6 +32,21 @@ export interface ChangeRun extends Common {
   dryRun: boolean
   sealTimeout: number
   onProgress?: (p: Progress) => void
+  why: string | undefined
+  actor: string | undefined
+}
+
+/** The run from the options `changeChecks` checked; `options` as given, for the filter. */
+export function changeRun(options: object | undefined, o: { [K in keyof typeof changeChecks]?: ReturnType<(typeof changeChecks)[K]> }, kind: 'permanent' | 'corrupt'): ChangeRun {
+  return {
+    ...common(o),
+    filter: resolveFilter(options, kind, Date.now()),
+    dryRun: o.dryRun ?? false,
+    sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
+    onProgress: o.onProgress as ChangeRun['onProgress'],
+    why: o.why,
+    actor: o.actor,
+  }
 }
 
 /** A result to fill in, with its backend part typed as the local one. */

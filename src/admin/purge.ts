@@ -6,29 +6,25 @@
  * through replay.
  */
 import { DeadLetterError } from '../base/errors.js'
-import { replayDefaults } from '../base/options.js'
 import type { LocalOptions, PurgeOptions, PurgeResult } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
 import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { countMatching } from './dry-run.js'
-import { FILTER_KEYS, recordFields, resolveFilter } from './filters.js'
-import { type ChangeRun, type LocalChange, RESULT_REASONS, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { FILTER_KEYS, recordFields } from './filters.js'
+import { type ChangeRun, type LocalChange, RESULT_REASONS, changeChecks, changeRun, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { ChangeTracker, openAudit } from './audit.js'
-import { auditChecks, auditRun } from '../format/edit.js'
-import { bool, checkOptions, fn, timer } from '../base/checks.js'
+import { auditRun } from '../format/edit.js'
+import { checkOptions } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
-import { common, commonChecks } from './options.js'
 import { ReasonCounter } from '../format/reasons.js'
 
-const checks = { ...commonChecks, ...auditChecks, kind: changeKind('purge'), dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...changeChecks, kind: changeKind('purge') }
 
 export interface PurgeRun extends ChangeRun {
   kind: 'permanent' | 'corrupt'
-  why: string | undefined
-  actor: string | undefined
 }
 
 export function resolvePurge(options: (PurgeOptions & LocalOptions) | undefined): PurgeRun {
@@ -36,16 +32,7 @@ export function resolvePurge(options: (PurgeOptions & LocalOptions) | undefined)
   if (o.kind === undefined) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged)")
   }
-  return {
-    ...common(o),
-    kind: o.kind,
-    filter: resolveFilter(options, o.kind, Date.now()),
-    dryRun: o.dryRun ?? false,
-    sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
-    onProgress: o.onProgress as PurgeRun['onProgress'],
-    why: o.why,
-    actor: o.actor,
-  }
+  return { ...changeRun(options, o, o.kind), kind: o.kind }
 }
 
 export async function purge(logPath: string, options: PurgeOptions & LocalOptions): Promise<PurgeResult> {
