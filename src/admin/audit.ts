@@ -57,6 +57,8 @@ export class ChangeTracker {
     readonly run: AuditRun,
     private readonly filter: (env: Envelope, line: () => string) => boolean,
     private readonly maxRecordSize: number,
+    /** A dry run: decide (the transform's outcomes go to the tally at once, with previews), keep nothing. */
+    private readonly dryRun: boolean,
     private readonly transform?: { t: LoadedTransform; write: EditWriter },
   ) {
     this.tally = transform && new TransformTally(transform.t.source)
@@ -69,13 +71,12 @@ export class ChangeTracker {
 
   select(env: Envelope, line: () => string, at: EntryAt): boolean {
     if (!this.filter(env, line)) return false
+    if (this.dryRun && !this.transform) return true
     const location = locationOf(at)
     const text = line()
     const before = rawPayloadOf(text, env)
     const d: Decision = { outcome: undefined, id: env.id, location, audit: undefined }
-    let segment = this.bySource.get(at.source)
-    if (!segment) this.bySource.set(at.source, (segment = new Map()))
-    segment.set(at.offset, d)
+    if (!this.dryRun) this.bySource.set(at.source, (this.bySource.get(at.source) ?? new Map<number, Decision>()).set(at.offset, d))
     if (!this.transform) {
       d.audit = JSON.stringify(auditRecord(this.run, Date.now(), env.id, location, before)) + '\n'
       return true
@@ -95,6 +96,7 @@ export class ChangeTracker {
       }
     }
     d.outcome = outcome
+    if (this.dryRun) this.tally!.add(outcome, location, env.id, true)
     return outcome.kind === 'changed'
   }
 

@@ -18,7 +18,7 @@ import { auditChecks } from '../format/edit.js'
 import { bool, fn, timer } from '../base/checks.js'
 import { replayDefaults } from '../base/options.js'
 import { ReasonCounter } from '../format/reasons.js'
-import type { DryRunCount } from './dry-run.js'
+import { withMaintenance } from '../store/maintenance-session.js'
 
 /** Reason groups listed in a requeue or purge result. */
 export const RESULT_REASONS = 10
@@ -70,13 +70,18 @@ export function filterOf(run: ChangeRun): (env: Envelope, line: () => string) =>
   return (env, line) => run.filter.match(envelopeFields(env, line))
 }
 
-/** A dry run's count into the result. */
-export function countedResult<R extends LocalChange<ChangeResult>>(result: R, c: DryRunCount, run: ChangeRun): R {
-  Object.assign(result.backend, { kept: c.kept, segments: c.segments })
-  result.count = c.matched
-  result.reasons = c.reasons.top(RESULT_REASONS)
-  result.stopped = run.signal?.aborted ? 'abort' : c.limited ? 'limit' : null
-  return result
+/**
+ * Runs `fn` on the log as a real run must see it: holding the replay lock, recovered, and
+ * (`sealPermanent`) with every permanent record in a sealed segment. A dry run takes no lock
+ * and writes nothing: `fn` runs as it is.
+ */
+export async function inSession(paths: LogPaths, run: ChangeRun, operation: string, sealPermanent: boolean, result: LocalChange<ChangeResult>, fn: () => Promise<void>): Promise<void> {
+  if (run.dryRun) return fn()
+  await withMaintenance(paths, { sealPermanent, sealTimeout: run.sealTimeout, signal: run.signal, operation }, async (session) => {
+    result.backend.recovered = session.recovered
+    result.warnings.push(...session.warnings)
+    await fn()
+  })
 }
 
 export async function rewriteSelected(
@@ -100,7 +105,8 @@ export async function rewriteSelected(
     select: (env, line, at) => !holdBack?.(env) && tracker.select(env, line, at) && reasons.selected(env),
     held: holdBack && ((env, line) => holdBack(env) && run.filter.match(envelopeFields(env, line))),
     transform,
-    sideLog: tracker.sideLog(auditFileOf(paths)),
+    sideLog: run.dryRun ? undefined : tracker.sideLog(auditFileOf(paths)),
+    countOnly: run.dryRun,
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,
@@ -115,10 +121,11 @@ export async function rewriteSelected(
   })
   guard.flush()
   tracker.finish()
-  result.audit = { where: path.join(paths.dir, auditFileOf(paths)), records: tracker.records, run: tracker.run.run }
+  if (!run.dryRun) result.audit = { where: path.join(paths.dir, auditFileOf(paths)), records: tracker.records, run: tracker.run.run }
   Object.assign(result.backend, { kept: res.kept, segments: res.segments, rewritten: res.rewritten, skipped: res.skipped })
   result.count = res.selected
-  result.reasons = reasons.committed.top(RESULT_REASONS)
+  // A count commits nothing: what it selected is what a run would move.
+  result.reasons = (run.dryRun ? reasons.pending : reasons.committed).top(RESULT_REASONS)
   result.stopped = res.aborted ? 'abort' : res.limited ? 'limit' : null
   for (const s of res.skipped) result.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
   return res
@@ -132,7 +139,7 @@ export async function rewriteSelected(
  */
 class SelectedReasons {
   readonly committed = new ReasonCounter()
-  private pending = new ReasonCounter()
+  pending = new ReasonCounter()
 
   selected(env: Envelope): true {
     this.pending.add(env.reason, env.ts)

@@ -14,13 +14,11 @@ import { ChangeTracker, openAudit } from './audit.js'
 import { loggerDefaults, redriveChecks, redriveDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
-import { withMaintenance } from '../store/maintenance-session.js'
 import { copyTrace } from '../base/trace-context.js'
 import { type Origin, copyLineage, leaving, redrivesOf } from '../format/lineage.js'
 import type { EntryAt, RewriteHooks } from '../store/rewrite-permanent.js'
-import { countMatching } from './dry-run.js'
 import { FILTER_KEYS } from './filters.js'
-import { type ChangeRun, type LocalChange, changeChecks, changeRun, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { type ChangeRun, type LocalChange, changeChecks, changeRun, filterOf, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { bool, checkOptions, hostName } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { realLogName, resolveLogPath } from '../store/log-path.js'
@@ -103,20 +101,11 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
   const t = run.transform === undefined ? undefined : await loadTransform(run.transform, 'requeue')
   // A repair always starts the entry over, as --reset-attempts does.
   if (t) result.resetAttempts = true
-  if (run.dryRun) {
-    const c = await countMatching(paths, 'permanent', run, atLimit, t)
-    result.heldBack = c.held
-    if (c.summary) result.transform = c.summary
-    return countedResult(result, c, run)
-  }
-  const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
-  await withMaintenance(paths, maintenance, async (session) => {
-    result.backend.recovered = session.recovered
-    result.warnings.push(...session.warnings)
-    await openAudit(paths)
+  await inSession(paths, run, 'requeue', true, result, async () => {
+    if (!run.dryRun) await openAudit(paths)
     const origin: Origin = { host: run.host, log: await realLogName(paths) }
     const repair = t && { t, write: (sink: ByteSink, env: Envelope, line: string, edit: { payload: string; editOf: EditOf }) => writeRequeued(sink, env, line, true, run.maxRecordSize, { ...edit, origin }) }
-    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, repair)
+    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, run.dryRun, repair)
     const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : (sink: ByteSink, env: Envelope, line: string) => writeRequeued(sink, env, line, run.resetAttempts, run.maxRecordSize)
     const res = await rewriteSelected(paths, 'requeue', run, result, hooks, tracker, write, atLimit)
     result.heldBack = res.held

@@ -19,13 +19,16 @@
  * after 4 leaves complete temp files, and recovery finishes steps 5–6 (roll forward). Either
  * way every entry ends up exactly once in the retry or the permanent log; it is in both only
  * between steps 5 and 6.
+ *
+ * A dry run is the same walk in count-only mode: no lock, nothing written, the same rules.
  */
 import type fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import type { Envelope } from '../format/envelope.js'
 import { unlinkIfExists } from '../base/fs-safe.js'
-import { readLines } from '../format/lines.js'
+import { type LineHandler, type ReadResult, readLines } from '../format/lines.js'
+import { regularFile } from './scan.js'
 import type { OutputFile } from './outputs.js'
 import { type LogPaths, type SegmentInfo, listSegments, removeSegment } from './segments.js'
 import type { ByteSink } from '../format/sink.js'
@@ -77,6 +80,11 @@ export interface RewriteOptions {
   signal?: AbortSignal
   hooks?: RewriteHooks
   onProgress?: (done: number, total: number, items: number) => void
+  /**
+   * A dry run: count what a run would select, writing nothing, over the sealed segments and
+   * the active file (which a run seals first; its partial last line is a record being written).
+   */
+  countOnly?: boolean
 }
 
 export interface RewriteResult {
@@ -137,7 +145,10 @@ class PermanentRewrite {
 
   async run(): Promise<RewriteResult> {
     const { result } = this
-    const segments = await listSegments(this.o.paths.permanent)
+    const fam = this.o.paths.permanent
+    const segments = await listSegments(fam)
+    const active = this.o.countOnly ? await regularFile(fam.active) : undefined
+    if (active) segments.push({ path: fam.active, key: fam.active, owner: 'writer', seq: 0, gz: false, size: active.size, mtimeMs: active.mtimeMs })
     this.total = segments.reduce((n, s) => n + s.size, 0)
     for (const seg of segments) {
       if (this.aborted) {
@@ -161,8 +172,9 @@ class PermanentRewrite {
   }
 
   private progress(seg: SegmentInfo, next: number, pass: 0 | 1): void {
-    // Each segment is read twice (the check, then the copy): each read is half its share.
-    this.o.onProgress?.(this.doneBefore + (pass * seg.size + Math.min(next, seg.size)) / 2, this.total, this.items)
+    // Each segment is read twice (the check, then the copy): each read is half its share. A count reads once.
+    const done = this.o.countOnly ? Math.min(next, seg.size) : (pass * seg.size + Math.min(next, seg.size)) / 2
+    this.o.onProgress?.(this.doneBefore + done, this.total, this.items)
   }
 
   private async rewriteSegment(seg: SegmentInfo): Promise<Outcome> {
@@ -170,7 +182,7 @@ class PermanentRewrite {
     if (!st) return 'unchanged' // removed meanwhile (retention)
     // A read-only pass first, stopping at the first selected entry: segments with nothing
     // selected are never rewritten (no write, no fsync, no new mtime).
-    if (!(await this.anySelected(seg))) return 'unchanged'
+    if (!(await this.look(seg)) || this.o.countOnly) return 'unchanged'
     if (this.aborted) return 'aborted'
     const source = path.basename(seg.key)
     const side = this.o.sideLog && (await markSideLog(this.o.paths.dir, this.o.sideLog.file))
@@ -203,66 +215,59 @@ class PermanentRewrite {
     return 'done'
   }
 
-  /** True when the segment holds a selected entry; otherwise counts its lines as kept. */
-  private async anySelected(seg: SegmentInfo): Promise<boolean> {
+  /**
+   * True when the segment holds a selected entry; otherwise counts its lines as kept. Before a
+   * copy it stops at the first one; in count-only mode it reads on, counting what a copy would.
+   */
+  private async look(seg: SegmentInfo): Promise<boolean> {
     const source = path.basename(seg.key)
-    let found = false
+    const writing = seg.key === this.o.paths.permanent.active
+    let found = 0
     let lines = 0
     let held = 0
+    const res = await this.read(
+      seg,
+      (buf, s, e, offset, next, torn) => {
+        this.progress(seg, next, 0)
+        if (torn && writing) return
+        lines++
+        const env = this.result.selected + found < this.limit ? this.decoder.decode(buf, s, e) : undefined
+        if (env === undefined) return
+        if (this.o.select(env, this.text, { source, offset })) found++
+        else if (this.o.held?.(env, this.text)) held++
+      },
+      () => void lines++,
+      () => (found > 0 && !this.o.countOnly) || this.aborted,
+    )
+    if (this.o.countOnly) {
+      this.result.selected += found
+      lines -= found
+    } else if (found > 0 || this.aborted || res === undefined) return found > 0
+    this.result.kept += lines
+    this.result.held += held
+    return found > 0
+  }
+
+  /** Reads a segment; undefined when it is gone (finished by a replay, retention). */
+  private async read(seg: SegmentInfo, line: LineHandler['line'], oversized: (length: number) => void, stop: () => boolean): Promise<ReadResult | undefined> {
     try {
-      await readLines(
-        seg.path,
-        seg.gz,
-        0,
-        this.o.maxRecordSize,
-        {
-          line: (buf, s, e, offset, next) => {
-            this.progress(seg, next, 0)
-            lines++
-            const env = this.decoder.decode(buf, s, e)
-            if (env === undefined) return
-            if (this.o.select(env, this.text, { source, offset })) found = true
-            else if (this.o.held?.(env, this.text)) held++
-          },
-          oversized: () => {
-            lines++
-          },
-        },
-        () => found || this.aborted,
-      )
+      return await readLines(seg.path, seg.gz, 0, this.o.maxRecordSize, { line, oversized: (_head, _offset, _next, length) => oversized(length) }, stop)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    if (!found && !this.aborted) {
-      this.result.kept += lines
-      this.result.held += held
-    }
-    return found
   }
 
   /** Stream the segment into the temp outputs. Undefined when it is ready to commit. */
   private async copy(p: Pass): Promise<Outcome | undefined> {
-    let res
-    try {
-      res = await readLines(
-        p.seg.path,
-        p.seg.gz,
-        0,
-        this.o.maxRecordSize,
-        {
-          line: (buf, s, e, offset, next) => this.copyLine(p, buf, s, e, offset, next),
-          oversized: (_head, _offset, _next, length) => {
-            // Only its head was read; rewriting would lose the rest, so the segment stays as is.
-            p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`
-          },
-        },
-        () => p.problem !== undefined || this.aborted,
-      )
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'unchanged'
-      throw err
-    }
+    const res = await this.read(
+      p.seg,
+      (buf, s, e, offset, next) => this.copyLine(p, buf, s, e, offset, next),
+      // Only its head was read; rewriting would lose the rest, so the segment stays as is.
+      (length) => (p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`),
+      () => p.problem !== undefined || this.aborted,
+    )
+    if (res === undefined) return 'unchanged'
     if (this.aborted) return 'aborted'
     if (res.error) p.problem = `could not be read to the end (${res.error.message})`
     if (p.problem !== undefined) {
