@@ -27,7 +27,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import type { Envelope } from '../format/envelope.js'
 import { unlinkIfExists } from '../base/fs-safe.js'
-import { type LineHandler, type ReadResult, readLines } from '../format/lines.js'
+import { type ReadResult, readLines } from '../format/lines.js'
 import { regularFile } from './scan.js'
 import type { OutputFile } from './outputs.js'
 import { type LogPaths, type SegmentInfo, listSegments, removeSegment } from './segments.js'
@@ -106,12 +106,12 @@ export interface RewriteResult {
 
 type Outcome = 'done' | 'aborted' | 'skipped' | 'unchanged'
 
-/** One segment's copy in progress. */
+/** One read of a segment: a look (no outputs: it only counts) or its copy into the temp outputs. */
 interface Pass {
   seg: SegmentInfo
   source: string
   retryOut: OutputFile | undefined
-  keepOut: OutputFile
+  keepOut: OutputFile | undefined
   selected: number
   kept: number
   held: number
@@ -180,26 +180,22 @@ class PermanentRewrite {
   private async rewriteSegment(seg: SegmentInfo): Promise<Outcome> {
     const st = await fsp.stat(seg.path).catch(() => undefined)
     if (!st) return 'unchanged' // removed meanwhile (retention)
-    // A read-only pass first, stopping at the first selected entry: segments with nothing
-    // selected are never rewritten (no write, no fsync, no new mtime).
-    if (!(await this.look(seg)) || this.o.countOnly) return 'unchanged'
+    // A read-only look first, stopping at the first selected entry: segments with nothing
+    // selected are never rewritten (no write, no fsync, no new mtime). A count is a look that reads on.
+    const look = this.pass(seg)
+    await this.read(look, () => look.selected > 0 && !this.o.countOnly)
+    if (look.selected === 0 || this.o.countOnly) {
+      if (this.o.countOnly || !this.aborted) this.add(look)
+      return 'unchanged'
+    }
     if (this.aborted) return 'aborted'
-    const source = path.basename(seg.key)
+    const { source } = look
     const side = this.o.sideLog && (await markSideLog(this.o.paths.dir, this.o.sideLog.file))
     await writeJournal(this.o.paths, this.o.op, source, 'moving', side)
     this.o.hooks?.phase?.('journal-moving', { source, items: 0 })
     const mode = st.mode & 0o777
-    const pass: Pass = {
-      seg,
-      source,
-      retryOut: this.o.op === 'requeue' ? tmpOutput(this.rp.retryTmp, mode) : undefined,
-      keepOut: tmpOutput(this.rp.permanentTmp, mode),
-      selected: 0,
-      kept: 0,
-      held: 0,
-      problem: undefined,
-      side,
-    }
+    const retryOut = this.o.op === 'requeue' ? tmpOutput(this.rp.retryTmp, mode) : undefined
+    const pass = this.pass(seg, { retryOut, keepOut: tmpOutput(this.rp.permanentTmp, mode), side })
     let outcome: Outcome | undefined
     try {
       outcome = await this.copy(pass)
@@ -215,43 +211,28 @@ class PermanentRewrite {
     return 'done'
   }
 
-  /**
-   * True when the segment holds a selected entry; otherwise counts its lines as kept. Before a
-   * copy it stops at the first one; in count-only mode it reads on, counting what a copy would.
-   */
-  private async look(seg: SegmentInfo): Promise<boolean> {
-    const source = path.basename(seg.key)
-    const writing = seg.key === this.o.paths.permanent.active
-    let found = 0
-    let lines = 0
-    let held = 0
-    const res = await this.read(
-      seg,
-      (buf, s, e, offset, next, torn) => {
-        this.progress(seg, next, 0)
-        if (torn && writing) return
-        lines++
-        const env = this.result.selected + found < this.limit ? this.decoder.decode(buf, s, e) : undefined
-        if (env === undefined) return
-        if (this.o.select(env, this.text, { source, offset })) found++
-        else if (this.o.held?.(env, this.text)) held++
-      },
-      () => void lines++,
-      () => (found > 0 && !this.o.countOnly) || this.aborted,
-    )
-    if (this.o.countOnly) {
-      this.result.selected += found
-      lines -= found
-    } else if (found > 0 || this.aborted || res === undefined) return found > 0
-    this.result.kept += lines
-    this.result.held += held
-    return found > 0
+  private pass(seg: SegmentInfo, outputs?: Pick<Pass, 'retryOut' | 'keepOut' | 'side'>): Pass {
+    return { seg, source: path.basename(seg.key), retryOut: undefined, keepOut: undefined, selected: 0, kept: 0, held: 0, problem: undefined, side: undefined, ...outputs }
   }
 
-  /** Reads a segment; undefined when it is gone (finished by a replay, retention). */
-  private async read(seg: SegmentInfo, line: LineHandler['line'], oversized: (length: number) => void, stop: () => boolean): Promise<ReadResult | undefined> {
+  /** Reads the segment into `p`; undefined when it is gone (finished by a replay, retention). */
+  private async read(p: Pass, stop: () => boolean): Promise<ReadResult | undefined> {
+    // In count-only mode, the active file's partial last line is a record being written.
+    const writing = p.seg.key === this.o.paths.permanent.active
+    const oversized = (length: number) => {
+      // A copy has read only its head: rewriting would lose the rest, so the segment stays as is.
+      if (p.keepOut) p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`
+      else p.kept++
+    }
     try {
-      return await readLines(seg.path, seg.gz, 0, this.o.maxRecordSize, { line, oversized: (_head, _offset, _next, length) => oversized(length) }, stop)
+      return await readLines(
+        p.seg.path,
+        p.seg.gz,
+        0,
+        this.o.maxRecordSize,
+        { line: (buf, s, e, offset, next, torn) => (torn && writing ? undefined : this.line(p, buf, s, e, offset, next)), oversized: (_h, _o, _n, length) => oversized(length) },
+        () => p.problem !== undefined || this.aborted || stop(),
+      )
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
@@ -260,13 +241,7 @@ class PermanentRewrite {
 
   /** Stream the segment into the temp outputs. Undefined when it is ready to commit. */
   private async copy(p: Pass): Promise<Outcome | undefined> {
-    const res = await this.read(
-      p.seg,
-      (buf, s, e, offset, next) => this.copyLine(p, buf, s, e, offset, next),
-      // Only its head was read; rewriting would lose the rest, so the segment stays as is.
-      (length) => (p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`),
-      () => p.problem !== undefined || this.aborted,
-    )
+    const res = await this.read(p, () => false)
     if (res === undefined) return 'unchanged'
     if (this.aborted) return 'aborted'
     if (res.error) p.problem = `could not be read to the end (${res.error.message})`
@@ -276,14 +251,16 @@ class PermanentRewrite {
     }
     if (p.selected === 0) return 'unchanged'
     await p.retryOut?.close()
-    await p.keepOut.close()
+    await p.keepOut?.close()
     return undefined
   }
 
-  private copyLine(p: Pass, buf: Buffer, s: number, e: number, offset: number, next: number): void | Promise<void> {
-    this.items++
-    this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
-    this.progress(p.seg, next, 1)
+  private line(p: Pass, buf: Buffer, s: number, e: number, offset: number, next: number): void | Promise<void> {
+    if (p.keepOut) {
+      this.items++
+      this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
+    }
+    this.progress(p.seg, next, p.keepOut ? 1 : 0)
     const bytes = buf.subarray(s, e)
     const env = this.result.selected + p.selected < this.limit ? this.decoder.decode(buf, s, e) : undefined
     const at = { source: p.source, offset }
@@ -298,12 +275,12 @@ class PermanentRewrite {
     p.kept++
     if (env !== undefined && this.o.held?.(env, this.text)) p.held++
     // Byte for byte, unparseable lines included: a rewrite never loses what it cannot read.
-    return p.keepOut.append((sink) => copyLine(sink, bytes))
+    return p.keepOut?.append((sink) => copyLine(sink, bytes))
   }
 
   private async rollback(p: Pass): Promise<void> {
     p.retryOut?.abandon()
-    p.keepOut.abandon()
+    p.keepOut?.abandon()
     await unlinkIfExists(this.rp.retryTmp)
     await unlinkIfExists(this.rp.permanentTmp)
     if (p.side) await truncateSideLog(this.o.paths.dir, p.side)
@@ -313,7 +290,7 @@ class PermanentRewrite {
   private async commit(p: Pass, st: fs.Stats): Promise<void> {
     const { rp } = this
     const phase = (name: RewritePhase) => this.o.hooks?.phase?.(name, { source: p.source, items: this.items })
-    if (p.keepOut.records === 0) await unlinkIfExists(rp.permanentTmp)
+    if (p.keepOut?.records === 0) await unlinkIfExists(rp.permanentTmp)
     else {
       // The kept entries keep their age: retention (maxAge) and replay order go by mtime.
       await fsp.utimes(rp.permanentTmp, st.atime, st.mtime).catch(() => {})
@@ -336,6 +313,10 @@ class PermanentRewrite {
     phase('source-deleted')
     await unlinkIfExists(rp.journal)
     this.result.rewritten++
+    this.add(p)
+  }
+
+  private add(p: Pass): void {
     this.result.selected += p.selected
     this.result.kept += p.kept
     this.result.held += p.held
