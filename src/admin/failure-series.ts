@@ -29,7 +29,7 @@ import type { Kind } from '../format/model.js'
 import { OTHER_REASONS } from '../format/reasons.js'
 import { type Cells, type FailureSeries, type FailureSeriesOptions, DAY_MS, HOUR_MS, addCell, assembleSeries, resolveSeries } from '../format/series.js'
 import { resolveLogPath } from '../store/log-path.js'
-import { type ScanFile, corruptFiles, familyFiles } from '../store/scan.js'
+import { type ScanFile, kindFiles } from '../store/scan.js'
 import type { LogPaths } from '../store/segments.js'
 
 /** Hours kept: a 30-day range by day starts at most 30 × 24 − 1 hours before the current one. */
@@ -75,11 +75,8 @@ export function failureSeries(logPath: string, options?: { maxRecordSize?: numbe
 
   const refresh = async (now: number): Promise<void> => {
     paths ??= await resolveLogPath('failureSeries', logPath)
-    const lists: Array<[Kind, ScanFile[]]> = [
-      ['retry', await familyFiles(paths.retry, { checkpoints: true })],
-      ['permanent', await familyFiles(paths.permanent, { checkpoints: false })],
-      ['corrupt', await corruptFiles(paths.corrupt)],
-    ]
+    const lists: Array<[Kind, ScanFile[]]> = []
+    for (const kind of ['retry', 'permanent', 'corrupt'] as const) lists.push([kind, await kindFiles(paths, kind)])
     const seen = new Set<FileState>()
     // A range asked for at a later `now` (tests) must not drop hours a range ending now shows.
     const oldest = Math.floor((Math.min(now, Date.now()) - KEEP_MS) / HOUR_MS)
