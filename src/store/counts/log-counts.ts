@@ -91,10 +91,7 @@ export async function logCounts(logPath: string, opts?: LogCountsOptions): Promi
   }
 }
 
-interface Resolved {
-  now: number
-  maxRecordSize: number
-}
+type Resolved = { [K in keyof LogCountsOptions]-?: number }
 
 async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const c: LogCounts = { pending: 0, due: 0, deferred: 0, permanent: 0, corrupt: 0, oldestPendingTs: null, segments: 0, scannedBytes: 0, dueExact: true, oldestPendingTsExact: true }
