@@ -59,39 +59,25 @@ async function listFiles(paths: LogPaths): Promise<Files> {
 
 const unread = (files: ScanFile[]) => files.reduce((n, f) => n + f.size - Math.min(f.start, f.size), 0)
 
-/** Bytes done over all three scans, for one progress figure. */
-class ProgressTracker {
-  private doneBefore = 0
-  items = 0
-
-  constructor(
-    private readonly total: number,
-    private readonly report: ((p: Progress) => void) | undefined,
-  ) {}
-
-  onProgress = (_f: ScanFile, inFile: number): void => this.report?.({ done: this.doneBefore + inFile, total: this.total, items: this.items })
-
-  finished(files: ScanFile[]): void {
-    this.doneBefore += unread(files)
-  }
-}
-
 async function collectStats(paths: LogPaths, run: StatsRun): Promise<Stats> {
   const files = await listFiles(paths)
   const { stats, backend } = await emptyStats(paths, files, Date.now())
-  const progress = new ProgressTracker(unread(files.retry) + unread(files.permanent) + unread(files.corrupt), run.onProgress)
+  // Bytes done over all three scans, for one progress figure.
+  const total = unread(files.retry) + unread(files.permanent) + unread(files.corrupt)
+  let doneBefore = 0
+  let items = 0
   const scan = async (list: ScanFile[], onItem: (it: ScanItem) => void, envelopes = true) => {
     const res = await scanFiles(list, {
       maxRecordSize: run.maxRecordSize,
       envelopes,
-      onProgress: progress.onProgress,
+      onProgress: (_f, inFile) => run.onProgress?.({ done: doneBefore + inFile, total, items }),
       shouldStop: () => run.signal?.aborted ?? false,
       onItem: (it) => {
-        progress.items++
+        items++
         onItem(it)
       },
     })
-    progress.finished(list)
+    doneBefore += unread(list)
     backend.readErrors.push(...res.errors)
   }
   const match = run.filter.match
