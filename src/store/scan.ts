@@ -16,6 +16,7 @@ import { readLinesBackward } from './reverse-lines.js'
 import { type LogPaths, listSegments, statePathOf } from './segments.js'
 import type { Kind } from '../format/model.js'
 import { sizeText } from './size-text.js'
+import { O_NOFOLLOW } from '../base/fs-safe.js'
 
 export interface ScanFile {
   path: string
@@ -54,6 +55,20 @@ export async function regularFile(file: string): Promise<fs.Stats | undefined> {
     return st.isFile() ? st : undefined
   } catch {
     return undefined
+  }
+}
+
+/** Up to `len` bytes of `file` from `pos`, not through a symlink; undefined when it cannot be opened or read. */
+export async function readBytesAt(file: string, pos: number, len: number): Promise<Buffer | undefined> {
+  let fh: fsp.FileHandle | undefined
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    const b = Buffer.alloc(len)
+    return b.subarray(0, (await fh.read(b, 0, len, pos)).bytesRead)
+  } catch {
+    return undefined
+  } finally {
+    await fh?.close().catch(() => {})
   }
 }
 
