@@ -65,11 +65,6 @@ export function newResult<K extends Kind>(kind: K, paths: LogPaths, run: ChangeR
   }
 }
 
-/** The filter as the change tracker asks it. */
-export function filterOf(run: ChangeRun): (env: Envelope, line: () => string) => boolean {
-  return (env, line) => run.filter.match(envelopeFields(env, line))
-}
-
 /**
  * Runs `fn` on the log as a real run must see it: holding the replay lock, recovered, and
  * (`sealPermanent`) with every permanent record in a sealed segment. A dry run takes no lock

@@ -11,7 +11,7 @@ import type { LogPaths } from '../store/segments.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
 import { FILTER_KEYS, recordFields } from './filters.js'
-import { type ChangeRun, type LocalChange, RESULT_REASONS, changeChecks, changeRun, filterOf, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { type ChangeRun, type LocalChange, RESULT_REASONS, changeChecks, changeRun, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { ChangeTracker, openAudit } from './audit.js'
 import { auditRun } from '../format/edit.js'
 import { checkOptions } from '../base/checks.js'
@@ -45,7 +45,7 @@ export async function runPurge(paths: LogPaths, run: PurgeRun, hooks?: RewriteHo
   await inSession(paths, run, 'purge', run.kind === 'permanent', result, async () => {
     if (run.kind === 'corrupt') return purgeCorrupt(paths, run, result)
     if (!run.dryRun) await openAudit(paths)
-    await rewriteSelected(paths, 'purge', run, result, hooks, new ChangeTracker(auditRun('purge', run, result.filter, undefined), filterOf(run), run.maxRecordSize, run.dryRun))
+    await rewriteSelected(paths, 'purge', run, result, hooks, new ChangeTracker(auditRun('purge', run, result.filter, undefined), run))
   })
   return result
 }

@@ -18,7 +18,7 @@ import { copyTrace } from '../base/trace-context.js'
 import { type Origin, copyLineage, leaving, redrivesOf } from '../format/lineage.js'
 import type { EntryAt, RewriteHooks } from '../store/rewrite-permanent.js'
 import { FILTER_KEYS } from './filters.js'
-import { type ChangeRun, type LocalChange, changeChecks, changeRun, filterOf, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { type ChangeRun, type LocalChange, changeChecks, changeRun, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { bool, checkOptions, hostName } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { realLogName, resolveLogPath } from '../store/log-path.js'
@@ -105,7 +105,7 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
     if (!run.dryRun) await openAudit(paths)
     const origin: Origin = { host: run.host, log: await realLogName(paths) }
     const repair = t && { t, write: (sink: ByteSink, env: Envelope, line: string, edit: { payload: string; editOf: EditOf }) => writeRequeued(sink, env, line, true, run.maxRecordSize, { ...edit, origin }) }
-    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, run.dryRun, repair)
+    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), run, repair)
     const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : (sink: ByteSink, env: Envelope, line: string) => writeRequeued(sink, env, line, run.resetAttempts, run.maxRecordSize)
     const res = await rewriteSelected(paths, 'requeue', run, result, hooks, tracker, write, atLimit)
     result.heldBack = res.held
