@@ -151,23 +151,15 @@ class PermanentRewrite {
     if (active) segments.push({ path: fam.active, key: fam.active, owner: 'writer', seq: 0, gz: false, size: active.size, mtimeMs: active.mtimeMs })
     this.total = segments.reduce((n, s) => n + s.size, 0)
     for (const seg of segments) {
-      if (this.aborted) {
-        result.aborted = true
-        break
-      }
-      if (result.selected >= this.limit) {
-        result.limited = true
-        break
-      }
+      result.aborted = this.aborted
+      if (result.aborted || result.selected >= this.limit) break
       result.segments++
       const outcome = await this.rewriteSegment(seg)
       this.doneBefore += seg.size
-      if (outcome === 'aborted') {
-        result.aborted = true
-        break
-      }
+      result.aborted = outcome === 'aborted'
+      if (result.aborted) break
     }
-    if (result.selected >= this.limit && !result.aborted) result.limited = true
+    result.limited = result.selected >= this.limit && !result.aborted
     return result
   }
 
