@@ -142,7 +142,9 @@ export class FileLock {
         `dlq: could not re-establish the writer lock ${this.file}: ${err.message.replace(/^dlq: /, '')}; this logger no longer owns the log and accepts no more records`,
         { cause: err },
       )
-      return { state: 'lost', error: Object.assign(lost, holderPropsOf(err)) }
+      // The holder the DLQ_LOCKED error named goes on to the error it becomes.
+      const { pid, host, holderKind } = err as DeadLetterError & Partial<LockHolderProps>
+      return { state: 'lost', error: Object.assign(lost, { pid, host, holderKind, transient: false }) }
     }
   }
 
@@ -386,12 +388,6 @@ function describeHolder(info: LockInfo | undefined, withKind = true): string {
   if (!info) return 'another process (unreadable lock)'
   const kind = withKind && typeof info.kind === 'string' ? ` (${info.kind})` : ''
   return `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}${kind}`
-}
-
-/** The holder properties a DLQ_LOCKED error carries, to pass on to the error it becomes. */
-function holderPropsOf(err: DeadLetterError): Partial<LockHolderProps> {
-  const { pid, host, holderKind } = err as DeadLetterError & Partial<LockHolderProps>
-  return { pid, host, holderKind, transient: false }
 }
 
 function holderProps(info: LockInfo | undefined, transient: boolean): LockHolderProps {

@@ -235,12 +235,7 @@ export async function listSegments(fam: SegmentFamily): Promise<SegmentInfo[]> {
 
 /** Highest sequence used in a namespace, counting compressed and in-compression files. */
 export async function maxSeq(fam: SegmentFamily, owner: SegmentOwner): Promise<number> {
-  let names: string[]
-  try {
-    names = await fsp.readdir(fam.dir)
-  } catch {
-    return 0
-  }
+  const names = await fsp.readdir(fam.dir).catch(() => [] as string[])
   let max = 0
   const want = owner === 'replayer' ? 'r' : ''
   for (const n0 of names) {
@@ -369,12 +364,7 @@ export interface RecoveryReport {
 /** Settle what a crash mid-compression left behind. Only the active family's owner calls this. */
 export async function recoverSegments(fam: SegmentFamily): Promise<RecoveryReport> {
   const report: RecoveryReport = { removedTmp: [], removedDuplicates: [], uncompressed: [] }
-  let names: string[]
-  try {
-    names = await fsp.readdir(fam.dir)
-  } catch {
-    return report
-  }
+  const names = await fsp.readdir(fam.dir).catch(() => [] as string[])
   const set = new Set(names)
   for (const n of names) {
     if (fam.tmpPattern.test(n)) {

@@ -298,19 +298,9 @@ export async function feedBuilder(
  * is taken before reading, so a file replaced meanwhile yields a sidecar that reads as stale.
  */
 export async function scanSegmentMeta(seg: SegmentInfo, maxRecordSize: number): Promise<SegmentMeta> {
-  let st: fs.Stats
-  try {
-    st = await fsp.lstat(seg.path)
-  } catch (err) {
-    throw ioError(`stat ${seg.path}`, err)
-  }
+  const st = await fsp.lstat(seg.path).catch((err) => Promise.reject(ioError(`stat ${seg.path}`, err)))
   const builder = new SegmentMetaBuilder()
-  let r
-  try {
-    r = await feedBuilder(builder, seg.path, seg.gz, 0, maxRecordSize)
-  } catch (err) {
-    throw ioError(`read ${seg.path}`, err)
-  }
+  const r = await feedBuilder(builder, seg.path, seg.gz, 0, maxRecordSize).catch((err) => Promise.reject(ioError(`read ${seg.path}`, err)))
   if (r.error) {
     // What replay does with the unreadable rest of a .gz: one quarantined record. Any
     // other read error is not a property of the file.
