@@ -173,12 +173,8 @@ function decodeAny(buf: Buffer, segment: string): { read: CheckpointRead; seq: n
 }
 
 export async function readCheckpoint(file: string, segment: string): Promise<CheckpointRead> {
-  let buf: Buffer | undefined
-  try {
-    buf = await readRaw(file)
-  } catch (err) {
-    return { status: 'corrupt', reason: (err as Error).message }
-  }
+  const buf = await readRaw(file).catch((err: Error) => err)
+  if (buf instanceof Error) return { status: 'corrupt', reason: buf.message }
   if (buf === undefined) return { status: 'none' }
   return decodeAny(buf, segment).read
 }

@@ -248,13 +248,7 @@ async function createLockFile(file: string, content: string, mode: number): Prom
 async function removeStaleTemps(file: string): Promise<void> {
   const dir = path.dirname(file)
   const prefix = path.basename(file) + '.'
-  let names: string[]
-  try {
-    names = await fsp.readdir(dir)
-  } catch {
-    return
-  }
-  for (const n of names) {
+  for (const n of await fsp.readdir(dir).catch(() => [] as string[])) {
     if (!n.startsWith(prefix)) continue
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length))
     if (m && !pidExists(Number(m[1]))) await fsp.unlink(path.join(dir, n)).catch(() => {})

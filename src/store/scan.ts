@@ -50,12 +50,8 @@ export async function kindFiles(paths: LogPaths, kind: Kind): Promise<ScanFile[]
 }
 
 export async function regularFile(file: string): Promise<fs.Stats | undefined> {
-  try {
-    const st = await fsp.lstat(file)
-    return st.isFile() ? st : undefined
-  } catch {
-    return undefined
-  }
+  const st = await fsp.lstat(file).catch(() => undefined)
+  return st?.isFile() ? st : undefined
 }
 
 /** Up to `len` bytes of `file` from `pos`, not through a symlink; undefined when it cannot be opened or read. */
