@@ -21,6 +21,7 @@ import { sizeText } from '../store/size-text.js'
 import type { LogPaths } from '../store/segments.js'
 import type { EntryAt, SideLog } from '../store/rewrite-permanent.js'
 import { openSideLog } from '../store/side-log.js'
+import { type ResolvedFilter, envelopeFields } from './filters.js'
 
 export function auditFileOf(paths: LogPaths): string {
   return `${paths.file}.audit.jsonl`
@@ -55,8 +56,8 @@ export class ChangeTracker {
 
   constructor(
     readonly run: AuditRun,
-    private readonly filter: (env: Envelope, line: () => string) => boolean,
-    private readonly maxRecordSize: number,
+    /** The change's filter and record limit; a dry run decides (a transform's outcomes go to the tally at once, with previews) and keeps nothing. */
+    private readonly o: { filter: ResolvedFilter; maxRecordSize: number; dryRun: boolean },
     private readonly transform?: { t: LoadedTransform; write: EditWriter },
   ) {
     this.tally = transform && new TransformTally(transform.t.source)
@@ -68,14 +69,13 @@ export class ChangeTracker {
   }
 
   select(env: Envelope, line: () => string, at: EntryAt): boolean {
-    if (!this.filter(env, line)) return false
+    if (!this.o.filter.match(envelopeFields(env, line))) return false
+    if (this.o.dryRun && !this.transform) return true
     const location = locationOf(at)
     const text = line()
     const before = rawPayloadOf(text, env)
     const d: Decision = { outcome: undefined, id: env.id, location, audit: undefined }
-    let segment = this.bySource.get(at.source)
-    if (!segment) this.bySource.set(at.source, (segment = new Map()))
-    segment.set(at.offset, d)
+    if (!this.o.dryRun) this.bySource.set(at.source, (this.bySource.get(at.source) ?? new Map<number, Decision>()).set(at.offset, d))
     if (!this.transform) {
       d.audit = JSON.stringify(auditRecord(this.run, Date.now(), env.id, location, before)) + '\n'
       return true
@@ -87,14 +87,15 @@ export class ChangeTracker {
       const editOf: EditOf = env.id === undefined ? { location } : { id: env.id, location }
       this.transform.write(this.sink, env, text, { payload: outcome.text, editOf })
       // The line without its newline is what a replay's line limit measures.
-      if (this.sink.len - 1 > this.maxRecordSize) {
-        outcome = { kind: 'failed', reason: `the repaired record would be ${this.sink.len - 1} bytes, over maxRecordSize (${sizeText(this.maxRecordSize)})` }
+      if (this.sink.len - 1 > this.o.maxRecordSize) {
+        outcome = { kind: 'failed', reason: `the repaired record would be ${this.sink.len - 1} bytes, over maxRecordSize (${sizeText(this.o.maxRecordSize)})` }
       } else {
         this.prepared = { source: at.source, offset: at.offset, bytes: Buffer.from(this.sink.buf.subarray(0, this.sink.len)) }
         d.audit = JSON.stringify(auditRecord(this.run, Date.now(), env.id, location, before, outcome)) + '\n'
       }
     }
     d.outcome = outcome
+    if (this.o.dryRun) this.tally!.add(outcome, location, env.id, true)
     return outcome.kind === 'changed'
   }
 

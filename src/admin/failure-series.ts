@@ -16,7 +16,6 @@
  * follows the groups and hours in range, not the entries. Nothing is written to disk: a new
  * process counts once from the start (as costly as one `stats()` scan).
  */
-import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import { recordSize, checkOptions } from '../base/checks.js'
 import { DeadLetterError } from '../base/errors.js'
@@ -29,7 +28,7 @@ import type { Kind } from '../format/model.js'
 import { OTHER_REASONS } from '../format/reasons.js'
 import { type Cells, type FailureSeries, type FailureSeriesOptions, DAY_MS, HOUR_MS, addCell, assembleSeries, resolveSeries } from '../format/series.js'
 import { resolveLogPath } from '../store/log-path.js'
-import { type ScanFile, corruptFiles, familyFiles } from '../store/scan.js'
+import { type ScanFile, kindFiles, readBytesAt } from '../store/scan.js'
 import type { LogPaths } from '../store/segments.js'
 
 /** Hours kept: a 30-day range by day starts at most 30 × 24 − 1 hours before the current one. */
@@ -75,11 +74,8 @@ export function failureSeries(logPath: string, options?: { maxRecordSize?: numbe
 
   const refresh = async (now: number): Promise<void> => {
     paths ??= await resolveLogPath('failureSeries', logPath)
-    const lists: Array<[Kind, ScanFile[]]> = [
-      ['retry', await familyFiles(paths.retry, { checkpoints: true })],
-      ['permanent', await familyFiles(paths.permanent, { checkpoints: false })],
-      ['corrupt', await corruptFiles(paths.corrupt)],
-    ]
+    const lists: Array<[Kind, ScanFile[]]> = []
+    for (const kind of ['retry', 'permanent', 'corrupt'] as const) lists.push([kind, await kindFiles(paths, kind)])
     const seen = new Set<FileState>()
     // A range asked for at a later `now` (tests) must not drop hours a range ending now shows.
     const oldest = Math.floor((Math.min(now, Date.now()) - KEEP_MS) / HOUR_MS)
@@ -99,15 +95,10 @@ export function failureSeries(logPath: string, options?: { maxRecordSize?: numbe
   async function fileState(kind: Kind, f: ScanFile): Promise<FileState | undefined> {
     const key = f.gz ? f.path.slice(0, -3) : f.path
     let st = f.gz ? states.get(`gz:${key}`) : undefined
-    let ino = 0
-    let head: Buffer
-    try {
-      const s = await fsp.lstat(f.path)
-      ino = s.ino
-      head = await readHead(f.path)
-    } catch {
-      return undefined
-    }
+    const s = await fsp.lstat(f.path).catch(() => undefined)
+    const head = s && (await readBytesAt(f.path, 0, HEAD_BYTES))
+    if (!s || !head) return undefined
+    const ino = s.ino
     const id = f.gz ? `gz:${key}` : `ino:${ino}`
     st ??= states.get(id)
     if (f.gz && !st) {
@@ -262,15 +253,4 @@ function envelopeHit(line: string): { ts: number; fp: string } | undefined {
 function corruptHit(line: string): { ts: number; fp: string } | undefined {
   const rec = parseCorruptRecord(line)
   return rec && Number.isFinite(rec.ts) ? { ts: rec.ts, fp: fingerprintOf(rec.error) } : undefined
-}
-
-async function readHead(file: string): Promise<Buffer> {
-  const fh = await fsp.open(file, fs.constants.O_RDONLY)
-  try {
-    const b = Buffer.alloc(HEAD_BYTES)
-    const { bytesRead } = await fh.read(b, 0, HEAD_BYTES, 0)
-    return b.subarray(0, bytesRead)
-  } finally {
-    await fh.close()
-  }
 }

@@ -10,7 +10,7 @@ import { DeadLetterError } from '../base/errors.js'
 import { corruptEntry, envelopeEntry, parseCorruptRecord } from '../format/entry.js'
 import type { Entry, InspectIterable, InspectOptions, InspectSummary, Kind, LocalOptions } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
-import { type ScanFile, type ScanItem, type ScanResult, corruptFiles, familyFiles, scanFiles } from '../store/scan.js'
+import { type ScanFile, type ScanItem, type ScanResult, kindFiles, scanFiles } from '../store/scan.js'
 import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
 import { checkOptions, int, oneOf } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
@@ -45,7 +45,7 @@ export function inspect(logPath: string, options?: InspectOptions & Pick<LocalOp
 
 async function* entries(logPath: string, options: InspectOptions | undefined, summary: InspectSummary): AsyncGenerator<Entry> {
   const run = await resolveRun(logPath, options)
-  const files = await filesOf(run.paths, run.kind)
+  const files = await kindFiles(run.paths, run.kind)
   if (run.order === 'newest') yield* newestFirst(run, files, summary)
   else yield* oldestFirst(run, files, summary)
   if (run.signal?.aborted) throw abortError('inspect', run.signal)
@@ -63,11 +63,6 @@ async function resolveRun(logPath: string, options: InspectOptions | undefined):
   }
   const paths = await resolveLogPath('inspect', logPath)
   return { ...common(o), paths, kind, filter, order, skip: o.skip ?? 0 }
-}
-
-function filesOf(paths: LogPaths, kind: Kind): Promise<ScanFile[]> {
-  if (kind === 'corrupt') return corruptFiles(paths.corrupt)
-  return familyFiles(kind === 'permanent' ? paths.permanent : paths.retry, { checkpoints: kind === 'retry' })
 }
 
 /** The entry for a scanned line when it matches; counts what cannot be read. */

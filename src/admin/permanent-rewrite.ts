@@ -11,14 +11,20 @@ import type { AuditSummary, ChangeResult, Kind, LocalChangeBackend, Progress } f
 import type { LogPaths } from '../store/segments.js'
 import path from 'node:path'
 import { type EntryAt, type RewriteHooks, type RewriteResult, rewritePermanent } from '../store/rewrite-permanent.js'
-import { type ResolvedFilter, envelopeFields } from './filters.js'
+import { type ResolvedFilter, envelopeFields, resolveFilter } from './filters.js'
 import { type ChangeTracker, auditFileOf } from './audit.js'
-import type { Common } from './options.js'
+import { type Common, common, commonChecks } from './options.js'
+import { auditChecks } from '../format/edit.js'
+import { bool, fn, timer } from '../base/checks.js'
+import { replayDefaults } from '../base/options.js'
 import { ReasonCounter } from '../format/reasons.js'
-import type { DryRunCount } from './dry-run.js'
+import { withMaintenance } from '../store/maintenance-session.js'
 
 /** Reason groups listed in a requeue or purge result. */
 export const RESULT_REASONS = 10
+
+/** Options requeue and purge both take, besides the filter and their own. */
+export const changeChecks = { ...commonChecks, ...auditChecks, dryRun: bool, onProgress: fn, sealTimeout: timer }
 
 /** A resolved requeue or purge run: what both take besides their own options. */
 export interface ChangeRun extends Common {
@@ -26,6 +32,21 @@ export interface ChangeRun extends Common {
   dryRun: boolean
   sealTimeout: number
   onProgress?: (p: Progress) => void
+  why: string | undefined
+  actor: string | undefined
+}
+
+/** The run from the options `changeChecks` checked; `options` as given, for the filter. */
+export function changeRun(options: object | undefined, o: { [K in keyof typeof changeChecks]?: ReturnType<(typeof changeChecks)[K]> }, kind: 'permanent' | 'corrupt'): ChangeRun {
+  return {
+    ...common(o),
+    filter: resolveFilter(options, kind, Date.now()),
+    dryRun: o.dryRun ?? false,
+    sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
+    onProgress: o.onProgress as ChangeRun['onProgress'],
+    why: o.why,
+    actor: o.actor,
+  }
 }
 
 /** A result to fill in, with its backend part typed as the local one. */
@@ -44,18 +65,18 @@ export function newResult<K extends Kind>(kind: K, paths: LogPaths, run: ChangeR
   }
 }
 
-/** The filter as the change tracker asks it. */
-export function filterOf(run: ChangeRun): (env: Envelope, line: () => string) => boolean {
-  return (env, line) => run.filter.match(envelopeFields(env, line))
-}
-
-/** A dry run's count into the result. */
-export function countedResult<R extends LocalChange<ChangeResult>>(result: R, c: DryRunCount, run: ChangeRun): R {
-  Object.assign(result.backend, { kept: c.kept, segments: c.segments })
-  result.count = c.matched
-  result.reasons = c.reasons.top(RESULT_REASONS)
-  result.stopped = run.signal?.aborted ? 'abort' : c.limited ? 'limit' : null
-  return result
+/**
+ * Runs `fn` on the log as a real run must see it: holding the replay lock, recovered, and
+ * (`sealPermanent`) with every permanent record in a sealed segment. A dry run takes no lock
+ * and writes nothing: `fn` runs as it is.
+ */
+export async function inSession(paths: LogPaths, run: ChangeRun, operation: string, sealPermanent: boolean, result: LocalChange<ChangeResult>, fn: () => Promise<void>): Promise<void> {
+  if (run.dryRun) return fn()
+  await withMaintenance(paths, { sealPermanent, sealTimeout: run.sealTimeout, signal: run.signal, operation }, async (session) => {
+    result.backend.recovered = session.recovered
+    result.warnings.push(...session.warnings)
+    await fn()
+  })
 }
 
 export async function rewriteSelected(
@@ -79,7 +100,8 @@ export async function rewriteSelected(
     select: (env, line, at) => !holdBack?.(env) && tracker.select(env, line, at) && reasons.selected(env),
     held: holdBack && ((env, line) => holdBack(env) && run.filter.match(envelopeFields(env, line))),
     transform,
-    sideLog: tracker.sideLog(auditFileOf(paths)),
+    sideLog: run.dryRun ? undefined : tracker.sideLog(auditFileOf(paths)),
+    countOnly: run.dryRun,
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,
@@ -94,10 +116,11 @@ export async function rewriteSelected(
   })
   guard.flush()
   tracker.finish()
-  result.audit = { where: path.join(paths.dir, auditFileOf(paths)), records: tracker.records, run: tracker.run.run }
+  if (!run.dryRun) result.audit = { where: path.join(paths.dir, auditFileOf(paths)), records: tracker.records, run: tracker.run.run }
   Object.assign(result.backend, { kept: res.kept, segments: res.segments, rewritten: res.rewritten, skipped: res.skipped })
   result.count = res.selected
-  result.reasons = reasons.committed.top(RESULT_REASONS)
+  // A count commits nothing: what it selected is what a run would move.
+  result.reasons = (run.dryRun ? reasons.pending : reasons.committed).top(RESULT_REASONS)
   result.stopped = res.aborted ? 'abort' : res.limited ? 'limit' : null
   for (const s of res.skipped) result.warnings.push(`${s.segment} left unchanged: it ${s.reason}`)
   return res
@@ -111,7 +134,7 @@ export async function rewriteSelected(
  */
 class SelectedReasons {
   readonly committed = new ReasonCounter()
-  private pending = new ReasonCounter()
+  pending = new ReasonCounter()
 
   selected(env: Envelope): true {
     this.pending.add(env.reason, env.ts)

@@ -6,29 +6,23 @@
  * through replay.
  */
 import { DeadLetterError } from '../base/errors.js'
-import { replayDefaults } from '../base/options.js'
 import type { LocalOptions, PurgeOptions, PurgeResult } from '../format/model.js'
 import type { LogPaths } from '../store/segments.js'
-import { type MaintenanceSession, withMaintenance } from '../store/maintenance-session.js'
 import { rewriteCorrupt } from '../store/rewrite-corrupt.js'
 import type { RewriteHooks } from '../store/rewrite-permanent.js'
-import { countMatching } from './dry-run.js'
-import { FILTER_KEYS, recordFields, resolveFilter } from './filters.js'
-import { type ChangeRun, type LocalChange, RESULT_REASONS, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { FILTER_KEYS, recordFields } from './filters.js'
+import { type ChangeRun, type LocalChange, RESULT_REASONS, changeChecks, changeRun, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
 import { ChangeTracker, openAudit } from './audit.js'
-import { auditChecks, auditRun } from '../format/edit.js'
-import { bool, checkOptions, fn, timer } from '../base/checks.js'
+import { auditRun } from '../format/edit.js'
+import { checkOptions } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { resolveLogPath } from '../store/log-path.js'
-import { common, commonChecks } from './options.js'
 import { ReasonCounter } from '../format/reasons.js'
 
-const checks = { ...commonChecks, ...auditChecks, kind: changeKind('purge'), dryRun: bool, onProgress: fn, sealTimeout: timer }
+const checks = { ...changeChecks, kind: changeKind('purge') }
 
 export interface PurgeRun extends ChangeRun {
   kind: 'permanent' | 'corrupt'
-  why: string | undefined
-  actor: string | undefined
 }
 
 export function resolvePurge(options: (PurgeOptions & LocalOptions) | undefined): PurgeRun {
@@ -36,16 +30,7 @@ export function resolvePurge(options: (PurgeOptions & LocalOptions) | undefined)
   if (o.kind === undefined) {
     throw new DeadLetterError('DLQ_INVALID_OPTION', "dlq: purge() needs option `kind`: 'permanent' or 'corrupt' (the retry log is never purged)")
   }
-  return {
-    ...common(o),
-    kind: o.kind,
-    filter: resolveFilter(options, o.kind, Date.now()),
-    dryRun: o.dryRun ?? false,
-    sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
-    onProgress: o.onProgress as PurgeRun['onProgress'],
-    why: o.why,
-    actor: o.actor,
-  }
+  return { ...changeRun(options, o, o.kind), kind: o.kind }
 }
 
 export async function purge(logPath: string, options: PurgeOptions & LocalOptions): Promise<PurgeResult> {
@@ -57,23 +42,17 @@ export async function purge(logPath: string, options: PurgeOptions & LocalOption
 /** The purge itself on resolved input; `hooks` let the crash tests die at chosen points. */
 export async function runPurge(paths: LogPaths, run: PurgeRun, hooks?: RewriteHooks): Promise<PurgeResult> {
   const result = newResult(run.kind, paths, run)
-  if (run.dryRun) return countedResult(result, await countMatching(paths, run.kind, run), run)
-  const maintenance = { sealPermanent: run.kind === 'permanent', sealTimeout: run.sealTimeout, signal: run.signal, operation: 'purge' }
-  return withMaintenance(paths, maintenance, async (session) => {
-    result.backend.recovered = session.recovered
-    result.warnings.push(...session.warnings)
-    if (run.kind === 'corrupt') await purgeCorrupt(session, run, result)
-    else {
-      await openAudit(session.paths)
-      await rewriteSelected(session.paths, 'purge', run, result, hooks, new ChangeTracker(auditRun('purge', run, result.filter, undefined), filterOf(run), run.maxRecordSize))
-    }
-    return result
+  await inSession(paths, run, 'purge', run.kind === 'permanent', result, async () => {
+    if (run.kind === 'corrupt') return purgeCorrupt(paths, run, result)
+    if (!run.dryRun) await openAudit(paths)
+    await rewriteSelected(paths, 'purge', run, result, hooks, new ChangeTracker(auditRun('purge', run, result.filter, undefined), run))
   })
+  return result
 }
 
-async function purgeCorrupt(session: MaintenanceSession, run: PurgeRun, result: LocalChange<PurgeResult>): Promise<void> {
+async function purgeCorrupt(paths: LogPaths, run: PurgeRun, result: LocalChange<PurgeResult>): Promise<void> {
   const reasons = new ReasonCounter()
-  const res = await rewriteCorrupt(session.paths, {
+  const res = await rewriteCorrupt(paths, {
     select: (rec) => {
       const hit = run.filter.match(recordFields(rec))
       if (hit) reasons.add(rec.error, rec.ts)
@@ -82,8 +61,9 @@ async function purgeCorrupt(session: MaintenanceSession, run: PurgeRun, result: 
     limit: run.filter.limit,
     maxRecordSize: run.maxRecordSize,
     signal: run.signal,
+    countOnly: run.dryRun,
   })
-  Object.assign(result.backend, { kept: res.kept, segments: 1, rewritten: res.selected > 0 ? 1 : 0 })
+  Object.assign(result.backend, { kept: res.kept, segments: 1, rewritten: res.selected > 0 && !run.dryRun ? 1 : 0 })
   result.count = res.selected
   // Nothing selected counts when the rewrite was abandoned (aborted): the file is as it was.
   result.reasons = res.selected > 0 ? reasons.top(RESULT_REASONS) : []

@@ -8,7 +8,7 @@
 import path from 'node:path'
 import { checkOptions } from '../base/checks.js'
 import { ioError } from '../base/errors.js'
-import { readLines } from '../format/lines.js'
+import { scanFiles } from '../store/scan.js'
 import { AUDIT_LIMIT, type AuditRecord, type ReadAuditOptions, readAuditChecks } from '../format/edit.js'
 import type { LocalOptions } from '../format/model.js'
 import { resolveLogPath } from '../store/log-path.js'
@@ -37,36 +37,23 @@ export async function readAudit(logPath: string, ref: string, options?: ReadAudi
   const needles = [...refs].map((r) => `"ref":${JSON.stringify(r)}`)
   const file = path.join(paths.dir, auditFileOf(paths))
   const out: AuditRecord[] = []
-  try {
-    const r = await readLines(
-      file,
-      false,
-      0,
-      // A record holds the payload's patch and undo (each at most a record) and some words.
-      3 * maxRecordSize + 64 * 1024,
-      {
-        line: (buf, s, e, _offset, _next, torn) => {
-          if (torn) return
-          const text = buf.toString('utf8', s, e)
-          if (!needles.some((n) => text.includes(n))) return
-          let rec: AuditRecord
-          try {
-            rec = JSON.parse(text) as AuditRecord
-          } catch {
-            return
-          }
-          if (!refs.has(rec.location?.ref)) return
-          out.push(rec)
-          if (out.length > limit) out.shift()
-        },
-        oversized: () => {},
-      },
-      () => false,
-    )
-    if (r.error) throw ioError(`read ${file}`, r.error)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
+  const res = await scanFiles([{ path: file, gz: false, size: 0, active: true, start: 0, mtimeMs: 0 }], {
+    // A record holds the payload's patch and undo (each at most a record) and some words.
+    maxRecordSize: 3 * maxRecordSize + 64 * 1024,
+    envelopes: false,
+    onItem: (it) => {
+      if (it.kind !== 'line' || !needles.some((n) => it.line.includes(n))) return
+      let rec: AuditRecord
+      try {
+        rec = JSON.parse(it.line) as AuditRecord
+      } catch {
+        return
+      }
+      if (!refs.has(rec.location?.ref)) return
+      out.push(rec)
+      if (out.length > limit) out.shift()
+    },
+  })
+  if (res.errors.length > 0) throw ioError(`read ${file}`, new Error(res.errors[0].error))
   return out
 }

@@ -8,11 +8,10 @@
 import path from 'node:path'
 import { DeadLetterError } from '../base/errors.js'
 import { checkOptions } from '../base/checks.js'
-import { LineDecoder, corruptEntry, envelopeEntry, parseCorruptRecord } from '../format/entry.js'
-import { readLines } from '../format/lines.js'
+import { corruptEntry, envelopeEntry, parseCorruptRecord } from '../format/entry.js'
 import type { Entry, Kind, LocalOptions } from '../format/model.js'
 import { resolveLogPath } from '../store/log-path.js'
-import { regularFile } from '../store/scan.js'
+import { regularFile, scanFiles } from '../store/scan.js'
 import { type LogPaths, listSegments } from '../store/segments.js'
 import { common, commonChecks } from './options.js'
 
@@ -44,39 +43,19 @@ export async function readEntry(logPath: string, ref: string, options?: Pick<Loc
   const file = await fileOf(paths, kind, name)
   if (!file) return undefined
   const at = (line: string) => ({ ref, file: file.path, offset, line })
-  const decoder = new LineDecoder()
   let entry: Entry | undefined
-  let read = false
-  try {
-    const r = await readLines(
-      file.path,
-      file.gz,
-      offset,
-      maxRecordSize,
-      {
-        line: (buf, s, e, _offset, _next, torn) => {
-          read = true
-          // A line still being written (after the last newline) is not an entry yet.
-          if (torn) return
-          if (kind === 'corrupt') {
-            const line = decoder.text(buf, s, e)
-            const rec = line === undefined ? undefined : parseCorruptRecord(line)
-            if (rec) entry = corruptEntry(at(line!), rec)
-            return
-          }
-          const env = decoder.decode(buf, s, e)
-          if (env) entry = envelopeEntry(kind, at(decoder.line), env)
-        },
-        oversized: () => {
-          read = true
-        },
-      },
-      () => read,
-    )
-    if (r.badStart) return undefined
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
+  // One line, read as a listing reads it; a line still being written (after the last newline) is not an entry yet.
+  await scanFiles([{ ...file, size: 0, active: true, start: offset, mtimeMs: 0 }], {
+    maxRecordSize,
+    envelopes: kind !== 'corrupt',
+    onItem: (it) => {
+      if (it.kind === 'record') entry = envelopeEntry(kind, at(it.line), it.env)
+      else if (it.kind === 'line') {
+        const rec = parseCorruptRecord(it.line)
+        if (rec) entry = corruptEntry(at(it.line), rec)
+      }
+      return false
+    },
+  })
   return entry
 }

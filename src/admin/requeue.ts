@@ -11,30 +11,25 @@ import { writeRecord } from '../format/fit.js'
 import type { LocalOptions, RequeueOptions, RequeueResult, Transform } from '../format/model.js'
 import { auditRun, editChecks, loadTransform, requireWhy } from '../format/edit.js'
 import { ChangeTracker, openAudit } from './audit.js'
-import { loggerDefaults, redriveChecks, redriveDefaults, replayDefaults } from '../base/options.js'
+import { loggerDefaults, redriveChecks, redriveDefaults } from '../base/options.js'
 import type { LogPaths } from '../store/segments.js'
 import type { ByteSink } from '../format/sink.js'
-import { withMaintenance } from '../store/maintenance-session.js'
 import { copyTrace } from '../base/trace-context.js'
 import { type Origin, copyLineage, leaving, redrivesOf } from '../format/lineage.js'
 import type { EntryAt, RewriteHooks } from '../store/rewrite-permanent.js'
-import { countMatching } from './dry-run.js'
-import { FILTER_KEYS, resolveFilter } from './filters.js'
-import { type ChangeRun, type LocalChange, countedResult, filterOf, newResult, rewriteSelected } from './permanent-rewrite.js'
-import { bool, checkOptions, fn, hostName, timer } from '../base/checks.js'
+import { FILTER_KEYS } from './filters.js'
+import { type ChangeRun, type LocalChange, changeChecks, changeRun, inSession, newResult, rewriteSelected } from './permanent-rewrite.js'
+import { bool, checkOptions, hostName } from '../base/checks.js'
 import { changeKind } from '../format/filter.js'
 import { realLogName, resolveLogPath } from '../store/log-path.js'
-import { common, commonChecks } from './options.js'
 
-const checks = { ...commonChecks, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool, dryRun: bool, onProgress: fn, sealTimeout: timer, originHost: hostName }
+const checks = { ...changeChecks, ...redriveChecks, ...editChecks, kind: changeKind('requeue'), resetAttempts: bool, originHost: hostName }
 
 export interface RequeueRun extends ChangeRun {
   resetAttempts: boolean
   /** Entries with this many redrives stay (the loop guard); Infinity with `force`. */
   maxRedrives: number
   transform: Transform | string | undefined
-  why: string | undefined
-  actor: string | undefined
   /** This host's name, in the origin a repaired entry takes along. */
   host: string
 }
@@ -49,16 +44,10 @@ export function resolveRequeue(options: (RequeueOptions & LocalOptions) | undefi
   }
   requireWhy('requeue', o)
   return {
-    ...common(o),
-    filter: resolveFilter(options, 'permanent', Date.now()),
+    ...changeRun(options, o, 'permanent'),
     resetAttempts: o.resetAttempts ?? false,
     maxRedrives: (o.force ?? redriveDefaults.force) ? Infinity : (o.maxRedrives ?? redriveDefaults.maxRedrives),
-    dryRun: o.dryRun ?? false,
-    sealTimeout: o.sealTimeout ?? replayDefaults.sealTimeout,
-    onProgress: o.onProgress as RequeueRun['onProgress'],
     transform: o.transform,
-    why: o.why,
-    actor: o.actor,
     host: o.originHost ?? loggerDefaults.host,
   }
 }
@@ -112,20 +101,11 @@ export async function runRequeue(paths: LogPaths, run: RequeueRun, hooks?: Rewri
   const t = run.transform === undefined ? undefined : await loadTransform(run.transform, 'requeue')
   // A repair always starts the entry over, as --reset-attempts does.
   if (t) result.resetAttempts = true
-  if (run.dryRun) {
-    const c = await countMatching(paths, 'permanent', run, atLimit, t)
-    result.heldBack = c.held
-    if (c.summary) result.transform = c.summary
-    return countedResult(result, c, run)
-  }
-  const maintenance = { sealPermanent: true, sealTimeout: run.sealTimeout, signal: run.signal, operation: 'requeue' }
-  await withMaintenance(paths, maintenance, async (session) => {
-    result.backend.recovered = session.recovered
-    result.warnings.push(...session.warnings)
-    await openAudit(paths)
+  await inSession(paths, run, 'requeue', true, result, async () => {
+    if (!run.dryRun) await openAudit(paths)
     const origin: Origin = { host: run.host, log: await realLogName(paths) }
     const repair = t && { t, write: (sink: ByteSink, env: Envelope, line: string, edit: { payload: string; editOf: EditOf }) => writeRequeued(sink, env, line, true, run.maxRecordSize, { ...edit, origin }) }
-    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), filterOf(run), run.maxRecordSize, repair)
+    const tracker = new ChangeTracker(auditRun('requeue', run, result.filter, t), run, repair)
     const write = t ? (sink: ByteSink, _env: Envelope, _line: string, at: EntryAt) => tracker.write(sink, at) : (sink: ByteSink, env: Envelope, line: string) => writeRequeued(sink, env, line, run.resetAttempts, run.maxRecordSize)
     const res = await rewriteSelected(paths, 'requeue', run, result, hooks, tracker, write, atLimit)
     result.heldBack = res.held

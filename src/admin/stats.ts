@@ -8,12 +8,12 @@ import fsp from 'node:fs/promises'
 import { DeadLetterError } from '../base/errors.js'
 import { ListenerGuard } from '../base/listener-guard.js'
 import { parseCorruptRecord } from '../format/entry.js'
-import type { KindStats, LocalStatsBackend, Progress, Stats, StatsOptions, LocalOptions } from '../format/model.js'
+import type { Kind, KindStats, LocalStatsBackend, Progress, Stats, StatsOptions, LocalOptions } from '../format/model.js'
 import { inspectLock } from '../store/lock.js'
 import { logCounts } from '../store/counts/log-counts.js'
 import type { LogPaths } from '../store/segments.js'
 import { pendingRewrite } from '../store/journal.js'
-import { type ScanFile, type ScanItem, corruptFiles, familyFiles, regularFile, scanFiles } from '../store/scan.js'
+import { type ScanFile, type ScanItem, kindFiles, regularFile, scanFiles } from '../store/scan.js'
 import { bool, checkOptions, fn, int } from '../base/checks.js'
 import { resolveLogPath } from '../store/log-path.js'
 import { FILTER_KEYS, type ResolvedFilter, envelopeFields, recordFields, resolveFilter } from './filters.js'
@@ -51,55 +51,33 @@ interface StatsRun extends Common {
   onProgress?: (p: Progress) => void
 }
 
-interface Files {
-  retry: ScanFile[]
-  permanent: ScanFile[]
-  corrupt: ScanFile[]
-}
+type Files = Record<Kind, ScanFile[]>
 
 async function listFiles(paths: LogPaths): Promise<Files> {
-  return {
-    retry: await familyFiles(paths.retry, { checkpoints: true }),
-    permanent: await familyFiles(paths.permanent, { checkpoints: false }),
-    corrupt: await corruptFiles(paths.corrupt),
-  }
+  return { retry: await kindFiles(paths, 'retry'), permanent: await kindFiles(paths, 'permanent'), corrupt: await kindFiles(paths, 'corrupt') }
 }
 
 const unread = (files: ScanFile[]) => files.reduce((n, f) => n + f.size - Math.min(f.start, f.size), 0)
 
-/** Bytes done over all three scans, for one progress figure. */
-class ProgressTracker {
-  private doneBefore = 0
-  items = 0
-
-  constructor(
-    private readonly total: number,
-    private readonly report: ((p: Progress) => void) | undefined,
-  ) {}
-
-  onProgress = (_f: ScanFile, inFile: number): void => this.report?.({ done: this.doneBefore + inFile, total: this.total, items: this.items })
-
-  finished(files: ScanFile[]): void {
-    this.doneBefore += unread(files)
-  }
-}
-
 async function collectStats(paths: LogPaths, run: StatsRun): Promise<Stats> {
   const files = await listFiles(paths)
   const { stats, backend } = await emptyStats(paths, files, Date.now())
-  const progress = new ProgressTracker(unread(files.retry) + unread(files.permanent) + unread(files.corrupt), run.onProgress)
+  // Bytes done over all three scans, for one progress figure.
+  const total = unread(files.retry) + unread(files.permanent) + unread(files.corrupt)
+  let doneBefore = 0
+  let items = 0
   const scan = async (list: ScanFile[], onItem: (it: ScanItem) => void, envelopes = true) => {
     const res = await scanFiles(list, {
       maxRecordSize: run.maxRecordSize,
       envelopes,
-      onProgress: progress.onProgress,
+      onProgress: (_f, inFile) => run.onProgress?.({ done: doneBefore + inFile, total, items }),
       shouldStop: () => run.signal?.aborted ?? false,
       onItem: (it) => {
-        progress.items++
+        items++
         onItem(it)
       },
     })
-    progress.finished(list)
+    doneBefore += unread(list)
     backend.readErrors.push(...res.errors)
   }
   const match = run.filter.match

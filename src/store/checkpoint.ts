@@ -54,16 +54,12 @@ const SLOT_HEAD = 12
 const MIN_SLOT = 4096
 const MAX_FILE = 1024 * 1024
 
-function crcOf(body: string | Buffer): number {
-  return crc32(body)
-}
-
 // ------------------------------------------------------------------ legacy text format
 
 /** The one-line text format of earlier versions (still read; tests and tools write it). */
 export function encodeCheckpoint(cp: Checkpoint): string {
   const body = bodyOf(cp)
-  return JSON.stringify({ body, crc: crcOf(body) }) + '\n'
+  return JSON.stringify({ body, crc: crc32(body) }) + '\n'
 }
 
 /** Either format: the text of an earlier version, or the bytes of a slot file. */
@@ -73,7 +69,7 @@ export function decodeCheckpoint(data: string | Buffer, segment: string): Checkp
   try {
     const outer = JSON.parse(text) as { body?: unknown; crc?: unknown }
     if (typeof outer.body !== 'string' || typeof outer.crc !== 'number') return { status: 'corrupt', reason: 'bad structure' }
-    if (crcOf(outer.body) !== outer.crc) return { status: 'corrupt', reason: 'checksum mismatch' }
+    if (crc32(outer.body) !== outer.crc) return { status: 'corrupt', reason: 'checksum mismatch' }
     return validate(JSON.parse(outer.body) as Record<string, unknown>, segment)
   } catch (err) {
     return { status: 'corrupt', reason: (err as Error).message }
@@ -118,7 +114,7 @@ function encodeSlot(cp: Checkpoint, seq: number, slot: number): Buffer | undefin
   const buf = Buffer.alloc(SLOT_HEAD + body.length)
   buf.writeUInt32LE(MAGIC, 0)
   buf.writeUInt32LE(body.length, 4)
-  buf.writeUInt32LE(crcOf(body), 8)
+  buf.writeUInt32LE(crc32(body), 8)
   body.copy(buf, SLOT_HEAD)
   return buf
 }
@@ -133,7 +129,7 @@ function decodeSlot(buf: Buffer, segment: string): SlotRead | undefined {
   const len = buf.readUInt32LE(4)
   if (SLOT_HEAD + len > buf.length) return undefined
   const body = buf.subarray(SLOT_HEAD, SLOT_HEAD + len)
-  if (crcOf(body) !== buf.readUInt32LE(8)) return undefined
+  if (crc32(body) !== buf.readUInt32LE(8)) return undefined
   try {
     const b = JSON.parse(body.toString('utf8')) as Record<string, unknown>
     if (typeof b.seq !== 'number') return undefined
@@ -177,12 +173,8 @@ function decodeAny(buf: Buffer, segment: string): { read: CheckpointRead; seq: n
 }
 
 export async function readCheckpoint(file: string, segment: string): Promise<CheckpointRead> {
-  let buf: Buffer | undefined
-  try {
-    buf = await readRaw(file)
-  } catch (err) {
-    return { status: 'corrupt', reason: (err as Error).message }
-  }
+  const buf = await readRaw(file).catch((err: Error) => err)
+  if (buf instanceof Error) return { status: 'corrupt', reason: buf.message }
   if (buf === undefined) return { status: 'none' }
   return decodeAny(buf, segment).read
 }

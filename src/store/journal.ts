@@ -5,7 +5,6 @@
  * always partial, because they are renamed before the journal is removed.
  */
 import path from 'node:path'
-import { ioError } from '../base/errors.js'
 import { readSmallFile, writeFileAtomic } from '../base/fs-safe.js'
 import type { LogPaths } from './segments.js'
 import type { SideLogMark } from './side-log.js'
@@ -42,13 +41,7 @@ export interface Journal {
 export type JournalRead = { status: 'none' } | { status: 'ok'; journal: Journal } | { status: 'unreadable' }
 
 export async function readJournal(paths: LogPaths): Promise<JournalRead> {
-  const file = rewritePaths(paths).journal
-  let raw: string | undefined
-  try {
-    raw = await readSmallFile(file)
-  } catch (err) {
-    throw ioError(`read ${file}`, err)
-  }
+  const raw = await readSmallFile(rewritePaths(paths).journal)
   if (raw === undefined) return { status: 'none' }
   try {
     const j = JSON.parse(raw) as Journal

@@ -110,24 +110,12 @@ export class FileLock {
     }
     const content = JSON.stringify(info) + '\n'
     for (let tries = 0; tries < 5; tries++) {
-      if (await tryCreate(file, content, mode)) {
-        hold(info.token, file)
-        await removeStaleTemps(file)
-        return new FileLock(file, info, mode)
+      let won = await tryCreate(file, content, mode)
+      if (!won) {
+        const holder = await inspectLock(file)
+        if (holder.state === 'alive') throw lockedError(file, kind, holder.info)
+        if (holder.state === 'stale') won = await replaceStale(file, holder.raw, content, mode, opts.waitMs ?? DEFAULT_RECLAIM_WAIT_MS)
       }
-      const holder = await inspectLock(file)
-      if (holder.state === 'gone') continue
-      if (holder.state === 'alive') throw lockedError(file, kind, holder.info)
-      // Stale: take it over under the reclaim mutex, re-checking inside it that it is still the
-      // lock we judged stale (another reclaimer may have replaced it with a live one meanwhile).
-      const won = await withReclaimMutex(file, mode, opts.waitMs ?? DEFAULT_RECLAIM_WAIT_MS, async () => {
-        const again = await readSmallFile(file)
-        if (again !== holder.raw) return false
-        await unlinkIfExists(file).catch((err) => {
-          throw ioError(`remove stale lock ${file}`, err)
-        })
-        return tryCreate(file, content, mode)
-      })
       if (won) {
         hold(info.token, file)
         await removeStaleTemps(file)
@@ -154,7 +142,9 @@ export class FileLock {
         `dlq: could not re-establish the writer lock ${this.file}: ${err.message.replace(/^dlq: /, '')}; this logger no longer owns the log and accepts no more records`,
         { cause: err },
       )
-      return { state: 'lost', error: Object.assign(lost, holderPropsOf(err)) }
+      // The holder the DLQ_LOCKED error named goes on to the error it becomes.
+      const { pid, host, holderKind } = err as DeadLetterError & Partial<LockHolderProps>
+      return { state: 'lost', error: Object.assign(lost, { pid, host, holderKind, transient: false }) }
     }
   }
 
@@ -168,16 +158,7 @@ export class FileLock {
       // later check, once it is readable or old enough to be stale.
       if (now.state === 'alive' && now.info === undefined) return { state: 'held', restored: false }
       if (now.state === 'alive') return { state: 'lost', error: lockLostError(this.file, now.info) }
-      let ours = false
-      if (now.state === 'gone') {
-        ours = await tryCreate(this.file, content, this.mode)
-      } else if (now.state === 'stale') {
-        ours = await withReclaimMutex(this.file, this.mode, DEFAULT_RECLAIM_WAIT_MS, async () => {
-          if ((await readSmallFile(this.file)) !== now.raw) return false
-          await unlinkIfExists(this.file)
-          return tryCreate(this.file, content, this.mode)
-        })
-      }
+      const ours = now.state === 'gone' ? await tryCreate(this.file, content, this.mode) : await replaceStale(this.file, now.raw, content, this.mode, DEFAULT_RECLAIM_WAIT_MS)
       if (!ours) continue
       // close() may have released the lock while we were re-creating it: take ours away again.
       if (this.released) await this.release()
@@ -193,6 +174,20 @@ export class FileLock {
     const raw = await readSmallFile(this.file).catch(() => undefined)
     if (raw !== undefined && raw.includes(this.info.token)) await fsp.unlink(this.file).catch(() => {})
   }
+}
+
+/**
+ * Take over a stale lock under the reclaim mutex, re-checking inside it that it is still the
+ * lock judged stale (another reclaimer may have replaced it with a live one meanwhile).
+ */
+function replaceStale(file: string, staleRaw: string, content: string, mode: number, waitMs: number): Promise<boolean> {
+  return withReclaimMutex(file, mode, waitMs, async () => {
+    if ((await readSmallFile(file)) !== staleRaw) return false
+    await unlinkIfExists(file).catch((err) => {
+      throw ioError(`remove stale lock ${file}`, err)
+    })
+    return tryCreate(file, content, mode)
+  })
 }
 
 /** Create the lock exclusively; false when it exists already. */
@@ -253,13 +248,7 @@ async function createLockFile(file: string, content: string, mode: number): Prom
 async function removeStaleTemps(file: string): Promise<void> {
   const dir = path.dirname(file)
   const prefix = path.basename(file) + '.'
-  let names: string[]
-  try {
-    names = await fsp.readdir(dir)
-  } catch {
-    return
-  }
-  for (const n of names) {
+  for (const n of await fsp.readdir(dir).catch(() => [] as string[])) {
     if (!n.startsWith(prefix)) continue
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length))
     if (m && !pidExists(Number(m[1]))) await fsp.unlink(path.join(dir, n)).catch(() => {})
@@ -393,12 +382,6 @@ function describeHolder(info: LockInfo | undefined, withKind = true): string {
   if (!info) return 'another process (unreadable lock)'
   const kind = withKind && typeof info.kind === 'string' ? ` (${info.kind})` : ''
   return `pid ${info.pid}${info.host !== os.hostname() ? ` on ${info.host}` : ''}${kind}`
-}
-
-/** The holder properties a DLQ_LOCKED error carries, to pass on to the error it becomes. */
-function holderPropsOf(err: DeadLetterError): Partial<LockHolderProps> {
-  const { pid, host, holderKind } = err as DeadLetterError & Partial<LockHolderProps>
-  return { pid, host, holderKind, transient: false }
 }
 
 function holderProps(info: LockInfo | undefined, transient: boolean): LockHolderProps {

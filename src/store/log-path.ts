@@ -19,7 +19,7 @@ export type { LogPaths } from './segments.js'
 
 export async function resolveLogPath(what: string, logPath: unknown, opts: { create?: boolean } = {}): Promise<LogPaths> {
   const file = logPathArg(what, logPath)
-  if ((await statOf(file))?.isDirectory()) {
+  if ((await fsp.stat(file).catch(() => undefined))?.isDirectory()) {
     const names = await findLogNames(file)
     const eg = names.length > 0 ? names.slice(0, 3).map((n) => path.join(file, n)).join(' or ') : `${path.join(file, 'app.log')} (the path given to Logger.open)`
     throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${file} is a directory; pass the log file path, e.g. ${eg}`)
@@ -53,14 +53,6 @@ export function logPathArg(what: string, logPath: unknown): string {
     throw new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: ${what}() needs the log file path, got ${typeof logPath === 'string' ? JSON.stringify(logPath) : describe(logPath)}`)
   }
   return logPath
-}
-
-async function statOf(file: string): Promise<fs.Stats | undefined> {
-  try {
-    return await fsp.stat(file)
-  } catch {
-    return undefined
-  }
 }
 
 /**

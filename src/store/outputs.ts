@@ -55,11 +55,14 @@ export class OutputFile {
     }, fam.dir)
   }
 
-  /** A single shared file appended to by whoever holds the replay lock. */
-  static shared(file: string, mode: number): OutputFile {
+  /**
+   * A single shared file appended to by whoever holds the replay lock; with `flags`
+   * (CREATE_EXCL_FLAGS: a rewrite's temp file, src/store/temp-output.ts), opened so.
+   */
+  static shared(file: string, mode: number, flags = APPEND_FLAGS): OutputFile {
     return new OutputFile(async () => {
       try {
-        return { file, fd: fs.openSync(file, APPEND_FLAGS, mode) }
+        return { file, fd: fs.openSync(file, flags, mode) }
       } catch (err) {
         throw ioError(`open ${file}`, err)
       }

@@ -14,7 +14,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
 import { truncateTornTail } from './outputs.js'
-import { type LogPaths, listSegments, removeSegment } from './segments.js'
+import { type LogPaths, listSegments, removeOrphanSidecars, removeSegment } from './segments.js'
 import { publishOutputs } from './commit.js'
 import { readJournal, rewritePaths } from './journal.js'
 import { truncateSideLog } from './side-log.js'
@@ -31,7 +31,7 @@ export async function recoverLog(paths: LogPaths, mode: number): Promise<Recover
   const rewrite = await recoverRewrite(paths)
   await cutToOutputMarks(paths, mode)
   await trimOwnSegments(paths)
-  await sweepStateFiles(paths)
+  await removeOrphanSidecars(paths, { checkpoints: true })
   await removeAbandonedTemps(paths)
   return rewrite === undefined ? {} : { rewrite }
 }
@@ -98,23 +98,4 @@ export async function trimOwnSegments(paths: LogPaths): Promise<void> {
     }
   }
   truncateTornTail(paths.corrupt)
-}
-
-/**
- * Checkpoints (retry segments) and metadata sidecars (both families) whose segment is gone
- * (a crash between removing the two), and cut-short checkpoint writes.
- */
-async function sweepStateFiles(paths: LogPaths): Promise<void> {
-  const names = await fsp.readdir(paths.dir)
-  const live = new Set(names)
-  for (const n of names) {
-    // Only replay-lock holders write state files, so a temp one is a write cut short by a crash.
-    const tmp = /^(.+)\.state\.tmp-\d+-\d+$/.exec(n)
-    if (tmp && paths.retry.pattern.test(tmp[1])) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
-    const side = /^(.+)\.(state|meta)$/.exec(n)
-    if (!side) continue
-    const seg = side[1]
-    const ours = paths.retry.pattern.test(seg) || (side[2] === 'meta' && paths.permanent.pattern.test(seg))
-    if (ours && !live.has(seg) && !live.has(seg + '.gz')) await fsp.unlink(path.join(paths.dir, n)).catch(() => {})
-  }
 }

@@ -20,13 +20,16 @@ export interface CorruptRewriteOptions {
   limit?: number
   maxRecordSize: number
   signal?: AbortSignal
+  /** A dry run: count what a run would remove, writing nothing. */
+  countOnly?: boolean
 }
 
 export async function rewriteCorrupt(paths: LogPaths, o: CorruptRewriteOptions): Promise<{ selected: number; kept: number; aborted: boolean }> {
   const rp = rewritePaths(paths)
   const st = await fsp.lstat(paths.corrupt).catch(() => undefined)
   if (!st || !st.isFile()) return { selected: 0, kept: 0, aborted: false }
-  const out = tmpOutput(rp.corruptTmp, st.mode & 0o777)
+  // Count-only runs take no lock: the temp file's name may be a running purge's.
+  const out = o.countOnly ? undefined : tmpOutput(rp.corruptTmp, st.mode & 0o777)
   let selected = 0
   let kept = 0
   let problem: string | undefined
@@ -49,7 +52,7 @@ export async function rewriteCorrupt(paths: LogPaths, o: CorruptRewriteOptions):
             }
           }
           kept++
-          return out.append((sink) => copyLine(sink, bytes))
+          return out?.append((sink) => copyLine(sink, bytes))
         },
         oversized: (_h, _o, _n, length) => {
           problem = `holds a line of ${length} bytes (over the ${sizeText(o.maxRecordSize)} line limit)`
@@ -59,19 +62,19 @@ export async function rewriteCorrupt(paths: LogPaths, o: CorruptRewriteOptions):
     )
     if (res.error) problem = res.error.message
     const aborted = o.signal?.aborted ?? false
-    if (problem !== undefined || selected === 0 || aborted) {
-      out.abandon()
-      await unlinkIfExists(rp.corruptTmp)
+    if (problem !== undefined || selected === 0 || aborted || !out) {
+      out?.abandon()
+      if (out) await unlinkIfExists(rp.corruptTmp)
       if (problem !== undefined) throw ioError(`rewrite ${paths.corrupt}`, new Error(`it ${problem}; left unchanged`))
-      return { selected: 0, kept, aborted }
+      return { selected: out || aborted ? 0 : selected, kept, aborted }
     }
     await out.close()
     if (out.records === 0) await unlinkIfExists(paths.corrupt)
     else await fsp.rename(rp.corruptTmp, paths.corrupt)
     await fsyncDir(paths.dir)
   } catch (err) {
-    out.abandon()
-    await unlinkIfExists(rp.corruptTmp).catch(() => {})
+    out?.abandon()
+    if (out) await unlinkIfExists(rp.corruptTmp).catch(() => {})
     throw ioError(`rewrite ${paths.corrupt}`, err)
   }
   return { selected, kept, aborted: false }

@@ -19,13 +19,16 @@
  * after 4 leaves complete temp files, and recovery finishes steps 5–6 (roll forward). Either
  * way every entry ends up exactly once in the retry or the permanent log; it is in both only
  * between steps 5 and 6.
+ *
+ * A dry run is the same walk in count-only mode: no lock, nothing written, the same rules.
  */
 import type fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import type { Envelope } from '../format/envelope.js'
 import { unlinkIfExists } from '../base/fs-safe.js'
-import { readLines } from '../format/lines.js'
+import { type ReadResult, readLines } from '../format/lines.js'
+import { regularFile } from './scan.js'
 import type { OutputFile } from './outputs.js'
 import { type LogPaths, type SegmentInfo, listSegments, removeSegment } from './segments.js'
 import type { ByteSink } from '../format/sink.js'
@@ -77,6 +80,11 @@ export interface RewriteOptions {
   signal?: AbortSignal
   hooks?: RewriteHooks
   onProgress?: (done: number, total: number, items: number) => void
+  /**
+   * A dry run: count what a run would select, writing nothing, over the sealed segments and
+   * the active file (which a run seals first; its partial last line is a record being written).
+   */
+  countOnly?: boolean
 }
 
 export interface RewriteResult {
@@ -98,12 +106,12 @@ export interface RewriteResult {
 
 type Outcome = 'done' | 'aborted' | 'skipped' | 'unchanged'
 
-/** One segment's copy in progress. */
+/** One read of a segment: a look (no outputs: it only counts) or its copy into the temp outputs. */
 interface Pass {
   seg: SegmentInfo
   source: string
   retryOut: OutputFile | undefined
-  keepOut: OutputFile
+  keepOut: OutputFile | undefined
   selected: number
   kept: number
   held: number
@@ -137,57 +145,49 @@ class PermanentRewrite {
 
   async run(): Promise<RewriteResult> {
     const { result } = this
-    const segments = await listSegments(this.o.paths.permanent)
+    const fam = this.o.paths.permanent
+    const segments = await listSegments(fam)
+    const active = this.o.countOnly ? await regularFile(fam.active) : undefined
+    if (active) segments.push({ path: fam.active, key: fam.active, owner: 'writer', seq: 0, gz: false, size: active.size, mtimeMs: active.mtimeMs })
     this.total = segments.reduce((n, s) => n + s.size, 0)
     for (const seg of segments) {
-      if (this.aborted) {
-        result.aborted = true
-        break
-      }
-      if (result.selected >= this.limit) {
-        result.limited = true
-        break
-      }
+      result.aborted = this.aborted
+      if (result.aborted || result.selected >= this.limit) break
       result.segments++
       const outcome = await this.rewriteSegment(seg)
       this.doneBefore += seg.size
-      if (outcome === 'aborted') {
-        result.aborted = true
-        break
-      }
+      result.aborted = outcome === 'aborted'
+      if (result.aborted) break
     }
-    if (result.selected >= this.limit && !result.aborted) result.limited = true
+    result.limited = result.selected >= this.limit && !result.aborted
     return result
   }
 
   private progress(seg: SegmentInfo, next: number, pass: 0 | 1): void {
-    // Each segment is read twice (the check, then the copy): each read is half its share.
-    this.o.onProgress?.(this.doneBefore + (pass * seg.size + Math.min(next, seg.size)) / 2, this.total, this.items)
+    // Each segment is read twice (the check, then the copy): each read is half its share. A count reads once.
+    const done = this.o.countOnly ? Math.min(next, seg.size) : (pass * seg.size + Math.min(next, seg.size)) / 2
+    this.o.onProgress?.(this.doneBefore + done, this.total, this.items)
   }
 
   private async rewriteSegment(seg: SegmentInfo): Promise<Outcome> {
     const st = await fsp.stat(seg.path).catch(() => undefined)
     if (!st) return 'unchanged' // removed meanwhile (retention)
-    // A read-only pass first, stopping at the first selected entry: segments with nothing
-    // selected are never rewritten (no write, no fsync, no new mtime).
-    if (!(await this.anySelected(seg))) return 'unchanged'
+    // A read-only look first, stopping at the first selected entry: segments with nothing
+    // selected are never rewritten (no write, no fsync, no new mtime). A count is a look that reads on.
+    const look = this.pass(seg)
+    await this.read(look, () => look.selected > 0 && !this.o.countOnly)
+    if (look.selected === 0 || this.o.countOnly) {
+      if (this.o.countOnly || !this.aborted) this.add(look)
+      return 'unchanged'
+    }
     if (this.aborted) return 'aborted'
-    const source = path.basename(seg.key)
+    const { source } = look
     const side = this.o.sideLog && (await markSideLog(this.o.paths.dir, this.o.sideLog.file))
     await writeJournal(this.o.paths, this.o.op, source, 'moving', side)
     this.o.hooks?.phase?.('journal-moving', { source, items: 0 })
     const mode = st.mode & 0o777
-    const pass: Pass = {
-      seg,
-      source,
-      retryOut: this.o.op === 'requeue' ? tmpOutput(this.rp.retryTmp, mode) : undefined,
-      keepOut: tmpOutput(this.rp.permanentTmp, mode),
-      selected: 0,
-      kept: 0,
-      held: 0,
-      problem: undefined,
-      side,
-    }
+    const retryOut = this.o.op === 'requeue' ? tmpOutput(this.rp.retryTmp, mode) : undefined
+    const pass = this.pass(seg, { retryOut, keepOut: tmpOutput(this.rp.permanentTmp, mode), side })
     let outcome: Outcome | undefined
     try {
       outcome = await this.copy(pass)
@@ -203,66 +203,38 @@ class PermanentRewrite {
     return 'done'
   }
 
-  /** True when the segment holds a selected entry; otherwise counts its lines as kept. */
-  private async anySelected(seg: SegmentInfo): Promise<boolean> {
-    const source = path.basename(seg.key)
-    let found = false
-    let lines = 0
-    let held = 0
-    try {
-      await readLines(
-        seg.path,
-        seg.gz,
-        0,
-        this.o.maxRecordSize,
-        {
-          line: (buf, s, e, offset, next) => {
-            this.progress(seg, next, 0)
-            lines++
-            const env = this.decoder.decode(buf, s, e)
-            if (env === undefined) return
-            if (this.o.select(env, this.text, { source, offset })) found = true
-            else if (this.o.held?.(env, this.text)) held++
-          },
-          oversized: () => {
-            lines++
-          },
-        },
-        () => found || this.aborted,
-      )
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
-    if (!found && !this.aborted) {
-      this.result.kept += lines
-      this.result.held += held
-    }
-    return found
+  private pass(seg: SegmentInfo, outputs?: Pick<Pass, 'retryOut' | 'keepOut' | 'side'>): Pass {
+    return { seg, source: path.basename(seg.key), retryOut: undefined, keepOut: undefined, selected: 0, kept: 0, held: 0, problem: undefined, side: undefined, ...outputs }
   }
 
-  /** Stream the segment into the temp outputs. Undefined when it is ready to commit. */
-  private async copy(p: Pass): Promise<Outcome | undefined> {
-    let res
+  /** Reads the segment into `p`; undefined when it is gone (finished by a replay, retention). */
+  private async read(p: Pass, stop: () => boolean): Promise<ReadResult | undefined> {
+    // In count-only mode, the active file's partial last line is a record being written.
+    const writing = p.seg.key === this.o.paths.permanent.active
+    const oversized = (length: number) => {
+      // A copy has read only its head: rewriting would lose the rest, so the segment stays as is.
+      if (p.keepOut) p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`
+      else p.kept++
+    }
     try {
-      res = await readLines(
+      return await readLines(
         p.seg.path,
         p.seg.gz,
         0,
         this.o.maxRecordSize,
-        {
-          line: (buf, s, e, offset, next) => this.copyLine(p, buf, s, e, offset, next),
-          oversized: (_head, _offset, _next, length) => {
-            // Only its head was read; rewriting would lose the rest, so the segment stays as is.
-            p.problem = `holds a line of ${length} bytes (over the ${sizeText(this.o.maxRecordSize)} line limit)`
-          },
-        },
-        () => p.problem !== undefined || this.aborted,
+        { line: (buf, s, e, offset, next, torn) => (torn && writing ? undefined : this.line(p, buf, s, e, offset, next)), oversized: (_h, _o, _n, length) => oversized(length) },
+        () => p.problem !== undefined || this.aborted || stop(),
       )
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'unchanged'
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
+  }
+
+  /** Stream the segment into the temp outputs. Undefined when it is ready to commit. */
+  private async copy(p: Pass): Promise<Outcome | undefined> {
+    const res = await this.read(p, () => false)
+    if (res === undefined) return 'unchanged'
     if (this.aborted) return 'aborted'
     if (res.error) p.problem = `could not be read to the end (${res.error.message})`
     if (p.problem !== undefined) {
@@ -271,14 +243,16 @@ class PermanentRewrite {
     }
     if (p.selected === 0) return 'unchanged'
     await p.retryOut?.close()
-    await p.keepOut.close()
+    await p.keepOut?.close()
     return undefined
   }
 
-  private copyLine(p: Pass, buf: Buffer, s: number, e: number, offset: number, next: number): void | Promise<void> {
-    this.items++
-    this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
-    this.progress(p.seg, next, 1)
+  private line(p: Pass, buf: Buffer, s: number, e: number, offset: number, next: number): void | Promise<void> {
+    if (p.keepOut) {
+      this.items++
+      this.o.hooks?.phase?.('item', { source: p.source, items: this.items })
+    }
+    this.progress(p.seg, next, p.keepOut ? 1 : 0)
     const bytes = buf.subarray(s, e)
     const env = this.result.selected + p.selected < this.limit ? this.decoder.decode(buf, s, e) : undefined
     const at = { source: p.source, offset }
@@ -293,12 +267,12 @@ class PermanentRewrite {
     p.kept++
     if (env !== undefined && this.o.held?.(env, this.text)) p.held++
     // Byte for byte, unparseable lines included: a rewrite never loses what it cannot read.
-    return p.keepOut.append((sink) => copyLine(sink, bytes))
+    return p.keepOut?.append((sink) => copyLine(sink, bytes))
   }
 
   private async rollback(p: Pass): Promise<void> {
     p.retryOut?.abandon()
-    p.keepOut.abandon()
+    p.keepOut?.abandon()
     await unlinkIfExists(this.rp.retryTmp)
     await unlinkIfExists(this.rp.permanentTmp)
     if (p.side) await truncateSideLog(this.o.paths.dir, p.side)
@@ -308,7 +282,7 @@ class PermanentRewrite {
   private async commit(p: Pass, st: fs.Stats): Promise<void> {
     const { rp } = this
     const phase = (name: RewritePhase) => this.o.hooks?.phase?.(name, { source: p.source, items: this.items })
-    if (p.keepOut.records === 0) await unlinkIfExists(rp.permanentTmp)
+    if (p.keepOut?.records === 0) await unlinkIfExists(rp.permanentTmp)
     else {
       // The kept entries keep their age: retention (maxAge) and replay order go by mtime.
       await fsp.utimes(rp.permanentTmp, st.atime, st.mtime).catch(() => {})
@@ -331,6 +305,10 @@ class PermanentRewrite {
     phase('source-deleted')
     await unlinkIfExists(rp.journal)
     this.result.rewritten++
+    this.add(p)
+  }
+
+  private add(p: Pass): void {
     this.result.selected += p.selected
     this.result.kept += p.kept
     this.result.held += p.held

@@ -13,8 +13,10 @@ import { readCheckpoint } from './checkpoint.js'
 import { type Envelope, parseEnvelope } from '../format/envelope.js'
 import { readLines } from '../format/lines.js'
 import { readLinesBackward } from './reverse-lines.js'
-import { type SegmentFamily, listSegments, statePathOf } from './segments.js'
+import { type LogPaths, listSegments, statePathOf } from './segments.js'
+import type { Kind } from '../format/model.js'
 import { sizeText } from './size-text.js'
+import { O_NOFOLLOW } from '../base/fs-safe.js'
 
 export interface ScanFile {
   path: string
@@ -27,34 +29,42 @@ export interface ScanFile {
   mtimeMs: number
 }
 
-/** The corrupt quarantine as a one-file scan list (empty when there is none). */
-export async function corruptFiles(file: string): Promise<ScanFile[]> {
-  const st = await regularFile(file)
-  return st ? [{ path: file, gz: false, size: st.size, active: true, start: 0, mtimeMs: st.mtimeMs }] : []
-}
-
-/** The files of a family in replay order: sealed segments oldest first, then the active file. */
-export async function familyFiles(fam: SegmentFamily, opts: { checkpoints: boolean }): Promise<ScanFile[]> {
+/**
+ * The files of one kind of a log in replay order: sealed segments oldest first (a retry segment
+ * read from its checkpoint on), then the file written now. The corrupt quarantine is one file.
+ */
+export async function kindFiles(paths: LogPaths, kind: Kind): Promise<ScanFile[]> {
   const out: ScanFile[] = []
-  for (const seg of await listSegments(fam)) {
+  for (const seg of kind === 'corrupt' ? [] : await listSegments(paths[kind])) {
     let start = 0
-    if (opts.checkpoints) {
+    if (kind === 'retry') {
       const cp = await readCheckpoint(statePathOf(seg), path.basename(seg.key))
       if (cp.status === 'ok' && (seg.gz || cp.checkpoint.offset <= seg.size)) start = cp.checkpoint.offset
     }
     out.push({ path: seg.path, gz: seg.gz, size: seg.size, active: false, start, mtimeMs: seg.mtimeMs })
   }
-  const active = await regularFile(fam.active)
-  if (active) out.push({ path: fam.active, gz: false, size: active.size, active: true, start: 0, mtimeMs: active.mtimeMs })
+  const file = kind === 'corrupt' ? paths.corrupt : paths[kind].active
+  const active = await regularFile(file)
+  if (active) out.push({ path: file, gz: false, size: active.size, active: true, start: 0, mtimeMs: active.mtimeMs })
   return out
 }
 
 export async function regularFile(file: string): Promise<fs.Stats | undefined> {
+  const st = await fsp.lstat(file).catch(() => undefined)
+  return st?.isFile() ? st : undefined
+}
+
+/** Up to `len` bytes of `file` from `pos`, not through a symlink; undefined when it cannot be opened or read. */
+export async function readBytesAt(file: string, pos: number, len: number): Promise<Buffer | undefined> {
+  let fh: fsp.FileHandle | undefined
   try {
-    const st = await fsp.lstat(file)
-    return st.isFile() ? st : undefined
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
+    const b = Buffer.alloc(len)
+    return b.subarray(0, (await fh.read(b, 0, len, pos)).bytesRead)
   } catch {
     return undefined
+  } finally {
+    await fh?.close().catch(() => {})
   }
 }
 

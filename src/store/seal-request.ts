@@ -26,12 +26,7 @@ export async function serveSealRequest(
   mode: number,
   seal: () => Promise<{ retry: string | null; permanent: string | null }>,
 ): Promise<boolean> {
-  let raw: string | undefined
-  try {
-    raw = await readSmallFile(paths.sealRequest)
-  } catch {
-    return false
-  }
+  const raw = await readSmallFile(paths.sealRequest).catch(() => undefined)
   if (raw === undefined) return false
   let nonce = ''
   try {

@@ -21,6 +21,7 @@ import zlib from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import { DeadLetterError, ioError } from '../base/errors.js'
 import { CREATE_EXCL_FLAGS, O_NOFOLLOW, fsyncDir, unlinkIfExists } from '../base/fs-safe.js'
+import { type LineHandler, readLines } from '../format/lines.js'
 
 const SEQ_DIGITS = 12
 
@@ -159,6 +160,24 @@ export async function removeSegment(seg: { key: string; path: string }, opts: { 
   await fsyncDir(path.dirname(seg.key)).catch(fail(`sync ${path.dirname(seg.key)}`))
 }
 
+/**
+ * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists), left by a crash
+ * between removing the two or by a segment deleted by hand (removeSegment takes them along):
+ * count sidecars of both families, caches whose early removal only costs a rescan, and with
+ * `checkpoints` (only the replay-lock holder writes them) retry checkpoints and checkpoint
+ * writes a crash cut short.
+ */
+export async function removeOrphanSidecars(paths: LogPaths, opts: { checkpoints: boolean }): Promise<void> {
+  const names = await fsp.readdir(paths.dir).catch(() => [] as string[])
+  const live = new Set(names)
+  for (const n of names) {
+    const m = /^(.+)\.(state|meta)(\.tmp-\d+-\d+)?$/.exec(n)
+    if (!m || (m[2] === 'state' ? !opts.checkpoints : m[3] !== undefined)) continue
+    const ours = paths.retry.pattern.test(m[1]) || (m[2] === 'meta' && paths.permanent.pattern.test(m[1]))
+    if (ours && (m[3] !== undefined || (!live.has(m[1]) && !live.has(`${m[1]}.gz`)))) await unlinkIfExists(path.join(paths.dir, n)).catch(() => {})
+  }
+}
+
 /** `dir/base`, or `dir/base.1`, `dir/base.2`, …: the first name not taken, for a file set aside. */
 export async function setAsideName(dir: string, base: string): Promise<string> {
   for (let i = 0; ; i++) {
@@ -216,12 +235,7 @@ export async function listSegments(fam: SegmentFamily): Promise<SegmentInfo[]> {
 
 /** Highest sequence used in a namespace, counting compressed and in-compression files. */
 export async function maxSeq(fam: SegmentFamily, owner: SegmentOwner): Promise<number> {
-  let names: string[]
-  try {
-    names = await fsp.readdir(fam.dir)
-  } catch {
-    return 0
-  }
+  const names = await fsp.readdir(fam.dir).catch(() => [] as string[])
   let max = 0
   const want = owner === 'replayer' ? 'r' : ''
   for (const n0 of names) {
@@ -350,12 +364,7 @@ export interface RecoveryReport {
 /** Settle what a crash mid-compression left behind. Only the active family's owner calls this. */
 export async function recoverSegments(fam: SegmentFamily): Promise<RecoveryReport> {
   const report: RecoveryReport = { removedTmp: [], removedDuplicates: [], uncompressed: [] }
-  let names: string[]
-  try {
-    names = await fsp.readdir(fam.dir)
-  } catch {
-    return report
-  }
+  const names = await fsp.readdir(fam.dir).catch(() => [] as string[])
   const set = new Set(names)
   for (const n of names) {
     if (fam.tmpPattern.test(n)) {
@@ -376,25 +385,15 @@ export async function recoverSegments(fam: SegmentFamily): Promise<RecoveryRepor
   return report
 }
 
-/** Count the lines of a segment (for eviction events), streaming. */
+/**
+ * Count the newline-terminated lines of a segment (for eviction events), streaming through the
+ * line reader: long lines stream past (counted, never held), and a corrupt .gz, still evicted,
+ * counts what could be read.
+ */
 export async function countLines(seg: { path: string; gz: boolean }): Promise<number> {
   let n = 0
-  let fh: fsp.FileHandle
-  try {
-    fh = await fsp.open(seg.path, fs.constants.O_RDONLY | O_NOFOLLOW)
-  } catch {
-    return 0
-  }
-  const src = fh.createReadStream()
-  const stream = seg.gz ? src.pipe(zlib.createGunzip()) : src
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++
-    }
-  } catch {
-    // A corrupt .gz still gets evicted; its count is what could be read.
-  } finally {
-    src.destroy()
-  }
+  const count = () => void n++
+  const handler: LineHandler = { line: (_b, _s, _e, _o, _n, torn) => (torn ? undefined : count()), oversized: count }
+  await readLines(seg.path, seg.gz, 0, 64 * 1024, handler, () => false).catch(() => {})
   return n
 }

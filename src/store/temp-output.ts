@@ -3,20 +3,12 @@
  * sees an unfinished one), created exclusively, and a byte-for-byte line copy.
  */
 import fs from 'node:fs'
-import path from 'node:path'
-import { ioError } from '../base/errors.js'
 import { CREATE_EXCL_FLAGS } from '../base/fs-safe.js'
 import { OutputFile } from './outputs.js'
 import type { ByteSink } from '../format/sink.js'
 
 export function tmpOutput(file: string, mode: number): OutputFile {
-  return new OutputFile(async () => {
-    try {
-      return { file, fd: fs.openSync(file, CREATE_EXCL_FLAGS | fs.constants.O_APPEND, mode) }
-    } catch (err) {
-      throw ioError(`create ${file}`, err)
-    }
-  }, path.dirname(file))
+  return OutputFile.shared(file, mode, CREATE_EXCL_FLAGS | fs.constants.O_APPEND)
 }
 
 export function copyLine(sink: ByteSink, bytes: Buffer): void {

@@ -18,12 +18,12 @@ import path from 'node:path'
 import { dueAt } from './due-histogram.js'
 import { systemCodeOf } from '../../base/errors.js'
 import { recordSize, resolveOptions, time } from '../../base/checks.js'
-import { O_NOFOLLOW } from '../../base/fs-safe.js'
 import type { Counts } from '../../format/model.js'
 import { replayDefaults } from '../../base/options.js'
 import { readCheckpoint } from '../checkpoint.js'
-import { type SegmentMeta, SegmentMetaBuilder, feedBuilder, readSegmentMetaFor, removeOrphanSegmentMeta, sameIdentity, scanSegmentMeta, setBounded, writeSegmentMeta } from './segment-meta.js'
-import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, statePathOf } from '../segments.js'
+import { readBytesAt } from '../scan.js'
+import { type SegmentMeta, SegmentMetaBuilder, feedBuilder, readSegmentMetaFor, sameIdentity, scanSegmentMeta, setBounded, writeSegmentMeta } from './segment-meta.js'
+import { type LogPaths, type SegmentInfo, listSegments, logPaths, metaPathOf, removeOrphanSidecars, statePathOf } from '../segments.js'
 import { type TailRead, type TailState, isSameFile, loadTailStates, refreshTail, saveTailStates, tailSidecarPath, trackedTail, trackedTails } from './active-tail.js'
 
 /**
@@ -91,10 +91,7 @@ export async function logCounts(logPath: string, opts?: LogCountsOptions): Promi
   }
 }
 
-interface Resolved {
-  now: number
-  maxRecordSize: number
-}
+type Resolved = { [K in keyof LogCountsOptions]-?: number }
 
 async function countLog(paths: LogPaths, o: Resolved): Promise<LogCounts> {
   const c: LogCounts = { pending: 0, due: 0, deferred: 0, permanent: 0, corrupt: 0, oldestPendingTs: null, segments: 0, scannedBytes: 0, dueExact: true, oldestPendingTsExact: true }
@@ -142,7 +139,7 @@ async function inBatches<T>(segs: SegmentInfo[], fn: (seg: SegmentInfo) => Promi
 
 /** Now and then, drop sidecars of segments deleted by hand. */
 async function sweepOrphans(paths: LogPaths): Promise<void> {
-  if (timeFor(lastSweep, paths.active, SWEEP_EVERY_MS)) await Promise.all([removeOrphanSegmentMeta(paths.retry), removeOrphanSegmentMeta(paths.permanent)])
+  if (timeFor(lastSweep, paths.active, SWEEP_EVERY_MS)) await removeOrphanSidecars(paths, { checkpoints: false })
 }
 
 /** True, and noted, when `every` ms have passed since the last time it was true for `key` (or `now` says so). */
@@ -270,7 +267,9 @@ async function pendingPart(seg: SegmentInfo, meta: SegmentMeta, o: Resolved, c: 
   const at = cp.status === 'ok' ? cp.checkpoint : undefined
   if (!at || at.offset === 0 || at.offset > meta.bytes) return whole(meta, o.now)
   if (at.offset === meta.bytes) return { pending: 0, due: 0, dueExact: true, minTs: null, minTsExact: true }
-  if (!seg.gz && !(await atLineStart(seg.path, at.offset))) return whole(meta, o.now)
+  // Replay resumes only right after a newline (unreadable: assumed).
+  const before = seg.gz ? undefined : await readBytesAt(seg.path, at.offset - 1, 1)
+  if (before !== undefined && before[0] !== 0x0a) return whole(meta, o.now)
   // A line count that cannot be right (0 past offset 0: a checkpoint of an early version) is not used.
   if (meta.corrupt === 0 && at.items > 0 && at.items < meta.items) return partOf(meta, meta.items - at.items, o.now)
   const rest = await restOf(seg, meta, at.offset, o, c)
@@ -286,21 +285,6 @@ function partOf(meta: SegmentMeta, pending: number, now: number): Part {
   // ones are taken to be the earliest due, the low end of the bound.
   const all = dueAt(meta.dueHist, meta.dueHistLow, now).due
   return { ...part, due: Math.min(pending, Math.max(0, all - (meta.items - pending))), dueExact: false }
-}
-
-/** Whether `offset` follows a newline, as replay checks before resuming there (unreadable: assumed). */
-async function atLineStart(file: string, offset: number): Promise<boolean> {
-  let fh: fsp.FileHandle | undefined
-  try {
-    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW)
-    const b = Buffer.alloc(1)
-    const { bytesRead } = await fh.read(b, 0, 1, offset - 1)
-    return bytesRead === 1 && b[0] === 0x0a
-  } catch {
-    return true
-  } finally {
-    await fh?.close().catch(() => {})
-  }
 }
 
 /** What lies past `offset`, read once per checkpoint position; undefined when unreadable or replay would start over. */

@@ -9,14 +9,13 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import path from 'node:path'
 import { type DueHist, DueHistogram, MAX_BUCKETS } from './due-histogram.js'
 import type { Envelope } from '../../format/envelope.js'
 import { LineDecoder } from '../../format/entry.js'
 import { ioError } from '../../base/errors.js'
-import { O_NOFOLLOW, unlinkIfExists, writeFileAtomic } from '../../base/fs-safe.js'
+import { O_NOFOLLOW, writeFileAtomic } from '../../base/fs-safe.js'
 import { readLines } from '../../format/lines.js'
-import { type SegmentFamily, type SegmentInfo, metaPathOf } from '../segments.js'
+import { type SegmentInfo, metaPathOf } from '../segments.js'
 
 export interface FileIdentity {
   size: number
@@ -206,30 +205,6 @@ export async function readCapped(file: string, max: number): Promise<string | un
   }
 }
 
-/**
- * Remove sidecars whose segment is gone (neither `X` nor `X.gz` exists): left when a segment
- * was deleted by hand (every removal of ours takes its sidecar along: removeSegment). Sidecars are caches, so removing one
- * a moment too early only costs a rescan. Returns how many were removed.
- */
-export async function removeOrphanSegmentMeta(fam: SegmentFamily): Promise<number> {
-  let names: string[]
-  try {
-    names = await fsp.readdir(fam.dir)
-  } catch {
-    return 0
-  }
-  const present = new Set(names)
-  let removed = 0
-  for (const n of names) {
-    if (!n.endsWith('.meta')) continue
-    const key = n.slice(0, -'.meta'.length)
-    if (!fam.pattern.test(key) || key.endsWith('.gz')) continue
-    if (present.has(key) || present.has(key + '.gz')) continue
-    if (await unlinkIfExists(path.join(fam.dir, n)).catch(() => false)) removed++
-  }
-  return removed
-}
-
 /** Parse and check a sidecar's text; undefined unless every field has the right shape. */
 export function decodeSegmentMeta(text: string): SegmentMeta | undefined {
   let m: Record<string, unknown>
@@ -323,19 +298,9 @@ export async function feedBuilder(
  * is taken before reading, so a file replaced meanwhile yields a sidecar that reads as stale.
  */
 export async function scanSegmentMeta(seg: SegmentInfo, maxRecordSize: number): Promise<SegmentMeta> {
-  let st: fs.Stats
-  try {
-    st = await fsp.lstat(seg.path)
-  } catch (err) {
-    throw ioError(`stat ${seg.path}`, err)
-  }
+  const st = await fsp.lstat(seg.path).catch((err) => Promise.reject(ioError(`stat ${seg.path}`, err)))
   const builder = new SegmentMetaBuilder()
-  let r
-  try {
-    r = await feedBuilder(builder, seg.path, seg.gz, 0, maxRecordSize)
-  } catch (err) {
-    throw ioError(`read ${seg.path}`, err)
-  }
+  const r = await feedBuilder(builder, seg.path, seg.gz, 0, maxRecordSize).catch((err) => Promise.reject(ioError(`read ${seg.path}`, err)))
   if (r.error) {
     // What replay does with the unreadable rest of a .gz: one quarantined record. Any
     // other read error is not a property of the file.
