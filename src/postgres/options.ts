@@ -3,8 +3,8 @@
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
 import type { TraceParentMode } from '../base/trace.js'
-import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, hostName, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
-import { type ResolvedReplayOptions, loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
+import { type Checks, type LoggerLike, type Resolved, atLeast, bool, duration, fileMode, hostName, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
+import { loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
 /** The `attempt` column is a PostgreSQL integer. */
 const MAX_ATTEMPTS = 2 ** 31 - 1
@@ -24,13 +24,7 @@ export interface ConnectOptions {
   logger?: LoggerLike
 }
 
-export interface ResolvedConnectOptions {
-  host: string
-  schema: string
-  maxConnections: number
-  connectTimeout: number
-  logger: LoggerLike | undefined
-}
+export type ResolvedConnectOptions = Resolved<ConnectOptions, 'logger'>
 
 export function resolveConnectOptions(input: unknown): ResolvedConnectOptions {
   return resolveOptions<ResolvedConnectOptions>('PostgresStore.connect', input, { host: loggerDefaults.host, schema: 'dletter', maxConnections: 10, connectTimeout: 10_000, logger: undefined }, {
@@ -59,14 +53,7 @@ export interface ShipOptions {
   signal?: AbortSignal
 }
 
-export interface ResolvedShipOptions {
-  sealTimeout: number
-  batchSize: number
-  maxRecordSize: number
-  logName: string | undefined
-  mode: number
-  signal: AbortSignal | undefined
-}
+export type ResolvedShipOptions = Resolved<ShipOptions, 'logName' | 'signal'>
 
 const shipDefaults: ResolvedShipOptions = { sealTimeout: 5000, batchSize: 2000, maxRecordSize: replayDefaults.maxRecordSize, logName: undefined, mode: 0o600, signal: undefined }
 const shipChecks: Checks<ResolvedShipOptions> = { sealTimeout: timer, batchSize: int(1), maxRecordSize: recordSize, logName: str, mode: fileMode, signal }
@@ -125,12 +112,7 @@ export interface CentralReplayOptions {
 const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
 const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
 
-export interface ResolvedCentralReplayOptions extends Pick<ResolvedReplayOptions, (typeof SHARED)[number]> {
-  batchSize: number
-  lease: number
-  host: string | undefined
-  log: string | undefined
-}
+export type ResolvedCentralReplayOptions = Resolved<CentralReplayOptions, 'ttl' | 'handlerTimeout' | 'limit' | 'signal' | 'host' | 'log'>
 
 export function resolveCentralReplayOptions(input: unknown): ResolvedCentralReplayOptions {
   const o = resolveOptions<ResolvedCentralReplayOptions>(
@@ -141,33 +123,6 @@ export function resolveCentralReplayOptions(input: unknown): ResolvedCentralRepl
   )
   settleBackoffWaits(input, o)
   return o
-}
-
-// ------------------------------------------------------------------------------ redrive
-
-export interface RedriveOptions {
-  /** Report the count and top reasons; change nothing. Default false. */
-  dryRun?: boolean
-  /** At most this many entries per second (changed in batches). Default: unlimited. */
-  rate?: number
-  /** requeue: start counting attempts again from 1. Default false. */
-  resetAttempts?: boolean
-  signal?: AbortSignal
-}
-
-export interface ResolvedRedriveOptions {
-  dryRun: boolean
-  rate: number | undefined
-  resetAttempts: boolean
-  signal: AbortSignal | undefined
-}
-
-const redriveChecks: Checks<ResolvedRedriveOptions> = { dryRun: bool, rate: int(1), resetAttempts: bool, signal }
-
-export function resolveRedriveOptions(what: 'requeue' | 'purge', input: unknown): ResolvedRedriveOptions {
-  const { resetAttempts: _, ...purgeChecks } = redriveChecks
-  const checks = (what === 'requeue' ? redriveChecks : purgeChecks) as Checks<ResolvedRedriveOptions>
-  return resolveOptions(`store.${what}`, input, { dryRun: false, rate: undefined, resetAttempts: false, signal: undefined }, checks)
 }
 
 // ------------------------------------------------------------------------------ prune

@@ -61,21 +61,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.lock = lock
     this.diag = new Diagnostics(options.logger, this)
     this.serializer = new PayloadSerializer(options.schema ? compileSchema(options.schema) : undefined)
-    const cfg = {
-      durability: options.durability,
-      rotateSize: options.rotateSize,
-      rotateInterval: options.rotateInterval,
-      mode: options.mode,
-      dirMode: options.dirMode,
-      maxBufferedBytes: options.maxBufferedBytes,
-    }
     const ownership = {
       onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
       onDebug: (m: string) => this.diag.debug({ path: this.path }, `dlq: ${m}`),
       ensureOwnership: () => this.watch.ensureOwnership(),
     }
-    this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
-    this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
+    this.retry = new SegmentWriter(paths.retry, options, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
+    this.permanent = new SegmentWriter(paths.permanent, options, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
     this.retention = new Retention(paths, options, this.retry, this.diag)
     // `closed` and `lost` stay plain fields here, tested by every log(); the watch reads them live.
     const host = {

@@ -45,7 +45,7 @@ import {
   recoverSegments,
   sealActiveFile,
 } from '../store/segments.js'
-import type { Durability } from '../base/options.js'
+import type { ResolvedLoggerOptions } from '../base/options.js'
 import { MAX_TIMER_MS, type RotationInterval, parseRotationInterval } from '../base/checks.js'
 
 const fsyncP = promisify(fs.fsync)
@@ -57,14 +57,7 @@ const ROTATION_WARNING_EVERY_MS = 60_000
 /** Rewrites of one batch into a new active file before giving up (the file keeps being taken). */
 const MAX_REWRITES = 5
 
-export interface WriterConfig {
-  durability: Durability
-  rotateSize: number
-  rotateInterval: string | undefined
-  mode: number
-  dirMode: number
-  maxBufferedBytes: number
-}
+export type WriterConfig = Pick<ResolvedLoggerOptions, 'durability' | 'rotateSize' | 'rotateInterval' | 'mode' | 'dirMode' | 'maxBufferedBytes'>
 
 export interface WriterHooks {
   /** A segment was sealed (size/interval rotation, seal()). */
