@@ -211,22 +211,17 @@ export class SegmentWriter {
       this.wakeWaiters()
     }
     if (this.cfg.rotateSize > 0 && this.size >= this.cfg.rotateSize && this.fatal === undefined) {
+      // Retried after every batch while it fails: one warning, then at most one a minute.
       await this.sealNow().then(
-        () => this.rotationRecovered(),
-        (err) => this.rotationFailed(err),
+        () => this.warn(this.rotationWarnings.flush(`size rotation of ${this.fam.active} works again`)),
+        (err) => this.warn(this.rotationWarnings.take(`size rotation of ${this.fam.active} failed; retrying after each write`), err),
       )
     }
   }
 
-  /** Retried after every batch while it fails: one warning, then at most one a minute. */
-  private rotationFailed(err: unknown): void {
-    const text = this.rotationWarnings.take(`size rotation of ${this.fam.active} failed; retrying after each write`)
+  /** A WarningLimiter's text, unless it held this one back. */
+  private warn(text: string | undefined, err?: unknown): void {
     if (text !== undefined) this.hooks.onWarning(text, err)
-  }
-
-  private rotationRecovered(): void {
-    const text = this.rotationWarnings.flush(`size rotation of ${this.fam.active} works again`)
-    if (text !== undefined) this.hooks.onWarning(text)
   }
 
   /** The logger lost its lock: reject everything from now on with `err`. */
@@ -417,13 +412,9 @@ export class SegmentWriter {
       .then(
         (sealed) => {
           if (sealed === null) this.hooks.onDebug(`interval boundary: ${this.fam.active} is empty, nothing to seal`)
-          const text = this.intervalWarnings.flush(`interval rotation of ${this.fam.active} works again`)
-          if (text !== undefined) this.hooks.onWarning(text)
+          this.warn(this.intervalWarnings.flush(`interval rotation of ${this.fam.active} works again`))
         },
-        (err) => {
-          const text = this.intervalWarnings.take(`interval rotation of ${this.fam.active} failed; retrying at the next boundary`)
-          if (text !== undefined) this.hooks.onWarning(text, err)
-        },
+        (err) => this.warn(this.intervalWarnings.take(`interval rotation of ${this.fam.active} failed; retrying at the next boundary`), err),
       )
       .then(() => this.scheduleInterval())
   }
@@ -455,10 +446,8 @@ export class SegmentWriter {
     await this.chain
     this.finished = true
     this.closeActive()
-    const held = this.rotationWarnings.flush(`size rotation of ${this.fam.active} was still failing at close`)
-    if (held !== undefined) this.hooks.onWarning(held)
-    const heldInterval = this.intervalWarnings.flush(`interval rotation of ${this.fam.active} was still failing at close`)
-    if (heldInterval !== undefined) this.hooks.onWarning(heldInterval)
+    this.warn(this.rotationWarnings.flush(`size rotation of ${this.fam.active} was still failing at close`))
+    this.warn(this.intervalWarnings.flush(`interval rotation of ${this.fam.active} was still failing at close`))
   }
 
   /** True once close() has written everything and released the file. */
