@@ -143,26 +143,25 @@ export class Logger extends EventEmitter<LoggerEvents> {
   log(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
   log(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
   log(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
-    let a: LogArgs
-    try {
-      a = parseLogArgs('log', third, fourth)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    return this.append(this.retry, data, reason, a.attempt, a.id, undefined)
+    return this.record('log', this.retry, undefined, data, reason, third, fourth)
   }
 
   /** Record an item straight into the permanent-failure log; same arguments as log(). */
   logPermanent(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
   logPermanent(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
   logPermanent(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
+    return this.record('logPermanent', this.permanent, 'manual', data, reason, third, fourth)
+  }
+
+  /** log() and logPermanent(): a bad argument rejects, never throws. */
+  private record(what: string, w: SegmentWriter, final: FinalReason | undefined, data: unknown, reason: unknown, third: unknown, fourth: unknown): Promise<void> {
     let a: LogArgs
     try {
-      a = parseLogArgs('logPermanent', third, fourth)
+      a = parseLogArgs(what, third, fourth)
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.append(this.permanent, data, reason, a.attempt, a.id, 'manual')
+    return this.append(w, data, reason, a.attempt, a.id, final)
   }
 
   private append(
@@ -187,7 +186,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
     // (w.full counts them): with more waiters than one wake-up admits, every admitted caller
     // would re-queue and none would ever write.
     if (admitted ? w.sink.len >= this.options.maxBufferedBytes : w.full) {
-      return this.appendWhenRoom(w, data, reason, attempt, id, final)
+      return w.waitForRoom().then(() => this.append(w, data, reason, attempt, id, final, true))
     }
     const capped = w === this.retry && this.options.maxRetryBytes !== undefined
     const sink = w.sink
@@ -235,18 +234,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
       return this.retention.whenFull(size, () => this.append(this.retry, data, reason, attempt, id, undefined))
     }
     return w.commit()
-  }
-
-  private async appendWhenRoom(
-    w: SegmentWriter,
-    data: unknown,
-    reason: unknown,
-    attempt: number,
-    id: string | undefined,
-    final: FinalReason | undefined,
-  ): Promise<void> {
-    await w.waitForRoom()
-    return this.append(w, data, reason, attempt, id, final, true)
   }
 
   /** Seal the active retry segment now. Resolves to its path, or null when it was empty. */
