@@ -3,38 +3,27 @@
  * handler gets it as a CentralEntry; listings (inspect, readEntry) as the `Entry` a local log
  * lists, built by the same builders (format/entry.ts).
  */
-import { type EditOf, type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
+import { type EditOf, type Envelope, type EnvelopeHeader, type FinalReason, parseEnvelope } from '../format/envelope.js'
 import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from '../format/entry.js'
 import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
 import { copyTrace } from '../base/trace-context.js'
 import { type Lineage, copyLineage } from '../format/lineage.js'
 
-/** The entry a central replay handler gets with the payload, its lineage included (`origin`: where it was shipped from, or written before that). */
-export interface CentralEntry<T = unknown> extends Lineage {
+/**
+ * The entry a central replay handler gets with the payload: the envelope's fields (its lineage
+ * included; `origin`: where it was shipped from, or written before that) and the row's.
+ */
+export interface CentralEntry<T = unknown> extends Omit<EnvelopeHeader, 'final'> {
   /** Database sequence number (stable, increasing with shipping order). */
   seq: number
   host: string
   log: string
   state: EntryState
-  attempt: number
-  reason: string | null
   fingerprint: string
-  id?: string
-  ts: number
-  firstTs?: number
-  dueTs?: number
-  errorName?: string
-  errorCode?: string
   final?: string
   /** The parsed payload; for a corrupt entry, the local quarantine record when there was one. */
   payload: T
-  /** The trace context log() captured (W3C traceparent, tracestate, baggage), as in the envelope. */
-  tp?: string
-  tpState?: string
-  baggage?: string
-  /** A repaired entry: the original it was made from (a local repair, shipped; or a central one). */
-  editOf?: EditOf
   /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
   raw?: string
   /** Local file and byte offset the entry was shipped from. */
