@@ -2,8 +2,8 @@
  * The public Logger: takes the writer lock, encodes each record on the caller's turn into the
  * retry or permanent writer (writer.ts), and follows up on sealed segments (events,
  * compression). The rest it delegates, one concept per file: retention.ts (the retry cap,
- * permanent retention), ownership-watch.ts (lock checks, seal requests), replayer-loop.ts
- * (startReplayer), diagnostics.ts (where warnings and errors go).
+ * permanent retention), ownership-watch.ts (lock checks, seal requests), base/loop.ts
+ * (startReplayer's background runs), diagnostics.ts (where warnings and errors go).
  */
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
@@ -14,7 +14,7 @@ import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, des
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
 import { describeStack, truncateReason } from '../base/reason.js'
-import { startReplayerLoop } from './replayer-loop.js'
+import { startLoop } from '../base/loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
 import { removeAbandonedTemps } from '../store/seal-request.js'
@@ -302,9 +302,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.assertOpen()
     // Checked now: a typo must fail here, not silently on every background run.
     const { interval, onRun, signal: outer, replay: rest } = resolveReplayerOptions<ReplaySummary>(options)
-    return startReplayerLoop(interval, outer, {
-      replay: (signal) => this.replay(handler, { ...rest, signal }),
-      onRun: this.diag.callback('onRun', onRun),
+    return startLoop({
+      every: interval,
+      first: 'later',
+      signal: outer,
+      run: (signal) => this.replay(handler, { ...rest, signal }),
+      onResult: this.diag.callback('onRun', onRun),
       onError: (err) => this.diag.error(err),
       closed: () => this.closed,
     })
