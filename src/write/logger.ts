@@ -179,9 +179,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
       return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
     }
     if (this.lost) return Promise.reject(this.lost)
-    if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
-      return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
-    }
     // A caller the writer just admitted must not queue again behind the waiters still queued
     // (w.full counts them): with more waiters than one wake-up admits, every admitted caller
     // would re-queue and none would ever write.
