@@ -107,9 +107,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
       await dlq.retry.open()
       await dlq.permanent.open()
       await removeAbandonedTemps(paths)
-      for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
-        if (opts.compress) dlq.track(dlq.compress(p))
-      }
+      if (opts.compress) for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) dlq.track(dlq.compress(p))
       await dlq.retention.refreshRetryBytes()
       if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     } catch (err) {

@@ -424,13 +424,10 @@ export class SegmentWriter {
   /** Seal the active segment now; resolves to its new path, or null when it was empty. */
   seal(): Promise<string | null> {
     if (this.closed) return Promise.resolve(null)
-    let result: string | null = null
     if (this.sink.len > 0) this.queueWrite()
-    const op = this.chain.then(async () => {
-      result = await this.sealNow()
-    })
-    this.chain = op.catch(() => {})
-    return op.then(() => result)
+    const op = this.chain.then(() => this.sealNow())
+    this.chain = op.then(() => {}).catch(() => {})
+    return op
   }
 
   async close(): Promise<void> {
