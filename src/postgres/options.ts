@@ -2,9 +2,8 @@
  * Options of the central store, validated once with the option's name in the message;
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
-import type { TraceParentMode } from '../base/trace.js'
 import { type Checks, type LoggerLike, type Resolved, atLeast, bool, duration, fileMode, hostName, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
-import { loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
+import { type ReplayOptions, loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
 /** The `attempt` column is a PostgreSQL integer. */
 const MAX_ATTEMPTS = 2 ** 31 - 1
@@ -76,21 +75,11 @@ export function resolveShipperOptions(input: unknown): { interval: number; ship:
 
 // ------------------------------------------------------------------------------ replay
 
-export interface CentralReplayOptions {
-  /** Total attempts including the original failure. Default 5. */
-  maxAttempts?: number
-  /** First backoff. Default '1s'. */
-  initialWait?: number | string
-  /** Backoff cap. Default '30s'. */
-  maxWait?: number | string
-  /** Handler calls in flight in this worker. Default 1. */
-  concurrency?: number
-  /** Entries whose first failure is older than this become permanent ('expired'). */
-  ttl?: number | string
-  /** A handler call not settled after this long counts as failed. Default: no limit. */
-  handlerTimeout?: number | string
-  /** Stop after this many entries. */
-  limit?: number
+/** What the central replay shares with the local one: the same options, defaults and rules. */
+const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
+const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
+
+export interface CentralReplayOptions extends Pick<ReplayOptions, Exclude<(typeof SHARED)[number], 'signal'>> {
   /** Stop claiming; in-flight entries finish, claimed-but-unstarted ones are released. */
   signal?: AbortSignal
   /** Entries claimed per round trip. Default 100. */
@@ -100,17 +89,7 @@ export interface CentralReplayOptions {
   /** Only entries of this host / log. */
   host?: string
   log?: string
-  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). Default true. */
-  trace?: boolean
-  /** How that span relates to the context captured by log(): 'link' (the default) or 'child'. */
-  traceParent?: TraceParentMode
-  /** Random source for jitter, for tests. */
-  random?: () => number
 }
-
-/** What the central replay shares with the local one: the same defaults and the same rules. */
-const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
-const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
 
 export type ResolvedCentralReplayOptions = Resolved<CentralReplayOptions, 'ttl' | 'handlerTimeout' | 'limit' | 'signal' | 'host' | 'log'>
 
