@@ -86,19 +86,19 @@ export interface CentralReplayOptions extends Pick<ReplayOptions, Exclude<(typeo
   batchSize?: number
   /** How long claimed entries stay invisible to other workers; renewed while in flight. Default '30s'. */
   lease?: number | string
-  /** Only entries of this host / log. */
+  /** Only entries of this host / of this shipped log (its `ShipOptions.logName`). */
   host?: string
-  log?: string
+  logName?: string
 }
 
-export type ResolvedCentralReplayOptions = Resolved<CentralReplayOptions, 'ttl' | 'handlerTimeout' | 'limit' | 'signal' | 'host' | 'log'>
+export type ResolvedCentralReplayOptions = Resolved<CentralReplayOptions, 'ttl' | 'handlerTimeout' | 'limit' | 'signal' | 'host' | 'logName'>
 
 export function resolveCentralReplayOptions(input: unknown): ResolvedCentralReplayOptions {
   const o = resolveOptions<ResolvedCentralReplayOptions>(
     'store.replay',
     input,
-    { ...pick(replayDefaults), batchSize: 100, lease: 30_000, host: undefined, log: undefined },
-    { ...pick(replayChecks), maxAttempts: int(1, MAX_ATTEMPTS), batchSize: int(1), lease: atLeast(timer, 100, 'ms'), host: str, log: str },
+    { ...pick(replayDefaults), batchSize: 100, lease: 30_000, host: undefined, logName: undefined },
+    { ...pick(replayChecks), maxAttempts: int(1, MAX_ATTEMPTS), batchSize: int(1), lease: atLeast(timer, 100, 'ms'), host: str, logName: str },
   )
   settleBackoffWaits(input, o)
   return o
