@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 import * as baseOptions from '../src/base/options.js'
-import { resolveCentralReplayOptions, resolveConnectOptions, resolveRedriveOptions, resolveShipOptions, resolveShipperOptions } from '../src/postgres/options.js'
+import { resolveCentralReplayOptions, resolveConnectOptions, resolveShipOptions, resolveShipperOptions } from '../src/postgres/options.js'
+import { resolveRedrive } from '../src/postgres/redrive.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const ENTRIES = ['src/index.ts', 'src/postgres/index.ts'].map((f) => path.join(root, f))
@@ -91,6 +92,8 @@ const BASE_SECTIONS: Record<string, string[]> = {
 const baseDefaults = Object.entries(baseOptions).filter(([name, v]) => name.endsWith('Defaults') && typeof v === 'object' && v !== null)
 
 const shipper = resolveShipperOptions({})
+// What store.requeue runs with when given no options (its filter, a function, has no default to document).
+const { kind, dryRun, rate, resetAttempts, maxRedrives, signal, onProgress, transform } = resolveRedrive('requeue', {})
 const DEFAULT_SETS: DefaultSet[] = [
   ...baseDefaults.map(([name, v]) => ({ name, sections: BASE_SECTIONS[name] ?? [`(no section known for ${name}: add it to BASE_SECTIONS)`], values: { ...(v as object) } })),
   { name: 'startReplayer', sections: ['StartReplayerOptions'], values: (({ replay: _, ...own }) => own)(baseOptions.resolveReplayerOptions({})) },
@@ -98,7 +101,7 @@ const DEFAULT_SETS: DefaultSet[] = [
   { name: 'store.ship', sections: ['ShipOptions'], values: { ...resolveShipOptions({}) } },
   { name: 'store.startShipper', sections: ['ShipperOptions'], values: { interval: shipper.interval } },
   { name: 'store.replay', sections: ['CentralReplayOptions'], values: { ...resolveCentralReplayOptions({}) } },
-  { name: 'store.requeue', sections: ['RequeueOptions', 'CentralOptions', 'OperationOptions'], values: { ...resolveRedriveOptions('requeue', {}) } },
+  { name: 'store.requeue', sections: ['RequeueOptions', 'CentralOptions', 'OperationOptions'], values: { kind, dryRun, rate, resetAttempts, maxRedrives, signal, onProgress, transform } },
 ]
 
 describe('docs/api.md', () => {

@@ -86,7 +86,7 @@ describe('outcome rules: local replay and central replay decide the same', () =>
         writeLines(shipped, [line])
         const logName = `case-${n++}`
         await store.ship(shipped, { logName })
-        await store.replay(handler, { ...policy, log: logName })
+        await store.replay(handler, { ...policy, logName })
         const centralEntries = [...(await collect(store.inspect({ kind: 'retry', logName }))), ...(await collect(store.inspect({ kind: 'permanent', logName })))]
 
         expect(outcomeOf(centralEntries), JSON.stringify(c)).toEqual(outcomeOf(localEntries))

@@ -218,6 +218,15 @@ export const rotateInterval: Check<string> = (name, v) => {
 export type Checks<R> = { [K in keyof R]-?: Check<R[K]> }
 
 /**
+ * An options type as resolved: every key present, an amount given as a number or text
+ * ('30s', '64M') parsed to a number; the keys in `Unset` have no default and stay undefined.
+ */
+export type Resolved<T, Unset extends keyof T = never> = {
+  // `& string`: not the homomorphic `keyof T`, so that no key stays optional and Unset keeps its undefined.
+  [K in keyof T & string]: (string | number extends NonNullable<T[K]> ? number : NonNullable<T[K]>) | (K extends Unset ? undefined : never)
+}
+
+/**
  * `defaults` overlaid with the checked values of `input` (an absent or undefined value keeps
  * its default). `what` names the call (`'stats'`, `'store.ship'`) in the message of a non-object and of an
  * unknown key, which lists the known ones. Keys in `passThrough` are left for a validation of

@@ -15,6 +15,9 @@ export const APPEND_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.cons
 export const CREATE_EXCL_FLAGS =
   fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW
 
+/** Some file systems refuse fsync on directories; the rename itself is still atomic. */
+const refusesDirSync = (err: unknown): boolean => ['EINVAL', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')
+
 /** fsync a directory so a rename or unlink inside it survives power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
   let fh: fsp.FileHandle | undefined
@@ -22,10 +25,7 @@ export async function fsyncDir(dir: string): Promise<void> {
     fh = await fsp.open(dir, fs.constants.O_RDONLY)
     await fh.sync()
   } catch (err) {
-    // Some file systems refuse fsync on directories; the rename itself is still atomic.
-    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && (err as NodeJS.ErrnoException).code !== 'EISDIR') {
-      throw err
-    }
+    if (!refusesDirSync(err)) throw err
   } finally {
     await fh?.close()
   }
@@ -37,8 +37,7 @@ export function fsyncDirSync(dir: string): void {
     fd = fs.openSync(dir, fs.constants.O_RDONLY)
     fs.fsyncSync(fd)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'EINVAL' && code !== 'EISDIR') throw err
+    if (!refusesDirSync(err)) throw err
   } finally {
     if (fd !== undefined) fs.closeSync(fd)
   }

@@ -3,7 +3,7 @@
  * of a replay) through the rule book in checks.ts.
  */
 import os from 'node:os'
-import { type Check, type Checks, type LoggerLike, atLeast, bool, dirMode, duration, fileMode, fn, hostName, int, logger, object, oneOf, recordSize, resolveOptions, rotateInterval, signal, size, timer } from './checks.js'
+import { type Check, type Checks, type LoggerLike, type Resolved, atLeast, bool, dirMode, duration, fileMode, fn, hostName, int, logger, object, oneOf, recordSize, resolveOptions, rotateInterval, signal, size, timer } from './checks.js'
 import { invalidOption } from './errors.js'
 import type { TraceParentMode } from './trace.js'
 
@@ -23,13 +23,8 @@ export interface StackOptions {
   maxStackBytes?: number | string
 }
 
-export interface ResolvedStackOptions {
-  keepStack: boolean
-  maxStackBytes: number
-}
-
-const stackDefaults: ResolvedStackOptions = { keepStack: false, maxStackBytes: 8 * 1024 }
-const stackChecks: Checks<ResolvedStackOptions> = { keepStack: bool, maxStackBytes: atLeast(size, 64, 'bytes') }
+const stackDefaults: Resolved<StackOptions> = { keepStack: false, maxStackBytes: 8 * 1024 }
+const stackChecks: Checks<Resolved<StackOptions>> = { keepStack: bool, maxStackBytes: atLeast(size, 64, 'bytes') }
 export type FullPolicy = 'reject' | 'drop-oldest'
 
 export interface LoggerOptions extends StackOptions {
@@ -79,28 +74,7 @@ export interface LoggerOptions extends StackOptions {
   now?: () => number
 }
 
-export interface ResolvedLoggerOptions extends ResolvedStackOptions {
-  durability: Durability
-  maxBufferedBytes: number
-  maxRecordSize: number
-  rotateSize: number
-  rotateInterval: string | undefined
-  compress: boolean
-  maxRetryBytes: number | undefined
-  onFull: FullPolicy
-  maxBackups: number | undefined
-  maxAge: number | undefined
-  mode: number
-  dirMode: number
-  schema: object | undefined
-  logger: LoggerLike | undefined
-  sealPollInterval: number
-  openTimeout: number
-  trace: boolean
-  traceBaggage: boolean
-  host: string
-  now: () => number
-}
+export type ResolvedLoggerOptions = Resolved<LoggerOptions, 'rotateInterval' | 'maxRetryBytes' | 'maxBackups' | 'maxAge' | 'schema' | 'logger'>
 
 const MiB = 1024 * 1024
 
@@ -175,29 +149,7 @@ export interface ReplayOptions extends StackOptions {
   random?: () => number
 }
 
-export interface ResolvedReplayOptions extends ResolvedStackOptions {
-  maxAttempts: number
-  initialWait: number
-  maxWait: number
-  retries: number
-  concurrency: number
-  ttl: number | undefined
-  limit: number | undefined
-  signal: AbortSignal | undefined
-  dryRun: boolean
-  checkpointEvery: number
-  checkpointInterval: number
-  sealTimeout: number
-  retryDelay: number
-  handlerTimeout: number | undefined
-  maxRecordSize: number
-  mode: number
-  logger: LoggerLike | undefined
-  trace: boolean
-  traceParent: TraceParentMode
-  now: () => number
-  random: () => number
-}
+export type ResolvedReplayOptions = Resolved<ReplayOptions, 'ttl' | 'limit' | 'signal' | 'handlerTimeout' | 'logger'>
 
 export const replayDefaults: Readonly<ResolvedReplayOptions> = Object.freeze({
   maxAttempts: 5,
@@ -306,14 +258,8 @@ export function resolveReplayerOptions<S>(input: unknown): { interval: number; o
   return { ...o, replay }
 }
 
-/** requeue's loop guard (local log and central store alike). */
-export interface RedriveGuard {
-  /** An entry already requeued this many times stays where it is (held back) unless `force`. */
-  maxRedrives: number
-  force: boolean
-}
-
-export const redriveDefaults: Readonly<RedriveGuard> = Object.freeze({ maxRedrives: 3, force: false })
+/** requeue's loop guard (local log and central store alike): RequeueOptions.maxRedrives and force. */
+export const redriveDefaults = Object.freeze({ maxRedrives: 3, force: false })
 
 /** The loop guard's checks, for every requeue's own table. */
 export const redriveChecks = { maxRedrives: int(0), force: bool }

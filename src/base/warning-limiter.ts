@@ -9,11 +9,8 @@ import { performance } from 'node:perf_hooks'
 export class WarningLimiter {
   private last = -Infinity
   private suppressed = 0
-  private readonly everyMs: number
 
-  constructor(everyMs: number) {
-    this.everyMs = everyMs
-  }
+  constructor(private readonly everyMs: number) {}
 
   /** The text to report now, or undefined when this occurrence is held back. */
   take(message: string): string | undefined {

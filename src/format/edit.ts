@@ -91,14 +91,10 @@ export function applyTransform(t: LoadedTransform, payloadText: string, entry: E
 
 /** RFC 6902 operations that turn `before` into `after`. */
 export function jsonPatch(before: unknown, after: unknown): JsonPatchOp[] {
-  const containers = isContainer(before) && isContainer(after) && Array.isArray(before) === Array.isArray(after)
+  const containers = typeof before === 'object' && before !== null && typeof after === 'object' && after !== null && Array.isArray(before) === Array.isArray(after)
   // fast-json-patch compares containers; a changed scalar or type at the top is one replace.
   if (containers) return jsonpatch.compare(before as object, after as object) as JsonPatchOp[]
   return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ op: 'replace', path: '', value: after }]
-}
-
-function isContainer(v: unknown): boolean {
-  return v !== null && typeof v === 'object'
 }
 
 /** The counts of a transform run, filled in as entries are settled. */

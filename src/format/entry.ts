@@ -72,7 +72,7 @@ export class LineDecoder {
  * must survive anything in that file, lines that are not JSON included, so parsing never
  * throws and every field is checked.
  */
-export interface CorruptRecord {
+export interface CorruptRecord extends Pick<Entry, 'raw' | 'rawEncoding' | 'rawTruncated' | 'rawFile'> {
   /** When it was quarantined; NaN when the record has no usable time. */
   ts: number
   /** The parse error (what a reason filter matches). */
@@ -80,12 +80,10 @@ export interface CorruptRecord {
   segment?: string
   offset?: number
   length?: number
-  raw?: string
-  rawEncoding?: string
-  rawTruncated?: boolean
-  /** An over-limit line's own file (corrupt-<segment>.<offset>.line). */
-  rawFile?: string
 }
+
+/** The optional fields of a quarantine record, each with the type it must have to be taken. */
+const RECORD_FIELDS = { segment: 'string', offset: 'number', length: 'number', raw: 'string', rawEncoding: 'string', rawTruncated: 'boolean', rawFile: 'string' } as const
 
 export function parseCorruptRecord(line: string): CorruptRecord | undefined {
   try {
@@ -100,23 +98,12 @@ export function corruptRecordOf(o: unknown): CorruptRecord | undefined {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return undefined
   const r = o as Record<string, unknown>
   const rec: CorruptRecord = { ts: Number(r.ts), error: typeof r.error === 'string' ? r.error : null }
-  if (typeof r.segment === 'string') rec.segment = r.segment
-  if (typeof r.offset === 'number') rec.offset = r.offset
-  if (typeof r.length === 'number') rec.length = r.length
-  if (typeof r.raw === 'string') rec.raw = r.raw
-  if (typeof r.rawEncoding === 'string') rec.rawEncoding = r.rawEncoding
-  if (typeof r.rawTruncated === 'boolean') rec.rawTruncated = r.rawTruncated
-  if (typeof r.rawFile === 'string') rec.rawFile = r.rawFile
+  for (const [k, type] of Object.entries(RECORD_FIELDS)) if (typeof r[k] === type) (rec as unknown as Record<string, unknown>)[k] = r[k]
   return rec
 }
 
 /** Where an entry is stored, and the reference that finds it again. */
-export interface Place {
-  ref: string
-  file: string
-  offset: number
-  line: string
-}
+export type Place = Pick<Entry, 'ref' | 'file' | 'offset' | 'line'>
 
 const HEADER = ['id', 'firstTs', 'dueTs', 'final', 'errorName', 'errorCode', 'editOf'] as const
 

@@ -73,24 +73,12 @@ export function encodeHeader(
   sink.ascii(',"reason":')
   if (reason === null) sink.ascii('null')
   else sink.jsonString(reason)
-  if (id !== undefined) {
-    sink.ascii(',"id":')
-    sink.jsonString(id)
-  }
+  stringField(sink, ',"id":', id)
   if (extra !== undefined) {
-    if (extra.firstTs !== undefined) {
-      sink.ascii(',"firstTs":')
-      sink.number(extra.firstTs)
-    }
-    if (extra.dueTs !== undefined) {
-      sink.ascii(',"dueTs":')
-      sink.number(extra.dueTs)
-    }
+    numberField(sink, ',"firstTs":', extra.firstTs)
+    numberField(sink, ',"dueTs":', extra.dueTs)
     encodeError(sink, extra)
-    if (extra.final !== undefined) {
-      sink.ascii(',"final":')
-      sink.jsonString(extra.final)
-    }
+    stringField(sink, ',"final":', extra.final)
     if (extra.firstReason !== undefined || extra.history !== undefined || extra.redrives !== undefined || extra.origin !== undefined || extra.stack !== undefined) {
       encodeLineage(sink, extra)
     }
@@ -134,10 +122,7 @@ function encodeLineage(sink: ByteSink, l: Lineage): void {
     sink.jsonString(l.origin.log)
     sink.byte(0x7d)
   }
-  if (l.stack !== undefined) {
-    sink.ascii(',"stack":')
-    sink.jsonString(l.stack)
-  }
+  stringField(sink, ',"stack":', l.stack)
 }
 
 /** `"reason":…` and the error's name and code, as the envelope's own last reason is written. */
@@ -150,27 +135,28 @@ function encodeReason(sink: ByteSink, r: FirstReason): void {
 
 /** `,"errorName":…,"errorCode":…` where given: after the last reason, and in each reason of the lineage. */
 function encodeError(sink: ByteSink, e: { errorName?: string; errorCode?: string }): void {
-  if (e.errorName !== undefined) {
-    sink.ascii(',"errorName":')
-    sink.jsonString(e.errorName)
-  }
-  if (e.errorCode !== undefined) {
-    sink.ascii(',"errorCode":')
-    sink.jsonString(e.errorCode)
-  }
+  stringField(sink, ',"errorName":', e.errorName)
+  stringField(sink, ',"errorCode":', e.errorCode)
 }
 
 function encodeTrace(sink: ByteSink, t: Partial<TraceContext>): void {
   sink.ascii(',"tp":')
   sink.jsonString(t.tp!)
-  if (t.tpState !== undefined) {
-    sink.ascii(',"tpState":')
-    sink.jsonString(t.tpState)
-  }
-  if (t.baggage !== undefined) {
-    sink.ascii(',"baggage":')
-    sink.jsonString(t.baggage)
-  }
+  stringField(sink, ',"tpState":', t.tpState)
+  stringField(sink, ',"baggage":', t.baggage)
+}
+
+/** `key` (`,"name":`) and the value, when given. */
+function stringField(sink: ByteSink, key: string, v: string | undefined): void {
+  if (v === undefined) return
+  sink.ascii(key)
+  sink.jsonString(v)
+}
+
+function numberField(sink: ByteSink, key: string, v: number | undefined): void {
+  if (v === undefined) return
+  sink.ascii(key)
+  sink.number(v)
 }
 
 export function encodeTrailer(sink: ByteSink): void {

@@ -102,9 +102,10 @@ function reasonOf(v: unknown): NonNullable<NormalFilter['reason']> {
   throw invalidOption('reason', 'a RegExp or a substring', v)
 }
 
-function idsOf(v: unknown): string[] {
+/** A string or a non-empty array of strings (`id`, central `host`), as a list. */
+export function stringList(name: string, v: unknown): string[] {
   const list = Array.isArray(v) ? v : [v]
-  if (list.length === 0 || !list.every((x) => typeof x === 'string')) throw invalidOption('id', 'a string or a non-empty array of strings', v)
+  if (list.length === 0 || !list.every((x) => typeof x === 'string')) throw invalidOption(name, 'a string or a non-empty array of strings', v)
   return list as string[]
 }
 
@@ -133,7 +134,7 @@ export function normalizeFilter(input: object | undefined, kind: Kind | undefine
     words.push(`fingerprint ${JSON.stringify(out.fingerprint)}`)
   }
   if (f.id !== undefined) {
-    out.ids = [...new Set(idsOf(f.id))]
+    out.ids = [...new Set(stringList('id', f.id))]
     words.push(`id in [${out.ids.join(', ')}]`)
   }
   if (f.payload !== undefined) {

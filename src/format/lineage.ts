@@ -11,20 +11,17 @@
  * quarantine the item (its payload is still good), so readers go through `lineageOf`.
  */
 
-/** One failed attempt, as the envelope records its last one (`ts`, `attempt`, `reason`, `errorName`, `errorCode`). */
-export interface Attempt {
-  ts: number
-  attempt: number
-  reason: string | null
-  errorName?: string
-  errorCode?: string
-}
-
 /** The first failure's reason, in the shape of the envelope's own (its time is `firstTs`). */
 export interface FirstReason {
   reason: string | null
   errorName?: string
   errorCode?: string
+}
+
+/** One failed attempt, as the envelope records its last one (`ts`, `attempt`, `reason`, `errorName`, `errorCode`). */
+export interface Attempt extends FirstReason {
+  ts: number
+  attempt: number
 }
 
 /** Where an entry was written before it left that log (a ship): the host and the log's name. */
@@ -73,11 +70,14 @@ function attemptOf(v: unknown): Attempt | undefined {
   return reasonParts({ ts: v.ts, attempt: v.attempt, reason: null }, v)
 }
 
+/** The lineage fields of anything read (an envelope, a row's columns, a listing), unchecked. */
+type LineageInput = { [K in keyof Lineage]?: unknown }
+
 /**
  * Copy the well-formed lineage fields of `from` (an envelope, a row's columns, a listing) onto
  * `to`; a malformed one is left out, and so is a history item that is not an attempt.
  */
-export function copyLineage<T extends object>(to: T, from: { firstReason?: unknown; history?: unknown; redrives?: unknown; origin?: unknown; stack?: unknown }): T & Lineage {
+export function copyLineage<T extends object>(to: T, from: LineageInput): T & Lineage {
   const out = to as T & Lineage
   if (from.firstReason !== undefined) {
     const f = firstReasonOf(from.firstReason)
@@ -98,19 +98,8 @@ export function copyLineage<T extends object>(to: T, from: { firstReason?: unkno
   return out
 }
 
-/** The envelope fields a failure is told by. */
-interface Failed {
-  ts: number
-  attempt: number
-  reason: string | null
-  errorName?: string
-  errorCode?: string
-  firstReason?: unknown
-  history?: unknown
-  redrives?: unknown
-  origin?: unknown
-  stack?: unknown
-}
+/** The envelope fields a failure is told by, its lineage as read (checked by copyLineage). */
+type Failed = Attempt & LineageInput
 
 /** The first reason of `e`: its recorded one, or its own reason when it has none (it is its first failure). */
 export function firstOf(e: Failed): FirstReason {

@@ -201,15 +201,18 @@ class LineReader {
 
   /** The line ending at `view[nl]`, with its earlier pieces, if any. */
   private lineEnd(view: Buffer, nl: number): void | Promise<void> {
-    const { i, handler: h, lineStart } = this
     const next = this.base + nl + 1
-    if (this.partLen === 0 && this.oversizeHead === undefined) {
-      if (nl - i <= this.max) return h.line(view, i, nl, lineStart, next, false)
-      h.oversizedBytes?.(lineStart, view.subarray(i, nl))
-      return h.oversized(Buffer.from(view.subarray(i, Math.min(nl, i + HEAD_BYTES))), lineStart, next, nl - i)
-    }
-    this.append(view.subarray(i, nl))
+    if (this.partLen === 0 && this.oversizeHead === undefined) return this.whole(view, this.i, nl, next, false)
+    this.append(view.subarray(this.i, nl))
     return this.endPieces(next, false)
+  }
+
+  /** A line whole in `buf[i..end)`: to line(), or, over the limit, past the handler to oversized(). */
+  private whole(buf: Buffer, i: number, end: number, next: number, torn: boolean): void | Promise<void> {
+    const h = this.handler
+    if (end - i <= this.max) return h.line(buf, i, end, this.lineStart, next, torn)
+    h.oversizedBytes?.(this.lineStart, buf.subarray(i, end))
+    return h.oversized(Buffer.from(buf.subarray(i, Math.min(end, i + HEAD_BYTES))), this.lineStart, next, end - i)
   }
 
   /** The line fills the buffer: its bytes go to the pieces and the buffer is free again. */
@@ -255,12 +258,7 @@ class LineReader {
       const r = this.endPieces(end, true)
       if (r) await r
     } else if (this.filled > this.i) {
-      const { i, filled } = this
-      const r =
-        filled - i <= this.max
-          ? this.handler.line(this.buf, i, filled, this.lineStart, end, true)
-          : (this.handler.oversizedBytes?.(this.lineStart, this.buf.subarray(i, filled)),
-            this.handler.oversized(Buffer.from(this.buf.subarray(i, Math.min(filled, i + HEAD_BYTES))), this.lineStart, end, filled - i))
+      const r = this.whole(this.buf, this.i, this.filled, end, true)
       if (r) await r
     }
     return { end, stopped: false }

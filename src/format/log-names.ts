@@ -6,11 +6,7 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 
-/**
- * The logs a directory holds, by active-file name (`orders.log`), read off the names of
- * their locks, permanent and corrupt logs and sealed segments; for messages that point a
- * user at the right path.
- */
+/** The logs a directory holds, by active-file name (`orders.log`). */
 export async function findLogNames(dir: string): Promise<string[]> {
   const names = new Set<string>()
   for (const n of await fsp.readdir(dir).catch(() => [] as string[])) {

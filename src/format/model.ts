@@ -287,7 +287,17 @@ export interface InspectIterable<T = unknown> extends AsyncIterable<Entry<T>> {
 
 // ------------------------------------------------------------------------------ requeue / purge
 
-export interface RequeueOptions extends EntryFilter, OperationOptions {
+/** What requeue and purge both take besides the filter. */
+export interface ChangeOptions extends EntryFilter, OperationOptions {
+  /** Count what would change and list its top reasons; change nothing (locally: take no lock). Default false. */
+  dryRun?: boolean
+  /** Why: written to the audit trail (required with requeue's `transform`). */
+  why?: string
+  /** Who: written to the audit trail. Default `user@host`. */
+  actor?: string
+}
+
+export interface RequeueOptions extends ChangeOptions {
   /**
    * Which entries to make due again. Default 'permanent'. 'retry' (deferred entries due now)
    * is central-only: a local log refuses it (its replay holds the log while it runs).
@@ -295,8 +305,6 @@ export interface RequeueOptions extends EntryFilter, OperationOptions {
   kind?: 'permanent' | 'retry'
   /** Start moved entries over: attempt 1, no due time, no `final`. Default false. */
   resetAttempts?: boolean
-  /** Count what would change and list its top reasons; change nothing (locally: take no lock). Default false. */
-  dryRun?: boolean
   /**
    * Repair before redrive: a function (or the path of a module exporting one) given each
    * selected entry's payload and entry; it returns the new payload, `undefined` to leave the
@@ -304,10 +312,6 @@ export interface RequeueOptions extends EntryFilter, OperationOptions {
    * is a new record with `editOf`, attempts reset. Needs `why`.
    */
   transform?: Transform | string
-  /** Why: written to the audit trail (required with `transform`). */
-  why?: string
-  /** Who: written to the audit trail. Default `user@host`. */
-  actor?: string
   /**
    * The loop guard: an entry requeued this many times already (its `redrives`) is held back,
    * counted in `heldBack`, unless `force`. Default 3.
@@ -317,14 +321,9 @@ export interface RequeueOptions extends EntryFilter, OperationOptions {
   force?: boolean
 }
 
-export interface PurgeOptions extends EntryFilter, OperationOptions {
+export interface PurgeOptions extends ChangeOptions {
   /** Required: the retry log is never purged (its entries leave through replay). */
   kind: 'permanent' | 'corrupt'
-  dryRun?: boolean
-  /** Why: written to the audit trail. */
-  why?: string
-  /** Who: written to the audit trail. Default `user@host`. */
-  actor?: string
 }
 
 /** Repair before redrive: the new payload, `undefined` (leave the entry), or throw (keep it, counted). */
@@ -372,6 +371,8 @@ export interface ChangeResult<K extends Kind = Kind> {
   reasons: ReasonGroup[]
   stopped: Stopped
   warnings: string[]
+  /** A real run (not a dry run) only. */
+  audit?: AuditSummary
   backend: LocalChangeBackend | CentralChangeBackend
 }
 
@@ -379,18 +380,13 @@ export interface RequeueResult extends ChangeResult<'permanent' | 'retry'> {
   resetAttempts: boolean
   /** With a transform only. */
   transform?: TransformSummary
-  /** A real run (not a dry run) only. */
-  audit?: AuditSummary
   /** The loop guard in force: entries with this many redrives were held back (null with `force`). */
   maxRedrives: number | null
   /** Matching entries left where they were because they reached `maxRedrives` (dry run: that would be). */
   heldBack: number
 }
 
-export interface PurgeResult extends ChangeResult<'permanent' | 'corrupt'> {
-  /** A real run (not a dry run) only. */
-  audit?: AuditSummary
-}
+export type PurgeResult = ChangeResult<'permanent' | 'corrupt'>
 
 export interface LocalChangeBackend {
   type: 'local'
@@ -411,11 +407,6 @@ export interface CentralChangeBackend {
   leased: number
 }
 
-/**
- * The calls of one backend, with the same options and results on both: a local log's
- * (`logBackend(path)`) or the central store's (a `PostgresStore` is one). The CLI's commands and
- * the inspector's pages run on this, never asking which backend it is.
- */
 /** One line of the audit trail: one entry a person or script changed. */
 export interface AuditRecord {
   v: 1
@@ -451,6 +442,11 @@ export interface ReadAuditOptions {
   limit?: number
 }
 
+/**
+ * The calls of one backend, with the same options and results on both: a local log's
+ * (`logBackend(path)`) or the central store's (a `PostgresStore` is one). The CLI's commands and
+ * the inspector's pages run on this, never asking which backend it is.
+ */
 export interface Backend {
   stats(options: StatsOptions): Promise<Stats>
   inspect(options: InspectOptions): InspectIterable

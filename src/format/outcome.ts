@@ -5,22 +5,16 @@
  * made permanent).
  */
 import { isPermanentError } from '../base/errors.js'
-import type { FinalReason } from './envelope.js'
+import type { ResolvedReplayOptions } from '../base/options.js'
+import type { EnvelopeHeader, FinalReason } from './envelope.js'
 
 export type Verdict = 'expired' | 'exhausted' | 'deferred' | 'due'
 
-export interface ClassifyPolicy {
-  ttl: number | undefined
-  maxAttempts: number
-}
+/** The replay options the rules read: local and central replay resolve them alike. */
+export type ClassifyPolicy = Pick<ResolvedReplayOptions, 'ttl' | 'maxAttempts'>
 
 /** The fields the rules read, of an envelope or a central row alike. */
-export interface Timed {
-  ts: number
-  firstTs?: number
-  attempt: number
-  dueTs?: number
-}
+export type Timed = Pick<EnvelopeHeader, 'ts' | 'firstTs' | 'attempt' | 'dueTs'>
 
 /**
  * Expired when the first failure is older than `ttl`, exhausted when no attempt is left,
@@ -38,12 +32,7 @@ export function classify(e: Timed, policy: ClassifyPolicy, now: () => number): V
   return 'due'
 }
 
-export interface BackoffPolicy {
-  maxAttempts: number
-  initialWait: number
-  maxWait: number
-  random: () => number
-}
+export type BackoffPolicy = Pick<ResolvedReplayOptions, 'maxAttempts' | 'initialWait' | 'maxWait' | 'random'>
 
 export type AfterFailure =
   | { kind: 'retry'; attempt: number; /** Due again this long after now (ms). */ delay: number }

@@ -100,11 +100,14 @@ class JsonOutImpl implements JsonOut {
   }
 
   beginObject(): JsonOut {
+    return this.open(0x7b, 1)
+  }
+  private open(bracket: number, object: 0 | 1): JsonOut {
     this.sep()
-    this.sink.byte(0x7b)
+    this.sink.byte(bracket)
     if (++this.depth >= MAX_DEPTH) throw new Error('payload nested too deeply')
     this.needComma[this.depth] = 0
-    this.inObject[this.depth] = 1
+    this.inObject[this.depth] = object
     return this
   }
   endObject(): JsonOut {
@@ -116,12 +119,7 @@ class JsonOutImpl implements JsonOut {
     return this
   }
   beginArray(): JsonOut {
-    this.sep()
-    this.sink.byte(0x5b)
-    if (++this.depth >= MAX_DEPTH) throw new Error('payload nested too deeply')
-    this.needComma[this.depth] = 0
-    this.inObject[this.depth] = 0
-    return this
+    return this.open(0x5b, 0)
   }
   endArray(): JsonOut {
     if (this.depth === 0 || this.inObject[this.depth] !== 0) throw new Error('endArray() does not close an open array')

@@ -61,12 +61,9 @@ export const HOUR_MS = 3_600_000
 export const DAY_MS = 86_400_000
 const RANGES: Record<SeriesRange, { bucketMs: number; n: number }> = { '24h': { bucketMs: HOUR_MS, n: 24 }, '30d': { bucketMs: DAY_MS, n: 30 } }
 
-export interface ResolvedSeries {
-  range: SeriesRange
-  kind: SeriesKind
+export interface ResolvedSeries extends Pick<FailureSeries, 'range' | 'kind' | 'bucketMs'> {
   kinds: Kind[]
   top: number
-  bucketMs: number
   /** First bucket's start; the range is [start, end). */
   start: number
   end: number

@@ -9,10 +9,8 @@ const SHORT = 48
 export class ByteSink {
   buf: Buffer
   len = 0
-  private readonly initial: number
 
-  constructor(initial = 64 * 1024) {
-    this.initial = initial
+  constructor(private readonly initial = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initial)
   }
 

@@ -8,7 +8,7 @@
  * together, so the trail always names exactly what moved.
  */
 import { replayDefaults } from '../base/options.js'
-import { type AuditRecord, type AuditRun, type LoadedTransform, PREVIEW_ENTRIES, TransformTally, applyTransform } from '../format/edit.js'
+import { type AuditRecord, type AuditRun, type LoadedTransform, TransformTally, applyTransform } from '../format/edit.js'
 import type { EditOf, EntryLocation } from '../format/envelope.js'
 import type { JsonPatchOp, RequeueResult } from '../format/model.js'
 import { ReasonCounter } from '../format/reasons.js'
@@ -87,10 +87,7 @@ export async function repairCentral(db: Db, t: Tables, tr: LoadedTransform, o: R
     })
     if (done) break
   }
-  const summary = tally.done()
-  // Only the first changes are shown; the preview is cut there even across batches.
-  summary.preview = summary.preview.slice(0, PREVIEW_ENTRIES)
-  out.transform = summary
+  out.transform = tally.done()
   out.reasons = groups.top(TOP)
   out.stopped = o.signal?.aborted ? 'abort' : out.count >= o.limit ? 'limit' : null
   return out

@@ -3,38 +3,27 @@
  * handler gets it as a CentralEntry; listings (inspect, readEntry) as the `Entry` a local log
  * lists, built by the same builders (format/entry.ts).
  */
-import { type EditOf, type Envelope, type FinalReason, parseEnvelope } from '../format/envelope.js'
+import { type EditOf, type Envelope, type EnvelopeHeader, type FinalReason, parseEnvelope } from '../format/envelope.js'
 import { type CorruptRecord, corruptEntry, corruptRecordOf, envelopeEntry } from '../format/entry.js'
 import type { Entry, Kind } from '../format/model.js'
 import type { EntryState } from './filters.js'
 import { copyTrace } from '../base/trace-context.js'
 import { type Lineage, copyLineage } from '../format/lineage.js'
 
-/** The entry a central replay handler gets with the payload, its lineage included (`origin`: where it was shipped from, or written before that). */
-export interface CentralEntry<T = unknown> extends Lineage {
+/**
+ * The entry a central replay handler gets with the payload: the envelope's fields (its lineage
+ * included; `origin`: where it was shipped from, or written before that) and the row's.
+ */
+export interface CentralEntry<T = unknown> extends Omit<EnvelopeHeader, 'final'> {
   /** Database sequence number (stable, increasing with shipping order). */
   seq: number
   host: string
   log: string
   state: EntryState
-  attempt: number
-  reason: string | null
   fingerprint: string
-  id?: string
-  ts: number
-  firstTs?: number
-  dueTs?: number
-  errorName?: string
-  errorCode?: string
   final?: string
   /** The parsed payload; for a corrupt entry, the local quarantine record when there was one. */
   payload: T
-  /** The trace context log() captured (W3C traceparent, tracestate, baggage), as in the envelope. */
-  tp?: string
-  tpState?: string
-  baggage?: string
-  /** A repaired entry: the original it was made from (a local repair, shipped; or a central one). */
-  editOf?: EditOf
   /** Corrupt entries: the damaged line's text (lossy when it was not UTF-8). */
   raw?: string
   /** Local file and byte offset the entry was shipped from. */
@@ -52,6 +41,8 @@ export const ENTRY_COLUMNS =
 export type EntryRowData = Record<string, unknown>
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
+/** A column that is not SQL NULL. */
+const has = (v: unknown): boolean => v !== null && v !== undefined
 
 export function toEntry(r: EntryRowData): CentralEntry {
   const state = r.state as EntryState
@@ -79,12 +70,12 @@ export function toEntry(r: EntryRowData): CentralEntry {
     shippedAt: num(r.shipped_at),
     updatedAt: num(r.updated_at),
   }
-  if (r.id !== null && r.id !== undefined) e.id = r.id as string
-  if (r.first_ts !== null && r.first_ts !== undefined) e.firstTs = num(r.first_ts)
-  if (r.due_ts !== null && r.due_ts !== undefined && num(r.due_ts) > 0) e.dueTs = num(r.due_ts)
-  if (r.error_name !== null && r.error_name !== undefined) e.errorName = r.error_name as string
-  if (r.error_code !== null && r.error_code !== undefined) e.errorCode = r.error_code as string
-  if (r.final !== null && r.final !== undefined) e.final = r.final as string
+  if (has(r.id)) e.id = r.id as string
+  if (has(r.first_ts)) e.firstTs = num(r.first_ts)
+  if (has(r.due_ts) && num(r.due_ts) > 0) e.dueTs = num(r.due_ts)
+  if (has(r.error_name)) e.errorName = r.error_name as string
+  if (has(r.error_code)) e.errorCode = r.error_code as string
+  if (has(r.final)) e.final = r.final as string
   if (r.trace !== null && typeof r.trace === 'object') copyTrace(e, r.trace)
   copyLineage(e, lineageOfRow(r))
   if (r.edit_of !== null && typeof r.edit_of === 'object') e.editOf = r.edit_of as EditOf
@@ -94,7 +85,6 @@ export function toEntry(r: EntryRowData): CentralEntry {
 
 /** The lineage columns in the envelope's shape (`first_fingerprint` set: the row has a first reason of its own). */
 function lineageOfRow(r: EntryRowData): Record<keyof Lineage, unknown> {
-  const has = (v: unknown) => v !== null && v !== undefined
   const firstReason = has(r.first_fingerprint)
     ? { reason: r.first_reason ?? null, ...(has(r.first_error_name) ? { errorName: r.first_error_name } : {}), ...(has(r.first_error_code) ? { errorCode: r.first_error_code } : {}) }
     : undefined

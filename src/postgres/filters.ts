@@ -5,8 +5,8 @@
  * characters to escape), times compare the entry's `ts`. Plus what only the central store
  * filters by: the kinds (states) an operation looks at, `host` and `logName`.
  */
-import { invalidOption } from '../base/errors.js'
-import { FILTER_KEYS, type NormalFilter, normalizeFilter } from '../format/filter.js'
+import { str } from '../base/checks.js'
+import { FILTER_KEYS, type NormalFilter, normalizeFilter, stringList } from '../format/filter.js'
 import type { Kind } from '../format/model.js'
 import { pgText } from './pg-text.js'
 
@@ -29,21 +29,12 @@ export interface CompiledFilter {
   text: string
 }
 
-export function hostsOf(v: unknown): string[] {
-  const list = Array.isArray(v) ? v : [v]
-  if (list.length === 0 || list.some((x) => typeof x !== 'string')) throw invalidOption('host', 'a string or a non-empty array of strings', v)
-  return list as string[]
-}
-
 /** Check and normalize the filter fields of `input` (shared and central), for `kind` ('corrupt' refuses id and attempt). */
 export function centralFilter(input: object | undefined, kind: Kind | undefined, now = Date.now()): { filter: NormalFilter; scope: CentralScope } {
   const o = (input ?? {}) as Record<string, unknown>
   const scope: CentralScope = {}
-  if (o.host !== undefined) scope.host = hostsOf(o.host)
-  if (o.logName !== undefined) {
-    if (typeof o.logName !== 'string' || o.logName === '') throw invalidOption('logName', 'a non-empty string', o.logName)
-    scope.logName = o.logName
-  }
+  if (o.host !== undefined) scope.host = stringList('host', o.host)
+  if (o.logName !== undefined) scope.logName = str('logName', o.logName)
   const filter = normalizeFilter(input, kind, now)
   const words = [
     ...(scope.host ? [`host in [${scope.host.join(', ')}]`] : []),

@@ -2,9 +2,8 @@
  * Options of the central store, validated once with the option's name in the message;
  * unknown options are rejected (a typo must not silently fall back to a default).
  */
-import type { TraceParentMode } from '../base/trace.js'
-import { type Checks, type LoggerLike, atLeast, bool, duration, fileMode, hostName, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
-import { type ResolvedReplayOptions, loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
+import { type Checks, type LoggerLike, type Resolved, atLeast, bool, duration, fileMode, hostName, int, logger, recordSize, resolveOptions, signal, str, timer } from '../base/checks.js'
+import { type ReplayOptions, loggerDefaults, replayChecks, replayDefaults, settleBackoffWaits } from '../base/options.js'
 
 /** The `attempt` column is a PostgreSQL integer. */
 const MAX_ATTEMPTS = 2 ** 31 - 1
@@ -24,13 +23,7 @@ export interface ConnectOptions {
   logger?: LoggerLike
 }
 
-export interface ResolvedConnectOptions {
-  host: string
-  schema: string
-  maxConnections: number
-  connectTimeout: number
-  logger: LoggerLike | undefined
-}
+export type ResolvedConnectOptions = Resolved<ConnectOptions, 'logger'>
 
 export function resolveConnectOptions(input: unknown): ResolvedConnectOptions {
   return resolveOptions<ResolvedConnectOptions>('PostgresStore.connect', input, { host: loggerDefaults.host, schema: 'dletter', maxConnections: 10, connectTimeout: 10_000, logger: undefined }, {
@@ -59,14 +52,7 @@ export interface ShipOptions {
   signal?: AbortSignal
 }
 
-export interface ResolvedShipOptions {
-  sealTimeout: number
-  batchSize: number
-  maxRecordSize: number
-  logName: string | undefined
-  mode: number
-  signal: AbortSignal | undefined
-}
+export type ResolvedShipOptions = Resolved<ShipOptions, 'logName' | 'signal'>
 
 const shipDefaults: ResolvedShipOptions = { sealTimeout: 5000, batchSize: 2000, maxRecordSize: replayDefaults.maxRecordSize, logName: undefined, mode: 0o600, signal: undefined }
 const shipChecks: Checks<ResolvedShipOptions> = { sealTimeout: timer, batchSize: int(1), maxRecordSize: recordSize, logName: str, mode: fileMode, signal }
@@ -89,85 +75,33 @@ export function resolveShipperOptions(input: unknown): { interval: number; ship:
 
 // ------------------------------------------------------------------------------ replay
 
-export interface CentralReplayOptions {
-  /** Total attempts including the original failure. Default 5. */
-  maxAttempts?: number
-  /** First backoff. Default '1s'. */
-  initialWait?: number | string
-  /** Backoff cap. Default '30s'. */
-  maxWait?: number | string
-  /** Handler calls in flight in this worker. Default 1. */
-  concurrency?: number
-  /** Entries whose first failure is older than this become permanent ('expired'). */
-  ttl?: number | string
-  /** A handler call not settled after this long counts as failed. Default: no limit. */
-  handlerTimeout?: number | string
-  /** Stop after this many entries. */
-  limit?: number
+/** What the central replay shares with the local one: the same options, defaults and rules. */
+const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
+const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
+
+export interface CentralReplayOptions extends Pick<ReplayOptions, Exclude<(typeof SHARED)[number], 'signal'>> {
   /** Stop claiming; in-flight entries finish, claimed-but-unstarted ones are released. */
   signal?: AbortSignal
   /** Entries claimed per round trip. Default 100. */
   batchSize?: number
   /** How long claimed entries stay invisible to other workers; renewed while in flight. Default '30s'. */
   lease?: number | string
-  /** Only entries of this host / log. */
+  /** Only entries of this host / of this shipped log (its `ShipOptions.logName`). */
   host?: string
-  log?: string
-  /** Run each handler call in an OpenTelemetry span (when an SDK is registered; docs/tracing.md). Default true. */
-  trace?: boolean
-  /** How that span relates to the context captured by log(): 'link' (the default) or 'child'. */
-  traceParent?: TraceParentMode
-  /** Random source for jitter, for tests. */
-  random?: () => number
+  logName?: string
 }
 
-/** What the central replay shares with the local one: the same defaults and the same rules. */
-const SHARED = ['maxAttempts', 'initialWait', 'maxWait', 'concurrency', 'ttl', 'handlerTimeout', 'limit', 'signal', 'random', 'trace', 'traceParent'] as const
-const pick = <T extends object>(o: T): Pick<T, (typeof SHARED)[number] & keyof T> => Object.fromEntries(SHARED.map((k) => [k, o[k as keyof T]])) as never
-
-export interface ResolvedCentralReplayOptions extends Pick<ResolvedReplayOptions, (typeof SHARED)[number]> {
-  batchSize: number
-  lease: number
-  host: string | undefined
-  log: string | undefined
-}
+export type ResolvedCentralReplayOptions = Resolved<CentralReplayOptions, 'ttl' | 'handlerTimeout' | 'limit' | 'signal' | 'host' | 'logName'>
 
 export function resolveCentralReplayOptions(input: unknown): ResolvedCentralReplayOptions {
   const o = resolveOptions<ResolvedCentralReplayOptions>(
     'store.replay',
     input,
-    { ...pick(replayDefaults), batchSize: 100, lease: 30_000, host: undefined, log: undefined },
-    { ...pick(replayChecks), maxAttempts: int(1, MAX_ATTEMPTS), batchSize: int(1), lease: atLeast(timer, 100, 'ms'), host: str, log: str },
+    { ...pick(replayDefaults), batchSize: 100, lease: 30_000, host: undefined, logName: undefined },
+    { ...pick(replayChecks), maxAttempts: int(1, MAX_ATTEMPTS), batchSize: int(1), lease: atLeast(timer, 100, 'ms'), host: str, logName: str },
   )
   settleBackoffWaits(input, o)
   return o
-}
-
-// ------------------------------------------------------------------------------ redrive
-
-export interface RedriveOptions {
-  /** Report the count and top reasons; change nothing. Default false. */
-  dryRun?: boolean
-  /** At most this many entries per second (changed in batches). Default: unlimited. */
-  rate?: number
-  /** requeue: start counting attempts again from 1. Default false. */
-  resetAttempts?: boolean
-  signal?: AbortSignal
-}
-
-export interface ResolvedRedriveOptions {
-  dryRun: boolean
-  rate: number | undefined
-  resetAttempts: boolean
-  signal: AbortSignal | undefined
-}
-
-const redriveChecks: Checks<ResolvedRedriveOptions> = { dryRun: bool, rate: int(1), resetAttempts: bool, signal }
-
-export function resolveRedriveOptions(what: 'requeue' | 'purge', input: unknown): ResolvedRedriveOptions {
-  const { resetAttempts: _, ...purgeChecks } = redriveChecks
-  const checks = (what === 'requeue' ? redriveChecks : purgeChecks) as Checks<ResolvedRedriveOptions>
-  return resolveOptions(`store.${what}`, input, { dryRun: false, rate: undefined, resetAttempts: false, signal: undefined }, checks)
 }
 
 // ------------------------------------------------------------------------------ prune

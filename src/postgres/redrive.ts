@@ -37,25 +37,10 @@ const CHECKS = {
   purge: { ...common, ...auditChecks, kind: changeKind('purge') },
 }
 
-interface RedriveRun {
-  op: Op
-  kind: Kind
-  /** The filter compiled with its first parameter at $first. */
-  filter: (first: number) => CompiledFilter
-  dryRun: boolean
-  rate: number | undefined
-  resetAttempts: boolean
-  /** requeue's loop guard: rows with this many redrives stay; null with `force` (and for purge). */
-  maxRedrives: number | null
-  signal: AbortSignal | undefined
-  onProgress: ((p: Progress) => void) | undefined
-  /** Who and why, for the audit trail; requeue's transform (repair before redrive). */
-  author: { why?: string; actor?: string }
-  transform: Transform | string | undefined
-}
+type RedriveRun = ReturnType<typeof resolveRedrive>
 
 /** Check the options (filter fields and the operation's own) once; the same keys a local log takes, central ones added. */
-export function resolveRedrive(op: Op, options: unknown): RedriveRun {
+export function resolveRedrive(op: Op, options: unknown) {
   const o = checkOptions(`store.${op}`, options, CHECKS[op] as typeof CHECKS.requeue, CENTRAL_FILTER_KEYS) as Record<string, unknown>
   const kind = (o.kind as Kind | undefined) ?? (op === 'requeue' ? 'permanent' : undefined)
   if (kind === undefined) {
@@ -66,13 +51,16 @@ export function resolveRedrive(op: Op, options: unknown): RedriveRun {
   return {
     op,
     kind,
-    filter: (first) => compileFilter(filter, scope, [kind], first),
+    /** The filter compiled with its first parameter at $first. */
+    filter: (first: number): CompiledFilter => compileFilter(filter, scope, [kind], first),
     dryRun: (o.dryRun as boolean | undefined) ?? false,
     rate: o.rate as number | undefined,
     resetAttempts: (o.resetAttempts as boolean | undefined) ?? false,
+    /** requeue's loop guard: rows with this many redrives stay; null with `force` (and for purge). */
     maxRedrives: op === 'purge' || ((o.force as boolean | undefined) ?? redriveDefaults.force) ? null : ((o.maxRedrives as number | undefined) ?? redriveDefaults.maxRedrives),
     signal: o.signal as AbortSignal | undefined,
-    onProgress: o.onProgress as RedriveRun['onProgress'],
+    onProgress: o.onProgress as ((p: Progress) => void) | undefined,
+    /** Who and why, for the audit trail; requeue's transform (repair before redrive). */
     author: { why: o.why as string | undefined, actor: o.actor as string | undefined },
     transform: o.transform as Transform | string | undefined,
   }

@@ -45,7 +45,7 @@ import { keptCanAnswer, keptStats } from './kept-counts.js'
 import { prune, redrive } from './redrive.js'
 import { migrate, type Tables, tablesFor } from './schema.js'
 import { shipLog, type ShipResult } from './ship.js'
-import { startShipperLoop } from './shipper.js'
+import { startLoop } from '../base/loop.js'
 import { centralStats } from './stats.js'
 import { centralFailureSeries } from './failure-series.js'
 import { type FailureSeries, type FailureSeriesOptions, resolveSeries } from '../format/series.js'
@@ -134,9 +134,13 @@ export class PostgresStore extends EventEmitter<PostgresStoreEvents> {
   startShipper(logPath: string, options?: ShipperOptions): () => Promise<void> {
     this.assertOpen()
     const { interval, ship } = resolveShipperOptions(options)
-    const stop = startShipperLoop(interval, ship, {
-      ship: (signal) => shipLog({ db: this.db, tables: this.tables, host: this.host }, logPath, { ...ship, signal }),
-      onShipped: (r) => this.guard.emit(this, 'shipped', r),
+    // The first round at once; a failed one (database down) is reported and retried next
+    // interval, one that found the replay lock taken (a local replay, another shipper) is no failure.
+    const stop = startLoop({
+      every: interval,
+      first: 'now',
+      run: (signal) => shipLog({ db: this.db, tables: this.tables, host: this.host }, logPath, { ...ship, signal }),
+      onResult: (r) => this.guard.emit(this, 'shipped', r),
       onError: (err) => this.report(err instanceof DeadLetterError ? err : dbError('ship', err)),
     })
     const wrapped = async () => {

@@ -9,6 +9,7 @@
  */
 import pRetry, { AbortError } from 'p-retry'
 import { isPermanentError } from '../base/errors.js'
+import type { ResolvedReplayOptions } from '../base/options.js'
 import type { Handler, ReplayEnvelope } from './types.js'
 import { isThenable } from '../base/handler-timeout.js'
 import { type ProcessSpans, callHandler } from '../base/trace.js'
@@ -17,13 +18,7 @@ export class Failed {
   constructor(readonly error: unknown) {}
 }
 
-export interface DeliveryPolicy {
-  retries: number
-  retryDelay: number
-  maxWait: number
-  handlerTimeout: number | undefined
-  signal: AbortSignal | undefined
-}
+export type DeliveryPolicy = Pick<ResolvedReplayOptions, 'retries' | 'retryDelay' | 'maxWait' | 'handlerTimeout' | 'signal'>
 
 /** Wraps handler failures so p-retry retries every error, not only non-TypeErrors. */
 class AttemptFailed extends Error {

@@ -20,10 +20,8 @@ import type { ByteSink } from '../format/sink.js'
 import { SegmentMetaBuilder, writeSegmentMeta } from '../store/counts/segment-meta.js'
 
 /** A failed item written again with attempt + 1 and its next due time (`header.dueTs`). */
-export interface RelogRecord {
+export interface RelogRecord extends PermanentRecord {
   header: EnvelopeHeader & { dueTs: number }
-  id: string | undefined
-  rawPayload: string
 }
 
 /** A not-yet-due item, copied byte for byte: `buf[start..end)` is its line without the newline. */

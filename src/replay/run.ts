@@ -28,7 +28,7 @@ import { OversizedKeeper } from '../store/oversized.js'
 import { ReplayOutputs } from './outputs.js'
 import { Reporter } from './report.js'
 import { type RunScope, SegmentRun } from './segment-run.js'
-import { type Handler, type ReplayContext, type ReplayEnvelope, type ReplayListeners, type ReplaySummary, type ReplayerEvents, emptySummary } from './types.js'
+import { type Handler, type ReplayContext, type ReplayEnvelope, type ReplayListeners, type ReplaySummary, type ReplayerEvents, OUTCOMES, emptySummary } from './types.js'
 import { fn } from '../base/checks.js'
 import { ProcessSpans } from '../base/trace.js'
 
@@ -242,8 +242,6 @@ export function replay<T = unknown>(logPath: string, handler: Handler<T>, option
     return Promise.reject(err)
   }
 }
-
-const OUTCOMES = ['delivered', 'requeued', 'deferred', 'permanent', 'expired', 'corrupt'] as const
 
 /** Used by Logger.replay(): same engine, sealing through the in-process writer. */
 export function runReplay(logPath: string, handler: Handler, options: ReplayOptions | undefined, ctx: ReplayContext): Promise<ReplaySummary> {

@@ -64,7 +64,8 @@ export interface ReplayListeners {
   onOutcome?: (e: OutcomeEvent) => void
 }
 
-export type ReplayOutcome = 'delivered' | 'requeued' | 'deferred' | 'permanent' | 'expired' | 'corrupt'
+export const OUTCOMES = ['delivered', 'requeued', 'deferred', 'permanent', 'expired', 'corrupt'] as const
+export type ReplayOutcome = (typeof OUTCOMES)[number]
 
 export interface OutcomeEvent {
   outcome: ReplayOutcome
@@ -75,16 +76,8 @@ export interface OutcomeEvent {
   error?: string
 }
 
-export interface ReplayerEvents {
-  progress: [ReplayProgress]
-  delivered: [OutcomeEvent]
-  requeued: [OutcomeEvent]
-  deferred: [OutcomeEvent]
-  permanent: [OutcomeEvent]
-  expired: [OutcomeEvent]
-  corrupt: [OutcomeEvent]
-  warning: [Error]
-}
+/** An event per outcome, named after it, besides progress and warning. */
+export type ReplayerEvents = { progress: [ReplayProgress]; warning: [Error] } & { [K in ReplayOutcome]: [OutcomeEvent] }
 
 /** How the active segment gets sealed: by the in-process writer, or by the cross-process dance. */
 export interface ReplayContext {

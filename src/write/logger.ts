@@ -2,8 +2,8 @@
  * The public Logger: takes the writer lock, encodes each record on the caller's turn into the
  * retry or permanent writer (writer.ts), and follows up on sealed segments (events,
  * compression). The rest it delegates, one concept per file: retention.ts (the retry cap,
- * permanent retention), ownership-watch.ts (lock checks, seal requests), replayer-loop.ts
- * (startReplayer), diagnostics.ts (where warnings and errors go).
+ * permanent retention), ownership-watch.ts (lock checks, seal requests), base/loop.ts
+ * (startReplayer's background runs), diagnostics.ts (where warnings and errors go).
  */
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
@@ -14,7 +14,7 @@ import { encodeHeader, encodeTrailer, type EnvelopeHeader, type FinalReason, des
 import { parseLogArgs, type LogArgs, type LogOptions } from './log-args.js'
 import { OwnershipWatch } from './ownership-watch.js'
 import { describeStack, truncateReason } from '../base/reason.js'
-import { startReplayerLoop } from './replayer-loop.js'
+import { startLoop } from '../base/loop.js'
 import { Retention } from './retention.js'
 import { FileLock, lockedError, sealLockPath, waitWhileHeld } from '../store/lock.js'
 import { removeAbandonedTemps } from '../store/seal-request.js'
@@ -61,21 +61,13 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.lock = lock
     this.diag = new Diagnostics(options.logger, this)
     this.serializer = new PayloadSerializer(options.schema ? compileSchema(options.schema) : undefined)
-    const cfg = {
-      durability: options.durability,
-      rotateSize: options.rotateSize,
-      rotateInterval: options.rotateInterval,
-      mode: options.mode,
-      dirMode: options.dirMode,
-      maxBufferedBytes: options.maxBufferedBytes,
-    }
     const ownership = {
       onWarning: (m: string, e?: unknown) => this.diag.warn(m, e),
       onDebug: (m: string) => this.diag.debug({ path: this.path }, `dlq: ${m}`),
       ensureOwnership: () => this.watch.ensureOwnership(),
     }
-    this.retry = new SegmentWriter(paths.retry, cfg, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
-    this.permanent = new SegmentWriter(paths.permanent, cfg, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
+    this.retry = new SegmentWriter(paths.retry, options, { ...ownership, onSealed: (p) => this.onSealed('retry', p) })
+    this.permanent = new SegmentWriter(paths.permanent, options, { ...ownership, onSealed: (p) => this.onSealed('permanent', p) })
     this.retention = new Retention(paths, options, this.retry, this.diag)
     // `closed` and `lost` stay plain fields here, tested by every log(); the watch reads them live.
     const host = {
@@ -115,9 +107,7 @@ export class Logger extends EventEmitter<LoggerEvents> {
       await dlq.retry.open()
       await dlq.permanent.open()
       await removeAbandonedTemps(paths)
-      for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) {
-        if (opts.compress) dlq.track(dlq.compress(p))
-      }
+      if (opts.compress) for (const p of [...dlq.retry.pendingCompress, ...dlq.permanent.pendingCompress]) dlq.track(dlq.compress(p))
       await dlq.retention.refreshRetryBytes()
       if (opts.maxBackups !== undefined || opts.maxAge !== undefined) dlq.track(dlq.retention.applyRetention())
     } catch (err) {
@@ -151,26 +141,25 @@ export class Logger extends EventEmitter<LoggerEvents> {
   log(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
   log(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
   log(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
-    let a: LogArgs
-    try {
-      a = parseLogArgs('log', third, fourth)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    return this.append(this.retry, data, reason, a.attempt, a.id, undefined)
+    return this.record('log', this.retry, undefined, data, reason, third, fourth)
   }
 
   /** Record an item straight into the permanent-failure log; same arguments as log(). */
   logPermanent(data: unknown, reason?: unknown, options?: LogOptions): Promise<void>
   logPermanent(data: unknown, reason: unknown, attempt: number | undefined, options?: Pick<LogOptions, 'id'>): Promise<void>
   logPermanent(data: unknown, reason?: unknown, third?: unknown, fourth?: unknown): Promise<void> {
+    return this.record('logPermanent', this.permanent, 'manual', data, reason, third, fourth)
+  }
+
+  /** log() and logPermanent(): a bad argument rejects, never throws. */
+  private record(what: string, w: SegmentWriter, final: FinalReason | undefined, data: unknown, reason: unknown, third: unknown, fourth: unknown): Promise<void> {
     let a: LogArgs
     try {
-      a = parseLogArgs('logPermanent', third, fourth)
+      a = parseLogArgs(what, third, fourth)
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.append(this.permanent, data, reason, a.attempt, a.id, 'manual')
+    return this.append(w, data, reason, a.attempt, a.id, final)
   }
 
   private append(
@@ -188,14 +177,11 @@ export class Logger extends EventEmitter<LoggerEvents> {
       return Promise.reject(new DeadLetterError('DLQ_CLOSED', 'dlq: logger is closed'))
     }
     if (this.lost) return Promise.reject(this.lost)
-    if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
-      return Promise.reject(new DeadLetterError('DLQ_INVALID_ARGUMENT', `dlq: attempt must be an integer >= 1, got ${String(attempt)}`))
-    }
     // A caller the writer just admitted must not queue again behind the waiters still queued
     // (w.full counts them): with more waiters than one wake-up admits, every admitted caller
     // would re-queue and none would ever write.
     if (admitted ? w.sink.len >= this.options.maxBufferedBytes : w.full) {
-      return this.appendWhenRoom(w, data, reason, attempt, id, final)
+      return w.waitForRoom().then(() => this.append(w, data, reason, attempt, id, final, true))
     }
     const capped = w === this.retry && this.options.maxRetryBytes !== undefined
     const sink = w.sink
@@ -243,18 +229,6 @@ export class Logger extends EventEmitter<LoggerEvents> {
       return this.retention.whenFull(size, () => this.append(this.retry, data, reason, attempt, id, undefined))
     }
     return w.commit()
-  }
-
-  private async appendWhenRoom(
-    w: SegmentWriter,
-    data: unknown,
-    reason: unknown,
-    attempt: number,
-    id: string | undefined,
-    final: FinalReason | undefined,
-  ): Promise<void> {
-    await w.waitForRoom()
-    return this.append(w, data, reason, attempt, id, final, true)
   }
 
   /** Seal the active retry segment now. Resolves to its path, or null when it was empty. */
@@ -323,9 +297,12 @@ export class Logger extends EventEmitter<LoggerEvents> {
     this.assertOpen()
     // Checked now: a typo must fail here, not silently on every background run.
     const { interval, onRun, signal: outer, replay: rest } = resolveReplayerOptions<ReplaySummary>(options)
-    return startReplayerLoop(interval, outer, {
-      replay: (signal) => this.replay(handler, { ...rest, signal }),
-      onRun: this.diag.callback('onRun', onRun),
+    return startLoop({
+      every: interval,
+      first: 'later',
+      signal: outer,
+      run: (signal) => this.replay(handler, { ...rest, signal }),
+      onResult: this.diag.callback('onRun', onRun),
       onError: (err) => this.diag.error(err),
       closed: () => this.closed,
     })

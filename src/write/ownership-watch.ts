@@ -44,8 +44,6 @@ export class OwnershipWatch {
   ) {}
 
   start(): void {
-    // The same timer checks that the lock file still names us; with seal requests off it
-    // still runs, at OWNERSHIP_CHECK_MS.
     this.timer = setInterval(() => this.poll(), this.options.sealPollInterval > 0 ? this.options.sealPollInterval : OWNERSHIP_CHECK_MS)
     this.timer.unref()
   }

@@ -45,7 +45,7 @@ import {
   recoverSegments,
   sealActiveFile,
 } from '../store/segments.js'
-import type { Durability } from '../base/options.js'
+import type { ResolvedLoggerOptions } from '../base/options.js'
 import { MAX_TIMER_MS, type RotationInterval, parseRotationInterval } from '../base/checks.js'
 
 const fsyncP = promisify(fs.fsync)
@@ -57,14 +57,7 @@ const ROTATION_WARNING_EVERY_MS = 60_000
 /** Rewrites of one batch into a new active file before giving up (the file keeps being taken). */
 const MAX_REWRITES = 5
 
-export interface WriterConfig {
-  durability: Durability
-  rotateSize: number
-  rotateInterval: string | undefined
-  mode: number
-  dirMode: number
-  maxBufferedBytes: number
-}
+export type WriterConfig = Pick<ResolvedLoggerOptions, 'durability' | 'rotateSize' | 'rotateInterval' | 'mode' | 'dirMode' | 'maxBufferedBytes'>
 
 export interface WriterHooks {
   /** A segment was sealed (size/interval rotation, seal()). */
@@ -218,22 +211,17 @@ export class SegmentWriter {
       this.wakeWaiters()
     }
     if (this.cfg.rotateSize > 0 && this.size >= this.cfg.rotateSize && this.fatal === undefined) {
+      // Retried after every batch while it fails: one warning, then at most one a minute.
       await this.sealNow().then(
-        () => this.rotationRecovered(),
-        (err) => this.rotationFailed(err),
+        () => this.warn(this.rotationWarnings.flush(`size rotation of ${this.fam.active} works again`)),
+        (err) => this.warn(this.rotationWarnings.take(`size rotation of ${this.fam.active} failed; retrying after each write`), err),
       )
     }
   }
 
-  /** Retried after every batch while it fails: one warning, then at most one a minute. */
-  private rotationFailed(err: unknown): void {
-    const text = this.rotationWarnings.take(`size rotation of ${this.fam.active} failed; retrying after each write`)
+  /** A WarningLimiter's text, unless it held this one back. */
+  private warn(text: string | undefined, err?: unknown): void {
     if (text !== undefined) this.hooks.onWarning(text, err)
-  }
-
-  private rotationRecovered(): void {
-    const text = this.rotationWarnings.flush(`size rotation of ${this.fam.active} works again`)
-    if (text !== undefined) this.hooks.onWarning(text)
   }
 
   /** The logger lost its lock: reject everything from now on with `err`. */
@@ -424,13 +412,9 @@ export class SegmentWriter {
       .then(
         (sealed) => {
           if (sealed === null) this.hooks.onDebug(`interval boundary: ${this.fam.active} is empty, nothing to seal`)
-          const text = this.intervalWarnings.flush(`interval rotation of ${this.fam.active} works again`)
-          if (text !== undefined) this.hooks.onWarning(text)
+          this.warn(this.intervalWarnings.flush(`interval rotation of ${this.fam.active} works again`))
         },
-        (err) => {
-          const text = this.intervalWarnings.take(`interval rotation of ${this.fam.active} failed; retrying at the next boundary`)
-          if (text !== undefined) this.hooks.onWarning(text, err)
-        },
+        (err) => this.warn(this.intervalWarnings.take(`interval rotation of ${this.fam.active} failed; retrying at the next boundary`), err),
       )
       .then(() => this.scheduleInterval())
   }
@@ -440,13 +424,10 @@ export class SegmentWriter {
   /** Seal the active segment now; resolves to its new path, or null when it was empty. */
   seal(): Promise<string | null> {
     if (this.closed) return Promise.resolve(null)
-    let result: string | null = null
     if (this.sink.len > 0) this.queueWrite()
-    const op = this.chain.then(async () => {
-      result = await this.sealNow()
-    })
-    this.chain = op.catch(() => {})
-    return op.then(() => result)
+    const op = this.chain.then(() => this.sealNow())
+    this.chain = op.then(() => {}).catch(() => {})
+    return op
   }
 
   async close(): Promise<void> {
@@ -462,10 +443,8 @@ export class SegmentWriter {
     await this.chain
     this.finished = true
     this.closeActive()
-    const held = this.rotationWarnings.flush(`size rotation of ${this.fam.active} was still failing at close`)
-    if (held !== undefined) this.hooks.onWarning(held)
-    const heldInterval = this.intervalWarnings.flush(`interval rotation of ${this.fam.active} was still failing at close`)
-    if (heldInterval !== undefined) this.hooks.onWarning(heldInterval)
+    this.warn(this.rotationWarnings.flush(`size rotation of ${this.fam.active} was still failing at close`))
+    this.warn(this.intervalWarnings.flush(`interval rotation of ${this.fam.active} was still failing at close`))
   }
 
   /** True once close() has written everything and released the file. */
