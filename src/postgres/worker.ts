@@ -49,7 +49,7 @@ export async function runWorker(db: Db, t: Tables, handler: CentralHandler, o: R
   const t0 = Date.now()
   const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(6).toString('hex')}`
   const s: CentralReplaySummary = { handled: 0, delivered: 0, requeued: 0, permanent: 0, expired: 0, released: 0, stopped: null, durationMs: 0 }
-  const scope: ClaimScope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
+  const scope: ClaimScope = { ...(o.host !== undefined ? { host: o.host } : {}), ...(o.logName !== undefined ? { log: o.logName } : {}) }
   const spans = o.trace
     ? await ProcessSpans.start<CentralEntry>(o.traceParent, { destination: (e) => e.log, where: (e) => `central entry ${e.seq}` }, (m) => logger?.warn({}, `dlq: ${m}`))
     : undefined
