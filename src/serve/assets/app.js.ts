@@ -54,6 +54,8 @@ export const APP_JS = String.raw`'use strict';
       });
     });
   }
+  // edit.js, loaded after this script on an entry page, sends its requests through this one.
+  window.dletter = { request: request };
   // A table of a caption, a head row (the columns at the indexes in nums hold numbers) and one row per item.
   function table(cls, caption, heads, nums, items, row) {
     var t = el('table', null, cls);
